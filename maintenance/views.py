@@ -1,0 +1,13 @@
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "shell_page.html", {"title": "Maintenance", "nav_key": "maintenance"})
+
+
+@require_GET
+def checklists(request: HttpRequest) -> HttpResponse:
+    return render(request, "shell_page.html", {"title": "Operations checklists", "nav_key": "checklists"})

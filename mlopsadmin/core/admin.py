@@ -1,0 +1,136 @@
+"""Team, membership and role management in Django's admin, gated by the policy module and audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.http import HttpRequest
+
+from mlopsadmin import policy
+from mlopsadmin.core.audit import audit_record
+from mlopsadmin.core.models import ApiToken, AuditEvent, Membership, ModelOwnership, Team
+from mlopsadmin.core.services import team_snapshot, user_snapshot
+
+
+class MlopsAdminSite(admin.AdminSite):
+    site_header = "mlopsadmin administration"
+    site_title = "mlopsadmin admin"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return policy.can(request.user, policy.Action.TEAM_MANAGE)
+
+
+site = MlopsAdminSite(name="admin")
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Every add, change and delete made in the admin writes one audit event."""
+
+    target_kind = "object"
+
+    def snapshot(self, obj: Any) -> dict[str, Any]:
+        return {"repr": str(obj)}
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return site.has_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return site.has_permission(request)
+
+    has_add_permission = has_module_permission  # type: ignore[assignment]
+    has_change_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = self.snapshot(type(obj).objects.get(pk=obj.pk)) if change and obj.pk else None
+        super().save_model(request, obj, form, change)
+        audit_record(actor=request.user, action=f"{self.target_kind}.{'update' if change else 'create'}",
+                     target_kind=self.target_kind, target_id=str(obj), before=before, after=self.snapshot(obj))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        before = self.snapshot(obj)
+        super().delete_model(request, obj)
+        audit_record(actor=request.user, action=f"{self.target_kind}.delete", target_kind=self.target_kind,
+                     target_id=str(obj), before=before)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+
+
+@admin.register(Team, site=site)
+class TeamAdmin(AuditedAdmin):
+    target_kind = "team"
+    list_display = ["name", "display_name", "experiment_prefix", "model_name_pattern"]
+    inlines = [MembershipInline]
+
+    def snapshot(self, obj: Any) -> dict[str, Any]:
+        return {**team_snapshot(obj), "members": sorted(obj.memberships.values_list("user__username", flat=True))}
+
+
+@admin.register(ModelOwnership, site=site)
+class ModelOwnershipAdmin(AuditedAdmin):
+    target_kind = "model_ownership"
+    list_display = ["model_name", "team"]
+
+    def snapshot(self, obj: Any) -> dict[str, Any]:
+        return {"model_name": obj.model_name, "team": obj.team.name}
+
+
+@admin.register(User, site=site)
+class AuditedUserAdmin(AuditedAdmin, UserAdmin):
+    target_kind = "user"
+    inlines = [MembershipInline]
+
+    def snapshot(self, obj: Any) -> dict[str, Any]:
+        return user_snapshot(obj)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        before = user_snapshot(form.instance)
+        super().save_related(request, form, formsets, change)
+        after = user_snapshot(form.instance)
+        if before != after:
+            audit_record(actor=request.user, action="user.roles_update", target_kind="user",
+                         target_id=form.instance.username, before=before, after=after)
+
+
+@admin.register(Group, site=site)
+class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
+    target_kind = "role"
+
+
+@admin.register(ApiToken, site=site)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["user", "name", "hint", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["user", "name", "hint", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent, site=site)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is append-only everywhere, the admin included."""
+
+    list_display = ["occurred_at", "actor_name", "action", "target_kind", "target_id", "outcome"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "mlopsadmin.core"
+    label = "core"
+    verbose_name = "mlopsadmin core"
+
+    def ready(self) -> None:
+        from mlopsadmin.core import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from mlopsadmin import policy
+from mlopsadmin.core.dashboard import badges_for
+
+NAVIGATION = [
+    ("home", "Home", "home"),
+    ("catalog", "Catalog", "catalog:index"),
+    ("registry", "Registry", "registry:index"),
+    ("maintenance", "Maintenance", "maintenance:index"),
+    ("checklists", "Checklists", "checklists:index"),
+    ("audit", "Audit", "audit:index"),
+]
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"navigation": [], "nav_badges": {}}
+    items = [
+        (key, label, url_name)
+        for key, label, url_name in NAVIGATION
+        if key != "audit" or policy.can(user, policy.Action.AUDIT_VIEW)
+    ]
+    return {
+        "navigation": items,
+        "nav_badges": badges_for(user),
+        "user_roles": sorted(policy.role_names(user)),
+        "is_admin": policy.is_admin(user),
+    }

@@ -1,0 +1,64 @@
+"""Extension points the feature apps fill in their AppConfig.ready(): home-page tiles and nav badges.
+
+A tile provider takes the user and returns Tile objects; a badge provider returns a count shown next
+to a navigation item (e.g. pending approvals for ML leads).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Tile:
+    title: str
+    value: str
+    url: str
+    detail: str = ""
+    level: str = "info"  # info, ok, warning, critical
+    items: list[str] = field(default_factory=list)
+    order: int = 50
+
+
+TileProvider = Callable[[Any], list[Tile]]
+BadgeProvider = Callable[[Any], int]
+
+_tile_providers: list[TileProvider] = []
+_badge_providers: dict[str, BadgeProvider] = {}
+
+
+def register_tiles(provider: TileProvider) -> TileProvider:
+    if provider not in _tile_providers:
+        _tile_providers.append(provider)
+    return provider
+
+
+def register_badge(nav_key: str, provider: BadgeProvider) -> None:
+    _badge_providers[nav_key] = provider
+
+
+def tiles_for(user: Any) -> list[Tile]:
+    tiles: list[Tile] = []
+    for provider in _tile_providers:
+        try:
+            tiles.extend(provider(user))
+        except Exception as exc:  # one broken tile must not take the home page down
+            logger.warning("tile provider %s failed: %s", getattr(provider, "__name__", provider), exc)
+            tiles.append(Tile(title=getattr(provider, "__name__", "tile"), value="unavailable", url="",
+                              detail=str(exc)[:200], level="warning"))
+    return sorted(tiles, key=lambda t: t.order)
+
+
+def badges_for(user: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key, provider in _badge_providers.items():
+        try:
+            counts[key] = provider(user)
+        except Exception as exc:
+            logger.warning("badge provider %s failed: %s", key, exc)
+    return counts

@@ -1,0 +1,108 @@
+"""Request id, Content-Security-Policy, and turning domain errors into clear pages."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from mlopsadmin.core.errors import DomainError
+from mlopsadmin.core.request_context import current_request_id, new_request_id
+from mlopsadmin.lib.mlflow_client import MlflowError, MlflowNotFound, MlflowUnavailable
+
+logger = logging.getLogger("mlopsadmin.errors")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+# Only the app's own scripts and styles; htmx is served from /static/.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if REQUEST_ID_RE.match(incoming) else new_request_id()
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Content-Security-Policy", CSP)
+        return response
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+class DomainErrorMiddleware:
+    """MLflow down, an unknown object, a refused rule: a readable page (or JSON), never a stack trace."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, MlflowUnavailable):
+            status, title = 503, "The MLflow tracking server is not answering"
+        elif isinstance(exception, MlflowNotFound):
+            status, title = 404, "Not found in MLflow"
+        elif isinstance(exception, MlflowError):
+            status, title = 502, "MLflow refused the request"
+        elif isinstance(exception, DomainError):
+            status, title = exception.status, exception.title
+        else:
+            return None
+        logger.warning("%s %s -> %s: %s", request.method, request.path, status, exception)
+        if is_api(request):
+            return JsonResponse({"detail": str(exception), "error": type(exception).__name__}, status=status)
+        template = "htmx/error_fragment.html" if getattr(request, "htmx", False) else "error.html"
+        context = {"title": title, "message": str(exception), "status": status,
+                   "tracking_uri": settings.MLFLOW_TRACKING_URI if isinstance(exception, MlflowError) else ""}
+        response = render(request, template, context, status=status)
+        if getattr(request, "htmx", False):
+            response["HX-Retarget"] = "#messages"
+            response["HX-Reswap"] = "innerHTML"
+        return response
+
+
+class LoginRequiredMiddleware:
+    """Django's LoginRequiredMiddleware for pages; the JSON API authenticates itself (token or
+    session) and answers 401 as JSON instead of redirecting to the login page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
+
+        self.get_response = get_response
+        self._django = DjangoLoginRequired(get_response)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Callable[..., HttpResponse],
+                     view_args: tuple[object, ...], view_kwargs: dict[str, object]) -> HttpResponse | None:
+        if is_api(request):
+            return None
+        return self._django.process_view(request, view_func, view_args, view_kwargs)

@@ -1,0 +1,102 @@
+"""Pages of the core: home, health, login (rate limited), API tokens, and the audit list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from mlopsadmin import policy
+from mlopsadmin.core import health
+from mlopsadmin.core.dashboard import tiles_for
+from mlopsadmin.core.models import ApiToken, AuditEvent
+from mlopsadmin.core.services import api_token_create, api_token_revoke
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html", {"tiles": tiles_for(request.user), "nav_key": "home"})
+
+
+@login_not_required
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    report = health.health_report()
+    if not request.user.is_authenticated:  # anonymous callers (load balancers) get no details
+        report = {"ok": report["ok"], "checks": {k: {"ok": v["ok"]} for k, v in report["checks"].items()}}
+    return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+def _login_key(request: HttpRequest) -> str:
+    username = (request.POST.get("username") or "").lower()[:150]
+    return f"login-failures:{request.META.get('REMOTE_ADDR', '')}:{username}"
+
+
+class RateLimitedLoginView(auth_views.LoginView):
+    """Django's login, refusing further attempts for a window after too many failures."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        key = _login_key(request)
+        if (cache.get(key) or 0) >= settings.LOGIN_RATE_LIMIT:
+            minutes = max(1, settings.LOGIN_RATE_WINDOW_SECONDS // 60)
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, f"Too many failed attempts. Try again in {minutes} minute(s).")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        key = _login_key(self.request)
+        cache.add(key, 0, settings.LOGIN_RATE_WINDOW_SECONDS)
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, settings.LOGIN_RATE_WINDOW_SECONDS)
+        return super().form_invalid(form)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        cache.delete(_login_key(self.request))
+        return super().form_valid(form)
+
+
+login_view = login_not_required(RateLimitedLoginView.as_view())
+
+
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    new_token = None
+    if request.method == "POST":
+        policy.require(request.user, policy.Action.TOKEN_MANAGE_OWN)
+        _, new_token = api_token_create(actor=request.user, user=request.user, name=request.POST.get("name", ""))
+        messages.success(request, "Token created. Copy it now: it is shown only once.")
+    tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "tokens.html", {
+        "tokens": tokens, "new_token": new_token,
+        "may_manage": policy.can(request.user, policy.Action.TOKEN_MANAGE_OWN),
+    })
+
+
+@require_POST
+def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+    policy.require(request.user, policy.Action.TOKEN_MANAGE_OWN)
+    token = api_token_revoke(actor=request.user, user=request.user, token_id=token_id)
+    messages.success(request, f"Token {token.name} revoked.")
+    return redirect("tokens")
+
+
+@require_GET
+def audit_list(request: HttpRequest) -> HttpResponse:
+    policy.require(request.user, policy.Action.AUDIT_VIEW)
+    page = Paginator(AuditEvent.objects.all(), 50).get_page(request.GET.get("page"))
+    return render(request, "audit/list.html", {"page": page, "nav_key": "audit"})

@@ -1,0 +1,172 @@
+"""The one place that answers "may this user do this action on this target?".
+
+Pages, the JSON API and services all ask `can()` / `require()`; nothing else decides permissions.
+
+Roles are Django groups (ROLE_*). Team scope comes from Membership. An auditor is read-only
+everywhere, whatever else they hold. Four-eyes (a requester never decides their own request) is a
+rule about a particular request, so the approval service enforces it on top of `approval.decide`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied
+
+if TYPE_CHECKING:
+    from mlopsadmin.core.models import Team
+
+ROLE_ML_LEAD = "ML lead"
+ROLE_OPERATOR = "Operator"
+ROLE_AUDITOR = "Auditor"
+ROLE_ADMIN = "Admin"
+ALL_ROLES = [ROLE_ML_LEAD, ROLE_OPERATOR, ROLE_AUDITOR, ROLE_ADMIN]
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    AUDIT_VIEW = "audit.view"
+    # experiments (catalog)
+    EXPERIMENT_CREATE = "experiment.create"
+    EXPERIMENT_RENAME = "experiment.rename"
+    EXPERIMENT_TAG_RUNS = "experiment.tag_runs"
+    CATALOG_SYNC = "catalog.sync"
+    CONVENTION_EDIT = "convention.edit"
+    # registry
+    MODEL_EDIT_TAGS = "model.edit_tags"
+    MODEL_SETTINGS_EDIT = "model.settings_edit"
+    APPROVAL_REQUEST = "approval.request"
+    APPROVAL_WITHDRAW = "approval.withdraw"
+    APPROVAL_DECIDE = "approval.decide"
+    ALIAS_CHALLENGER = "alias.challenger"
+    ALIAS_PROTECTED = "alias.protected"  # champion / previous-champion: promote, roll back, repair
+    GATE_OVERRIDE = "gate.override"
+    # maintenance and checklists
+    MAINTENANCE_RUN = "maintenance.run"
+    CHECKLIST_TICK = "checklist.tick"
+    CHECKLIST_SIGN_OFF = "checklist.sign_off"
+    CHECKLIST_EDIT = "checklist.edit"
+    # administration
+    TEAM_MANAGE = "team.manage"
+    TOKEN_MANAGE_OWN = "token.manage_own"
+
+
+READ_ONLY_ACTIONS = {Action.VIEW, Action.AUDIT_VIEW}
+
+# Actions scoped to a team: an ML lead of *that* team (or an admin) may do them.
+LEAD_OF_TEAM_ACTIONS = {
+    Action.EXPERIMENT_RENAME,
+    Action.EXPERIMENT_TAG_RUNS,
+    Action.APPROVAL_DECIDE,
+    Action.ALIAS_PROTECTED,
+    Action.MODEL_SETTINGS_EDIT,
+}
+# Actions any member of the team with edit rights may do (leads and admins too).
+MEMBER_OF_TEAM_ACTIONS = {
+    Action.EXPERIMENT_CREATE,
+    Action.MODEL_EDIT_TAGS,
+    Action.APPROVAL_REQUEST,
+    Action.APPROVAL_WITHDRAW,
+    Action.ALIAS_CHALLENGER,
+}
+OPERATOR_ACTIONS = {Action.MAINTENANCE_RUN, Action.CHECKLIST_TICK, Action.CHECKLIST_SIGN_OFF,
+                    Action.CATALOG_SYNC}
+ADMIN_ONLY_ACTIONS = {Action.CONVENTION_EDIT, Action.GATE_OVERRIDE, Action.CHECKLIST_EDIT, Action.TEAM_MANAGE}
+
+
+def role_names(user: Any) -> set[str]:
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    cached = getattr(user, "_policy_roles", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        if user.is_superuser:
+            cached.add(ROLE_ADMIN)
+        user._policy_roles = cached
+    return cached
+
+
+def has_role(user: Any, role: str) -> bool:
+    return role in role_names(user)
+
+
+def is_admin(user: Any) -> bool:
+    return has_role(user, ROLE_ADMIN) and not has_role(user, ROLE_AUDITOR)
+
+
+def is_auditor(user: Any) -> bool:
+    return has_role(user, ROLE_AUDITOR)
+
+
+def editable_team_ids(user: Any) -> set[int]:
+    """Teams where the user is a member with edit rights."""
+    cached = getattr(user, "_policy_edit_teams", None)
+    if cached is None:
+        cached = set(user.memberships.filter(can_edit=True).values_list("team_id", flat=True))
+        user._policy_edit_teams = cached
+    return cached
+
+
+def member_team_ids(user: Any) -> set[int]:
+    cached = getattr(user, "_policy_member_teams", None)
+    if cached is None:
+        cached = set(user.memberships.values_list("team_id", flat=True))
+        user._policy_member_teams = cached
+    return cached
+
+
+def led_team_ids(user: Any) -> set[int]:
+    """Teams the user leads: an ML lead leads the teams they are a member of."""
+    return member_team_ids(user) if has_role(user, ROLE_ML_LEAD) else set()
+
+
+def can(user: Any, action: Action | str, *, team: Team | None = None) -> bool:
+    action = Action(action)
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    roles = role_names(user)
+    if action == Action.VIEW:
+        return True
+    if action == Action.AUDIT_VIEW:
+        return bool(roles & {ROLE_AUDITOR, ROLE_ADMIN, ROLE_OPERATOR, ROLE_ML_LEAD})
+    if ROLE_AUDITOR in roles:
+        return False  # read-only, everywhere
+    if ROLE_ADMIN in roles:
+        return True
+    if action == Action.TOKEN_MANAGE_OWN:
+        return True
+    if action in ADMIN_ONLY_ACTIONS:
+        return False
+    if action in OPERATOR_ACTIONS:
+        return ROLE_OPERATOR in roles
+    if team is None:
+        return False
+    if action in LEAD_OF_TEAM_ACTIONS:
+        return team.pk in led_team_ids(user)
+    if action in MEMBER_OF_TEAM_ACTIONS:
+        return team.pk in editable_team_ids(user) or team.pk in led_team_ids(user)
+    return False
+
+
+def require(user: Any, action: Action | str, *, team: Team | None = None) -> None:
+    if not can(user, action, team=team):
+        raise PermissionDenied(denial_message(action, team))
+
+
+def denial_message(action: Action | str, team: Team | None) -> str:
+    action = Action(action)
+    if action in LEAD_OF_TEAM_ACTIONS:
+        who = f"an ML lead of team {team}" if team else "an ML lead of the owning team"
+    elif action in MEMBER_OF_TEAM_ACTIONS:
+        who = f"a member of team {team} with edit rights" if team else "a member of the owning team"
+    elif action in OPERATOR_ACTIONS:
+        who = "an operator"
+    else:
+        who = "an admin"
+    return f"Only {who} may do this ({action.value})."
+
+
+def visible_roles(user: Any) -> Iterable[str]:
+    return sorted(role_names(user))

@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from mlopsadmin.api.main import api
+from mlopsadmin.core import views as core_views
+from mlopsadmin.core.admin import site as admin_site
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/login/", core_views.login_view, name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/tokens/", core_views.api_tokens, name="tokens"),
+    path("account/tokens/<int:token_id>/revoke", core_views.api_token_revoke_view, name="token_revoke"),
+    path("audit/", include(("mlopsadmin.core.audit_urls", "audit"))),
+    path("catalog/", include(("catalog.urls", "catalog"))),
+    path("registry/", include(("registry_ui.urls", "registry"))),
+    path("maintenance/", include(("maintenance.urls", "maintenance"))),
+    path("checklists/", include(("maintenance.checklist_urls", "checklists"))),
+    path("admin/", admin_site.urls),
+    path("api/v1/", api.urls),
+]
+
+if settings.DEBUG:
+    from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+
+    urlpatterns += staticfiles_urlpatterns()

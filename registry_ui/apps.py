@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class RegistryUiConfig(AppConfig):
+    name = "registry_ui"

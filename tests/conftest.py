@@ -1,0 +1,170 @@
+"""Shared fixtures: a real `mlflow server` process (session), demo data in it, named personas,
+and the rule that CI may not skip PostgreSQL, Redis or browser tests."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM must still be usable there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+REQUIRED_MARKERS = ("postgres", "redis", "browser")
+_marker_counts: dict[str, dict[str, int]] = {m: {"passed": 0, "failed": 0, "skipped": 0} for m in REQUIRED_MARKERS}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    if not getattr(settings._wrapped, "SECRET_KEY", ""):
+        settings.SECRET_KEY = "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast personas
+    # Per-process cache: parallel test runs must not share rate-limit counters.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Tests serve plain http on loopback (test client, live_server): no https redirect, no Secure cookies.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+
+
+def services_required() -> bool:
+    return os.environ.get("MLOPSADMIN_REQUIRE_SERVICES", "") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    markers = [m for m in REQUIRED_MARKERS if item.get_closest_marker(m)]
+    if not markers:
+        return
+    if report.skipped and services_required():
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: a {'/'.join(markers)} test was skipped but CI requires it to run"
+    if report.when == "call" or report.skipped:
+        for marker in markers:
+            _marker_counts[marker][report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    line = ", ".join(f"{m}: {c['passed']} passed/{c['failed']} failed/{c['skipped']} skipped"
+                     for m, c in _marker_counts.items())
+    terminalreporter.write_line(f"service-backed tests: {line}")
+    summary_path = os.environ.get("MLOPSADMIN_MARKER_SUMMARY")
+    if summary_path:
+        Path(summary_path).write_text(
+            "\n".join(f"{m} {c['passed']} {c['failed']} {c['skipped']}" for m, c in _marker_counts.items()) + "\n")
+
+
+# --- The real MLflow server ------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def mlflow_server(django_db_blocker: object) -> Iterator[str]:
+    """A real `mlflow server` subprocess on a free port: SQLite in a temp folder, or the backend named
+    by MLOPSADMIN_TEST_MLFLOW_BACKEND (CI: PostgreSQL). Seeded once with the demo experiments/models."""
+    from django.conf import settings
+
+    from mlopsadmin.lib import mlflow_server as server
+
+    workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-mlflow-"))
+    backend = os.environ.get("MLOPSADMIN_TEST_MLFLOW_BACKEND") or f"sqlite:///{workdir / 'mlflow.db'}"
+    port = server.free_port()
+    process = server.start_server(port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts",
+                                  log_path=workdir / "mlflow.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_healthy(url, process=process)
+        previous = settings.MLFLOW_TRACKING_URI, settings.MLFLOW_UI_URL, settings.MLFLOW_BACKEND_STORE_URI
+        settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = url
+        settings.MLFLOW_BACKEND_STORE_URI = backend
+        os.environ["MLOPSADMIN_TEST_MLFLOW_URL"] = url
+        from mlopsadmin.core.demo import seed_demo
+
+        seed_demo(with_users=False)
+        yield url
+        settings.MLFLOW_TRACKING_URI, settings.MLFLOW_UI_URL, settings.MLFLOW_BACKEND_STORE_URI = previous
+    finally:
+        server.stop_server(process)
+
+
+@pytest.fixture
+def mlflow(mlflow_server: str, settings: object) -> str:
+    """Use in tests that read or write MLflow: points the gateway at the session's server."""
+    settings.MLFLOW_TRACKING_URI = mlflow_server  # type: ignore[attr-defined]
+    settings.MLFLOW_UI_URL = mlflow_server  # type: ignore[attr-defined]
+    return mlflow_server
+
+
+# --- Personas --------------------------------------------------------------------------------
+@pytest.fixture
+def personas(db: None) -> dict[str, object]:
+    """Teams search/fraud/recommendation/churn and one user per persona (see mlopsadmin.core.demo.USERS):
+    admin, lead_search, lead_fraud, member_search, member_fraud, operator, auditor, outsider."""
+    from django.contrib.auth.models import User
+
+    from mlopsadmin.core.demo import SeedReport, seed_users_and_teams
+
+    seed_users_and_teams(SeedReport())
+    return {user.username: user for user in User.objects.all()}
+
+
+@pytest.fixture
+def login(client: object, personas: dict[str, object]):  # type: ignore[no-untyped-def]
+    """login("lead_search") logs the Django test client in as that persona and returns the client."""
+
+    def _login(username: str):  # type: ignore[no-untyped-def]
+        client.force_login(personas[username])  # type: ignore[attr-defined]
+        return client
+
+    return _login
+
+
+@pytest.fixture
+def demo_password() -> str:
+    from mlopsadmin.core.demo import DEMO_PASSWORD
+
+    return DEMO_PASSWORD
+
+
+# --- Browser ---------------------------------------------------------------------------------
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def browser_login(page: object, live_server: object, personas: dict[str, object], demo_password: str):  # type: ignore[no-untyped-def]
+    """browser_login("operator") logs in through the real login form and returns the page."""
+
+    def _login(username: str):  # type: ignore[no-untyped-def]
+        page.goto(f"{live_server.url}/accounts/login/")  # type: ignore[attr-defined]
+        page.fill("input[name=username]", username)  # type: ignore[attr-defined]
+        page.fill("input[name=password]", demo_password)  # type: ignore[attr-defined]
+        page.click("button[type=submit]")  # type: ignore[attr-defined]
+        page.wait_for_selector("nav.mainnav")  # type: ignore[attr-defined]
+        return page
+
+    return _login
