@@ -64,7 +64,9 @@ INSTALLED_APPS = [
     "mlopsadmin.core",
     "catalog",
     "registry_ui",
+    "registry_ui.promotion",
     "maintenance",
+    "maintenance.checklists",
 ]
 
 MIDDLEWARE = [
@@ -218,6 +220,30 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "mlopsadmin@localhost")
 NOTIFY_EMAILS = env_list("NOTIFY_EMAILS", [])
 NOTIFY_WEBHOOK_URL = os.environ.get("NOTIFY_WEBHOOK_URL", "")
+
+# --- Catalog (experiment naming catalog) -----------------------------------------------------
+CATALOG_SYNC_PAGE_SIZE = env_int("CATALOG_SYNC_PAGE_SIZE", 1000)
+
+
+# --- Registry (models, approvals) -------------------------------------------------------------
+REGISTRY_DEFAULT_GATE_METRIC = os.environ.get("REGISTRY_DEFAULT_GATE_METRIC", "val_ndcg_at_10")
+
+
+# --- Promotion (gate, locks, alias history) ---------------------------------------------------
+PROMOTION_LOCK_TTL_SECONDS = env_int("PROMOTION_LOCK_TTL_SECONDS", 60)
+
+
+# --- Maintenance (cleanup, reaper, capacity) --------------------------------------------------
+MAINTENANCE_CLEANUP_DEFAULT_DAYS = env_int("MAINTENANCE_CLEANUP_DEFAULT_DAYS", 90)
+
+
+# --- Checklists -------------------------------------------------------------------------------
+CHECKLIST_LATENCY_P95_MS = env_float("CHECKLIST_LATENCY_P95_MS", 500.0)
+
+
+# --- Audit ------------------------------------------------------------------------------------
+AUDIT_PAGE_SIZE = env_int("AUDIT_PAGE_SIZE", 50)
+
 
 LOGGING = {
     "version": 1,

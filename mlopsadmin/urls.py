@@ -17,7 +17,8 @@ urlpatterns = [
     path("catalog/", include(("catalog.urls", "catalog"))),
     path("registry/", include(("registry_ui.urls", "registry"))),
     path("maintenance/", include(("maintenance.urls", "maintenance"))),
-    path("checklists/", include(("maintenance.checklist_urls", "checklists"))),
+    path("registry/", include(("registry_ui.promotion.urls", "promotion"))),
+    path("checklists/", include(("maintenance.checklists.urls", "checklists"))),
     path("admin/", admin_site.urls),
     path("api/v1/", api.urls),
 ]

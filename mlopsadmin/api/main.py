@@ -56,7 +56,9 @@ def _register_routers() -> None:
     for module_name, prefix in [
         ("catalog.api", "/"),
         ("registry_ui.api", "/"),
+        ("registry_ui.promotion.api", "/"),
         ("maintenance.api", "/"),
+        ("maintenance.checklists.api", "/"),
         ("mlopsadmin.core.audit_api", "/"),
     ]:
         try:

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -470,6 +471,9 @@ def set_registered_model_tag(name: str, key: str, value: str) -> None:
 
 
 # --- Models (logging and loading real pyfunc models) -------------------------------------------
+warnings.filterwarnings("ignore", message=".*type hint.*", category=UserWarning)
+
+
 class ConstantScoreModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
     """A tiny real pyfunc model: returns its configured score for every input row."""
 

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ChecklistsConfig(AppConfig):
+    """Operations checklists (initial, weekly, monthly) with automated probes."""
+
+    name = "maintenance.checklists"
+    label = "checklists"
