@@ -30,6 +30,15 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Rate-limit counters and cached values never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 def services_required() -> bool:
     return os.environ.get("MLOPSADMIN_REQUIRE_SERVICES", "") == "1"
 

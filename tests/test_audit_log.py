@@ -42,6 +42,7 @@ def test_tampering_by_sql_is_detected() -> None:
     audit_record(actor="system:test", action="c", target_kind="thing", target_id="3")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending FK checks may block ALTER TABLE
             cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_append_only")
     with connection.cursor() as cursor:
         cursor.execute("UPDATE core_auditevent SET reason = 'forged' WHERE id = %s", [victim.pk])

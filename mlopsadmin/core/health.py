@@ -35,9 +35,10 @@ def _broker() -> str:
 
 
 def _mlflow() -> str:
+    shown = mlflow_client.display_uri(mlflow_client.tracking_uri())
     if not mlflow_client.server_health(timeout=3):
-        raise ConnectionError(f"no healthy answer from {mlflow_client.tracking_uri()}/health")
-    return mlflow_client.tracking_uri()
+        raise ConnectionError(f"no healthy answer from {shown}/health")
+    return shown
 
 
 def health_report() -> dict[str, Any]:

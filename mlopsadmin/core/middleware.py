@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Callable
 
-from django.conf import settings
+from django import db
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -73,6 +73,10 @@ class DomainErrorMiddleware:
             status, title = 502, "MLflow refused the request"
         elif isinstance(exception, DomainError):
             status, title = exception.status, exception.title
+        elif isinstance(exception, db.OperationalError | db.InterfaceError):
+            # database locked or unreachable: the transaction rolled back, nothing was changed
+            status, title = 503, "The database is not available"
+            exception = DomainError(f"{title} ({type(exception).__name__}); nothing was changed. Try again shortly.")
         else:
             return None
         logger.warning("%s %s -> %s: %s", request.method, request.path, status, exception)
@@ -80,7 +84,7 @@ class DomainErrorMiddleware:
             return JsonResponse({"detail": str(exception), "error": type(exception).__name__}, status=status)
         template = "htmx/error_fragment.html" if getattr(request, "htmx", False) else "error.html"
         context = {"title": title, "message": str(exception), "status": status,
-                   "tracking_uri": settings.MLFLOW_TRACKING_URI if isinstance(exception, MlflowError) else ""}
+                   "tracking_uri": exception.tracking_uri if isinstance(exception, MlflowError) else ""}
         response = render(request, template, context, status=status)
         if getattr(request, "htmx", False):
             response["HX-Retarget"] = "#messages"

@@ -12,10 +12,10 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
@@ -54,7 +54,7 @@ class MlflowError(Exception):
 
     @property
     def tracking_uri(self) -> str:
-        return tracking_uri()
+        return display_uri(tracking_uri())
 
 
 class MlflowUnavailable(MlflowError):
@@ -131,6 +131,16 @@ def tracking_uri() -> str:
 
 def ui_url() -> str:
     return str(settings.MLFLOW_UI_URL)
+
+
+def display_uri(uri: str) -> str:
+    """A URI safe to show on a page or in a log line: any user:password part is removed."""
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 _client_cache: dict[tuple[str, str, str], MlflowClient] = {}
@@ -471,16 +481,14 @@ def set_registered_model_tag(name: str, key: str, value: str) -> None:
 
 
 # --- Models (logging and loading real pyfunc models) -------------------------------------------
-warnings.filterwarnings("ignore", message=".*type hint.*", category=UserWarning)
-
-
 class ConstantScoreModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
     """A tiny real pyfunc model: returns its configured score for every input row."""
 
     def __init__(self, score: float) -> None:
         self.score = score
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # MLflow reads hints
+    def predict(self, context: Any, model_input: list[list[float]],
+                params: dict[str, Any] | None = None) -> list[float]:
         return [self.score] * len(model_input)
 
 
