@@ -1,0 +1,192 @@
+"""Load test: gunicorn (4 workers) on PostgreSQL and Redis, 50 concurrent users from a second process.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/mlopsadmin_load REDIS_URL=redis://127.0.0.1:6379/11 \
+        .venv/bin/python bench/load_test.py --users 50 --requests 3000 --max-seconds 240
+
+It starts its own MLflow server (seeded with the demo data) and gunicorn, creates the demo users,
+then a separate load process logs each user in and cycles over the main pages. Bounded in requests and
+time; traffic only to 127.0.0.1. Results go to bench/results/load.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PAGES = ["/", "/catalog/", "/registry/", "/maintenance/", "/checklists/", "/audit/"]
+USERS = ["lead_search", "lead_fraud", "operator", "auditor", "admin", "member_search"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# --- the load process ----------------------------------------------------------------------------
+def run_load(base_url: str, users: int, total_requests: int, max_seconds: float, password: str) -> dict:
+    import re
+
+    import requests
+
+    latencies: dict[str, list[float]] = {page: [] for page in PAGES}
+    errors: list[str] = []
+    counter = {"sent": 0}
+    lock = threading.Lock()
+    deadline = time.monotonic() + max_seconds
+
+    def user_loop(index: int) -> None:
+        session = requests.Session()
+        username = USERS[index % len(USERS)]
+        login_page = session.get(base_url + "/accounts/login/", timeout=30)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)
+        response = session.post(base_url + "/accounts/login/", timeout=30, allow_redirects=False,
+                                data={"username": username, "password": password,
+                                      "csrfmiddlewaretoken": token.group(1) if token else ""},
+                                headers={"Referer": base_url + "/accounts/login/"})
+        if response.status_code != 302:
+            with lock:
+                errors.append(f"login {username}: {response.status_code}")
+            return
+        step = index
+        while time.monotonic() < deadline:
+            with lock:
+                if counter["sent"] >= total_requests:
+                    return
+                counter["sent"] += 1
+            page = PAGES[step % len(PAGES)]
+            step += 1
+            start = time.perf_counter()
+            try:
+                result = session.get(base_url + page, timeout=30)
+                elapsed = (time.perf_counter() - start) * 1000
+                with lock:
+                    latencies[page].append(elapsed)
+                    if result.status_code != 200:
+                        errors.append(f"{page}: {result.status_code}")
+            except requests.RequestException as exc:
+                with lock:
+                    errors.append(f"{page}: {type(exc).__name__}")
+
+    threads = [threading.Thread(target=user_loop, args=(i,)) for i in range(users)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    duration = time.monotonic() - started
+    every = [v for values in latencies.values() for v in values]
+    return {
+        "users": users, "requests": len(every), "seconds": round(duration, 1),
+        "throughput_rps": round(len(every) / duration, 1) if duration else 0,
+        "p50_ms": round(percentile(every, 50), 1), "p95_ms": round(percentile(every, 95), 1),
+        "p99_ms": round(percentile(every, 99), 1),
+        "per_page": {page: {"n": len(v), "p50_ms": round(percentile(v, 50), 1), "p95_ms": round(percentile(v, 95), 1)}
+                     for page, v in latencies.items()},
+        "errors": len(errors), "error_samples": sorted(set(errors))[:10],
+    }
+
+
+# --- orchestration -------------------------------------------------------------------------------
+def wait_for_login_page(base_url: str, timeout: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base_url + "/accounts/login/", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{base_url} did not answer")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--max-seconds", type=float, default=240)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--load-only", help=argparse.SUPPRESS)  # internal: run as the load process
+    args = parser.parse_args()
+
+    if args.load_only:
+        config = json.loads(args.load_only)
+        print(json.dumps(run_load(**config)))
+        return
+
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
+        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the target is gunicorn on PostgreSQL and Redis.")
+    os.environ.update({"DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-" + "x" * 50,
+                       "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false",
+                       "CSRF_COOKIE_SECURE": "false", "DJANGO_SETTINGS_MODULE": "mlopsadmin.settings"})
+    from mlopsadmin.lib import mlflow_server
+
+    workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-load-"))
+    mlflow_port, web_port = mlflow_server.free_port(), mlflow_server.free_port()
+    mlflow_url = f"http://127.0.0.1:{mlflow_port}"
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_url
+    mlflow_process = mlflow_server.start_server(port=mlflow_port, backend_store_uri=f"sqlite:///{workdir}/mlflow.db",
+                                                artifact_root=workdir / "artifacts", log_path=workdir / "mlflow.log")
+    web = None
+    try:
+        mlflow_server.wait_healthy(mlflow_url, process=mlflow_process)
+        python = sys.executable
+        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+        subprocess.run([python, "manage.py", "seed_demo"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        web = subprocess.Popen([python, "-m", "gunicorn", "mlopsadmin.wsgi", "-w", str(args.workers),
+                                "-b", f"127.0.0.1:{web_port}", "--timeout", "60", "--log-level", "warning"],
+                               cwd=ROOT, start_new_session=True)
+        base_url = f"http://127.0.0.1:{web_port}"
+        wait_for_login_page(base_url)
+        from mlopsadmin.core.demo import DEMO_PASSWORD
+
+        config = {"base_url": base_url, "users": args.users, "total_requests": args.requests,
+                  "max_seconds": args.max_seconds, "password": DEMO_PASSWORD}
+        # warm-up pass (first requests import mlflow in each worker)
+        subprocess.run([python, __file__, "--load-only", json.dumps({**config, "users": 8, "total_requests": 60})],
+                       capture_output=True, text=True, check=True)
+        output = subprocess.run([python, __file__, "--load-only", json.dumps(config)], capture_output=True, text=True,
+                                check=True)
+        result = json.loads(output.stdout.strip().splitlines()[-1])
+    finally:
+        if web is not None:
+            mlflow_server.stop_server(web)
+        mlflow_server.stop_server(mlflow_process)
+    write_results(result, args.workers)
+    print(json.dumps(result, indent=2))
+
+
+def write_results(result: dict, workers: int) -> None:
+    lines = [
+        "# Load test (bench/load_test.py)", "",
+        f"gunicorn {workers} workers on PostgreSQL + Redis, local MLflow server (gunicorn mode) with the demo data;",
+        f"{result['users']} concurrent logged-in users from a second process on 127.0.0.1, cycling over "
+        f"{', '.join(PAGES)}. 2-core machine, load generator on the same machine.", "",
+        f"- requests: {result['requests']} in {result['seconds']} s ({result['throughput_rps']} req/s)",
+        f"- latency: P50 {result['p50_ms']} ms, **P95 {result['p95_ms']} ms**, P99 {result['p99_ms']} ms",
+        f"- errors: {result['errors']} {result['error_samples'] if result['errors'] else ''}", "",
+        "| page | requests | P50 ms | P95 ms |", "|---|---|---|---|",
+        *[f"| `{page}` | {v['n']} | {v['p50_ms']} | {v['p95_ms']} |" for page, v in result["per_page"].items()],
+        "", f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
+    ]
+    out = ROOT / "bench" / "results" / "load.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
