@@ -92,3 +92,15 @@ def test_api_requires_auth_and_serves_openapi(client: Client, login) -> None:  #
     assert client.get("/api/v1/me").status_code == 401
     document = login("auditor").get("/api/v1/openapi.json").json()
     assert document["openapi"].startswith("3.") and "/api/v1/me" in document["paths"]
+
+
+@pytest.mark.redis
+def test_health_reports_redis_broker(client: Client, db: None, settings: object) -> None:
+    if not settings.REDIS_URL:  # type: ignore[attr-defined]
+        pytest.skip("needs REDIS_URL")
+    from mlopsadmin.core import health
+
+    settings.CELERY_BROKER_URL = settings.REDIS_URL  # type: ignore[attr-defined]
+    report = health._timed(health._broker)
+    assert report["ok"], report
+    assert "redis" in report["detail"].lower()
