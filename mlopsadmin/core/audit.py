@@ -22,12 +22,14 @@ _CHAIN_LOCK_KEY = 7_231_004  # pg advisory lock id for appending to the chain
 SECRET_KEY_PARTS = ("password", "secret", "token", "access_key", "api_key", "credential")
 
 
+def _secret_key(key: Any, value: Any) -> bool:
+    # A flag such as {"password_changed": true} says nothing secret; only values that could hold one go.
+    return not isinstance(value, bool | None) and any(p in str(key).lower() for p in SECRET_KEY_PARTS)
+
+
 def redact(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: ("[redacted]" if any(p in str(k).lower() for p in SECRET_KEY_PARTS) else redact(v))
-            for k, v in value.items()
-        }
+        return {k: ("[redacted]" if _secret_key(k, v) else redact(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
