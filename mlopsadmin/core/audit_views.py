@@ -46,7 +46,12 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     htmx = getattr(request, "htmx", None)
     fragment = bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
     template = "audit/list.html#results" if fragment else "audit/list.html"
-    return render(request, template, context)
+    response = render(request, template, context)
+    if fragment:  # the address bar shows only the filters in use (and the cursor), not every empty field
+        cursor = {"before": before} if before else {"after": after} if after else {}
+        query = _filter_query(filters, **cursor)
+        response["HX-Push-Url"] = request.path + (f"?{query}" if query else "")
+    return response
 
 
 @require_GET

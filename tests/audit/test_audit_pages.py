@@ -142,3 +142,16 @@ def test_checklist_history(login, sample_events) -> None:  # type: ignore[no-unt
     response = login("auditor").get(reverse("audit:history", args=["checklist", "3"]))
     assert [e.id for e in response.context["events"]] == [sample_events[6].id]
     assert "backup verified" in response.content.decode()
+
+
+def test_htmx_push_url_carries_only_filters_in_use(login, sample_events) -> None:  # type: ignore[no-untyped-def]
+    response = login("auditor").get(reverse("audit:index"), {"team": "fraud", "actor": "", "q": "", "before": ""},
+                                    HTTP_HX_REQUEST="true")
+    assert response["HX-Push-Url"] == "/audit/?team=fraud"
+
+
+def test_redaction_keeps_flags_but_hides_secret_values(db) -> None:  # type: ignore[no-untyped-def]
+    event = record(after={"password_changed": True, "password": "hunter2", "api_key": {"k": "v"},
+                          "token_hint": None})
+    assert event.after == {"password_changed": True, "password": "[redacted]", "api_key": "[redacted]",
+                           "token_hint": None}
