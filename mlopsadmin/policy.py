@@ -28,6 +28,7 @@ ALL_ROLES = [ROLE_ML_LEAD, ROLE_OPERATOR, ROLE_AUDITOR, ROLE_ADMIN]
 class Action(StrEnum):
     VIEW = "view"
     AUDIT_VIEW = "audit.view"
+    AUDIT_VERIFY = "audit.verify"  # walk the hash chain (audit feature): auditors and admins
     # experiments (catalog)
     EXPERIMENT_CREATE = "experiment.create"
     EXPERIMENT_RENAME = "experiment.rename"
@@ -53,7 +54,7 @@ class Action(StrEnum):
     TOKEN_MANAGE_OWN = "token.manage_own"
 
 
-READ_ONLY_ACTIONS = {Action.VIEW, Action.AUDIT_VIEW}
+READ_ONLY_ACTIONS = {Action.VIEW, Action.AUDIT_VIEW, Action.AUDIT_VERIFY}
 
 # Actions scoped to a team: an ML lead of *that* team (or an admin) may do them.
 LEAD_OF_TEAM_ACTIONS = {
@@ -131,6 +132,8 @@ def can(user: Any, action: Action | str, *, team: Team | None = None) -> bool:
         return True
     if action == Action.AUDIT_VIEW:
         return bool(roles & {ROLE_AUDITOR, ROLE_ADMIN, ROLE_OPERATOR, ROLE_ML_LEAD})
+    if action == Action.AUDIT_VERIFY:
+        return bool(roles & {ROLE_AUDITOR, ROLE_ADMIN})
     if ROLE_AUDITOR in roles:
         return False  # read-only, everywhere
     if ROLE_ADMIN in roles:

@@ -92,7 +92,7 @@ def api_token_create(*, actor: Any, user: User, name: str) -> tuple[ApiToken, st
     with transaction.atomic():
         token = ApiToken.objects.create(user=user, name=name, token_hash=hash_token(raw), hint=raw[:12])
         audit_record(actor=actor, action="api_token.create", target_kind="user", target_id=user.username,
-                     after={"token": token.name, "hint": token.hint})
+                     after={"name": token.name, "hint": token.hint})
     return token, raw
 
 
@@ -105,7 +105,7 @@ def api_token_revoke(*, actor: Any, user: User, token_id: int) -> ApiToken:
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
             audit_record(actor=actor, action="api_token.revoke", target_kind="user", target_id=user.username,
-                         before={"token": token.name, "active": True}, after={"token": token.name, "active": False})
+                         before={"name": token.name, "active": True}, after={"name": token.name, "active": False})
     return token
 
 

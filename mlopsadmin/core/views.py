@@ -1,4 +1,4 @@
-"""Pages of the core: home, health, login (rate limited), API tokens, and the audit list."""
+"""Pages of the core: home, health, login (rate limited), API tokens. Audit pages: audit_views.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mlopsadmin import policy
 from mlopsadmin.core import health
 from mlopsadmin.core.dashboard import tiles_for
-from mlopsadmin.core.models import ApiToken, AuditEvent
+from mlopsadmin.core.models import ApiToken
 from mlopsadmin.core.services import api_token_create, api_token_revoke
 
 
@@ -93,10 +92,3 @@ def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
     token = api_token_revoke(actor=request.user, user=request.user, token_id=token_id)
     messages.success(request, f"Token {token.name} revoked.")
     return redirect("tokens")
-
-
-@require_GET
-def audit_list(request: HttpRequest) -> HttpResponse:
-    policy.require(request.user, policy.Action.AUDIT_VIEW)
-    page = Paginator(AuditEvent.objects.all(), 50).get_page(request.GET.get("page"))
-    return render(request, "audit/list.html", {"page": page, "nav_key": "audit"})
