@@ -87,6 +87,8 @@ def failing_items() -> list[InstanceItem]:
 
 
 def instance_get(instance_id: int) -> ChecklistInstance | None:
+    if not 0 < instance_id < 2**31:
+        return None
     return instances_with_items([instance_id]).first()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -89,15 +90,16 @@ def definition_edit(*, actor: Any, kind: str, items: list[tuple[str, str, int]],
             raise InvalidInput("Every item of the checklist must be given exactly once (items cannot be added "
                                "or removed here).")
         for key, (text, _) in edits.items():
-            if not text or len(text) > 500:
+            if not text or len(text) > 500 or "\x00" in text:
                 raise InvalidInput(f"Item '{key}': wording must be 1 to 500 characters.")
         ordered = sorted(edits.items(), key=lambda kv: (kv[1][1], old_items[kv[0]].position))
         if all(old_items[key].text == text for key, (text, _) in ordered) and \
                 [key for key, _ in ordered] == [i.key for i in current.items.order_by("position")]:
             raise InvalidInput("Nothing changed.")
+        note = _clean_text(note, "note")
         definition = ChecklistDefinition.objects.create(
             kind=kind, version=current.version + 1, title=current.title, code_version=current.code_version,
-            source="ui", created_by=actor_label(actor), note=note[:NOTE_MAX])
+            source="ui", created_by=actor_label(actor), note=note)
         DefinitionItem.objects.bulk_create(
             DefinitionItem(definition=definition, position=n, key=key, text=text, mode=old_items[key].mode,
                            probe=old_items[key].probe)
@@ -160,7 +162,22 @@ def instances_ensure(*, today: dt.date | None = None, actor: Any = SYSTEM_ACTOR)
     return [instance_create(kind=kind, today=today, actor=actor)[0] for kind in KINDS]
 
 
+MAX_ID = 2**31 - 1
+KEY_RE = re.compile(r"^[a-z0-9_]{1,64}$")
+
+
+def _clean_text(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if "\x00" in value:
+        raise InvalidInput(f"The {what} contains a NUL character.")
+    if len(value) > NOTE_MAX:
+        raise InvalidInput(f"The {what} is longer than {NOTE_MAX} characters.")
+    return value
+
+
 def _locked_open_instance(instance_id: int) -> ChecklistInstance:
+    if not 0 < instance_id <= MAX_ID:
+        raise NotFound(f"No checklist instance {instance_id}.")
     instance = ChecklistInstance.objects.select_for_update().filter(pk=instance_id).first()
     if instance is None:
         raise NotFound(f"No checklist instance {instance_id}.")
@@ -176,7 +193,7 @@ def _frozen(instance: ChecklistInstance) -> Conflict:
 
 def instance_probe_run(*, instance_id: int, actor: Any = SYSTEM_ACTOR) -> list[InstanceItem]:
     """Run the probes of an open instance. Every item whose status changes writes one audit event."""
-    instance = ChecklistInstance.objects.filter(pk=instance_id).first()
+    instance = ChecklistInstance.objects.filter(pk=instance_id).first() if 0 < instance_id <= MAX_ID else None
     if instance is None:
         raise NotFound(f"No checklist instance {instance_id}.")
     if instance.is_signed:
@@ -206,20 +223,18 @@ def instance_probe_run(*, instance_id: int, actor: Any = SYSTEM_ACTOR) -> list[I
 def item_tick(*, instance_id: int, key: str, actor: Any, outcome: str = PASS, note: str = "",
               evidence_link: str = "") -> InstanceItem:
     """A person confirms (or fails) a manual item with a note and an optional evidence link."""
-    note = (note or "").strip()
-    evidence_link = (evidence_link or "").strip()
+    note = _clean_text(note, "note")
+    evidence_link = _clean_text(evidence_link, "evidence link")
     if outcome not in TICK_OUTCOMES:
         raise InvalidInput(f"Outcome must be one of {', '.join(TICK_OUTCOMES)}.")
     if not note:
         raise InvalidInput("A note is required: say what was checked and how.")
-    if len(note) > NOTE_MAX:
-        raise InvalidInput(f"The note is longer than {NOTE_MAX} characters.")
     if evidence_link and (not evidence_link.startswith(("https://", "http://")) or len(evidence_link) > 500
                           or any(c.isspace() for c in evidence_link)):
         raise InvalidInput("The evidence link must be an http(s) URL of at most 500 characters.")
     with transaction.atomic():
         instance = _locked_open_instance(instance_id)
-        item = instance.items.select_for_update().filter(key=key).first()
+        item = instance.items.select_for_update().filter(key=key).first() if KEY_RE.match(key) else None
         if item is None:
             raise NotFound(f"No item '{key}' in this checklist.")
         if not item.needs_tick:
@@ -239,9 +254,7 @@ def item_tick(*, instance_id: int, key: str, actor: Any, outcome: str = PASS, no
 
 def instance_sign_off(*, instance_id: int, actor: Any, note: str = "") -> ChecklistInstance:
     """Freeze the instance: no tick, probe run or second sign-off changes it afterwards."""
-    note = (note or "").strip()
-    if len(note) > NOTE_MAX:
-        raise InvalidInput(f"The note is longer than {NOTE_MAX} characters.")
+    note = _clean_text(note, "note")
     with transaction.atomic():
         instance = _locked_open_instance(instance_id)
         items = list(instance.items.all())
