@@ -250,7 +250,7 @@ LATENCY_OPERATIONS: list[tuple[str, str]] = [
 def take_latency_samples(*, rounds: int = 1) -> list[LatencySample]:
     """Time a few small MLflow API calls and store one LatencySample per call."""
     samples = []
-    uri = mlf.tracking_uri()
+    uri = redact_uri(mlf.tracking_uri())
     for _ in range(rounds):
         for name, path in LATENCY_OPERATIONS:
             status: list[int] = []
@@ -271,7 +271,7 @@ def p95(values: list[float]) -> float:
 
 def latency_p95() -> ProbeResult:
     window = timezone.now() - timedelta(hours=settings.CHECKLIST_LATENCY_WINDOW_HOURS)
-    recent = LatencySample.objects.filter(measured_at__gte=window, tracking_uri=mlf.tracking_uri())
+    recent = LatencySample.objects.filter(measured_at__gte=window, tracking_uri=redact_uri(mlf.tracking_uri()))
     if recent.count() < settings.CHECKLIST_LATENCY_MIN_SAMPLES:
         take_latency_samples(rounds=2)
     rows = list(recent.values_list("milliseconds", "ok"))

@@ -21,7 +21,7 @@ from maintenance.checklists.models import (
     InstanceItem,
     LatencySample,
 )
-from maintenance.checklists.probes import p95
+from maintenance.checklists.probes import p95, redact_uri
 from mlopsadmin.lib import mlflow_client as mlf
 
 KIND_ORDER = {KIND_WEEKLY: 0, KIND_MONTHLY: 1, KIND_INITIAL: 2}
@@ -54,7 +54,8 @@ def current_instances() -> list[ChecklistInstance]:
         instance = ChecklistInstance.objects.filter(kind=kind).order_by("-period_start", "-id").first()
         if instance:
             found.append(instance)
-    initial = ChecklistInstance.objects.filter(kind=KIND_INITIAL, tracking_uri=mlf.tracking_uri()).first()
+    uri = redact_uri(mlf.tracking_uri())
+    initial = ChecklistInstance.objects.filter(kind=KIND_INITIAL, tracking_uri=uri).first()
     if initial:
         found.append(initial)
     return found
@@ -115,7 +116,7 @@ class LatencyStats:
 
 def latency_stats() -> LatencyStats:
     window = timezone.now() - timedelta(hours=settings.CHECKLIST_LATENCY_WINDOW_HOURS)
-    rows = LatencySample.objects.filter(measured_at__gte=window, tracking_uri=mlf.tracking_uri())
+    rows = LatencySample.objects.filter(measured_at__gte=window, tracking_uri=redact_uri(mlf.tracking_uri()))
     values = list(rows.values_list("milliseconds", flat=True))
     last = rows.order_by("-measured_at").values_list("measured_at", flat=True).first()
     return LatencyStats(count=len(values), p95_ms=p95(values) if values else None,

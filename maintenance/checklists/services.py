@@ -130,7 +130,7 @@ def instance_create(*, kind: str, today: dt.date | None = None, actor: Any = SYS
                     ) -> tuple[ChecklistInstance, bool]:
     """The instance of this period (idempotent): (instance, created)."""
     today = today or timezone.localdate()
-    uri = mlf.tracking_uri()
+    uri = probes.redact_uri(mlf.tracking_uri())  # never store credentials that are part of a URI
     period_key, start, end = period_for(kind, today, uri)
     existing = ChecklistInstance.objects.filter(kind=kind, period_key=period_key).first()
     if existing:
