@@ -28,9 +28,9 @@ ENTRIES: list[ScheduleEntry] = [
                   "Experiment catalog sync: every 10 minutes"),
     ScheduleEntry("alias_reconcile", "registry_ui.tasks.alias_reconcile_scheduled", "*/15 * * * *", 840,
                   "Alias reconciliation (external changes): every 15 minutes"),
-    ScheduleEntry("latency_probe", "maintenance.tasks.latency_probe_scheduled", "*/5 * * * *", 270,
+    ScheduleEntry("latency_probe", "maintenance.checklists.tasks.latency_probe_scheduled", "*/5 * * * *", 270,
                   "Tracking server latency sample: every 5 minutes"),
-    ScheduleEntry("checklist_instances", "maintenance.tasks.checklist_instances_scheduled", "0 6 * * *",
+    ScheduleEntry("checklist_instances", "maintenance.checklists.tasks.checklist_instances_scheduled", "0 6 * * *",
                   23 * 3600, "Weekly/monthly checklist instances: every day at 06:00"),
 ]
 

@@ -239,6 +239,21 @@ MAINTENANCE_CLEANUP_DEFAULT_DAYS = env_int("MAINTENANCE_CLEANUP_DEFAULT_DAYS", 9
 
 # --- Checklists -------------------------------------------------------------------------------
 CHECKLIST_LATENCY_P95_MS = env_float("CHECKLIST_LATENCY_P95_MS", 500.0)
+# Latency samples older than this window do not count towards the P95.
+CHECKLIST_LATENCY_WINDOW_HOURS = env_int("CHECKLIST_LATENCY_WINDOW_HOURS", 24)
+CHECKLIST_LATENCY_MIN_SAMPLES = env_int("CHECKLIST_LATENCY_MIN_SAMPLES", 3)
+# A RUNNING run older than this counts as stuck.
+CHECKLIST_STUCK_RUN_HOURS = env_int("CHECKLIST_STUCK_RUN_HOURS", 24)
+# A registered model with no alias and no new version for this many days is listed for review.
+CHECKLIST_UNUSED_MODEL_DAYS = env_int("CHECKLIST_UNUSED_MODEL_DAYS", 90)
+# The last successful cleanup must be younger than this.
+CHECKLIST_CLEANUP_MAX_AGE_DAYS = env_int("CHECKLIST_CLEANUP_MAX_AGE_DAYS", 7)
+# Capacity thresholds in bytes (artifact store, backend database); 0 disables the limit.
+CHECKLIST_ARTIFACT_BYTES_MAX = env_int("CHECKLIST_ARTIFACT_BYTES_MAX", 500 * 1024**3)
+CHECKLIST_DB_BYTES_MAX = env_int("CHECKLIST_DB_BYTES_MAX", 20 * 1024**3)
+# Where a proxied artifact store (`mlflow-artifacts:/`) really writes (the server's
+# --artifacts-destination, e.g. s3://bucket/mlflow); empty means "not known to mlopsadmin".
+CHECKLIST_ARTIFACTS_DESTINATION = os.environ.get("CHECKLIST_ARTIFACTS_DESTINATION", "")
 
 
 # --- Audit ------------------------------------------------------------------------------------

@@ -6,3 +6,10 @@ class ChecklistsConfig(AppConfig):
 
     name = "maintenance.checklists"
     label = "checklists"
+
+    def ready(self) -> None:
+        from maintenance.checklists.dashboard import checklist_badge, checklist_tiles
+        from mlopsadmin.core.dashboard import register_badge, register_tiles
+
+        register_tiles(checklist_tiles)
+        register_badge("checklists", checklist_badge)

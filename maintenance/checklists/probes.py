@@ -1,0 +1,318 @@
+"""Automated checks: each probe looks at the live system and answers pass/fail/warn/unknown with
+evidence a person can verify. Probes never raise: an unreachable server is "unknown" with the reason."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.utils import timezone
+
+from maintenance.checklists import sources
+from maintenance.checklists.models import FAIL, PASS, UNKNOWN, WARN, LatencySample
+from mlopsadmin.lib import mlflow_client as mlf
+
+NO_RESULTS = "no maintenance results yet"
+OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "wasbs", "wasb", "abfss", "oss")
+SQL_SERVERS = ("postgresql", "postgres", "mysql", "mariadb")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    status: str
+    evidence: str
+    measured_at: datetime = field(default_factory=timezone.now)
+
+
+def redact_uri(uri: str) -> str:
+    """Drop user:password from a URI before it is shown or audited."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparseable URI>"
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        parts = parts._replace(netloc=f"***@{host}")
+    return urlunsplit(parts)
+
+
+def _scheme(uri: str) -> str:
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+    return scheme.split("+", 1)[0]
+
+
+# --- Store and server configuration ----------------------------------------------------------
+def backend_store() -> ProbeResult:
+    uri = settings.MLFLOW_BACKEND_STORE_URI
+    if not uri:
+        return ProbeResult(UNKNOWN, "MLFLOW_BACKEND_STORE_URI is not set: mlopsadmin cannot see the backend store.")
+    scheme = _scheme(uri)
+    shown = redact_uri(uri)
+    if scheme in SQL_SERVERS:
+        return ProbeResult(PASS, f"Backend store is {scheme} ({shown}).")
+    if scheme == "sqlite":
+        return ProbeResult(FAIL, f"Backend store is SQLite ({shown}), not PostgreSQL/MySQL.")
+    if scheme in ("", "file") or uri.startswith(("/", ".")):
+        return ProbeResult(FAIL, f"Backend store is a file store ({shown}), not PostgreSQL/MySQL.")
+    return ProbeResult(WARN, f"Backend store scheme '{scheme}' is not PostgreSQL/MySQL ({shown}).")
+
+
+def _artifact_verdict(location: str) -> str:
+    scheme = _scheme(location)
+    if scheme in OBJECT_STORE_SCHEMES:
+        return PASS
+    if scheme == "mlflow-artifacts":
+        destination = settings.CHECKLIST_ARTIFACTS_DESTINATION
+        if not destination:
+            return WARN
+        return _artifact_verdict(destination)
+    return FAIL
+
+
+def artifact_store() -> ProbeResult:
+    locations: dict[str, str] = {}
+    for experiment in mlf.iter_experiments():
+        location = experiment.artifact_location
+        root = location.rsplit("/", 1)[0] if "/" in location else location
+        locations.setdefault(root or location, experiment.name)
+    if not locations:
+        return ProbeResult(UNKNOWN, "No experiments: no artifact location to inspect.")
+    verdicts = {root: _artifact_verdict(root) for root in locations}
+    lines = [f"{redact_uri(root)} → {verdict}" for root, verdict in sorted(verdicts.items())]
+    destination = settings.CHECKLIST_ARTIFACTS_DESTINATION
+    if any(_scheme(r) == "mlflow-artifacts" for r in verdicts):
+        lines.append(f"proxied artifacts destination: {redact_uri(destination)}" if destination else
+                     "artifacts are proxied by the tracking server (mlflow-artifacts:/); set "
+                     "CHECKLIST_ARTIFACTS_DESTINATION to the server's --artifacts-destination to judge it")
+    status = FAIL if FAIL in verdicts.values() else WARN if WARN in verdicts.values() else PASS
+    head = {PASS: "All artifact locations are object storage.",
+            WARN: "Artifact destination cannot be verified as object storage.",
+            FAIL: "Some artifact locations are local files, not object storage (S3/GCS/Azure)."}[status]
+    return ProbeResult(status, head + "\n" + "\n".join(lines[:20]))
+
+
+AUTH_PROBE_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+def authentication() -> ProbeResult:
+    response = mlf.server_get(AUTH_PROBE_PATH, authenticated=False)
+    code = response.status_code
+    if code in (401, 403):
+        return ProbeResult(PASS, f"Unauthenticated GET {AUTH_PROBE_PATH} answered {code}.")
+    if code == 200:
+        return ProbeResult(FAIL, f"Unauthenticated GET {AUTH_PROBE_PATH} answered 200: anyone can read the server.")
+    return ProbeResult(WARN, f"Unauthenticated GET {AUTH_PROBE_PATH} answered {code} (expected 401/403).")
+
+
+def tls() -> ProbeResult:
+    uri = mlf.tracking_uri()
+    scheme = _scheme(uri)
+    if scheme == "https":
+        return ProbeResult(PASS, f"Tracking URI uses TLS: {redact_uri(uri)}")
+    if scheme in ("http", ""):
+        return ProbeResult(FAIL, f"Tracking URI is not https: {redact_uri(uri)}")
+    return ProbeResult(WARN, f"Tracking URI scheme '{scheme}' is not an HTTP(S) server: {redact_uri(uri)}")
+
+
+# --- Runs and models ---------------------------------------------------------------------------
+def stuck_runs() -> ProbeResult:
+    hours = settings.CHECKLIST_STUCK_RUN_HOURS
+    cutoff_ms = int((time.time() - hours * 3600) * 1000)
+    experiments = {e.experiment_id: e.name for e in mlf.iter_experiments()}
+    stuck = [r for r in mlf.iter_runs(list(experiments), filter_string="attributes.status = 'RUNNING'")
+             if (r.start_time or 0) < cutoff_ms]
+    if not stuck:
+        return ProbeResult(PASS, f"No run has been RUNNING for more than {hours} h "
+                                 f"({len(experiments)} experiments searched).")
+    lines = [f"{experiments.get(r.experiment_id, r.experiment_id)} / {r.run_name or r.run_id} ({r.run_id})"
+             for r in stuck[:10]]
+    more = f"\n… and {len(stuck) - 10} more" if len(stuck) > 10 else ""
+    return ProbeResult(FAIL, f"{len(stuck)} run(s) RUNNING for more than {hours} h:\n" + "\n".join(lines) + more)
+
+
+def unused_models() -> ProbeResult:
+    days = settings.CHECKLIST_UNUSED_MODEL_DAYS
+    cutoff_ms = int((time.time() - days * 86400) * 1000)
+    newest: dict[str, int] = {}
+    for version in mlf.iter_model_versions():
+        newest[version.name] = max(newest.get(version.name, 0), version.creation_timestamp or 0)
+    unused, total = [], 0
+    for model in mlf.iter_registered_models():
+        total += 1
+        last_new = newest.get(model.name, model.creation_timestamp or 0)
+        if not model.aliases and last_new <= cutoff_ms:
+            unused.append(model.name)
+    if not unused:
+        return ProbeResult(PASS, f"All {total} registered models have an alias or a version newer than {days} days.")
+    listing = "\n".join(sorted(unused)[:25]) + (f"\n… and {len(unused) - 25} more" if len(unused) > 25 else "")
+    return ProbeResult(WARN, f"{len(unused)} of {total} registered models have no alias and no new version for "
+                             f"{days} days; review them:\n{listing}")
+
+
+def mlflow_version() -> ProbeResult:
+    server, client = mlf.server_version(), mlf.client_version()
+
+    def parts(version: str) -> tuple[int, ...]:
+        numbers = []
+        for piece in version.split(".")[:3]:
+            digits = "".join(ch for ch in piece if ch.isdigit())
+            numbers.append(int(digits) if digits else 0)
+        return tuple(numbers)
+
+    evidence = f"Server {server}, installed client {client}."
+    if server == client:
+        return ProbeResult(PASS, evidence + " Versions match.")
+    if parts(server)[:1] != parts(client)[:1]:
+        return ProbeResult(FAIL, evidence + " Major versions differ: upgrade before relying on the client.")
+    if parts(server)[:2] != parts(client)[:2]:
+        return ProbeResult(WARN, evidence + " Minor versions differ: plan an upgrade review.")
+    return ProbeResult(PASS, evidence + " Same minor version (patch level differs).")
+
+
+# --- Maintenance results (another feature) ----------------------------------------------------
+def _size(value: int) -> str:
+    size = float(value)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1024 or unit == "TB":
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def _capacity(attribute: str, limit: int, label: str) -> ProbeResult:
+    totals = sources.capacity_totals()
+    value = getattr(totals, attribute) if totals else None
+    if totals is None or value is None:
+        return ProbeResult(UNKNOWN, NO_RESULTS)
+    when = f" (capacity check of {totals.measured_at:%Y-%m-%d %H:%M})" if totals.measured_at else ""
+    if not limit:
+        return ProbeResult(PASS, f"{label} {_size(value)}{when}; no threshold set.")
+    share = value / limit
+    evidence = f"{label} {_size(value)} of threshold {_size(limit)} ({share:.0%}){when}."
+    return ProbeResult(PASS if share < 0.8 else WARN if share < 1 else FAIL, evidence)
+
+
+def artifact_capacity() -> ProbeResult:
+    return _capacity("artifact_bytes", settings.CHECKLIST_ARTIFACT_BYTES_MAX, "Artifact store size")
+
+
+def db_size() -> ProbeResult:
+    return _capacity("db_bytes", settings.CHECKLIST_DB_BYTES_MAX, "Backend database size")
+
+
+def last_cleanup() -> ProbeResult:
+    result = sources.last_cleanup()
+    if result is None or result.finished_at is None:
+        return ProbeResult(UNKNOWN, NO_RESULTS)
+    max_days = settings.CHECKLIST_CLEANUP_MAX_AGE_DAYS
+    age = timezone.now() - result.finished_at
+    when = f"{result.finished_at:%Y-%m-%d %H:%M} ({age.days} days ago)"
+    if not result.succeeded:
+        return ProbeResult(FAIL, f"The last cleanup ended '{result.status}' at {when}. {result.summary}".strip())
+    if age > timedelta(days=max_days):
+        return ProbeResult(FAIL, f"The last successful cleanup finished {when}: older than {max_days} days.")
+    return ProbeResult(PASS, f"The last cleanup succeeded at {when}. {result.summary}".strip())
+
+
+def _naming(summary: sources.NamingSummary | None, what: str) -> ProbeResult:
+    if summary is None:
+        return ProbeResult(UNKNOWN, f"No {what} naming results yet (the naming linter has not reported).")
+    if summary.non_compliant == 0:
+        return ProbeResult(PASS, f"All {summary.total} {what} names follow the conventions.")
+    examples = ("\n" + "\n".join(summary.examples)) if summary.examples else ""
+    return ProbeResult(WARN, f"{summary.non_compliant} of {summary.total} {what} names break the conventions."
+                       + examples)
+
+
+def experiment_naming() -> ProbeResult:
+    return _naming(sources.experiment_naming_summary(), "experiment")
+
+
+def model_naming() -> ProbeResult:
+    return _naming(sources.model_naming_summary(), "registered model")
+
+
+# --- Latency ---------------------------------------------------------------------------------
+LATENCY_OPERATIONS: list[tuple[str, str]] = [
+    ("health", "/health"),
+    ("experiments.search", "/api/2.0/mlflow/experiments/search?max_results=1"),
+    ("registered-models.search", "/api/2.0/mlflow/registered-models/search?max_results=1"),
+]
+
+
+def take_latency_samples(*, rounds: int = 1) -> list[LatencySample]:
+    """Time a few small MLflow API calls and store one LatencySample per call."""
+    samples = []
+    uri = redact_uri(mlf.tracking_uri())
+    for _ in range(rounds):
+        for name, path in LATENCY_OPERATIONS:
+            status: list[int] = []
+            try:
+                ms = mlf.timed_call(lambda path=path, status=status: status.append(mlf.server_get(path).status_code))
+                ok = bool(status) and status[0] < 400
+            except mlf.MlflowUnavailable:
+                ms, ok = settings.MLFLOW_REQUEST_TIMEOUT * 1000.0, False
+            samples.append(LatencySample(operation=name, milliseconds=ms, ok=ok, tracking_uri=uri))
+    return LatencySample.objects.bulk_create(samples)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    index = max(0, math.ceil(0.95 * len(ordered)) - 1)
+    return ordered[index]
+
+
+def latency_p95() -> ProbeResult:
+    window = timezone.now() - timedelta(hours=settings.CHECKLIST_LATENCY_WINDOW_HOURS)
+    recent = LatencySample.objects.filter(measured_at__gte=window, tracking_uri=redact_uri(mlf.tracking_uri()))
+    if recent.count() < settings.CHECKLIST_LATENCY_MIN_SAMPLES:
+        take_latency_samples(rounds=2)
+    rows = list(recent.values_list("milliseconds", "ok"))
+    if not rows:
+        return ProbeResult(UNKNOWN, "No latency samples.")
+    limit = settings.CHECKLIST_LATENCY_P95_MS
+    value = p95([ms for ms, _ in rows])
+    failed = sum(1 for _, ok in rows if not ok)
+    evidence = (f"P95 {value:.0f} ms over {len(rows)} samples in the last "
+                f"{settings.CHECKLIST_LATENCY_WINDOW_HOURS} h (threshold {limit:.0f} ms)"
+                + (f"; {failed} failed calls" if failed else "") + ".")
+    if value >= limit:
+        return ProbeResult(FAIL, evidence)
+    return ProbeResult(WARN if failed else PASS, evidence)
+
+
+PROBES: dict[str, tuple[str, Callable[[], ProbeResult]]] = {
+    "backend_store": ("Backend store is PostgreSQL/MySQL", backend_store),
+    "artifact_store": ("Artifact store is object storage", artifact_store),
+    "authentication": ("Unauthenticated requests are refused", authentication),
+    "tls": ("Tracking URI uses TLS", tls),
+    "experiment_naming": ("Experiment naming compliance", experiment_naming),
+    "model_naming": ("Model naming compliance", model_naming),
+    "artifact_capacity": ("Artifact store size under threshold", artifact_capacity),
+    "db_size": ("Database size under threshold", db_size),
+    "stuck_runs": ("No stuck RUNNING runs", stuck_runs),
+    "last_cleanup": ("Successful cleanup within 7 days", last_cleanup),
+    "latency_p95": ("Tracking server P95 latency under threshold", latency_p95),
+    "unused_models": ("Unused registered models listed for review", unused_models),
+    "mlflow_version": ("MLflow server and client versions", mlflow_version),
+}
+
+
+def run_probe(name: str) -> ProbeResult:
+    """Run one probe; any failure becomes 'unknown' with the reason as evidence."""
+    entry = PROBES.get(name)
+    if entry is None:
+        return ProbeResult(UNKNOWN, f"No probe named '{name}'.")
+    try:
+        return entry[1]()
+    except mlf.MlflowError as exc:
+        return ProbeResult(UNKNOWN, f"MLflow did not answer: {exc}")
+    except Exception as exc:  # a probe bug must not break the checklist page
+        return ProbeResult(UNKNOWN, f"Probe failed: {type(exc).__name__}: {str(exc)[:300]}")
