@@ -305,43 +305,44 @@ def _exclusion_reason(run: mlf.Run, protected: set[str]) -> str:
     return ""
 
 
-def _status_filter(statuses: list[str]) -> str:
-    quoted = ", ".join(f"'{s}'" for s in statuses)
-    return f"attributes.status IN ({quoted})"
+CHUNK_EXPERIMENTS = 50  # experiments per search_runs stream (one query covers them all)
 
 
-def _stream_scope(experiments: list[mlf.Experiment], plan: CleanupPlan, out: queue.Queue[Any],
-                  stop: threading.Event) -> Callable[[mlf.Experiment], None]:
-    """The fetch side of planning: one experiment's candidates (server-filtered by status and end
-    time) and its old RUNNING runs, put on a bounded queue page by page."""
+def _stream_scope(plan: CleanupPlan, out: queue.Queue[Any],
+                  stop: threading.Event) -> Callable[[list[mlf.Experiment]], None]:
+    """The fetch side of planning: for a chunk of experiments, the candidates (server-filtered by status
+    and end time) and the old RUNNING runs, put on a bounded queue page by page with each run's
+    estimated artifact size."""
     page_size = settings.MAINTENANCE_RUNS_PAGE_SIZE
-    queries = [
-        f"{_status_filter(plan.statuses)} AND attributes.end_time < {plan.cutoff_ms}",
-        f"attributes.status = 'RUNNING' AND attributes.start_time < {plan.cutoff_ms}",
-    ]
+    # The server filters (status equality only: MLflow allows IN lists for run_id alone).
+    queries = [f"attributes.status = '{status}' AND attributes.end_time < {plan.cutoff_ms}" for status in plan.statuses]
+    queries.append(f"attributes.status = 'RUNNING' AND attributes.start_time < {plan.cutoff_ms}")
 
-    def fetch(experiment: mlf.Experiment) -> None:
+    def fetch(chunk: list[mlf.Experiment]) -> None:
         try:
-            sizes: dict[str, int] | None = None
-            sized = False
+            by_id = {e.experiment_id: e for e in chunk}
+            sizes: dict[str, dict[str, int] | None] = {}
+
+            def size_of(mrun: mlf.Run) -> int | None:
+                if mrun.experiment_id not in sizes:
+                    sizes[mrun.experiment_id] = _run_sizes(by_id[mrun.experiment_id])
+                known = sizes[mrun.experiment_id]
+                return None if known is None else known.get(mrun.run_id, 0)
+
             for query in queries:
-                batch: list[mlf.Run] = []
-                for run in mlf.iter_runs([experiment.experiment_id], filter_string=query, page_size=page_size):
+                batch: list[tuple[mlf.Run, int | None]] = []
+                for mrun in mlf.iter_runs(list(by_id), filter_string=query, page_size=page_size):
                     if stop.is_set():
                         return
-                    batch.append(run)
+                    batch.append((mrun, size_of(mrun)))
                     if len(batch) >= page_size:
-                        if not sized:
-                            sizes, sized = _run_sizes(experiment), True
-                        out.put(("runs", experiment, batch, sizes))
+                        out.put(("runs", batch))
                         batch = []
                 if batch:
-                    if not sized:
-                        sizes, sized = _run_sizes(experiment), True
-                    out.put(("runs", experiment, batch, sizes))
-            out.put(("done", experiment, None, None))
+                    out.put(("runs", batch))
+            out.put(("done", len(chunk)))
         except Exception as exc:  # handed to the consuming thread, which decides
-            out.put(("error", experiment, exc, None))
+            out.put(("error", exc))
 
     return fetch
 
@@ -354,38 +355,46 @@ def _run_sizes(experiment: mlf.Experiment) -> dict[str, int] | None:
         return None
 
 
+def _chunks(experiments: list[mlf.Experiment], parallelism: int) -> list[list[mlf.Experiment]]:
+    size = max(1, min(CHUNK_EXPERIMENTS, -(-len(experiments) // max(1, parallelism))))
+    return [experiments[i:i + size] for i in range(0, len(experiments), size)]
+
+
 def cleanup_plan_build(run: TaskRun) -> None:
-    """Handler: stream every matching run of the scope (all pages, several experiments in parallel),
+    """Handler: stream every matching run of the scope (all pages; chunks of experiments in parallel),
     classify each as candidate or exclusion, store them as PlanItems."""
     plan = CleanupPlan.objects.get(pk=run.parameters["plan_id"])
     PlanItem.objects.filter(plan=plan).delete()  # a retried plan starts over
     experiments = _scope_experiments(plan)
-    teams = all_teams()
+    by_id = {e.experiment_id: e for e in experiments}
+    team_list = all_teams()
+    teams = {e.experiment_id: team_for_experiment_name(e.name, team_list) for e in experiments}
     protected = mlf.run_ids_backing_model_versions()
     task_run_progress(run, done=0, total=len(experiments))
     out: queue.Queue[Any] = queue.Queue(maxsize=8)  # bounded: memory stays a few pages
     stop = threading.Event()
-    fetch = _stream_scope(experiments, plan, out, stop)
+    fetch = _stream_scope(plan, out, stop)
+    chunks = _chunks(experiments, settings.MAINTENANCE_PLAN_PARALLELISM)
     counts = {"candidates": 0, "excluded": 0, "experiments": len(experiments), "estimated_bytes": 0}
     by_reason: dict[str, int] = {}
     pending: list[PlanItem] = []
-    finished = 0
-    workers = max(1, min(settings.MAINTENANCE_PLAN_PARALLELISM, len(experiments) or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cleanup-plan") as pool:
-        for experiment in experiments:
-            pool.submit(fetch, experiment)
+    finished = chunks_done = 0
+    with ThreadPoolExecutor(max_workers=max(1, len(chunks)), thread_name_prefix="cleanup-plan") as pool:
+        for chunk in chunks:
+            pool.submit(fetch, chunk)
         try:
-            while finished < len(experiments):
-                kind, experiment, payload, sizes = out.get()
-                if kind == "error":
-                    raise payload
-                if kind == "done":
-                    finished += 1
+            while chunks_done < len(chunks):
+                message = out.get()
+                if message[0] == "error":
+                    raise message[1]
+                if message[0] == "done":
+                    chunks_done += 1
+                    finished += message[1]
                     task_run_progress(run, done=finished, counts=counts)
                     continue
-                team = team_for_experiment_name(experiment.name, teams)
-                for mrun in payload:
-                    pending.append(_plan_item(plan, mrun, experiment, team, protected, sizes, counts, by_reason))
+                for mrun, size in message[1]:
+                    pending.append(_plan_item(plan, mrun, by_id[mrun.experiment_id], teams[mrun.experiment_id],
+                                              protected, size, counts, by_reason))
                 if len(pending) >= 1000:
                     PlanItem.objects.bulk_create(pending, ignore_conflicts=True)
                     pending = []
@@ -405,10 +414,9 @@ def cleanup_plan_build(run: TaskRun) -> None:
 
 
 def _plan_item(plan: CleanupPlan, mrun: mlf.Run, experiment: mlf.Experiment, team: Team | None,
-               protected: set[str], sizes: dict[str, int] | None, counts: dict[str, int],
+               protected: set[str], size: int | None, counts: dict[str, int],
                by_reason: dict[str, int]) -> PlanItem:
     excluded_reason = _exclusion_reason(mrun, protected)
-    size = None if sizes is None else sizes.get(mrun.run_id, 0)
     if excluded_reason:
         counts["excluded"] += 1
         by_reason[excluded_reason.split("=")[0]] = by_reason.get(excluded_reason.split("=")[0], 0) + 1
@@ -564,13 +572,17 @@ def _purge(plan: CleanupPlan, errors: list[str]) -> dict[str, Any]:
 
 
 # --- Stuck-run reaper -------------------------------------------------------------------------
-def reaper_start(*, actor: Any, dry_run: bool = True, threshold_hours: float | None = None) -> TaskRun:
+def reaper_start(*, actor: Any, dry_run: bool = True, threshold_hours: float | None = None,
+                 experiment: str = "") -> TaskRun:
+    """Queue a reap (or its dry run) over all experiments, or one experiment (id or name)."""
     hours = settings.MAINTENANCE_REAPER_THRESHOLD_HOURS if threshold_hours is None else threshold_hours
     if not isinstance(hours, int | float) or not 0.01 <= float(hours) <= 24 * 365:
         raise InvalidInput("Threshold must be between 0.01 and 8760 hours.")
+    experiment_id = _resolve_scope_value("experiment", experiment.strip()) if experiment.strip() else ""
     with transaction.atomic():
         run = task_run_create(kind=TaskKind.REAPER, parameters={"dry_run": bool(dry_run),
-                                                                "threshold_hours": float(hours)}, actor=actor)
+                                                                "threshold_hours": float(hours),
+                                                                "experiment_id": experiment_id}, actor=actor)
         audit_record(actor=actor, action="reaper.start", target_kind="task", target_id=run.pk,
                      after=run.parameters, reason="dry run" if dry_run else "reap stuck runs")
         _enqueue(run)
@@ -583,7 +595,8 @@ def reaper_run(run: TaskRun) -> None:
     dry_run = bool(run.parameters.get("dry_run", True))
     hours = float(run.parameters.get("threshold_hours", settings.MAINTENANCE_REAPER_THRESHOLD_HOURS))
     cutoff_ms = _now_ms() - int(hours * 3_600_000)
-    experiments = list(mlf.iter_experiments())
+    scoped = run.parameters.get("experiment_id") or ""
+    experiments = [mlf.get_experiment(scoped)] if scoped else list(mlf.iter_experiments())
     names = {e.experiment_id: e.name for e in experiments}
     teams = all_teams()
     # Collect first, change later: terminating runs while paging would shift the server's offsets.

@@ -200,7 +200,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long tasks: never hoard messages anothe
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
 # Longer than the hard time limit, or Redis hands a long task to a second worker.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+# (Redis only: the SQLAlchemy transport of the embedded broker passes options to create_engine and
+# refuses this one, so the worker would not start.)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600} if CELERY_BROKER_URL.startswith(("redis", "rediss")) else {}
+)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -583,4 +583,13 @@ def run_ids_backing_model_versions() -> set[str]:
                 run_ids.add(str(resolved[model_id]))
     run_ids.discard("")
     return run_ids
+
+
+def search_runs_page(experiment_ids: list[str], *, filter_string: str = "", order_by: list[str] | None = None,
+                     max_results: int = RUNS_PAGE_SIZE, page_token: str | None = None) -> tuple[list[Run], str | None]:
+    """ONE page of search_runs (bench/: the guide's single-call cleanup script is measured with it)."""
+    page = _call("search_runs", client().search_runs, experiment_ids=[str(i) for i in experiment_ids],
+                 filter_string=filter_string, run_view_type=ViewType.ACTIVE_ONLY, max_results=max_results,
+                 order_by=order_by, page_token=page_token)
+    return [_run(r) for r in page], page.token or None
 # --- end Maintenance additions ---------------------------------------------------------------
