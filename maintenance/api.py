@@ -86,10 +86,6 @@ class PlanOut(Schema):
     items: list[PlanItemOut]
     items_total: int
 
-    @staticmethod
-    def resolve_expired(obj: CleanupPlan) -> bool:
-        return selectors.plan_is_expired(obj)
-
 
 class PlanItemsQuery(Schema):
     excluded: bool = False

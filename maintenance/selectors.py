@@ -44,7 +44,12 @@ def latest_capacity_totals() -> dict[str, Any] | None:
     }
 
 
+MAX_ID = 2**63 - 1
+
+
 def task_run_get(*, task_run_id: int) -> TaskRun | None:
+    if not 0 < task_run_id <= MAX_ID:
+        return None
     return TaskRun.objects.filter(pk=task_run_id).first()
 
 
@@ -67,6 +72,8 @@ def plan_for_task(run: TaskRun) -> CleanupPlan | None:
 
 
 def plan_get(*, plan_id: int) -> CleanupPlan | None:
+    if not 0 < plan_id <= MAX_ID:
+        return None
     return CleanupPlan.objects.select_related("plan_task", "execute_task").filter(pk=plan_id).first()
 
 
@@ -133,7 +140,8 @@ def schedules_overview(*, now: datetime | None = None) -> list[ScheduleRow]:
         if cron.strip().lower() != "off":
             try:
                 schedule = cron_to_crontab(cron)
-                next_run = now + schedule.remaining_estimate(now)
+                upcoming = now + schedule.remaining_estimate(now) + timedelta(seconds=1)
+                next_run = upcoming.replace(second=0, microsecond=0)
             except (ValueError, TypeError):
                 next_run = None
         kind = SCHEDULE_KINDS.get(entry.key)

@@ -255,7 +255,10 @@ def _resolve_scope_value(scope: str, scope_value: str) -> str:
             except (mlf.MlflowNotFound, mlf.MlflowInvalid):
                 experiment = None
         if experiment is None:
-            experiment = mlf.get_experiment_by_name(scope_value)
+            try:
+                experiment = mlf.get_experiment_by_name(scope_value)
+            except mlf.MlflowInvalid:
+                experiment = None
         if experiment is None or experiment.is_deleted:
             raise NotFound(f"No active experiment '{scope_value}'.")
         return experiment.experiment_id
@@ -437,7 +440,7 @@ def cleanup_plan_execute(*, actor: Any, plan_id: int, confirm: bool, purge: bool
     """The operator confirms a reviewed plan; a worker deletes exactly its candidates."""
     if not confirm:
         raise InvalidInput("Confirm that you reviewed the plan before executing it.")
-    plan = CleanupPlan.objects.filter(pk=plan_id).first()
+    plan = CleanupPlan.objects.filter(pk=plan_id).first() if 0 < plan_id < 2**63 else None
     if plan is None:
         raise NotFound(f"No cleanup plan #{plan_id}.")
     if plan.state != PlanState.READY:
@@ -604,6 +607,7 @@ def reaper_run(run: TaskRun) -> None:
     alive: list[dict[str, Any]] = []
     ids = [e.experiment_id for e in experiments]
     query = f"attributes.status = 'RUNNING' AND attributes.start_time < {cutoff_ms}"
+    seen = 0
     for start in range(0, len(ids), 100):
         for mrun in mlf.iter_runs(ids[start:start + 100], filter_string=query,
                                   page_size=settings.MAINTENANCE_RUNS_PAGE_SIZE):
@@ -614,6 +618,9 @@ def reaper_run(run: TaskRun) -> None:
                     alive.append(entry)
             else:
                 suspects.append(entry)
+            seen += 1
+            if seen % 500 == 0:
+                task_run_progress(run)  # heartbeat while listing
         task_run_progress(run, done=0, total=max(1, len(suspects)))
     counts = {"stuck": len(suspects), "reaped": 0, "changed": 0, "failed": 0, "alive": len(alive)}
     reason = f"RUNNING for more than {hours:g} h with no metric logged in that time"
@@ -644,8 +651,7 @@ def _reap_one(entry: dict[str, Any], cutoff_ms: int, reason: str, names: dict[st
     now_iso = timezone.now().isoformat(timespec="seconds")
     try:
         mlf.set_terminated(fresh.run_id, status="FAILED")
-        mlf.set_run_tag(fresh.run_id, REAPED_AT_TAG, now_iso)
-        mlf.set_run_tag(fresh.run_id, REAP_REASON_TAG, reason)
+        mlf.log_batch(fresh.run_id, tags={REAPED_AT_TAG: now_iso, REAP_REASON_TAG: reason})
     except mlf.MlflowUnavailable:
         raise
     except mlf.MlflowError as exc:
