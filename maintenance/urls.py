@@ -4,4 +4,11 @@ from maintenance import views
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("tasks/<int:task_run_id>/", views.task_detail, name="task"),
+    path("tasks/<int:task_run_id>/progress", views.task_progress, name="task_progress"),
+    path("plans/new", views.plan_create, name="plan_create"),
+    path("plans/<int:plan_id>/", views.plan_detail, name="plan"),
+    path("plans/<int:plan_id>/execute", views.plan_execute, name="plan_execute"),
+    path("reaper/start", views.reaper_start, name="reaper_start"),
+    path("capacity/start", views.capacity_start, name="capacity_start"),
 ]

@@ -1,13 +1,150 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+"""Maintenance pages: running tasks with self-updating progress, history, cleanup plan review and
+execution, reaper and capacity triggers, schedules. Thin: one policy check, one service call."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from maintenance import charts, selectors, services
+from maintenance.capacity import human_bytes
+from maintenance.forms import ExecuteForm, PlanForm, ReaperForm
+from maintenance.models import TaskKind, TaskState
+from mlopsadmin import policy
+from mlopsadmin.core.errors import InvalidInput
+from mlopsadmin.policy import Action
+
+
+def _form_error(form: PlanForm | ExecuteForm | ReaperForm) -> InvalidInput:
+    problems = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
+    return InvalidInput(f"Invalid input — {problems}")
 
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "shell_page.html", {"title": "Maintenance", "nav_key": "maintenance"})
+    kind = request.GET.get("kind", "")
+    state = request.GET.get("state", "")
+    history = Paginator(selectors.task_run_history(kind=kind if kind in TaskKind.values else "",
+                                                   state=state if state in TaskState.values else ""), 20)
+    context = {
+        "title": "Maintenance", "nav_key": "maintenance",
+        "can_run": policy.can(request.user, Action.MAINTENANCE_RUN),
+        "active": selectors.active_task_runs(),
+        "history": history.get_page(request.GET.get("page")),
+        "kinds": TaskKind.choices, "states": TaskState.choices, "kind": kind, "state": state,
+        "plans": selectors.recent_plans(),
+        "schedules": selectors.schedules_overview(),
+        "capacity": selectors.latest_capacity_totals(),
+        "teams": selectors.capacity_latest(scope="team"),
+        "stores": selectors.capacity_latest(scope="store"),
+        "database": (selectors.capacity_latest(scope="database") or [None])[0],
+        "store_chart": charts.growth_svg(selectors.capacity_series(scope="store"), title="Artifact store growth"),
+        "team_chart": charts.growth_svg(selectors.capacity_series(scope="team"), title="Artifact growth per team"),
+        "db_chart": charts.growth_svg(selectors.capacity_series(scope="database"), title="Database growth"),
+        "plan_form": PlanForm(initial={"scope": "experiment", "statuses": services.DEFAULT_CLEANUP_STATUSES,
+                                       "older_than_days": settings.MAINTENANCE_CLEANUP_DEFAULT_DAYS}),
+        "default_threshold": settings.MAINTENANCE_REAPER_THRESHOLD_HOURS,
+    }
+    return render(request, "maintenance/index.html", context)
+
+
+@require_GET
+def task_detail(request: HttpRequest, task_run_id: int) -> HttpResponse:
+    run = selectors.task_run_get(task_run_id=task_run_id)
+    if run is None:
+        raise Http404("No such task run.")
+    return render(request, "maintenance/task.html", {"title": f"Task #{run.pk}", "nav_key": "maintenance",
+                                                     "run": run, "plan": selectors.plan_for_task(run)})
+
+
+@require_GET
+def task_progress(request: HttpRequest, task_run_id: int) -> HttpResponse:
+    """The progress fragment; once the task is finished, answers 286 so htmx stops polling."""
+    run = selectors.task_run_get(task_run_id=task_run_id)
+    if run is None:
+        raise Http404("No such task run.")
+    response = render(request, "maintenance/index.html#progress", {"run": run})
+    if run.is_active:
+        return response
+    return HttpResponseStopPolling(response.content)
+
+
+def _require_run(request: HttpRequest) -> None:
+    policy.require(request.user, Action.MAINTENANCE_RUN)
+
+
+def _to_task(request: HttpRequest, run_id: int, text: str) -> HttpResponse:
+    messages.success(request, text)
+    return redirect("maintenance:task", task_run_id=run_id)
+
+
+@require_POST
+def plan_create(request: HttpRequest) -> HttpResponse:
+    _require_run(request)
+    form = PlanForm(request.POST)
+    if not form.is_valid():
+        raise _form_error(form)
+    plan = services.cleanup_plan_create(actor=request.user, scope=form.cleaned_data["scope"],
+                                        scope_value=form.cleaned_data["scope_value"],
+                                        older_than_days=form.cleaned_data["older_than_days"],
+                                        statuses=form.cleaned_data["statuses"] or None)
+    messages.success(request, f"Planning cleanup #{plan.pk} (dry run): nothing is deleted until you execute it.")
+    return redirect("maintenance:plan", plan_id=plan.pk)
+
+
+@require_GET
+def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
+    plan = selectors.plan_get(plan_id=plan_id)
+    if plan is None:
+        raise Http404("No such cleanup plan.")
+    show = "excluded" if request.GET.get("show") == "excluded" else "candidates"
+    items = Paginator(selectors.plan_items(plan=plan, excluded=show == "excluded"), 50)
+    context = {"title": f"Cleanup plan #{plan.pk}", "nav_key": "maintenance", "plan": plan, "show": show,
+               "items": items.get_page(request.GET.get("page")), "expired": selectors.plan_is_expired(plan),
+               "can_run": policy.can(request.user, Action.MAINTENANCE_RUN), "execute_form": ExecuteForm(),
+               "estimated": human_bytes(plan.estimated_bytes), "purge_available": bool(
+                   settings.MLFLOW_BACKEND_STORE_URI)}
+    return render(request, "maintenance/plan.html", context)
+
+
+@require_POST
+def plan_execute(request: HttpRequest, plan_id: int) -> HttpResponse:
+    _require_run(request)
+    form = ExecuteForm(request.POST)
+    if not form.is_valid():
+        raise _form_error(form)
+    run = services.cleanup_plan_execute(actor=request.user, plan_id=plan_id, confirm=form.cleaned_data["confirm"],
+                                        purge=form.cleaned_data["purge"])
+    return _to_task(request, run.pk, f"Executing cleanup plan #{plan_id}.")
+
+
+@require_POST
+def reaper_start(request: HttpRequest) -> HttpResponse:
+    _require_run(request)
+    form = ReaperForm(request.POST)
+    if not form.is_valid():
+        raise _form_error(form)
+    run = services.reaper_start(actor=request.user, dry_run=form.cleaned_data["dry_run"],
+                                threshold_hours=form.cleaned_data["threshold_hours"],
+                                experiment=form.cleaned_data["experiment"] or "")
+    return _to_task(request, run.pk, "Stuck-run reaper started" + (" (dry run)." if run.parameters["dry_run"]
+                                                                      else "."))
+
+
+@require_POST
+def capacity_start(request: HttpRequest) -> HttpResponse:
+    _require_run(request)
+    run = services.capacity_check_start(actor=request.user)
+    return _to_task(request, run.pk, "Capacity check started.")
 
 
 @require_GET
 def checklists(request: HttpRequest) -> HttpResponse:
     return render(request, "shell_page.html", {"title": "Operations checklists", "nav_key": "checklists"})
+
+

@@ -200,7 +200,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # long tasks: never hoard messages anothe
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3300)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
 # Longer than the hard time limit, or Redis hands a long task to a second worker.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+# (Redis only: the SQLAlchemy transport of the embedded broker passes options to create_engine and
+# refuses this one, so the worker would not start.)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600} if CELERY_BROKER_URL.startswith(("redis", "rediss")) else {}
+)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -235,6 +239,26 @@ PROMOTION_LOCK_TTL_SECONDS = env_int("PROMOTION_LOCK_TTL_SECONDS", 60)
 
 # --- Maintenance (cleanup, reaper, capacity) --------------------------------------------------
 MAINTENANCE_CLEANUP_DEFAULT_DAYS = env_int("MAINTENANCE_CLEANUP_DEFAULT_DAYS", 90)
+# A reviewed plan older than this must be re-planned before it can be executed.
+MAINTENANCE_PLAN_MAX_AGE_HOURS = env_float("MAINTENANCE_PLAN_MAX_AGE_HOURS", 24.0)
+# Page size for streaming runs out of MLflow (tests use a small one to prove there is no cap).
+MAINTENANCE_RUNS_PAGE_SIZE = env_int("MAINTENANCE_RUNS_PAGE_SIZE", 1000)
+# Parallel page streams while planning (experiments are split into this many groups).
+MAINTENANCE_PLAN_PARALLELISM = env_int("MAINTENANCE_PLAN_PARALLELISM", 4)
+# Stuck-run reaper: RUNNING, started and silent for longer than this.
+MAINTENANCE_REAPER_THRESHOLD_HOURS = env_float("MAINTENANCE_REAPER_THRESHOLD_HOURS", 24.0)
+# A running task whose heartbeat is older than this was lost with its worker: marked "interrupted".
+MAINTENANCE_HEARTBEAT_STALE_SECONDS = env_int("MAINTENANCE_HEARTBEAT_STALE_SECONDS", 300)
+# A queued task never picked up within this long (lost message) is marked "interrupted" too.
+MAINTENANCE_QUEUED_STALE_SECONDS = env_int("MAINTENANCE_QUEUED_STALE_SECONDS", 2 * 3600)
+# Capacity thresholds (bytes; 0 disables): artifact store total and tracking database size.
+MAINTENANCE_ARTIFACT_WARNING_BYTES = env_int("MAINTENANCE_ARTIFACT_WARNING_BYTES", 500 * 1024**3)
+MAINTENANCE_ARTIFACT_CRITICAL_BYTES = env_int("MAINTENANCE_ARTIFACT_CRITICAL_BYTES", 1024**4)
+MAINTENANCE_DATABASE_WARNING_BYTES = env_int("MAINTENANCE_DATABASE_WARNING_BYTES", 20 * 1024**3)
+MAINTENANCE_DATABASE_CRITICAL_BYTES = env_int("MAINTENANCE_DATABASE_CRITICAL_BYTES", 50 * 1024**3)
+# Where a server started with `--artifacts-destination` stores `mlflow-artifacts:` URIs (a local path
+# or s3://bucket/prefix); empty: those artifact locations are reported as "unknown".
+MLFLOW_ARTIFACTS_DESTINATION = os.environ.get("MLFLOW_ARTIFACTS_DESTINATION", "")
 
 
 # --- Checklists -------------------------------------------------------------------------------

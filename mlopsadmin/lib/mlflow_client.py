@@ -560,3 +560,44 @@ def run_gc(*, backend_store_uri: str, run_ids: list[str], artifacts_destination:
         command += ["--artifacts-destination", artifacts_destination]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False,
                           env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()})
+
+
+# --- Maintenance (cleanup, reaper, capacity): additions ---------------------------------------
+def logged_model_source_run(model_id: str) -> str | None:
+    """The run that produced a logged model (`models:/m-…` version sources), or None if unknown."""
+    try:
+        logged = _call("get_logged_model", client().get_logged_model, model_id)
+    except (MlflowNotFound, MlflowInvalid):
+        return None
+    return str(logged.source_run_id) if getattr(logged, "source_run_id", None) else None
+
+
+def run_ids_backing_model_versions() -> set[str]:
+    """Every run that is the source of any registered model version, whatever the run's tags:
+    the version's `run_id`, a `runs:/<run_id>/…` source, or the source run of a `models:/m-…` source."""
+    run_ids: set[str] = set()
+    resolved: dict[str, str | None] = {}
+    for version in iter_model_versions():
+        if version.run_id:
+            run_ids.add(version.run_id)
+        source = version.source or ""
+        if source.startswith("runs:/"):
+            run_ids.add(source[len("runs:/"):].split("/", 1)[0])
+        elif source.startswith("models:/m-"):
+            model_id = source[len("models:/"):].split("/", 1)[0]
+            if model_id not in resolved:
+                resolved[model_id] = logged_model_source_run(model_id)
+            if resolved[model_id]:
+                run_ids.add(str(resolved[model_id]))
+    run_ids.discard("")
+    return run_ids
+
+
+def search_runs_page(experiment_ids: list[str], *, filter_string: str = "", order_by: list[str] | None = None,
+                     max_results: int = RUNS_PAGE_SIZE, page_token: str | None = None) -> tuple[list[Run], str | None]:
+    """ONE page of search_runs (bench/: the guide's single-call cleanup script is measured with it)."""
+    page = _call("search_runs", client().search_runs, experiment_ids=[str(i) for i in experiment_ids],
+                 filter_string=filter_string, run_view_type=ViewType.ACTIVE_ONLY, max_results=max_results,
+                 order_by=order_by, page_token=page_token)
+    return [_run(r) for r in page], page.token or None
+# --- end Maintenance additions ---------------------------------------------------------------

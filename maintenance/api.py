@@ -1,0 +1,171 @@
+"""Maintenance API: cleanup plans (create, read, execute), reaper and capacity triggers, task runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from maintenance import selectors, services
+from maintenance.models import CleanupPlan, TaskRun
+from mlopsadmin import policy
+from mlopsadmin.core.errors import NotFound
+from mlopsadmin.policy import Action
+
+router = Router(tags=["maintenance"])
+
+
+class TaskRunOut(Schema):
+    id: int
+    kind: str
+    state: str
+    parameters: dict[str, Any]
+    started_by: str
+    progress_done: int
+    progress_total: int
+    counts: dict[str, Any]
+    errors: list[str]
+    report: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    duration_seconds: float | None
+    celery_task_id: str
+
+    @staticmethod
+    def resolve_duration_seconds(obj: TaskRun) -> float | None:
+        return obj.duration.total_seconds() if obj.duration else None
+
+    @staticmethod
+    def resolve_errors(obj: TaskRun) -> list[str]:
+        return [str(e) for e in obj.errors or []]
+
+
+class PlanIn(Schema):
+    scope: Literal["experiment", "team", "all"]
+    scope_value: str = Field("", max_length=512, description="Experiment name or id, or team key")
+    older_than_days: int | None = Field(None, ge=0, le=36500)
+    statuses: list[Literal["FAILED", "KILLED", "FINISHED"]] | None = None
+
+
+class PlanItemOut(Schema):
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    team: str
+    run_name: str
+    status: str
+    end_time: int | None
+    excluded: bool
+    reason: str
+    estimated_bytes: int | None
+    outcome: str
+    outcome_reason: str
+
+
+class PlanOut(Schema):
+    id: int
+    scope: str
+    scope_value: str
+    older_than_days: int
+    statuses: list[str]
+    cutoff_ms: int
+    state: str
+    created_by: str
+    created_at: datetime
+    planned_at: datetime | None
+    expired: bool
+    candidate_count: int
+    excluded_count: int
+    estimated_bytes: int
+    plan_task_id: int | None
+    execute_task_id: int | None
+    items: list[PlanItemOut]
+    items_total: int
+
+
+class PlanItemsQuery(Schema):
+    excluded: bool = False
+    offset: int = Field(0, ge=0, le=10_000_000)
+    limit: int = Field(200, ge=1, le=1000)
+
+
+class ExecuteIn(Schema):
+    confirm: bool = Field(..., description="The operator confirms they reviewed the plan")
+    purge: bool = False
+
+
+class ReaperIn(Schema):
+    dry_run: bool = True
+    threshold_hours: float | None = Field(None, ge=0.01, le=8760)
+    experiment: str = Field("", max_length=512)
+
+
+class TaskRunsQuery(Schema):
+    kind: Literal["", "cleanup_plan", "cleanup_execute", "reaper", "capacity"] = ""
+    state: Literal["", "queued", "running", "succeeded", "failed", "interrupted"] = ""
+    limit: int = Field(50, ge=1, le=500)
+
+
+def _plan_out(plan: CleanupPlan, query: PlanItemsQuery) -> dict[str, Any]:
+    items = selectors.plan_items(plan=plan, excluded=query.excluded)
+    return {**{f: getattr(plan, f) for f in ("id", "scope", "scope_value", "older_than_days", "statuses",
+                                             "cutoff_ms", "state", "created_by", "created_at", "planned_at",
+                                             "candidate_count", "excluded_count", "estimated_bytes",
+                                             "plan_task_id", "execute_task_id")},
+            "expired": selectors.plan_is_expired(plan), "items_total": items.count(),
+            "items": list(items[query.offset:query.offset + query.limit])}
+
+
+@router.post("/maintenance/cleanup-plans", response={202: PlanOut}, summary="Plan a cleanup (dry run, queued)")
+def create_plan(request: HttpRequest, payload: PlanIn) -> tuple[int, dict[str, Any]]:
+    policy.require(request.user, Action.MAINTENANCE_RUN)
+    plan = services.cleanup_plan_create(actor=request.user, scope=payload.scope, scope_value=payload.scope_value,
+                                        older_than_days=payload.older_than_days,
+                                        statuses=list(payload.statuses) if payload.statuses else None)
+    return 202, _plan_out(plan, PlanItemsQuery())
+
+
+@router.get("/maintenance/cleanup-plans/{plan_id}", response=PlanOut, summary="A cleanup plan and its items")
+def read_plan(request: HttpRequest, plan_id: int, query: Query[PlanItemsQuery]) -> dict[str, Any]:
+    plan = selectors.plan_get(plan_id=plan_id)
+    if plan is None:
+        raise NotFound(f"No cleanup plan #{plan_id}.")
+    return _plan_out(plan, query)
+
+
+@router.post("/maintenance/cleanup-plans/{plan_id}/execute", response={202: TaskRunOut},
+             summary="Execute a reviewed plan (queued)")
+def execute_plan(request: HttpRequest, plan_id: int, payload: ExecuteIn) -> tuple[int, TaskRun]:
+    policy.require(request.user, Action.MAINTENANCE_RUN)
+    return 202, services.cleanup_plan_execute(actor=request.user, plan_id=plan_id, confirm=payload.confirm,
+                                              purge=payload.purge)
+
+
+@router.post("/maintenance/reaper", response={202: TaskRunOut}, summary="Reap stuck runs (dry run by default)")
+def start_reaper(request: HttpRequest, payload: ReaperIn) -> tuple[int, TaskRun]:
+    policy.require(request.user, Action.MAINTENANCE_RUN)
+    return 202, services.reaper_start(actor=request.user, dry_run=payload.dry_run,
+                                      threshold_hours=payload.threshold_hours, experiment=payload.experiment)
+
+
+@router.post("/maintenance/capacity-checks", response={202: TaskRunOut}, summary="Measure capacity (queued)")
+def start_capacity(request: HttpRequest) -> tuple[int, TaskRun]:
+    policy.require(request.user, Action.MAINTENANCE_RUN)
+    return 202, services.capacity_check_start(actor=request.user)
+
+
+@router.get("/maintenance/task-runs", response=list[TaskRunOut], summary="Task runs, newest first")
+def list_task_runs(request: HttpRequest, query: Query[TaskRunsQuery]) -> list[TaskRun]:
+    return list(selectors.task_run_history(kind=query.kind, state=query.state)[: query.limit])
+
+
+@router.get("/maintenance/task-runs/{task_run_id}", response=TaskRunOut, summary="One task run")
+def read_task_run(request: HttpRequest, task_run_id: int) -> TaskRun:
+    run = selectors.task_run_get(task_run_id=task_run_id)
+    if run is None:
+        raise NotFound(f"No task run #{task_run_id}.")
+    return run
