@@ -112,7 +112,7 @@ def _reserved_in(segment: str, reserved: tuple[str, ...]) -> list[str]:
 
 
 def lint_name(name: str, convention: Convention, *, team_hint: str | None = None,
-              taken: Iterable[str] = ()) -> NameReport:
+              taken: Iterable[str] = (), suggest: bool = True) -> NameReport:
     """Parse a name against the convention; every violation carries its reason.
 
     `team_hint` (e.g. the dominant `team` tag of the experiment's runs) and `taken` (names already in
@@ -147,7 +147,7 @@ def lint_name(name: str, convention: Convention, *, team_hint: str | None = None
     experiment_type = rest[1] if team and len(rest) >= 2 else ""
     report = NameReport(name=name, team=team, project=project, experiment_type=experiment_type,
                         violations=violations)
-    if violations:
+    if violations and suggest:
         suggestion = suggest_name(stripped, convention, team=team, team_hint=team_hint, rest=rest,
                                   prefix_segment=prefix_segment, taken=taken)
         report = NameReport(name=report.name, team=team, project=report.project,
@@ -196,7 +196,7 @@ def suggest_name(name: str, convention: Convention, *, team: str | None, team_hi
     base, number = candidate, 2
     while candidate in taken_set and candidate != name:
         candidate, number = f"{base}-{number}", number + 1
-    if not lint_name(candidate, convention).compliant:
+    if not lint_name(candidate, convention, suggest=False).compliant:
         return None
     return candidate
 
