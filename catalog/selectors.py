@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from catalog import naming
@@ -112,7 +113,28 @@ def catalog_experiments(filters: CatalogFilters) -> QuerySet[CatalogExperiment]:
     return qs.order_by(*SORTS[filters.sort])
 
 
+INDEX_VERSION_KEY = "catalog:index-version"
+
+
+def index_version() -> int:
+    """Bumped by every write to the index (catalog_evaluate); keys the cached summaries."""
+    return int(cache.get_or_set(INDEX_VERSION_KEY, 1, None) or 1)
+
+
+def _cached(name: str, compute: Any) -> Any:
+    key = f"catalog:{name}:{index_version()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, 3600)
+    return value
+
+
 def filter_choices() -> dict[str, list[str]]:
+    return _cached("choices", _filter_choices)  # type: ignore[no-any-return]
+
+
+def _filter_choices() -> dict[str, list[str]]:
     active = CatalogExperiment.objects.filter(lifecycle_stage="active")
     teams = sorted(t for t in active.values_list("team_key", flat=True).distinct() if t)
     projects = sorted(p for p in active.values_list("project", flat=True).distinct() if p)
@@ -137,6 +159,11 @@ class TeamCompliance:
 
 
 def team_compliance(required_tags: list[str]) -> list[TeamCompliance]:
+    return _cached("teams:" + ",".join(required_tags),  # type: ignore[no-any-return]
+                   lambda: _team_compliance(required_tags))
+
+
+def _team_compliance(required_tags: list[str]) -> list[TeamCompliance]:
     """Per team (and '—' for unowned): naming compliance and the share of runs missing each required tag."""
     summary: dict[str, TeamCompliance] = {}
     rows = CatalogExperiment.objects.filter(lifecycle_stage="active").values_list(
@@ -154,6 +181,10 @@ def team_compliance(required_tags: list[str]) -> list[TeamCompliance]:
 
 def naming_compliance_percent() -> tuple[int, int, int]:
     """(percent, compliant, total) over active experiments."""
+    return _cached("percent", _naming_compliance_percent)  # type: ignore[no-any-return]
+
+
+def _naming_compliance_percent() -> tuple[int, int, int]:
     active = CatalogExperiment.objects.filter(lifecycle_stage="active")
     total = active.count()
     compliant = active.filter(name_compliant=True).count()

@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from catalog import naming
 from catalog.models import CatalogExperiment, CatalogSyncState, CatalogTagCount, NamingConvention
-from catalog.selectors import convention_for, convention_get, sync_state_get
+from catalog.selectors import INDEX_VERSION_KEY, convention_for, convention_get, sync_state_get
 from mlopsadmin import policy
 from mlopsadmin.core.audit import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -84,7 +85,16 @@ def catalog_evaluate(*, experiment_ids: Iterable[str] | None = None) -> int:
         _evaluate_row(row, convention, teams, required, present.get(row.pk, {}), taken)
     with transaction.atomic():
         CatalogExperiment.objects.bulk_update(rows, EVALUATED_FIELDS, batch_size=500)
+    index_changed()
     return len(rows)
+
+
+def index_changed() -> None:
+    """Invalidate the cached summaries (team compliance, filter choices, home tile)."""
+    try:
+        cache.incr(INDEX_VERSION_KEY)
+    except ValueError:
+        cache.set(INDEX_VERSION_KEY, 2, None)
 
 
 # --- Sync ----------------------------------------------------------------------------------------

@@ -71,7 +71,8 @@ def test_rename_stale_inputs_change_nothing(login, bad_experiment, unique: str) 
     assert response.status_code == 422 and "Flat name" in response.content.decode()
     assert mlf.get_experiment(experiment_id).name == name
     mlf.delete_experiment(experiment_id)
-    response = client.post(f"/catalog/experiments/{experiment_id}/rename", {"new_name": f"/search-team/gone-{unique}/x"})
+    response = client.post(f"/catalog/experiments/{experiment_id}/rename",
+                           {"new_name": f"/search-team/gone-{unique}/x"})
     assert response.status_code == 409 and "deleted" in response.content.decode()
     assert not AuditEvent.objects.filter(action="experiment.rename", target_id=experiment_id).exists()
 

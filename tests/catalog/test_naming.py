@@ -69,4 +69,5 @@ def test_custom_pattern_and_reserved_words() -> None:
 
 
 def test_build_name() -> None:
-    assert naming.build_name("/search-team", "query-ranking", "bert-v4-sweep") == "/search-team/query-ranking/bert-v4-sweep"
+    built = naming.build_name("/search-team", "query-ranking", "bert-v4-sweep")
+    assert built == "/search-team/query-ranking/bert-v4-sweep"
