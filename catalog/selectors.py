@@ -1,0 +1,226 @@
+"""Reads of the catalog: the convention, filtered views of the local index, summaries, and the
+live drill-down of one experiment's offending runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q, QuerySet
+
+from catalog import naming
+from catalog.models import CatalogExperiment, CatalogSyncState, NamingConvention
+from mlopsadmin.core.models import Team
+from mlopsadmin.lib import mlflow_client as mlf
+
+SORTS = {
+    "group": ["team_key", "project", "name"],
+    "name": ["name"],
+    "-name": ["-name"],
+    "runs": ["run_count", "name"],
+    "-runs": ["-run_count", "name"],
+    "activity": ["last_activity", "name"],
+    "-activity": ["-last_activity", "name"],
+}
+SORT_LABELS = {"group": "Team → project", "name": "Name A–Z", "-name": "Name Z–A", "runs": "Fewest runs",
+               "-runs": "Most runs", "activity": "Oldest activity", "-activity": "Latest activity"}
+STATUSES = {"": "Any", "violations": "Naming violations", "compliant": "Compliant name",
+            "tag_gaps": "Runs missing tags"}
+
+
+def convention_get() -> NamingConvention:
+    row, _ = NamingConvention.objects.get_or_create(pk=1)
+    return row
+
+
+def convention_for(row: NamingConvention | None = None, teams: list[Team] | None = None) -> naming.Convention:
+    row = row or convention_get()
+    teams = teams if teams is not None else list(Team.objects.all())
+    return naming.Convention(prefixes={t.name: t.experiment_prefix for t in teams},
+                             segment_pattern=row.segment_pattern or naming.DEFAULT_SEGMENT_PATTERN,
+                             reserved_words=tuple(str(w).lower() for w in row.reserved_words or []))
+
+
+def sync_state_get() -> CatalogSyncState:
+    row, _ = CatalogSyncState.objects.get_or_create(pk=1)
+    return row
+
+
+@dataclass
+class CatalogFilters:
+    team: str = ""
+    project: str = ""
+    kind: str = ""
+    missing: str = ""
+    status: str = ""
+    q: str = ""
+    sort: str = "group"
+    deleted: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_params(cls, params: Any) -> CatalogFilters:
+        def get(key: str) -> str:
+            value = params.get(key) or ""
+            return str(value).replace("\x00", "").strip()[:200]
+
+        filters = cls(team=get("team"), project=get("project"), kind=get("kind"), missing=get("missing"),
+                      status=get("status"), q=get("q"), sort=get("sort") or "group",
+                      deleted=get("deleted").lower() in {"1", "true", "on", "yes"})
+        if filters.sort not in SORTS:
+            filters.errors.append(f"Unknown sort '{filters.sort}'.")
+            filters.sort = "group"
+        if filters.kind and filters.kind not in naming.VIOLATION_KINDS:
+            filters.errors.append(f"Unknown violation kind '{filters.kind}'.")
+            filters.kind = ""
+        if filters.status not in STATUSES:
+            filters.errors.append(f"Unknown status '{filters.status}'.")
+            filters.status = ""
+        return filters
+
+    def as_params(self) -> dict[str, str]:
+        params = {"team": self.team, "project": self.project, "kind": self.kind, "missing": self.missing,
+                  "status": self.status, "q": self.q, "sort": "" if self.sort == "group" else self.sort,
+                  "deleted": "1" if self.deleted else ""}
+        return {k: v for k, v in params.items() if v}
+
+
+def catalog_experiments(filters: CatalogFilters) -> QuerySet[CatalogExperiment]:
+    qs = CatalogExperiment.objects.all()
+    if not filters.deleted:
+        qs = qs.filter(lifecycle_stage="active")
+    if filters.team == "-":
+        qs = qs.filter(team_key="")
+    elif filters.team:
+        qs = qs.filter(team_key=filters.team)
+    if filters.project:
+        qs = qs.filter(project=filters.project)
+    if filters.kind:
+        qs = qs.filter(violation_kinds__contains=f" {filters.kind} ")
+    if filters.missing:
+        qs = qs.filter(missing_tags__contains=f" {filters.missing} ")
+    if filters.status == "violations":
+        qs = qs.filter(name_compliant=False)
+    elif filters.status == "compliant":
+        qs = qs.filter(name_compliant=True)
+    elif filters.status == "tag_gaps":
+        qs = qs.filter(tags_compliant=False)
+    if filters.q:
+        qs = qs.filter(Q(name__icontains=filters.q) | Q(experiment_id=filters.q)
+                       | Q(suggested_name__icontains=filters.q))
+    return qs.order_by(*SORTS[filters.sort])
+
+
+INDEX_VERSION_KEY = "catalog:index-version"
+
+
+def index_version() -> int:
+    """Bumped by every write to the index (catalog_evaluate); keys the cached summaries."""
+    return int(cache.get_or_set(INDEX_VERSION_KEY, 1, None) or 1)
+
+
+def _cached(name: str, compute: Any) -> Any:
+    key = f"catalog:{name}:{index_version()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, 3600)
+    return value
+
+
+def filter_choices() -> dict[str, list[str]]:
+    return _cached("choices", _filter_choices)  # type: ignore[no-any-return]
+
+
+def _filter_choices() -> dict[str, list[str]]:
+    active = CatalogExperiment.objects.filter(lifecycle_stage="active")
+    teams = sorted(t for t in active.values_list("team_key", flat=True).distinct() if t)
+    projects = sorted(p for p in active.values_list("project", flat=True).distinct() if p)
+    return {"teams": teams, "projects": projects}
+
+
+@dataclass
+class TeamCompliance:
+    team: str
+    experiments: int = 0
+    compliant_names: int = 0
+    runs: int = 0
+    missing: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def naming_percent(self) -> int:
+        return round(100 * self.compliant_names / self.experiments) if self.experiments else 100
+
+    def missing_share(self) -> list[tuple[str, int, int]]:
+        """(tag, runs missing it, percent of the team's runs)."""
+        return [(tag, count, round(100 * count / self.runs) if self.runs else 0) for tag, count in self.missing.items()]
+
+
+def team_compliance(required_tags: list[str]) -> list[TeamCompliance]:
+    return _cached("teams:" + ",".join(required_tags),  # type: ignore[no-any-return]
+                   lambda: _team_compliance(required_tags))
+
+
+def _team_compliance(required_tags: list[str]) -> list[TeamCompliance]:
+    """Per team (and '—' for unowned): naming compliance and the share of runs missing each required tag."""
+    summary: dict[str, TeamCompliance] = {}
+    rows = CatalogExperiment.objects.filter(lifecycle_stage="active").values_list(
+        "team_key", "name_compliant", "run_count", "missing_tag_counts")
+    for team_key, compliant, runs, missing in rows.iterator(chunk_size=2000):
+        entry = summary.setdefault(team_key or "—", TeamCompliance(team=team_key or "—",
+                                                                   missing=dict.fromkeys(required_tags, 0)))
+        entry.experiments += 1
+        entry.compliant_names += int(compliant)
+        entry.runs += runs
+        for tag in required_tags:
+            entry.missing[tag] += int((missing or {}).get(tag, 0))
+    return sorted(summary.values(), key=lambda e: (e.team == "—", e.team))
+
+
+def naming_compliance_percent() -> tuple[int, int, int]:
+    """(percent, compliant, total) over active experiments."""
+    return _cached("percent", _naming_compliance_percent)  # type: ignore[no-any-return]
+
+
+def _naming_compliance_percent() -> tuple[int, int, int]:
+    active = CatalogExperiment.objects.filter(lifecycle_stage="active")
+    total = active.count()
+    compliant = active.filter(name_compliant=True).count()
+    return (round(100 * compliant / total) if total else 100, compliant, total)
+
+
+def experiment_url(experiment_id: str) -> str:
+    return f"{mlf.ui_url().rstrip('/')}/#/experiments/{experiment_id}"
+
+
+def run_url(experiment_id: str, run_id: str) -> str:
+    return f"{experiment_url(experiment_id)}/runs/{run_id}"
+
+
+@dataclass(frozen=True)
+class OffendingRun:
+    run_id: str
+    run_name: str
+    owner: str
+    missing: list[str]
+    status: str
+    url: str
+
+
+def offending_runs(experiment_id: str, required_tags: list[str], *, limit: int | None = None) -> tuple[
+        list[OffendingRun], bool]:
+    """Runs of one experiment (read live from MLflow) missing any required tag; (runs, truncated)."""
+    limit = limit or settings.CATALOG_DRILLDOWN_LIMIT
+    found: list[OffendingRun] = []
+    for run in mlf.iter_run_tags([experiment_id], page_size=settings.CATALOG_SYNC_PAGE_SIZE):
+        missing = [t for t in required_tags if not run.tags.get(t)]
+        if not missing:
+            continue
+        if len(found) >= limit:
+            return found, True
+        found.append(OffendingRun(run_id=run.run_id, run_name=run.run_name, status=run.status,
+                                  owner=run.tags.get("owner") or run.tags.get("mlflow.user") or "",
+                                  missing=missing, url=run_url(experiment_id, run.run_id)))
+    return found, False

@@ -1,0 +1,489 @@
+"""Writes of the catalog: sync the local index from MLflow, re-evaluate it against the convention,
+and the fixes (rename, bulk tag, create) and convention edits. Each user action writes one audit event."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from catalog import naming
+from catalog.models import CatalogExperiment, CatalogSyncState, CatalogTagCount, NamingConvention
+from catalog.selectors import INDEX_VERSION_KEY, convention_for, convention_get, sync_state_get
+from mlopsadmin import policy
+from mlopsadmin.core.audit import audit_record
+from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from mlopsadmin.core.models import Team
+from mlopsadmin.lib import mlflow_client as mlf
+
+logger = logging.getLogger(__name__)
+
+TAG_KEY_RE = re.compile(r"^[\w.\-/: ]{1,250}$")
+MAX_BULK_RUNS = 1000
+
+
+def _ms_to_dt(ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms else None
+
+
+# --- Evaluation (no MLflow) ----------------------------------------------------------------------
+def _evaluate_row(row: CatalogExperiment, convention: naming.Convention, teams: dict[str, Team],
+                  required: list[str], present: dict[str, int], taken: set[str]) -> None:
+    report = naming.lint_name(row.name, convention, team_hint=row.dominant_team_tag or None,
+                              taken=taken)
+    team_key = report.team or (row.dominant_team_tag if row.dominant_team_tag in teams else "")
+    row.team = teams.get(team_key)
+    row.team_key = team_key
+    row.project = report.project
+    row.experiment_type = report.experiment_type
+    row.violations = [v.as_dict() for v in report.violations]
+    row.violation_kinds = f" {' '.join(report.kinds)} " if report.kinds else ""
+    row.name_compliant = report.compliant
+    row.suggested_name = report.suggested_name or ""
+    missing = {tag: max(0, row.run_count - present.get(tag, 0)) for tag in required}
+    row.missing_tag_counts = missing
+    gaps = [tag for tag, count in missing.items() if count]
+    row.missing_tags = f" {' '.join(gaps)} " if gaps else ""
+    row.runs_missing_any = max(missing.values(), default=0)
+    row.tags_compliant = not gaps
+
+
+EVALUATED_FIELDS = ["team", "team_key", "project", "experiment_type", "violations", "violation_kinds",
+                    "name_compliant", "suggested_name", "missing_tag_counts", "missing_tags", "runs_missing_any",
+                    "tags_compliant"]
+
+
+def catalog_evaluate(*, experiment_ids: Iterable[str] | None = None) -> int:
+    """Re-evaluate naming and tag compliance of the index (all rows, or these) from local data only."""
+    row_conv = convention_get()
+    teams = {t.name: t for t in Team.objects.all()}
+    convention = convention_for(row_conv, list(teams.values()))
+    required = [str(t) for t in row_conv.required_tags or []]
+    taken = set(CatalogExperiment.objects.values_list("name", flat=True))
+    qs = CatalogExperiment.objects.all()
+    counts = CatalogTagCount.objects.filter(tag__in=required)
+    if experiment_ids is not None:
+        ids = list(experiment_ids)
+        qs = qs.filter(experiment_id__in=ids)
+        counts = counts.filter(experiment__experiment_id__in=ids)
+    present: dict[int, dict[str, int]] = {}
+    for experiment_pk, tag, value in counts.values_list("experiment_id", "tag", "present"):
+        present.setdefault(experiment_pk, {})[tag] = value
+    rows = list(qs)
+    for row in rows:
+        _evaluate_row(row, convention, teams, required, present.get(row.pk, {}), taken)
+    with transaction.atomic():
+        CatalogExperiment.objects.bulk_update(rows, EVALUATED_FIELDS, batch_size=500)
+    index_changed()
+    return len(rows)
+
+
+def index_changed() -> None:
+    """Invalidate the cached summaries (team compliance, filter choices, home tile)."""
+    try:
+        cache.incr(INDEX_VERSION_KEY)
+    except ValueError:
+        cache.set(INDEX_VERSION_KEY, 2, None)
+
+
+# --- Sync ----------------------------------------------------------------------------------------
+@dataclass
+class ScanResult:
+    experiment_id: str
+    run_count: int = 0
+    last_activity_ms: int | None = None
+    tag_present: Counter[str] = field(default_factory=Counter)
+    team_tags: Counter[str] = field(default_factory=Counter)
+
+
+def experiment_scan_runs(experiment_id: str) -> ScanResult:
+    """Stream one experiment's runs (page by page) into counts: runs, tag presence, activity, team tag."""
+    result = ScanResult(experiment_id)
+    for run in mlf.iter_run_tags([experiment_id], page_size=settings.CATALOG_SYNC_PAGE_SIZE):
+        result.run_count += 1
+        activity = max(run.start_time or 0, run.end_time or 0) or None
+        if activity and (result.last_activity_ms is None or activity > result.last_activity_ms):
+            result.last_activity_ms = activity
+        result.tag_present.update(k for k, v in run.tags.items() if v and not k.startswith("mlflow."))
+        if run.tags.get("team"):
+            result.team_tags[run.tags["team"]] += 1
+    return result
+
+
+@dataclass
+class SyncResult:
+    mode: str
+    experiments: int = 0
+    new: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str, str]] = field(default_factory=list)  # id, old, new
+    deleted: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    scanned: int = 0
+    runs: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {"mode": self.mode, "experiments": self.experiments, "new": len(self.new),
+                "renamed": len(self.renamed), "deleted": len(self.deleted), "restored": len(self.restored),
+                "scanned": self.scanned, "runs": self.runs, "seconds": round(self.seconds, 2)}
+
+
+def _claim(mode: str) -> CatalogSyncState:
+    sync_state_get()
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.CATALOG_SYNC_STALE_SECONDS)
+    claimed = (CatalogSyncState.objects.filter(pk=1)
+               .exclude(state=CatalogSyncState.RUNNING, started_at__gt=stale)
+               .update(state=CatalogSyncState.RUNNING, mode=mode, started_at=now, finished_at=None, total=0,
+                       done=0, runs_seen=0, message="Listing experiments…"))
+    if claimed != 1:
+        raise Conflict("A catalog sync is already running; wait for it to finish.")
+    return sync_state_get()
+
+
+def _progress(**fields: Any) -> None:
+    CatalogSyncState.objects.filter(pk=1).update(**fields)
+
+
+def catalog_sync(*, actor: Any = None, full: bool | None = None) -> SyncResult:
+    """Bring the local index in step with MLflow.
+
+    Lists all experiments (deleted included; cheap), detects new / renamed / deleted / restored ones,
+    and scans the runs of those that need it: new ones, ones whose `last_update_time` moved, ones with
+    runs started or ended since the last sync, never-scanned ones — or all of them on a full scan
+    (forced, or when the last full scan is older than CATALOG_FULL_RESCAN_SECONDS).
+    """
+    previous = sync_state_get()
+    if full is None:
+        full = previous.last_full_scan_at is None or (
+            timezone.now() - previous.last_full_scan_at).total_seconds() > settings.CATALOG_FULL_RESCAN_SECONDS
+    mode = "full" if full else "incremental"
+    since = previous.started_at if previous.last_success_at else None
+    state = _claim(mode)
+    started = time.perf_counter()
+    try:
+        result = _sync(mode, full=full, since=since)
+    except Exception as exc:
+        _progress(state=CatalogSyncState.FAILED, finished_at=timezone.now(), message=str(exc)[:1000])
+        raise
+    result.seconds = time.perf_counter() - started
+    now = timezone.now()
+    _progress(state=CatalogSyncState.IDLE, finished_at=now, last_success_at=now,
+              duration_seconds=result.seconds, message=_describe(result),
+              **({"last_full_scan_at": state.started_at} if full else {}))
+    if actor is not None and not isinstance(actor, str):
+        audit_record(actor=actor, action="catalog.sync", target_kind="task", target_id="catalog_sync",
+                     after=result.summary())
+    logger.info("catalog sync %s", result.summary())
+    return result
+
+
+def _describe(result: SyncResult) -> str:
+    return (f"{result.mode} sync: {result.experiments} experiments, {result.new and len(result.new) or 0} new, "
+            f"{len(result.renamed)} renamed, {len(result.deleted)} deleted; scanned {result.scanned} "
+            f"experiments / {result.runs} runs in {result.seconds:.1f} s")
+
+
+def _sync(mode: str, *, full: bool, since: datetime | None) -> SyncResult:
+    result = SyncResult(mode)
+    listing = {e.experiment_id: e for e in mlf.iter_experiments(include_deleted=True)}
+    result.experiments = len(listing)
+    index = {row.experiment_id: row for row in CatalogExperiment.objects.all()}
+    to_scan = _apply_listing(listing, index, result)
+    if not full:
+        to_scan |= {i for i, row in index.items() if row.runs_scanned_at is None and i in listing}
+        if since is not None:
+            to_scan |= _experiments_with_recent_runs(
+                [i for i, e in listing.items() if not e.is_deleted], since - timedelta(minutes=5))
+    else:
+        to_scan = set(listing)
+    to_scan = {i for i in to_scan if i in listing and not listing[i].is_deleted}
+    _progress(total=len(to_scan), message=f"Scanning runs of {len(to_scan)} experiments…")
+    _scan(sorted(to_scan, key=int_or_str), result)
+    catalog_evaluate()
+    return result
+
+
+def int_or_str(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (0, value)
+
+
+def _apply_listing(listing: dict[str, mlf.Experiment], index: dict[str, CatalogExperiment],
+                   result: SyncResult) -> set[str]:
+    """Create/update index rows from the experiment listing; returns ids whose runs need a scan."""
+    now = timezone.now()
+    to_scan: set[str] = set()
+    creates: list[CatalogExperiment] = []
+    updates: list[CatalogExperiment] = []
+    for experiment_id, exp in listing.items():
+        row = index.get(experiment_id)
+        if row is None:
+            creates.append(CatalogExperiment(experiment_id=experiment_id, name=exp.name,
+                                             lifecycle_stage=exp.lifecycle_stage,
+                                             last_update_time=exp.last_update_time, synced_at=now))
+            result.new.append(experiment_id)
+            to_scan.add(experiment_id)
+            continue
+        changed = row.last_update_time != exp.last_update_time
+        if row.name != exp.name:
+            result.renamed.append((experiment_id, row.name, exp.name))
+            row.previous_name, row.name = row.name, exp.name
+        if row.lifecycle_stage != exp.lifecycle_stage:
+            (result.deleted if exp.is_deleted else result.restored).append(experiment_id)
+            row.lifecycle_stage = exp.lifecycle_stage
+        if changed:
+            to_scan.add(experiment_id)
+        row.last_update_time = exp.last_update_time
+        row.synced_at = now
+        updates.append(row)
+    for experiment_id, row in index.items():  # gone from MLflow altogether (permanently deleted)
+        if experiment_id not in listing and row.lifecycle_stage != "gone":
+            result.deleted.append(experiment_id)
+            row.lifecycle_stage = "gone"
+            row.synced_at = now
+            updates.append(row)
+    with transaction.atomic():
+        CatalogExperiment.objects.bulk_create(creates, batch_size=500)
+        CatalogExperiment.objects.bulk_update(
+            updates, ["name", "previous_name", "lifecycle_stage", "last_update_time", "synced_at"], batch_size=500)
+    return to_scan
+
+
+def _experiments_with_recent_runs(experiment_ids: list[str], since: datetime) -> set[str]:
+    """Experiments with a run started or ended since `since` (two filtered searches per chunk of 100)."""
+    since_ms = int(since.timestamp() * 1000)
+    found: set[str] = set()
+    for start in range(0, len(experiment_ids), 100):
+        chunk = experiment_ids[start:start + 100]
+        for attribute in ("start_time", "end_time"):
+            for run in mlf.iter_run_tags(chunk, filter_string=f"attributes.{attribute} >= {since_ms}"):
+                found.add(run.experiment_id)
+    return found
+
+
+def _scan(experiment_ids: list[str], result: SyncResult) -> None:
+    """Scan runs in a small thread pool (the server does the work); write results from this thread."""
+    if not experiment_ids:
+        return
+    last_report = time.monotonic()
+    workers = max(1, min(settings.CATALOG_SYNC_WORKERS, len(experiment_ids)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-scan") as pool:
+        futures = [pool.submit(experiment_scan_runs, i) for i in experiment_ids]
+        try:
+            for future in as_completed(futures):
+                scan = future.result()
+                _store_scan(scan)
+                result.scanned += 1
+                result.runs += scan.run_count
+                if time.monotonic() - last_report > 1.0 or result.scanned == len(experiment_ids):
+                    _progress(done=result.scanned, runs_seen=result.runs)
+                    last_report = time.monotonic()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _store_scan(scan: ScanResult) -> None:
+    row = CatalogExperiment.objects.filter(experiment_id=scan.experiment_id).first()
+    if row is None:
+        return
+    with transaction.atomic():
+        row.run_count = scan.run_count
+        row.last_activity = _ms_to_dt(scan.last_activity_ms)
+        row.dominant_team_tag = scan.team_tags.most_common(1)[0][0][:64] if scan.team_tags else ""
+        row.runs_scanned_at = timezone.now()
+        row.save(update_fields=["run_count", "last_activity", "dominant_team_tag", "runs_scanned_at"])
+        CatalogTagCount.objects.filter(experiment=row).delete()
+        CatalogTagCount.objects.bulk_create(
+            [CatalogTagCount(experiment=row, tag=tag[:250], present=count) for tag, count in scan.tag_present.items()])
+
+
+# --- Fixes ---------------------------------------------------------------------------------------
+def _owning_team(row: CatalogExperiment) -> Team | None:
+    return row.team
+
+
+def _index_row(experiment_id: str) -> CatalogExperiment:
+    row = CatalogExperiment.objects.select_related("team").filter(experiment_id=str(experiment_id)).first()
+    if row is None:
+        raise NotFound(f"Experiment {experiment_id} is not in the catalog (sync the catalog first).")
+    return row
+
+
+def _live_experiment(experiment_id: str) -> mlf.Experiment:
+    try:
+        live = mlf.get_experiment(experiment_id)
+    except mlf.MlflowNotFound as exc:
+        raise NotFound(f"Experiment {experiment_id} no longer exists in MLflow; nothing was changed.") from exc
+    if live.is_deleted:
+        raise Conflict(f"Experiment {experiment_id} ('{live.name}') was deleted in MLflow; nothing was changed.")
+    return live
+
+
+def _require_compliant(name: str, convention: naming.Convention) -> naming.NameReport:
+    report = naming.lint_name(name, convention)
+    if not report.compliant:
+        raise RuleViolation("The new name breaks the naming convention: "
+                            + " ".join(v.message for v in report.violations))
+    return report
+
+
+def experiment_rename(*, actor: Any, experiment_id: str, new_name: str, expected_name: str = "",
+                      reason: str = "") -> CatalogExperiment:
+    """Rename through MLflow to a compliant name. Refused for non-leads; stale input changes nothing.
+
+    Code that still calls `set_experiment(old name)` will create a NEW experiment under the old name.
+    """
+    row = _index_row(experiment_id)
+    new_name = (new_name or "").strip()
+    if not new_name:
+        raise InvalidInput("Give the new name.")
+    teams = list(Team.objects.all())
+    convention = convention_for(teams=teams)
+    policy.require(actor, policy.Action.EXPERIMENT_RENAME, team=_owning_team(row))
+    report = _require_compliant(new_name, convention)
+    target_team = next((t for t in teams if t.name == report.team), None)
+    if target_team is not None and target_team != row.team:
+        policy.require(actor, policy.Action.EXPERIMENT_RENAME, team=target_team)
+    live = _live_experiment(experiment_id)
+    if expected_name and live.name != expected_name:
+        raise Conflict(f"Experiment {experiment_id} is now named '{live.name}', not '{expected_name}' "
+                       "(renamed meanwhile); nothing was changed.")
+    if live.name == new_name:
+        raise InvalidInput("The experiment already has this name.")
+    if mlf.get_experiment_by_name(new_name) is not None:
+        raise Conflict(f"The name '{new_name}' is already taken by another experiment; nothing was changed.")
+    try:
+        mlf.rename_experiment(experiment_id, new_name)
+    except mlf.MlflowConflict as exc:
+        raise Conflict(f"The name '{new_name}' is already taken; nothing was changed.") from exc
+    refreshed = mlf.get_experiment(experiment_id)
+    with transaction.atomic():
+        row.previous_name, row.name = live.name, new_name
+        row.last_update_time = refreshed.last_update_time
+        row.save(update_fields=["name", "previous_name", "last_update_time"])
+        audit_record(actor=actor, action="experiment.rename", target_kind="experiment", target_id=experiment_id,
+                     team=(row.team.name if row.team else report.team or ""), before={"name": live.name},
+                     after={"name": new_name}, reason=reason)
+    catalog_evaluate(experiment_ids=[experiment_id])
+    row.refresh_from_db()
+    return row
+
+
+@dataclass
+class TagResult:
+    tagged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        return "ok" if not self.failed else ("partial" if self.tagged else "failed")
+
+
+def runs_tag_set(*, actor: Any, experiment_id: str, run_ids: list[str], key: str, value: str,
+                 reason: str = "") -> TagResult:
+    """Set one tag on selected runs of one experiment. All runs are checked before any is changed."""
+    row = _index_row(experiment_id)
+    policy.require(actor, policy.Action.EXPERIMENT_TAG_RUNS, team=_owning_team(row))
+    key, value = (key or "").strip(), (value or "").strip()
+    run_ids = list(dict.fromkeys(r.strip() for r in run_ids if r and r.strip()))
+    if not TAG_KEY_RE.match(key) or key.startswith("mlflow."):
+        raise InvalidInput("Give a tag key (letters, digits, '_ - . / : space'; not an 'mlflow.' system tag).")
+    if not value or len(value) > 5000:
+        raise InvalidInput("Give a tag value (1 to 5000 characters).")
+    if not run_ids:
+        raise InvalidInput("Select at least one run.")
+    if len(run_ids) > MAX_BULK_RUNS:
+        raise InvalidInput(f"At most {MAX_BULK_RUNS} runs at a time.")
+    _live_experiment(experiment_id)
+    for run_id in run_ids:
+        try:
+            run = mlf.get_run(run_id)
+        except (mlf.MlflowNotFound, mlf.MlflowInvalid) as exc:
+            raise NotFound(f"Run {run_id} no longer exists; nothing was changed.") from exc
+        if run.experiment_id != str(experiment_id) or run.lifecycle_stage != "active":
+            raise Conflict(f"Run {run_id} is not an active run of experiment {experiment_id}; nothing was changed.")
+    result = TagResult()
+    for run_id in run_ids:
+        try:
+            mlf.set_run_tag(run_id, key, value)
+            result.tagged.append(run_id)
+        except mlf.MlflowError as exc:
+            result.failed[run_id] = str(exc)[:300]
+    scan = experiment_scan_runs(str(experiment_id))
+    with transaction.atomic():
+        _store_scan(scan)
+        audit_record(actor=actor, action="experiment.tag_runs", target_kind="experiment", target_id=experiment_id,
+                     team=row.team.name if row.team else "", before=None,
+                     after={"tag": key, "value": value, "run_ids": result.tagged, "failed": result.failed},
+                     reason=reason, outcome=result.outcome)
+    catalog_evaluate(experiment_ids=[str(experiment_id)])
+    return result
+
+
+def experiment_create(*, actor: Any, team: str, project: str, experiment_type: str,
+                      reason: str = "") -> CatalogExperiment:
+    """Create an experiment with a compliant name built from team / project / type."""
+    team_obj = Team.objects.filter(name=team).first()
+    if team_obj is None:
+        raise InvalidInput(f"Unknown team '{team}'.")
+    policy.require(actor, policy.Action.EXPERIMENT_CREATE, team=team_obj)
+    name = naming.build_name(team_obj.experiment_prefix, (project or "").strip(), (experiment_type or "").strip())
+    _require_compliant(name, convention_for())
+    if mlf.get_experiment_by_name(name) is not None:
+        raise Conflict(f"An experiment named '{name}' already exists.")
+    try:
+        experiment_id = mlf.create_experiment(name)
+    except mlf.MlflowConflict as exc:
+        raise Conflict(f"An experiment named '{name}' already exists.") from exc
+    live = mlf.get_experiment(experiment_id)
+    with transaction.atomic():
+        row, _ = CatalogExperiment.objects.update_or_create(
+            experiment_id=experiment_id,
+            defaults={"name": name, "lifecycle_stage": live.lifecycle_stage, "last_update_time": live.last_update_time,
+                      "runs_scanned_at": timezone.now()})
+        audit_record(actor=actor, action="experiment.create", target_kind="experiment", target_id=experiment_id,
+                     team=team_obj.name, after={"name": name}, reason=reason)
+    catalog_evaluate(experiment_ids=[experiment_id])
+    row.refresh_from_db()
+    return row
+
+
+def convention_update(*, actor: Any, segment_pattern: str, reserved_words: list[str],
+                      required_tags: list[str], reason: str = "") -> NamingConvention:
+    """Change the convention (admins) and re-evaluate the whole catalog from the local index."""
+    policy.require(actor, policy.Action.CONVENTION_EDIT)
+    segment_pattern = (segment_pattern or "").strip()
+    if not naming.pattern_is_valid(segment_pattern) or len(segment_pattern) > 200:
+        raise InvalidInput("The segment pattern is not a valid regular expression.")
+    reserved = sorted({w.strip().lower() for w in reserved_words if w and w.strip()})
+    tags = list(dict.fromkeys(t.strip() for t in required_tags if t and t.strip()))
+    bad = [t for t in tags if not TAG_KEY_RE.match(t)]
+    if bad:
+        raise InvalidInput(f"Invalid tag key(s): {', '.join(bad)}.")
+    if any(len(w) > 64 for w in reserved) or len(reserved) > 200 or len(tags) > 50:
+        raise InvalidInput("Too many or too long reserved words / tags.")
+    row = convention_get()
+    before = {"segment_pattern": row.segment_pattern, "reserved_words": row.reserved_words,
+              "required_tags": row.required_tags}
+    with transaction.atomic():
+        row.segment_pattern, row.reserved_words, row.required_tags = segment_pattern, reserved, tags
+        row.updated_at, row.updated_by = timezone.now(), actor
+        row.save()
+        audit_record(actor=actor, action="convention.update", target_kind="team", target_id="naming-convention",
+                     before=before, after={"segment_pattern": segment_pattern, "reserved_words": reserved,
+                                           "required_tags": tags}, reason=reason)
+    catalog_evaluate()
+    return row
