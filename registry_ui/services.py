@@ -205,11 +205,11 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
     comment = _text(comment, field="Comment", limit=MAX_COMMENT, required=not approve)
     verb = "approved" if approve else "rejected"
     written: list[str] = []
-    target = ""
+    target = team_key = ""
     try:
         with transaction.atomic():
             req = _locked_request(request_id)
-            target = req.target_id
+            target, team_key = req.target_id, req.team
             team = team_for_model(req.model_name)
             policy.require(actor, policy.Action.APPROVAL_DECIDE, team=team)
             _refuse_unless_pending(req, verb)
@@ -236,15 +236,20 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
     except ApprovalWriteFailed as exc:
         left = getattr(exc, "leftover", [])
         audit_record(actor=actor, action=f"approval.{'approve' if approve else 'reject'}", target_kind="model_version",
-                     target_id=target, reason=str(exc), outcome="partial" if left else "failed",
+                     target_id=target, team=team_key, reason=str(exc), outcome="partial" if left else "failed",
                      after={"mlflow_tags_left": left})
+        raise
+    except mlf.MlflowError as exc:  # MLflow failed before anything was written: nothing recorded locally
+        audit_record(actor=actor, action=f"approval.{'approve' if approve else 'reject'}", target_kind="model_version",
+                     target_id=target, team=team_key, outcome="failed",
+                     reason=f"MLflow failed, nothing was changed: {exc}")
         raise
     except BaseException:
         if written:  # MLflow has the tags but the local record failed: put MLflow back
             left = _restore_tags(*target.rsplit("/", 1), before=before_tags, written=written)
             if left:
                 audit_record(actor=actor, action="approval.approve", target_kind="model_version", target_id=target,
-                             outcome="partial", reason="local record failed after MLflow write",
+                             team=team_key, outcome="partial", reason="local record failed after MLflow write",
                              after={"mlflow_tags_left": left})
         raise
     subject = f"Approval {verb}: {req.target_id}"
