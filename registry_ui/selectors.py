@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,6 +225,36 @@ def _safe_run(run_id: str) -> mlf.Run | None:
         return None
 
 
+RUN_FETCH_THREADS = 4
+_RUN_ID_RE = re.compile(r"^[0-9a-fA-F]{8,64}$")
+
+
+def runs_by_id(run_ids: list[str]) -> dict[str, mlf.Run]:
+    """The source runs of one page of versions in few round trips: the first run tells its experiment,
+    one search_runs (`attributes.run_id IN (...)`) fetches the others of that experiment, and the few
+    left (other experiments) are fetched concurrently."""
+    wanted = sorted({r for r in run_ids if r and _RUN_ID_RE.match(r)})
+    found: dict[str, mlf.Run] = {}
+    if not wanted:
+        return found
+    first = _safe_run(wanted[0])
+    if first is not None:
+        found[first.run_id] = first
+        rest = [r for r in wanted if r not in found]
+        if rest:
+            quoted = ", ".join(f"'{r}'" for r in rest)
+            for run in mlf.iter_runs([first.experiment_id], filter_string=f"attributes.run_id IN ({quoted})",
+                                     include_deleted=True, page_size=len(rest) + 1):
+                found[run.run_id] = run
+    left = [r for r in wanted if r not in found and r != wanted[0]]
+    if left:
+        with ThreadPoolExecutor(max_workers=min(RUN_FETCH_THREADS, len(left))) as pool:
+            for run_id, run in zip(left, pool.map(_safe_run, left), strict=True):
+                if run is not None:
+                    found[run_id] = run
+    return found
+
+
 @dataclass
 class VersionRow:
     version: mlf.ModelVersion
@@ -264,9 +295,10 @@ def version_rows(model: mlf.RegisteredModel, versions: list[mlf.ModelVersion], g
     by_version: dict[str, list[str]] = {}
     for alias, number in model.aliases.items():
         by_version.setdefault(number, []).append(alias)
+    runs = runs_by_id([run_id_of(v) for v in versions])
     rows = []
     for version in versions:
-        run = _safe_run(run_id_of(version))
+        run = runs.get(run_id_of(version))
         rows.append(VersionRow(
             version=version, run=run, run_url=run_ui_url(run) if run else "",
             gate_value=run.metrics.get(gate_metric) if run else None,
