@@ -66,3 +66,19 @@ def test_api_lists_models_with_team_aliases_and_naming(mlflow, api) -> None:
     assert models["search-ranker"]["aliases"] == {"previous-champion": "1", "champion": "2", "challenger": "3"}
     assert models["fraud-detector"]["naming_findings"] == []
     assert {f["rule"] for f in models["xgboost-fraud-v3"]["naming_findings"]} == {"algorithm", "version"}
+
+
+def test_api_bad_input_is_a_clear_4xx_and_changes_nothing(mlflow, api) -> None:
+    admin = api("admin")
+    nul = admin.post("/api/v1/registry/approvals", {"model_name": "a\x00b", "version": "1"},
+                     content_type="application/json")
+    assert nul.status_code == 400
+    bad_version = admin.post("/api/v1/registry/approvals", {"model_name": "search-ranker", "version": "one"},
+                             content_type="application/json")
+    assert bad_version.status_code == 422  # schema validation
+    unknown_model = admin.post("/api/v1/registry/approvals", {"model_name": "no-such-model-q", "version": "1"},
+                               content_type="application/json")
+    assert unknown_model.status_code == 404
+    assert admin.get("/api/v1/registry/models/bad%00name/versions").status_code == 404
+    assert admin.get("/api/v1/registry/approvals", {"state": "bogus"}).status_code == 422
+    assert admin.get("/api/v1/registry/approvals", {"state": "pending"}).json() == []
