@@ -1,5 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
 
 
 class RegistryUiConfig(AppConfig):
+    """Model registry: overview, version metadata, lineage, champion comparison, four-eyes approvals."""
+
     name = "registry_ui"
+
+    def ready(self) -> None:
+        from mlopsadmin.core.dashboard import register_badge, register_tiles
+
+        register_badge("registry", _inbox_badge)
+        register_tiles(_approval_tiles)
+
+
+def _inbox_badge(user: Any) -> int:
+    from registry_ui.selectors import inbox_count
+
+    return inbox_count(user)
+
+
+def _approval_tiles(user: Any) -> list[Any]:
+    from django.urls import reverse
+
+    from mlopsadmin.core.dashboard import Tile
+    from registry_ui.selectors import inbox_for, pending_total
+
+    mine = len(inbox_for(user))
+    total = pending_total()
+    detail = f"{mine} waiting for your decision" if mine else "none waiting for you"
+    return [Tile(title="Pending approvals", value=str(total), url=reverse("registry:inbox"), detail=detail,
+                 level="warning" if mine else "info", order=20)]

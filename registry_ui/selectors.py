@@ -1,0 +1,403 @@
+"""Reads of the registry feature: the model overview, a model's versions, lineage, champion vs candidate,
+approval state and the inbox. MLflow reads go through the gateway; approval state is local."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db.models import Count, Q
+
+from mlopsadmin import policy
+from mlopsadmin.core.models import Team
+from mlopsadmin.core.selectors import all_teams, model_ownership_map, team_for_model
+from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui.charts import LineChart, line_chart
+from registry_ui.models import (
+    ApprovalRequest,
+    ApprovalState,
+    NamingWord,
+    NamingWordKind,
+    RequiredMetadataKey,
+)
+from registry_ui.naming import (
+    DEFAULT_ALGORITHM_WORDS,
+    DEFAULT_RESERVED_WORDS,
+    NamingFinding,
+    lint_model_name,
+)
+
+TRACKED_ALIASES = ("champion", "challenger", "previous-champion", "rolled-back")
+GATE_METRIC_MODEL_TAG = "gate_metric"
+APPROVAL_TAGS = ("approved_by", "approval_date")
+_RUNS_SOURCE = re.compile(r"^runs:/([0-9a-fA-F]{8,64})(?:/|$)")
+
+
+# --- Approval state (the interface the promotion feature uses) --------------------------------
+def approval_state(*, model_name: str, version: str) -> str | None:
+    """State of the newest request for this version that was not withdrawn, or None when there is none.
+
+    'approved' means the version is approved and nothing newer (a pending re-review or a rejection)
+    supersedes that decision."""
+    latest = (ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
+              .exclude(state=ApprovalState.WITHDRAWN).order_by("-created_at", "-id")
+              .values_list("state", flat=True).first())
+    return str(latest) if latest is not None else None
+
+
+def version_is_approved(*, model_name: str, version: str) -> bool:
+    """True when the latest decided request for the version is 'approved' and not superseded."""
+    return approval_state(model_name=model_name, version=str(version)) == ApprovalState.APPROVED
+
+
+def approval_latest(*, model_name: str, version: str) -> ApprovalRequest | None:
+    return (ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
+            .select_related("requester", "decided_by").order_by("-created_at", "-id").first())
+
+
+def approval_history(*, model_name: str, version: str) -> list[ApprovalRequest]:
+    return list(ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
+                .select_related("requester", "decided_by").order_by("-created_at", "-id"))
+
+
+def approval_pending_for_version(*, model_name: str, version: str) -> ApprovalRequest | None:
+    return ApprovalRequest.objects.filter(model_name=model_name, version=str(version),
+                                          state=ApprovalState.PENDING).first()
+
+
+def approval_get(*, request_id: int) -> ApprovalRequest | None:
+    return ApprovalRequest.objects.select_related("requester", "decided_by").filter(pk=request_id).first()
+
+
+def approvals_list(*, state: str | None = None, model_name: str | None = None,
+                   limit: int = 500) -> list[ApprovalRequest]:
+    qs = ApprovalRequest.objects.select_related("requester", "decided_by")
+    if state:
+        qs = qs.filter(state=state)
+    if model_name:
+        qs = qs.filter(model_name=model_name)
+    return list(qs.order_by("-created_at", "-id")[:limit])
+
+
+def _lead_scope(user: Any) -> Q | None:
+    """Requests a user may decide: all for admins, their led teams for ML leads, else none."""
+    if policy.is_admin(user):
+        return Q()
+    team_keys = list(Team.objects.filter(pk__in=policy.led_team_ids(user)).values_list("name", flat=True))
+    return Q(team__in=team_keys) if team_keys else None
+
+
+def inbox_for(user: Any) -> list[ApprovalRequest]:
+    """Pending requests the user may decide, oldest first (admins see every team's)."""
+    scope = _lead_scope(user)
+    if scope is None:
+        return []
+    return list(ApprovalRequest.objects.filter(scope, state=ApprovalState.PENDING)
+                .select_related("requester").order_by("created_at", "id"))
+
+
+def inbox_count(user: Any) -> int:
+    """The nav badge: pending requests of the teams an ML lead leads (0 for everyone else)."""
+    if not policy.has_role(user, policy.ROLE_ML_LEAD) or policy.is_auditor(user):
+        return 0
+    team_keys = list(Team.objects.filter(pk__in=policy.led_team_ids(user)).values_list("name", flat=True))
+    if not team_keys:
+        return 0
+    return ApprovalRequest.objects.filter(state=ApprovalState.PENDING, team__in=team_keys).count()
+
+
+def pending_counts_by_model() -> dict[str, int]:
+    rows = (ApprovalRequest.objects.filter(state=ApprovalState.PENDING).values("model_name")
+            .annotate(n=Count("id")))
+    return {row["model_name"]: row["n"] for row in rows}
+
+
+def pending_total() -> int:
+    return ApprovalRequest.objects.filter(state=ApprovalState.PENDING).count()
+
+
+def team_lead_emails(team: Team | None) -> list[str]:
+    if team is None:
+        return []
+    emails = (User.objects.filter(is_active=True, memberships__team=team, groups__name=policy.ROLE_ML_LEAD)
+              .exclude(email="").values_list("email", flat=True))
+    return sorted(set(emails))
+
+
+# --- Editable data: naming words, required metadata --------------------------------------------
+def naming_words() -> tuple[list[str], list[str]]:
+    """(algorithm words, reserved words) from the database; the built-in lists only if it has none."""
+    rows = list(NamingWord.objects.values_list("word", "kind"))
+    if not rows:
+        return list(DEFAULT_ALGORITHM_WORDS), list(DEFAULT_RESERVED_WORDS)
+    algorithms = [w for w, k in rows if k == NamingWordKind.ALGORITHM]
+    reserved = [w for w, k in rows if k == NamingWordKind.RESERVED]
+    return algorithms, reserved
+
+
+def model_name_findings(name: str, words: tuple[list[str], list[str]] | None = None) -> list[NamingFinding]:
+    algorithms, reserved = words or naming_words()
+    return lint_model_name(name, algorithm_words=algorithms, reserved_words=reserved)
+
+
+def required_metadata_keys() -> list[str]:
+    return list(RequiredMetadataKey.objects.values_list("key", flat=True))
+
+
+def gate_metric_for(model: mlf.RegisteredModel | None) -> str:
+    if model is not None and model.tags.get(GATE_METRIC_MODEL_TAG):
+        return model.tags[GATE_METRIC_MODEL_TAG]
+    return str(settings.REGISTRY_DEFAULT_GATE_METRIC)
+
+
+# --- Registry overview --------------------------------------------------------------------------
+@dataclass
+class ModelRow:
+    model: mlf.RegisteredModel
+    team: Team | None
+    aliases: list[tuple[str, str]]  # tracked aliases present: (alias, version)
+    other_aliases: list[tuple[str, str]]
+    pending: int
+    findings: list[NamingFinding]
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+
+def registry_overview(*, query: str = "", team: str = "", flagged_only: bool = False) -> list[ModelRow]:
+    """Every registered model (all pages), with team, tracked aliases, pending approvals and lint."""
+    teams, ownership = all_teams(), model_ownership_map()
+    pending = pending_counts_by_model()
+    words = naming_words()
+    rows: list[ModelRow] = []
+    for model in mlf.iter_registered_models():
+        if query and query.lower() not in model.name.lower():
+            continue
+        owner = team_for_model(model.name, teams, ownership)
+        if team and (owner.name if owner else "") != team:
+            continue
+        findings = model_name_findings(model.name, words)
+        if flagged_only and not findings:
+            continue
+        tracked = [(a, model.aliases[a]) for a in TRACKED_ALIASES if a in model.aliases]
+        other = sorted((a, v) for a, v in model.aliases.items() if a not in TRACKED_ALIASES)
+        rows.append(ModelRow(model, owner, tracked, other, pending.get(model.name, 0), findings))
+    rows.sort(key=lambda r: r.name.lower())
+    return rows
+
+
+# --- One model ------------------------------------------------------------------------------------
+def run_id_of(version: mlf.ModelVersion) -> str:
+    if version.run_id:
+        return version.run_id
+    match = _RUNS_SOURCE.match(version.source or "")
+    return match.group(1) if match else ""
+
+
+def run_ui_url(run: mlf.Run) -> str:
+    return f"{mlf.ui_url()}/#/experiments/{run.experiment_id}/runs/{run.run_id}"
+
+
+def experiment_ui_url(experiment_id: str) -> str:
+    return f"{mlf.ui_url()}/#/experiments/{experiment_id}"
+
+
+def model_ui_url(name: str, version: str | None = None) -> str:
+    from urllib.parse import quote
+
+    base = f"{mlf.ui_url()}/#/models/{quote(name, safe='')}"
+    return f"{base}/versions/{version}" if version else base
+
+
+def _safe_run(run_id: str) -> mlf.Run | None:
+    if not run_id:
+        return None
+    try:
+        return mlf.get_run(run_id)
+    except mlf.MlflowNotFound:
+        return None
+
+
+RUN_FETCH_THREADS = 4
+_RUN_ID_RE = re.compile(r"^[0-9a-fA-F]{8,64}$")
+
+
+def runs_by_id(run_ids: list[str]) -> dict[str, mlf.Run]:
+    """The source runs of one page of versions in few round trips: the first run tells its experiment,
+    one search_runs (`attributes.run_id IN (...)`) fetches the others of that experiment, and the few
+    left (other experiments) are fetched concurrently."""
+    wanted = sorted({r for r in run_ids if r and _RUN_ID_RE.match(r)})
+    found: dict[str, mlf.Run] = {}
+    if not wanted:
+        return found
+    first = _safe_run(wanted[0])
+    if first is not None:
+        found[first.run_id] = first
+        rest = [r for r in wanted if r not in found]
+        if rest:
+            quoted = ", ".join(f"'{r}'" for r in rest)
+            for run in mlf.iter_runs([first.experiment_id], filter_string=f"attributes.run_id IN ({quoted})",
+                                     include_deleted=True, page_size=len(rest) + 1):
+                found[run.run_id] = run
+    left = [r for r in wanted if r not in found and r != wanted[0]]
+    if left:
+        with ThreadPoolExecutor(max_workers=min(RUN_FETCH_THREADS, len(left))) as pool:
+            for run_id, run in zip(left, pool.map(_safe_run, left), strict=True):
+                if run is not None:
+                    found[run_id] = run
+    return found
+
+
+@dataclass
+class VersionRow:
+    version: mlf.ModelVersion
+    run: mlf.Run | None
+    run_url: str
+    gate_value: float | None
+    aliases: list[str]
+    approval: ApprovalRequest | None
+    missing: list[str]
+    required: int
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    @property
+    def present(self) -> int:
+        return self.required - len(self.missing)
+
+
+def missing_metadata(tags: dict[str, str], required: Iterable[str]) -> list[str]:
+    return [key for key in required if not str(tags.get(key, "")).strip()]
+
+
+def model_versions(name: str) -> list[mlf.ModelVersion]:
+    """All versions of a model (all pages), newest first."""
+    versions = list(mlf.iter_model_versions(name=name))
+    return sorted(versions, key=lambda v: int(v.version) if v.version.isdigit() else 0, reverse=True)
+
+
+def version_rows(model: mlf.RegisteredModel, versions: list[mlf.ModelVersion], gate_metric: str) -> list[VersionRow]:
+    """Rows for the versions given (one page): each fetches its source run for the gate metric."""
+    required = required_metadata_keys()
+    latest: dict[str, ApprovalRequest] = {}
+    for req in (ApprovalRequest.objects.filter(model_name=model.name, version__in=[v.version for v in versions])
+                .select_related("requester", "decided_by").order_by("created_at", "id")):
+        latest[req.version] = req  # ascending: the last one wins
+    by_version: dict[str, list[str]] = {}
+    for alias, number in model.aliases.items():
+        by_version.setdefault(number, []).append(alias)
+    runs = runs_by_id([run_id_of(v) for v in versions])
+    rows = []
+    for version in versions:
+        run = runs.get(run_id_of(version))
+        rows.append(VersionRow(
+            version=version, run=run, run_url=run_ui_url(run) if run else "",
+            gate_value=run.metrics.get(gate_metric) if run else None,
+            aliases=sorted(set(by_version.get(version.version, [])) | set(version.aliases)),
+            approval=latest.get(version.version), missing=missing_metadata(version.tags, required),
+            required=len(required)))
+    return rows
+
+
+@dataclass
+class Lineage:
+    version: mlf.ModelVersion
+    run: mlf.Run | None
+    run_url: str
+    experiment: mlf.Experiment | None
+    experiment_url: str
+    params: list[tuple[str, str]]
+    metrics: list[tuple[str, float]]
+    git_commit: str
+    data_version: str
+    training_data: str
+    training_commit: str
+    missing: list[str] = field(default_factory=list)
+
+
+def version_lineage(version: mlf.ModelVersion) -> Lineage:
+    """'What data was this trained on': the source run, its experiment, params, final metrics, tags."""
+    run = _safe_run(run_id_of(version))
+    experiment = None
+    if run is not None:
+        try:
+            experiment = mlf.get_experiment(run.experiment_id)
+        except mlf.MlflowNotFound:
+            experiment = None
+    return Lineage(
+        version=version, run=run, run_url=run_ui_url(run) if run else "", experiment=experiment,
+        experiment_url=experiment_ui_url(experiment.experiment_id) if experiment else "",
+        params=sorted(run.params.items()) if run else [], metrics=sorted(run.metrics.items()) if run else [],
+        git_commit=run.tags.get("git.commit", "") if run else "",
+        data_version=run.tags.get("data.version", "") if run else "",
+        training_data=version.tags.get("training_data", ""),
+        training_commit=version.tags.get("training_commit", ""),
+        missing=missing_metadata(version.tags, required_metadata_keys()),
+    )
+
+
+@dataclass
+class MetricDiff:
+    key: str
+    champion: float | None
+    candidate: float | None
+
+    @property
+    def percent(self) -> float | None:
+        if self.champion is None or self.candidate is None or self.champion == 0:
+            return None
+        return (self.candidate - self.champion) / abs(self.champion) * 100.0
+
+
+@dataclass
+class Comparison:
+    champion: mlf.ModelVersion | None
+    candidate: mlf.ModelVersion
+    gate_metric: str
+    rows: list[MetricDiff]
+    chart: LineChart | None
+    note: str = ""
+
+
+def metric_diffs(champion: dict[str, float], candidate: dict[str, float], gate_metric: str) -> list[MetricDiff]:
+    keys = sorted(set(champion) | set(candidate), key=lambda k: (k != gate_metric, k))
+    return [MetricDiff(k, champion.get(k), candidate.get(k)) for k in keys]
+
+
+def champion_comparison(model: mlf.RegisteredModel, candidate: mlf.ModelVersion, gate_metric: str) -> Comparison:
+    """The candidate's final metrics against the current @champion's, and the gate metric per step."""
+    champion_number = model.aliases.get("champion")
+    champion = None
+    if champion_number and champion_number != candidate.version:
+        champion = mlf.get_model_version(model.name, champion_number)
+    candidate_run = _safe_run(run_id_of(candidate))
+    champion_run = _safe_run(run_id_of(champion)) if champion else None
+    rows = metric_diffs(champion_run.metrics if champion_run else {},
+                        candidate_run.metrics if candidate_run else {}, gate_metric)
+    series = []
+    if champion_run:
+        series.append((f"champion v{champion.version}", "champion",  # type: ignore[union-attr]
+                       [(p.step, p.value) for p in mlf.get_metric_history(champion_run.run_id, gate_metric)]))
+    if candidate_run:
+        series.append((f"candidate v{candidate.version}", "candidate",
+                       [(p.step, p.value) for p in mlf.get_metric_history(candidate_run.run_id, gate_metric)]))
+    chart = line_chart(series, x_label="step", y_label=gate_metric) if any(s[2] for s in series) else None
+    note = ""
+    if champion_number == candidate.version:
+        note = "This version is the current champion."
+    elif not champion_number:
+        note = "The model has no @champion yet: nothing to compare against."
+    return Comparison(champion, candidate, gate_metric, rows, chart, note)
+
+
+def alias_counts(rows: list[ModelRow]) -> Counter[str]:
+    return Counter(a for r in rows for a, _ in r.aliases)
