@@ -164,3 +164,14 @@ def test_webhook_with_a_bad_signature_or_old_timestamp_is_403(make_model, client
     settings.MLFLOW_WEBHOOK_SECRET = ""
     assert deliver(client, "", payload).status_code == 403
     assert not AliasEvent.objects.filter(model_name=name).exists()
+
+
+def test_home_tile_counts_alias_moves_and_flags_external_changes(make_model, login, personas) -> None:
+    from registry_ui.promotion import services
+
+    name = make_model([0.85, 0.86])
+    services.alias_make_challenger(model_name=name, version="1", actor=personas["lead_search"])
+    mlf.set_model_alias(name, "champion", "2")
+    services.alias_reconcile(model_name=name)
+    html = login("operator").get("/").content.decode()
+    assert "Alias moves (7 days)" in html and f"{name} @champion: – → 2 (external)" in html
