@@ -134,7 +134,7 @@ def _steps(model_name: str, plan: plans.Plan) -> list[tuple[str, Callable[[], No
     return steps
 
 
-def _apply(model_name: str, plan: plans.Plan) -> tuple[list[str], list[str], str]:
+def _apply(model_name: str, plan: plans.Plan) -> tuple[list[str], list[str], mlf.MlflowError | None]:
     applied: list[str] = []
     steps = _steps(model_name, plan)
     for index, (label, step) in enumerate(steps):
@@ -144,9 +144,9 @@ def _apply(model_name: str, plan: plans.Plan) -> tuple[list[str], list[str], str
             step()
         except mlf.MlflowError as exc:
             logger.warning("alias change of %s failed at step %d (%s): %s", model_name, index, label, exc)
-            return applied, [lbl for lbl, _ in steps[index:]], str(exc)
+            return applied, [lbl for lbl, _ in steps[index:]], exc
         applied.append(label)
-    return applied, [], ""
+    return applied, [], None
 
 
 def _state_after(plan: plans.Plan, applied_count: int) -> dict[str, str]:
@@ -226,13 +226,13 @@ def _change(*, model_name: str, actor: Any, action: Action, expected: dict[str, 
                 overridden = True
         applied, not_applied, error = _apply(model_name, plan)
         moved = len([a for a in applied if a.startswith("@")])
-        if not applied and error:
-            raise mlf.MlflowUnavailable(f"MLflow failed before anything was changed: {error}",
-                                        operation=plan.action)
+        if not applied and error is not None:
+            raise error  # nothing changed: the caller sees MLflow's own error (503 when it is down)
         result = ChangeResult(action=plan.action, model_name=model_name, before=live,
                               after=_state_after(plan, moved), applied=applied, not_applied=not_applied,
                               gate=gate.as_json() if gate else None, overridden=overridden,
-                              outcome="partial" if error else "ok", error=error, version=plan.source_version)
+                              outcome="partial" if error else "ok", error=str(error or ""),
+                              version=plan.source_version)
         if overridden:
             audit_action = audit_action + "_gate_override"
             reason = override_reason + (f" | {reason}" if reason else "")

@@ -10,9 +10,18 @@ from mlopsadmin.lib import mlflow_client as mlf
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_lead_promotes_and_rolls_back_by_clicking(browser_login, live_server, make_model) -> None:
-    name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
+    name = make_model([0.85, 0.80, 0.86], aliases={"champion": 1, "challenger": 2})
     page = browser_login("lead_search")
     page.goto(f"{live_server.url}/registry/models/{name}/aliases/")
+
+    page.select_option("#promotion-panel select[name=version]", "3")
+    page.click("#promotion-panel button[data-action=challenger]")
+    dialog = page.locator("#dialog-slot dialog[open]")
+    dialog.wait_for()
+    assert "v2" in dialog.inner_text() and "v3" in dialog.inner_text()
+    dialog.locator("button[data-confirm=challenger]").click()
+    page.wait_for_selector("text=Challenger done")
+    assert "v3" in page.inner_text("table.current-aliases tr[data-alias=challenger]")
 
     page.click("#promotion-panel a[data-action=promote]")
     dialog = page.locator("#dialog-slot dialog[open]")
@@ -20,9 +29,9 @@ def test_lead_promotes_and_rolls_back_by_clicking(browser_login, live_server, ma
     assert "@previous-champion" in dialog.inner_text() and "passed" in dialog.inner_text()
     dialog.locator("button[data-confirm=promote]").click()
     page.wait_for_selector("table.current-aliases tr[data-alias=previous-champion]")
-    assert "v2" in page.inner_text("table.current-aliases tr[data-alias=champion]")
+    assert "v3" in page.inner_text("table.current-aliases tr[data-alias=champion]")
     assert "Promote done" in page.inner_text("#messages")
-    assert mlf.get_registered_model(name).aliases == {"champion": "2", "previous-champion": "1"}
+    assert mlf.get_registered_model(name).aliases == {"champion": "3", "previous-champion": "1"}
 
     page.click("#promotion-panel a[data-action=rollback]")
     dialog = page.locator("#dialog-slot dialog[open]")
@@ -32,5 +41,5 @@ def test_lead_promotes_and_rolls_back_by_clicking(browser_login, live_server, ma
     page.wait_for_selector("table.current-aliases tr[data-alias=rolled-back]")
     assert "v1" in page.inner_text("table.current-aliases tr[data-alias=champion]")
     assert "error rate up after release" in page.inner_text("#alias-history")
-    assert mlf.get_registered_model(name).aliases == {"champion": "1", "rolled-back": "2"}
-    assert mlf.get_model_version(name, "2").tags["rollback_reason"] == "error rate up after release"
+    assert mlf.get_registered_model(name).aliases == {"champion": "1", "rolled-back": "3"}
+    assert mlf.get_model_version(name, "3").tags["rollback_reason"] == "error rate up after release"
