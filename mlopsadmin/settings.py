@@ -244,6 +244,14 @@ REGISTRY_DEFAULT_GATE_METRIC = os.environ.get("REGISTRY_DEFAULT_GATE_METRIC", "v
 
 # --- Promotion (gate, locks, alias history) ---------------------------------------------------
 PROMOTION_LOCK_TTL_SECONDS = env_int("PROMOTION_LOCK_TTL_SECONDS", 60)
+# How long a promotion waits for another change of the same model to finish before answering 409.
+PROMOTION_LOCK_WAIT_SECONDS = env_float("PROMOTION_LOCK_WAIT_SECONDS", 5.0)
+# Gate defaults for models without their own policy (the operations guide's values).
+PROMOTION_GATE_THRESHOLD = env_float("PROMOTION_GATE_THRESHOLD", 0.80)
+PROMOTION_GATE_MAX_DROP_PCT = env_float("PROMOTION_GATE_MAX_DROP_PCT", 2.0)
+PROMOTION_GATE_REQUIRE_APPROVAL = env_bool("PROMOTION_GATE_REQUIRE_APPROVAL", True)
+# MLflow webhook deliveries older (or newer) than this are refused as replays.
+PROMOTION_WEBHOOK_MAX_AGE_SECONDS = env_int("PROMOTION_WEBHOOK_MAX_AGE_SECONDS", 300)
 
 
 # --- Maintenance (cleanup, reaper, capacity) --------------------------------------------------

@@ -1,0 +1,74 @@
+"""Promotion state kept by mlopsadmin: gate policies, the alias history MLflow does not keep, the
+last alias state seen (for detecting external changes) and the database lock lease per model."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class GatePolicy(models.Model):
+    """Per-model validation gate settings; a model without a row uses the defaults."""
+
+    model_name = models.CharField(max_length=256, unique=True)
+    metric = models.CharField(max_length=250, blank=True, help_text="Empty: the default gate metric.")
+    threshold = models.FloatField(default=0.80)
+    max_drop_pct = models.FloatField(default=2.0, help_text="Largest allowed drop vs. the champion, in %.")
+    require_approval = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.CharField(max_length=150, blank=True)
+
+    def __str__(self) -> str:
+        return f"gate policy of {self.model_name}"
+
+
+class AliasEvent(models.Model):
+    """One alias move: by mlopsadmin (with gate result) or detected as an external change."""
+
+    SOURCE_MLOPSADMIN = "mlopsadmin"
+    SOURCE_EXTERNAL = "external"
+    SOURCES = [(SOURCE_MLOPSADMIN, "mlopsadmin"), (SOURCE_EXTERNAL, "external change")]
+
+    model_name = models.CharField(max_length=256)
+    alias = models.CharField(max_length=256)
+    from_version = models.CharField(max_length=32, blank=True)
+    to_version = models.CharField(max_length=32, blank=True, help_text="Empty: the alias was removed.")
+    action = models.CharField(max_length=32, help_text="challenger, promote, rollback, repair, external")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True)
+    gate = models.JSONField(null=True, blank=True)
+    source = models.CharField(max_length=16, choices=SOURCES, default=SOURCE_MLOPSADMIN)
+    outcome = models.CharField(max_length=16, default="ok")
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["model_name", "-occurred_at"], name="alias_event_model_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.model_name}@{self.alias}: {self.from_version or '-'} → {self.to_version or '-'}"
+
+
+class AliasState(models.Model):
+    """The aliases of a model as mlopsadmin last knew them."""
+
+    model_name = models.CharField(max_length=256, unique=True)
+    aliases = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.model_name}: {self.aliases}"
+
+
+class ModelLock(models.Model):
+    """Database lock lease for one model (used when Redis is not configured)."""
+
+    model_name = models.CharField(max_length=256, unique=True)
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"lock {self.model_name}"

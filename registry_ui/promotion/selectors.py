@@ -1,0 +1,143 @@
+"""Reads for promotion: gate settings, approval (via the registry feature), live alias state and
+the alias history."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from mlopsadmin.core.errors import InvalidInput, NotFound, RuleViolation
+from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui.promotion.gate import GateConfig, GateResult, gate_evaluate
+from registry_ui.promotion.models import AliasEvent, GatePolicy
+from registry_ui.promotion.plans import (
+    CHAMPION,
+    Plan,
+    find_problems,
+    normalise,
+    plan_challenger,
+    plan_promote,
+    plan_repair,
+    plan_rollback,
+    state_token,
+)
+
+
+def gate_config_for(model_name: str) -> GateConfig:
+    policy = GatePolicy.objects.filter(model_name=model_name).first()
+    if policy is None:
+        return GateConfig(metric=settings.REGISTRY_DEFAULT_GATE_METRIC,
+                          threshold=settings.PROMOTION_GATE_THRESHOLD,
+                          max_drop_pct=settings.PROMOTION_GATE_MAX_DROP_PCT,
+                          require_approval=settings.PROMOTION_GATE_REQUIRE_APPROVAL)
+    return GateConfig(metric=policy.metric or settings.REGISTRY_DEFAULT_GATE_METRIC, threshold=policy.threshold,
+                      max_drop_pct=policy.max_drop_pct, require_approval=policy.require_approval)
+
+
+def version_is_approved(*, model_name: str, version: str) -> bool:
+    """Adapter to the registry feature's approvals. Until that feature is installed, nothing is approved."""
+    try:
+        from registry_ui.selectors import version_is_approved as registry_version_is_approved
+    except ImportError:
+        return False
+    return bool(registry_version_is_approved(model_name=model_name, version=str(version)))
+
+
+def live_aliases(model_name: str) -> dict[str, str]:
+    return normalise(mlf.get_registered_model(model_name).aliases)
+
+
+@dataclass(frozen=True)
+class AliasOverview:
+    model: mlf.RegisteredModel
+    aliases: dict[str, str]
+    versions: list[mlf.ModelVersion]  # newest first
+    problems: list[str]
+
+
+def alias_overview(model_name: str) -> AliasOverview:
+    model = mlf.get_registered_model(model_name)
+    versions = sorted(mlf.iter_model_versions(name=model_name), key=lambda v: int(v.version), reverse=True)
+    aliases = normalise(model.aliases)
+    problems = find_problems(aliases, {v.version for v in versions})
+    return AliasOverview(model, aliases, versions, [why for _, why in problems])
+
+
+def alias_history(model_name: str, *, limit: int = 200) -> list[AliasEvent]:
+    return list(AliasEvent.objects.filter(model_name=model_name).order_by("-occurred_at", "-id")[:limit])
+
+
+def run_metric(run_id: str, metric: str) -> float | None:
+    if not run_id:
+        return None
+    try:
+        return mlf.get_run(run_id).metrics.get(metric)
+    except mlf.MlflowNotFound:
+        return None
+
+
+def _version_and_metric(model_name: str, version: str, metric: str) -> tuple[mlf.ModelVersion | None, float | None]:
+    try:
+        found = mlf.get_model_version(model_name, version)
+    except mlf.MlflowNotFound:
+        return None, None
+    return found, run_metric(found.run_id, metric)
+
+
+def gate_check(*, model_name: str, aliases: dict[str, str], version: str) -> GateResult:
+    """Evaluate the gate for promoting `version` given the live aliases (reads MLflow, writes nothing).
+    The candidate's and the champion's reads run side by side (they are half of a promotion's time)."""
+    config = gate_config_for(model_name)
+    champion_version = aliases.get(CHAMPION)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        champion_future = pool.submit(_version_and_metric, model_name, champion_version, config.metric) \
+            if champion_version is not None else None
+        candidate, candidate_metric = _version_and_metric(model_name, version, config.metric)
+        champion, champion_metric = champion_future.result() if champion_future else (None, None)
+    if candidate is None:
+        raise mlf.MlflowNotFound(f"Model {model_name} has no version {version}.", operation="get_model_version")
+    return gate_evaluate(
+        config=config, candidate_version=candidate.version, candidate_metric=candidate_metric,
+        champion_version=champion.version if champion else None, champion_metric=champion_metric,
+        approved=version_is_approved(model_name=model_name, version=candidate.version),
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the confirmation dialog shows: the moves the service would make now, and the gate."""
+
+    action: str
+    aliases: dict[str, str]
+    token: str
+    plan: Plan | None
+    gate: GateResult | None
+    refusal: str  # why the action cannot be done now (empty when it can)
+
+
+def alias_change_preview(*, model_name: str, action: str, version: str | None) -> Preview:
+    aliases = live_aliases(model_name)
+    plan: Plan | None = None
+    gate: GateResult | None = None
+    refusal = ""
+    try:
+        if action == "challenger":
+            if not version:
+                raise RuleViolation("Choose a version.")
+            mlf.get_model_version(model_name, version)
+            plan = plan_challenger(aliases, version)
+        elif action == "promote":
+            plan = plan_promote(aliases, version)
+            assert plan.source_version is not None
+            gate = gate_check(model_name=model_name, aliases=aliases, version=plan.source_version)
+        elif action == "rollback":
+            plan = plan_rollback(aliases, reason="(your reason)", now_iso="(now)", actor_name="(you)")
+        elif action == "repair":
+            plan = plan_repair(aliases, {v.version for v in mlf.iter_model_versions(name=model_name)})
+        else:
+            raise NotFound(f"Unknown alias action {action[:40]!r}.")
+    except (RuleViolation, InvalidInput, mlf.MlflowNotFound) as exc:
+        refusal = str(exc)
+    return Preview(action, aliases, state_token(aliases), plan, gate, refusal)

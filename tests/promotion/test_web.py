@@ -1,0 +1,177 @@
+"""The aliases page, confirmation dialog, change POSTs, the CI API and the MLflow webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from django.urls import reverse
+from django.utils.html import escape
+
+from mlopsadmin.core.models import AuditEvent
+from mlopsadmin.core.services import api_token_create
+from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui.promotion import plans, webhooks
+from registry_ui.promotion.models import AliasEvent, GatePolicy
+
+
+def aliases(name: str) -> dict[str, str]:
+    return mlf.get_registered_model(name).aliases
+
+
+def test_aliases_page_shows_aliases_actions_history_and_flags(make_model, login) -> None:
+    name = make_model([0.85, 0.86], aliases={"champion": 1, "previous-champion": 1, "challenger": 2})
+    client = login("lead_search")
+    response = client.get(reverse("promotion:aliases", args=[name]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "@champion and @previous-champion both point at v1." in html
+    assert reverse("promotion:confirm", args=[name, "repair"]) in html
+    assert reverse("promotion:confirm", args=[name, "promote"]) in html
+    assert 'id="dialog-slot"' in html and 'id="alias-history"' in html
+
+
+def test_confirm_dialog_lists_moves_and_gate_then_promotes(make_model, login) -> None:
+    name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
+    client = login("lead_search")
+    dialog = client.get(reverse("promotion:confirm", args=[name, "promote"]), HTTP_HX_REQUEST="true")
+    html = dialog.content.decode()
+    assert dialog.status_code == 200 and "<dialog" in html and "<html" not in html
+    assert "@previous-champion" in html and "@champion" in html and "passed" in html
+    token = plans.state_token({"champion": "1", "challenger": "2"})
+    assert f'name="expected" value="{escape(token)}"' in html  # the state the user saw travels with the form
+    response = client.post(reverse("promotion:change", args=[name, "promote"]), {"expected": token})
+    assert response.status_code == 302
+    assert aliases(name) == {"champion": "2", "previous-champion": "1"}
+
+
+def test_confirm_dialog_shows_failed_gate_rules_with_numbers(make_model, login) -> None:
+    name = make_model([0.90, 0.85], aliases={"champion": 1, "challenger": 2})
+    html = login("lead_search").get(reverse("promotion:confirm", args=[name, "promote"])).content.decode()
+    assert "failed" in html and "5.56% below champion v1" in html
+    assert "Only an admin can override" in html
+
+
+def test_stale_form_is_refused_with_409_and_the_new_state(make_model, login) -> None:
+    name = make_model([0.85, 0.86, 0.87], aliases={"champion": 1, "challenger": 2})
+    token = plans.state_token(aliases(name))
+    mlf.set_model_alias(name, "challenger", "3")
+    response = login("lead_search").post(reverse("promotion:change", args=[name, "promote"]), {"expected": token})
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "The aliases changed since you looked" in html and "@challenger=v3" in html
+    assert aliases(name) == {"champion": "1", "challenger": "3"}
+
+
+def test_rollback_form_requires_a_reason_and_tags_the_version(make_model, login) -> None:
+    name = make_model([0.85, 0.86], aliases={"champion": 2, "previous-champion": 1})
+    client = login("lead_search")
+    url = reverse("promotion:change", args=[name, "rollback"])
+    assert client.post(url, {"reason": "  "}).status_code == 400
+    assert aliases(name) == {"champion": "2", "previous-champion": "1"}
+    assert client.post(url, {"reason": "conversion dropped"}).status_code == 302
+    assert aliases(name) == {"champion": "1", "rolled-back": "2"}
+    assert mlf.get_model_version(name, "2").tags["rollback_reason"] == "conversion dropped"
+
+
+def test_gate_policy_is_edited_by_the_lead_only(make_model, login) -> None:
+    name = make_model([0.85])
+    url = reverse("promotion:gate_policy", args=[name])
+    data = {"metric": "val_auc", "threshold": "0.7", "max_drop_pct": "5"}
+    assert login("member_search").post(url, data).status_code == 403
+    assert login("lead_search").post(url, data).status_code == 302
+    policy = GatePolicy.objects.get(model_name=name)
+    assert (policy.metric, policy.threshold, policy.max_drop_pct, policy.require_approval) == ("val_auc", 0.7, 5.0,
+                                                                                               False)
+    assert AuditEvent.objects.filter(target_id=name, action="model.gate_policy_edit").count() == 1
+
+
+# --- API ------------------------------------------------------------------------------------------
+def api_post(client, path: str, token: str, body: dict):  # type: ignore[no-untyped-def]
+    return client.post(path, data=json.dumps(body), content_type="application/json",
+                       HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def test_api_challenger_promote_rollback_for_ci(make_model, client, personas) -> None:
+    name = make_model([0.85, 0.86])
+    _, token = api_token_create(actor="test", user=personas["lead_search"], name="ci")
+    response = api_post(client, f"/api/v1/models/{name}/challenger", token, {"version": "1"})
+    assert response.status_code == 200, response.content
+    assert api_post(client, f"/api/v1/models/{name}/promote", token, {}).json()["aliases"] == {"champion": "1"}
+    api_post(client, f"/api/v1/models/{name}/challenger", token, {"version": "2"})
+    body = api_post(client, f"/api/v1/models/{name}/promote", token,
+                    {"expected_aliases": {"champion": "1", "challenger": "2"}}).json()
+    assert body["aliases"] == {"champion": "2", "previous-champion": "1"} and body["gate"]["passed"]
+    response = api_post(client, f"/api/v1/models/{name}/rollback", token, {"reason": "canary errors"})
+    assert response.status_code == 200
+    assert response.json()["aliases"] == {"champion": "1", "rolled-back": "2"}
+
+
+def test_api_gate_failure_is_422_with_reasons_and_stale_is_409(make_model, client, personas) -> None:
+    name = make_model([0.90, 0.70], aliases={"champion": 1, "challenger": 2})
+    _, token = api_token_create(actor="test", user=personas["lead_search"], name="ci")
+    response = api_post(client, f"/api/v1/models/{name}/promote", token, {})
+    assert response.status_code == 422
+    reasons = response.json()["reasons"]
+    assert len(reasons) == 2 and "below the threshold" in reasons[0] and "below champion v1" in reasons[1]
+    response = api_post(client, f"/api/v1/models/{name}/promote", token, {"expected_aliases": {"champion": "1"}})
+    assert response.status_code == 409
+    assert response.json()["aliases"] == {"champion": "1", "challenger": "2"}
+    assert aliases(name) == {"champion": "1", "challenger": "2"}
+
+
+def test_api_refuses_members_and_bad_input(make_model, client, personas) -> None:
+    name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
+    _, token = api_token_create(actor="test", user=personas["member_search"], name="ci")
+    assert api_post(client, f"/api/v1/models/{name}/promote", token, {}).status_code == 403
+    assert api_post(client, f"/api/v1/models/{name}/challenger", token, {"version": "x"}).status_code == 422
+    assert api_post(client, f"/api/v1/models/{name}/rollback", token, {"reason": ""}).status_code == 422
+    assert api_post(client, "/api/v1/models/search-no-such-model/promote", token, {}).status_code in (403, 404)
+    assert aliases(name) == {"champion": "1", "challenger": "2"}
+
+
+# --- Webhook --------------------------------------------------------------------------------------
+def deliver(client, secret: str, payload: dict, *, timestamp: int | None = None, signature: str | None = None):  # type: ignore[no-untyped-def]
+    body = json.dumps(payload)
+    delivery, stamp = str(uuid.uuid4()), str(timestamp or int(time.time()))
+    return client.post(reverse("promotion:webhook"), data=body, content_type="application/json",
+                       HTTP_X_MLFLOW_SIGNATURE=signature or webhooks.sign(secret, delivery, stamp, body),
+                       HTTP_X_MLFLOW_TIMESTAMP=stamp, HTTP_X_MLFLOW_DELIVERY_ID=delivery)
+
+
+def test_signed_webhook_triggers_reconciliation_without_login(make_model, client, settings) -> None:
+    settings.MLFLOW_WEBHOOK_SECRET = "s3cret-for-tests"
+    name = make_model([0.85, 0.86], aliases={"champion": 1})
+    payload = {"entity": "model_version_alias", "action": "created", "data": {"name": name, "alias": "champion",
+                                                                               "version": "2"}}
+    assert deliver(client, "s3cret-for-tests", payload).status_code == 202  # first sight: the baseline
+    mlf.set_model_alias(name, "champion", "2")
+    response = deliver(client, "s3cret-for-tests", payload)
+    assert response.status_code == 202 and response.json()["external_changes"] == 1
+    event = AliasEvent.objects.get(model_name=name, source="external")
+    assert (event.from_version, event.to_version) == ("1", "2")
+
+
+def test_webhook_with_a_bad_signature_or_old_timestamp_is_403(make_model, client, settings) -> None:
+    settings.MLFLOW_WEBHOOK_SECRET = "s3cret-for-tests"
+    name = make_model([0.85], aliases={"champion": 1})
+    payload = {"entity": "model_version_alias", "action": "created", "data": {"name": name}}
+    assert deliver(client, "wrong-secret", payload).status_code == 403
+    assert deliver(client, "s3cret-for-tests", payload, signature="v1,AAAA").status_code == 403
+    assert deliver(client, "s3cret-for-tests", payload, timestamp=int(time.time()) - 3600).status_code == 403
+    assert client.post(reverse("promotion:webhook"), data="{}", content_type="application/json").status_code == 403
+    settings.MLFLOW_WEBHOOK_SECRET = ""
+    assert deliver(client, "", payload).status_code == 403
+    assert not AliasEvent.objects.filter(model_name=name).exists()
+
+
+def test_home_tile_counts_alias_moves_and_flags_external_changes(make_model, login, personas) -> None:
+    from registry_ui.promotion import services
+
+    name = make_model([0.85, 0.86])
+    services.alias_make_challenger(model_name=name, version="1", actor=personas["lead_search"])
+    mlf.set_model_alias(name, "champion", "2")
+    services.alias_reconcile(model_name=name)
+    html = login("operator").get("/").content.decode()
+    assert "Alias moves (7 days)" in html and f"{name} @champion: – → 2 (external)" in html
