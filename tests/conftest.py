@@ -3,6 +3,7 @@ and the rule that CI may not skip PostgreSQL, Redis or browser tests."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -69,33 +70,43 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 # --- The real MLflow server ------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def mlflow_server(django_db_blocker: object) -> Iterator[str]:
-    """A real `mlflow server` subprocess on a free port: SQLite in a temp folder, or the backend named
-    by MLOPSADMIN_TEST_MLFLOW_BACKEND (CI: PostgreSQL). Seeded once with the demo experiments/models."""
+@contextlib.contextmanager
+def seeded_mlflow_server(*, backend: str | None = None, seed: bool = True) -> Iterator[tuple[str, str, object]]:
+    """Start a real `mlflow server` subprocess on a free port (SQLite in a temp folder unless `backend`
+    is given), point the gateway at it, seed the demo experiments/models; yields (url, backend, process)
+    and restores the previous settings afterwards. Outage tests stop the process themselves."""
     from django.conf import settings
 
     from mlopsadmin.lib import mlflow_server as server
 
     workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-mlflow-"))
-    backend = os.environ.get("MLOPSADMIN_TEST_MLFLOW_BACKEND") or f"sqlite:///{workdir / 'mlflow.db'}"
+    backend = backend or f"sqlite:///{workdir / 'mlflow.db'}"
     port = server.free_port()
     process = server.start_server(port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts",
                                   log_path=workdir / "mlflow.log")
     url = f"http://127.0.0.1:{port}"
+    previous = settings.MLFLOW_TRACKING_URI, settings.MLFLOW_UI_URL, settings.MLFLOW_BACKEND_STORE_URI
     try:
         server.wait_healthy(url, process=process)
-        previous = settings.MLFLOW_TRACKING_URI, settings.MLFLOW_UI_URL, settings.MLFLOW_BACKEND_STORE_URI
         settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = url
         settings.MLFLOW_BACKEND_STORE_URI = backend
-        os.environ["MLOPSADMIN_TEST_MLFLOW_URL"] = url
-        from mlopsadmin.core.demo import seed_demo
+        if seed:
+            from mlopsadmin.core.demo import seed_demo
 
-        seed_demo(with_users=False)
-        yield url
-        settings.MLFLOW_TRACKING_URI, settings.MLFLOW_UI_URL, settings.MLFLOW_BACKEND_STORE_URI = previous
+            seed_demo(with_users=False)
+        yield url, backend, process
     finally:
+        settings.MLFLOW_TRACKING_URI, settings.MLFLOW_UI_URL, settings.MLFLOW_BACKEND_STORE_URI = previous
         server.stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(django_db_blocker: object) -> Iterator[str]:
+    """The session's real MLflow server: SQLite in a temp folder, or the backend named by
+    MLOPSADMIN_TEST_MLFLOW_BACKEND (CI: PostgreSQL). Seeded once with the demo experiments/models."""
+    with seeded_mlflow_server(backend=os.environ.get("MLOPSADMIN_TEST_MLFLOW_BACKEND")) as (url, _, _):
+        os.environ["MLOPSADMIN_TEST_MLFLOW_URL"] = url
+        yield url
 
 
 @pytest.fixture
