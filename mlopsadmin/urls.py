@@ -6,6 +6,8 @@ from mlopsadmin.api.main import api
 from mlopsadmin.core import views as core_views
 from mlopsadmin.core.admin import site as admin_site
 
+handler404 = "mlopsadmin.core.views.page_not_found"
+
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),

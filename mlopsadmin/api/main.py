@@ -3,16 +3,47 @@ served at /api/v1/openapi.json (no docs UI: it would load scripts from outside).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, ValidationError
 
 from mlopsadmin.api.auth import session_auth, token_auth
 from mlopsadmin.core.errors import DomainError
 from mlopsadmin.lib.mlflow_client import MlflowError, MlflowNotFound, MlflowUnavailable
 
-api = NinjaAPI(
+# Every operation can answer these; the document says so, with one error shape: {"detail": str, ...}.
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "error": {"type": "string"}},
+    "required": ["detail"],
+}
+COMMON_ERRORS = {
+    "400": "Invalid input", "401": "Authentication required", "403": "Not allowed by policy",
+    "404": "Not found", "409": "Conflict with the current state", "422": "Refused by a rule or invalid body",
+    "502": "MLflow refused the request", "503": "MLflow, the database or the lock service is unavailable",
+}
+
+
+class DocumentedErrorsAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document lists the common error answers of every operation."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None,
+                           path_params: dict[str, object] | None = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                responses = operation.setdefault("responses", {})
+                for code, description in COMMON_ERRORS.items():
+                    responses.setdefault(code, {"description": description, "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+        return schema
+
+
+api = DocumentedErrorsAPI(
     title="mlopsadmin API",
     version="1",
     description="Governed MLflow registry and maintenance. Authenticate with `Authorization: Bearer <token>`.",
@@ -25,6 +56,14 @@ api = NinjaAPI(
 
 def _error(request: HttpRequest, detail: str, status: int, **extra: object) -> HttpResponse:
     return api.create_response(request, {"detail": detail, **extra}, status=status)
+
+
+@api.exception_handler(ValidationError)
+def invalid_body(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in error.get('loc', []) if part not in ('body', 'payload'))}: "
+        f"{error.get('msg', 'invalid')}" for error in exc.errors)
+    return _error(request, f"Invalid request: {problems}", 422, error="ValidationError", errors=exc.errors)
 
 
 @api.exception_handler(PermissionDenied)

@@ -20,6 +20,13 @@ from mlopsadmin.core.models import ApiToken
 from mlopsadmin.core.services import api_token_create, api_token_revoke
 
 
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for pages as a page, for the API as JSON (an unknown API path is still an API answer)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": f"No API endpoint at {request.path}."}, status=404)
+    return render(request, "404.html", {"exception": "There is nothing at this address."}, status=404)
+
+
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"tiles": tiles_for(request.user), "nav_key": "home"})
