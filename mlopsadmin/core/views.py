@@ -22,9 +22,10 @@ from mlopsadmin.core.services import api_token_create, api_token_revoke
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """404 for pages as a page, for the API as JSON (an unknown API path is still an API answer)."""
+    said = exception.args[0] if exception.args and isinstance(exception.args[0], str) else ""
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": f"No API endpoint at {request.path}."}, status=404)
-    return render(request, "404.html", {"exception": "There is nothing at this address."}, status=404)
+        return JsonResponse({"detail": said or f"No API endpoint at {request.path}."}, status=404)
+    return render(request, "404.html", {"exception": said or "There is nothing at this address."}, status=404)
 
 
 @require_GET
