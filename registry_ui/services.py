@@ -127,7 +127,7 @@ def approval_request_create(*, actor: Any, model_name: str, version: str | int, 
 
 
 def _locked_request(request_id: int) -> ApprovalRequest:
-    req = (ApprovalRequest.objects.select_for_update().select_related("requester", "decided_by")
+    req = (ApprovalRequest.objects.select_for_update(of=("self",)).select_related("requester", "decided_by")
            .filter(pk=request_id).first())
     if req is None:
         raise NotFound(f"No approval request #{request_id}.")
