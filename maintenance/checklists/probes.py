@@ -224,6 +224,8 @@ def last_cleanup() -> ProbeResult:
 def _naming(summary: sources.NamingSummary | None, what: str) -> ProbeResult:
     if summary is None:
         return ProbeResult(UNKNOWN, f"No {what} naming results yet (the naming linter has not reported).")
+    if summary.total == 0:
+        return ProbeResult(UNKNOWN, f"No {what} names checked yet (is the index synced?).")
     if summary.non_compliant == 0:
         return ProbeResult(PASS, f"All {summary.total} {what} names follow the conventions.")
     examples = ("\n" + "\n".join(summary.examples)) if summary.examples else ""
