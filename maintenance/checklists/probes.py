@@ -81,6 +81,7 @@ def artifact_store() -> ProbeResult:
     for experiment in mlf.iter_experiments():
         location = experiment.artifact_location
         root = location.rsplit("/", 1)[0] if "/" in location else location
+        root = root + "/" if root.endswith(":") else root
         locations.setdefault(root or location, experiment.name)
     if not locations:
         return ProbeResult(UNKNOWN, "No experiments: no artifact location to inspect.")
