@@ -81,6 +81,8 @@ class ChecklistInstance(models.Model):
         indexes = [models.Index(fields=["signed_off_at", "period_end"], name="checklist_open_idx")]
 
     def __str__(self) -> str:
+        if self.kind == KIND_INITIAL:
+            return "Initial setup"
         return f"{self.get_kind_display()} {self.period_label}"
 
     @property

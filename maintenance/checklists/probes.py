@@ -81,6 +81,7 @@ def artifact_store() -> ProbeResult:
     for experiment in mlf.iter_experiments():
         location = experiment.artifact_location
         root = location.rsplit("/", 1)[0] if "/" in location else location
+        root = root + "/" if root.endswith(":") else root
         locations.setdefault(root or location, experiment.name)
     if not locations:
         return ProbeResult(UNKNOWN, "No experiments: no artifact location to inspect.")
@@ -224,6 +225,8 @@ def last_cleanup() -> ProbeResult:
 def _naming(summary: sources.NamingSummary | None, what: str) -> ProbeResult:
     if summary is None:
         return ProbeResult(UNKNOWN, f"No {what} naming results yet (the naming linter has not reported).")
+    if summary.total == 0:
+        return ProbeResult(UNKNOWN, f"No {what} names checked yet (is the index synced?).")
     if summary.non_compliant == 0:
         return ProbeResult(PASS, f"All {summary.total} {what} names follow the conventions.")
     examples = ("\n" + "\n".join(summary.examples)) if summary.examples else ""

@@ -9,6 +9,8 @@ Providers:
 - maintenance.selectors.latest_capacity_totals()               -> totals (artifact/db bytes) or None
 - catalog.selectors.naming_compliance_summary()                 -> experiment naming summary or None
 - registry_ui.selectors.model_naming_summary()                  -> model naming summary or None
+Fallbacks for what those features offer as merged: catalog.selectors.naming_compliance_percent()
+(percent, compliant, total) and registry_ui.selectors.model_name_findings(name, naming_words()).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ SUCCESS_STATES = {"succeeded", "success", "ok", "done", "finished", "completed",
 def _provider(module_name: str, function_name: str) -> Any | None:
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
+    except Exception as exc:  # not merged yet, or broken: the item becomes "unknown"
+        logger.info("checklists: %s not available: %s", module_name, exc)
         return None
     return getattr(module, function_name, None)
 
@@ -114,8 +117,34 @@ def _naming(summary: Any) -> NamingSummary | None:
 
 
 def experiment_naming_summary() -> NamingSummary | None:
-    return _naming(_call("catalog.selectors", "naming_compliance_summary"))
+    summary = _naming(_call("catalog.selectors", "naming_compliance_summary"))
+    if summary is not None:
+        return summary
+    # The catalog as merged offers (percent, compliant, total) over its synced experiment index.
+    percent = _call("catalog.selectors", "naming_compliance_percent")
+    if isinstance(percent, tuple | list) and len(percent) == 3:
+        _, compliant, total = (int(x) for x in percent)
+        return NamingSummary(total=total, non_compliant=total - compliant, examples=[])
+    return None
 
 
 def model_naming_summary() -> NamingSummary | None:
-    return _naming(_call("registry_ui.selectors", "model_naming_summary"))
+    summary = _naming(_call("registry_ui.selectors", "model_naming_summary"))
+    if summary is not None:
+        return summary
+    # The registry as merged offers a per-name linter: run it over every registered model.
+    findings_for = _provider("registry_ui.selectors", "model_name_findings")
+    words_fn = _provider("registry_ui.selectors", "naming_words")
+    if findings_for is None or words_fn is None:
+        return None
+    from mlopsadmin.lib import mlflow_client as mlf
+
+    words = words_fn()
+    bad, total = [], 0
+    for model in mlf.iter_registered_models():
+        total += 1
+        findings = findings_for(model.name, words)
+        if findings:
+            reasons = ", ".join(str(_get(f, "reason", "rule") or f) for f in findings[:2])
+            bad.append(f"{model.name}: {reasons}")
+    return NamingSummary(total=total, non_compliant=len(bad), examples=bad[:10])

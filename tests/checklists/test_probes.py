@@ -192,4 +192,23 @@ def test_source_adapters_read_dicts_and_objects(monkeypatch: pytest.MonkeyPatch)
     result = probes.run_probe("experiment_naming")
     assert result.status == "warn" and "johns_experiment" in result.evidence
     monkeypatch.setattr(sources, "_call", lambda module, fn, **kw: None)
+    monkeypatch.setattr(sources, "_provider", lambda module, fn: None)
     assert probes.run_probe("model_naming").status == "unknown"
+    assert probes.run_probe("experiment_naming").status == "unknown"
+
+
+def test_naming_fallbacks_use_what_the_other_features_offer(mlflow: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """catalog's (percent, compliant, total) and registry_ui's per-name linter, run over the real registry."""
+    offered = {
+        ("catalog.selectors", "naming_compliance_percent"): lambda: (80, 8, 10),
+        ("registry_ui.selectors", "naming_words"): lambda: (["xgboost", "bert"], []),
+        ("registry_ui.selectors", "model_name_findings"):
+            lambda name, words: [{"reason": "algorithm in name"}] if any(w in name for w in words[0]) else [],
+    }
+    monkeypatch.setattr(sources, "_provider", lambda module, fn: offered.get((module, fn)))
+    experiments = probes.run_probe("experiment_naming")
+    assert experiments.status == "warn" and "2 of 10 experiment names" in experiments.evidence
+    models = probes.run_probe("model_naming")
+    assert models.status == "warn"
+    assert "xgboost-fraud-v3: algorithm in name" in models.evidence
+    assert "fraud-detector" not in models.evidence
