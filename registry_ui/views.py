@@ -153,6 +153,10 @@ def approval_withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
 
 @require_POST
 def approval_decide(request: HttpRequest, request_id: int) -> HttpResponse:
+    pending = selectors.approval_get(request_id=request_id)
+    if pending is None:
+        raise NotFound(f"No approval request #{request_id}.")
+    policy.require(request.user, policy.Action.APPROVAL_DECIDE, team=team_for_model(pending.model_name))
     decision = request.POST.get("decision", "")
     if decision not in ("approve", "reject"):
         messages.error(request, "Choose approve or reject.")
@@ -179,6 +183,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def registry_settings(request: HttpRequest) -> HttpResponse:
     """Naming-lint word lists and required version metadata: admins edit, everyone reads."""
     if request.method == "POST":
+        policy.require(request.user, policy.Action.CONVENTION_EDIT)
         action = request.POST.get("action", "")
         if action == "word_add":
             word = services.naming_word_add(actor=request.user, word=request.POST.get("word", ""),
