@@ -184,31 +184,16 @@ def test_cleanup_probe_needs_a_recent_success(monkeypatch: pytest.MonkeyPatch) -
     assert probes.run_probe("last_cleanup").status == "fail"
 
 
-def test_source_adapters_read_dicts_and_objects(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "_call", lambda module, fn, **kw: {"total": 10, "compliant": 7,
-                                                                     "examples": ["johns_experiment"]})
-    summary = sources.experiment_naming_summary()
-    assert summary == sources.NamingSummary(total=10, non_compliant=3, examples=["johns_experiment"])
-    result = probes.run_probe("experiment_naming")
-    assert result.status == "warn" and "johns_experiment" in result.evidence
-    monkeypatch.setattr(sources, "_call", lambda module, fn, **kw: None)
-    monkeypatch.setattr(sources, "_provider", lambda module, fn: None)
-    assert probes.run_probe("model_naming").status == "unknown"
-    assert probes.run_probe("experiment_naming").status == "unknown"
+def test_naming_probes_read_the_catalog_index_and_the_registry_lint(mlflow: str) -> None:
+    """Experiment naming over the catalog's synced index; model naming over the real registry."""
+    from catalog.services import catalog_sync
 
-
-def test_naming_fallbacks_use_what_the_other_features_offer(mlflow: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """catalog's (percent, compliant, total) and registry_ui's per-name linter, run over the real registry."""
-    offered = {
-        ("catalog.selectors", "naming_compliance_percent"): lambda: (80, 8, 10),
-        ("registry_ui.selectors", "naming_words"): lambda: (["xgboost", "bert"], []),
-        ("registry_ui.selectors", "model_name_findings"):
-            lambda name, words: [{"reason": "algorithm in name"}] if any(w in name for w in words[0]) else [],
-    }
-    monkeypatch.setattr(sources, "_provider", lambda module, fn: offered.get((module, fn)))
+    assert probes.run_probe("experiment_naming").status == "unknown"  # nothing synced yet
+    catalog_sync(full=True)
     experiments = probes.run_probe("experiment_naming")
-    assert experiments.status == "warn" and "2 of 10 experiment names" in experiments.evidence
+    assert experiments.status == "warn" and "experiment names break the conventions" in experiments.evidence
     models = probes.run_probe("model_naming")
     assert models.status == "warn"
-    assert "xgboost-fraud-v3: algorithm in name" in models.evidence
-    assert "fraud-detector" not in models.evidence
+    assert "xgboost-fraud-v3" in models.evidence and "bert-search-ranking-2026" in models.evidence
+    assert "fraud-detector:" not in models.evidence
+
