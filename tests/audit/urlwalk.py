@@ -33,7 +33,7 @@ _BY_NAME = [
     ("name", "search-ranker"), ("app_label", "core"), ("experiment", "1"), ("run", "0123456789abcdef"),
     ("alias", "champion"), ("path", "css/app.css"), ("url", "core/team/1/change/"),
 ]
-_GENERIC = ["1", "search-ranker", "search-ranker/1", "core", "x"]
+_GENERIC = ["1", "search-ranker", "search-ranker/1", "core", "x", "00000000-0000-0000-0000-000000000001"]
 
 
 @dataclass
