@@ -81,6 +81,8 @@ def _parse_moment(name: str, value: str, *, end: bool) -> datetime | None:
 def parse_filters(params: Any) -> AuditFilters:
     """Filters from GET parameters (a QueryDict or a dict). Bad input raises InvalidInput (400)."""
     raw = {name: str(params.get(name) or "").strip()[:512] for name in FILTER_PARAMS}
+    if any("\x00" in value for value in raw.values()):
+        raise InvalidInput("Filters cannot contain NUL characters.")
     since = _parse_moment("since", raw["since"], end=False)
     until = _parse_moment("until", raw["until"], end=True)
     if since and until and since >= until:

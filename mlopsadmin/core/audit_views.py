@@ -68,8 +68,8 @@ def audit_event(request: HttpRequest, event_id: int) -> HttpResponse:
 @require_GET
 def audit_history(request: HttpRequest, kind: str, target_id: str) -> HttpResponse:
     policy.require(request.user, policy.Action.AUDIT_VIEW)
-    if len(kind) > 32 or len(target_id) > 512:
-        raise InvalidInput("Target kind or id too long.")
+    if len(kind) > 32 or len(target_id) > 512 or "\x00" in kind + target_id:
+        raise InvalidInput("Not a valid target kind and id.")
     events = sel.object_history(kind, target_id)
     first = events[0] if events else AuditEvent(target_kind=kind, target_id=target_id)
     return render(request, "audit/history.html", {
