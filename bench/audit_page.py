@@ -244,7 +244,8 @@ def write_report(total, gen_seconds, timings, every, api_times, exported, export
         f"- events in the table: **{total:,}** (hash chain computed in Python, loaded with COPY"
         + (f" in {gen_seconds:.0f} s" if gen_seconds else "") + "); table + indexes "
         f"{size}, of which indexes {index_size}",
-        f"- page requests measured: {len(every)}, page size {settings.AUDIT_PAGE_SIZE}",
+        f"- page requests measured: {len(every)}, page size {settings.AUDIT_PAGE_SIZE}; load average at the end "
+        f"{os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[2]:.1f} (15 min)",
         f"- **overall P95 {p(every, .95):.1f} ms**, P50 {statistics.median(every):.1f} ms, max {max(every):.1f} ms "
         f"(target: P95 < 200 ms)",
         f"- API `GET /api/v1/audit-events?action=approval.&cursor=<random>`: P95 {p(api_times, .95):.1f} ms",

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from mlopsadmin import policy
 from mlopsadmin.core import audit_selectors as sel
 from mlopsadmin.core.audit import audit_verify_chain
-from mlopsadmin.core.audit_links import target_links
+from mlopsadmin.core.audit_links import event_rows, target_links
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import AuditEvent, Team
 
@@ -35,7 +35,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     after = sel.parse_cursor(request.GET.get("after"), "after")
     page = sel.audit_page(filters, before=before, after=after, size=settings.AUDIT_PAGE_SIZE)
     context = {
-        "page": page, "filters": filters, "nav_key": "audit",
+        "page": page, "rows": event_rows(page.events), "filters": filters, "nav_key": "audit",
         "query": _filter_query(filters),
         "older_query": _filter_query(filters, before=page.next_cursor) if page.next_cursor else "",
         "newer_query": _filter_query(filters, after=page.prev_cursor) if page.prev_cursor else "",
@@ -68,8 +68,8 @@ def audit_event(request: HttpRequest, event_id: int) -> HttpResponse:
 @require_GET
 def audit_history(request: HttpRequest, kind: str, target_id: str) -> HttpResponse:
     policy.require(request.user, policy.Action.AUDIT_VIEW)
-    if len(kind) > 32 or len(target_id) > 512:
-        raise InvalidInput("Target kind or id too long.")
+    if len(kind) > 32 or len(target_id) > 512 or "\x00" in kind + target_id:
+        raise InvalidInput("Not a valid target kind and id.")
     events = sel.object_history(kind, target_id)
     first = events[0] if events else AuditEvent(target_kind=kind, target_id=target_id)
     return render(request, "audit/history.html", {

@@ -45,7 +45,7 @@ def test_time_range_filter(login, sample_events) -> None:  # type: ignore[no-unt
 
 
 @pytest.mark.parametrize("params", [{"since": "yesterday"}, {"before": "abc"}, {"after": "-4"},
-                                    {"since": "2026-05-02", "until": "2026-05-01"}])
+                                    {"since": "2026-05-02", "until": "2026-05-01"}, {"actor": "a\x00b"}])
 def test_bad_filters_give_400_not_500(login, params) -> None:  # type: ignore[no-untyped-def]
     response = login("auditor").get(reverse("audit:index"), params)
     assert response.status_code == 400
@@ -155,3 +155,8 @@ def test_redaction_keeps_flags_but_hides_secret_values(db) -> None:  # type: ign
                           "token_hint": None})
     assert event.after == {"password_changed": True, "password": "[redacted]", "api_key": "[redacted]",
                            "token_hint": None}
+
+
+def test_history_refuses_unusable_targets(login) -> None:  # type: ignore[no-untyped-def]
+    assert login("auditor").get("/audit/history/run/abc%00def/").status_code == 400
+    assert login("auditor").get("/audit/history/run/" + "x" * 600 + "/").status_code == 400

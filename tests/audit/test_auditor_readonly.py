@@ -62,6 +62,11 @@ def test_walker_detects_a_permitted_mutation(client, personas) -> None:  # type:
     assert not urlwalk.is_success(client.post(reverse("tokens"), {"name": "control"}))
     anonymous = Client().post(reverse("tokens"), {"name": "x"})
     assert anonymous.status_code == 302 and not urlwalk.is_success(anonymous)
+    # A redirect after a success message counts as success; after only an error message, as a refusal.
+    client.force_login(personas["admin"])
+    token = ApiToken.objects.filter(user=personas["admin"]).first()
+    revoked = client.post(reverse("token_revoke", args=[token.pk]))
+    assert revoked.status_code == 302 and urlwalk.is_success(revoked)
 
 
 def test_body_generator_fills_required_fields() -> None:

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.messages import constants as message_levels
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.urls.exceptions import NoReverseMatch, Resolver404
 
@@ -33,7 +34,7 @@ _BY_NAME = [
     ("name", "search-ranker"), ("app_label", "core"), ("experiment", "1"), ("run", "0123456789abcdef"),
     ("alias", "champion"), ("path", "css/app.css"), ("url", "core/team/1/change/"),
 ]
-_GENERIC = ["1", "search-ranker", "search-ranker/1", "core", "x"]
+_GENERIC = ["1", "search-ranker", "search-ranker/1", "core", "x", "00000000-0000-0000-0000-000000000001"]
 
 
 @dataclass
@@ -152,12 +153,22 @@ def _login_paths() -> set[str]:
     return paths
 
 
+def _queued_messages(response: Any) -> list[Any]:
+    storage = getattr(getattr(response, "wsgi_request", None), "_messages", None)
+    return list(getattr(storage, "_queued_messages", []) or [])
+
+
 def is_success(response: Any) -> bool:
+    """2xx, or a redirect that is neither to a login page nor a refusal (only warning/error messages)."""
     if 200 <= response.status_code < 300:
         return True
     if 300 <= response.status_code < 400:
         location = response.get("Location", "").split("?")[0]
-        return location not in _login_paths()
+        if location in _login_paths():
+            return False
+        queued = _queued_messages(response)
+        refused = bool(queued) and all(m.level >= message_levels.WARNING for m in queued)
+        return not refused
     return False
 
 
@@ -173,7 +184,9 @@ def table_counts() -> dict[str, int]:
 def _judge(result: WalkResult, method: str, path: str, name: str, response: Any) -> None:
     result.requests += 1
     result.statuses[f"{method.upper()} {path}"] = response.status_code
-    finding = Finding(method, path, name, response.status_code, response.get("Location", ""))
+    said = "; ".join(str(m) for m in _queued_messages(response))
+    finding = Finding(method, path, name, response.status_code,
+                      response.get("Location", "") + (f" [{said}]" if said else ""))
     if is_success(response):
         result.successes.append(finding)
     elif response.status_code == 500:
