@@ -137,7 +137,9 @@ def filter_choices() -> dict[str, list[str]]:
 def _filter_choices() -> dict[str, list[str]]:
     active = CatalogExperiment.objects.filter(lifecycle_stage="active")
     teams = sorted(t for t in active.values_list("team_key", flat=True).distinct() if t)
-    projects = sorted(p for p in active.values_list("project", flat=True).distinct() if p)
+    # projects of well-formed names only: a malformed name's second segment is not a project worth listing
+    projects = sorted(p for p in active.filter(name_compliant=True).values_list("project", flat=True).distinct()
+                      if p)
     return {"teams": teams, "projects": projects}
 
 

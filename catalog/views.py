@@ -24,6 +24,7 @@ from catalog.tasks import catalog_sync_now
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import Team
+from mlopsadmin.lib.mlflow_client import MlflowError
 
 
 def _sync_context(request: HttpRequest) -> dict[str, Any]:
@@ -116,13 +117,16 @@ def sync_status(request: HttpRequest) -> HttpResponse:
 def experiment_detail(request: HttpRequest, experiment_id: str) -> HttpResponse:
     row = services._index_row(experiment_id)
     conv = selectors.convention_get()
-    runs, truncated = ([], False)
+    runs, truncated, live_error = [], False, ""
     if not row.is_deleted:
-        runs, truncated = selectors.offending_runs(row.experiment_id, list(conv.required_tags))
+        try:
+            runs, truncated = selectors.offending_runs(row.experiment_id, list(conv.required_tags))
+        except MlflowError as exc:  # the index part of the page still helps while MLflow is down
+            live_error = f"Could not read the runs from MLflow: {exc}"
     team = row.team
     context = {
         "title": row.name, "nav_key": "catalog", "e": row, "runs": runs, "truncated": truncated,
-        "required_tags": conv.required_tags,
+        "live_error": live_error, "required_tags": conv.required_tags,
         "experiment_url": selectors.experiment_url(row.experiment_id),
         "can_rename": policy.can(request.user, policy.Action.EXPERIMENT_RENAME, team=team),
         "can_tag": policy.can(request.user, policy.Action.EXPERIMENT_TAG_RUNS, team=team),

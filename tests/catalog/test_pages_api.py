@@ -94,3 +94,23 @@ def test_convention_edit_admin_only(login, synced) -> None:  # type: ignore[no-u
     data = {"segment_pattern": "[a-z]+", "reserved_words": "test", "required_tags": "team"}
     assert login("lead_search").post("/catalog/convention/", data).status_code == 403
     assert login("admin").post("/catalog/convention/", {**data, "segment_pattern": "(["}).status_code == 400
+
+
+def test_sync_now_by_operator_runs_the_task_and_is_audited(login, mlflow, personas,
+                                                           django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from catalog.models import CatalogExperiment
+    from mlopsadmin.celery import app
+    from mlopsadmin.core.models import AuditEvent
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = login("operator").post("/catalog/sync", HTTP_HX_REQUEST="true")
+    finally:
+        app.conf.task_always_eager = previous
+    assert response.status_code == 200 and 'id="catalog-sync"' in response.content.decode()
+    assert CatalogExperiment.objects.filter(name="johns_experiment").exists()
+    assert AuditEvent.objects.filter(action="catalog.sync", actor_name="operator").count() == 1
+    status = login("operator").get("/catalog/sync/status?poll=1", HTTP_HX_REQUEST="true")
+    assert status.status_code == 286 and "s ago" in status.content.decode()  # polling stops once idle
