@@ -48,7 +48,7 @@ class AliasChangeOut(Schema):
 
 
 class ErrorOut(Schema):
-    detail: str
+    detail: str | list[Any]  # a list for request validation errors (422 from ninja itself)
     error: str | None = None
     reason: str | None = None
     reasons: list[str] | None = None

@@ -1,0 +1,35 @@
+"""Read-only admin views of the alias history and the lock leases (changes go through the services)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from mlopsadmin.core.admin import site
+from registry_ui.promotion.models import AliasEvent, ModelLock
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AliasEvent, site=site)
+class AliasEventAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "model_name", "alias", "from_version", "to_version", "action", "actor_name",
+                    "source", "outcome"]
+    list_filter = ["source", "action", "outcome"]
+    search_fields = ["model_name"]
+
+
+@admin.register(ModelLock, site=site)
+class ModelLockAdmin(ReadOnlyAdmin):
+    list_display = ["model_name", "holder", "expires_at"]
