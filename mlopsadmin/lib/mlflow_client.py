@@ -28,6 +28,7 @@ os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no phoning home (air-gapped), no flaky session ids
 
 import mlflow  # noqa: E402
 from mlflow.entities import ViewType  # noqa: E402

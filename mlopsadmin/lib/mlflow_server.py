@@ -43,6 +43,7 @@ def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     env["GIT_PYTHON_REFRESH"] = "quiet"
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env.pop("MLFLOW_TRACKING_URI", None)
     return env
 
