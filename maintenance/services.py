@@ -604,13 +604,14 @@ def reaper_run(run: TaskRun) -> None:
     alive: list[dict[str, Any]] = []
     ids = [e.experiment_id for e in experiments]
     query = f"attributes.status = 'RUNNING' AND attributes.start_time < {cutoff_ms}"
-    seen = 0
+    seen = alive_count = 0
     for start in range(0, len(ids), 100):
         for mrun in mlf.iter_runs(ids[start:start + 100], filter_string=query,
                                   page_size=settings.MAINTENANCE_RUNS_PAGE_SIZE):
             entry = {"run_id": mrun.run_id, "experiment_id": mrun.experiment_id, "run_name": mrun.run_name,
                      "started": _fmt_ms(mrun.start_time), "last_metric": _fmt_ms(mrun.last_metric_time)}
             if mrun.end_time or (mrun.last_metric_time and mrun.last_metric_time >= cutoff_ms):
+                alive_count += 1
                 if len(alive) < REPORT_LIST_LIMIT:
                     alive.append(entry)
             else:
@@ -619,7 +620,7 @@ def reaper_run(run: TaskRun) -> None:
             if seen % 500 == 0:
                 task_run_progress(run)  # heartbeat while listing
         task_run_progress(run, done=0, total=max(1, len(suspects)))
-    counts = {"stuck": len(suspects), "reaped": 0, "changed": 0, "failed": 0, "alive": len(alive)}
+    counts = {"stuck": len(suspects), "reaped": 0, "changed": 0, "failed": 0, "alive": alive_count}
     reason = f"RUNNING for more than {hours:g} h with no metric logged in that time"
     reaped: list[dict[str, Any]] = []
     for index, entry in enumerate(suspects, start=1):
