@@ -57,13 +57,12 @@ def _point_app_at(broker: str, queue_name: str) -> None:
     pool already opened on another broker (Celery keeps pools once created)."""
     from mlopsadmin.celery import app
 
-    app.conf.broker_url = broker
+    if app.conf.broker_url != broker:
+        app.conf.broker_url = broker
+        app._pool = None  # the next send opens a pool on the test broker
+        app.amqp._producer_pool = None
     app.conf.task_default_queue = queue_name
     app.conf.task_always_eager = False
-    if getattr(app, "_pool", None) is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
 
 
 @pytest.fixture
