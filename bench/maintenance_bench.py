@@ -143,12 +143,42 @@ def run_child(kind: str, env: dict[str, str]) -> dict[str, object]:
     raise RuntimeError(f"child {kind} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
 
 
+def plan_only(workdir: Path) -> None:
+    """Re-measure the plan on an existing store (after a fix), against a fresh ground truth."""
+    from mlopsadmin.lib import mlflow_server as server
+
+    backend = f"sqlite:///{workdir / 'mlflow.db'}"
+    port = server.free_port()
+    process = server.start_server(port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts",
+                                  log_path=workdir / "mlflow.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_healthy(url, process=process, timeout=300)
+        _django(workdir / "mlopsadmin.sqlite3", url, backend, workdir / "artifacts")
+        from mlopsadmin.lib import mlflow_client as mlf
+
+        backed = {v.run_id for v in mlf.iter_model_versions(name="bench-model")}
+        truth = ground_truth(workdir / "mlflow.db", backed)
+        with open(workdir / "mlflow.db", "rb") as handle:
+            while handle.read(1 << 24):
+                pass
+        plan = run_child("plan", {**os.environ})
+    finally:
+        server.stop_server(process)
+    planned = set(plan.pop("candidate_ids_sha"))  # type: ignore[arg-type]
+    print(f"PLAN-ONLY truth={len(truth)} planned={len(planned)} equal={planned == truth} "
+          f"seconds={float(plan['seconds']):.1f} rss_mb={float(plan['rss_mb']):.0f} state={plan['state']} "
+          f"errors={plan['errors']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--experiments", type=int, default=100)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--child", default="")
+    parser.add_argument("--plan-only", action="store_true",
+                        help="reuse --workdir's store; measure only the cleanup plan against the ground truth")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results" / "maintenance.md")
     args = parser.parse_args()
     if args.child:
@@ -160,6 +190,9 @@ def main() -> None:
     from bench.maintenance_store import generate
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-maintenance-"))
+    if args.plan_only:
+        plan_only(workdir)
+        return
     t0 = time.perf_counter()
     stats = generate(workdir, runs=args.runs, experiments=args.experiments)
     generate_s = time.perf_counter() - t0

@@ -308,7 +308,7 @@ def _exclusion_reason(run: mlf.Run, protected: set[str]) -> str:
     return ""
 
 
-CHUNK_EXPERIMENTS = 50  # experiments per search_runs stream (one query covers them all)
+CHUNK_EXPERIMENTS = 50  # at most this many experiments per fetch thread
 
 
 def _stream_scope(plan: CleanupPlan, out: queue.Queue[Any],
@@ -322,28 +322,26 @@ def _stream_scope(plan: CleanupPlan, out: queue.Queue[Any],
     queries.append(f"attributes.status = 'RUNNING' AND attributes.start_time < {plan.cutoff_ms}")
 
     def fetch(chunk: list[mlf.Experiment]) -> None:
+        # One experiment per query: each result set stays small, so the server never sorts and
+        # offsets through a huge multi-experiment result page after page.
         try:
-            by_id = {e.experiment_id: e for e in chunk}
-            sizes: dict[str, dict[str, int] | None] = {}
-
-            def size_of(mrun: mlf.Run) -> int | None:
-                if mrun.experiment_id not in sizes:
-                    sizes[mrun.experiment_id] = _run_sizes(by_id[mrun.experiment_id])
-                known = sizes[mrun.experiment_id]
-                return None if known is None else known.get(mrun.run_id, 0)
-
-            for query in queries:
-                batch: list[tuple[mlf.Run, int | None]] = []
-                for mrun in mlf.iter_runs(list(by_id), filter_string=query, page_size=page_size):
-                    if stop.is_set():
-                        return
-                    batch.append((mrun, size_of(mrun)))
-                    if len(batch) >= page_size:
+            for experiment in chunk:
+                sizes: dict[str, int] | None = None
+                sized = False
+                for query in queries:
+                    batch: list[tuple[mlf.Run, int | None]] = []
+                    for mrun in mlf.iter_runs([experiment.experiment_id], filter_string=query, page_size=page_size):
+                        if stop.is_set():
+                            return
+                        if not sized:
+                            sizes, sized = _run_sizes(experiment), True
+                        batch.append((mrun, None if sizes is None else sizes.get(mrun.run_id, 0)))
+                        if len(batch) >= page_size:
+                            out.put(("runs", batch))
+                            batch = []
+                    if batch:
                         out.put(("runs", batch))
-                        batch = []
-                if batch:
-                    out.put(("runs", batch))
-            out.put(("done", len(chunk)))
+                out.put(("done", 1))
         except Exception as exc:  # handed to the consuming thread, which decides
             out.put(("error", exc))
 
@@ -381,17 +379,16 @@ def cleanup_plan_build(run: TaskRun) -> None:
     counts = {"candidates": 0, "excluded": 0, "experiments": len(experiments), "estimated_bytes": 0}
     by_reason: dict[str, int] = {}
     pending: list[PlanItem] = []
-    finished = chunks_done = 0
+    finished = 0
     with ThreadPoolExecutor(max_workers=max(1, len(chunks)), thread_name_prefix="cleanup-plan") as pool:
         for chunk in chunks:
             pool.submit(fetch, chunk)
         try:
-            while chunks_done < len(chunks):
+            while finished < len(experiments):
                 message = out.get()
                 if message[0] == "error":
                     raise message[1]
                 if message[0] == "done":
-                    chunks_done += 1
                     finished += message[1]
                     task_run_progress(run, done=finished, counts=counts)
                     continue
@@ -607,13 +604,14 @@ def reaper_run(run: TaskRun) -> None:
     alive: list[dict[str, Any]] = []
     ids = [e.experiment_id for e in experiments]
     query = f"attributes.status = 'RUNNING' AND attributes.start_time < {cutoff_ms}"
-    seen = 0
+    seen = alive_count = 0
     for start in range(0, len(ids), 100):
         for mrun in mlf.iter_runs(ids[start:start + 100], filter_string=query,
                                   page_size=settings.MAINTENANCE_RUNS_PAGE_SIZE):
             entry = {"run_id": mrun.run_id, "experiment_id": mrun.experiment_id, "run_name": mrun.run_name,
                      "started": _fmt_ms(mrun.start_time), "last_metric": _fmt_ms(mrun.last_metric_time)}
             if mrun.end_time or (mrun.last_metric_time and mrun.last_metric_time >= cutoff_ms):
+                alive_count += 1
                 if len(alive) < REPORT_LIST_LIMIT:
                     alive.append(entry)
             else:
@@ -622,7 +620,7 @@ def reaper_run(run: TaskRun) -> None:
             if seen % 500 == 0:
                 task_run_progress(run)  # heartbeat while listing
         task_run_progress(run, done=0, total=max(1, len(suspects)))
-    counts = {"stuck": len(suspects), "reaped": 0, "changed": 0, "failed": 0, "alive": len(alive)}
+    counts = {"stuck": len(suspects), "reaped": 0, "changed": 0, "failed": 0, "alive": alive_count}
     reason = f"RUNNING for more than {hours:g} h with no metric logged in that time"
     reaped: list[dict[str, Any]] = []
     for index, entry in enumerate(suspects, start=1):

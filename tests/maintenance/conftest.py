@@ -52,19 +52,37 @@ def _worker_database_env() -> dict[str, str]:
     return {"DATABASE_URL": f"{base}/{name}"}
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup: None, django_db_blocker: Any, mlflow_server: str, s3_server: str) -> Iterator[str]:
-    """A real `celery worker` subprocess. Returns the queue name the test process sends to."""
-    from django.conf import settings
-
+def _point_app_at(broker: str, queue_name: str) -> None:
+    """Send this process's tasks to the test worker: set the broker and queue and drop any connection
+    pool already opened on another broker (Celery keeps pools once created)."""
     from mlopsadmin.celery import app
+
+    if app.conf.broker_url != broker:
+        app.conf.broker_url = broker
+        app._pool = None  # the next send opens a pool on the test broker
+        app.amqp._producer_pool = None
+    app.conf.task_default_queue = queue_name
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def celery_worker(_celery_worker_process: tuple[str, str]) -> str:
+    """A real `celery worker` subprocess (one per session); every test re-points the app at it."""
+    broker, queue_name = _celery_worker_process
+    _point_app_at(broker, queue_name)
+    return queue_name
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_process(django_db_setup: None, django_db_blocker: Any, mlflow_server: str,
+                           s3_server: str) -> Iterator[tuple[str, str]]:
+    """The worker subprocess; yields (broker URL, queue name)."""
+    from django.conf import settings
 
     workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-worker-"))
     broker = settings.REDIS_URL or f"sqla+sqlite:///{workdir / 'broker.sqlite3'}"
     queue_name = f"maintenance-tests-{uuid.uuid4().hex[:10]}"
-    app.conf.broker_url = broker
-    app.conf.task_default_queue = queue_name
-    app.conf.task_always_eager = False
+    _point_app_at(broker, queue_name)
     env = {
         **os.environ,
         **_worker_database_env(),
@@ -102,7 +120,7 @@ def celery_worker(django_db_setup: None, django_db_blocker: Any, mlflow_server: 
     else:
         raise TimeoutError(f"celery worker not ready: {log_path.read_text()[-3000:]}")
     os.environ["MLOPSADMIN_TEST_WORKER_LOG"] = str(log_path)
-    yield queue_name
+    yield broker, queue_name
     process.terminate()
     try:
         process.wait(timeout=20)

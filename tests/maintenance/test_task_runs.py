@@ -130,3 +130,26 @@ def test_capacity_thresholds(settings) -> None:  # type: ignore[no-untyped-def]
     assert levels(50, 10**12)["level"] == "ok"
     assert levels(150, None)["level"] == "warning"
     assert levels(5000, None)["critical"] is True
+
+
+def test_capacity_alert_is_audited_and_notified(personas, settings, django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+                                                mailoutbox) -> None:
+    from maintenance.capacity import levels
+    from mlopsadmin.celery import app
+
+    settings.NOTIFY_EMAILS = ["ops@example.com"]
+    settings.NOTIFY_WEBHOOK_URL = ""
+    settings.MAINTENANCE_ARTIFACT_WARNING_BYTES = 1000
+    settings.MAINTENANCE_ARTIFACT_CRITICAL_BYTES = 10**9
+    run = _task(kind=TaskKind.CAPACITY, state=TaskState.RUNNING, started_by="system:schedule.capacity")
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services._capacity_alert(run, levels(5000, None), 5000, None)
+    finally:
+        app.conf.task_always_eager = eager
+    assert len(mailoutbox) == 1 and "capacity warning" in mailoutbox[0].subject
+    assert mailoutbox[0].to == ["ops@example.com"]
+    event = AuditEvent.objects.get(action="capacity.alert")
+    assert event.actor_name == "system:schedule.capacity" and "artifact store" in event.reason
