@@ -121,6 +121,7 @@ def version_tag(request: HttpRequest, name: str, version: str) -> HttpResponse:
     """GET ?key=…&edit=1: the inline editor for one tag (htmx); POST: save it through the service."""
     key = (request.POST.get("key") if request.method == "POST" else request.GET.get("key")) or ""
     if request.method == "POST":
+        policy.require(request.user, policy.Action.MODEL_EDIT_TAGS, team=team_for_model(name))
         services.version_tag_set(actor=request.user, model_name=name, version=version, key=key,
                                  value=request.POST.get("value", ""))
         if not getattr(request, "htmx", False):

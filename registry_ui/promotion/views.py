@@ -95,6 +95,7 @@ def _float(request: HttpRequest, key: str) -> float:
 
 @require_POST
 def gate_policy_view(request: HttpRequest, name: str) -> HttpResponse:
+    policy.require(request.user, Action.MODEL_SETTINGS_EDIT, team=team_for_model(name))  # before reading input
     services.gate_policy_update(model_name=name, actor=request.user, metric=request.POST.get("metric", ""),
                                 threshold=_float(request, "threshold"),
                                 max_drop_pct=_float(request, "max_drop_pct"),
