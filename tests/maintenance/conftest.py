@@ -80,7 +80,9 @@ def _celery_worker_process(django_db_setup: None, django_db_blocker: Any, mlflow
     from django.conf import settings
 
     workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-worker-"))
-    broker = settings.REDIS_URL or f"sqla+sqlite:///{workdir / 'broker.sqlite3'}"
+    # With Redis (CI) the worker shares the app's own broker, so nothing needs re-pointing; without it, a
+    # SQLite broker file of the test's own.
+    broker = settings.CELERY_BROKER_URL if settings.REDIS_URL else f"sqla+sqlite:///{workdir / 'broker.sqlite3'}"
     queue_name = f"maintenance-tests-{uuid.uuid4().hex[:10]}"
     _point_app_at(broker, queue_name)
     env = {
