@@ -557,8 +557,13 @@ def _purge(plan: CleanupPlan, errors: list[str]) -> dict[str, Any]:
     """`mlflow gc` for exactly the runs this plan deleted (in chunks), bytes reclaimed from the plan's
     per-run artifact sizes."""
     deleted = plan.items.filter(excluded=False, outcome=ItemOutcome.DELETED)
-    run_ids = list(deleted.values_list("run_id", flat=True))
-    purged = 0
+    run_ids, purged = [], 0
+    for run_id in deleted.values_list("run_id", flat=True):
+        try:
+            mlf.get_run(run_id)
+            run_ids.append(run_id)
+        except mlf.MlflowNotFound:  # purged by an earlier attempt of this task: safe to retry
+            purged += 1
     for start in range(0, len(run_ids), 200):
         chunk = run_ids[start:start + 200]
         result = mlf.run_gc(backend_store_uri=settings.MLFLOW_BACKEND_STORE_URI, run_ids=chunk,
@@ -568,7 +573,7 @@ def _purge(plan: CleanupPlan, errors: list[str]) -> dict[str, Any]:
         else:
             purged += len(chunk)
     reclaimed = deleted.aggregate(total=Sum("estimated_bytes"))["total"] or 0
-    return {"runs_purged": purged, "artifact_bytes_reclaimed": reclaimed if purged == len(run_ids) else None}
+    return {"runs_purged": purged, "artifact_bytes_reclaimed": reclaimed if purged == deleted.count() else None}
 
 
 # --- Stuck-run reaper -------------------------------------------------------------------------

@@ -106,7 +106,7 @@ def token_headers(user: object | None) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True, reset_sequences=True)  # sample ids ("1") name the same rows everywhere
 def test_permission_matrix(personas: dict, matrix_mlflow: str, settings: object) -> None:
     settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = matrix_mlflow  # type: ignore[attr-defined]
     users = {column: personas[username] if username else None for column, username in PERSONAS.items()}
