@@ -152,6 +152,9 @@ def main() -> None:
                                cwd=ROOT, start_new_session=True)
         base_url = f"http://127.0.0.1:{web_port}"
         wait_for_login_page(base_url)
+        import django
+
+        django.setup()
         from mlopsadmin.core.demo import DEMO_PASSWORD
 
         config = {"base_url": base_url, "users": args.users, "total_requests": args.requests,
