@@ -106,8 +106,20 @@ def token_headers(user: object | None) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
 
 
+@pytest.fixture
+def unconsumed_queue() -> Iterator[None]:
+    """Tasks the requests queue must stay queued (no test worker may run them), or the statuses of later
+    rows would depend on which workers happen to be alive in this test session."""
+    from mlopsadmin.celery import app
+
+    previous = app.conf["task_default_queue"]
+    app.conf["task_default_queue"] = "permission-matrix-nobody-listens"
+    yield
+    app.conf["task_default_queue"] = previous
+
+
 @pytest.mark.django_db(transaction=True, reset_sequences=True)  # sample ids ("1") name the same rows everywhere
-def test_permission_matrix(personas: dict, matrix_mlflow: str, settings: object) -> None:
+def test_permission_matrix(personas: dict, matrix_mlflow: str, settings: object, unconsumed_queue: None) -> None:
     settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = matrix_mlflow  # type: ignore[attr-defined]
     users = {column: personas[username] if username else None for column, username in PERSONAS.items()}
     observed = page_rows(users)
