@@ -9,16 +9,7 @@ from urllib.parse import unquote, urlparse
 
 from django.conf import settings
 
-
-def human_bytes(value: int | float | None) -> str:
-    if value is None:
-        return "unknown"
-    size = float(value)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
+from mlopsadmin.core.formatting import human_bytes  # noqa: F401  (re-exported for callers)
 
 
 def _sqlite_path(uri: str) -> Path:

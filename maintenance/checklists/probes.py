@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from maintenance.checklists import sources
 from maintenance.checklists.models import FAIL, PASS, UNKNOWN, WARN, LatencySample
+from mlopsadmin.core.formatting import human_bytes
 from mlopsadmin.lib import mlflow_client as mlf
 
 NO_RESULTS = "no maintenance results yet"
@@ -178,13 +179,6 @@ def mlflow_version() -> ProbeResult:
 
 
 # --- Maintenance results (another feature) ----------------------------------------------------
-def _size(value: int) -> str:
-    size = float(value)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
 
 
 def _capacity(attribute: str, limit: int, label: str) -> ProbeResult:
@@ -194,9 +188,9 @@ def _capacity(attribute: str, limit: int, label: str) -> ProbeResult:
         return ProbeResult(UNKNOWN, NO_RESULTS)
     when = f" (capacity check of {totals.measured_at:%Y-%m-%d %H:%M})" if totals.measured_at else ""
     if not limit:
-        return ProbeResult(PASS, f"{label} {_size(value)}{when}; no threshold set.")
+        return ProbeResult(PASS, f"{label} {human_bytes(value)}{when}; no threshold set.")
     share = value / limit
-    evidence = f"{label} {_size(value)} of threshold {_size(limit)} ({share:.0%}){when}."
+    evidence = f"{label} {human_bytes(value)} of threshold {human_bytes(limit)} ({share:.0%}){when}."
     return ProbeResult(PASS if share < 0.8 else WARN if share < 1 else FAIL, evidence)
 
 

@@ -10,6 +10,7 @@ from django.conf import settings
 
 from mlopsadmin.core.errors import InvalidInput, NotFound, RuleViolation
 from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui import selectors as registry_selectors
 from registry_ui.promotion.gate import GateConfig, GateResult, gate_evaluate
 from registry_ui.promotion.models import AliasEvent, GatePolicy
 from registry_ui.promotion.plans import (
@@ -37,12 +38,8 @@ def gate_config_for(model_name: str) -> GateConfig:
 
 
 def version_is_approved(*, model_name: str, version: str) -> bool:
-    """Adapter to the registry feature's approvals. Until that feature is installed, nothing is approved."""
-    try:
-        from registry_ui.selectors import version_is_approved as registry_version_is_approved
-    except ImportError:
-        return False
-    return bool(registry_version_is_approved(model_name=model_name, version=str(version)))
+    """Approval state comes from the registry feature's approval workflow."""
+    return registry_selectors.version_is_approved(model_name=model_name, version=str(version))
 
 
 def live_aliases(model_name: str) -> dict[str, str]:

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 
+from mlopsadmin.core.formatting import human_bytes
+
 register = template.Library()
 
 
@@ -27,11 +29,4 @@ def ms_to_datetime(value: Any) -> datetime | None:
 
 @register.filter
 def filesize(value: Any) -> str:
-    if value in (None, ""):
-        return "–"
-    size = float(value)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
+    return "–" if value in (None, "") else human_bytes(float(value))
