@@ -4,8 +4,14 @@
         .venv/bin/python bench/load_test.py --users 50 --requests 3000 --max-seconds 240
 
 It starts its own MLflow server (seeded with the demo data) and gunicorn, creates the demo users,
-then a separate load process logs each user in and cycles over the main pages. Bounded in requests and
-time; traffic only to 127.0.0.1. Results go to bench/results/load.md.
+then a separate load process logs each user in and cycles over the main pages their role may see
+(the audit pages only for auditors and admins). Two phases, each bounded in requests and time, traffic
+only to 127.0.0.1:
+  1. users: each of the 50 users waits a think time (uniform, --think-min..--think-max seconds) after
+     each page, as a person reading a dashboard does; this is the P95 target's load model;
+  2. saturation: the same 50 users with no think time at all (50 requests always in flight), which
+     measures the throughput ceiling of the machine rather than a user's experience.
+Results go to bench/results/load.md.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -25,6 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 PAGES = ["/", "/catalog/", "/registry/", "/maintenance/", "/checklists/", "/audit/"]
 USERS = ["lead_search", "lead_fraud", "operator", "auditor", "admin", "member_search"]
+AUDIT_READERS = {"auditor", "admin"}  # the audit pages are refused (403) to everyone else
+
+
+def pages_for(username: str) -> list[str]:
+    return [page for page in PAGES if page != "/audit/" or username in AUDIT_READERS]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -36,7 +48,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # --- the load process ----------------------------------------------------------------------------
-def run_load(base_url: str, users: int, total_requests: int, max_seconds: float, password: str) -> dict:
+def run_load(base_url: str, users: int, total_requests: int, max_seconds: float, password: str,
+             think_min: float = 0.0, think_max: float = 0.0) -> dict:
     import re
 
     import requests
@@ -60,13 +73,17 @@ def run_load(base_url: str, users: int, total_requests: int, max_seconds: float,
             with lock:
                 errors.append(f"login {username}: {response.status_code}")
             return
+        pages = pages_for(username)
         step = index
+        rng = random.Random(index)
+        if think_max:
+            time.sleep(rng.uniform(0, think_max))  # users arrive spread out, not in one burst
         while time.monotonic() < deadline:
             with lock:
                 if counter["sent"] >= total_requests:
                     return
                 counter["sent"] += 1
-            page = PAGES[step % len(PAGES)]
+            page = pages[step % len(pages)]
             step += 1
             start = time.perf_counter()
             try:
@@ -79,6 +96,8 @@ def run_load(base_url: str, users: int, total_requests: int, max_seconds: float,
             except requests.RequestException as exc:
                 with lock:
                     errors.append(f"{page}: {type(exc).__name__}")
+            if think_max:
+                time.sleep(rng.uniform(think_min, think_max))
 
     threads = [threading.Thread(target=user_loop, args=(i,)) for i in range(users)]
     started = time.monotonic()
@@ -89,7 +108,7 @@ def run_load(base_url: str, users: int, total_requests: int, max_seconds: float,
     duration = time.monotonic() - started
     every = [v for values in latencies.values() for v in values]
     return {
-        "users": users, "requests": len(every), "seconds": round(duration, 1),
+        "users": users, "think_seconds": [think_min, think_max], "requests": len(every), "seconds": round(duration, 1),
         "throughput_rps": round(len(every) / duration, 1) if duration else 0,
         "p50_ms": round(percentile(every, 50), 1), "p95_ms": round(percentile(every, 95), 1),
         "p99_ms": round(percentile(every, 99), 1),
@@ -120,6 +139,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--max-seconds", type=float, default=240)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--think-min", type=float, default=1.0, help="seconds a user reads a page, at least")
+    parser.add_argument("--think-max", type=float, default=3.0, help="... and at most")
+    parser.add_argument("--saturation-requests", type=int, default=1500,
+                        help="requests of the no-think-time phase (0: skip it)")
     parser.add_argument("--load-only", help=argparse.SUPPRESS)  # internal: run as the load process
     args = parser.parse_args()
 
@@ -162,30 +185,48 @@ def main() -> None:
         # warm-up pass (first requests import mlflow in each worker)
         subprocess.run([python, __file__, "--load-only", json.dumps({**config, "users": 8, "total_requests": 60})],
                        capture_output=True, text=True, check=True)
-        output = subprocess.run([python, __file__, "--load-only", json.dumps(config)], capture_output=True, text=True,
-                                check=True)
-        result = json.loads(output.stdout.strip().splitlines()[-1])
+        phases = [{**config, "think_min": args.think_min, "think_max": args.think_max}]
+        if args.saturation_requests:
+            phases.append({**config, "total_requests": args.saturation_requests})
+        results = []
+        for phase in phases:
+            load_before = os.getloadavg()[0]
+            output = subprocess.run([python, __file__, "--load-only", json.dumps(phase)], capture_output=True,
+                                    text=True, check=True)
+            result = json.loads(output.stdout.strip().splitlines()[-1])
+            result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+            results.append(result)
     finally:
         if web is not None:
             mlflow_server.stop_server(web)
         mlflow_server.stop_server(mlflow_process)
-    write_results(result, args.workers)
-    print(json.dumps(result, indent=2))
+    write_results(results, args.workers)
+    print(json.dumps(results, indent=2))
 
 
-def write_results(result: dict, workers: int) -> None:
+def write_results(results: list[dict], workers: int) -> None:
     lines = [
         "# Load test (bench/load_test.py)", "",
         f"gunicorn {workers} workers on PostgreSQL + Redis, local MLflow server (gunicorn mode) with the demo data;",
-        f"{result['users']} concurrent logged-in users from a second process on 127.0.0.1, cycling over "
-        f"{', '.join(PAGES)}. 2-core machine, load generator on the same machine.", "",
-        f"- requests: {result['requests']} in {result['seconds']} s ({result['throughput_rps']} req/s)",
-        f"- latency: P50 {result['p50_ms']} ms, **P95 {result['p95_ms']} ms**, P99 {result['p99_ms']} ms",
-        f"- errors: {result['errors']} {result['error_samples'] if result['errors'] else ''}", "",
-        "| page | requests | P50 ms | P95 ms |", "|---|---|---|---|",
-        *[f"| `{page}` | {v['n']} | {v['p50_ms']} | {v['p95_ms']} |" for page, v in result["per_page"].items()],
-        "", f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
+        f"logged-in users from a second process on 127.0.0.1, each cycling over the pages of {', '.join(PAGES)}",
+        "that their role may open (the audit pages for auditors and admins only). 2-core machine; the load",
+        "generator, gunicorn, PostgreSQL, Redis and the MLflow server all share it.", "",
     ]
+    for result in results:
+        think_min, think_max = result["think_seconds"]
+        title = (f"## {result['users']} users, think time {think_min:g}–{think_max:g} s between pages"
+                 if think_max else f"## Saturation: {result['users']} users, no think time (always in flight)")
+        lines += [
+            title, "",
+            f"- requests: {result['requests']} in {result['seconds']} s ({result['throughput_rps']} req/s)",
+            f"- latency: P50 {result['p50_ms']} ms, **P95 {result['p95_ms']} ms**, P99 {result['p99_ms']} ms",
+            f"- errors: {result['errors']} {result['error_samples'] if result['errors'] else ''}",
+            f"- machine load average (1 min) before/after the phase: {result['load_average']}", "",
+            "| page | requests | P50 ms | P95 ms |", "|---|---|---|---|",
+            *[f"| `{page}` | {v['n']} | {v['p50_ms']} | {v['p95_ms']} |" for page, v in result["per_page"].items()],
+            "",
+        ]
+    lines += [f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]
     out = ROOT / "bench" / "results" / "load.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines))

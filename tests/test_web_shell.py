@@ -104,3 +104,32 @@ def test_health_reports_redis_broker(client: Client, db: None, settings: object)
     report = health._timed(health._broker)
     assert report["ok"], report
     assert "redis" in report["detail"].lower()
+
+
+@pytest.mark.django_db
+def test_idle_session_expires_and_use_refreshes_it(client: Client, personas: dict, demo_password: str,
+                                                   settings: object) -> None:
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    settings.SESSION_REFRESH_SECONDS = 60  # type: ignore[attr-defined]
+    client.post(reverse("login"), {"username": "operator", "password": demo_password})
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value  # type: ignore[attr-defined]
+    first_expiry = Session.objects.get(pk=key).expire_date
+
+    # Used again within the refresh interval: no session write on this page view.
+    assert client.get(reverse("home")).status_code == 200
+    assert Session.objects.get(pk=key).expire_date == first_expiry
+
+    # Last refreshed long ago: this page view pushes the expiry forward.
+    session = client.session
+    session["_idle_refreshed_at"] = 0
+    session.save()
+    before = Session.objects.get(pk=key).expire_date
+    assert client.get(reverse("home")).status_code == 200
+    assert Session.objects.get(pk=key).expire_date > before
+
+    # Idle past SESSION_COOKIE_AGE: the next page asks for the login again.
+    Session.objects.filter(pk=key).update(expire_date=timezone.now() - timezone.timedelta(seconds=1))
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))

@@ -1,12 +1,14 @@
-"""Request id, Content-Security-Policy, and turning domain errors into clear pages."""
+"""Request id, Content-Security-Policy, session idle timeout, and turning domain errors into clear pages."""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 
 from django import db
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -48,6 +50,29 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", CSP)
+        return response
+
+
+class SessionIdleTimeoutMiddleware:
+    """The idle timeout: a session expires SESSION_COOKIE_AGE after its last use. Instead of writing the
+    session on every request (SESSION_SAVE_EVERY_REQUEST: one UPDATE per page view), the expiry is pushed
+    forward at most once per SESSION_REFRESH_SECONDS, so the timeout is exact to within that interval."""
+
+    KEY = "_idle_refreshed_at"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # After the view (a login has just created the session; a logout has just flushed it);
+        # SessionMiddleware, outside this one, saves a modified session with a fresh expiry.
+        session = getattr(request, "session", None)
+        user = getattr(request, "user", None)
+        if session is not None and user is not None and user.is_authenticated:
+            now = int(time.time())
+            if now - int(session.get(self.KEY, 0)) >= settings.SESSION_REFRESH_SECONDS:
+                session[self.KEY] = now
         return response
 
 

@@ -24,7 +24,7 @@ from django.urls.exceptions import NoReverseMatch, Resolver404
 MUTATING = ("post", "put", "patch", "delete")
 # Authenticating oneself is not a change of the system: these accept anyone's POST by design.
 SELF_SERVICE = {"login", "logout", "admin:login", "admin:logout"}
-# Sessions change on every request (SESSION_SAVE_EVERY_REQUEST, force_login); they are not state.
+# Sessions change with logins and idle-timeout refreshes (force_login); they are not state.
 IGNORED_TABLES = {"django_session"}
 
 # Values tried for a URL parameter, first match of the parameter's pattern wins. Names steer the
