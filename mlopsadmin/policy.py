@@ -166,6 +166,10 @@ def denial_message(action: Action | str, team: Team | None) -> str:
         who = f"a member of team {team} with edit rights" if team else "a member of the owning team"
     elif action in OPERATOR_ACTIONS:
         who = "an operator"
+    elif action == Action.AUDIT_VIEW:
+        who = "an auditor, admin, operator or ML lead"
+    elif action == Action.AUDIT_VERIFY:
+        who = "an auditor or admin"
     else:
         who = "an admin"
     return f"Only {who} may do this ({action.value})."
