@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dj_database_url
 
@@ -33,6 +34,18 @@ def env_int(name: str, default: int) -> int:
 def env_float(name: str, default: float) -> float:
     value = os.environ.get(name, "")
     return float(value) if value.strip() else default
+
+
+def split_uri_credentials(uri: str) -> tuple[str, str, str]:
+    """(uri without its user:password@ part, user, password). Credentials given inside a URI move to their
+    own settings, so no error message, log line or page that shows the URI can ever carry them."""
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri, "", ""
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.username or ""), unquote(parts.password or "")
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -170,11 +183,14 @@ USE_TZ = True
 
 # --- MLflow ---------------------------------------------------------------------------------
 MLFLOW_LOCAL_PORT = env_int("MLFLOW_LOCAL_PORT", 5050)
-MLFLOW_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{MLFLOW_LOCAL_PORT}")
+# https://user:password@host works too: the credentials become MLFLOW_TRACKING_USERNAME/PASSWORD (unless those
+# are set) and the URI kept here, shown on pages and in errors, has none.
+MLFLOW_TRACKING_URI, _URI_USERNAME, _URI_PASSWORD = split_uri_credentials(
+    os.environ.get("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{MLFLOW_LOCAL_PORT}"))
 # Link target for "open in MLflow"; differs from the API URI behind a proxy.
-MLFLOW_UI_URL = os.environ.get("MLFLOW_UI_URL", MLFLOW_TRACKING_URI).rstrip("/")
-MLFLOW_TRACKING_USERNAME = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
-MLFLOW_TRACKING_PASSWORD = os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
+MLFLOW_UI_URL = split_uri_credentials(os.environ.get("MLFLOW_UI_URL", MLFLOW_TRACKING_URI))[0].rstrip("/")
+MLFLOW_TRACKING_USERNAME = os.environ.get("MLFLOW_TRACKING_USERNAME", "") or _URI_USERNAME
+MLFLOW_TRACKING_PASSWORD = os.environ.get("MLFLOW_TRACKING_PASSWORD", "") or _URI_PASSWORD
 MLFLOW_REQUEST_TIMEOUT = env_float("MLFLOW_REQUEST_TIMEOUT", 15.0)
 MLFLOW_REQUEST_MAX_RETRIES = env_int("MLFLOW_REQUEST_MAX_RETRIES", 1)
 # The backend store of the tracking server, needed only by the optional `mlflow gc` purge and the
@@ -310,5 +326,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "alembic": {"level": "WARNING"}},
+    # botocore's DEBUG lines carry signed request headers (the S3 access key id), even with LOG_LEVEL=DEBUG.
+    # Every record is also scrubbed of configured secrets (mlopsadmin.core.redaction).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "alembic": {"level": "WARNING"},
+                "botocore": {"level": "INFO"}},
 }

@@ -12,6 +12,7 @@ from ninja.errors import AuthenticationError, ValidationError
 
 from mlopsadmin.api.auth import session_auth, token_auth
 from mlopsadmin.core.errors import DomainError
+from mlopsadmin.core.redaction import scrub
 from mlopsadmin.lib.mlflow_client import MlflowError, MlflowNotFound, MlflowUnavailable
 
 # Every operation can answer these; the document says so, with one error shape: {"detail": str, ...}.
@@ -84,7 +85,7 @@ def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 @api.exception_handler(MlflowError)
 def mlflow_error(request: HttpRequest, exc: MlflowError) -> HttpResponse:
     status = 503 if isinstance(exc, MlflowUnavailable) else 404 if isinstance(exc, MlflowNotFound) else 502
-    return _error(request, str(exc), status, error=type(exc).__name__)
+    return _error(request, scrub(str(exc)), status, error=type(exc).__name__)  # MLflow's text may quote a URI
 
 
 def _register_routers() -> None:

@@ -20,13 +20,15 @@ NAVIGATION = [
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"navigation": [], "nav_badges": {}}
+        return {"navigation": [], "nav_badges": {}, "nav_key": ""}
     items = [
         (key, label, url_name)
         for key, label, url_name in NAVIGATION
         if key != "audit" or policy.can(user, policy.Action.AUDIT_VIEW)
     ]
     return {
+        # base.html reads nav_key; a page without one must not make the template engine log its context
+        "nav_key": "",
         "navigation": items,
         "nav_badges": badges_for(user),
         "user_roles": sorted(policy.role_names(user)),

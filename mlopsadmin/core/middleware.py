@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from mlopsadmin.core.errors import DomainError
+from mlopsadmin.core.redaction import scrub
 from mlopsadmin.core.request_context import current_request_id, new_request_id
 from mlopsadmin.lib.mlflow_client import MlflowError, MlflowNotFound, MlflowUnavailable
 
@@ -104,11 +105,12 @@ class DomainErrorMiddleware:
             exception = DomainError(f"{title} ({type(exception).__name__}); nothing was changed. Try again shortly.")
         else:
             return None
-        logger.warning("%s %s -> %s: %s", request.method, request.path, status, exception)
+        message = scrub(str(exception))  # a library's error text may quote a URI with its credentials
+        logger.warning("%s %s -> %s: %s", request.method, request.path, status, message)
         if is_api(request):
-            return JsonResponse({"detail": str(exception), "error": type(exception).__name__}, status=status)
+            return JsonResponse({"detail": message, "error": type(exception).__name__}, status=status)
         template = "htmx/error_fragment.html" if getattr(request, "htmx", False) else "error.html"
-        context = {"title": title, "message": str(exception), "status": status,
+        context = {"title": title, "message": message, "status": status,
                    "tracking_uri": exception.tracking_uri if isinstance(exception, MlflowError) else ""}
         response = render(request, template, context, status=status)
         if getattr(request, "htmx", False):
