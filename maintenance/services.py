@@ -361,21 +361,92 @@ def _chunks(experiments: list[mlf.Experiment], parallelism: int) -> list[list[ml
     return [experiments[i:i + size] for i in range(0, len(experiments), size)]
 
 
+def _stream_store(plan: CleanupPlan, out: queue.Queue[Any],
+                  stop: threading.Event) -> Callable[[list[mlf.Experiment]], None]:
+    """The fetch side of planning from the backend store (read-only): one streamed query over the
+    scope's experiments, ordered by experiment, the same runs the tracking-API queries return; put on
+    the same bounded queue in batches, one "done" per experiment."""
+    uri = settings.MLFLOW_BACKEND_STORE_URI
+    page_size = settings.MAINTENANCE_RUNS_PAGE_SIZE
+
+    def fetch(experiments: list[mlf.Experiment]) -> None:
+        by_id = {e.experiment_id: e for e in experiments}
+        current, sizes, finished = "", None, 0
+        batch: list[tuple[mlf.Run, int | None]] = []
+        try:
+            for mrun in mlf.iter_store_cleanup_runs(uri, list(by_id), statuses=plan.statuses,
+                                                    cutoff_ms=plan.cutoff_ms):
+                if stop.is_set():
+                    return
+                if mrun.experiment_id != current or len(batch) >= page_size:
+                    if batch:
+                        out.put(("runs", batch))
+                        batch = []
+                    if mrun.experiment_id != current:
+                        if current:
+                            out.put(("done", 1))
+                            finished += 1
+                        current, sizes = mrun.experiment_id, _run_sizes(by_id[mrun.experiment_id])
+                batch.append((mrun, None if sizes is None else sizes.get(mrun.run_id, 0)))
+            if batch:
+                out.put(("runs", batch))
+            out.put(("done", len(experiments) - finished))
+        except Exception as exc:  # handed to the consuming thread, which decides
+            out.put(("error", exc))
+
+    return fetch
+
+
+def _plan_source() -> tuple[str, str]:
+    """(source, note): the backend store when it is configured, reachable and on the installed MLflow's
+    schema revision; otherwise the tracking API, and why."""
+    if not settings.MAINTENANCE_PLAN_READ_STORE:
+        return mlf.SOURCE_API, "MAINTENANCE_PLAN_READ_STORE is off"
+    why = mlf.backend_store_unusable_reason(settings.MLFLOW_BACKEND_STORE_URI)
+    if why:
+        logger.info("cleanup plan: listing runs through the tracking API: %s", why)
+        return mlf.SOURCE_API, why
+    return mlf.SOURCE_STORE, ""
+
+
 def cleanup_plan_build(run: TaskRun) -> None:
-    """Handler: stream every matching run of the scope (all pages; chunks of experiments in parallel),
-    classify each as candidate or exclusion, store them as PlanItems."""
+    """Handler: list every matching run of the scope (from the backend store when usable, else through
+    the tracking API: all pages, chunks of experiments in parallel), classify each as candidate or
+    exclusion, store them as PlanItems."""
     plan = CleanupPlan.objects.get(pk=run.parameters["plan_id"])
+    source, note = _plan_source()
+    try:
+        counts, by_reason = _plan_items(run, plan, from_store=source == mlf.SOURCE_STORE)
+    except mlf.BackendStoreError as exc:
+        logger.warning("cleanup plan #%s: %s; listing again through the tracking API", plan.pk, exc)
+        source, note = mlf.SOURCE_API, f"{exc}; listed again through the tracking API"
+        counts, by_reason = _plan_items(run, plan, from_store=False)
+    with transaction.atomic():
+        CleanupPlan.objects.filter(pk=plan.pk).update(
+            state=PlanState.READY, planned_at=timezone.now(), candidate_count=counts["candidates"],
+            excluded_count=counts["excluded"], estimated_bytes=counts["estimated_bytes"])
+        task_run_finish(run, state=TaskState.SUCCEEDED, counts=counts,
+                        report={"plan_id": plan.pk, "exclusions_by_reason": by_reason,
+                                "scope": plan.scope_label, "cutoff": _fmt_ms(plan.cutoff_ms),
+                                "source": source, "source_note": note})
+
+
+def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[dict[str, int], dict[str, int]]:
+    """Stream the scope's runs from one source into PlanItems; (counts, exclusions by reason)."""
     PlanItem.objects.filter(plan=plan).delete()  # a retried plan starts over
     experiments = _scope_experiments(plan)
     by_id = {e.experiment_id: e for e in experiments}
     team_list = all_teams()
     teams = {e.experiment_id: team_for_experiment_name(e.name, team_list) for e in experiments}
-    protected = mlf.run_ids_backing_model_versions()
+    protected = mlf.run_ids_backing_model_versions(
+        store_uri=settings.MLFLOW_BACKEND_STORE_URI if from_store else "")
     task_run_progress(run, done=0, total=len(experiments))
     out: queue.Queue[Any] = queue.Queue(maxsize=8)  # bounded: memory stays a few pages
     stop = threading.Event()
-    fetch = _stream_scope(plan, out, stop)
-    chunks = _chunks(experiments, settings.MAINTENANCE_PLAN_PARALLELISM)
+    if from_store:
+        fetch, chunks = _stream_store(plan, out, stop), [experiments]
+    else:
+        fetch, chunks = _stream_scope(plan, out, stop), _chunks(experiments, settings.MAINTENANCE_PLAN_PARALLELISM)
     counts = {"candidates": 0, "excluded": 0, "experiments": len(experiments), "estimated_bytes": 0}
     by_reason: dict[str, int] = {}
     pending: list[PlanItem] = []
@@ -404,13 +475,7 @@ def cleanup_plan_build(run: TaskRun) -> None:
             while not out.empty():  # unblock producers waiting on a full queue
                 out.get_nowait()
     PlanItem.objects.bulk_create(pending, ignore_conflicts=True)
-    with transaction.atomic():
-        CleanupPlan.objects.filter(pk=plan.pk).update(
-            state=PlanState.READY, planned_at=timezone.now(), candidate_count=counts["candidates"],
-            excluded_count=counts["excluded"], estimated_bytes=counts["estimated_bytes"])
-        task_run_finish(run, state=TaskState.SUCCEEDED, counts=counts,
-                        report={"plan_id": plan.pk, "exclusions_by_reason": by_reason,
-                                "scope": plan.scope_label, "cutoff": _fmt_ms(plan.cutoff_ms)})
+    return counts, by_reason
 
 
 def _plan_item(plan: CleanupPlan, mrun: mlf.Run, experiment: mlf.Experiment, team: Team | None,

@@ -281,6 +281,9 @@ MAINTENANCE_PLAN_MAX_AGE_HOURS = env_float("MAINTENANCE_PLAN_MAX_AGE_HOURS", 24.
 MAINTENANCE_RUNS_PAGE_SIZE = env_int("MAINTENANCE_RUNS_PAGE_SIZE", 1000)
 # Parallel page streams while planning (experiments are split into this many groups).
 MAINTENANCE_PLAN_PARALLELISM = env_int("MAINTENANCE_PLAN_PARALLELISM", 4)
+# Plan from MLflow's backend store (read-only, only when MLFLOW_BACKEND_STORE_URI is set, reachable and on
+# the installed MLflow's schema revision); false: always list runs through the tracking API.
+MAINTENANCE_PLAN_READ_STORE = env_bool("MAINTENANCE_PLAN_READ_STORE", True)
 # Stuck-run reaper: RUNNING, started and silent for longer than this.
 MAINTENANCE_REAPER_THRESHOLD_HOURS = env_float("MAINTENANCE_REAPER_THRESHOLD_HOURS", 24.0)
 # A running task whose heartbeat is older than this was lost with its worker: marked "interrupted".

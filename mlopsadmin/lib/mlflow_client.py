@@ -573,25 +573,96 @@ def logged_model_source_run(model_id: str) -> str | None:
     return str(logged.source_run_id) if getattr(logged, "source_run_id", None) else None
 
 
-def run_ids_backing_model_versions() -> set[str]:
+def run_ids_backing_model_versions(*, store_uri: str = "") -> set[str]:
     """Every run that is the source of any registered model version, whatever the run's tags:
-    the version's `run_id`, a `runs:/<run_id>/…` source, or the source run of a `models:/m-…` source."""
+    the version's `run_id`, a `runs:/<run_id>/…` source, or the source run of a `models:/m-…` source.
+    With `store_uri` the registry tables are read from the backend store (read-only) instead of REST."""
+    from mlopsadmin.lib import mlflow_store
+
+    pairs = (_store_rows(mlflow_store.iter_model_version_sources(store_uri)) if store_uri
+             else ((v.run_id, v.source) for v in iter_model_versions()))
     run_ids: set[str] = set()
-    resolved: dict[str, str | None] = {}
-    for version in iter_model_versions():
-        if version.run_id:
-            run_ids.add(version.run_id)
-        source = version.source or ""
+    model_ids: set[str] = set()
+    for run_id, source in pairs:
+        if run_id:
+            run_ids.add(run_id)
+        source = source or ""
         if source.startswith("runs:/"):
             run_ids.add(source[len("runs:/"):].split("/", 1)[0])
         elif source.startswith("models:/m-"):
-            model_id = source[len("models:/"):].split("/", 1)[0]
-            if model_id not in resolved:
-                resolved[model_id] = logged_model_source_run(model_id)
-            if resolved[model_id]:
-                run_ids.add(str(resolved[model_id]))
+            model_ids.add(source[len("models:/"):].split("/", 1)[0])
+    if store_uri:
+        resolved = _store_call(lambda: mlflow_store.logged_model_source_runs(store_uri, sorted(model_ids)))
+    else:
+        resolved = {model_id: logged_model_source_run(model_id) for model_id in model_ids}
+    run_ids.update(run_id for run_id in resolved.values() if run_id)
     run_ids.discard("")
     return run_ids
+
+
+# Read-only fast path for cleanup planning: MLflow's backend store read directly (mlflow_store.py).
+SOURCE_STORE = "backend store (read-only)"
+SOURCE_API = "tracking API"
+PLAN_TAGS = ("keep", "mlflow.registeredModelName")
+
+
+class BackendStoreError(MlflowUnavailable):
+    """Reading the backend store failed part-way (the caller can list again through the tracking API)."""
+
+
+def _store_call(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except Exception as exc:
+        raise BackendStoreError(f"backend store read failed: {type(exc).__name__}: {_short(str(exc), 300)}",
+                                operation="backend store") from exc
+
+
+def _store_rows(rows: Iterator[T]) -> Iterator[T]:
+    """Rows of a store query, with any failure raised as BackendStoreError; the cursor is closed when
+    the caller stops early."""
+    iterator = iter(rows)
+    try:
+        while True:
+            row = _store_call(lambda: next(iterator, None))
+            if row is None:
+                return
+            yield row
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def backend_store_unusable_reason(uri: str) -> str:
+    """'' when planning can read the backend store directly (reachable, and its schema revision is the
+    installed MLflow's head), otherwise why not (the caller then uses the tracking API)."""
+    from mlopsadmin.lib import mlflow_store
+
+    try:
+        mlflow_store.store_check(uri)
+    except mlflow_store.StoreUnusable as exc:
+        return str(exc)
+    return ""
+
+
+def iter_store_cleanup_runs(uri: str, experiment_ids: list[str], *, statuses: list[str],
+                            cutoff_ms: int) -> Iterator[Run]:
+    """What the tracking-API plan queries return, read from the backend store: active runs of these
+    experiments with a status in `statuses` that ended before the cutoff, and RUNNING runs started
+    before it; ordered by experiment. The runs carry only the PLAN_TAGS tags (no params, metrics or
+    artifact URI)."""
+    from mlopsadmin.lib import mlflow_store
+
+    if not all(str(i).isdigit() for i in experiment_ids):
+        raise BackendStoreError("experiment ids are not numeric: not an MLflow SQL store", operation="backend store")
+    rows = mlflow_store.iter_cleanup_rows(uri, [int(i) for i in experiment_ids], statuses=statuses,
+                                          cutoff_ms=cutoff_ms, tag_keys=PLAN_TAGS)
+    for row in _store_rows(rows):
+        run_id, experiment_id, name, status, start_time, end_time, *values = row
+        yield Run(run_id=run_id, experiment_id=str(experiment_id), run_name=name or "", status=status,
+                  start_time=start_time, end_time=end_time, lifecycle_stage="active", artifact_uri="",
+                  tags={key: value or "" for key, value in zip(PLAN_TAGS, values, strict=True) if value is not None})
 
 
 def search_runs_page(experiment_ids: list[str], *, filter_string: str = "", order_by: list[str] | None = None,

@@ -1,0 +1,188 @@
+"""Read-only access to MLflow's backend store, for planning a cleanup. Used by the gateway only
+(`mlopsadmin.lib.mlflow_client`); nothing else imports this module.
+
+Why: over REST, MLflow's SQL store loads every run's tags, params and latest metrics (~7 ms per run), so
+listing 100,000 runs is server-bound. Reading the few columns a plan needs straight from the store is
+seconds. Safety:
+- the queries use MLflow's own SQLAlchemy models (no copy of its schema), select only the needed columns
+  and stream rows (server-side cursor, `yield_per`), so memory stays a few thousand rows;
+- every connection is read-only (SQLite `PRAGMA query_only`, PostgreSQL `default_transaction_read_only`,
+  MySQL `SET SESSION TRANSACTION READ ONLY`);
+- the store is used only when its alembic revision equals the installed MLflow's head revision, the same
+  check MLflow's own server makes at start-up (`store_check`). The head is read from MLflow's migration
+  scripts as text: loading them through alembic would add ~20 MB to the worker for one string.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import sqlalchemy as sa
+from mlflow.store.model_registry.dbmodels.models import SqlModelVersion
+from mlflow.store.tracking.dbmodels.models import SqlLoggedModel, SqlRun, SqlTag
+
+STREAM_ROWS = 1000  # rows per fetch from the server-side cursor
+ID_CHUNK = 500  # experiment ids / model ids per IN list
+SQL_SCHEMES = ("sqlite", "postgresql", "mysql")  # the ones with a read-only session guard below
+DELETED_VERSION_STAGE = "Deleted_Internal"  # MLflow's STAGE_DELETED_INTERNAL: the registry hides these
+
+
+class StoreUnusable(Exception):
+    """The backend store cannot be read for planning (not configured, unreachable, other schema)."""
+
+
+_engines: dict[str, sa.Engine] = {}
+_lock = threading.Lock()
+
+
+def _read_only(engine: sa.Engine) -> None:
+    dialect = engine.dialect.name
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if dialect == "sqlite":
+            cursor.execute("PRAGMA query_only = ON")
+        elif dialect == "mysql":
+            cursor.execute("SET SESSION TRANSACTION READ ONLY")
+        cursor.close()
+
+
+def engine(uri: str) -> sa.Engine:
+    """One read-only engine per URI (pooled, reused across plans)."""
+    try:
+        url = sa.make_url(uri)
+    except Exception as exc:
+        raise StoreUnusable(f"not a valid database URL ({type(exc).__name__})") from exc
+    backend = url.get_backend_name()
+    connect_args: dict[str, Any] = {}
+    if backend == "sqlite":  # checked every time: connecting to a missing file would create an empty one
+        database = url.database or ""
+        if database in ("", ":memory:") or not Path(database).is_file():
+            raise StoreUnusable(f"SQLite file {database or '(none)'} not found")
+        connect_args = {"timeout": 30}
+    elif backend == "postgresql":
+        connect_args = {"connect_timeout": 10, "options": "-c default_transaction_read_only=on"}
+    elif backend == "mysql":
+        connect_args = {"connect_timeout": 10}
+    with _lock:
+        if uri not in _engines:
+            try:
+                created = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+            except Exception as exc:  # a missing driver
+                raise StoreUnusable(f"cannot open the backend store: {type(exc).__name__}: "
+                                    f"{_scrub(exc, uri)}") from exc
+            _read_only(created)
+            _engines[uri] = created
+        return _engines[uri]
+
+
+def _scrub(exc: BaseException, uri: str) -> str:
+    """An error's text, short and without the URI's password (it is shown on pages and logged)."""
+    text = " ".join(str(exc).split("(Background on this error")[0].split())
+    try:
+        password = sa.make_url(uri).password
+    except Exception:
+        password = None
+    for secret in (uri, password):
+        if secret:
+            text = text.replace(str(secret), "***")
+    return text[:200]
+
+
+@functools.cache
+def head_revision() -> str:
+    """The installed MLflow's newest schema revision: the one revision of its migration scripts that no
+    other script names as its `down_revision`. '' when that is not exactly one (then no store is used)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (Path(mlflow.__file__).parent / "store" / "db_migrations" / "versions").glob("*.py"):
+        text = script.read_text(encoding="utf-8")
+        revisions.update(re.findall(r"^revision\s*(?::[^=]*)?=\s*[\"']([0-9a-zA-Z_]+)[\"']", text, re.MULTILINE))
+        for line in re.findall(r"^down_revision\s*(?::[^=]*)?=(.*)$", text, re.MULTILINE):
+            parents.update(re.findall(r"[\"']([0-9a-zA-Z_]+)[\"']", line))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else ""
+
+
+def _schema_revision(uri: str) -> str:
+    with engine(uri).connect() as connection:
+        return str(connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() or "")
+
+
+def store_check(uri: str) -> str:
+    """The store's schema revision when it is reachable and equal to the installed MLflow's head;
+    raises StoreUnusable saying why otherwise."""
+    if not uri:
+        raise StoreUnusable("MLFLOW_BACKEND_STORE_URI is not set")
+    scheme = uri.split(":", 1)[0]
+    if scheme.split("+", 1)[0] not in SQL_SCHEMES:
+        raise StoreUnusable(f"not a SQL store ({scheme})")
+    try:
+        found = _schema_revision(uri)
+    except StoreUnusable:
+        raise
+    except Exception as exc:
+        if "alembic_version" in str(exc):  # no such table: not (yet) an MLflow store
+            raise StoreUnusable("no MLflow schema revision in the store (no alembic_version table)") from exc
+        raise StoreUnusable(f"backend store unreachable: {type(exc).__name__}: {_scrub(exc, uri)}") from exc
+    head = head_revision()
+    if not head:
+        raise StoreUnusable("the installed MLflow's schema head revision could not be determined")
+    if found != head:
+        raise StoreUnusable(f"schema revision {found or 'none'} differs from this MLflow's {head}")
+    return str(found)
+
+
+def _tag(key: str) -> Any:
+    return (sa.select(SqlTag.value).where(SqlTag.run_uuid == SqlRun.run_uuid, SqlTag.key == key)
+            .scalar_subquery().label(key))
+
+
+def _stream(uri: str, statement: Any) -> Iterator[Any]:
+    with engine(uri).connect() as connection:
+        result = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(statement)
+        yield from result
+
+
+def iter_cleanup_rows(uri: str, experiment_ids: list[int], *, statuses: list[str], cutoff_ms: int,
+                      tag_keys: Iterable[str]) -> Iterator[Any]:
+    """Active runs of these experiments that a cleanup plan looks at: `statuses` ended before the cutoff,
+    and RUNNING started before it. Rows (run_uuid, experiment_id, name, status, start_time, end_time,
+    *tag values), ordered by experiment then run."""
+    tags = [_tag(key) for key in tag_keys]
+    columns = [SqlRun.run_uuid, SqlRun.experiment_id, SqlRun.name, SqlRun.status, SqlRun.start_time,
+               SqlRun.end_time, *tags]
+    wanted = sa.or_(sa.and_(SqlRun.status.in_(statuses), SqlRun.end_time < cutoff_ms),
+                    sa.and_(SqlRun.status == "RUNNING", SqlRun.start_time < cutoff_ms))
+    ordered = sorted(set(experiment_ids))
+    for start in range(0, len(ordered), ID_CHUNK):
+        statement = (sa.select(*columns)
+                     .where(SqlRun.experiment_id.in_(ordered[start:start + ID_CHUNK]),
+                            SqlRun.lifecycle_stage == "active", wanted)
+                     .order_by(SqlRun.experiment_id, SqlRun.run_uuid))
+        yield from _stream(uri, statement)
+
+
+def iter_model_version_sources(uri: str) -> Iterator[tuple[str | None, str | None]]:
+    """(run_id, source) of every registered model version the registry shows (not internally deleted)."""
+    statement = (sa.select(SqlModelVersion.run_id, SqlModelVersion.source)
+                 .where(SqlModelVersion.current_stage != DELETED_VERSION_STAGE))
+    yield from (tuple(row) for row in _stream(uri, statement))
+
+
+def logged_model_source_runs(uri: str, model_ids: list[str]) -> dict[str, str]:
+    """model_id → source run id of these logged models (deleted logged models are skipped, as over REST)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(model_ids), ID_CHUNK):
+        statement = (sa.select(SqlLoggedModel.model_id, SqlLoggedModel.source_run_id)
+                     .where(SqlLoggedModel.model_id.in_(model_ids[start:start + ID_CHUNK]),
+                            SqlLoggedModel.lifecycle_stage != "deleted"))
+        found.update({model_id: run_id for model_id, run_id in _stream(uri, statement) if run_id})
+    return found
