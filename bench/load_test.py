@@ -11,6 +11,9 @@ only to 127.0.0.1:
      each page, as a person reading a dashboard does; this is the P95 target's load model;
   2. saturation: the same 50 users with no think time at all (50 requests always in flight), which
      measures the throughput ceiling of the machine rather than a user's experience.
+In each phase all users log in first (each login hashes a password: ~0.5 s of CPU by design) and only
+the page views after the last login are measured; login times are reported apart. CPU per request of
+the load generator, gunicorn and the MLflow server is read from /proc over the measured window.
 Results go to bench/results/load.md.
 """
 
@@ -47,32 +50,64 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants (Linux /proc), e.g. gunicorn and its workers."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            pending += [int(k) for k in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 # --- the load process ----------------------------------------------------------------------------
 def run_load(base_url: str, users: int, total_requests: int, max_seconds: float, password: str,
-             think_min: float = 0.0, think_max: float = 0.0) -> dict:
+             think_min: float = 0.0, think_max: float = 0.0, cpu_pids: dict[str, int] | None = None) -> dict:
+    """Every user logs in first (a password hash each: CPU-heavy by design), then all start browsing
+    together; only the browsing is measured, and the server CPU is read over that window alone."""
     import re
+    import resource
 
     import requests
 
     latencies: dict[str, list[float]] = {page: [] for page in PAGES}
+    logins: list[float] = []
     errors: list[str] = []
     counter = {"sent": 0}
     lock = threading.Lock()
-    deadline = time.monotonic() + max_seconds
+    window: dict[str, float] = {}
+    cpu_pids = cpu_pids or {}
+
+    def open_window() -> None:  # runs once, when every user has logged in
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        window.update({"started": time.monotonic(), "deadline": time.monotonic() + max_seconds,
+                       "generator": usage.ru_utime + usage.ru_stime,
+                       **{name: process_tree_cpu_seconds(pid) for name, pid in cpu_pids.items()}})
+
+    everyone_in = threading.Barrier(users, action=open_window)
 
     def user_loop(index: int) -> None:
         session = requests.Session()
         username = USERS[index % len(USERS)]
-        login_page = session.get(base_url + "/accounts/login/", timeout=30)
+        start = time.perf_counter()
+        login_page = session.get(base_url + "/accounts/login/", timeout=60)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)
-        response = session.post(base_url + "/accounts/login/", timeout=30, allow_redirects=False,
+        response = session.post(base_url + "/accounts/login/", timeout=60, allow_redirects=False,
                                 data={"username": username, "password": password,
                                       "csrfmiddlewaretoken": token.group(1) if token else ""},
                                 headers={"Referer": base_url + "/accounts/login/"})
-        if response.status_code != 302:
-            with lock:
+        with lock:
+            logins.append((time.perf_counter() - start) * 1000)
+            if response.status_code != 302:
                 errors.append(f"login {username}: {response.status_code}")
+        everyone_in.wait()
+        if response.status_code != 302:
             return
+        deadline = window["deadline"]
         pages = pages_for(username)
         step = index
         rng = random.Random(index)
@@ -100,13 +135,15 @@ def run_load(base_url: str, users: int, total_requests: int, max_seconds: float,
                 time.sleep(rng.uniform(think_min, think_max))
 
     threads = [threading.Thread(target=user_loop, args=(i,)) for i in range(users)]
-    started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    duration = time.monotonic() - started
+    duration = time.monotonic() - window["started"]
     every = [v for values in latencies.values() for v in values]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    spent = {"load generator": usage.ru_utime + usage.ru_stime - window["generator"],
+             **{name: process_tree_cpu_seconds(pid) - window[name] for name, pid in cpu_pids.items()}}
     return {
         "users": users, "think_seconds": [think_min, think_max], "requests": len(every), "seconds": round(duration, 1),
         "throughput_rps": round(len(every) / duration, 1) if duration else 0,
@@ -115,6 +152,9 @@ def run_load(base_url: str, users: int, total_requests: int, max_seconds: float,
         "per_page": {page: {"n": len(v), "p50_ms": round(percentile(v, 50), 1), "p95_ms": round(percentile(v, 95), 1)}
                      for page, v in latencies.items()},
         "errors": len(errors), "error_samples": sorted(set(errors))[:10],
+        "cpu_ms_per_request": {name: round(seconds * 1000 / max(1, len(every)), 1) for name, seconds in spent.items()},
+        "logins": {"n": len(logins), "p50_ms": round(percentile(logins, 50), 1),
+                   "max_ms": round(max(logins, default=0), 1)},
     }
 
 
@@ -191,6 +231,7 @@ def main() -> None:
         results = []
         for phase in phases:
             load_before = os.getloadavg()[0]
+            phase["cpu_pids"] = {"gunicorn": web.pid, "MLflow server": mlflow_process.pid}
             output = subprocess.run([python, __file__, "--load-only", json.dumps(phase)], capture_output=True,
                                     text=True, check=True)
             result = json.loads(output.stdout.strip().splitlines()[-1])
@@ -221,7 +262,10 @@ def write_results(results: list[dict], workers: int) -> None:
             f"- requests: {result['requests']} in {result['seconds']} s ({result['throughput_rps']} req/s)",
             f"- latency: P50 {result['p50_ms']} ms, **P95 {result['p95_ms']} ms**, P99 {result['p99_ms']} ms",
             f"- errors: {result['errors']} {result['error_samples'] if result['errors'] else ''}",
-            f"- machine load average (1 min) before/after the phase: {result['load_average']}", "",
+            f"- machine load average (1 min) before/after the phase: {result['load_average']}",
+            "- CPU per request: " + ", ".join(f"{k} {v} ms" for k, v in result["cpu_ms_per_request"].items()),
+            f"- logins before the measured window (not counted above): {result['logins']['n']}, "
+            f"P50 {result['logins']['p50_ms']} ms, slowest {result['logins']['max_ms']} ms", "",
             "| page | requests | P50 ms | P95 ms |", "|---|---|---|---|",
             *[f"| `{page}` | {v['n']} | {v['p50_ms']} | {v['p95_ms']} |" for page, v in result["per_page"].items()],
             "",
