@@ -773,10 +773,11 @@ def capacity_run(run: TaskRun) -> None:
             elif size is None:
                 counts["unknown"] += 1
             for bucket, key in ((per_team, team_key), (per_store, location.store)):
-                acc = bucket.setdefault(key, [0, 0, 0])
+                acc = bucket.setdefault(key, [0, 0, 0, 0])  # bytes, objects, unknown, failed
                 acc[0] += size or 0
                 acc[1] += objects or 0
                 acc[2] += 1 if size is None else 0
+                acc[3] += 1 if error else 0
             samples.append(CapacitySample(
                 task_run=run, measured_at=now, scope="experiment", key=experiment.experiment_id,
                 label=experiment.name[:512], team=team_key, store=location.store[:512], size_bytes=size,
@@ -784,14 +785,21 @@ def capacity_run(run: TaskRun) -> None:
                                               "note": error or location.note}))
             if index % 50 == 0:
                 task_run_progress(run, done=index)
-    for key, (size, objects, unknown) in per_team.items():
+    # A group with a location that failed this time (S3 down) has no size: its growth chart skips the point
+    # instead of dropping towards 0. What was measured stays in the detail. Locations of a kind that is never
+    # measurable (unknown) only leave the sum incomplete, as the page says.
+    for key, (size, objects, unknown, failed) in per_team.items():
         samples.append(CapacitySample(task_run=run, measured_at=now, scope="team", key=key or "(no team)",
-                                      label=key or "(no team)", team=key, size_bytes=size, object_count=objects,
-                                      detail={"unknown_experiments": unknown}))
-    for key, (size, objects, unknown) in per_store.items():
+                                      label=key or "(no team)", team=key, size_bytes=None if failed else size,
+                                      object_count=None if failed else objects,
+                                      detail={"unknown_experiments": unknown, "failed_experiments": failed,
+                                              "measured_bytes": size}))
+    for key, (size, objects, unknown, failed) in per_store.items():
         samples.append(CapacitySample(task_run=run, measured_at=now, scope="store", key=key[:512], label=key[:512],
-                                      store=key[:512], size_bytes=size, object_count=objects,
-                                      detail={"unknown_experiments": unknown}))
+                                      store=key[:512], size_bytes=None if failed else size,
+                                      object_count=None if failed else objects,
+                                      detail={"unknown_experiments": unknown, "failed_experiments": failed,
+                                              "measured_bytes": size}))
     database = capacity_probe.database_size(settings.MLFLOW_BACKEND_STORE_URI)
     if database.get("error"):
         errors.append(f"database: {database['error']}")

@@ -113,8 +113,6 @@ def test_s3_down_capacity_check_reports_it_pages_render_and_it_recovers(  # type
     assert store.size_bytes == 1500 and not store.detail["unknown_experiments"]
 
 
-@pytest.mark.xfail(strict=True, reason="capacity_run adds `size or 0` for an unreadable experiment: the store's "
-                                       "sample reads 0 B during an S3 outage and its growth chart drops to 0")
 def test_s3_down_store_sample_is_unknown_not_zero(login, mlflow, s3_process) -> None:  # type: ignore[no-untyped-def]
     unique = uuid.uuid4().hex[:8]
     bucket = f"outage-{unique}"
@@ -124,3 +122,6 @@ def test_s3_down_store_sample_is_unknown_not_zero(login, mlflow, s3_process) -> 
     down = capacity_check(login("operator"))
     store = CapacitySample.objects.get(task_run=down, scope="store", key=f"s3://{bucket}")
     assert store.size_bytes is None
+    assert store.detail["failed_experiments"] == 1 and store.detail["measured_bytes"] == 0
+    page = login("operator").get("/maintenance/").content.decode()
+    assert "not readable" in page  # the store row says its size is unknown this time, not 0 B
