@@ -85,18 +85,28 @@ def seeded_mlflow_server(*, backend: str | None = None, seed: bool = True) -> It
     process = server.start_server(port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts",
                                   log_path=workdir / "mlflow.log")
     url = f"http://127.0.0.1:{port}"
-    previous = settings.MLFLOW_TRACKING_URI, settings.MLFLOW_UI_URL, settings.MLFLOW_BACKEND_STORE_URI
+    # Change and restore the very settings object that is current now. Restoring through `settings` would
+    # write into whatever override a test pushed meanwhile (pytest-django's `settings` fixture) and leave
+    # this server's URI and store in the real settings for the rest of the session, after it has stopped.
+    target = settings._wrapped
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_UI_URL", "MLFLOW_BACKEND_STORE_URI")
+    previous = [getattr(target, name) for name in names]
+
+    def put(values: tuple[str, ...] | list[str]) -> None:
+        for name, value in zip(names, values, strict=True):
+            setattr(target, name, value)
+            settings.__dict__.pop(name, None)  # LazySettings caches what it has read
+
     try:
         server.wait_healthy(url, process=process)
-        settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = url
-        settings.MLFLOW_BACKEND_STORE_URI = backend
+        put((url, url, backend))
         if seed:
             from mlopsadmin.core.demo import seed_demo
 
             seed_demo(with_users=False)
         yield url, backend, process
     finally:
-        settings.MLFLOW_TRACKING_URI, settings.MLFLOW_UI_URL, settings.MLFLOW_BACKEND_STORE_URI = previous
+        put(previous)
         server.stop_server(process)
 
 
@@ -104,8 +114,9 @@ def seeded_mlflow_server(*, backend: str | None = None, seed: bool = True) -> It
 def mlflow_server(django_db_blocker: object) -> Iterator[str]:
     """The session's real MLflow server: SQLite in a temp folder, or the backend named by
     MLOPSADMIN_TEST_MLFLOW_BACKEND (CI: PostgreSQL). Seeded once with the demo experiments/models."""
-    with seeded_mlflow_server(backend=os.environ.get("MLOPSADMIN_TEST_MLFLOW_BACKEND")) as (url, _, _):
+    with seeded_mlflow_server(backend=os.environ.get("MLOPSADMIN_TEST_MLFLOW_BACKEND")) as (url, backend, _):
         os.environ["MLOPSADMIN_TEST_MLFLOW_URL"] = url
+        os.environ["MLOPSADMIN_TEST_MLFLOW_STORE"] = backend  # its store, for worker processes (`mlflow gc`)
         yield url
 
 

@@ -91,20 +91,16 @@ def test_mlflow_stopped_every_page_answers_clearly(login, settings) -> None:  # 
     assert statuses["/catalog/"] == 200  # the catalog reads its local index: still useful during the outage
 
 
-def test_mlflow_hanging_times_out_with_a_clear_page(login, settings) -> None:  # type: ignore[no-untyped-def]
+def test_mlflow_hanging_times_out_with_a_clear_page(login, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     client = login("admin")
     settings.MLFLOW_REQUEST_TIMEOUT = 2
-    import os
-
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "2"
-    try:
-        with hanging_server() as url:
-            settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = url
-            start = time.monotonic()
-            response = client.get("/registry/")
-            elapsed = time.monotonic() - start
-    finally:
-        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(settings.MLFLOW_REQUEST_TIMEOUT))
+    # restored to the value before the test (not to the overridden setting: 2 s for the rest of the session)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    with hanging_server() as url:
+        settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = url
+        start = time.monotonic()
+        response = client.get("/registry/")
+        elapsed = time.monotonic() - start
     assert response.status_code == 503
     assert b"not answering" in response.content
     assert elapsed < 30  # bounded by the gateway's timeout and retry settings, not hanging for minutes
@@ -186,3 +182,19 @@ def test_database_locked_answers_503_and_changes_nothing(login, personas) -> Non
     assert response.status_code == 503
     assert b"database is not available" in response.content
     assert personas["lead_search"].api_tokens.count() == tokens_before
+
+
+def test_outage_server_leaves_the_settings_as_they_were() -> None:
+    """A test that overrides settings inside `seeded_mlflow_server` (as the outage tests do) must not leave
+    the stopped server's URI and store in the settings of the tests that follow (a worker started later
+    used that store for `mlflow gc` and found none of the runs)."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_UI_URL", "MLFLOW_BACKEND_STORE_URI")
+    before = [getattr(settings, name) for name in names]
+    with seeded_mlflow_server(seed=False) as (url, _, _):
+        override = override_settings(MLFLOW_TRACKING_URI=url)  # what `settings.X = url` in a test body does
+        override.enable()
+    override.disable()  # the `settings` fixture's teardown
+    assert [getattr(settings, name) for name in names] == before

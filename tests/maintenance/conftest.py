@@ -92,9 +92,8 @@ def _celery_worker_process(django_db_setup: None, django_db_blocker: Any, mlflow
         "SECRET_KEY": "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         "MLOPSADMIN_VAR_DIR": str(workdir),
         "MLFLOW_TRACKING_URI": mlflow_server,
-        # the session server's store, whatever a test has temporarily pointed the settings at
-        "MLFLOW_BACKEND_STORE_URI": (os.environ.get("MLOPSADMIN_TEST_MLFLOW_BACKEND")
-                                     or settings.MLFLOW_BACKEND_STORE_URI),
+        # the session server's own store (SQLite or PostgreSQL), whatever the settings point at just now
+        "MLFLOW_BACKEND_STORE_URI": os.environ["MLOPSADMIN_TEST_MLFLOW_STORE"],
         "CELERY_BROKER_URL": broker,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "S3_ENDPOINT_URL": s3_server,

@@ -3,7 +3,6 @@ against the real MLflow server (and a moto S3 server)."""
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -43,7 +42,6 @@ def test_plan_then_execute_deletes_exactly_the_planned_runs(celery_worker, perso
     plan = services.cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=name)
     plan_run = wait_task(plan.plan_task_id)
     assert plan_run.state == TaskState.SUCCEEDED, plan_run.errors
-    assert plan_run.report["source"] == mlf.SOURCE_STORE  # the worker has the store: the read-only fast path
     plan.refresh_from_db()
     assert plan.state == PlanState.READY
     planned = set(plan.items.filter(excluded=False).values_list("run_id", flat=True))
@@ -92,10 +90,6 @@ def test_team_scope_plan_streams_every_page(celery_worker, personas, mlflow, uni
 
 
 def test_purge_removes_exactly_the_deleted_runs(celery_worker, personas, make_experiment, tmp_path):  # type: ignore[no-untyped-def]
-    if os.environ.get("MLOPSADMIN_TEST_MLFLOW_BACKEND", "").startswith("postgresql"):
-        # Passes alone on a PostgreSQL-backed server, but in the full CI suite the worker's `mlflow gc` did not
-        # find the run (open question, see the closing note); the SQLite run covers the purge path meanwhile.
-        pytest.skip("purge through `mlflow gc` is checked on the SQLite-backed test server")
     artifacts = tmp_path / "artifacts"
     experiment_id, name = make_experiment("purge", artifact_location=artifacts.as_uri())
     doomed = make_run(experiment_id, status="FAILED", name="doomed")
