@@ -34,6 +34,7 @@ from mlopsadmin.core.audit import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.notify import notification_send
+from mlopsadmin.core.redaction import scrub
 from mlopsadmin.core.selectors import all_teams, team_for_experiment_name
 from mlopsadmin.lib import mlflow_client as mlf
 
@@ -173,8 +174,8 @@ def task_run_finish(run: TaskRun, *, state: str, counts: dict[str, Any] | None =
         changes["counts"] = counts
     if report is not None:
         changes["report"] = report
-    if errors:
-        changes["errors"] = [*run.errors, *errors]
+    if errors:  # error texts come from libraries (mlflow gc, boto3, requests): no credentials stored
+        changes["errors"] = [*run.errors, *(scrub(e) for e in errors)]
     if state == TaskState.SUCCEEDED and run.progress_total:
         changes["progress_done"] = run.progress_total
     TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(**changes)
@@ -183,7 +184,7 @@ def task_run_finish(run: TaskRun, *, state: str, counts: dict[str, Any] | None =
 def task_run_release(run: TaskRun, *, error: str) -> None:
     """A transient failure: give the record back to the queue for the Celery retry."""
     TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(
-        state=TaskState.QUEUED, errors=[*run.errors, error])
+        state=TaskState.QUEUED, errors=[*run.errors, scrub(error)])
 
 
 def task_run_execute(*, task_run_id: int, celery_task_id: str = "", can_retry: bool = False) -> str:

@@ -287,6 +287,10 @@ def test_credentials_put_into_the_uri_at_run_time_are_still_not_shown_or_logged(
     assert page.status_code == 503 and "not answering" in seen.response("page", page)
     answer = client.get("/api/v1/registry/models")
     assert answer.status_code == 503 and "unreachable" in seen.response("api", answer)
+    # A task that fails on that server stores the error text MLflow gives (which quotes the URI).
+    task = run_in_process(services.reaper_start(actor=None, dry_run=True).pk)
+    assert task.state == TaskState.FAILED and task.errors
+    seen.texts.append(("task errors", " ".join(task.errors)))
     seen.texts += [(f"log {r.name} {r.levelname}", record_texts(r)) for r in all_logs.records]
     assert any("svc:" not in text and "127.0.0.1" in text for _, text in seen.texts)
     assert not seen.leaks({"password": password})

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from django.conf import settings
 
+from mlopsadmin.core.redaction import scrub
+
 # MLflow reads these per request; set them before the first call so a dead or slow server fails fast
 # instead of MLflow's default of 7 retries with backoff and a 120 s timeout.
 os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, settings.MLFLOW_REQUEST_TIMEOUT)))
@@ -114,7 +116,9 @@ def translate_error(exc: BaseException, operation: str) -> MlflowError:
 
 
 def _short(message: str, limit: int = 400) -> str:
-    message = " ".join(str(message).split())
+    """One line of a library's error text, without URI credentials or configured secrets (MLflow quotes
+    the tracking URI, user:password@ included, in its connection errors)."""
+    message = scrub(" ".join(str(message).split()))
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 

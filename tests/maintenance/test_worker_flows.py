@@ -42,6 +42,7 @@ def test_plan_then_execute_deletes_exactly_the_planned_runs(celery_worker, perso
     plan = services.cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=name)
     plan_run = wait_task(plan.plan_task_id)
     assert plan_run.state == TaskState.SUCCEEDED, plan_run.errors
+    assert plan_run.report["source"] == mlf.SOURCE_STORE  # the worker has the store: the read-only fast path
     plan.refresh_from_db()
     assert plan.state == PlanState.READY
     planned = set(plan.items.filter(excluded=False).values_list("run_id", flat=True))
