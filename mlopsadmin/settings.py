@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dj_database_url
+
+from mlopsadmin.lib.uris import split_uri_credentials
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MLOPSADMIN_VAR_DIR", BASE_DIR / "var"))
@@ -34,18 +35,6 @@ def env_int(name: str, default: int) -> int:
 def env_float(name: str, default: float) -> float:
     value = os.environ.get(name, "")
     return float(value) if value.strip() else default
-
-
-def split_uri_credentials(uri: str) -> tuple[str, str, str]:
-    """(uri without its user:password@ part, user, password). Credentials given inside a URI move to their
-    own settings, so no error message, log line or page that shows the URI can ever carry them."""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri, "", ""
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc)), unquote(parts.username or ""), unquote(parts.password or "")
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -29,7 +29,7 @@ from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import s3
 from mlopsadmin.lib.mlflow_server import free_port
-from mlopsadmin.settings import split_uri_credentials
+from mlopsadmin.lib.uris import split_uri_credentials
 
 from .audit import urlwalk
 from .maintenance.conftest import make_run

@@ -14,9 +14,10 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
+
+from mlopsadmin.lib.uris import split_uri_credentials
 
 REDACTED = "[redacted]"
 # scheme://user:password@  or  scheme://token@  (userinfo never contains "/", "@" or whitespace)
@@ -30,11 +31,7 @@ MIN_SECRET_LENGTH = 8  # shorter values would redact ordinary words ("testing")
 
 
 def _uri_password(uri: str) -> str:
-    try:
-        password = urlsplit(uri).password
-    except ValueError:
-        return ""
-    return unquote(password) if password else ""
+    return split_uri_credentials(uri)[2]
 
 
 def _setting(name: str) -> Any:

@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
 
 from mlopsadmin.core.redaction import scrub
+from mlopsadmin.lib.uris import without_credentials
 
 # MLflow reads these per request; set them before the first call so a dead or slow server fails fast
 # instead of MLflow's default of 7 retries with backoff and a 120 s timeout.
@@ -140,12 +140,7 @@ def ui_url() -> str:
 
 def display_uri(uri: str) -> str:
     """A URI safe to show on a page or in a log line: any user:password part is removed."""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return without_credentials(uri)
 
 
 _client_cache: dict[tuple[str, str, str], MlflowClient] = {}
