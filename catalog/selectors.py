@@ -216,7 +216,7 @@ def offending_runs(experiment_id: str, required_tags: list[str], *, limit: int |
     """Runs of one experiment (read live from MLflow) missing any required tag; (runs, truncated)."""
     limit = limit or settings.CATALOG_DRILLDOWN_LIMIT
     found: list[OffendingRun] = []
-    for run in mlf.iter_run_tags([experiment_id], page_size=settings.CATALOG_SYNC_PAGE_SIZE):
+    for run in mlf.iter_runs([experiment_id], page_size=settings.CATALOG_SYNC_PAGE_SIZE):
         missing = [t for t in required_tags if not run.tags.get(t)]
         if not missing:
             continue

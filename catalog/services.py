@@ -114,7 +114,7 @@ class ScanResult:
 def experiment_scan_runs(experiment_id: str) -> ScanResult:
     """Stream one experiment's runs (page by page) into counts: runs, tag presence, activity, team tag."""
     result = ScanResult(experiment_id)
-    for run in mlf.iter_run_tags([experiment_id], page_size=settings.CATALOG_SYNC_PAGE_SIZE):
+    for run in mlf.iter_runs([experiment_id], page_size=settings.CATALOG_SYNC_PAGE_SIZE):
         result.run_count += 1
         activity = max(run.start_time or 0, run.end_time or 0) or None
         if activity and (result.last_activity_ms is None or activity > result.last_activity_ms):
@@ -271,7 +271,7 @@ def _experiments_with_recent_runs(experiment_ids: list[str], since: datetime) ->
     for start in range(0, len(experiment_ids), 100):
         chunk = experiment_ids[start:start + 100]
         for attribute in ("start_time", "end_time"):
-            for run in mlf.iter_run_tags(chunk, filter_string=f"attributes.{attribute} >= {since_ms}"):
+            for run in mlf.iter_runs(chunk, filter_string=f"attributes.{attribute} >= {since_ms}"):
                 found.add(run.experiment_id)
     return found
 

@@ -672,31 +672,3 @@ def search_runs_page(experiment_ids: list[str], *, filter_string: str = "", orde
                  order_by=order_by, page_token=page_token)
     return [_run(r) for r in page], page.token or None
 # --- end Maintenance additions ---------------------------------------------------------------
-
-
-# --- Catalog (experiment naming catalog) -------------------------------------------------------
-@dataclass(frozen=True)
-class RunTags:
-    """What the catalog needs of a run: identity, status, times and tags (no params or metrics)."""
-
-    run_id: str
-    experiment_id: str
-    run_name: str
-    status: str
-    start_time: int | None
-    end_time: int | None
-    tags: dict[str, str]
-
-
-def iter_run_tags(experiment_ids: list[str], *, filter_string: str = "",
-                  page_size: int = RUNS_PAGE_SIZE) -> Iterator[RunTags]:
-    """Every active run of these experiments, streamed page by page, reduced to tags and times."""
-    if not experiment_ids:
-        return
-    for r in _paginate("search_runs", client().search_runs, experiment_ids=[str(i) for i in experiment_ids],
-                       filter_string=filter_string, run_view_type=ViewType.ACTIVE_ONLY, max_results=page_size):
-        info = r.info
-        yield RunTags(run_id=info.run_id, experiment_id=str(info.experiment_id), run_name=info.run_name or "",
-                      status=info.status, start_time=info.start_time, end_time=info.end_time,
-                      tags=dict(r.data.tags or {}))
-# --- end Catalog -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_full_sync_indexes_demo_experiments_with_violations(synced) -> None:  # type: ignore[no-untyped-def]
     good = CatalogExperiment.objects.get(name="/search-team/query-ranking/bert-finetune")
     assert good.name_compliant and good.team_key == "search" and good.project == "query-ranking"
-    live_runs = list(mlf.iter_run_tags([good.experiment_id]))
+    live_runs = list(mlf.iter_runs([good.experiment_id]))
     assert good.run_count == len(live_runs) > 0
     assert good.missing_tag_counts["owner"] == sum(1 for r in live_runs if not r.tags.get("owner"))
     flat = CatalogExperiment.objects.get(name="johns_experiment")
