@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mlopsadmin import policy
 from mlopsadmin.core.errors import NotFound
+from mlopsadmin.core.htmx import redirect_after_post
 from mlopsadmin.core.selectors import all_teams, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui import selectors, services
@@ -20,15 +21,6 @@ from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
 
 VERSIONS_PER_PAGE = 25
 MODELS_PER_PAGE = 50
-
-
-def _done(request: HttpRequest, url: str) -> HttpResponse:
-    """After a successful POST: a redirect, or HX-Location for htmx so the page reloads in place."""
-    if getattr(request, "htmx", False):
-        response = HttpResponse(status=204)
-        response["HX-Location"] = url
-        return response
-    return redirect(url)
 
 
 def _model_or_404(name: str) -> mlf.RegisteredModel:
@@ -141,7 +133,7 @@ def approval_create(request: HttpRequest, name: str, version: str) -> HttpRespon
     req = services.approval_request_create(actor=request.user, model_name=name, version=version,
                                            comment=request.POST.get("comment", ""))
     messages.success(request, f"Approval requested for {req.target_id}; the team's ML leads were notified.")
-    return _done(request, reverse("registry:version", args=[name, version]))
+    return redirect_after_post(request, reverse("registry:version", args=[name, version]))
 
 
 @require_POST
@@ -149,7 +141,7 @@ def approval_withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
     req = services.approval_request_withdraw(actor=request.user, request_id=request_id,
                                              comment=request.POST.get("comment", ""))
     messages.success(request, f"Request #{req.pk} for {req.target_id} withdrawn.")
-    return _done(request, reverse("registry:version", args=[req.model_name, req.version]))
+    return redirect_after_post(request, reverse("registry:version", args=[req.model_name, req.version]))
 
 
 @require_POST
@@ -161,12 +153,12 @@ def approval_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     decision = request.POST.get("decision", "")
     if decision not in ("approve", "reject"):
         messages.error(request, "Choose approve or reject.")
-        return _done(request, reverse("registry:inbox"))
+        return redirect_after_post(request, reverse("registry:inbox"))
     req = services.approval_request_decide(actor=request.user, request_id=request_id, approve=decision == "approve",
                                            comment=request.POST.get("comment", ""))
     extra = " approved_by and approval_date were written to MLflow." if decision == "approve" else ""
     messages.success(request, f"{req.target_id} {req.state} (request #{req.pk}).{extra}")
-    return _done(request, request.POST.get("next") == "inbox" and reverse("registry:inbox")
+    return redirect_after_post(request, request.POST.get("next") == "inbox" and reverse("registry:inbox")
                  or reverse("registry:version", args=[req.model_name, req.version]))
 
 
@@ -202,7 +194,7 @@ def registry_settings(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Required key removed.")
         else:
             messages.error(request, "Unknown action.")
-        return _done(request, reverse("registry:settings"))
+        return redirect_after_post(request, reverse("registry:settings"))
     return render(request, "registry_ui/settings.html", {
         "title": "Registry conventions", "nav_key": "registry",
         "words": NamingWord.objects.all(), "kinds": NamingWordKind.choices, "keys": RequiredMetadataKey.objects.all(),

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from maintenance.checklists import selectors, services
 from maintenance.checklists.models import KINDS, PROBE_STATUSES, TICK_OUTCOMES
 from mlopsadmin import policy
+from mlopsadmin.core.htmx import redirect_after_post
 from mlopsadmin.policy import Action
 
 
@@ -19,14 +20,6 @@ def _permissions(request: HttpRequest) -> dict[str, bool]:
     return {"may_tick": policy.can(request.user, Action.CHECKLIST_TICK),
             "may_sign": policy.can(request.user, Action.CHECKLIST_SIGN_OFF),
             "may_edit": policy.can(request.user, Action.CHECKLIST_EDIT)}
-
-
-def _done(request: HttpRequest, url: str) -> HttpResponse:
-    if getattr(request, "htmx", False):
-        response = HttpResponse(status=204)
-        response["HX-Location"] = url
-        return response
-    return redirect(url)
 
 
 @require_GET
@@ -45,7 +38,7 @@ def ensure(request: HttpRequest) -> HttpResponse:
     policy.require(request.user, Action.CHECKLIST_TICK)
     instances = services.instances_ensure(actor=request.user)
     messages.success(request, "Current checklists: " + ", ".join(str(i) for i in instances) + ".")
-    return _done(request, reverse("checklists:index"))
+    return redirect_after_post(request, reverse("checklists:index"))
 
 
 @require_GET
@@ -80,7 +73,7 @@ def probes_run(request: HttpRequest, instance_id: int) -> HttpResponse:
     policy.require(request.user, Action.CHECKLIST_TICK)
     changed = services.instance_probe_run(instance_id=instance_id, actor=request.user)
     messages.success(request, f"Probes re-run: {len(changed)} result(s) changed.")
-    return _done(request, reverse("checklists:instance", args=[instance_id]))
+    return redirect_after_post(request, reverse("checklists:instance", args=[instance_id]))
 
 
 @require_POST
@@ -89,7 +82,7 @@ def sign_off(request: HttpRequest, instance_id: int) -> HttpResponse:
     instance = services.instance_sign_off(instance_id=instance_id, actor=request.user,
                                           note=request.POST.get("note", ""))
     messages.success(request, f"{instance} signed off. It is now frozen.")
-    return _done(request, reverse("checklists:instance", args=[instance_id]))
+    return redirect_after_post(request, reverse("checklists:instance", args=[instance_id]))
 
 
 @require_GET
