@@ -1,13 +1,12 @@
 from typing import Any
 
-from django.contrib import admin
 from django.http import HttpRequest
 
-from mlopsadmin.core.admin import site
+from mlopsadmin.core.admin import ReadOnlyAdmin, site
 from registry_ui.models import ApprovalRequest
 
 
-class ReadOnlyApprovalAdmin(admin.ModelAdmin):
+class ReadOnlyApprovalAdmin(ReadOnlyAdmin):
     """Approval requests change only through the workflow (services); the admin only shows them.
     Naming words and required metadata are edited on /registry/settings/ (audited)."""
 
@@ -20,15 +19,6 @@ class ReadOnlyApprovalAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return site.has_permission(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 site.register(ApprovalRequest, ReadOnlyApprovalAdmin)

@@ -26,6 +26,19 @@ class MlopsAdminSite(admin.AdminSite):
 site = MlopsAdminSite(name="admin")
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records written only by the app's services (audit events, approvals, alias history, locks)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class AuditedAdmin(admin.ModelAdmin):
     """Every add, change and delete made in the admin writes one audit event."""
 
@@ -121,16 +134,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent, site=site)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: the audit log is append-only everywhere, the admin included."""
 
     list_display = ["occurred_at", "actor_name", "action", "target_kind", "target_id", "outcome"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
