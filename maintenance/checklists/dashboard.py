@@ -12,8 +12,8 @@ from mlopsadmin.core.dashboard import Tile
 
 def checklist_tiles(user: Any) -> list[Tile]:
     overdue = selectors.overdue_instances()
-    failing = selectors.failing_items()
     current = selectors.current_instances()
+    failing = selectors.failing_items(current)
     items = [f"Overdue: {i} (due {i.period_end:%Y-%m-%d})" for i in overdue[:4]]
     items += [f"Failing: {item.text} ({item.instance})" for item in failing[:4]]
     if overdue:

@@ -80,9 +80,10 @@ def overdue_instances() -> list[ChecklistInstance]:
     return list(open_instances().filter(period_end__lt=today).order_by("period_end"))
 
 
-def failing_items() -> list[InstanceItem]:
-    """Failing items of the open current instances (what the home page highlights)."""
-    ids = [i.pk for i in current_instances() if not i.is_signed]
+def failing_items(current: list[ChecklistInstance] | None = None) -> list[InstanceItem]:
+    """Failing items of the open current instances (what the home page highlights); `current` when the
+    caller has already read current_instances()."""
+    ids = [i.pk for i in (current_instances() if current is None else current) if not i.is_signed]
     items = InstanceItem.objects.filter(instance_id__in=ids).select_related("instance")
     return [item for item in items if item.status == FAIL]
 
