@@ -45,13 +45,57 @@ from mlopsadmin.core.models import AuditEvent  # noqa: E402
 
 TEAMS = ["search", "fraud", "recommendation", "churn", ""]
 ACTORS = [f"user{n:03d}" for n in range(200)] + ["system:cleanup", "system:reaper", "system:sync"]
-ACTIONS = ["approval.request", "approval.decide", "approval.withdraw", "alias.move", "version.promote",
-           "version.rollback", "model.edit_tags", "experiment.rename", "experiment.tag_runs", "run.delete",
-           "checklist.tick", "checklist.sign_off", "task.start", "task.finish", "team.update", "user.update"]
-WORDS = ["promotion", "weekly", "retrain", "incident", "evidence", "review", "cleanup", "stale", "drift",
-         "hotfix", "rollback", "champion", "quarterly", "audit", "baseline"]
-COLUMNS = ("occurred_at", "actor_id", "actor_name", "action", "target_kind", "target_id", "team", "before",
-           "after", "reason", "request_id", "outcome", "prev_hash", "event_hash")
+ACTIONS = [
+    "approval.request",
+    "approval.decide",
+    "approval.withdraw",
+    "alias.move",
+    "version.promote",
+    "version.rollback",
+    "model.edit_tags",
+    "experiment.rename",
+    "experiment.tag_runs",
+    "run.delete",
+    "checklist.tick",
+    "checklist.sign_off",
+    "task.start",
+    "task.finish",
+    "team.update",
+    "user.update",
+]
+WORDS = [
+    "promotion",
+    "weekly",
+    "retrain",
+    "incident",
+    "evidence",
+    "review",
+    "cleanup",
+    "stale",
+    "drift",
+    "hotfix",
+    "rollback",
+    "champion",
+    "quarterly",
+    "audit",
+    "baseline",
+]
+COLUMNS = (
+    "occurred_at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "target_kind",
+    "target_id",
+    "team",
+    "before",
+    "after",
+    "reason",
+    "request_id",
+    "outcome",
+    "prev_hash",
+    "event_hash",
+)
 
 
 def _target(rng: random.Random, action: str) -> tuple[str, str, dict | None, dict | None]:
@@ -60,20 +104,32 @@ def _target(rng: random.Random, action: str) -> tuple[str, str, dict | None, dic
     if action.startswith(("approval.", "version.")):
         return "model_version", f"{model}/{version}", {"state": "pending"}, {"state": "approved", "version": version}
     if action in ("alias.move", "model.edit_tags"):
-        return "model", model, {"alias": "champion", "version": str(int(version) - 1)}, \
-            {"alias": "champion", "version": version}
+        return (
+            "model",
+            model,
+            {"alias": "champion", "version": str(int(version) - 1)},
+            {"alias": "champion", "version": version},
+        )
     if action.startswith("experiment."):
         exp = str(rng.randrange(1, 5000))
         return "experiment", exp, {"name": f"/t/old-{exp}"}, {"name": f"/t/new-{exp}"}
     if action == "run.delete":
-        return "run", f"{rng.getrandbits(64):016x}", {"status": "FINISHED"}, \
-            {"experiment_id": str(rng.randrange(1, 5000)), "lifecycle_stage": "deleted"}
+        return (
+            "run",
+            f"{rng.getrandbits(64):016x}",
+            {"status": "FINISHED"},
+            {"experiment_id": str(rng.randrange(1, 5000)), "lifecycle_stage": "deleted"},
+        )
     if action.startswith("checklist."):
         return "checklist", str(rng.randrange(1, 3000)), None, {"item": "backup verified", "done": True}
     if action.startswith("task."):
         return "task", str(rng.randrange(1, 50000)), {"state": "queued"}, {"state": "done", "processed": 500}
-    return "team" if action.startswith("team") else "user", f"u{rng.randrange(300)}", {"roles": []}, \
-        {"roles": ["Operator"]}
+    return (
+        "team" if action.startswith("team") else "user",
+        f"u{rng.randrange(300)}",
+        {"roles": []},
+        {"roles": ["Operator"]},
+    )
 
 
 def generate(count: int, *, seed: int = 8, batch: int = 50_000) -> float:
@@ -93,16 +149,38 @@ def generate(count: int, *, seed: int = 8, batch: int = 50_000) -> float:
             reason = " ".join(rng.sample(WORDS, 3)) if rng.random() < 0.6 else ""
             if rng.random() < 0.001:
                 reason += f" INC-{rng.randrange(100000)}"
-            values = {"occurred_at": moment, "actor_id": None, "actor_name": rng.choice(ACTORS), "action": action,
-                      "target_kind": kind, "target_id": target_id, "team": rng.choice(TEAMS),
-                      "before": before, "after": after, "reason": reason,
-                      "request_id": f"{rng.getrandbits(128):032x}", "outcome": rng.choice(["ok"] * 18 + ["partial",
-                                                                                                       "failed"]),
-                      "prev_hash": prev_hash}
+            values = {
+                "occurred_at": moment,
+                "actor_id": None,
+                "actor_name": rng.choice(ACTORS),
+                "action": action,
+                "target_kind": kind,
+                "target_id": target_id,
+                "team": rng.choice(TEAMS),
+                "before": before,
+                "after": after,
+                "reason": reason,
+                "request_id": f"{rng.getrandbits(128):032x}",
+                "outcome": rng.choice(["ok"] * 18 + ["partial", "failed"]),
+                "prev_hash": prev_hash,
+            }
             event_hash = digest_values(values)
-            row = [moment.isoformat(), "\\N", values["actor_name"], action, kind, target_id, values["team"],
-                   _copy_json(before), _copy_json(after), reason, values["request_id"], values["outcome"],
-                   prev_hash, event_hash]
+            row = [
+                moment.isoformat(),
+                "\\N",
+                values["actor_name"],
+                action,
+                kind,
+                target_id,
+                values["team"],
+                _copy_json(before),
+                _copy_json(after),
+                reason,
+                values["request_id"],
+                values["outcome"],
+                prev_hash,
+                event_hash,
+            ]
             buffer.write("\t".join(_copy_text(v) for v in row) + "\n")
             prev_hash = event_hash
             written += 1
@@ -137,12 +215,20 @@ def scenarios(rng: random.Random, max_id: int) -> list[tuple[str, dict[str, str]
         ("action prefix", {"action": rng.choice(["approval.", "version.", "checklist.", "task."])}),
         ("action prefix, deep cursor", {"action": "approval.", "before": deep()}),
         ("team + action prefix", {"team": rng.choice(TEAMS[:4]), "action": "version."}),
-        ("target (model_version)", {"target_kind": "model_version",
-                                    "target_id": f"model-{rng.randrange(2000)}/{rng.randrange(1, 40)}"}),
+        (
+            "target (model_version)",
+            {"target_kind": "model_version", "target_id": f"model-{rng.randrange(2000)}/{rng.randrange(1, 40)}"},
+        ),
         ("target kind, deep cursor", {"target_kind": "run", "before": deep()}),
         ("time range (one day)", {"since": recent_day.isoformat(), "until": recent_day.isoformat()}),
-        ("time range + actor", {"since": (recent_day - timedelta(days=30)).isoformat(),
-                                "until": recent_day.isoformat(), "actor": rng.choice(ACTORS[:200])}),
+        (
+            "time range + actor",
+            {
+                "since": (recent_day - timedelta(days=30)).isoformat(),
+                "until": recent_day.isoformat(),
+                "actor": rng.choice(ACTORS[:200]),
+            },
+        ),
         ("reason text (common)", {"q": rng.choice(WORDS)}),
         ("reason text (rare)", {"q": f"INC-{rng.randrange(100000)}"}),
         ("team, deep cursor", {"team": rng.choice(TEAMS[:4]), "before": deep()}),
@@ -221,18 +307,34 @@ def main() -> None:
         verify_report = audit_verify_chain()
         verify_seconds = time.perf_counter() - started
 
-    plans = {name: explain(params, client) for name, params in scenarios(random.Random(2), max_id)
-             if name in ("actor, deep cursor", "action prefix", "time range (one day)", "reason text (rare)",
-                         "team + action prefix")}
-    write_report(total, gen_seconds, timings, every, api_times, exported, export_seconds, verify_seconds,
-                 verify_report, plans)
+    plans = {
+        name: explain(params, client)
+        for name, params in scenarios(random.Random(2), max_id)
+        if name
+        in ("actor, deep cursor", "action prefix", "time range (one day)", "reason text (rare)", "team + action prefix")
+    }
+    write_report(
+        total, gen_seconds, timings, every, api_times, exported, export_seconds, verify_seconds, verify_report, plans
+    )
 
 
-def write_report(total, gen_seconds, timings, every, api_times, exported, export_seconds, verify_seconds,  # noqa: ANN001
-                 verify_report, plans) -> None:  # noqa: ANN001
+def write_report(
+    total,
+    gen_seconds,
+    timings,
+    every,
+    api_times,
+    exported,
+    export_seconds,
+    verify_seconds,  # noqa: ANN001
+    verify_report,
+    plans,
+) -> None:  # noqa: ANN001
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('core_auditevent')), "
-                       "pg_size_pretty(pg_indexes_size('core_auditevent')), version()")
+        cursor.execute(
+            "SELECT pg_size_pretty(pg_total_relation_size('core_auditevent')), "
+            "pg_size_pretty(pg_indexes_size('core_auditevent')), version()"
+        )
         size, index_size, version = cursor.fetchone()
     lines = [
         "# Audit page at scale",
@@ -242,23 +344,27 @@ def write_report(total, gen_seconds, timings, every, api_times, exported, export
         "logged in as an auditor, DEBUG off.",
         "",
         f"- events in the table: **{total:,}** (hash chain computed in Python, loaded with COPY"
-        + (f" in {gen_seconds:.0f} s" if gen_seconds else "") + "); table + indexes "
+        + (f" in {gen_seconds:.0f} s" if gen_seconds else "")
+        + "); table + indexes "
         f"{size}, of which indexes {index_size}",
         f"- page requests measured: {len(every)}, page size {settings.AUDIT_PAGE_SIZE}; load average at the end "
         f"{os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[2]:.1f} (15 min)",
-        f"- **overall P95 {p(every, .95):.1f} ms**, P50 {statistics.median(every):.1f} ms, max {max(every):.1f} ms "
+        f"- **overall P95 {p(every, 0.95):.1f} ms**, P50 {statistics.median(every):.1f} ms, max {max(every):.1f} ms "
         f"(target: P95 < 200 ms)",
-        f"- API `GET /api/v1/audit-events?action=approval.&cursor=<random>`: P95 {p(api_times, .95):.1f} ms",
+        f"- API `GET /api/v1/audit-events?action=approval.&cursor=<random>`: P95 {p(api_times, 0.95):.1f} ms",
         f"- streamed JSON Lines export of `action=approval.`: {exported:,} events in {export_seconds:.1f} s "
         f"(constant memory: keyset chunks of 2,000)",
     ]
     if verify_seconds is not None:
-        lines.append(f"- full chain verification: {verify_report.checked:,} events in {verify_seconds:.1f} s "
-                     f"({'intact' if verify_report.ok else 'BROKEN at ' + str(verify_report.first_break_id)})")
+        lines.append(
+            f"- full chain verification: {verify_report.checked:,} events in {verify_seconds:.1f} s "
+            f"({'intact' if verify_report.ok else 'BROKEN at ' + str(verify_report.first_break_id)})"
+        )
     lines += ["", "| filter | n | P50 ms | P95 ms | max ms |", "|---|---:|---:|---:|---:|"]
     for name, values in timings.items():
-        lines.append(f"| {name} | {len(values)} | {statistics.median(values):.1f} | {p(values, .95):.1f} | "
-                     f"{max(values):.1f} |")
+        lines.append(
+            f"| {name} | {len(values)} | {statistics.median(values):.1f} | {p(values, 0.95):.1f} | {max(values):.1f} |"
+        )
     lines += ["", "## Query plans (EXPLAIN ANALYZE of the page query)", ""]
     for name, plan in plans.items():
         lines += [f"### {name}", "", "```", plan, "```", ""]
@@ -267,7 +373,7 @@ def write_report(total, gen_seconds, timings, every, api_times, exported, export
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines[:12]))
     print(f"written to {out}")
-    if p(every, .95) >= 200:
+    if p(every, 0.95) >= 200:
         print("P95 target missed", file=sys.stderr)
 
 

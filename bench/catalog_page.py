@@ -26,10 +26,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 RESULTS = Path(__file__).resolve().parent / "results" / "catalog.md"
 
 QUERIES = [
-    "", "?team=search", "?team=fraud&sort=-runs", "?kind=flat", "?kind=unknown_prefix", "?kind=reserved",
-    "?missing=owner", "?missing=purpose&team=churn", "?status=violations", "?status=tag_gaps&sort=-activity",
-    "?q=bert", "?q=sweep&team=recommendation", "?project=query-ranking", "?sort=name&page=7", "?page=20",
-    "?sort=-activity&page=3", "?deleted=1", "?team=-", "?status=compliant&sort=runs", "?q=tmp&kind=reserved",
+    "",
+    "?team=search",
+    "?team=fraud&sort=-runs",
+    "?kind=flat",
+    "?kind=unknown_prefix",
+    "?kind=reserved",
+    "?missing=owner",
+    "?missing=purpose&team=churn",
+    "?status=violations",
+    "?status=tag_gaps&sort=-activity",
+    "?q=bert",
+    "?q=sweep&team=recommendation",
+    "?project=query-ranking",
+    "?sort=name&page=7",
+    "?page=20",
+    "?sort=-activity&page=3",
+    "?deleted=1",
+    "?team=-",
+    "?status=compliant&sort=runs",
+    "?q=tmp&kind=reserved",
 ]
 
 
@@ -57,12 +73,16 @@ def fill_from_plan(scale: float) -> dict[str, float]:
                     teams[run.tags["team"]] += 1
                 last = max(last, int(now_ms - run.age_days * DAY_MS))
             row = CatalogExperiment.objects.create(
-                experiment_id=str(exp.index + 1), name=exp.name, run_count=exp.run_count,
+                experiment_id=str(exp.index + 1),
+                name=exp.name,
+                run_count=exp.run_count,
                 last_activity=datetime.fromtimestamp(last / 1000, tz=UTC),
                 lifecycle_stage="deleted" if exp.index % 97 == 0 else "active",
-                dominant_team_tag=teams.most_common(1)[0][0] if teams else "")
-            CatalogTagCount.objects.bulk_create([CatalogTagCount(experiment=row, tag=t, present=c)
-                                                 for t, c in present.items()])
+                dominant_team_tag=teams.most_common(1)[0][0] if teams else "",
+            )
+            CatalogTagCount.objects.bulk_create(
+                [CatalogTagCount(experiment=row, tag=t, present=c) for t, c in present.items()]
+            )
     filled = time.perf_counter() - started
     started = time.perf_counter()
     catalog_evaluate()
@@ -83,9 +103,14 @@ def fill_by_sync(tracking_uri: str) -> dict[str, float]:
     from catalog.services import catalog_evaluate
 
     catalog_evaluate()
-    return {"experiments": full.experiments, "runs": full.runs, "full_sync_seconds": full.seconds,
-            "incremental_sync_seconds": again.seconds, "evaluate_seconds": time.perf_counter() - started,
-            "workers": settings.CATALOG_SYNC_WORKERS}
+    return {
+        "experiments": full.experiments,
+        "runs": full.runs,
+        "full_sync_seconds": full.seconds,
+        "incremental_sync_seconds": again.seconds,
+        "evaluate_seconds": time.perf_counter() - started,
+        "workers": settings.CATALOG_SYNC_WORKERS,
+    }
 
 
 def setup_teams() -> object:
@@ -122,9 +147,14 @@ def measure(user: object, requests: int) -> dict[str, dict[str, float]]:
             assert response.status_code == 200, (prefix + query, response.status_code)
         timings.sort()
         cpu.sort()
-        results[label] = {"n": len(timings), "p50": statistics.median(timings),
-                          "p95": timings[int(0.95 * (len(timings) - 1))], "max": timings[-1],
-                          "cpu_p50": statistics.median(cpu), "cpu_p95": cpu[int(0.95 * (len(cpu) - 1))]}
+        results[label] = {
+            "n": len(timings),
+            "p50": statistics.median(timings),
+            "p95": timings[int(0.95 * (len(timings) - 1))],
+            "max": timings[-1],
+            "cpu_p50": statistics.median(cpu),
+            "cpu_p95": cpu[int(0.95 * (len(cpu) - 1))],
+        }
     return results
 
 
@@ -143,8 +173,10 @@ def main() -> None:
     print("index:", {k: round(v, 2) if isinstance(v, float) else v for k, v in fill.items()}, flush=True)
     timings = measure(user, args.requests)
     for label, t in timings.items():
-        print(f"{label}: n={t['n']:.0f} p50={t['p50']:.1f} ms p95={t['p95']:.1f} ms max={t['max']:.1f} ms "
-              f"(CPU p50={t['cpu_p50']:.1f} ms p95={t['cpu_p95']:.1f} ms)")
+        print(
+            f"{label}: n={t['n']:.0f} p50={t['p50']:.1f} ms p95={t['p95']:.1f} ms max={t['max']:.1f} ms "
+            f"(CPU p50={t['cpu_p50']:.1f} ms p95={t['cpu_p95']:.1f} ms)"
+        )
     if not args.no_write:
         write(args, fill, timings)
 
@@ -152,25 +184,38 @@ def main() -> None:
 def write(args: argparse.Namespace, fill: dict[str, float], timings: dict[str, dict[str, float]]) -> None:
     from django.db import connection
 
-    source = f"synced from a generated store ({args.tracking_uri})" if args.tracking_uri else \
-        f"filled from the generator plan (--scale {args.scale})"
-    lines = [f"\n## {datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC — {fill['experiments']:.0f} experiments / "
-             f"{fill['runs']:.0f} runs, index {source}, database {connection.vendor}\n"]
+    source = (
+        f"synced from a generated store ({args.tracking_uri})"
+        if args.tracking_uri
+        else f"filled from the generator plan (--scale {args.scale})"
+    )
+    lines = [
+        f"\n## {datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC — {fill['experiments']:.0f} experiments / "
+        f"{fill['runs']:.0f} runs, index {source}, database {connection.vendor}\n"
+    ]
     for key, value in fill.items():
         if key not in {"experiments", "runs"}:
-            lines.append(f"- {key.replace('_', ' ')}: {value:.2f}" if isinstance(value, float) else
-                         f"- {key.replace('_', ' ')}: {value}")
+            lines.append(
+                f"- {key.replace('_', ' ')}: {value:.2f}"
+                if isinstance(value, float)
+                else f"- {key.replace('_', ' ')}: {value}"
+            )
     lines.append(f"- load average when measured: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores)")
-    lines.append("\n| endpoint | requests | P50 ms | P95 ms | max ms | CPU P50 ms | CPU P95 ms |\n"
-                 "|---|---|---|---|---|---|---|")
+    lines.append(
+        "\n| endpoint | requests | P50 ms | P95 ms | max ms | CPU P50 ms | CPU P95 ms |\n|---|---|---|---|---|---|---|"
+    )
     for label, t in timings.items():
-        lines.append(f"| {label} | {t['n']:.0f} | {t['p50']:.1f} | {t['p95']:.1f} | {t['max']:.1f} | "
-                     f"{t['cpu_p50']:.1f} | {t['cpu_p95']:.1f} |")
+        lines.append(
+            f"| {label} | {t['n']:.0f} | {t['p50']:.1f} | {t['p95']:.1f} | {t['max']:.1f} | "
+            f"{t['cpu_p50']:.1f} | {t['cpu_p95']:.1f} |"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     if not RESULTS.exists():
-        RESULTS.write_text("# Experiment catalog benchmark\n\nWritten by `bench/catalog_page.py` (server-side time "
-                           "through the Django test client, 2-core machine shared with other work). "
-                           "Target: catalog page P95 < 300 ms at 2,000 experiments / 100,000 runs.\n")
+        RESULTS.write_text(
+            "# Experiment catalog benchmark\n\nWritten by `bench/catalog_page.py` (server-side time "
+            "through the Django test client, 2-core machine shared with other work). "
+            "Target: catalog page P95 < 300 ms at 2,000 experiments / 100,000 runs.\n"
+        )
     with RESULTS.open("a") as handle:
         handle.write("\n".join(lines) + "\n")
 

@@ -37,8 +37,9 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     backend = f"sqlite:///{WORK / 'mlflow.db'}"
     port = server.free_port()
-    process = server.start_server(port=port, backend_store_uri=backend, artifact_root=WORK / "artifacts",
-                                  log_path=WORK / "mlflow.log")
+    process = server.start_server(
+        port=port, backend_store_uri=backend, artifact_root=WORK / "artifacts", log_path=WORK / "mlflow.log"
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         server.wait_healthy(url, process=process)

@@ -29,10 +29,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 DAY_MS = 86_400_000
 TEAMS = {"search": "/search-team", "fraud": "/fraud-team", "recommendation": "/rec-team", "churn": "/churn-team"}
-PROJECTS = ["query-ranking", "autocomplete", "transaction-classifier", "item2vec", "churn-model", "embeddings",
-            "reranker", "anomaly", "pricing", "forecast", "ctr", "spam-filter"]
-TYPES = ["bert-finetune", "xgboost-baseline", "hyperopt-sweep", "weekly-retrain", "feature-sweep", "ablation",
-         "distillation", "lstm-baseline"]
+PROJECTS = [
+    "query-ranking",
+    "autocomplete",
+    "transaction-classifier",
+    "item2vec",
+    "churn-model",
+    "embeddings",
+    "reranker",
+    "anomaly",
+    "pricing",
+    "forecast",
+    "ctr",
+    "spam-filter",
+]
+TYPES = [
+    "bert-finetune",
+    "xgboost-baseline",
+    "hyperopt-sweep",
+    "weekly-retrain",
+    "feature-sweep",
+    "ablation",
+    "distillation",
+    "lstm-baseline",
+]
 REQUIRED_TAGS = ["team", "owner", "git.commit", "data.version", "environment", "purpose"]
 EXPERIMENTS_PER_SCALE = 2000
 RUNS_PER_SCALE = 100_000
@@ -63,10 +83,14 @@ class ExperimentPlan:
             age = rng.uniform(2, 20) if status == "RUNNING" else rng.uniform(0.1, 720)
             tags: dict[str, str] = {}
             complete = rng.random() < 0.75
-            values = {"team": self.team or rng.choice(list(TEAMS)), "owner": f"user{rng.randint(1, 80)}@example.com",
-                      "git.commit": f"{rng.getrandbits(32):08x}", "data.version": f"v2026.{rng.randint(1, 12):02d}",
-                      "environment": rng.choice(["gpu-a100", "cpu", "gpu-t4"]),
-                      "purpose": rng.choice(["tuning", "baseline", "ablation", "retrain"])}
+            values = {
+                "team": self.team or rng.choice(list(TEAMS)),
+                "owner": f"user{rng.randint(1, 80)}@example.com",
+                "git.commit": f"{rng.getrandbits(32):08x}",
+                "data.version": f"v2026.{rng.randint(1, 12):02d}",
+                "environment": rng.choice(["gpu-a100", "cpu", "gpu-t4"]),
+                "purpose": rng.choice(["tuning", "baseline", "ablation", "retrain"]),
+            }
             for key in REQUIRED_TAGS:
                 if complete or rng.random() < 0.6:
                     if key == "team" and self.team is None and rng.random() < 0.5:
@@ -85,7 +109,8 @@ def _name(rng: random.Random, index: int, label: str) -> tuple[str, str | None]:
         return f"{TEAMS[team]}/{project}/{kind}-{label}{index}", team
     if roll < 0.86:
         return f"{rng.choice(['experiment', 'johns_experiment', 'model', 'run'])}_{label}{index}", (
-            team if rng.random() < 0.7 else None)
+            team if rng.random() < 0.7 else None
+        )
     if roll < 0.91:
         return f"/{team}/{project}/{kind}-{label}{index}", team  # unknown prefix (team key, not prefix)
     if roll < 0.96:
@@ -103,8 +128,11 @@ def plan(scale: float, *, seed: int = 42, label: str = "") -> list[ExperimentPla
     plans = []
     for index, weight in enumerate(weights):
         name, team = _name(rng, index, label)
-        plans.append(ExperimentPlan(index=index, name=name, team=team, run_count=max(1, round(weight * factor)),
-                                    seed=rng.getrandbits(32)))
+        plans.append(
+            ExperimentPlan(
+                index=index, name=name, team=team, run_count=max(1, round(weight * factor)), seed=rng.getrandbits(32)
+            )
+        )
     return plans
 
 
@@ -127,8 +155,9 @@ def _write_experiment(exp: ExperimentPlan, now_ms: int, progress: Progress, metr
     from mlopsadmin.lib import mlflow_client as mlf
 
     existing = mlf.get_experiment_by_name(exp.name)
-    experiment_id = existing.experiment_id if existing else mlf.create_experiment(
-        exp.name, tags={"mlopsadmin.bench": "true"})
+    experiment_id = (
+        existing.experiment_id if existing else mlf.create_experiment(exp.name, tags={"mlopsadmin.bench": "true"})
+    )
     if existing:  # already generated (re-run): leave it alone
         progress.add(exp.run_count)
         return
@@ -137,9 +166,11 @@ def _write_experiment(exp: ExperimentPlan, now_ms: int, progress: Progress, metr
         start_ms = int(now_ms - run.age_days * DAY_MS)
         run_id = mlf.create_run(experiment_id, run_name=f"run-{run.index:05d}", tags=run.tags, start_time=start_ms)
         if metrics:
-            mlf.log_batch(run_id, metrics=[("val_ndcg_at_10", round(0.6 + (run.index % 30) / 100, 4),
-                                            start_ms + 60_000, 0)],
-                          params={"learning_rate": "3e-5", "batch_size": "64"})
+            mlf.log_batch(
+                run_id,
+                metrics=[("val_ndcg_at_10", round(0.6 + (run.index % 30) / 100, 4), start_ms + 60_000, 0)],
+                params={"learning_rate": "3e-5", "batch_size": "64"},
+            )
         if run.status != "RUNNING":
             mlf.set_terminated(run_id, status=run.status, end_time=start_ms + 11 * 60_000)
         batch += 1
@@ -149,8 +180,9 @@ def _write_experiment(exp: ExperimentPlan, now_ms: int, progress: Progress, metr
     progress.add(batch)
 
 
-def generate(tracking_uri: str, scale: float, *, workers: int = 8, seed: int = 42, label: str = "",
-             metrics: bool = True) -> dict[str, float]:
+def generate(
+    tracking_uri: str, scale: float, *, workers: int = 8, seed: int = 42, label: str = "", metrics: bool = True
+) -> dict[str, float]:
     """Write the planned store into the tracking server at `tracking_uri` (Django must be set up)."""
     from django.conf import settings
 
@@ -160,11 +192,12 @@ def generate(tracking_uri: str, scale: float, *, workers: int = 8, seed: int = 4
     progress = Progress(total)
     now_ms = int(time.time() * 1000)
     started = time.perf_counter()
-    print(f"generating {len(plans)} experiments / {total} runs into {tracking_uri} with {workers} threads",
-          flush=True)
+    print(f"generating {len(plans)} experiments / {total} runs into {tracking_uri} with {workers} threads", flush=True)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for future in [pool.submit(_write_experiment, p, now_ms, progress, metrics)
-                       for p in sorted(plans, key=lambda p: -p.run_count)]:
+        for future in [
+            pool.submit(_write_experiment, p, now_ms, progress, metrics)
+            for p in sorted(plans, key=lambda p: -p.run_count)
+        ]:
             future.result()
     seconds = time.perf_counter() - started
     print(f"done in {seconds:.0f} s ({total / seconds:.0f} runs/s)", flush=True)
@@ -183,8 +216,14 @@ def main() -> None:
     from bench._django import setup
 
     setup(migrate=False)
-    generate(args.tracking_uri, args.scale, workers=args.workers, seed=args.seed, label=args.label,
-             metrics=not args.no_metrics)
+    generate(
+        args.tracking_uri,
+        args.scale,
+        workers=args.workers,
+        seed=args.seed,
+        label=args.label,
+        metrics=not args.no_metrics,
+    )
 
 
 if __name__ == "__main__":

@@ -65,8 +65,16 @@ def process_tree_cpu_seconds(pid: int) -> float:
 
 
 # --- the load process ----------------------------------------------------------------------------
-def run_load(base_url: str, users: int, total_requests: int, max_seconds: float, password: str,
-             think_min: float = 0.0, think_max: float = 0.0, cpu_pids: dict[str, int] | None = None) -> dict:
+def run_load(
+    base_url: str,
+    users: int,
+    total_requests: int,
+    max_seconds: float,
+    password: str,
+    think_min: float = 0.0,
+    think_max: float = 0.0,
+    cpu_pids: dict[str, int] | None = None,
+) -> dict:
     """Every user logs in first (a password hash each: CPU-heavy by design), then all start browsing
     together; only the browsing is measured, and the server CPU is read over that window alone."""
     import re
@@ -84,9 +92,14 @@ def run_load(base_url: str, users: int, total_requests: int, max_seconds: float,
 
     def open_window() -> None:  # runs once, when every user has logged in
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        window.update({"started": time.monotonic(), "deadline": time.monotonic() + max_seconds,
-                       "generator": usage.ru_utime + usage.ru_stime,
-                       **{name: process_tree_cpu_seconds(pid) for name, pid in cpu_pids.items()}})
+        window.update(
+            {
+                "started": time.monotonic(),
+                "deadline": time.monotonic() + max_seconds,
+                "generator": usage.ru_utime + usage.ru_stime,
+                **{name: process_tree_cpu_seconds(pid) for name, pid in cpu_pids.items()},
+            }
+        )
 
     everyone_in = threading.Barrier(users, action=open_window)
 
@@ -96,10 +109,13 @@ def run_load(base_url: str, users: int, total_requests: int, max_seconds: float,
         start = time.perf_counter()
         login_page = session.get(base_url + "/accounts/login/", timeout=60)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)
-        response = session.post(base_url + "/accounts/login/", timeout=60, allow_redirects=False,
-                                data={"username": username, "password": password,
-                                      "csrfmiddlewaretoken": token.group(1) if token else ""},
-                                headers={"Referer": base_url + "/accounts/login/"})
+        response = session.post(
+            base_url + "/accounts/login/",
+            timeout=60,
+            allow_redirects=False,
+            data={"username": username, "password": password, "csrfmiddlewaretoken": token.group(1) if token else ""},
+            headers={"Referer": base_url + "/accounts/login/"},
+        )
         with lock:
             logins.append((time.perf_counter() - start) * 1000)
             if response.status_code != 302:
@@ -142,19 +158,31 @@ def run_load(base_url: str, users: int, total_requests: int, max_seconds: float,
     duration = time.monotonic() - window["started"]
     every = [v for values in latencies.values() for v in values]
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    spent = {"load generator": usage.ru_utime + usage.ru_stime - window["generator"],
-             **{name: process_tree_cpu_seconds(pid) - window[name] for name, pid in cpu_pids.items()}}
+    spent = {
+        "load generator": usage.ru_utime + usage.ru_stime - window["generator"],
+        **{name: process_tree_cpu_seconds(pid) - window[name] for name, pid in cpu_pids.items()},
+    }
     return {
-        "users": users, "think_seconds": [think_min, think_max], "requests": len(every), "seconds": round(duration, 1),
+        "users": users,
+        "think_seconds": [think_min, think_max],
+        "requests": len(every),
+        "seconds": round(duration, 1),
         "throughput_rps": round(len(every) / duration, 1) if duration else 0,
-        "p50_ms": round(percentile(every, 50), 1), "p95_ms": round(percentile(every, 95), 1),
+        "p50_ms": round(percentile(every, 50), 1),
+        "p95_ms": round(percentile(every, 95), 1),
         "p99_ms": round(percentile(every, 99), 1),
-        "per_page": {page: {"n": len(v), "p50_ms": round(percentile(v, 50), 1), "p95_ms": round(percentile(v, 95), 1)}
-                     for page, v in latencies.items()},
-        "errors": len(errors), "error_samples": sorted(set(errors))[:10],
+        "per_page": {
+            page: {"n": len(v), "p50_ms": round(percentile(v, 50), 1), "p95_ms": round(percentile(v, 95), 1)}
+            for page, v in latencies.items()
+        },
+        "errors": len(errors),
+        "error_samples": sorted(set(errors))[:10],
         "cpu_ms_per_request": {name: round(seconds * 1000 / max(1, len(every)), 1) for name, seconds in spent.items()},
-        "logins": {"n": len(logins), "p50_ms": round(percentile(logins, 50), 1),
-                   "max_ms": round(max(logins, default=0), 1)},
+        "logins": {
+            "n": len(logins),
+            "p50_ms": round(percentile(logins, 50), 1),
+            "max_ms": round(max(logins, default=0), 1),
+        },
     }
 
 
@@ -181,8 +209,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--think-min", type=float, default=1.0, help="seconds a user reads a page, at least")
     parser.add_argument("--think-max", type=float, default=3.0, help="... and at most")
-    parser.add_argument("--saturation-requests", type=int, default=1500,
-                        help="requests of the no-think-time phase (0: skip it)")
+    parser.add_argument(
+        "--saturation-requests", type=int, default=1500, help="requests of the no-think-time phase (0: skip it)"
+    )
     parser.add_argument("--load-only", help=argparse.SUPPRESS)  # internal: run as the load process
     args = parser.parse_args()
 
@@ -193,26 +222,52 @@ def main() -> None:
 
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
         sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the target is gunicorn on PostgreSQL and Redis.")
-    os.environ.update({"DEBUG": "false", "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-" + "x" * 50,
-                       "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false",
-                       "CSRF_COOKIE_SECURE": "false", "DJANGO_SETTINGS_MODULE": "mlopsadmin.settings"})
+    os.environ.update(
+        {
+            "DEBUG": "false",
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-" + "x" * 50,
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "DJANGO_SETTINGS_MODULE": "mlopsadmin.settings",
+        }
+    )
     from mlopsadmin.lib import mlflow_server
 
     workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-load-"))
     mlflow_port, web_port = mlflow_server.free_port(), mlflow_server.free_port()
     mlflow_url = f"http://127.0.0.1:{mlflow_port}"
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_url
-    mlflow_process = mlflow_server.start_server(port=mlflow_port, backend_store_uri=f"sqlite:///{workdir}/mlflow.db",
-                                                artifact_root=workdir / "artifacts", log_path=workdir / "mlflow.log")
+    mlflow_process = mlflow_server.start_server(
+        port=mlflow_port,
+        backend_store_uri=f"sqlite:///{workdir}/mlflow.db",
+        artifact_root=workdir / "artifacts",
+        log_path=workdir / "mlflow.log",
+    )
     web = None
     try:
         mlflow_server.wait_healthy(mlflow_url, process=mlflow_process)
         python = sys.executable
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
         subprocess.run([python, "manage.py", "seed_demo"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        web = subprocess.Popen([python, "-m", "gunicorn", "mlopsadmin.wsgi", "-w", str(args.workers),
-                                "-b", f"127.0.0.1:{web_port}", "--timeout", "60", "--log-level", "warning"],
-                               cwd=ROOT, start_new_session=True)
+        web = subprocess.Popen(
+            [
+                python,
+                "-m",
+                "gunicorn",
+                "mlopsadmin.wsgi",
+                "-w",
+                str(args.workers),
+                "-b",
+                f"127.0.0.1:{web_port}",
+                "--timeout",
+                "60",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            start_new_session=True,
+        )
         base_url = f"http://127.0.0.1:{web_port}"
         wait_for_login_page(base_url)
         import django
@@ -220,11 +275,20 @@ def main() -> None:
         django.setup()
         from mlopsadmin.core.demo import DEMO_PASSWORD
 
-        config = {"base_url": base_url, "users": args.users, "total_requests": args.requests,
-                  "max_seconds": args.max_seconds, "password": DEMO_PASSWORD}
+        config = {
+            "base_url": base_url,
+            "users": args.users,
+            "total_requests": args.requests,
+            "max_seconds": args.max_seconds,
+            "password": DEMO_PASSWORD,
+        }
         # warm-up pass (first requests import mlflow in each worker)
-        subprocess.run([python, __file__, "--load-only", json.dumps({**config, "users": 8, "total_requests": 60})],
-                       capture_output=True, text=True, check=True)
+        subprocess.run(
+            [python, __file__, "--load-only", json.dumps({**config, "users": 8, "total_requests": 60})],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         phases = [{**config, "think_min": args.think_min, "think_max": args.think_max}]
         if args.saturation_requests:
             phases.append({**config, "total_requests": args.saturation_requests})
@@ -232,8 +296,9 @@ def main() -> None:
         for phase in phases:
             load_before = os.getloadavg()[0]
             phase["cpu_pids"] = {"gunicorn": web.pid, "MLflow server": mlflow_process.pid}
-            output = subprocess.run([python, __file__, "--load-only", json.dumps(phase)], capture_output=True,
-                                    text=True, check=True)
+            output = subprocess.run(
+                [python, __file__, "--load-only", json.dumps(phase)], capture_output=True, text=True, check=True
+            )
             result = json.loads(output.stdout.strip().splitlines()[-1])
             result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             results.append(result)
@@ -247,26 +312,34 @@ def main() -> None:
 
 def write_results(results: list[dict], workers: int) -> None:
     lines = [
-        "# Load test (bench/load_test.py)", "",
+        "# Load test (bench/load_test.py)",
+        "",
         f"gunicorn {workers} workers on PostgreSQL + Redis, local MLflow server (gunicorn mode) with the demo data;",
         f"logged-in users from a second process on 127.0.0.1, each cycling over the pages of {', '.join(PAGES)}",
         "that their role may open (team members may not open the audit pages). 2-core machine; the load",
-        "generator, gunicorn, PostgreSQL, Redis and the MLflow server all share it.", "",
+        "generator, gunicorn, PostgreSQL, Redis and the MLflow server all share it.",
+        "",
     ]
     for result in results:
         think_min, think_max = result["think_seconds"]
-        title = (f"## {result['users']} users, think time {think_min:g}–{think_max:g} s between pages"
-                 if think_max else f"## Saturation: {result['users']} users, no think time (always in flight)")
+        title = (
+            f"## {result['users']} users, think time {think_min:g}–{think_max:g} s between pages"
+            if think_max
+            else f"## Saturation: {result['users']} users, no think time (always in flight)"
+        )
         lines += [
-            title, "",
+            title,
+            "",
             f"- requests: {result['requests']} in {result['seconds']} s ({result['throughput_rps']} req/s)",
             f"- latency: P50 {result['p50_ms']} ms, **P95 {result['p95_ms']} ms**, P99 {result['p99_ms']} ms",
             f"- errors: {result['errors']} {result['error_samples'] if result['errors'] else ''}",
             f"- machine load average (1 min) before/after the phase: {result['load_average']}",
             "- CPU per request: " + ", ".join(f"{k} {v} ms" for k, v in result["cpu_ms_per_request"].items()),
             f"- logins before the measured window (not counted above): {result['logins']['n']}, "
-            f"P50 {result['logins']['p50_ms']} ms, slowest {result['logins']['max_ms']} ms", "",
-            "| page | requests | P50 ms | P95 ms |", "|---|---|---|---|",
+            f"P50 {result['logins']['p50_ms']} ms, slowest {result['logins']['max_ms']} ms",
+            "",
+            "| page | requests | P50 ms | P95 ms |",
+            "|---|---|---|---|",
             *[f"| `{page}` | {v['n']} | {v['p50_ms']} | {v['p95_ms']} |" for page, v in result["per_page"].items()],
             "",
         ]

@@ -71,28 +71,44 @@ def child(kind: str) -> None:
         return
     if kind == "plan":
         run = TaskRun.objects.create(kind=TaskKind.CLEANUP_PLAN, started_by="bench")
-        plan = CleanupPlan.objects.create(scope="all", older_than_days=CLEANUP_DAYS, statuses=["FAILED", "KILLED"],
-                                          cutoff_ms=int(os.environ["BENCH_CUTOFF_MS"]), created_by="bench",
-                                          plan_task=run)
+        plan = CleanupPlan.objects.create(
+            scope="all",
+            older_than_days=CLEANUP_DAYS,
+            statuses=["FAILED", "KILLED"],
+            cutoff_ms=int(os.environ["BENCH_CUTOFF_MS"]),
+            created_by="bench",
+            plan_task=run,
+        )
         run.parameters = {"plan_id": plan.pk}
         run.save()
     elif kind == "reaper":
-        run = TaskRun.objects.create(kind=TaskKind.REAPER, started_by="bench",
-                                     parameters={"dry_run": False, "threshold_hours": 24.0})
+        run = TaskRun.objects.create(
+            kind=TaskKind.REAPER, started_by="bench", parameters={"dry_run": False, "threshold_hours": 24.0}
+        )
     else:
         run = TaskRun.objects.create(kind=TaskKind.CAPACITY, started_by="bench")
     outcome = services.task_run_execute(task_run_id=run.pk)
     run.refresh_from_db()
-    result = {"kind": kind, "outcome": outcome, "state": run.state, "seconds": time.perf_counter() - started,
-              "rss_mb": _rss_mb(), "counts": run.counts, "errors": run.errors[:3]}
+    result = {
+        "kind": kind,
+        "outcome": outcome,
+        "state": run.state,
+        "seconds": time.perf_counter() - started,
+        "rss_mb": _rss_mb(),
+        "counts": run.counts,
+        "errors": run.errors[:3],
+    }
     if kind == "plan":
         items = CleanupPlan.objects.get(pk=run.parameters["plan_id"]).items
         result["candidates"] = sorted(items.filter(excluded=False).values_list("run_id", flat=True))
         # what must be equal between the two paths: every candidate with its status, end time and size, every
         # exclusion with its reason (a candidate's reason text holds "N days ago", which moves with the clock)
-        rows = sorted([r, s, e, b] for r, s, e, b in items.filter(excluded=False).values_list(
-            "run_id", "status", "end_time", "estimated_bytes")) + sorted(
-            [r, x] for r, x in items.filter(excluded=True).values_list("run_id", "reason"))
+        rows = sorted(
+            [r, s, e, b]
+            for r, s, e, b in items.filter(excluded=False).values_list(
+                "run_id", "status", "end_time", "estimated_bytes"
+            )
+        ) + sorted([r, x] for r, x in items.filter(excluded=True).values_list("run_id", "reason"))
         result["items_sha"] = hashlib.sha256(json.dumps(rows).encode()).hexdigest()
         result["source"] = run.report.get("source", "")
         result["source_note"] = run.report.get("source_note", "")
@@ -113,9 +129,12 @@ def guide_cleanup(*, complete: bool) -> dict[str, object]:
         token = None
         while True:
             runs, token = mlf.search_runs_page(
-                [experiment.experiment_id], filter_string=f"attributes.end_time < {cutoff} AND "
-                                                          f"attributes.status != 'RUNNING'",
-                order_by=["attributes.end_time ASC"], max_results=500, page_token=token)
+                [experiment.experiment_id],
+                filter_string=f"attributes.end_time < {cutoff} AND attributes.status != 'RUNNING'",
+                order_by=["attributes.end_time ASC"],
+                max_results=500,
+                page_token=token,
+            )
             found += len(runs)
             for run in runs:
                 if run.tags.get("keep", "false").lower() == "true":
@@ -133,7 +152,9 @@ def ground_truth(db: Path, protected: set[str], cutoff: int) -> set[str]:
     rows = conn.execute(
         "SELECT r.run_uuid FROM runs r WHERE r.lifecycle_stage = 'active' AND r.status IN ('FAILED', 'KILLED') "
         "AND r.end_time < ? AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = 'keep' "
-        "AND lower(trim(t.value)) = 'true')", [cutoff]).fetchall()
+        "AND lower(trim(t.value)) = 'true')",
+        [cutoff],
+    ).fetchall()
     conn.close()
     return {r[0] for r in rows} - protected
 
@@ -144,17 +165,25 @@ def stuck_truth(db: Path) -> int:
     (count,) = conn.execute(
         "SELECT count(*) FROM runs r WHERE r.status = 'RUNNING' AND r.lifecycle_stage = 'active' AND r.start_time < ? "
         "AND COALESCE((SELECT max(timestamp) FROM latest_metrics m WHERE m.run_uuid = r.run_uuid), 0) < ?",
-        [cutoff, cutoff]).fetchone()
+        [cutoff, cutoff],
+    ).fetchone()
     conn.close()
     return int(count)
 
 
 def run_child(kind: str, env: dict[str, str]) -> dict[str, object]:
-    out = subprocess.run([sys.executable, __file__, "--child", kind], env=env, capture_output=True, text=True,
-                         cwd=ROOT, timeout=7200, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=7200,
+        check=False,
+    )
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])  # type: ignore[no-any-return]
+            return json.loads(line[len("RESULT ") :])  # type: ignore[no-any-return]
     raise RuntimeError(f"child {kind} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
 
 
@@ -204,9 +233,13 @@ def _register_backed(workdir: Path) -> list[str]:
     except mlf.MlflowConflict:  # a reused store: registered by the earlier run
         return sorted({v.run_id for v in mlf.iter_model_versions(name="bench-model")})
     conn = sqlite3.connect(workdir / "mlflow.db")
-    backed = [r[0] for r in conn.execute(
-        "SELECT run_uuid FROM runs WHERE status = 'FAILED' AND end_time < ? ORDER BY run_uuid LIMIT 20",
-        [int(time.time() * 1000) - 200 * DAY_MS])]
+    backed = [
+        r[0]
+        for r in conn.execute(
+            "SELECT run_uuid FROM runs WHERE status = 'FAILED' AND end_time < ? ORDER BY run_uuid LIMIT 20",
+            [int(time.time() * 1000) - 200 * DAY_MS],
+        )
+    ]
     conn.close()
     for run_id in backed:
         mlf.create_model_version("bench-model", source=f"runs:/{run_id}/model", run_id=run_id)
@@ -219,8 +252,9 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
     from mlopsadmin.lib import mlflow_server as server
 
     port = server.free_port()
-    process = server.start_server(port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts",
-                                  log_path=workdir / "mlflow.log")
+    process = server.start_server(
+        port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts", log_path=workdir / "mlflow.log"
+    )
     url = f"http://127.0.0.1:{port}"
     found: dict[str, object] = {"load_start": _uptime(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     try:
@@ -233,8 +267,11 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
 
         backed = _register_backed(workdir)
         cutoff = int(time.time() * 1000) - CLEANUP_DAYS * DAY_MS
-        found.update(backed=backed, truth=sorted(ground_truth(workdir / "mlflow.db", set(backed), cutoff)),
-                     stuck=stuck_truth(workdir / "mlflow.db"))
+        found.update(
+            backed=backed,
+            truth=sorted(ground_truth(workdir / "mlflow.db", set(backed), cutoff)),
+            stuck=stuck_truth(workdir / "mlflow.db"),
+        )
         print(f"ground truth: {len(found['truth']):,} candidates, {found['stuck']} stuck runs", flush=True)  # type: ignore[arg-type]
         # warm-up for every approach alike: the store file in the OS cache, server workers started
         with open(workdir / "mlflow.db", "rb") as handle:
@@ -255,8 +292,9 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
         found["guide_full"] = guide_cleanup(complete=True)
         print(f"guide (complete): {found['guide_full']['seconds']:.1f} s", flush=True)  # type: ignore[index]
         sampler.halt.set()
-        found.update(load_during=sampler.summary(), load_end=_uptime(),
-                     finished=time.strftime("%H:%M UTC", time.gmtime()))
+        found.update(
+            load_during=sampler.summary(), load_end=_uptime(), finished=time.strftime("%H:%M UTC", time.gmtime())
+        )
         if not args.skip_reaper_capacity:
             found["reaper"] = run_child("reaper", env)
             found["capacity"] = run_child("capacity", env)
@@ -267,21 +305,28 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
 
 def _plan_row(label: str, plan: dict[str, Any], truth: set[str]) -> str:
     planned = set(plan["candidates"])
-    correct = "**equal to the ground truth**" if planned == truth else (
-        f"MISMATCH: misses {len(truth - planned):,}, {len(planned - truth):,} extra")
-    correct += f"; the task report says \"{plan['source']}\""
-    return (f"| {label} | **{float(plan['seconds']):.1f} s** | "
-            f"{plan['counts'].get('candidates', 0) + plan['counts'].get('excluded', 0):,} "
-            f"({plan['counts'].get('candidates', 0):,} candidates + {plan['counts'].get('excluded', 0):,} exclusions "
-            f"with reasons) | {len(planned):,} | {correct}; state {plan['state']}; peak RSS "
-            f"**{float(plan['rss_mb']):.0f} MB** |")
+    correct = (
+        "**equal to the ground truth**"
+        if planned == truth
+        else (f"MISMATCH: misses {len(truth - planned):,}, {len(planned - truth):,} extra")
+    )
+    correct += f'; the task report says "{plan["source"]}"'
+    return (
+        f"| {label} | **{float(plan['seconds']):.1f} s** | "
+        f"{plan['counts'].get('candidates', 0) + plan['counts'].get('excluded', 0):,} "
+        f"({plan['counts'].get('candidates', 0):,} candidates + {plan['counts'].get('excluded', 0):,} exclusions "
+        f"with reasons) | {len(planned):,} | {correct}; state {plan['state']}; peak RSS "
+        f"**{float(plan['rss_mb']):.0f} MB** |"
+    )
 
 
 def _guide_row(label: str, guide: dict[str, Any], truth: set[str], backed: set[str]) -> str:
     chosen = set(guide["would_delete"])
-    return (f"| {label} | {float(guide['seconds']):.1f} s | {guide['runs_listed']:,} | {len(chosen):,} | misses "
-            f"{len(truth - chosen):,} candidates; would also delete {len(chosen & backed)} model-version sources "
-            f"and {len(chosen - truth - backed):,} FINISHED runs (its filter is `status != 'RUNNING'`) |")
+    return (
+        f"| {label} | {float(guide['seconds']):.1f} s | {guide['runs_listed']:,} | {len(chosen):,} | misses "
+        f"{len(truth - chosen):,} candidates; would also delete {len(chosen & backed)} model-version sources "
+        f"and {len(chosen - truth - backed):,} FINISHED runs (its filter is `status != 'RUNNING'`) |"
+    )
 
 
 def _reaper_section(found: dict[str, Any], previous: str) -> list[str]:
@@ -323,8 +368,9 @@ def report(found: dict[str, Any], stats: dict[str, int], generate_s: float, args
         "bench/maintenance_store.py (schema by `mlflow db upgrade`, rows by sqlite3). 20 model versions are backed "
         "by old FAILED runs that carry no tag. Command: `python bench/maintenance_bench.py --runs "
         f"{args.runs} --experiments {args.experiments} --workdir {args.workdir}"
-        + (" --reuse-store" if args.reuse_store else "") + (" --skip-reaper-capacity" if args.skip_reaper_capacity
-                                                             else "") + "`.",
+        + (" --reuse-store" if args.reuse_store else "")
+        + (" --skip-reaper-capacity" if args.skip_reaper_capacity else "")
+        + "`.",
         "",
         f"Machine load (1/5/15-minute load average, `uptime`): {found['load_start']} at the start, "
         f"{found['load_end']} at the end; 1-minute load sampled every 5 s during the four cleanup measurements: "
@@ -338,13 +384,24 @@ def report(found: dict[str, Any], stats: dict[str, int], generate_s: float, args
         "",
         "| approach | wall time | runs listed | would delete | correct? |",
         "|---|---|---|---|---|",
-        _guide_row("guide's `cleanup_old_runs`, as written, over every experiment (500/experiment, no paging), "
-                   "dry run", guide, truth, backed),
+        _guide_row(
+            "guide's `cleanup_old_runs`, as written, over every experiment (500/experiment, no paging), dry run",
+            guide,
+            truth,
+            backed,
+        ),
         _guide_row("guide's script, completed with page tokens", guide_full, truth, backed),
-        _plan_row("mlopsadmin cleanup plan from the backend store (default when `MLFLOW_BACKEND_STORE_URI` is "
-                  "set), worker handler", store, truth),
-        _plan_row("mlopsadmin cleanup plan through the tracking API (`MAINTENANCE_PLAN_READ_STORE=false`), "
-                  "worker handler", api, truth),
+        _plan_row(
+            "mlopsadmin cleanup plan from the backend store (default when `MLFLOW_BACKEND_STORE_URI` is "
+            "set), worker handler",
+            store,
+            truth,
+        ),
+        _plan_row(
+            "mlopsadmin cleanup plan through the tracking API (`MAINTENANCE_PLAN_READ_STORE=false`), worker handler",
+            api,
+            truth,
+        ),
         "",
         f"**Speed-up of the plan (backend store) vs the guide as written: {ratio:.1f}×** "
         f"({float(guide['seconds']):.1f} s / {float(store['seconds']):.1f} s); vs the guide completed: "
@@ -380,16 +437,25 @@ def main() -> None:
     parser.add_argument("--experiments", type=int, default=100)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--child", default="")
-    parser.add_argument("--reuse-store", action="store_true",
-                        help="keep the store already generated in --workdir (its store.json gives the figures)")
-    parser.add_argument("--skip-reaper-capacity", action="store_true",
-                        help="measure only the cleanup approaches; the results keep the earlier reaper and "
-                             "capacity figures")
+    parser.add_argument(
+        "--reuse-store",
+        action="store_true",
+        help="keep the store already generated in --workdir (its store.json gives the figures)",
+    )
+    parser.add_argument(
+        "--skip-reaper-capacity",
+        action="store_true",
+        help="measure only the cleanup approaches; the results keep the earlier reaper and capacity figures",
+    )
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results" / "maintenance.md")
     args = parser.parse_args()
     if args.child:
-        _django(Path(os.environ["SQLITE_PATH"]), os.environ["MLFLOW_TRACKING_URI"],
-                os.environ["MLFLOW_BACKEND_STORE_URI"], Path(os.environ["MLFLOW_ARTIFACTS_DESTINATION"]))
+        _django(
+            Path(os.environ["SQLITE_PATH"]),
+            os.environ["MLFLOW_TRACKING_URI"],
+            os.environ["MLFLOW_BACKEND_STORE_URI"],
+            Path(os.environ["MLFLOW_ARTIFACTS_DESTINATION"]),
+        )
         child(args.child)
         return
     args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-maintenance-"))

@@ -25,8 +25,12 @@ PREFIXES = ["/search-team", "/fraud-team", "/rec-team", "/churn-team"]
 
 
 def create_schema(db_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "mlflow", "db", "upgrade", f"sqlite:///{db_path}"], check=True,
-                   capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "mlflow", "db", "upgrade", f"sqlite:///{db_path}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
 
 def generate(out: Path, *, runs: int, experiments: int, seed: int = 2026) -> dict[str, int]:
@@ -44,10 +48,21 @@ def generate(out: Path, *, runs: int, experiments: int, seed: int = 2026) -> dic
     exp_rows = []
     for index in range(1, experiments + 1):
         prefix = PREFIXES[index % len(PREFIXES)]
-        exp_rows.append((index, f"{prefix}/project-{index:03d}/sweep", (artifacts / str(index)).as_uri(), "active",
-                         now - 400 * DAY_MS, now))
-    conn.executemany("INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
-                     "creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?)", exp_rows)
+        exp_rows.append(
+            (
+                index,
+                f"{prefix}/project-{index:03d}/sweep",
+                (artifacts / str(index)).as_uri(),
+                "active",
+                now - 400 * DAY_MS,
+                now,
+            )
+        )
+    conn.executemany(
+        "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
+        "creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?)",
+        exp_rows,
+    )
     stats = {"runs": 0, "files": 0}
     per_experiment = runs // experiments
     for exp_id in range(1, experiments + 1):
@@ -57,18 +72,41 @@ def generate(out: Path, *, runs: int, experiments: int, seed: int = 2026) -> dic
             status = rng.choices(["FINISHED", "FAILED", "KILLED", "RUNNING"], weights=[60, 25, 10, 5])[0]
             start = now - int(rng.uniform(0.01, 365) * DAY_MS)
             end = None if status == "RUNNING" else start + rng.randint(60_000, 6 * 3_600_000)
-            run_rows.append((run_id, f"run-{index:05d}", "LOCAL", "train.py", "", "bench", status, start, end, "",
-                             "active", f"{(artifacts / str(exp_id)).as_uri()}/{run_id}/artifacts", exp_id))
-            tags = {"team": PREFIXES[exp_id % 4].strip("/"), "owner": "bench@example.com",
-                    "git.commit": f"{rng.getrandbits(40):010x}", "data.version": "v1", "environment": "cpu",
-                    "mlflow.runName": f"run-{index:05d}"}
+            run_rows.append(
+                (
+                    run_id,
+                    f"run-{index:05d}",
+                    "LOCAL",
+                    "train.py",
+                    "",
+                    "bench",
+                    status,
+                    start,
+                    end,
+                    "",
+                    "active",
+                    f"{(artifacts / str(exp_id)).as_uri()}/{run_id}/artifacts",
+                    exp_id,
+                )
+            )
+            tags = {
+                "team": PREFIXES[exp_id % 4].strip("/"),
+                "owner": "bench@example.com",
+                "git.commit": f"{rng.getrandbits(40):010x}",
+                "data.version": "v1",
+                "environment": "cpu",
+                "mlflow.runName": f"run-{index:05d}",
+            }
             if rng.random() < 0.02:
                 tags["keep"] = rng.choice(["true", "True", "TRUE"])
             tag_rows += [(k, v, run_id) for k, v in tags.items()]
-            param_rows += [(k, v, run_id) for k, v in
-                           {"lr": "1e-4", "batch_size": "64", "epochs": "10", "optimizer": "AdamW"}.items()]
-            metric_time = start + 60_000 if status != "RUNNING" or rng.random() < 0.5 else now - rng.randint(
-                60_000, 3_600_000)  # half the RUNNING runs still log (recent metric)
+            param_rows += [
+                (k, v, run_id)
+                for k, v in {"lr": "1e-4", "batch_size": "64", "epochs": "10", "optimizer": "AdamW"}.items()
+            ]
+            metric_time = (
+                start + 60_000 if status != "RUNNING" or rng.random() < 0.5 else now - rng.randint(60_000, 3_600_000)
+            )  # half the RUNNING runs still log (recent metric)
             for key, value in (("loss", rng.random()), ("val_ndcg_at_10", rng.random())):
                 metric_rows.append((key, value, metric_time, run_id, 0, 0))
                 latest_rows.append((key, value, metric_time, 0, 0, run_id))
@@ -77,15 +115,21 @@ def generate(out: Path, *, runs: int, experiments: int, seed: int = 2026) -> dic
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "model.bin").write_bytes(b"\0" * rng.randint(1_000, 50_000))
                 stats["files"] += 1
-        conn.executemany("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, "
-                         "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", run_rows)
+        conn.executemany(
+            "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, "
+            "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            run_rows,
+        )
         conn.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", tag_rows)
         conn.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", param_rows)
-        conn.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", metric_rows)
-        conn.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", latest_rows)
+        conn.executemany(
+            "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)", metric_rows
+        )
+        conn.executemany(
+            "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?)",
+            latest_rows,
+        )
         stats["runs"] += len(run_rows)
     conn.commit()
     conn.close()
@@ -100,8 +144,10 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     stats = generate(args.out, runs=args.runs, experiments=args.experiments)
-    print(f"{stats['runs']} runs, {stats['files']} artifact files in {time.perf_counter() - started:.1f} s "
-          f"→ {args.out / 'mlflow.db'}")
+    print(
+        f"{stats['runs']} runs, {stats['files']} artifact files in {time.perf_counter() - started:.1f} s "
+        f"→ {args.out / 'mlflow.db'}"
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,12 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     port = server.free_port()
-    process = server.start_server(port=port, backend_store_uri=f"sqlite:///{WORKDIR / 'mlflow.db'}",
-                                  artifact_root=WORKDIR / "artifacts", log_path=WORKDIR / "mlflow.log")
+    process = server.start_server(
+        port=port,
+        backend_store_uri=f"sqlite:///{WORKDIR / 'mlflow.db'}",
+        artifact_root=WORKDIR / "artifacts",
+        log_path=WORKDIR / "mlflow.log",
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         server.wait_healthy(url, process=process)

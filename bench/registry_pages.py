@@ -46,8 +46,12 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     workdir = Path(tempfile.mkdtemp(prefix="bench-registry-"))
     port = server.free_port()
-    process = server.start_server(port=port, backend_store_uri=f"sqlite:///{workdir / 'mlflow.db'}",
-                                  artifact_root=workdir / "artifacts", log_path=workdir / "mlflow.log")
+    process = server.start_server(
+        port=port,
+        backend_store_uri=f"sqlite:///{workdir / 'mlflow.db'}",
+        artifact_root=workdir / "artifacts",
+        log_path=workdir / "mlflow.log",
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         server.wait_healthy(url, process=process)
@@ -70,8 +74,11 @@ def main() -> None:
         mlf.create_registered_model(big)
         for index in range(n_versions):  # each version backed by its own run, as in real registries
             own_run = mlf.create_run(experiment_id, run_name=f"big-{index}")
-            mlf.log_batch(own_run, metrics=[("val_ndcg_at_10", 0.7 + index / 1000, 0, s) for s in range(10)],
-                          params={"lr": "3e-5"})
+            mlf.log_batch(
+                own_run,
+                metrics=[("val_ndcg_at_10", 0.7 + index / 1000, 0, s) for s in range(10)],
+                params={"lr": "3e-5"},
+            )
             mlf.create_model_version(big, source=f"runs:/{own_run}/model", run_id=own_run)
         mlf.set_model_alias(big, "champion", 1)
 

@@ -18,7 +18,8 @@ class ExperimentFilters(Schema):
     team: str = Field("", max_length=200, description="Team key; '-' for experiments with no team")
     project: str = Field("", max_length=200)
     kind: Literal["", "flat", "unknown_prefix", "segments", "characters", "reserved"] = Field(
-        "", description="Naming violation kind")
+        "", description="Naming violation kind"
+    )
     missing: str = Field("", max_length=200, description="Required tag that some runs lack")
     status: Literal["", "violations", "compliant", "tag_gaps"] = ""
     q: str = Field("", max_length=200, description="Text search in name / id")
@@ -54,20 +55,33 @@ class ExperimentPage(Schema):
     items: list[ExperimentOut]
 
 
-@router.get("/experiments", response=ExperimentPage, summary="Experiments in the catalog with naming and tag "
-            "compliance (filters as on the catalog page)")
+@router.get(
+    "/experiments",
+    response=ExperimentPage,
+    summary="Experiments in the catalog with naming and tag compliance (filters as on the catalog page)",
+)
 def experiments(request: HttpRequest, filters: Query[ExperimentFilters]) -> ExperimentPage:
     policy.require(request.user, policy.Action.VIEW)
     parsed = selectors.CatalogFilters.from_params(filters.dict())
     qs = selectors.catalog_experiments(parsed)
     count = qs.count()
-    rows = qs[filters.offset:filters.offset + filters.limit]
-    items = [ExperimentOut(
-        id=e.experiment_id, name=e.name, lifecycle_stage=e.lifecycle_stage, team=e.team_key or None,
-        project=e.project, experiment_type=e.experiment_type,
-        violations=[ViolationOut(kind=str(v.get("kind", "")), message=str(v.get("message", "")))
-                    for v in e.violations or []],
-        suggested_name=e.suggested_name or None, run_count=e.run_count,
-        missing_tag_counts={str(k): int(v) for k, v in (e.missing_tag_counts or {}).items()},
-        last_activity=e.last_activity.isoformat() if e.last_activity else None) for e in rows]
+    rows = qs[filters.offset : filters.offset + filters.limit]
+    items = [
+        ExperimentOut(
+            id=e.experiment_id,
+            name=e.name,
+            lifecycle_stage=e.lifecycle_stage,
+            team=e.team_key or None,
+            project=e.project,
+            experiment_type=e.experiment_type,
+            violations=[
+                ViolationOut(kind=str(v.get("kind", "")), message=str(v.get("message", ""))) for v in e.violations or []
+            ],
+            suggested_name=e.suggested_name or None,
+            run_count=e.run_count,
+            missing_tag_counts={str(k): int(v) for k, v in (e.missing_tag_counts or {}).items()},
+            last_activity=e.last_activity.isoformat() if e.last_activity else None,
+        )
+        for e in rows
+    ]
     return ExperimentPage(count=count, limit=filters.limit, offset=filters.offset, items=items)

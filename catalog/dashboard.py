@@ -14,8 +14,24 @@ def catalog_tiles(user: Any) -> list[Tile]:
     percent, compliant, total = naming_compliance_percent()
     state = sync_state_get()
     if not total and state.last_success_at is None:
-        return [Tile(title="Naming compliance", value="not synced", url=reverse("catalog:index"),
-                     detail="The experiment catalog has not been synced yet.", level="info", order=20)]
+        return [
+            Tile(
+                title="Naming compliance",
+                value="not synced",
+                url=reverse("catalog:index"),
+                detail="The experiment catalog has not been synced yet.",
+                level="info",
+                order=20,
+            )
+        ]
     level = "ok" if percent >= 90 else "warning" if percent >= 60 else "critical"
-    return [Tile(title="Naming compliance", value=f"{percent}%", url=reverse("catalog:index"),
-                 detail=f"{compliant} of {total} experiments follow the naming convention", level=level, order=20)]
+    return [
+        Tile(
+            title="Naming compliance",
+            value=f"{percent}%",
+            url=reverse("catalog:index"),
+            detail=f"{compliant} of {total} experiments follow the naming convention",
+            level=level,
+            order=20,
+        )
+    ]

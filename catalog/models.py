@@ -23,14 +23,17 @@ def _default_required_tags() -> list[str]:
 class NamingConvention(models.Model):
     """The one convention (row pk=1). Team prefixes live on core.Team, not here."""
 
-    segment_pattern = models.CharField(max_length=200, default=naming.DEFAULT_SEGMENT_PATTERN,
-                                       help_text="Regular expression each project / experiment-type segment "
-                                       "must match in full.")
+    segment_pattern = models.CharField(
+        max_length=200,
+        default=naming.DEFAULT_SEGMENT_PATTERN,
+        help_text="Regular expression each project / experiment-type segment must match in full.",
+    )
     reserved_words = models.JSONField(default=_default_reserved, blank=True)
     required_tags = models.JSONField(default=_default_required_tags, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self) -> str:
         return "Experiment naming convention"
@@ -45,13 +48,18 @@ class CatalogExperiment(models.Model):
     last_update_time = models.BigIntegerField(null=True, blank=True, help_text="MLflow's, in ms")
     # naming (re-evaluated from the local index whenever the convention or the teams change)
     team = models.ForeignKey("core.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    team_key = models.CharField(max_length=64, blank=True, db_index=True,
-                                help_text="Owning team: the name's prefix, else the runs' dominant team tag.")
+    team_key = models.CharField(
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="Owning team: the name's prefix, else the runs' dominant team tag.",
+    )
     project = models.CharField(max_length=200, blank=True)
     experiment_type = models.CharField(max_length=200, blank=True)
     violations = models.JSONField(default=list, blank=True)
-    violation_kinds = models.CharField(max_length=200, blank=True,
-                                       help_text="Space-delimited kinds, ' flat reserved ', for filtering.")
+    violation_kinds = models.CharField(
+        max_length=200, blank=True, help_text="Space-delimited kinds, ' flat reserved ', for filtering."
+    )
     name_compliant = models.BooleanField(default=True, db_index=True)
     suggested_name = models.CharField(max_length=500, blank=True)
     # runs (from the last run scan)

@@ -111,8 +111,9 @@ def _reserved_in(segment: str, reserved: tuple[str, ...]) -> list[str]:
     return [w for w in reserved if w and (lowered == w.lower() or w.lower() in tokens)]
 
 
-def lint_name(name: str, convention: Convention, *, team_hint: str | None = None,
-              taken: Iterable[str] = (), suggest: bool = True) -> NameReport:
+def lint_name(
+    name: str, convention: Convention, *, team_hint: str | None = None, taken: Iterable[str] = (), suggest: bool = True
+) -> NameReport:
     """Parse a name against the convention; every violation carries its reason.
 
     `team_hint` (e.g. the dominant `team` tag of the experiment's runs) and `taken` (names already in
@@ -128,12 +129,19 @@ def lint_name(name: str, convention: Convention, *, team_hint: str | None = None
     else:
         team, rest, prefix_segment = _split_prefix(stripped, convention)
         if team is None:
-            violations.append(Violation(
-                UNKNOWN_PREFIX,
-                f"Unknown team prefix '/{prefix_segment}'. Known: {', '.join(sorted(convention.prefixes.values()))}."))
+            violations.append(
+                Violation(
+                    UNKNOWN_PREFIX,
+                    f"Unknown team prefix '/{prefix_segment}'. Known: {', '.join(sorted(convention.prefixes.values()))}.",
+                )
+            )
         if len(rest) != 2:
-            violations.append(Violation(
-                SEGMENTS, f"Expected 2 segments after the team prefix (project, experiment type), found {len(rest)}."))
+            violations.append(
+                Violation(
+                    SEGMENTS,
+                    f"Expected 2 segments after the team prefix (project, experiment type), found {len(rest)}.",
+                )
+            )
         bad = [s for s in rest if not convention.segment_re.match(s)]
         if team is None and prefix_segment and not convention.segment_re.match(prefix_segment):
             bad.insert(0, prefix_segment)
@@ -145,14 +153,19 @@ def lint_name(name: str, convention: Convention, *, team_hint: str | None = None
         violations.append(Violation(RESERVED, f"Reserved word(s): {', '.join(reserved_hits)}."))
     project = rest[0] if team and len(rest) >= 1 else ""
     experiment_type = rest[1] if team and len(rest) >= 2 else ""
-    report = NameReport(name=name, team=team, project=project, experiment_type=experiment_type,
-                        violations=violations)
+    report = NameReport(name=name, team=team, project=project, experiment_type=experiment_type, violations=violations)
     if violations and suggest:
-        suggestion = suggest_name(stripped, convention, team=team, team_hint=team_hint, rest=rest,
-                                  prefix_segment=prefix_segment, taken=taken)
-        report = NameReport(name=report.name, team=team, project=report.project,
-                            experiment_type=report.experiment_type, violations=violations,
-                            suggested_name=suggestion)
+        suggestion = suggest_name(
+            stripped, convention, team=team, team_hint=team_hint, rest=rest, prefix_segment=prefix_segment, taken=taken
+        )
+        report = NameReport(
+            name=report.name,
+            team=team,
+            project=report.project,
+            experiment_type=report.experiment_type,
+            violations=violations,
+            suggested_name=suggestion,
+        )
     return report
 
 
@@ -165,7 +178,7 @@ def _split_prefix(name: str, convention: Convention) -> tuple[str | None, list[s
     parts = name.split("/")[1:]
     if best is None:
         return None, [p for p in parts[1:]], parts[0]
-    rest = name[len(best[1]) + 1:].split("/")
+    rest = name[len(best[1]) + 1 :].split("/")
     return best[0], rest, best[1].lstrip("/")
 
 
@@ -178,11 +191,22 @@ def _team_from_segment(segment: str, convention: Convention) -> str | None:
     return None
 
 
-def suggest_name(name: str, convention: Convention, *, team: str | None, team_hint: str | None,
-                 rest: list[str], prefix_segment: str, taken: Iterable[str] = ()) -> str | None:
+def suggest_name(
+    name: str,
+    convention: Convention,
+    *,
+    team: str | None,
+    team_hint: str | None,
+    rest: list[str],
+    prefix_segment: str,
+    taken: Iterable[str] = (),
+) -> str | None:
     """A compliant name derived from the old one, or None when the team or project cannot be derived."""
-    team = team or (team_hint if team_hint in convention.prefixes else None) or \
-        (_team_from_segment(prefix_segment, convention) if prefix_segment else None)
+    team = (
+        team
+        or (team_hint if team_hint in convention.prefixes else None)
+        or (_team_from_segment(prefix_segment, convention) if prefix_segment else None)
+    )
     if team is None:
         return None
     parts = [slugify_segment(s, convention.reserved_words) for s in rest]

@@ -24,10 +24,21 @@ SORTS = {
     "activity": ["last_activity", "name"],
     "-activity": ["-last_activity", "name"],
 }
-SORT_LABELS = {"group": "Team → project", "name": "Name A–Z", "-name": "Name Z–A", "runs": "Fewest runs",
-               "-runs": "Most runs", "activity": "Oldest activity", "-activity": "Latest activity"}
-STATUSES = {"": "Any", "violations": "Naming violations", "compliant": "Compliant name",
-            "tag_gaps": "Runs missing tags"}
+SORT_LABELS = {
+    "group": "Team → project",
+    "name": "Name A–Z",
+    "-name": "Name Z–A",
+    "runs": "Fewest runs",
+    "-runs": "Most runs",
+    "activity": "Oldest activity",
+    "-activity": "Latest activity",
+}
+STATUSES = {
+    "": "Any",
+    "violations": "Naming violations",
+    "compliant": "Compliant name",
+    "tag_gaps": "Runs missing tags",
+}
 
 
 def convention_get() -> NamingConvention:
@@ -38,9 +49,11 @@ def convention_get() -> NamingConvention:
 def convention_for(row: NamingConvention | None = None, teams: list[Team] | None = None) -> naming.Convention:
     row = row or convention_get()
     teams = teams if teams is not None else list(Team.objects.all())
-    return naming.Convention(prefixes={t.name: t.experiment_prefix for t in teams},
-                             segment_pattern=row.segment_pattern or naming.DEFAULT_SEGMENT_PATTERN,
-                             reserved_words=tuple(str(w).lower() for w in row.reserved_words or []))
+    return naming.Convention(
+        prefixes={t.name: t.experiment_prefix for t in teams},
+        segment_pattern=row.segment_pattern or naming.DEFAULT_SEGMENT_PATTERN,
+        reserved_words=tuple(str(w).lower() for w in row.reserved_words or []),
+    )
 
 
 def sync_state_get() -> CatalogSyncState:
@@ -66,9 +79,16 @@ class CatalogFilters:
             value = params.get(key) or ""
             return str(value).replace("\x00", "").strip()[:200]
 
-        filters = cls(team=get("team"), project=get("project"), kind=get("kind"), missing=get("missing"),
-                      status=get("status"), q=get("q"), sort=get("sort") or "group",
-                      deleted=get("deleted").lower() in {"1", "true", "on", "yes"})
+        filters = cls(
+            team=get("team"),
+            project=get("project"),
+            kind=get("kind"),
+            missing=get("missing"),
+            status=get("status"),
+            q=get("q"),
+            sort=get("sort") or "group",
+            deleted=get("deleted").lower() in {"1", "true", "on", "yes"},
+        )
         if filters.sort not in SORTS:
             filters.errors.append(f"Unknown sort '{filters.sort}'.")
             filters.sort = "group"
@@ -81,9 +101,16 @@ class CatalogFilters:
         return filters
 
     def as_params(self) -> dict[str, str]:
-        params = {"team": self.team, "project": self.project, "kind": self.kind, "missing": self.missing,
-                  "status": self.status, "q": self.q, "sort": "" if self.sort == "group" else self.sort,
-                  "deleted": "1" if self.deleted else ""}
+        params = {
+            "team": self.team,
+            "project": self.project,
+            "kind": self.kind,
+            "missing": self.missing,
+            "status": self.status,
+            "q": self.q,
+            "sort": "" if self.sort == "group" else self.sort,
+            "deleted": "1" if self.deleted else "",
+        }
         return {k: v for k, v in params.items() if v}
 
 
@@ -108,8 +135,9 @@ def catalog_experiments(filters: CatalogFilters) -> QuerySet[CatalogExperiment]:
     elif filters.status == "tag_gaps":
         qs = qs.filter(tags_compliant=False)
     if filters.q:
-        qs = qs.filter(Q(name__icontains=filters.q) | Q(experiment_id=filters.q)
-                       | Q(suggested_name__icontains=filters.q))
+        qs = qs.filter(
+            Q(name__icontains=filters.q) | Q(experiment_id=filters.q) | Q(suggested_name__icontains=filters.q)
+        )
     return qs.order_by(*SORTS[filters.sort])
 
 
@@ -138,8 +166,7 @@ def _filter_choices() -> dict[str, list[str]]:
     active = CatalogExperiment.objects.filter(lifecycle_stage="active")
     teams = sorted(t for t in active.values_list("team_key", flat=True).distinct() if t)
     # projects of well-formed names only: a malformed name's second segment is not a project worth listing
-    projects = sorted(p for p in active.filter(name_compliant=True).values_list("project", flat=True).distinct()
-                      if p)
+    projects = sorted(p for p in active.filter(name_compliant=True).values_list("project", flat=True).distinct() if p)
     return {"teams": teams, "projects": projects}
 
 
@@ -161,18 +188,22 @@ class TeamCompliance:
 
 
 def team_compliance(required_tags: list[str]) -> list[TeamCompliance]:
-    return _cached("teams:" + ",".join(required_tags),  # type: ignore[no-any-return]
-                   lambda: _team_compliance(required_tags))
+    return _cached(
+        "teams:" + ",".join(required_tags),  # type: ignore[no-any-return]
+        lambda: _team_compliance(required_tags),
+    )
 
 
 def _team_compliance(required_tags: list[str]) -> list[TeamCompliance]:
     """Per team (and '—' for unowned): naming compliance and the share of runs missing each required tag."""
     summary: dict[str, TeamCompliance] = {}
     rows = CatalogExperiment.objects.filter(lifecycle_stage="active").values_list(
-        "team_key", "name_compliant", "run_count", "missing_tag_counts")
+        "team_key", "name_compliant", "run_count", "missing_tag_counts"
+    )
     for team_key, compliant, runs, missing in rows.iterator(chunk_size=2000):
-        entry = summary.setdefault(team_key or "—", TeamCompliance(team=team_key or "—",
-                                                                   missing=dict.fromkeys(required_tags, 0)))
+        entry = summary.setdefault(
+            team_key or "—", TeamCompliance(team=team_key or "—", missing=dict.fromkeys(required_tags, 0))
+        )
         entry.experiments += 1
         entry.compliant_names += int(compliant)
         entry.runs += runs
@@ -211,8 +242,9 @@ class OffendingRun:
     url: str
 
 
-def offending_runs(experiment_id: str, required_tags: list[str], *, limit: int | None = None) -> tuple[
-        list[OffendingRun], bool]:
+def offending_runs(
+    experiment_id: str, required_tags: list[str], *, limit: int | None = None
+) -> tuple[list[OffendingRun], bool]:
     """Runs of one experiment (read live from MLflow) missing any required tag; (runs, truncated)."""
     limit = limit or settings.CATALOG_DRILLDOWN_LIMIT
     found: list[OffendingRun] = []
@@ -222,7 +254,14 @@ def offending_runs(experiment_id: str, required_tags: list[str], *, limit: int |
             continue
         if len(found) >= limit:
             return found, True
-        found.append(OffendingRun(run_id=run.run_id, run_name=run.run_name, status=run.status,
-                                  owner=run.tags.get("owner") or run.tags.get("mlflow.user") or "",
-                                  missing=missing, url=run_url(experiment_id, run.run_id)))
+        found.append(
+            OffendingRun(
+                run_id=run.run_id,
+                run_name=run.run_name,
+                status=run.status,
+                owner=run.tags.get("owner") or run.tags.get("mlflow.user") or "",
+                missing=missing,
+                url=run_url(experiment_id, run.run_id),
+            )
+        )
     return found, False

@@ -38,10 +38,15 @@ def _ms_to_dt(ms: int | None) -> datetime | None:
 
 
 # --- Evaluation (no MLflow) ----------------------------------------------------------------------
-def _evaluate_row(row: CatalogExperiment, convention: naming.Convention, teams: dict[str, Team],
-                  required: list[str], present: dict[str, int], taken: set[str]) -> None:
-    report = naming.lint_name(row.name, convention, team_hint=row.dominant_team_tag or None,
-                              taken=taken)
+def _evaluate_row(
+    row: CatalogExperiment,
+    convention: naming.Convention,
+    teams: dict[str, Team],
+    required: list[str],
+    present: dict[str, int],
+    taken: set[str],
+) -> None:
+    report = naming.lint_name(row.name, convention, team_hint=row.dominant_team_tag or None, taken=taken)
     team_key = report.team or (row.dominant_team_tag if row.dominant_team_tag in teams else "")
     row.team = teams.get(team_key)
     row.team_key = team_key
@@ -59,9 +64,20 @@ def _evaluate_row(row: CatalogExperiment, convention: naming.Convention, teams: 
     row.tags_compliant = not gaps
 
 
-EVALUATED_FIELDS = ["team", "team_key", "project", "experiment_type", "violations", "violation_kinds",
-                    "name_compliant", "suggested_name", "missing_tag_counts", "missing_tags", "runs_missing_any",
-                    "tags_compliant"]
+EVALUATED_FIELDS = [
+    "team",
+    "team_key",
+    "project",
+    "experiment_type",
+    "violations",
+    "violation_kinds",
+    "name_compliant",
+    "suggested_name",
+    "missing_tag_counts",
+    "missing_tags",
+    "runs_missing_any",
+    "tags_compliant",
+]
 
 
 def catalog_evaluate(*, experiment_ids: Iterable[str] | None = None) -> int:
@@ -138,19 +154,37 @@ class SyncResult:
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
-        return {"mode": self.mode, "experiments": self.experiments, "new": len(self.new),
-                "renamed": len(self.renamed), "deleted": len(self.deleted), "restored": len(self.restored),
-                "scanned": self.scanned, "runs": self.runs, "seconds": round(self.seconds, 2)}
+        return {
+            "mode": self.mode,
+            "experiments": self.experiments,
+            "new": len(self.new),
+            "renamed": len(self.renamed),
+            "deleted": len(self.deleted),
+            "restored": len(self.restored),
+            "scanned": self.scanned,
+            "runs": self.runs,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 def _claim(mode: str) -> CatalogSyncState:
     sync_state_get()
     now = timezone.now()
     stale = now - timedelta(seconds=settings.CATALOG_SYNC_STALE_SECONDS)
-    claimed = (CatalogSyncState.objects.filter(pk=1)
-               .exclude(state=CatalogSyncState.RUNNING, started_at__gt=stale)
-               .update(state=CatalogSyncState.RUNNING, mode=mode, started_at=now, finished_at=None, total=0,
-                       done=0, runs_seen=0, message="Listing experiments…"))
+    claimed = (
+        CatalogSyncState.objects.filter(pk=1)
+        .exclude(state=CatalogSyncState.RUNNING, started_at__gt=stale)
+        .update(
+            state=CatalogSyncState.RUNNING,
+            mode=mode,
+            started_at=now,
+            finished_at=None,
+            total=0,
+            done=0,
+            runs_seen=0,
+            message="Listing experiments…",
+        )
+    )
     if claimed != 1:
         raise Conflict("A catalog sync is already running; wait for it to finish.")
     return sync_state_get()
@@ -170,8 +204,10 @@ def catalog_sync(*, actor: Any = None, full: bool | None = None) -> SyncResult:
     """
     previous = sync_state_get()
     if full is None:
-        full = previous.last_full_scan_at is None or (
-            timezone.now() - previous.last_full_scan_at).total_seconds() > settings.CATALOG_FULL_RESCAN_SECONDS
+        full = (
+            previous.last_full_scan_at is None
+            or (timezone.now() - previous.last_full_scan_at).total_seconds() > settings.CATALOG_FULL_RESCAN_SECONDS
+        )
     mode = "full" if full else "incremental"
     since = previous.started_at if previous.last_success_at else None
     state = _claim(mode)
@@ -183,20 +219,28 @@ def catalog_sync(*, actor: Any = None, full: bool | None = None) -> SyncResult:
         raise
     result.seconds = time.perf_counter() - started
     now = timezone.now()
-    _progress(state=CatalogSyncState.IDLE, finished_at=now, last_success_at=now,
-              duration_seconds=result.seconds, message=_describe(result),
-              **({"last_full_scan_at": state.started_at} if full else {}))
+    _progress(
+        state=CatalogSyncState.IDLE,
+        finished_at=now,
+        last_success_at=now,
+        duration_seconds=result.seconds,
+        message=_describe(result),
+        **({"last_full_scan_at": state.started_at} if full else {}),
+    )
     if actor is not None and not isinstance(actor, str):
-        audit_record(actor=actor, action="catalog.sync", target_kind="task", target_id="catalog_sync",
-                     after=result.summary())
+        audit_record(
+            actor=actor, action="catalog.sync", target_kind="task", target_id="catalog_sync", after=result.summary()
+        )
     logger.info("catalog sync %s", result.summary())
     return result
 
 
 def _describe(result: SyncResult) -> str:
-    return (f"{result.mode} sync: {result.experiments} experiments, {result.new and len(result.new) or 0} new, "
-            f"{len(result.renamed)} renamed, {len(result.deleted)} deleted; scanned {result.scanned} "
-            f"experiments / {result.runs} runs in {result.seconds:.1f} s")
+    return (
+        f"{result.mode} sync: {result.experiments} experiments, {result.new and len(result.new) or 0} new, "
+        f"{len(result.renamed)} renamed, {len(result.deleted)} deleted; scanned {result.scanned} "
+        f"experiments / {result.runs} runs in {result.seconds:.1f} s"
+    )
 
 
 def _sync(mode: str, *, full: bool, since: datetime | None) -> SyncResult:
@@ -209,7 +253,8 @@ def _sync(mode: str, *, full: bool, since: datetime | None) -> SyncResult:
         to_scan |= {i for i, row in index.items() if row.runs_scanned_at is None and i in listing}
         if since is not None:
             to_scan |= _experiments_with_recent_runs(
-                [i for i, e in listing.items() if not e.is_deleted], since - timedelta(minutes=5))
+                [i for i, e in listing.items() if not e.is_deleted], since - timedelta(minutes=5)
+            )
     else:
         to_scan = set(listing)
     to_scan = {i for i in to_scan if i in listing and not listing[i].is_deleted}
@@ -223,8 +268,9 @@ def int_or_str(value: str) -> tuple[int, str]:
     return (int(value), "") if value.isdigit() else (0, value)
 
 
-def _apply_listing(listing: dict[str, mlf.Experiment], index: dict[str, CatalogExperiment],
-                   result: SyncResult) -> set[str]:
+def _apply_listing(
+    listing: dict[str, mlf.Experiment], index: dict[str, CatalogExperiment], result: SyncResult
+) -> set[str]:
     """Create/update index rows from the experiment listing; returns ids whose runs need a scan."""
     now = timezone.now()
     to_scan: set[str] = set()
@@ -233,9 +279,15 @@ def _apply_listing(listing: dict[str, mlf.Experiment], index: dict[str, CatalogE
     for experiment_id, exp in listing.items():
         row = index.get(experiment_id)
         if row is None:
-            creates.append(CatalogExperiment(experiment_id=experiment_id, name=exp.name,
-                                             lifecycle_stage=exp.lifecycle_stage,
-                                             last_update_time=exp.last_update_time, synced_at=now))
+            creates.append(
+                CatalogExperiment(
+                    experiment_id=experiment_id,
+                    name=exp.name,
+                    lifecycle_stage=exp.lifecycle_stage,
+                    last_update_time=exp.last_update_time,
+                    synced_at=now,
+                )
+            )
             result.new.append(experiment_id)
             to_scan.add(experiment_id)
             continue
@@ -260,7 +312,8 @@ def _apply_listing(listing: dict[str, mlf.Experiment], index: dict[str, CatalogE
     with transaction.atomic():
         CatalogExperiment.objects.bulk_create(creates, batch_size=500)
         CatalogExperiment.objects.bulk_update(
-            updates, ["name", "previous_name", "lifecycle_stage", "last_update_time", "synced_at"], batch_size=500)
+            updates, ["name", "previous_name", "lifecycle_stage", "last_update_time", "synced_at"], batch_size=500
+        )
     return to_scan
 
 
@@ -269,7 +322,7 @@ def _experiments_with_recent_runs(experiment_ids: list[str], since: datetime) ->
     since_ms = int(since.timestamp() * 1000)
     found: set[str] = set()
     for start in range(0, len(experiment_ids), 100):
-        chunk = experiment_ids[start:start + 100]
+        chunk = experiment_ids[start : start + 100]
         for attribute in ("start_time", "end_time"):
             for run in mlf.iter_runs(chunk, filter_string=f"attributes.{attribute} >= {since_ms}"):
                 found.add(run.experiment_id)
@@ -311,7 +364,8 @@ def _store_scan(scan: ScanResult) -> None:
         row.save(update_fields=["run_count", "last_activity", "dominant_team_tag", "runs_scanned_at"])
         CatalogTagCount.objects.filter(experiment=row).delete()
         CatalogTagCount.objects.bulk_create(
-            [CatalogTagCount(experiment=row, tag=tag[:250], present=count) for tag, count in scan.tag_present.items()])
+            [CatalogTagCount(experiment=row, tag=tag[:250], present=count) for tag, count in scan.tag_present.items()]
+        )
 
 
 # --- Fixes ---------------------------------------------------------------------------------------
@@ -339,13 +393,15 @@ def _live_experiment(experiment_id: str) -> mlf.Experiment:
 def _require_compliant(name: str, convention: naming.Convention) -> naming.NameReport:
     report = naming.lint_name(name, convention)
     if not report.compliant:
-        raise RuleViolation("The new name breaks the naming convention: "
-                            + " ".join(v.message for v in report.violations))
+        raise RuleViolation(
+            "The new name breaks the naming convention: " + " ".join(v.message for v in report.violations)
+        )
     return report
 
 
-def experiment_rename(*, actor: Any, experiment_id: str, new_name: str, expected_name: str = "",
-                      reason: str = "") -> CatalogExperiment:
+def experiment_rename(
+    *, actor: Any, experiment_id: str, new_name: str, expected_name: str = "", reason: str = ""
+) -> CatalogExperiment:
     """Rename through MLflow to a compliant name. Refused for non-leads; stale input changes nothing.
 
     Code that still calls `set_experiment(old name)` will create a NEW experiment under the old name.
@@ -363,8 +419,10 @@ def experiment_rename(*, actor: Any, experiment_id: str, new_name: str, expected
         policy.require(actor, policy.Action.EXPERIMENT_RENAME, team=target_team)
     live = _live_experiment(experiment_id)
     if expected_name and live.name != expected_name:
-        raise Conflict(f"Experiment {experiment_id} is now named '{live.name}', not '{expected_name}' "
-                       "(renamed meanwhile); nothing was changed.")
+        raise Conflict(
+            f"Experiment {experiment_id} is now named '{live.name}', not '{expected_name}' "
+            "(renamed meanwhile); nothing was changed."
+        )
     if live.name == new_name:
         raise InvalidInput("The experiment already has this name.")
     if mlf.get_experiment_by_name(new_name) is not None:
@@ -378,9 +436,16 @@ def experiment_rename(*, actor: Any, experiment_id: str, new_name: str, expected
         row.previous_name, row.name = live.name, new_name
         row.last_update_time = refreshed.last_update_time
         row.save(update_fields=["name", "previous_name", "last_update_time"])
-        audit_record(actor=actor, action="experiment.rename", target_kind="experiment", target_id=experiment_id,
-                     team=(row.team.name if row.team else report.team or ""), before={"name": live.name},
-                     after={"name": new_name}, reason=reason)
+        audit_record(
+            actor=actor,
+            action="experiment.rename",
+            target_kind="experiment",
+            target_id=experiment_id,
+            team=(row.team.name if row.team else report.team or ""),
+            before={"name": live.name},
+            after={"name": new_name},
+            reason=reason,
+        )
     catalog_evaluate(experiment_ids=[experiment_id])
     row.refresh_from_db()
     return row
@@ -396,8 +461,9 @@ class TagResult:
         return "ok" if not self.failed else ("partial" if self.tagged else "failed")
 
 
-def runs_tag_set(*, actor: Any, experiment_id: str, run_ids: list[str], key: str, value: str,
-                 reason: str = "") -> TagResult:
+def runs_tag_set(
+    *, actor: Any, experiment_id: str, run_ids: list[str], key: str, value: str, reason: str = ""
+) -> TagResult:
     """Set one tag on selected runs of one experiment. All runs are checked before any is changed."""
     row = _index_row(experiment_id)
     policy.require(actor, policy.Action.EXPERIMENT_TAG_RUNS, team=_owning_team(row))
@@ -429,16 +495,24 @@ def runs_tag_set(*, actor: Any, experiment_id: str, run_ids: list[str], key: str
     scan = experiment_scan_runs(str(experiment_id))
     with transaction.atomic():
         _store_scan(scan)
-        audit_record(actor=actor, action="experiment.tag_runs", target_kind="experiment", target_id=experiment_id,
-                     team=row.team.name if row.team else "", before=None,
-                     after={"tag": key, "value": value, "run_ids": result.tagged, "failed": result.failed},
-                     reason=reason, outcome=result.outcome)
+        audit_record(
+            actor=actor,
+            action="experiment.tag_runs",
+            target_kind="experiment",
+            target_id=experiment_id,
+            team=row.team.name if row.team else "",
+            before=None,
+            after={"tag": key, "value": value, "run_ids": result.tagged, "failed": result.failed},
+            reason=reason,
+            outcome=result.outcome,
+        )
     catalog_evaluate(experiment_ids=[str(experiment_id)])
     return result
 
 
-def experiment_create(*, actor: Any, team: str, project: str, experiment_type: str,
-                      reason: str = "") -> CatalogExperiment:
+def experiment_create(
+    *, actor: Any, team: str, project: str, experiment_type: str, reason: str = ""
+) -> CatalogExperiment:
     """Create an experiment with a compliant name built from team / project / type."""
     team_obj = Team.objects.filter(name=team).first()
     if team_obj is None:
@@ -456,17 +530,30 @@ def experiment_create(*, actor: Any, team: str, project: str, experiment_type: s
     with transaction.atomic():
         row, _ = CatalogExperiment.objects.update_or_create(
             experiment_id=experiment_id,
-            defaults={"name": name, "lifecycle_stage": live.lifecycle_stage, "last_update_time": live.last_update_time,
-                      "runs_scanned_at": timezone.now()})
-        audit_record(actor=actor, action="experiment.create", target_kind="experiment", target_id=experiment_id,
-                     team=team_obj.name, after={"name": name}, reason=reason)
+            defaults={
+                "name": name,
+                "lifecycle_stage": live.lifecycle_stage,
+                "last_update_time": live.last_update_time,
+                "runs_scanned_at": timezone.now(),
+            },
+        )
+        audit_record(
+            actor=actor,
+            action="experiment.create",
+            target_kind="experiment",
+            target_id=experiment_id,
+            team=team_obj.name,
+            after={"name": name},
+            reason=reason,
+        )
     catalog_evaluate(experiment_ids=[experiment_id])
     row.refresh_from_db()
     return row
 
 
-def convention_update(*, actor: Any, segment_pattern: str, reserved_words: list[str],
-                      required_tags: list[str], reason: str = "") -> NamingConvention:
+def convention_update(
+    *, actor: Any, segment_pattern: str, reserved_words: list[str], required_tags: list[str], reason: str = ""
+) -> NamingConvention:
     """Change the convention (admins) and re-evaluate the whole catalog from the local index."""
     policy.require(actor, policy.Action.CONVENTION_EDIT)
     segment_pattern = (segment_pattern or "").strip()
@@ -480,14 +567,23 @@ def convention_update(*, actor: Any, segment_pattern: str, reserved_words: list[
     if any(len(w) > 64 for w in reserved) or len(reserved) > 200 or len(tags) > 50:
         raise InvalidInput("Too many or too long reserved words / tags.")
     row = convention_get()
-    before = {"segment_pattern": row.segment_pattern, "reserved_words": row.reserved_words,
-              "required_tags": row.required_tags}
+    before = {
+        "segment_pattern": row.segment_pattern,
+        "reserved_words": row.reserved_words,
+        "required_tags": row.required_tags,
+    }
     with transaction.atomic():
         row.segment_pattern, row.reserved_words, row.required_tags = segment_pattern, reserved, tags
         row.updated_at, row.updated_by = timezone.now(), actor
         row.save()
-        audit_record(actor=actor, action="convention.update", target_kind="team", target_id="naming-convention",
-                     before=before, after={"segment_pattern": segment_pattern, "reserved_words": reserved,
-                                           "required_tags": tags}, reason=reason)
+        audit_record(
+            actor=actor,
+            action="convention.update",
+            target_kind="team",
+            target_id="naming-convention",
+            before=before,
+            after={"segment_pattern": segment_pattern, "reserved_words": reserved, "required_tags": tags},
+            reason=reason,
+        )
     catalog_evaluate()
     return row

@@ -12,8 +12,13 @@ from mlopsadmin.core.errors import Conflict
 from mlopsadmin.lib.mlflow_client import MlflowUnavailable
 
 
-@shared_task(name="catalog.tasks.catalog_sync_scheduled", autoretry_for=(MlflowUnavailable,), retry_backoff=True,
-             max_retries=3, acks_late=True)
+@shared_task(
+    name="catalog.tasks.catalog_sync_scheduled",
+    autoretry_for=(MlflowUnavailable,),
+    retry_backoff=True,
+    max_retries=3,
+    acks_late=True,
+)
 def catalog_sync_scheduled() -> dict[str, Any]:
     """Every 10 minutes (see mlopsadmin/schedules.py): incremental, with a periodic full rescan."""
     try:
@@ -22,8 +27,13 @@ def catalog_sync_scheduled() -> dict[str, Any]:
         return {"skipped": str(exc)}
 
 
-@shared_task(name="catalog.tasks.catalog_sync_now", autoretry_for=(MlflowUnavailable,), retry_backoff=True,
-             max_retries=3, acks_late=True)
+@shared_task(
+    name="catalog.tasks.catalog_sync_now",
+    autoretry_for=(MlflowUnavailable,),
+    retry_backoff=True,
+    max_retries=3,
+    acks_late=True,
+)
 def catalog_sync_now(*, user_id: int | None = None, full: bool = False) -> dict[str, Any]:
     """The page's "sync now" button."""
     actor = get_user_model().objects.filter(pk=user_id).first() if user_id else None

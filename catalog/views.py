@@ -41,9 +41,16 @@ def index(request: HttpRequest) -> HttpResponse:
     page = paginator.get_page(request.GET.get("page"))
     params = filters.as_params()
     context = {
-        "title": "Experiment catalog", "nav_key": "catalog", "filters": filters, "page": page,
-        "query": urlencode(params), "required_tags": conv.required_tags, "kinds": naming.VIOLATION_KINDS,
-        "sorts": selectors.SORT_LABELS, "statuses": selectors.STATUSES, "mlflow_ui": settings.MLFLOW_UI_URL,
+        "title": "Experiment catalog",
+        "nav_key": "catalog",
+        "filters": filters,
+        "page": page,
+        "query": urlencode(params),
+        "required_tags": conv.required_tags,
+        "kinds": naming.VIOLATION_KINDS,
+        "sorts": selectors.SORT_LABELS,
+        "statuses": selectors.STATUSES,
+        "mlflow_ui": settings.MLFLOW_UI_URL,
         "choices": selectors.filter_choices(),
         "export_url": reverse("catalog:export") + (f"?{urlencode(params)}" if params else ""),
         **_sync_context(request),
@@ -54,8 +61,19 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/index.html", context)
 
 
-CSV_COLUMNS = ["experiment_id", "name", "lifecycle_stage", "team", "project", "experiment_type", "run_count",
-               "last_activity", "violations", "suggested_name", "missing_tags"]
+CSV_COLUMNS = [
+    "experiment_id",
+    "name",
+    "lifecycle_stage",
+    "team",
+    "project",
+    "experiment_type",
+    "run_count",
+    "last_activity",
+    "violations",
+    "suggested_name",
+    "missing_tags",
+]
 
 
 class _Echo:
@@ -72,12 +90,21 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     def lines() -> Iterator[str]:
         yield writer.writerow(CSV_COLUMNS)
         for e in rows.iterator(chunk_size=1000):
-            yield writer.writerow([
-                e.experiment_id, e.name, e.lifecycle_stage, e.team_key, e.project, e.experiment_type, e.run_count,
-                e.last_activity.isoformat() if e.last_activity else "",
-                "; ".join(v.get("message", "") for v in e.violations or []), e.suggested_name,
-                "; ".join(f"{k}={v}" for k, v in (e.missing_tag_counts or {}).items() if v),
-            ])
+            yield writer.writerow(
+                [
+                    e.experiment_id,
+                    e.name,
+                    e.lifecycle_stage,
+                    e.team_key,
+                    e.project,
+                    e.experiment_type,
+                    e.run_count,
+                    e.last_activity.isoformat() if e.last_activity else "",
+                    "; ".join(v.get("message", "") for v in e.violations or []),
+                    e.suggested_name,
+                    "; ".join(f"{k}={v}" for k, v in (e.missing_tag_counts or {}).items() if v),
+                ]
+            )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="experiment-catalog.csv"'
@@ -95,7 +122,8 @@ def sync_now(request: HttpRequest) -> HttpResponse:
         user_id = request.user.pk
         transaction.on_commit(lambda: catalog_sync_now.delay(user_id=user_id, full=full))
         CatalogSyncState.objects.filter(pk=1).exclude(state=CatalogSyncState.RUNNING).update(
-            message="Sync requested; waiting for a worker…")
+            message="Sync requested; waiting for a worker…"
+        )
         messages.success(request, "Sync requested.")
     if request.htmx:
         return render(request, "catalog/index.html#sync", _sync_context(request))
@@ -125,8 +153,13 @@ def experiment_detail(request: HttpRequest, experiment_id: str) -> HttpResponse:
             live_error = f"Could not read the runs from MLflow: {exc}"
     team = row.team
     context = {
-        "title": row.name, "nav_key": "catalog", "e": row, "runs": runs, "truncated": truncated,
-        "live_error": live_error, "required_tags": conv.required_tags,
+        "title": row.name,
+        "nav_key": "catalog",
+        "e": row,
+        "runs": runs,
+        "truncated": truncated,
+        "live_error": live_error,
+        "required_tags": conv.required_tags,
         "experiment_url": selectors.experiment_url(row.experiment_id),
         "can_rename": policy.can(request.user, policy.Action.EXPERIMENT_RENAME, team=team),
         "can_tag": policy.can(request.user, policy.Action.EXPERIMENT_TAG_RUNS, team=team),
@@ -138,23 +171,36 @@ def experiment_detail(request: HttpRequest, experiment_id: str) -> HttpResponse:
 
 @require_POST
 def experiment_rename_view(request: HttpRequest, experiment_id: str) -> HttpResponse:
-    row = services.experiment_rename(actor=request.user, experiment_id=experiment_id,
-                                     new_name=request.POST.get("new_name", ""),
-                                     expected_name=request.POST.get("expected_name", ""),
-                                     reason=request.POST.get("reason", ""))
-    messages.warning(request, f"Renamed to {row.name}. Code that still calls set_experiment('{row.previous_name}') "
-                              "will create a NEW experiment under the old name: update it.")
+    row = services.experiment_rename(
+        actor=request.user,
+        experiment_id=experiment_id,
+        new_name=request.POST.get("new_name", ""),
+        expected_name=request.POST.get("expected_name", ""),
+        reason=request.POST.get("reason", ""),
+    )
+    messages.warning(
+        request,
+        f"Renamed to {row.name}. Code that still calls set_experiment('{row.previous_name}') "
+        "will create a NEW experiment under the old name: update it.",
+    )
     return redirect("catalog:experiment", experiment_id=row.experiment_id)
 
 
 @require_POST
 def tag_runs_view(request: HttpRequest, experiment_id: str) -> HttpResponse:
-    result = services.runs_tag_set(actor=request.user, experiment_id=experiment_id,
-                                   run_ids=request.POST.getlist("run_ids"), key=request.POST.get("key", ""),
-                                   value=request.POST.get("value", ""), reason=request.POST.get("reason", ""))
+    result = services.runs_tag_set(
+        actor=request.user,
+        experiment_id=experiment_id,
+        run_ids=request.POST.getlist("run_ids"),
+        key=request.POST.get("key", ""),
+        value=request.POST.get("value", ""),
+        reason=request.POST.get("reason", ""),
+    )
     level = messages.success if result.outcome == "ok" else messages.warning
-    level(request, f"Tagged {len(result.tagged)} run(s)" + (f"; {len(result.failed)} failed" if result.failed else "")
-          + ".")
+    level(
+        request,
+        f"Tagged {len(result.tagged)} run(s)" + (f"; {len(result.failed)} failed" if result.failed else "") + ".",
+    )
     return redirect("catalog:experiment", experiment_id=experiment_id)
 
 
@@ -164,8 +210,13 @@ def builder(request: HttpRequest) -> HttpResponse:
     team_key, project, kind = (str(data.get(k, "")).strip()[:200] for k in ("team", "project", "experiment_type"))
     teams = list(Team.objects.all())
     if request.method == "POST":
-        row = services.experiment_create(actor=request.user, team=team_key, project=project,
-                                         experiment_type=kind, reason=request.POST.get("reason", ""))
+        row = services.experiment_create(
+            actor=request.user,
+            team=team_key,
+            project=project,
+            experiment_type=kind,
+            reason=request.POST.get("reason", ""),
+        )
         messages.success(request, f"Created experiment {row.name} (id {row.experiment_id}) in MLflow.")
         return redirect("catalog:experiment", experiment_id=row.experiment_id)
     convention = selectors.convention_for(teams=teams)
@@ -174,10 +225,18 @@ def builder(request: HttpRequest) -> HttpResponse:
     if team and (project or kind):
         name = naming.build_name(team.experiment_prefix, project, kind)
         report = naming.lint_name(name, convention)
-    context = {"title": "Experiment name builder", "nav_key": "catalog", "teams": teams, "team_key": team_key,
-               "project": project, "experiment_type": kind, "name": name, "report": report,
-               "can_create": bool(team and policy.can(request.user, policy.Action.EXPERIMENT_CREATE, team=team)),
-               "pattern": convention.segment_pattern}
+    context = {
+        "title": "Experiment name builder",
+        "nav_key": "catalog",
+        "teams": teams,
+        "team_key": team_key,
+        "project": project,
+        "experiment_type": kind,
+        "name": name,
+        "report": report,
+        "can_create": bool(team and policy.can(request.user, policy.Action.EXPERIMENT_CREATE, team=team)),
+        "pattern": convention.segment_pattern,
+    }
     if request.htmx:
         return render(request, "catalog/builder.html#result", context)
     return render(request, "catalog/builder.html", context)
@@ -192,12 +251,20 @@ def convention(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if len(request.POST.get("reserved_words", "")) > 20000 or len(request.POST.get("required_tags", "")) > 5000:
             raise InvalidInput("Input too long.")
-        services.convention_update(actor=request.user, segment_pattern=request.POST.get("segment_pattern", ""),
-                                   reserved_words=_lines(request.POST.get("reserved_words", "")),
-                                   required_tags=_lines(request.POST.get("required_tags", "")),
-                                   reason=request.POST.get("reason", ""))
+        services.convention_update(
+            actor=request.user,
+            segment_pattern=request.POST.get("segment_pattern", ""),
+            reserved_words=_lines(request.POST.get("reserved_words", "")),
+            required_tags=_lines(request.POST.get("required_tags", "")),
+            reason=request.POST.get("reason", ""),
+        )
         messages.success(request, "Convention saved; the catalog was re-evaluated.")
         return redirect("catalog:convention")
-    context = {"title": "Naming convention", "nav_key": "catalog", "conv": selectors.convention_get(),
-               "teams": Team.objects.all(), "can_edit": policy.can(request.user, policy.Action.CONVENTION_EDIT)}
+    context = {
+        "title": "Naming convention",
+        "nav_key": "catalog",
+        "conv": selectors.convention_get(),
+        "teams": Team.objects.all(),
+        "can_edit": policy.can(request.user, policy.Action.CONVENTION_EDIT),
+    }
     return render(request, "catalog/convention.html", context)

@@ -112,20 +112,43 @@ class TaskRunsQuery(Schema):
 
 def _plan_out(plan: CleanupPlan, query: PlanItemsQuery) -> dict[str, Any]:
     items = selectors.plan_items(plan=plan, excluded=query.excluded)
-    return {**{f: getattr(plan, f) for f in ("id", "scope", "scope_value", "older_than_days", "statuses",
-                                             "cutoff_ms", "state", "created_by", "created_at", "planned_at",
-                                             "candidate_count", "excluded_count", "estimated_bytes",
-                                             "plan_task_id", "execute_task_id")},
-            "expired": selectors.plan_is_expired(plan), "items_total": items.count(),
-            "items": list(items[query.offset:query.offset + query.limit])}
+    return {
+        **{
+            f: getattr(plan, f)
+            for f in (
+                "id",
+                "scope",
+                "scope_value",
+                "older_than_days",
+                "statuses",
+                "cutoff_ms",
+                "state",
+                "created_by",
+                "created_at",
+                "planned_at",
+                "candidate_count",
+                "excluded_count",
+                "estimated_bytes",
+                "plan_task_id",
+                "execute_task_id",
+            )
+        },
+        "expired": selectors.plan_is_expired(plan),
+        "items_total": items.count(),
+        "items": list(items[query.offset : query.offset + query.limit]),
+    }
 
 
 @router.post("/maintenance/cleanup-plans", response={202: PlanOut}, summary="Plan a cleanup (dry run, queued)")
 def create_plan(request: HttpRequest, payload: PlanIn) -> tuple[int, dict[str, Any]]:
     policy.require(request.user, Action.MAINTENANCE_RUN)
-    plan = services.cleanup_plan_create(actor=request.user, scope=payload.scope, scope_value=payload.scope_value,
-                                        older_than_days=payload.older_than_days,
-                                        statuses=list(payload.statuses) if payload.statuses else None)
+    plan = services.cleanup_plan_create(
+        actor=request.user,
+        scope=payload.scope,
+        scope_value=payload.scope_value,
+        older_than_days=payload.older_than_days,
+        statuses=list(payload.statuses) if payload.statuses else None,
+    )
     return 202, _plan_out(plan, PlanItemsQuery())
 
 
@@ -137,19 +160,27 @@ def read_plan(request: HttpRequest, plan_id: int, query: Query[PlanItemsQuery]) 
     return _plan_out(plan, query)
 
 
-@router.post("/maintenance/cleanup-plans/{plan_id}/execute", response={202: TaskRunOut},
-             summary="Execute a reviewed plan (queued)")
+@router.post(
+    "/maintenance/cleanup-plans/{plan_id}/execute",
+    response={202: TaskRunOut},
+    summary="Execute a reviewed plan (queued)",
+)
 def execute_plan(request: HttpRequest, plan_id: int, payload: ExecuteIn) -> tuple[int, TaskRun]:
     policy.require(request.user, Action.MAINTENANCE_RUN)
-    return 202, services.cleanup_plan_execute(actor=request.user, plan_id=plan_id, confirm=payload.confirm,
-                                              purge=payload.purge)
+    return 202, services.cleanup_plan_execute(
+        actor=request.user, plan_id=plan_id, confirm=payload.confirm, purge=payload.purge
+    )
 
 
 @router.post("/maintenance/reaper", response={202: TaskRunOut}, summary="Reap stuck runs (dry run by default)")
 def start_reaper(request: HttpRequest, payload: ReaperIn) -> tuple[int, TaskRun]:
     policy.require(request.user, Action.MAINTENANCE_RUN)
-    return 202, services.reaper_start(actor=request.user, dry_run=payload.dry_run,
-                                      threshold_hours=payload.threshold_hours, experiment=payload.experiment)
+    return 202, services.reaper_start(
+        actor=request.user,
+        dry_run=payload.dry_run,
+        threshold_hours=payload.threshold_hours,
+        experiment=payload.experiment,
+    )
 
 
 @router.post("/maintenance/capacity-checks", response={202: TaskRunOut}, summary="Measure capacity (queued)")

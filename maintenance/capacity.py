@@ -25,17 +25,31 @@ def _postgres_dsn(uri: str) -> str:
 def database_size(uri: str) -> dict[str, Any]:
     """{'kind', 'label', 'bytes', 'tables': [[name, bytes], ...], 'error'}; bytes None when unknown."""
     if not uri:
-        return {"kind": "unknown", "label": "not configured", "bytes": None, "tables": [],
-                "note": "set MLFLOW_BACKEND_STORE_URI to measure the tracking database"}
+        return {
+            "kind": "unknown",
+            "label": "not configured",
+            "bytes": None,
+            "tables": [],
+            "note": "set MLFLOW_BACKEND_STORE_URI to measure the tracking database",
+        }
     scheme = urlparse(uri).scheme.split("+", 1)[0]
     if scheme == "sqlite":
         path = _sqlite_path(unquote(uri))
         files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
         if not path.exists():
-            return {"kind": "sqlite", "label": str(path), "bytes": None, "tables": [],
-                    "error": f"SQLite file {path} not found"}
-        return {"kind": "sqlite", "label": str(path), "bytes": sum(f.stat().st_size for f in files if f.exists()),
-                "tables": []}
+            return {
+                "kind": "sqlite",
+                "label": str(path),
+                "bytes": None,
+                "tables": [],
+                "error": f"SQLite file {path} not found",
+            }
+        return {
+            "kind": "sqlite",
+            "label": str(path),
+            "bytes": sum(f.stat().st_size for f in files if f.exists()),
+            "tables": [],
+        }
     if scheme in ("postgresql", "postgres"):
         return _postgres_size(uri)
     return {"kind": scheme, "label": scheme, "bytes": None, "tables": [], "note": f"{scheme} is not measured"}
@@ -50,8 +64,10 @@ def _postgres_size(uri: str) -> dict[str, Any]:
         with psycopg2.connect(_postgres_dsn(uri), connect_timeout=10) as conn, conn.cursor() as cursor:
             cursor.execute("SELECT pg_database_size(current_database())")
             total = int(cursor.fetchone()[0])
-            cursor.execute("SELECT relname, pg_total_relation_size(relid) FROM pg_catalog.pg_statio_user_tables "
-                           "ORDER BY 2 DESC LIMIT 10")
+            cursor.execute(
+                "SELECT relname, pg_total_relation_size(relid) FROM pg_catalog.pg_statio_user_tables "
+                "ORDER BY 2 DESC LIMIT 10"
+            )
             tables = [[str(name), int(size)] for name, size in cursor.fetchall()]
         conn.close()
     except psycopg2.Error as exc:
@@ -62,10 +78,18 @@ def _postgres_size(uri: str) -> dict[str, Any]:
 def levels(artifact_bytes: int | None, database_bytes: int | None) -> dict[str, Any]:
     """Compare with the thresholds: {'level': ok|warning|critical, 'warning', 'critical', 'messages'}."""
     checks = [
-        ("artifact store", artifact_bytes, settings.MAINTENANCE_ARTIFACT_WARNING_BYTES,
-         settings.MAINTENANCE_ARTIFACT_CRITICAL_BYTES),
-        ("tracking database", database_bytes, settings.MAINTENANCE_DATABASE_WARNING_BYTES,
-         settings.MAINTENANCE_DATABASE_CRITICAL_BYTES),
+        (
+            "artifact store",
+            artifact_bytes,
+            settings.MAINTENANCE_ARTIFACT_WARNING_BYTES,
+            settings.MAINTENANCE_ARTIFACT_CRITICAL_BYTES,
+        ),
+        (
+            "tracking database",
+            database_bytes,
+            settings.MAINTENANCE_DATABASE_WARNING_BYTES,
+            settings.MAINTENANCE_DATABASE_CRITICAL_BYTES,
+        ),
     ]
     warning = critical = False
     messages: list[str] = []

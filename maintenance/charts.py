@@ -12,8 +12,9 @@ from maintenance.capacity import human_bytes
 PALETTE = ["#2f6fdf", "#d9822b", "#2e9d5b", "#c2413b", "#7b52c7", "#2a9aa8", "#8a6d3b", "#5c6b7a"]
 
 
-def growth_svg(series: dict[str, list[tuple[datetime, int]]], *, title: str, width: int = 640,
-               height: int = 220) -> SafeString:
+def growth_svg(
+    series: dict[str, list[tuple[datetime, int]]], *, title: str, width: int = 640, height: int = 220
+) -> SafeString:
     """One line per key; x = time, y = bytes. Empty series → a short note."""
     points = [p for values in series.values() for p in values]
     if not points:
@@ -31,24 +32,29 @@ def growth_svg(series: dict[str, list[tuple[datetime, int]]], *, title: str, wid
         return top + (1 - value / vmax) * (height - top - bottom)
 
     rows = (len(series) + 2) // 3
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height + rows * 16 + 4}" role="img" '
-             f'aria-label="{escape(title)}">',
-             f'<title>{escape(title)}</title>',
-             f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#c5ccd6"/>',
-             f'<text x="4" y="{top + 4}" font-size="11" fill="#5c6b7a">{escape(human_bytes(vmax))}</text>',
-             f'<text x="4" y="{height - bottom}" font-size="11" fill="#5c6b7a">0</text>',
-             f'<text x="{left}" y="{height - 8}" font-size="11" fill="#5c6b7a">'
-             f'{escape(min(p[0] for p in points).strftime("%Y-%m-%d"))}</text>',
-             f'<text x="{width - right}" y="{height - 8}" font-size="11" fill="#5c6b7a" text-anchor="end">'
-             f'{escape(max(p[0] for p in points).strftime("%Y-%m-%d %H:%M"))}</text>']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height + rows * 16 + 4}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#c5ccd6"/>',
+        f'<text x="4" y="{top + 4}" font-size="11" fill="#5c6b7a">{escape(human_bytes(vmax))}</text>',
+        f'<text x="4" y="{height - bottom}" font-size="11" fill="#5c6b7a">0</text>',
+        f'<text x="{left}" y="{height - 8}" font-size="11" fill="#5c6b7a">'
+        f"{escape(min(p[0] for p in points).strftime('%Y-%m-%d'))}</text>",
+        f'<text x="{width - right}" y="{height - 8}" font-size="11" fill="#5c6b7a" text-anchor="end">'
+        f"{escape(max(p[0] for p in points).strftime('%Y-%m-%d %H:%M'))}</text>",
+    ]
     for index, (label, values) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]
         coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in values)
         parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
         for t, v in values[-1:]:
-            parts.append(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
-                         f'<title>{escape(label)}: {escape(human_bytes(v))}</title></circle>')
-        parts.append(f'<text x="{left + (index % 3) * 190}" y="{height + 12 + (index // 3) * 16}" font-size="12" '
-                     f'fill="{color}">■ {escape(label[:28])}</text>')
+            parts.append(
+                f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="3" fill="{color}">'
+                f"<title>{escape(label)}: {escape(human_bytes(v))}</title></circle>"
+            )
+        parts.append(
+            f'<text x="{left + (index % 3) * 190}" y="{height + 12 + (index // 3) * 16}" font-size="12" '
+            f'fill="{color}">■ {escape(label[:28])}</text>'
+        )
     parts.append("</svg>")
     return mark_safe("".join(parts))

@@ -8,12 +8,14 @@ from maintenance.services import CLEANUP_STATUSES
 
 
 class PlanForm(forms.Form):
-    scope = forms.ChoiceField(choices=[("experiment", "One experiment"), ("team", "A team's experiments"),
-                                       ("all", "All experiments")])
+    scope = forms.ChoiceField(
+        choices=[("experiment", "One experiment"), ("team", "A team's experiments"), ("all", "All experiments")]
+    )
     scope_value = forms.CharField(required=False, max_length=512, label="Experiment (name or id) or team")
     older_than_days = forms.IntegerField(min_value=0, max_value=36500, required=False, label="Older than (days)")
-    statuses = forms.MultipleChoiceField(choices=[(s, s) for s in CLEANUP_STATUSES], required=False,
-                                         widget=forms.CheckboxSelectMultiple)
+    statuses = forms.MultipleChoiceField(
+        choices=[(s, s) for s in CLEANUP_STATUSES], required=False, widget=forms.CheckboxSelectMultiple
+    )
 
 
 class ExecuteForm(forms.Form):

@@ -38,8 +38,9 @@ class TaskRun(models.Model):
     kind = models.CharField(max_length=32, choices=TaskKind.choices)
     parameters = models.JSONField(default=dict, blank=True)
     started_by = models.CharField(max_length=150, help_text="Username, or 'schedule:<entry>'.")
-    started_by_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                        on_delete=models.SET_NULL, related_name="+")
+    started_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     state = models.CharField(max_length=16, choices=TaskState.choices, default=TaskState.QUEUED)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
@@ -56,8 +57,11 @@ class TaskRun(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["kind"], condition=Q(state__in=["queued", "running"]),
-                                    name="maintenance_one_active_task_per_kind"),
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(state__in=["queued", "running"]),
+                name="maintenance_one_active_task_per_kind",
+            ),
         ]
         indexes = [models.Index(fields=["kind", "state", "-finished_at"], name="taskrun_kind_state_idx")]
 

@@ -23,8 +23,7 @@ from mlopsadmin.schedules import ENTRIES, cron_to_crontab, entry_cron
 
 def last_task_run(*, kind: str, state: str = "succeeded") -> TaskRun | None:
     """The most recently finished task of a kind in a state (fields finished_at, counts, report)."""
-    return (TaskRun.objects.filter(kind=kind, state=state)
-            .order_by("-finished_at", "-id").first())
+    return TaskRun.objects.filter(kind=kind, state=state).order_by("-finished_at", "-id").first()
 
 
 def latest_capacity_totals() -> dict[str, Any] | None:
@@ -101,15 +100,17 @@ def capacity_latest(*, scope: str) -> list[CapacitySample]:
     last = CapacitySample.objects.filter(scope="total").order_by("-measured_at", "-id").first()
     if last is None:
         return []
-    return list(CapacitySample.objects.filter(scope=scope, task_run_id=last.task_run_id)
-                .order_by("-size_bytes", "key"))
+    return list(CapacitySample.objects.filter(scope=scope, task_run_id=last.task_run_id).order_by("-size_bytes", "key"))
 
 
 def capacity_series(*, scope: str, limit: int = 60) -> dict[str, list[tuple[datetime, int]]]:
     """Growth per key of a scope (store/team/database/total): [(measured_at, bytes)] oldest first."""
     series: dict[str, list[tuple[datetime, int]]] = {}
-    samples = (CapacitySample.objects.filter(scope=scope, size_bytes__isnull=False)
-               .order_by("-measured_at").values_list("label", "measured_at", "size_bytes")[: limit * 50])
+    samples = (
+        CapacitySample.objects.filter(scope=scope, size_bytes__isnull=False)
+        .order_by("-measured_at")
+        .values_list("label", "measured_at", "size_bytes")[: limit * 50]
+    )
     for label, measured_at, size in samples:
         points = series.setdefault(label or "(none)", [])
         if len(points) < limit:
@@ -145,8 +146,11 @@ def schedules_overview(*, now: datetime | None = None) -> list[ScheduleRow]:
             except (ValueError, TypeError):
                 next_run = None
         kind = SCHEDULE_KINDS.get(entry.key)
-        last = (TaskRun.objects.filter(kind=kind, started_by=f"system:schedule.{entry.key}")
-                .order_by("-created_at").first() if kind else None)
+        last = (
+            TaskRun.objects.filter(kind=kind, started_by=f"system:schedule.{entry.key}").order_by("-created_at").first()
+            if kind
+            else None
+        )
         rows.append(ScheduleRow(entry.key, entry.task, cron, entry.description, last, next_run))
     return rows
 

@@ -82,14 +82,25 @@ def task_runs_sweep_stale(*, now: datetime | None = None) -> int:
     for run in lost:
         with transaction.atomic():
             before = run.state
-            why = (f"worker lost: no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
-                   if before == TaskState.RUNNING and run.heartbeat_at else "never picked up by a worker")
+            why = (
+                f"worker lost: no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+                if before == TaskState.RUNNING and run.heartbeat_at
+                else "never picked up by a worker"
+            )
             updated = TaskRun.objects.filter(pk=run.pk, state=before).update(
-                state=TaskState.INTERRUPTED, finished_at=now, errors=[*run.errors, why])
+                state=TaskState.INTERRUPTED, finished_at=now, errors=[*run.errors, why]
+            )
             if updated:
-                audit_record(actor="system:maintenance.sweep", action="task.interrupt", target_kind="task",
-                             target_id=run.pk, before={"state": before}, after={"state": "interrupted"},
-                             reason=why, outcome="failed")
+                audit_record(
+                    actor="system:maintenance.sweep",
+                    action="task.interrupt",
+                    target_kind="task",
+                    target_id=run.pk,
+                    before={"state": before},
+                    after={"state": "interrupted"},
+                    reason=why,
+                    outcome="failed",
+                )
                 swept += 1
     return swept
 
@@ -105,8 +116,9 @@ def task_run_create(*, kind: str, parameters: dict[str, Any], actor: Any) -> Tas
     started_by = actor if isinstance(actor, str) else (actor.get_username() if actor else "system")
     try:
         with transaction.atomic():
-            return TaskRun.objects.create(kind=kind, parameters=parameters, started_by=started_by[:150],
-                                          started_by_user=user, celery_task_id="")
+            return TaskRun.objects.create(
+                kind=kind, parameters=parameters, started_by=started_by[:150], started_by_user=user, celery_task_id=""
+            )
     except IntegrityError as exc:
         raise Conflict(f"A {kind} task is already queued or running.") from exc
 
@@ -117,8 +129,7 @@ def _enqueue(run: TaskRun) -> None:
     task_id = f"maintenance-{run.pk}-{int(time.time() * 1000)}"
     TaskRun.objects.filter(pk=run.pk).update(celery_task_id=task_id)
     run.celery_task_id = task_id
-    transaction.on_commit(lambda: run_maintenance_task.apply_async(kwargs={"task_run_id": run.pk},
-                                                                   task_id=task_id))
+    transaction.on_commit(lambda: run_maintenance_task.apply_async(kwargs={"task_run_id": run.pk}, task_id=task_id))
 
 
 def task_run_claim(*, task_run_id: int, celery_task_id: str = "") -> TaskRun | None:
@@ -127,14 +138,19 @@ def task_run_claim(*, task_run_id: int, celery_task_id: str = "") -> TaskRun | N
     finished record or one a live worker holds cannot. None: nothing to do."""
     now = timezone.now()
     stale_beat = now - timedelta(seconds=settings.MAINTENANCE_HEARTBEAT_STALE_SECONDS)
-    claimable = (Q(state__in=[TaskState.QUEUED, TaskState.INTERRUPTED])
-                 | Q(state=TaskState.RUNNING, heartbeat_at__lt=stale_beat))
+    claimable = Q(state__in=[TaskState.QUEUED, TaskState.INTERRUPTED]) | Q(
+        state=TaskState.RUNNING, heartbeat_at__lt=stale_beat
+    )
     try:
         with transaction.atomic():
             previous = TaskRun.objects.filter(pk=task_run_id).values_list("state", flat=True).first()
             updated = TaskRun.objects.filter(claimable, pk=task_run_id).update(
-                state=TaskState.RUNNING, heartbeat_at=now, finished_at=None, attempts=F("attempts") + 1,
-                celery_task_id=celery_task_id or F("celery_task_id"))
+                state=TaskState.RUNNING,
+                heartbeat_at=now,
+                finished_at=None,
+                attempts=F("attempts") + 1,
+                celery_task_id=celery_task_id or F("celery_task_id"),
+            )
     except IntegrityError:
         logger.info("task run %s not claimed: another task of its kind is active", task_run_id)
         return None
@@ -153,8 +169,9 @@ def task_run_claim(*, task_run_id: int, celery_task_id: str = "") -> TaskRun | N
     return run
 
 
-def task_run_progress(run: TaskRun, *, done: int | None = None, total: int | None = None,
-                      counts: dict[str, Any] | None = None) -> None:
+def task_run_progress(
+    run: TaskRun, *, done: int | None = None, total: int | None = None, counts: dict[str, Any] | None = None
+) -> None:
     """Record progress and beat the heart; raises TaskLost if the record is no longer ours."""
     changes: dict[str, Any] = {"heartbeat_at": timezone.now()}
     if done is not None:
@@ -167,8 +184,14 @@ def task_run_progress(run: TaskRun, *, done: int | None = None, total: int | Non
         raise TaskLost(f"task run {run.pk} is no longer running")
 
 
-def task_run_finish(run: TaskRun, *, state: str, counts: dict[str, Any] | None = None,
-                    report: dict[str, Any] | None = None, errors: list[str] | None = None) -> None:
+def task_run_finish(
+    run: TaskRun,
+    *,
+    state: str,
+    counts: dict[str, Any] | None = None,
+    report: dict[str, Any] | None = None,
+    errors: list[str] | None = None,
+) -> None:
     changes: dict[str, Any] = {"state": state, "finished_at": timezone.now(), "heartbeat_at": timezone.now()}
     if counts is not None:
         changes["counts"] = counts
@@ -184,7 +207,8 @@ def task_run_finish(run: TaskRun, *, state: str, counts: dict[str, Any] | None =
 def task_run_release(run: TaskRun, *, error: str) -> None:
     """A transient failure: give the record back to the queue for the Celery retry."""
     TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(
-        state=TaskState.QUEUED, errors=[*run.errors, scrub(error)])
+        state=TaskState.QUEUED, errors=[*run.errors, scrub(error)]
+    )
 
 
 def task_run_execute(*, task_run_id: int, celery_task_id: str = "", can_retry: bool = False) -> str:
@@ -226,8 +250,9 @@ def _plan_failed(run: TaskRun) -> None:
 
 
 # --- Cleanup: plan ----------------------------------------------------------------------------
-def _validate_plan_input(scope: str, scope_value: str, older_than_days: int | None,
-                         statuses: list[str] | None) -> tuple[str, int, list[str]]:
+def _validate_plan_input(
+    scope: str, scope_value: str, older_than_days: int | None, statuses: list[str] | None
+) -> tuple[str, int, list[str]]:
     if scope not in SCOPES:
         raise InvalidInput(f"Scope must be one of {', '.join(SCOPES)}.")
     scope_value = (scope_value or "").strip()
@@ -239,8 +264,9 @@ def _validate_plan_input(scope: str, scope_value: str, older_than_days: int | No
     chosen = [s.strip().upper() for s in (statuses or DEFAULT_CLEANUP_STATUSES) if s and s.strip()]
     bad = [s for s in chosen if s not in CLEANUP_STATUSES]
     if bad or not chosen:
-        raise InvalidInput(f"Statuses must be chosen from {', '.join(CLEANUP_STATUSES)} (RUNNING runs are never "
-                           f"deleted).")
+        raise InvalidInput(
+            f"Statuses must be chosen from {', '.join(CLEANUP_STATUSES)} (RUNNING runs are never deleted)."
+        )
     return scope_value, days, sorted(set(chosen))
 
 
@@ -266,23 +292,46 @@ def _resolve_scope_value(scope: str, scope_value: str) -> str:
     return scope_value
 
 
-def cleanup_plan_create(*, actor: Any, scope: str, scope_value: str = "", older_than_days: int | None = None,
-                        statuses: list[str] | None = None) -> CleanupPlan:
+def cleanup_plan_create(
+    *,
+    actor: Any,
+    scope: str,
+    scope_value: str = "",
+    older_than_days: int | None = None,
+    statuses: list[str] | None = None,
+) -> CleanupPlan:
     """Queue a dry run that lists what a cleanup would delete, and why each other run is kept."""
     scope_value, days, chosen = _validate_plan_input(scope, scope_value, older_than_days, statuses)
     scope_value = _resolve_scope_value(scope, scope_value)
     cutoff_ms = _now_ms() - days * 86_400_000
     with transaction.atomic():
         run = task_run_create(kind=TaskKind.CLEANUP_PLAN, parameters={}, actor=actor)
-        plan = CleanupPlan.objects.create(scope=scope, scope_value=scope_value, older_than_days=days,
-                                          statuses=chosen, cutoff_ms=cutoff_ms, created_by=run.started_by,
-                                          plan_task=run)
-        run.parameters = {"plan_id": plan.pk, "scope": scope, "scope_value": scope_value,
-                          "older_than_days": days, "statuses": chosen}
+        plan = CleanupPlan.objects.create(
+            scope=scope,
+            scope_value=scope_value,
+            older_than_days=days,
+            statuses=chosen,
+            cutoff_ms=cutoff_ms,
+            created_by=run.started_by,
+            plan_task=run,
+        )
+        run.parameters = {
+            "plan_id": plan.pk,
+            "scope": scope,
+            "scope_value": scope_value,
+            "older_than_days": days,
+            "statuses": chosen,
+        }
         run.save(update_fields=["parameters"])
-        audit_record(actor=actor, action="cleanup.plan", target_kind="task", target_id=run.pk,
-                     team=scope_value if scope == "team" else "", after=run.parameters,
-                     reason=f"dry run: runs {'/'.join(chosen)} older than {days} days")
+        audit_record(
+            actor=actor,
+            action="cleanup.plan",
+            target_kind="task",
+            target_id=run.pk,
+            team=scope_value if scope == "team" else "",
+            after=run.parameters,
+            reason=f"dry run: runs {'/'.join(chosen)} older than {days} days",
+        )
         _enqueue(run)
     return plan
 
@@ -312,8 +361,9 @@ def _exclusion_reason(run: mlf.Run, protected: set[str]) -> str:
 CHUNK_EXPERIMENTS = 50  # at most this many experiments per fetch thread
 
 
-def _stream_scope(plan: CleanupPlan, out: queue.Queue[Any],
-                  stop: threading.Event) -> Callable[[list[mlf.Experiment]], None]:
+def _stream_scope(
+    plan: CleanupPlan, out: queue.Queue[Any], stop: threading.Event
+) -> Callable[[list[mlf.Experiment]], None]:
     """The fetch side of planning: for a chunk of experiments, the candidates (server-filtered by status
     and end time) and the old RUNNING runs, put on a bounded queue page by page with each run's
     estimated artifact size."""
@@ -359,11 +409,12 @@ def _run_sizes(experiment: mlf.Experiment) -> dict[str, int] | None:
 
 def _chunks(experiments: list[mlf.Experiment], parallelism: int) -> list[list[mlf.Experiment]]:
     size = max(1, min(CHUNK_EXPERIMENTS, -(-len(experiments) // max(1, parallelism))))
-    return [experiments[i:i + size] for i in range(0, len(experiments), size)]
+    return [experiments[i : i + size] for i in range(0, len(experiments), size)]
 
 
-def _stream_store(plan: CleanupPlan, out: queue.Queue[Any],
-                  stop: threading.Event) -> Callable[[list[mlf.Experiment]], None]:
+def _stream_store(
+    plan: CleanupPlan, out: queue.Queue[Any], stop: threading.Event
+) -> Callable[[list[mlf.Experiment]], None]:
     """The fetch side of planning from the backend store (read-only): one streamed query over the
     scope's experiments, ordered by experiment, the same runs the tracking-API queries return; put on
     the same bounded queue in batches, one "done" per experiment."""
@@ -375,8 +426,7 @@ def _stream_store(plan: CleanupPlan, out: queue.Queue[Any],
         current, sizes, finished = "", None, 0
         batch: list[tuple[mlf.Run, int | None]] = []
         try:
-            for mrun in mlf.iter_store_cleanup_runs(uri, list(by_id), statuses=plan.statuses,
-                                                    cutoff_ms=plan.cutoff_ms):
+            for mrun in mlf.iter_store_cleanup_runs(uri, list(by_id), statuses=plan.statuses, cutoff_ms=plan.cutoff_ms):
                 if stop.is_set():
                     return
                 if mrun.experiment_id != current or len(batch) >= page_size:
@@ -424,12 +474,25 @@ def cleanup_plan_build(run: TaskRun) -> None:
         counts, by_reason = _plan_items(run, plan, from_store=False)
     with transaction.atomic():
         CleanupPlan.objects.filter(pk=plan.pk).update(
-            state=PlanState.READY, planned_at=timezone.now(), candidate_count=counts["candidates"],
-            excluded_count=counts["excluded"], estimated_bytes=counts["estimated_bytes"])
-        task_run_finish(run, state=TaskState.SUCCEEDED, counts=counts,
-                        report={"plan_id": plan.pk, "exclusions_by_reason": by_reason,
-                                "scope": plan.scope_label, "cutoff": _fmt_ms(plan.cutoff_ms),
-                                "source": source, "source_note": note})
+            state=PlanState.READY,
+            planned_at=timezone.now(),
+            candidate_count=counts["candidates"],
+            excluded_count=counts["excluded"],
+            estimated_bytes=counts["estimated_bytes"],
+        )
+        task_run_finish(
+            run,
+            state=TaskState.SUCCEEDED,
+            counts=counts,
+            report={
+                "plan_id": plan.pk,
+                "exclusions_by_reason": by_reason,
+                "scope": plan.scope_label,
+                "cutoff": _fmt_ms(plan.cutoff_ms),
+                "source": source,
+                "source_note": note,
+            },
+        )
 
 
 def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[dict[str, int], dict[str, int]]:
@@ -439,8 +502,7 @@ def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[d
     by_id = {e.experiment_id: e for e in experiments}
     team_list = all_teams()
     teams = {e.experiment_id: team_for_experiment_name(e.name, team_list) for e in experiments}
-    protected = mlf.run_ids_backing_model_versions(
-        store_uri=settings.MLFLOW_BACKEND_STORE_URI if from_store else "")
+    protected = mlf.run_ids_backing_model_versions(store_uri=settings.MLFLOW_BACKEND_STORE_URI if from_store else "")
     task_run_progress(run, done=0, total=len(experiments))
     out: queue.Queue[Any] = queue.Queue(maxsize=8)  # bounded: memory stays a few pages
     stop = threading.Event()
@@ -465,8 +527,18 @@ def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[d
                     task_run_progress(run, done=finished, counts=counts)
                     continue
                 for mrun, size in message[1]:
-                    pending.append(_plan_item(plan, mrun, by_id[mrun.experiment_id], teams[mrun.experiment_id],
-                                              protected, size, counts, by_reason))
+                    pending.append(
+                        _plan_item(
+                            plan,
+                            mrun,
+                            by_id[mrun.experiment_id],
+                            teams[mrun.experiment_id],
+                            protected,
+                            size,
+                            counts,
+                            by_reason,
+                        )
+                    )
                 if len(pending) >= 1000:
                     PlanItem.objects.bulk_create(pending, ignore_conflicts=True)
                     pending = []
@@ -479,9 +551,16 @@ def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[d
     return counts, by_reason
 
 
-def _plan_item(plan: CleanupPlan, mrun: mlf.Run, experiment: mlf.Experiment, team: Team | None,
-               protected: set[str], size: int | None, counts: dict[str, int],
-               by_reason: dict[str, int]) -> PlanItem:
+def _plan_item(
+    plan: CleanupPlan,
+    mrun: mlf.Run,
+    experiment: mlf.Experiment,
+    team: Team | None,
+    protected: set[str],
+    size: int | None,
+    counts: dict[str, int],
+    by_reason: dict[str, int],
+) -> PlanItem:
     excluded_reason = _exclusion_reason(mrun, protected)
     if excluded_reason:
         counts["excluded"] += 1
@@ -492,10 +571,19 @@ def _plan_item(plan: CleanupPlan, mrun: mlf.Run, experiment: mlf.Experiment, tea
         counts["estimated_bytes"] += size or 0
         age_days = (_now_ms() - (mrun.end_time or 0)) // 86_400_000
         reason = f"{mrun.status}, ended {_fmt_ms(mrun.end_time)} ({age_days} days ago > {plan.older_than_days})"
-    return PlanItem(plan=plan, run_id=mrun.run_id, experiment_id=experiment.experiment_id,
-                    experiment_name=experiment.name[:512], team=team.name if team else "",
-                    run_name=mrun.run_name[:256], status=mrun.status, end_time=mrun.end_time,
-                    excluded=bool(excluded_reason), reason=reason[:256], estimated_bytes=size)
+    return PlanItem(
+        plan=plan,
+        run_id=mrun.run_id,
+        experiment_id=experiment.experiment_id,
+        experiment_name=experiment.name[:512],
+        team=team.name if team else "",
+        run_name=mrun.run_name[:256],
+        status=mrun.status,
+        end_time=mrun.end_time,
+        excluded=bool(excluded_reason),
+        reason=reason[:256],
+        estimated_bytes=size,
+    )
 
 
 # --- Cleanup: execute -------------------------------------------------------------------------
@@ -510,22 +598,31 @@ def cleanup_plan_execute(*, actor: Any, plan_id: int, confirm: bool, purge: bool
         raise Conflict(f"Plan #{plan.pk} is {plan.get_state_display().lower()}, not ready to execute.")
     max_age = timedelta(hours=settings.MAINTENANCE_PLAN_MAX_AGE_HOURS)
     if plan.planned_at and timezone.now() - plan.planned_at > max_age:
-        raise RuleViolation(f"Plan #{plan.pk} is older than {settings.MAINTENANCE_PLAN_MAX_AGE_HOURS:g} hours; "
-                            f"make a new plan and review it again.")
+        raise RuleViolation(
+            f"Plan #{plan.pk} is older than {settings.MAINTENANCE_PLAN_MAX_AGE_HOURS:g} hours; "
+            f"make a new plan and review it again."
+        )
     if purge and not settings.MLFLOW_BACKEND_STORE_URI:
         raise InvalidInput("Purging needs MLFLOW_BACKEND_STORE_URI (the tracking server's backend store).")
     with transaction.atomic():
-        run = task_run_create(kind=TaskKind.CLEANUP_EXECUTE,
-                              parameters={"plan_id": plan.pk, "purge": bool(purge)}, actor=actor)
+        run = task_run_create(
+            kind=TaskKind.CLEANUP_EXECUTE, parameters={"plan_id": plan.pk, "purge": bool(purge)}, actor=actor
+        )
         taken = CleanupPlan.objects.filter(pk=plan.pk, state=PlanState.READY).update(
-            state=PlanState.EXECUTING, execute_task=run, executed_by=run.started_by, purge=bool(purge))
+            state=PlanState.EXECUTING, execute_task=run, executed_by=run.started_by, purge=bool(purge)
+        )
         if not taken:
             raise Conflict(f"Plan #{plan.pk} was taken by someone else.")
-        audit_record(actor=actor, action="cleanup.execute", target_kind="task", target_id=run.pk,
-                     team=plan.scope_value if plan.scope == "team" else "",
-                     before={"plan_id": plan.pk, "candidates": plan.candidate_count},
-                     after={"plan_id": plan.pk, "purge": bool(purge)},
-                     reason=f"execute reviewed plan #{plan.pk} ({plan.scope_label})")
+        audit_record(
+            actor=actor,
+            action="cleanup.execute",
+            target_kind="task",
+            target_id=run.pk,
+            team=plan.scope_value if plan.scope == "team" else "",
+            before={"plan_id": plan.pk, "candidates": plan.candidate_count},
+            after={"plan_id": plan.pk, "purge": bool(purge)},
+            reason=f"execute reviewed plan #{plan.pk} ({plan.scope_label})",
+        )
         _enqueue(run)
     return run
 
@@ -558,8 +655,11 @@ def cleanup_plan_run(run: TaskRun) -> None:
         counts[row["outcome"]] = row["n"]
     done = sum(counts.values())
     task_run_progress(run, done=done, total=total, counts=counts)
-    ids = list(candidates.filter(outcome__in=[ItemOutcome.PENDING, ItemOutcome.CLAIMED])
-               .order_by("id").values_list("id", flat=True))
+    ids = list(
+        candidates.filter(outcome__in=[ItemOutcome.PENDING, ItemOutcome.CLAIMED])
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
     actor = _actor_for(run)
     for item_id in ids:
         outcome = _execute_item(item_id, plan, protected, actor)
@@ -573,8 +673,11 @@ def cleanup_plan_run(run: TaskRun) -> None:
         report["purge"] = _purge(plan, errors)
     with transaction.atomic():
         CleanupPlan.objects.filter(pk=plan.pk).update(state=PlanState.EXECUTED)
-        skipped = list(plan.items.filter(excluded=False, outcome=ItemOutcome.SKIPPED)
-                       .values("run_id", "outcome_reason")[:REPORT_LIST_LIMIT])
+        skipped = list(
+            plan.items.filter(excluded=False, outcome=ItemOutcome.SKIPPED).values("run_id", "outcome_reason")[
+                :REPORT_LIST_LIMIT
+            ]
+        )
         report["skipped"] = skipped
         state = TaskState.SUCCEEDED if not counts["failed"] and not errors else TaskState.FAILED
         task_run_finish(run, state=state, counts=counts, report=report, errors=errors)
@@ -606,16 +709,21 @@ def _execute_item(item_id: int, plan: CleanupPlan, protected: set[str], actor: A
         return _item_done(item, ItemOutcome.FAILED, str(exc)[:256])
     with transaction.atomic():
         outcome = _item_done(item, ItemOutcome.DELETED, f"deleted by plan #{plan.pk}")
-        audit_record(actor=actor, action="run.delete", target_kind="run", target_id=item.run_id, team=item.team,
-                     before={"lifecycle_stage": "active", "status": fresh.status,
-                             "experiment_id": item.experiment_id},
-                     after={"lifecycle_stage": "deleted"}, reason=f"cleanup plan #{plan.pk}: {item.reason}")
+        audit_record(
+            actor=actor,
+            action="run.delete",
+            target_kind="run",
+            target_id=item.run_id,
+            team=item.team,
+            before={"lifecycle_stage": "active", "status": fresh.status, "experiment_id": item.experiment_id},
+            after={"lifecycle_stage": "deleted"},
+            reason=f"cleanup plan #{plan.pk}: {item.reason}",
+        )
     return outcome
 
 
 def _item_done(item: PlanItem, outcome: str, reason: str) -> str:
-    PlanItem.objects.filter(pk=item.pk).update(outcome=outcome, outcome_reason=reason[:256],
-                                               executed_at=timezone.now())
+    PlanItem.objects.filter(pk=item.pk).update(outcome=outcome, outcome_reason=reason[:256], executed_at=timezone.now())
     return outcome
 
 
@@ -631,9 +739,12 @@ def _purge(plan: CleanupPlan, errors: list[str]) -> dict[str, Any]:
         except mlf.MlflowNotFound:  # purged by an earlier attempt of this task: safe to retry
             purged += 1
     for start in range(0, len(run_ids), 200):
-        chunk = run_ids[start:start + 200]
-        result = mlf.run_gc(backend_store_uri=settings.MLFLOW_BACKEND_STORE_URI, run_ids=chunk,
-                            artifacts_destination=settings.MLFLOW_ARTIFACTS_DESTINATION or None)
+        chunk = run_ids[start : start + 200]
+        result = mlf.run_gc(
+            backend_store_uri=settings.MLFLOW_BACKEND_STORE_URI,
+            run_ids=chunk,
+            artifacts_destination=settings.MLFLOW_ARTIFACTS_DESTINATION or None,
+        )
         if result.returncode != 0:
             errors.append(f"mlflow gc failed for {len(chunk)} runs: {(result.stderr or result.stdout)[-500:]}")
         else:
@@ -643,19 +754,28 @@ def _purge(plan: CleanupPlan, errors: list[str]) -> dict[str, Any]:
 
 
 # --- Stuck-run reaper -------------------------------------------------------------------------
-def reaper_start(*, actor: Any, dry_run: bool = True, threshold_hours: float | None = None,
-                 experiment: str = "") -> TaskRun:
+def reaper_start(
+    *, actor: Any, dry_run: bool = True, threshold_hours: float | None = None, experiment: str = ""
+) -> TaskRun:
     """Queue a reap (or its dry run) over all experiments, or one experiment (id or name)."""
     hours = settings.MAINTENANCE_REAPER_THRESHOLD_HOURS if threshold_hours is None else threshold_hours
     if not isinstance(hours, int | float) or not 0.01 <= float(hours) <= 24 * 365:
         raise InvalidInput("Threshold must be between 0.01 and 8760 hours.")
     experiment_id = _resolve_scope_value("experiment", experiment.strip()) if experiment.strip() else ""
     with transaction.atomic():
-        run = task_run_create(kind=TaskKind.REAPER, parameters={"dry_run": bool(dry_run),
-                                                                "threshold_hours": float(hours),
-                                                                "experiment_id": experiment_id}, actor=actor)
-        audit_record(actor=actor, action="reaper.start", target_kind="task", target_id=run.pk,
-                     after=run.parameters, reason="dry run" if dry_run else "reap stuck runs")
+        run = task_run_create(
+            kind=TaskKind.REAPER,
+            parameters={"dry_run": bool(dry_run), "threshold_hours": float(hours), "experiment_id": experiment_id},
+            actor=actor,
+        )
+        audit_record(
+            actor=actor,
+            action="reaper.start",
+            target_kind="task",
+            target_id=run.pk,
+            after=run.parameters,
+            reason="dry run" if dry_run else "reap stuck runs",
+        )
         _enqueue(run)
     return run
 
@@ -677,10 +797,16 @@ def reaper_run(run: TaskRun) -> None:
     query = f"attributes.status = 'RUNNING' AND attributes.start_time < {cutoff_ms}"
     seen = alive_count = 0
     for start in range(0, len(ids), 100):
-        for mrun in mlf.iter_runs(ids[start:start + 100], filter_string=query,
-                                  page_size=settings.MAINTENANCE_RUNS_PAGE_SIZE):
-            entry = {"run_id": mrun.run_id, "experiment_id": mrun.experiment_id, "run_name": mrun.run_name,
-                     "started": _fmt_ms(mrun.start_time), "last_metric": _fmt_ms(mrun.last_metric_time)}
+        for mrun in mlf.iter_runs(
+            ids[start : start + 100], filter_string=query, page_size=settings.MAINTENANCE_RUNS_PAGE_SIZE
+        ):
+            entry = {
+                "run_id": mrun.run_id,
+                "experiment_id": mrun.experiment_id,
+                "run_name": mrun.run_name,
+                "started": _fmt_ms(mrun.start_time),
+                "last_metric": _fmt_ms(mrun.last_metric_time),
+            }
             if mrun.end_time or (mrun.last_metric_time and mrun.last_metric_time >= cutoff_ms):
                 alive_count += 1
                 if len(alive) < REPORT_LIST_LIMIT:
@@ -704,13 +830,17 @@ def reaper_run(run: TaskRun) -> None:
         if len(reaped) < REPORT_LIST_LIMIT:
             reaped.append(entry)
         task_run_progress(run, done=index, total=len(suspects), counts=counts)
-    task_run_finish(run, state=TaskState.SUCCEEDED, counts=counts,
-                    report={"dry_run": dry_run, "threshold_hours": hours, "reason": reason,
-                            "runs": reaped, "left_alone": alive})
+    task_run_finish(
+        run,
+        state=TaskState.SUCCEEDED,
+        counts=counts,
+        report={"dry_run": dry_run, "threshold_hours": hours, "reason": reason, "runs": reaped, "left_alone": alive},
+    )
 
 
-def _reap_one(entry: dict[str, Any], cutoff_ms: int, reason: str, names: dict[str, str], teams: list[Team],
-              run: TaskRun) -> str:
+def _reap_one(
+    entry: dict[str, Any], cutoff_ms: int, reason: str, names: dict[str, str], teams: list[Team], run: TaskRun
+) -> str:
     try:
         fresh = mlf.get_run(entry["run_id"])
     except mlf.MlflowNotFound:
@@ -727,9 +857,16 @@ def _reap_one(entry: dict[str, Any], cutoff_ms: int, reason: str, names: dict[st
         entry["error"] = str(exc)[:200]
         return "failed"
     team = team_for_experiment_name(names.get(fresh.experiment_id, ""), teams)
-    audit_record(actor=_actor_for(run), action="run.reap", target_kind="run", target_id=fresh.run_id,
-                 team=team.name if team else "", before={"status": "RUNNING"},
-                 after={"status": "FAILED", REAPED_AT_TAG: now_iso}, reason=reason)
+    audit_record(
+        actor=_actor_for(run),
+        action="run.reap",
+        target_kind="run",
+        target_id=fresh.run_id,
+        team=team.name if team else "",
+        before={"status": "RUNNING"},
+        after={"status": "FAILED", REAPED_AT_TAG: now_iso},
+        reason=reason,
+    )
     return "reaped"
 
 
@@ -737,8 +874,13 @@ def _reap_one(entry: dict[str, Any], cutoff_ms: int, reason: str, names: dict[st
 def capacity_check_start(*, actor: Any) -> TaskRun:
     with transaction.atomic():
         run = task_run_create(kind=TaskKind.CAPACITY, parameters={}, actor=actor)
-        audit_record(actor=actor, action="capacity.check", target_kind="task", target_id=run.pk,
-                     reason="measure artifact store and database size")
+        audit_record(
+            actor=actor,
+            action="capacity.check",
+            target_kind="task",
+            target_id=run.pk,
+            reason="measure artifact store and database size",
+        )
         _enqueue(run)
     return run
 
@@ -779,59 +921,119 @@ def capacity_run(run: TaskRun) -> None:
                 acc[1] += objects or 0
                 acc[2] += 1 if size is None else 0
                 acc[3] += 1 if error else 0
-            samples.append(CapacitySample(
-                task_run=run, measured_at=now, scope="experiment", key=experiment.experiment_id,
-                label=experiment.name[:512], team=team_key, store=location.store[:512], size_bytes=size,
-                object_count=objects, detail={"location": experiment.artifact_location, "kind": location.kind,
-                                              "note": error or location.note}))
+            samples.append(
+                CapacitySample(
+                    task_run=run,
+                    measured_at=now,
+                    scope="experiment",
+                    key=experiment.experiment_id,
+                    label=experiment.name[:512],
+                    team=team_key,
+                    store=location.store[:512],
+                    size_bytes=size,
+                    object_count=objects,
+                    detail={
+                        "location": experiment.artifact_location,
+                        "kind": location.kind,
+                        "note": error or location.note,
+                    },
+                )
+            )
             if index % 50 == 0:
                 task_run_progress(run, done=index)
     # A group with a location that failed this time (S3 down) has no size: its growth chart skips the point
     # instead of dropping towards 0. What was measured stays in the detail. Locations of a kind that is never
     # measurable (unknown) only leave the sum incomplete, as the page says.
     for key, (size, objects, unknown, failed) in per_team.items():
-        samples.append(CapacitySample(task_run=run, measured_at=now, scope="team", key=key or "(no team)",
-                                      label=key or "(no team)", team=key, size_bytes=None if failed else size,
-                                      object_count=None if failed else objects,
-                                      detail={"unknown_experiments": unknown, "failed_experiments": failed,
-                                              "measured_bytes": size}))
+        samples.append(
+            CapacitySample(
+                task_run=run,
+                measured_at=now,
+                scope="team",
+                key=key or "(no team)",
+                label=key or "(no team)",
+                team=key,
+                size_bytes=None if failed else size,
+                object_count=None if failed else objects,
+                detail={"unknown_experiments": unknown, "failed_experiments": failed, "measured_bytes": size},
+            )
+        )
     for key, (size, objects, unknown, failed) in per_store.items():
-        samples.append(CapacitySample(task_run=run, measured_at=now, scope="store", key=key[:512], label=key[:512],
-                                      store=key[:512], size_bytes=None if failed else size,
-                                      object_count=None if failed else objects,
-                                      detail={"unknown_experiments": unknown, "failed_experiments": failed,
-                                              "measured_bytes": size}))
+        samples.append(
+            CapacitySample(
+                task_run=run,
+                measured_at=now,
+                scope="store",
+                key=key[:512],
+                label=key[:512],
+                store=key[:512],
+                size_bytes=None if failed else size,
+                object_count=None if failed else objects,
+                detail={"unknown_experiments": unknown, "failed_experiments": failed, "measured_bytes": size},
+            )
+        )
     database = capacity_probe.database_size(settings.MLFLOW_BACKEND_STORE_URI)
     if database.get("error"):
         errors.append(f"database: {database['error']}")
     artifact_total = sum(v[0] for v in per_store.values())
-    samples.append(CapacitySample(task_run=run, measured_at=now, scope="database", key="tracking-db",
-                                  label=database.get("label", ""), size_bytes=database.get("bytes"),
-                                  detail=database))
+    samples.append(
+        CapacitySample(
+            task_run=run,
+            measured_at=now,
+            scope="database",
+            key="tracking-db",
+            label=database.get("label", ""),
+            size_bytes=database.get("bytes"),
+            detail=database,
+        )
+    )
     levels = capacity_probe.levels(artifact_total, database.get("bytes"))
-    samples.append(CapacitySample(task_run=run, measured_at=now, scope="total", key="all", label="all stores",
-                                  size_bytes=artifact_total,
-                                  detail={"database_bytes": database.get("bytes"), **levels,
-                                          "unknown_experiments": counts["unknown"]}))
+    samples.append(
+        CapacitySample(
+            task_run=run,
+            measured_at=now,
+            scope="total",
+            key="all",
+            label="all stores",
+            size_bytes=artifact_total,
+            detail={"database_bytes": database.get("bytes"), **levels, "unknown_experiments": counts["unknown"]},
+        )
+    )
     with transaction.atomic():
         CapacitySample.objects.bulk_create(samples, batch_size=1000)
         if levels["level"] != "ok":
             _capacity_alert(run, levels, artifact_total, database.get("bytes"))
         counts.update({"artifact_bytes": artifact_total, "database_bytes": database.get("bytes")})
-        task_run_finish(run, state=TaskState.SUCCEEDED, counts=counts,
-                        report={"level": levels["level"], "messages": levels["messages"],
-                                "database": database, "teams": {k or "(no team)": v[0] for k, v in per_team.items()},
-                                "stores": {k: v[0] for k, v in per_store.items()}},
-                        errors=errors[:50])
+        task_run_finish(
+            run,
+            state=TaskState.SUCCEEDED,
+            counts=counts,
+            report={
+                "level": levels["level"],
+                "messages": levels["messages"],
+                "database": database,
+                "teams": {k or "(no team)": v[0] for k, v in per_team.items()},
+                "stores": {k: v[0] for k, v in per_store.items()},
+            },
+            errors=errors[:50],
+        )
 
 
 def _capacity_alert(run: TaskRun, levels: dict[str, Any], artifact_bytes: int, database_bytes: int | None) -> None:
     text = "; ".join(levels["messages"])
-    audit_record(actor=_actor_for(run), action="capacity.alert", target_kind="task", target_id=run.pk,
-                 after={"level": levels["level"], "artifact_bytes": artifact_bytes,
-                        "database_bytes": database_bytes}, reason=text, outcome="ok")
-    notification_send(subject=f"[mlopsadmin] capacity {levels['level']}: {text[:120]}",
-                      text=f"The capacity check #{run.pk} found: {text}.")
+    audit_record(
+        actor=_actor_for(run),
+        action="capacity.alert",
+        target_kind="task",
+        target_id=run.pk,
+        after={"level": levels["level"], "artifact_bytes": artifact_bytes, "database_bytes": database_bytes},
+        reason=text,
+        outcome="ok",
+    )
+    notification_send(
+        subject=f"[mlopsadmin] capacity {levels['level']}: {text[:120]}",
+        text=f"The capacity check #{run.pk} found: {text}.",
+    )
 
 
 HANDLERS: dict[str, Callable[[TaskRun], None]] = {

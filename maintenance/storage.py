@@ -45,8 +45,12 @@ def resolve(artifact_location: str) -> Location:
     if parsed.scheme == "mlflow-artifacts":
         destination = str(settings.MLFLOW_ARTIFACTS_DESTINATION or "").strip()
         if not destination:
-            return Location("unknown", uri, "mlflow-artifacts",
-                            "mlflow-artifacts: URI; set MLFLOW_ARTIFACTS_DESTINATION to measure it")
+            return Location(
+                "unknown",
+                uri,
+                "mlflow-artifacts",
+                "mlflow-artifacts: URI; set MLFLOW_ARTIFACTS_DESTINATION to measure it",
+            )
         resolved = _join(destination, parsed.path)
         inner = resolve(resolved)
         return Location(inner.kind, inner.uri, "mlflow-artifacts → " + destination, inner.note)

@@ -12,11 +12,19 @@ from maintenance.models import TaskKind
 from mlopsadmin.lib.mlflow_client import MlflowUnavailable
 
 
-@shared_task(bind=True, name="maintenance.tasks.run_maintenance_task", acks_late=True,
-             autoretry_for=(MlflowUnavailable,), retry_backoff=10, retry_backoff_max=600, max_retries=5)
+@shared_task(
+    bind=True,
+    name="maintenance.tasks.run_maintenance_task",
+    acks_late=True,
+    autoretry_for=(MlflowUnavailable,),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    max_retries=5,
+)
 def run_maintenance_task(self, *, task_run_id: int) -> str:  # type: ignore[no-untyped-def]
-    return services.task_run_execute(task_run_id=task_run_id, celery_task_id=self.request.id or "",
-                                     can_retry=self.request.retries < self.max_retries)
+    return services.task_run_execute(
+        task_run_id=task_run_id, celery_task_id=self.request.id or "", can_retry=self.request.retries < self.max_retries
+    )
 
 
 @shared_task(name="maintenance.tasks.reap_stuck_runs_scheduled", acks_late=True)

@@ -29,14 +29,22 @@ def _form_error(form: PlanForm | ExecuteForm | ReaperForm) -> InvalidInput:
 def index(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     state = request.GET.get("state", "")
-    history = Paginator(selectors.task_run_history(kind=kind if kind in TaskKind.values else "",
-                                                   state=state if state in TaskState.values else ""), 20)
+    history = Paginator(
+        selectors.task_run_history(
+            kind=kind if kind in TaskKind.values else "", state=state if state in TaskState.values else ""
+        ),
+        20,
+    )
     context = {
-        "title": "Maintenance", "nav_key": "maintenance",
+        "title": "Maintenance",
+        "nav_key": "maintenance",
         "can_run": policy.can(request.user, Action.MAINTENANCE_RUN),
         "active": selectors.active_task_runs(),
         "history": history.get_page(request.GET.get("page")),
-        "kinds": TaskKind.choices, "states": TaskState.choices, "kind": kind, "state": state,
+        "kinds": TaskKind.choices,
+        "states": TaskState.choices,
+        "kind": kind,
+        "state": state,
         "plans": selectors.recent_plans(),
         "schedules": selectors.schedules_overview(),
         "capacity": selectors.latest_capacity_totals(),
@@ -46,8 +54,13 @@ def index(request: HttpRequest) -> HttpResponse:
         "store_chart": charts.growth_svg(selectors.capacity_series(scope="store"), title="Artifact store growth"),
         "team_chart": charts.growth_svg(selectors.capacity_series(scope="team"), title="Artifact growth per team"),
         "db_chart": charts.growth_svg(selectors.capacity_series(scope="database"), title="Database growth"),
-        "plan_form": PlanForm(initial={"scope": "experiment", "statuses": services.DEFAULT_CLEANUP_STATUSES,
-                                       "older_than_days": settings.MAINTENANCE_CLEANUP_DEFAULT_DAYS}),
+        "plan_form": PlanForm(
+            initial={
+                "scope": "experiment",
+                "statuses": services.DEFAULT_CLEANUP_STATUSES,
+                "older_than_days": settings.MAINTENANCE_CLEANUP_DEFAULT_DAYS,
+            }
+        ),
         "default_threshold": settings.MAINTENANCE_REAPER_THRESHOLD_HOURS,
     }
     return render(request, "maintenance/index.html", context)
@@ -58,8 +71,11 @@ def task_detail(request: HttpRequest, task_run_id: int) -> HttpResponse:
     run = selectors.task_run_get(task_run_id=task_run_id)
     if run is None:
         raise Http404("No such task run.")
-    return render(request, "maintenance/task.html", {"title": f"Task #{run.pk}", "nav_key": "maintenance",
-                                                     "run": run, "plan": selectors.plan_for_task(run)})
+    return render(
+        request,
+        "maintenance/task.html",
+        {"title": f"Task #{run.pk}", "nav_key": "maintenance", "run": run, "plan": selectors.plan_for_task(run)},
+    )
 
 
 @require_GET
@@ -89,10 +105,13 @@ def plan_create(request: HttpRequest) -> HttpResponse:
     form = PlanForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
-    plan = services.cleanup_plan_create(actor=request.user, scope=form.cleaned_data["scope"],
-                                        scope_value=form.cleaned_data["scope_value"],
-                                        older_than_days=form.cleaned_data["older_than_days"],
-                                        statuses=form.cleaned_data["statuses"] or None)
+    plan = services.cleanup_plan_create(
+        actor=request.user,
+        scope=form.cleaned_data["scope"],
+        scope_value=form.cleaned_data["scope_value"],
+        older_than_days=form.cleaned_data["older_than_days"],
+        statuses=form.cleaned_data["statuses"] or None,
+    )
     messages.success(request, f"Planning cleanup #{plan.pk} (dry run): nothing is deleted until you execute it.")
     return redirect("maintenance:plan", plan_id=plan.pk)
 
@@ -104,11 +123,18 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         raise Http404("No such cleanup plan.")
     show = "excluded" if request.GET.get("show") == "excluded" else "candidates"
     items = Paginator(selectors.plan_items(plan=plan, excluded=show == "excluded"), 50)
-    context = {"title": f"Cleanup plan #{plan.pk}", "nav_key": "maintenance", "plan": plan, "show": show,
-               "items": items.get_page(request.GET.get("page")), "expired": selectors.plan_is_expired(plan),
-               "can_run": policy.can(request.user, Action.MAINTENANCE_RUN), "execute_form": ExecuteForm(),
-               "estimated": human_bytes(plan.estimated_bytes), "purge_available": bool(
-                   settings.MLFLOW_BACKEND_STORE_URI)}
+    context = {
+        "title": f"Cleanup plan #{plan.pk}",
+        "nav_key": "maintenance",
+        "plan": plan,
+        "show": show,
+        "items": items.get_page(request.GET.get("page")),
+        "expired": selectors.plan_is_expired(plan),
+        "can_run": policy.can(request.user, Action.MAINTENANCE_RUN),
+        "execute_form": ExecuteForm(),
+        "estimated": human_bytes(plan.estimated_bytes),
+        "purge_available": bool(settings.MLFLOW_BACKEND_STORE_URI),
+    }
     return render(request, "maintenance/plan.html", context)
 
 
@@ -118,8 +144,9 @@ def plan_execute(request: HttpRequest, plan_id: int) -> HttpResponse:
     form = ExecuteForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
-    run = services.cleanup_plan_execute(actor=request.user, plan_id=plan_id, confirm=form.cleaned_data["confirm"],
-                                        purge=form.cleaned_data["purge"])
+    run = services.cleanup_plan_execute(
+        actor=request.user, plan_id=plan_id, confirm=form.cleaned_data["confirm"], purge=form.cleaned_data["purge"]
+    )
     return _to_task(request, run.pk, f"Executing cleanup plan #{plan_id}.")
 
 
@@ -129,11 +156,13 @@ def reaper_start(request: HttpRequest) -> HttpResponse:
     form = ReaperForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
-    run = services.reaper_start(actor=request.user, dry_run=form.cleaned_data["dry_run"],
-                                threshold_hours=form.cleaned_data["threshold_hours"],
-                                experiment=form.cleaned_data["experiment"] or "")
-    return _to_task(request, run.pk, "Stuck-run reaper started" + (" (dry run)." if run.parameters["dry_run"]
-                                                                      else "."))
+    run = services.reaper_start(
+        actor=request.user,
+        dry_run=form.cleaned_data["dry_run"],
+        threshold_hours=form.cleaned_data["threshold_hours"],
+        experiment=form.cleaned_data["experiment"] or "",
+    )
+    return _to_task(request, run.pk, "Stuck-run reaper started" + (" (dry run)." if run.parameters["dry_run"] else "."))
 
 
 @require_POST
@@ -146,5 +175,3 @@ def capacity_start(request: HttpRequest) -> HttpResponse:
 @require_GET
 def checklists(request: HttpRequest) -> HttpResponse:
     return render(request, "shell_page.html", {"title": "Operations checklists", "nav_key": "checklists"})
-
-

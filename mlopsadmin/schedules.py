@@ -20,18 +20,48 @@ class ScheduleEntry:
 
 
 ENTRIES: list[ScheduleEntry] = [
-    ScheduleEntry("reaper", "maintenance.tasks.reap_stuck_runs_scheduled", "5 * * * *", 3300,
-                  "Stuck-run reaper: every hour at :05"),
-    ScheduleEntry("capacity", "maintenance.tasks.capacity_check_scheduled", "30 2 * * *", 23 * 3600,
-                  "Capacity check: every day at 02:30"),
-    ScheduleEntry("catalog_sync", "catalog.tasks.catalog_sync_scheduled", "*/10 * * * *", 540,
-                  "Experiment catalog sync: every 10 minutes"),
-    ScheduleEntry("alias_reconcile", "registry_ui.tasks.alias_reconcile_scheduled", "*/15 * * * *", 840,
-                  "Alias reconciliation (external changes): every 15 minutes"),
-    ScheduleEntry("latency_probe", "maintenance.checklists.tasks.latency_probe_scheduled", "*/5 * * * *", 270,
-                  "Tracking server latency sample: every 5 minutes"),
-    ScheduleEntry("checklist_instances", "maintenance.checklists.tasks.checklist_instances_scheduled", "0 6 * * *",
-                  23 * 3600, "Weekly/monthly checklist instances: every day at 06:00"),
+    ScheduleEntry(
+        "reaper",
+        "maintenance.tasks.reap_stuck_runs_scheduled",
+        "5 * * * *",
+        3300,
+        "Stuck-run reaper: every hour at :05",
+    ),
+    ScheduleEntry(
+        "capacity",
+        "maintenance.tasks.capacity_check_scheduled",
+        "30 2 * * *",
+        23 * 3600,
+        "Capacity check: every day at 02:30",
+    ),
+    ScheduleEntry(
+        "catalog_sync",
+        "catalog.tasks.catalog_sync_scheduled",
+        "*/10 * * * *",
+        540,
+        "Experiment catalog sync: every 10 minutes",
+    ),
+    ScheduleEntry(
+        "alias_reconcile",
+        "registry_ui.tasks.alias_reconcile_scheduled",
+        "*/15 * * * *",
+        840,
+        "Alias reconciliation (external changes): every 15 minutes",
+    ),
+    ScheduleEntry(
+        "latency_probe",
+        "maintenance.checklists.tasks.latency_probe_scheduled",
+        "*/5 * * * *",
+        270,
+        "Tracking server latency sample: every 5 minutes",
+    ),
+    ScheduleEntry(
+        "checklist_instances",
+        "maintenance.checklists.tasks.checklist_instances_scheduled",
+        "0 6 * * *",
+        23 * 3600,
+        "Weekly/monthly checklist instances: every day at 06:00",
+    ),
 ]
 
 
@@ -41,8 +71,9 @@ def entry_cron(entry: ScheduleEntry) -> str:
 
 def cron_to_crontab(cron: str) -> crontab:
     minute, hour, day_of_month, month_of_year, day_of_week = cron.split()
-    return crontab(minute=minute, hour=hour, day_of_month=day_of_month,
-                   month_of_year=month_of_year, day_of_week=day_of_week)
+    return crontab(
+        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week
+    )
 
 
 def beat_schedule() -> dict[str, dict[str, object]]:

@@ -120,8 +120,10 @@ else:
             # IMMEDIATE takes the write lock at BEGIN, so the audit hash chain never forks.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
             # A file, not memory: test worker processes (Celery, gunicorn) must see the test database.
-            "TEST": {"NAME": os.environ.get("SQLITE_TEST_PATH")
-                     or str(Path(tempfile.gettempdir()) / f"mlopsadmin-test-{os.getpid()}.sqlite3")},
+            "TEST": {
+                "NAME": os.environ.get("SQLITE_TEST_PATH")
+                or str(Path(tempfile.gettempdir()) / f"mlopsadmin-test-{os.getpid()}.sqlite3")
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -175,7 +177,8 @@ MLFLOW_LOCAL_PORT = env_int("MLFLOW_LOCAL_PORT", 5050)
 # https://user:password@host works too: the credentials become MLFLOW_TRACKING_USERNAME/PASSWORD (unless those
 # are set) and the URI kept here, shown on pages and in errors, has none.
 MLFLOW_TRACKING_URI, _URI_USERNAME, _URI_PASSWORD = split_uri_credentials(
-    os.environ.get("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{MLFLOW_LOCAL_PORT}"))
+    os.environ.get("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{MLFLOW_LOCAL_PORT}")
+)
 # Link target for "open in MLflow"; differs from the API URI behind a proxy.
 MLFLOW_UI_URL = split_uri_credentials(os.environ.get("MLFLOW_UI_URL", MLFLOW_TRACKING_URI))[0].rstrip("/")
 MLFLOW_TRACKING_USERNAME = os.environ.get("MLFLOW_TRACKING_USERNAME", "") or _URI_USERNAME
@@ -320,6 +323,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # botocore's DEBUG lines carry signed request headers (the S3 access key id), even with LOG_LEVEL=DEBUG.
     # Every record is also scrubbed of configured secrets (mlopsadmin.core.redaction).
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "alembic": {"level": "WARNING"},
-                "botocore": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "alembic": {"level": "WARNING"},
+        "botocore": {"level": "INFO"},
+    },
 }

@@ -76,10 +76,19 @@ class CommentIn(Schema):
 
 
 def _approval_out(req: ApprovalRequest) -> ApprovalOut:
-    return ApprovalOut(id=req.pk, model_name=req.model_name, version=req.version, team=req.team,
-                       requester=req.requester.get_username(), comment=req.comment, state=req.state,
-                       decided_by=req.decided_by.get_username() if req.decided_by_id else None,  # type: ignore[union-attr]
-                       decision_comment=req.decision_comment, created_at=req.created_at, decided_at=req.decided_at)
+    return ApprovalOut(
+        id=req.pk,
+        model_name=req.model_name,
+        version=req.version,
+        team=req.team,
+        requester=req.requester.get_username(),
+        comment=req.comment,
+        state=req.state,
+        decided_by=req.decided_by.get_username() if req.decided_by_id else None,  # type: ignore[union-attr]
+        decision_comment=req.decision_comment,
+        created_at=req.created_at,
+        decided_at=req.decided_at,
+    )
 
 
 @router.get("/registry/models", response=list[ModelOut], summary="All registered models (every page)")
@@ -90,17 +99,28 @@ def list_models(request: HttpRequest) -> list[ModelOut]:
     out = []
     for model in mlf.iter_registered_models():
         team = team_for_model(model.name, teams, ownership)
-        out.append(ModelOut(
-            name=model.name, team=team.name if team else None, latest_version=model.latest_version,
-            aliases=model.aliases, pending_approvals=pending.get(model.name, 0),
-            last_updated_timestamp=model.last_updated_timestamp,
-            naming_findings=[NamingFindingOut(rule=f.rule, word=f.word, reason=f.reason)
-                             for f in selectors.model_name_findings(model.name, words)]))
+        out.append(
+            ModelOut(
+                name=model.name,
+                team=team.name if team else None,
+                latest_version=model.latest_version,
+                aliases=model.aliases,
+                pending_approvals=pending.get(model.name, 0),
+                last_updated_timestamp=model.last_updated_timestamp,
+                naming_findings=[
+                    NamingFindingOut(rule=f.rule, word=f.word, reason=f.reason)
+                    for f in selectors.model_name_findings(model.name, words)
+                ],
+            )
+        )
     return sorted(out, key=lambda m: m.name.lower())
 
 
-@router.get("/registry/models/{name}/versions", response={200: list[VersionOut], 404: Error},
-            summary="All versions of one model, newest first")
+@router.get(
+    "/registry/models/{name}/versions",
+    response={200: list[VersionOut], 404: Error},
+    summary="All versions of one model, newest first",
+)
 def list_versions(request: HttpRequest, name: str) -> list[VersionOut]:
     if "/" in name or ":" in name or "\x00" in name or not name.strip():
         raise NotFound(f"No registered model named {name!r}.")
@@ -115,23 +135,34 @@ def list_versions(request: HttpRequest, name: str) -> list[VersionOut]:
     out = []
     for v in selectors.model_versions(name):
         state = selectors.approval_state(model_name=name, version=v.version)
-        out.append(VersionOut(
-            version=v.version, run_id=selectors.run_id_of(v), source=v.source, status=v.status,
-            creation_timestamp=v.creation_timestamp, aliases=sorted(by_version.get(v.version, set()) | set(v.aliases)),
-            tags=v.tags, missing_metadata=selectors.missing_metadata(v.tags, required), approval_state=state,
-            approved=state == ApprovalState.APPROVED))
+        out.append(
+            VersionOut(
+                version=v.version,
+                run_id=selectors.run_id_of(v),
+                source=v.source,
+                status=v.status,
+                creation_timestamp=v.creation_timestamp,
+                aliases=sorted(by_version.get(v.version, set()) | set(v.aliases)),
+                tags=v.tags,
+                missing_metadata=selectors.missing_metadata(v.tags, required),
+                approval_state=state,
+                approved=state == ApprovalState.APPROVED,
+            )
+        )
     return out
 
 
 @router.get("/registry/approvals", response=list[ApprovalOut], summary="Approval requests, newest first")
-def list_approvals(request: HttpRequest, state: ApprovalState | None = None,
-                   model_name: str | None = None) -> list[ApprovalOut]:
+def list_approvals(
+    request: HttpRequest, state: ApprovalState | None = None, model_name: str | None = None
+) -> list[ApprovalOut]:
     model_name = (model_name or "").replace("\x00", "")[:256] or None
     return [_approval_out(r) for r in selectors.approvals_list(state=state, model_name=model_name)]
 
 
-@router.get("/registry/approvals/{int:request_id}", response={200: ApprovalOut, 404: Error},
-            summary="One approval request")
+@router.get(
+    "/registry/approvals/{int:request_id}", response={200: ApprovalOut, 404: Error}, summary="One approval request"
+)
 def get_approval(request: HttpRequest, request_id: int) -> ApprovalOut:
     req = selectors.approval_get(request_id=request_id)
     if req is None:
@@ -142,30 +173,46 @@ def get_approval(request: HttpRequest, request_id: int) -> ApprovalOut:
 _WRITE_RESPONSES = {400: Error, 403: Error, 404: Error, 409: Error, 422: Error, 502: Error, 503: Error}
 
 
-@router.post("/registry/approvals", response={201: ApprovalOut, **_WRITE_RESPONSES},
-             summary="Request approval of a model version (a member of the owning team with edit rights)")
+@router.post(
+    "/registry/approvals",
+    response={201: ApprovalOut, **_WRITE_RESPONSES},
+    summary="Request approval of a model version (a member of the owning team with edit rights)",
+)
 def create_approval(request: HttpRequest, payload: ApprovalCreateIn) -> tuple[int, ApprovalOut]:
-    req = services.approval_request_create(actor=request.user, model_name=payload.model_name,
-                                           version=payload.version, comment=payload.comment)
+    req = services.approval_request_create(
+        actor=request.user, model_name=payload.model_name, version=payload.version, comment=payload.comment
+    )
     return 201, _approval_out(req)
 
 
-@router.post("/registry/approvals/{int:request_id}/withdraw", response={200: ApprovalOut, **_WRITE_RESPONSES},
-             summary="Withdraw a pending request (the requester, or an admin)")
+@router.post(
+    "/registry/approvals/{int:request_id}/withdraw",
+    response={200: ApprovalOut, **_WRITE_RESPONSES},
+    summary="Withdraw a pending request (the requester, or an admin)",
+)
 def withdraw_approval(request: HttpRequest, request_id: int, payload: CommentIn) -> ApprovalOut:
-    return _approval_out(services.approval_request_withdraw(actor=request.user, request_id=request_id,
-                                                            comment=payload.comment))
+    return _approval_out(
+        services.approval_request_withdraw(actor=request.user, request_id=request_id, comment=payload.comment)
+    )
 
 
-@router.post("/registry/approvals/{int:request_id}/approve", response={200: ApprovalOut, **_WRITE_RESPONSES},
-             summary="Approve (an ML lead of the owning team; never the requester). Writes approved_by/approval_date")
+@router.post(
+    "/registry/approvals/{int:request_id}/approve",
+    response={200: ApprovalOut, **_WRITE_RESPONSES},
+    summary="Approve (an ML lead of the owning team; never the requester). Writes approved_by/approval_date",
+)
 def approve_approval(request: HttpRequest, request_id: int, payload: CommentIn) -> ApprovalOut:
-    return _approval_out(services.approval_request_approve(actor=request.user, request_id=request_id,
-                                                           comment=payload.comment))
+    return _approval_out(
+        services.approval_request_approve(actor=request.user, request_id=request_id, comment=payload.comment)
+    )
 
 
-@router.post("/registry/approvals/{int:request_id}/reject", response={200: ApprovalOut, **_WRITE_RESPONSES},
-             summary="Reject with a comment (an ML lead of the owning team; never the requester)")
+@router.post(
+    "/registry/approvals/{int:request_id}/reject",
+    response={200: ApprovalOut, **_WRITE_RESPONSES},
+    summary="Reject with a comment (an ML lead of the owning team; never the requester)",
+)
 def reject_approval(request: HttpRequest, request_id: int, payload: CommentIn) -> ApprovalOut:
-    return _approval_out(services.approval_request_reject(actor=request.user, request_id=request_id,
-                                                          comment=payload.comment))
+    return _approval_out(
+        services.approval_request_reject(actor=request.user, request_id=request_id, comment=payload.comment)
+    )

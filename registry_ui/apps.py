@@ -32,5 +32,13 @@ def _approval_tiles(user: Any) -> list[Any]:
     mine = len(inbox_for(user))
     total = pending_total()
     detail = f"{mine} waiting for your decision" if mine else "none waiting for you"
-    return [Tile(title="Pending approvals", value=str(total), url=reverse("registry:inbox"), detail=detail,
-                 level="warning" if mine else "info", order=20)]
+    return [
+        Tile(
+            title="Pending approvals",
+            value=str(total),
+            url=reverse("registry:inbox"),
+            detail=detail,
+            level="warning" if mine else "info",
+            order=20,
+        )
+    ]

@@ -54,8 +54,14 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4g}"
 
 
-def line_chart(series: list[tuple[str, str, list[tuple[float, float]]]], *, width: int = 640, height: int = 260,
-               x_label: str = "", y_label: str = "") -> LineChart:
+def line_chart(
+    series: list[tuple[str, str, list[tuple[float, float]]]],
+    *,
+    width: int = 640,
+    height: int = 260,
+    x_label: str = "",
+    y_label: str = "",
+) -> LineChart:
     """series: (label, css class, [(x, y), …]). Axes span all points; a flat series gets a small band."""
     left, top, right_pad, bottom_pad = 64, 16, 150, 40
     plot_w, plot_h = width - left - right_pad, height - top - bottom_pad
@@ -78,14 +84,26 @@ def line_chart(series: list[tuple[str, str, list[tuple[float, float]]]], *, widt
     drawn = []
     for index, (label, css_class, points) in enumerate(series):
         ordered = sorted(points)
-        drawn.append(Series(
-            label=label, css_class=css_class,
-            points=" ".join(f"{sx(x)},{sy(y)}" for x, y in ordered),
-            dots=[(sx(x), sy(y), f"{label} step {_fmt(x)}: {y:.4f}") for x, y in ordered],
-            legend_y=top + 14 + index * 18))
+        drawn.append(
+            Series(
+                label=label,
+                css_class=css_class,
+                points=" ".join(f"{sx(x)},{sy(y)}" for x, y in ordered),
+                dots=[(sx(x), sy(y), f"{label} step {_fmt(x)}: {y:.4f}") for x, y in ordered],
+                legend_y=top + 14 + index * 18,
+            )
+        )
     x_tick_values = sorted({round(v) for v in _ticks(x_min, x_max, min(6, int(x_max - x_min) + 1))})
     return LineChart(
-        width=width, height=height, left=left, top=top, plot_width=plot_w, plot_height=plot_h,
+        width=width,
+        height=height,
+        left=left,
+        top=top,
+        plot_width=plot_w,
+        plot_height=plot_h,
         x_ticks=[Tick(sx(v), _fmt(v)) for v in x_tick_values],
         y_ticks=[Tick(sy(v), f"{v:.3f}") for v in _ticks(y_min, y_max, 5)],
-        series=drawn, x_label=x_label, y_label=y_label)
+        series=drawn,
+        x_label=x_label,
+        y_label=y_label,
+    )

@@ -29,8 +29,9 @@ class ApprovalRequest(models.Model):
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     comment = models.TextField(blank=True)
     state = models.CharField(max_length=16, choices=ApprovalState.choices, default=ApprovalState.PENDING)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     decision_comment = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -38,12 +39,15 @@ class ApprovalRequest(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["model_name", "version", "-created_at"], name="approval_version_idx"),
-                   models.Index(fields=["state", "team", "created_at"], name="approval_inbox_idx")]
+        indexes = [
+            models.Index(fields=["model_name", "version", "-created_at"], name="approval_version_idx"),
+            models.Index(fields=["state", "team", "created_at"], name="approval_inbox_idx"),
+        ]
         constraints = [
             # At most one pending request per version, even with two requests racing.
-            models.UniqueConstraint(fields=["model_name", "version"], condition=Q(state="pending"),
-                                    name="approval_one_pending_per_version"),
+            models.UniqueConstraint(
+                fields=["model_name", "version"], condition=Q(state="pending"), name="approval_one_pending_per_version"
+            ),
         ]
 
     def __str__(self) -> str:

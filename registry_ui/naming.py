@@ -13,9 +13,40 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 DEFAULT_ALGORITHM_WORDS = (
-    "xgboost", "xgb", "lgbm", "lightgbm", "catboost", "bert", "roberta", "distilbert", "gpt", "llama", "t5",
-    "lstm", "gru", "rnn", "cnn", "transformer", "resnet", "vgg", "sklearn", "scikit", "pytorch", "torch",
-    "tensorflow", "tf", "keras", "onnx", "svm", "knn", "kmeans", "randomforest", "rf", "logreg", "gbm", "gbdt",
+    "xgboost",
+    "xgb",
+    "lgbm",
+    "lightgbm",
+    "catboost",
+    "bert",
+    "roberta",
+    "distilbert",
+    "gpt",
+    "llama",
+    "t5",
+    "lstm",
+    "gru",
+    "rnn",
+    "cnn",
+    "transformer",
+    "resnet",
+    "vgg",
+    "sklearn",
+    "scikit",
+    "pytorch",
+    "torch",
+    "tensorflow",
+    "tf",
+    "keras",
+    "onnx",
+    "svm",
+    "knn",
+    "kmeans",
+    "randomforest",
+    "rf",
+    "logreg",
+    "gbm",
+    "gbdt",
 )
 DEFAULT_RESERVED_WORDS = ("final", "test", "tmp", "temp", "draft", "copy", "old", "new", "latest", "backup")
 
@@ -46,8 +77,12 @@ def _word_hit(token: str, words: set[str]) -> str | None:
     return stripped if stripped and stripped != token and stripped in words else None
 
 
-def lint_model_name(name: str, *, algorithm_words: Iterable[str] = DEFAULT_ALGORITHM_WORDS,
-                    reserved_words: Iterable[str] = DEFAULT_RESERVED_WORDS) -> list[NamingFinding]:
+def lint_model_name(
+    name: str,
+    *,
+    algorithm_words: Iterable[str] = DEFAULT_ALGORITHM_WORDS,
+    reserved_words: Iterable[str] = DEFAULT_RESERVED_WORDS,
+) -> list[NamingFinding]:
     """Every reason the name breaks the convention; an empty list means it is a good product name."""
     algorithms = {w.strip().lower() for w in algorithm_words if w.strip()}
     reserved = {w.strip().lower() for w in reserved_words if w.strip()}

@@ -45,9 +45,13 @@ def approval_state(*, model_name: str, version: str) -> str | None:
 
     'approved' means the version is approved and nothing newer (a pending re-review or a rejection)
     supersedes that decision."""
-    latest = (ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
-              .exclude(state=ApprovalState.WITHDRAWN).order_by("-created_at", "-id")
-              .values_list("state", flat=True).first())
+    latest = (
+        ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
+        .exclude(state=ApprovalState.WITHDRAWN)
+        .order_by("-created_at", "-id")
+        .values_list("state", flat=True)
+        .first()
+    )
     return str(latest) if latest is not None else None
 
 
@@ -57,26 +61,35 @@ def version_is_approved(*, model_name: str, version: str) -> bool:
 
 
 def approval_latest(*, model_name: str, version: str) -> ApprovalRequest | None:
-    return (ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
-            .select_related("requester", "decided_by").order_by("-created_at", "-id").first())
+    return (
+        ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
+        .select_related("requester", "decided_by")
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def approval_history(*, model_name: str, version: str) -> list[ApprovalRequest]:
-    return list(ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
-                .select_related("requester", "decided_by").order_by("-created_at", "-id"))
+    return list(
+        ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
+        .select_related("requester", "decided_by")
+        .order_by("-created_at", "-id")
+    )
 
 
 def approval_pending_for_version(*, model_name: str, version: str) -> ApprovalRequest | None:
-    return ApprovalRequest.objects.filter(model_name=model_name, version=str(version),
-                                          state=ApprovalState.PENDING).first()
+    return ApprovalRequest.objects.filter(
+        model_name=model_name, version=str(version), state=ApprovalState.PENDING
+    ).first()
 
 
 def approval_get(*, request_id: int) -> ApprovalRequest | None:
     return ApprovalRequest.objects.select_related("requester", "decided_by").filter(pk=request_id).first()
 
 
-def approvals_list(*, state: str | None = None, model_name: str | None = None,
-                   limit: int = 500) -> list[ApprovalRequest]:
+def approvals_list(
+    *, state: str | None = None, model_name: str | None = None, limit: int = 500
+) -> list[ApprovalRequest]:
     qs = ApprovalRequest.objects.select_related("requester", "decided_by")
     if state:
         qs = qs.filter(state=state)
@@ -98,8 +111,11 @@ def inbox_for(user: Any) -> list[ApprovalRequest]:
     scope = _lead_scope(user)
     if scope is None:
         return []
-    return list(ApprovalRequest.objects.filter(scope, state=ApprovalState.PENDING)
-                .select_related("requester").order_by("created_at", "id"))
+    return list(
+        ApprovalRequest.objects.filter(scope, state=ApprovalState.PENDING)
+        .select_related("requester")
+        .order_by("created_at", "id")
+    )
 
 
 def inbox_count(user: Any) -> int:
@@ -113,8 +129,7 @@ def inbox_count(user: Any) -> int:
 
 
 def pending_counts_by_model() -> dict[str, int]:
-    rows = (ApprovalRequest.objects.filter(state=ApprovalState.PENDING).values("model_name")
-            .annotate(n=Count("id")))
+    rows = ApprovalRequest.objects.filter(state=ApprovalState.PENDING).values("model_name").annotate(n=Count("id"))
     return {row["model_name"]: row["n"] for row in rows}
 
 
@@ -125,8 +140,11 @@ def pending_total() -> int:
 def team_lead_emails(team: Team | None) -> list[str]:
     if team is None:
         return []
-    emails = (User.objects.filter(is_active=True, memberships__team=team, groups__name=policy.ROLE_ML_LEAD)
-              .exclude(email="").values_list("email", flat=True))
+    emails = (
+        User.objects.filter(is_active=True, memberships__team=team, groups__name=policy.ROLE_ML_LEAD)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
     return sorted(set(emails))
 
 
@@ -243,8 +261,12 @@ def runs_by_id(run_ids: list[str]) -> dict[str, mlf.Run]:
         rest = [r for r in wanted if r not in found]
         if rest:
             quoted = ", ".join(f"'{r}'" for r in rest)
-            for run in mlf.iter_runs([first.experiment_id], filter_string=f"attributes.run_id IN ({quoted})",
-                                     include_deleted=True, page_size=len(rest) + 1):
+            for run in mlf.iter_runs(
+                [first.experiment_id],
+                filter_string=f"attributes.run_id IN ({quoted})",
+                include_deleted=True,
+                page_size=len(rest) + 1,
+            ):
                 found[run.run_id] = run
     left = [r for r in wanted if r not in found and r != wanted[0]]
     if left:
@@ -289,8 +311,11 @@ def version_rows(model: mlf.RegisteredModel, versions: list[mlf.ModelVersion], g
     """Rows for the versions given (one page): each fetches its source run for the gate metric."""
     required = required_metadata_keys()
     latest: dict[str, ApprovalRequest] = {}
-    for req in (ApprovalRequest.objects.filter(model_name=model.name, version__in=[v.version for v in versions])
-                .select_related("requester", "decided_by").order_by("created_at", "id")):
+    for req in (
+        ApprovalRequest.objects.filter(model_name=model.name, version__in=[v.version for v in versions])
+        .select_related("requester", "decided_by")
+        .order_by("created_at", "id")
+    ):
         latest[req.version] = req  # ascending: the last one wins
     by_version: dict[str, list[str]] = {}
     for alias, number in model.aliases.items():
@@ -299,12 +324,18 @@ def version_rows(model: mlf.RegisteredModel, versions: list[mlf.ModelVersion], g
     rows = []
     for version in versions:
         run = runs.get(run_id_of(version))
-        rows.append(VersionRow(
-            version=version, run=run, run_url=run_ui_url(run) if run else "",
-            gate_value=run.metrics.get(gate_metric) if run else None,
-            aliases=sorted(set(by_version.get(version.version, [])) | set(version.aliases)),
-            approval=latest.get(version.version), missing=missing_metadata(version.tags, required),
-            required=len(required)))
+        rows.append(
+            VersionRow(
+                version=version,
+                run=run,
+                run_url=run_ui_url(run) if run else "",
+                gate_value=run.metrics.get(gate_metric) if run else None,
+                aliases=sorted(set(by_version.get(version.version, [])) | set(version.aliases)),
+                approval=latest.get(version.version),
+                missing=missing_metadata(version.tags, required),
+                required=len(required),
+            )
+        )
     return rows
 
 
@@ -334,9 +365,13 @@ def version_lineage(version: mlf.ModelVersion) -> Lineage:
         except mlf.MlflowNotFound:
             experiment = None
     return Lineage(
-        version=version, run=run, run_url=run_ui_url(run) if run else "", experiment=experiment,
+        version=version,
+        run=run,
+        run_url=run_ui_url(run) if run else "",
+        experiment=experiment,
         experiment_url=experiment_ui_url(experiment.experiment_id) if experiment else "",
-        params=sorted(run.params.items()) if run else [], metrics=sorted(run.metrics.items()) if run else [],
+        params=sorted(run.params.items()) if run else [],
+        metrics=sorted(run.metrics.items()) if run else [],
         git_commit=run.tags.get("git.commit", "") if run else "",
         data_version=run.tags.get("data.version", "") if run else "",
         training_data=version.tags.get("training_data", ""),
@@ -381,15 +416,26 @@ def champion_comparison(model: mlf.RegisteredModel, candidate: mlf.ModelVersion,
         champion = mlf.get_model_version(model.name, champion_number)
     candidate_run = _safe_run(run_id_of(candidate))
     champion_run = _safe_run(run_id_of(champion)) if champion else None
-    rows = metric_diffs(champion_run.metrics if champion_run else {},
-                        candidate_run.metrics if candidate_run else {}, gate_metric)
+    rows = metric_diffs(
+        champion_run.metrics if champion_run else {}, candidate_run.metrics if candidate_run else {}, gate_metric
+    )
     series = []
     if champion_run:
-        series.append((f"champion v{champion.version}", "champion",  # type: ignore[union-attr]
-                       [(p.step, p.value) for p in mlf.get_metric_history(champion_run.run_id, gate_metric)]))
+        series.append(
+            (
+                f"champion v{champion.version}",
+                "champion",  # type: ignore[union-attr]
+                [(p.step, p.value) for p in mlf.get_metric_history(champion_run.run_id, gate_metric)],
+            )
+        )
     if candidate_run:
-        series.append((f"candidate v{candidate.version}", "candidate",
-                       [(p.step, p.value) for p in mlf.get_metric_history(candidate_run.run_id, gate_metric)]))
+        series.append(
+            (
+                f"candidate v{candidate.version}",
+                "candidate",
+                [(p.step, p.value) for p in mlf.get_metric_history(candidate_run.run_id, gate_metric)],
+            )
+        )
     chart = line_chart(series, x_label="step", y_label=gate_metric) if any(s[2] for s in series) else None
     note = ""
     if champion_number == candidate.version:

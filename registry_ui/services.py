@@ -69,8 +69,9 @@ def live_version(model_name: str, version: str, *, for_what: str) -> mlf.ModelVe
     try:
         found = mlf.get_model_version(model_name, version)
     except mlf.MlflowNotFound as exc:
-        raise NotFound(f"Model version {model_name}/{version} does not exist in MLflow (unknown or deleted): "
-                       f"cannot {for_what}.") from exc
+        raise NotFound(
+            f"Model version {model_name}/{version} does not exist in MLflow (unknown or deleted): cannot {for_what}."
+        ) from exc
     except mlf.MlflowInvalid as exc:
         raise InvalidInput(f"MLflow refused {model_name}/{version}: {exc}") from exc
     if found.status and found.status not in ("READY", "ModelVersionStatus.READY"):
@@ -79,10 +80,14 @@ def live_version(model_name: str, version: str, *, for_what: str) -> mlf.ModelVe
 
 
 def _snapshot(req: ApprovalRequest) -> dict[str, Any]:
-    return {"request_id": req.pk, "state": req.state, "requester": req.requester.get_username(),
-            "comment": req.comment,
-            "decided_by": req.decided_by.get_username() if req.decided_by_id else None,  # type: ignore[union-attr]
-            "decision_comment": req.decision_comment}
+    return {
+        "request_id": req.pk,
+        "state": req.state,
+        "requester": req.requester.get_username(),
+        "comment": req.comment,
+        "decided_by": req.decided_by.get_username() if req.decided_by_id else None,  # type: ignore[union-attr]
+        "decision_comment": req.decision_comment,
+    }
 
 
 def _notify(*, team: Team | None, subject: str, text: str) -> None:
@@ -112,23 +117,39 @@ def approval_request_create(*, actor: Any, model_name: str, version: str | int, 
         raise Conflict(f"{model_name}/{version} is already approved (by {who}); no new request is needed.")
     try:
         with transaction.atomic():
-            req = ApprovalRequest.objects.create(model_name=model_name, version=version, team=team.name if team else "",
-                                                 requester=actor, comment=comment)
-            audit_record(actor=actor, action="approval.request", target_kind="model_version",
-                         target_id=req.target_id, team=req.team, before=None, after=_snapshot(req), reason=comment)
+            req = ApprovalRequest.objects.create(
+                model_name=model_name, version=version, team=team.name if team else "", requester=actor, comment=comment
+            )
+            audit_record(
+                actor=actor,
+                action="approval.request",
+                target_kind="model_version",
+                target_id=req.target_id,
+                team=req.team,
+                before=None,
+                after=_snapshot(req),
+                reason=comment,
+            )
     except IntegrityError as exc:
         pending = selectors.approval_pending_for_version(model_name=model_name, version=version)
         who = pending.requester.get_username() if pending else "someone"
         raise Conflict(f"{model_name}/{version} already has a pending approval request (by {who}).") from exc
-    _notify(team=team, subject=f"Approval requested: {req.target_id}",
-            text=f"{actor.get_username()} asks for approval of {req.target_id}."
-                 + (f"\nComment: {comment}" if comment else ""))
+    _notify(
+        team=team,
+        subject=f"Approval requested: {req.target_id}",
+        text=f"{actor.get_username()} asks for approval of {req.target_id}."
+        + (f"\nComment: {comment}" if comment else ""),
+    )
     return req
 
 
 def _locked_request(request_id: int) -> ApprovalRequest:
-    req = (ApprovalRequest.objects.select_for_update(of=("self",)).select_related("requester", "decided_by")
-           .filter(pk=request_id).first())
+    req = (
+        ApprovalRequest.objects.select_for_update(of=("self",))
+        .select_related("requester", "decided_by")
+        .filter(pk=request_id)
+        .first()
+    )
     if req is None:
         raise NotFound(f"No approval request #{request_id}.")
     return req
@@ -139,8 +160,10 @@ def _refuse_unless_pending(req: ApprovalRequest, verb: str) -> None:
         return
     by = f" by {req.decided_by.get_username()}" if req.decided_by_id else ""  # type: ignore[union-attr]
     when = f" on {req.decided_at:%Y-%m-%d %H:%M} UTC" if req.decided_at else ""
-    raise Conflict(f"Request #{req.pk} for {req.target_id} was already {req.state}{by}{when}: it cannot be "
-                   f"{verb}. Nothing was changed.")
+    raise Conflict(
+        f"Request #{req.pk} for {req.target_id} was already {req.state}{by}{when}: it cannot be "
+        f"{verb}. Nothing was changed."
+    )
 
 
 def approval_request_withdraw(*, actor: Any, request_id: int, comment: str = "") -> ApprovalRequest:
@@ -150,18 +173,28 @@ def approval_request_withdraw(*, actor: Any, request_id: int, comment: str = "")
         team = team_for_model(req.model_name)
         policy.require(actor, policy.Action.APPROVAL_WITHDRAW, team=team)
         if req.requester_id != actor.pk and not policy.is_admin(actor):
-            raise RuleViolation(f"Only the requester ({req.requester.get_username()}) or an admin may withdraw "
-                                f"request #{req.pk}.")
+            raise RuleViolation(
+                f"Only the requester ({req.requester.get_username()}) or an admin may withdraw request #{req.pk}."
+            )
         _refuse_unless_pending(req, "withdrawn")
         before = _snapshot(req)
         now = timezone.now()
         updated = ApprovalRequest.objects.filter(pk=req.pk, state=ApprovalState.PENDING).update(
-            state=ApprovalState.WITHDRAWN, decided_by=actor, decided_at=now, decision_comment=comment, updated_at=now)
+            state=ApprovalState.WITHDRAWN, decided_by=actor, decided_at=now, decision_comment=comment, updated_at=now
+        )
         if updated != 1:
             raise Conflict(f"Request #{req.pk} changed meanwhile; nothing was changed.")
         req.refresh_from_db()
-        audit_record(actor=actor, action="approval.withdraw", target_kind="model_version", target_id=req.target_id,
-                     team=req.team, before=before, after=_snapshot(req), reason=comment)
+        audit_record(
+            actor=actor,
+            action="approval.withdraw",
+            target_kind="model_version",
+            target_id=req.target_id,
+            team=req.team,
+            before=before,
+            after=_snapshot(req),
+            reason=comment,
+        )
     return req
 
 
@@ -191,8 +224,13 @@ def _write_approval_tags(model_name: str, version: str, tags: dict[str, str], be
         left = _restore_tags(model_name, version, before, written)
         error = ApprovalWriteFailed(
             f"MLflow failed while writing the approval of {model_name}/{version} ({exc}). The approval was NOT "
-            "recorded" + (f"; tags {', '.join(left)} may remain in MLflow and need a manual check." if left
-                          else "; MLflow was left as before. Try again."))
+            "recorded"
+            + (
+                f"; tags {', '.join(left)} may remain in MLflow and need a manual check."
+                if left
+                else "; MLflow was left as before. Try again."
+            )
+        )
         error.status = 503 if exc.retryable else 502
         error.leftover = left  # type: ignore[attr-defined]
         raise error from exc
@@ -214,8 +252,10 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
             policy.require(actor, policy.Action.APPROVAL_DECIDE, team=team)
             _refuse_unless_pending(req, verb)
             if req.requester_id == actor.pk:
-                raise RuleViolation(f"Four-eyes rule: {actor.get_username()} requested #{req.pk} and cannot "
-                                    f"decide it (not even as admin). Another ML lead of the team must decide.")
+                raise RuleViolation(
+                    f"Four-eyes rule: {actor.get_username()} requested #{req.pk} and cannot "
+                    f"decide it (not even as admin). Another ML lead of the team must decide."
+                )
             version = live_version(req.model_name, req.version, for_what=f"be {verb}")
             before = _snapshot(req)
             before_tags = {k: version.tags[k] for k in selectors.APPROVAL_TAGS if k in version.tags}
@@ -224,37 +264,71 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
             if approve:
                 written = _write_approval_tags(req.model_name, req.version, tags, version.tags)
             updated = ApprovalRequest.objects.filter(pk=req.pk, state=ApprovalState.PENDING).update(
-                state=ApprovalState.APPROVED if approve else ApprovalState.REJECTED, decided_by=actor,
-                decided_at=now, decision_comment=comment, updated_at=now)
+                state=ApprovalState.APPROVED if approve else ApprovalState.REJECTED,
+                decided_by=actor,
+                decided_at=now,
+                decision_comment=comment,
+                updated_at=now,
+            )
             if updated != 1:  # decided meanwhile (SQLite has no row locks): undo our MLflow write
                 raise Conflict(f"Request #{req.pk} was decided by someone else meanwhile; nothing was changed.")
             req.refresh_from_db()
-            audit_record(actor=actor, action=f"approval.{'approve' if approve else 'reject'}",
-                         target_kind="model_version", target_id=req.target_id, team=req.team,
-                         before={**before, "tags": before_tags},
-                         after={**_snapshot(req), "tags": tags if approve else before_tags}, reason=comment)
+            audit_record(
+                actor=actor,
+                action=f"approval.{'approve' if approve else 'reject'}",
+                target_kind="model_version",
+                target_id=req.target_id,
+                team=req.team,
+                before={**before, "tags": before_tags},
+                after={**_snapshot(req), "tags": tags if approve else before_tags},
+                reason=comment,
+            )
     except ApprovalWriteFailed as exc:
         left = getattr(exc, "leftover", [])
-        audit_record(actor=actor, action=f"approval.{'approve' if approve else 'reject'}", target_kind="model_version",
-                     target_id=target, team=team_key, reason=str(exc), outcome="partial" if left else "failed",
-                     after={"mlflow_tags_left": left})
+        audit_record(
+            actor=actor,
+            action=f"approval.{'approve' if approve else 'reject'}",
+            target_kind="model_version",
+            target_id=target,
+            team=team_key,
+            reason=str(exc),
+            outcome="partial" if left else "failed",
+            after={"mlflow_tags_left": left},
+        )
         raise
     except mlf.MlflowError as exc:  # MLflow failed before anything was written: nothing recorded locally
-        audit_record(actor=actor, action=f"approval.{'approve' if approve else 'reject'}", target_kind="model_version",
-                     target_id=target, team=team_key, outcome="failed",
-                     reason=f"MLflow failed, nothing was changed: {exc}")
+        audit_record(
+            actor=actor,
+            action=f"approval.{'approve' if approve else 'reject'}",
+            target_kind="model_version",
+            target_id=target,
+            team=team_key,
+            outcome="failed",
+            reason=f"MLflow failed, nothing was changed: {exc}",
+        )
         raise
     except BaseException:
         if written:  # MLflow has the tags but the local record failed: put MLflow back
             left = _restore_tags(*target.rsplit("/", 1), before=before_tags, written=written)
             if left:
-                audit_record(actor=actor, action="approval.approve", target_kind="model_version", target_id=target,
-                             team=team_key, outcome="partial", reason="local record failed after MLflow write",
-                             after={"mlflow_tags_left": left})
+                audit_record(
+                    actor=actor,
+                    action="approval.approve",
+                    target_kind="model_version",
+                    target_id=target,
+                    team=team_key,
+                    outcome="partial",
+                    reason="local record failed after MLflow write",
+                    after={"mlflow_tags_left": left},
+                )
         raise
     subject = f"Approval {verb}: {req.target_id}"
-    _notify(team=team, subject=subject, text=f"{actor.get_username()} {verb} {req.target_id} "
-            f"(requested by {req.requester.get_username()})." + (f"\nComment: {comment}" if comment else ""))
+    _notify(
+        team=team,
+        subject=subject,
+        text=f"{actor.get_username()} {verb} {req.target_id} "
+        f"(requested by {req.requester.get_username()})." + (f"\nComment: {comment}" if comment else ""),
+    )
     return req
 
 
@@ -291,12 +365,27 @@ def version_tag_set(*, actor: Any, model_name: str, version: str | int, key: str
         else:
             mlf.delete_model_version_tag(model_name, version, key)
     except mlf.MlflowError as exc:
-        audit_record(actor=actor, action="model_version.tag_set", target_kind="model_version", target_id=target,
-                     team=team.name if team else "", before={key: before}, after={key: value or None},
-                     outcome="failed", reason=str(exc))
+        audit_record(
+            actor=actor,
+            action="model_version.tag_set",
+            target_kind="model_version",
+            target_id=target,
+            team=team.name if team else "",
+            before={key: before},
+            after={key: value or None},
+            outcome="failed",
+            reason=str(exc),
+        )
         raise
-    audit_record(actor=actor, action="model_version.tag_set", target_kind="model_version", target_id=target,
-                 team=team.name if team else "", before={key: before}, after={key: value or None})
+    audit_record(
+        actor=actor,
+        action="model_version.tag_set",
+        target_kind="model_version",
+        target_id=target,
+        team=team.name if team else "",
+        before={key: before},
+        after={key: value or None},
+    )
     return value or None
 
 
@@ -314,8 +403,14 @@ def naming_word_add(*, actor: Any, word: str, kind: str) -> NamingWord:
             raise Conflict(f"'{word}' is already on the {existing.get_kind_display()} list.")
         before = {"word": word, "kind": existing.kind} if existing else None
         obj, _ = NamingWord.objects.update_or_create(word=word, defaults={"kind": kind})
-        audit_record(actor=actor, action="naming_word.add", target_kind="model", target_id=f"naming-word:{word}",
-                     before=before, after={"word": word, "kind": kind})
+        audit_record(
+            actor=actor,
+            action="naming_word.add",
+            target_kind="model",
+            target_id=f"naming-word:{word}",
+            before=before,
+            after={"word": word, "kind": kind},
+        )
     return obj
 
 
@@ -327,8 +422,14 @@ def naming_word_remove(*, actor: Any, word_id: int) -> None:
             raise NotFound("No such naming word.")
         before = {"word": obj.word, "kind": obj.kind}
         obj.delete()
-        audit_record(actor=actor, action="naming_word.remove", target_kind="model",
-                     target_id=f"naming-word:{before['word']}", before=before, after=None)
+        audit_record(
+            actor=actor,
+            action="naming_word.remove",
+            target_kind="model",
+            target_id=f"naming-word:{before['word']}",
+            before=before,
+            after=None,
+        )
 
 
 def required_key_add(*, actor: Any, key: str, description: str = "") -> RequiredMetadataKey:
@@ -340,11 +441,17 @@ def required_key_add(*, actor: Any, key: str, description: str = "") -> Required
     with transaction.atomic():
         if RequiredMetadataKey.objects.filter(key=key).exists():
             raise Conflict(f"'{key}' is already required.")
-        position = (RequiredMetadataKey.objects.order_by("-position").values_list("position", flat=True).first()
-                    or 0) + 1
+        position = (
+            RequiredMetadataKey.objects.order_by("-position").values_list("position", flat=True).first() or 0
+        ) + 1
         obj = RequiredMetadataKey.objects.create(key=key, description=description, position=position)
-        audit_record(actor=actor, action="required_metadata.add", target_kind="model",
-                     target_id=f"required-metadata:{key}", after={"key": key, "description": description})
+        audit_record(
+            actor=actor,
+            action="required_metadata.add",
+            target_kind="model",
+            target_id=f"required-metadata:{key}",
+            after={"key": key, "description": description},
+        )
     return obj
 
 
@@ -356,5 +463,11 @@ def required_key_remove(*, actor: Any, key_id: int) -> None:
             raise NotFound("No such required metadata key.")
         before = {"key": obj.key, "description": obj.description}
         obj.delete()
-        audit_record(actor=actor, action="required_metadata.remove", target_kind="model",
-                     target_id=f"required-metadata:{before['key']}", before=before, after=None)
+        audit_record(
+            actor=actor,
+            action="required_metadata.remove",
+            target_kind="model",
+            target_id=f"required-metadata:{before['key']}",
+            before=before,
+            after=None,
+        )

@@ -7,8 +7,13 @@ from celery import shared_task
 from mlopsadmin.lib.mlflow_client import MlflowUnavailable
 
 
-@shared_task(name="registry_ui.tasks.alias_reconcile_scheduled", acks_late=True,
-             autoretry_for=(MlflowUnavailable,), retry_backoff=True, max_retries=3)
+@shared_task(
+    name="registry_ui.tasks.alias_reconcile_scheduled",
+    acks_late=True,
+    autoretry_for=(MlflowUnavailable,),
+    retry_backoff=True,
+    max_retries=3,
+)
 def alias_reconcile_scheduled(model_name: str | None = None) -> dict[str, object]:
     """Record alias changes made directly in MLflow (all models, or one after a webhook hint)."""
     from registry_ui.promotion.services import alias_reconcile

@@ -41,14 +41,24 @@ def _version_or_404(name: str, version: str) -> mlf.ModelVersion:
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    filters = {"query": request.GET.get("q", "").strip()[:200], "team": request.GET.get("team", "")[:64],
-               "flagged_only": request.GET.get("flagged") == "1"}
+    filters = {
+        "query": request.GET.get("q", "").strip()[:200],
+        "team": request.GET.get("team", "")[:64],
+        "flagged_only": request.GET.get("flagged") == "1",
+    }
     rows = selectors.registry_overview(**filters)
     page = Paginator(rows, MODELS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"title": "Model registry", "nav_key": "registry", "page": page, "total": len(rows),
-               "flagged": sum(1 for r in rows if r.findings), "teams": all_teams(), "filters": filters,
-               "tracked_aliases": selectors.TRACKED_ALIASES,
-               "inbox_count": len(selectors.inbox_for(request.user))}
+    context = {
+        "title": "Model registry",
+        "nav_key": "registry",
+        "page": page,
+        "total": len(rows),
+        "flagged": sum(1 for r in rows if r.findings),
+        "teams": all_teams(),
+        "filters": filters,
+        "tracked_aliases": selectors.TRACKED_ALIASES,
+        "inbox_count": len(selectors.inbox_for(request.user)),
+    }
     if getattr(request, "htmx", False):
         return render(request, "registry_ui/index.html#models", context)
     return render(request, "registry_ui/index.html", context)
@@ -61,9 +71,15 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     page = Paginator(selectors.model_versions(name), VERSIONS_PER_PAGE).get_page(request.GET.get("page"))
     team = team_for_model(name)
     context = {
-        "title": name, "nav_key": "registry", "model": model, "team": team, "gate_metric": gate_metric,
-        "page": page, "rows": selectors.version_rows(model, list(page.object_list), gate_metric),
-        "findings": selectors.model_name_findings(name), "required_keys": selectors.required_metadata_keys(),
+        "title": name,
+        "nav_key": "registry",
+        "model": model,
+        "team": team,
+        "gate_metric": gate_metric,
+        "page": page,
+        "rows": selectors.version_rows(model, list(page.object_list), gate_metric),
+        "findings": selectors.model_name_findings(name),
+        "required_keys": selectors.required_metadata_keys(),
         "tracked": [(a, model.aliases.get(a)) for a in selectors.TRACKED_ALIASES],
         "model_ui_url": selectors.model_ui_url(name),
         "may_request": policy.can(request.user, policy.Action.APPROVAL_REQUEST, team=team),
@@ -85,16 +101,26 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
     history = selectors.approval_history(model_name=name, version=found.version)
     pending = next((r for r in history if r.state == "pending"), None)
     return {
-        "title": f"{name} v{found.version}", "nav_key": "registry", "model": model, "version": found, "team": team,
-        "gate_metric": gate_metric, "lineage": selectors.version_lineage(found),
+        "title": f"{name} v{found.version}",
+        "nav_key": "registry",
+        "model": model,
+        "version": found,
+        "team": team,
+        "gate_metric": gate_metric,
+        "lineage": selectors.version_lineage(found),
         "comparison": selectors.champion_comparison(model, found, gate_metric),
-        "tag_rows": tag_rows, "workflow_tags": services.WORKFLOW_TAGS, "history": history, "pending": pending,
+        "tag_rows": tag_rows,
+        "workflow_tags": services.WORKFLOW_TAGS,
+        "history": history,
+        "pending": pending,
         "state": selectors.approval_state(model_name=name, version=found.version),
         "may_edit": policy.can(user, policy.Action.MODEL_EDIT_TAGS, team=team),
         "may_request": policy.can(user, policy.Action.APPROVAL_REQUEST, team=team),
-        "may_decide": bool(pending) and policy.can(user, policy.Action.APPROVAL_DECIDE, team=team)
+        "may_decide": bool(pending)
+        and policy.can(user, policy.Action.APPROVAL_DECIDE, team=team)
         and pending.requester_id != user.pk,  # type: ignore[union-attr]
-        "may_withdraw": bool(pending) and (pending.requester_id == user.pk or policy.is_admin(user))  # type: ignore[union-attr]
+        "may_withdraw": bool(pending)
+        and (pending.requester_id == user.pk or policy.is_admin(user))  # type: ignore[union-attr]
         and policy.can(user, policy.Action.APPROVAL_WITHDRAW, team=team),
         "own_pending": bool(pending) and pending.requester_id == user.pk,  # type: ignore[union-attr]
         "model_ui_url": selectors.model_ui_url(name, found.version),
@@ -114,32 +140,40 @@ def version_tag(request: HttpRequest, name: str, version: str) -> HttpResponse:
     key = (request.POST.get("key") if request.method == "POST" else request.GET.get("key")) or ""
     if request.method == "POST":
         policy.require(request.user, policy.Action.MODEL_EDIT_TAGS, team=team_for_model(name))
-        services.version_tag_set(actor=request.user, model_name=name, version=version, key=key,
-                                 value=request.POST.get("value", ""))
+        services.version_tag_set(
+            actor=request.user, model_name=name, version=version, key=key, value=request.POST.get("value", "")
+        )
         if not getattr(request, "htmx", False):
             messages.success(request, f"Tag '{key}' saved to MLflow.")
             return redirect(reverse("registry:version", args=[name, version]))
     found = _version_or_404(name, version)
     required = key in selectors.required_metadata_keys()
-    context = {"model": found, "version": found, "row": (key, found.tags.get(key), required),
-               "editing": request.method == "GET" and request.GET.get("edit") == "1",
-               "may_edit": policy.can(request.user, policy.Action.MODEL_EDIT_TAGS, team=team_for_model(name)),
-               "workflow_tags": services.WORKFLOW_TAGS, "saved": request.method == "POST"}
+    context = {
+        "model": found,
+        "version": found,
+        "row": (key, found.tags.get(key), required),
+        "editing": request.method == "GET" and request.GET.get("edit") == "1",
+        "may_edit": policy.can(request.user, policy.Action.MODEL_EDIT_TAGS, team=team_for_model(name)),
+        "workflow_tags": services.WORKFLOW_TAGS,
+        "saved": request.method == "POST",
+    }
     return render(request, "registry_ui/_tag_row.html", context)
 
 
 @require_POST
 def approval_create(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    req = services.approval_request_create(actor=request.user, model_name=name, version=version,
-                                           comment=request.POST.get("comment", ""))
+    req = services.approval_request_create(
+        actor=request.user, model_name=name, version=version, comment=request.POST.get("comment", "")
+    )
     messages.success(request, f"Approval requested for {req.target_id}; the team's ML leads were notified.")
     return redirect_after_post(request, reverse("registry:version", args=[name, version]))
 
 
 @require_POST
 def approval_withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
-    req = services.approval_request_withdraw(actor=request.user, request_id=request_id,
-                                             comment=request.POST.get("comment", ""))
+    req = services.approval_request_withdraw(
+        actor=request.user, request_id=request_id, comment=request.POST.get("comment", "")
+    )
     messages.success(request, f"Request #{req.pk} for {req.target_id} withdrawn.")
     return redirect_after_post(request, reverse("registry:version", args=[req.model_name, req.version]))
 
@@ -154,22 +188,36 @@ def approval_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     if decision not in ("approve", "reject"):
         messages.error(request, "Choose approve or reject.")
         return redirect_after_post(request, reverse("registry:inbox"))
-    req = services.approval_request_decide(actor=request.user, request_id=request_id, approve=decision == "approve",
-                                           comment=request.POST.get("comment", ""))
+    req = services.approval_request_decide(
+        actor=request.user,
+        request_id=request_id,
+        approve=decision == "approve",
+        comment=request.POST.get("comment", ""),
+    )
     extra = " approved_by and approval_date were written to MLflow." if decision == "approve" else ""
     messages.success(request, f"{req.target_id} {req.state} (request #{req.pk}).{extra}")
-    return redirect_after_post(request, request.POST.get("next") == "inbox" and reverse("registry:inbox")
-                 or reverse("registry:version", args=[req.model_name, req.version]))
+    return redirect_after_post(
+        request,
+        request.POST.get("next") == "inbox"
+        and reverse("registry:inbox")
+        or reverse("registry:version", args=[req.model_name, req.version]),
+    )
 
 
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     requests = selectors.inbox_for(request.user)
-    return render(request, "registry_ui/inbox.html", {
-        "title": "Approval inbox", "nav_key": "registry", "requests": requests,
-        "is_lead": policy.has_role(request.user, policy.ROLE_ML_LEAD) or policy.is_admin(request.user),
-        "recent": selectors.approvals_list(limit=20),
-    })
+    return render(
+        request,
+        "registry_ui/inbox.html",
+        {
+            "title": "Approval inbox",
+            "nav_key": "registry",
+            "requests": requests,
+            "is_lead": policy.has_role(request.user, policy.ROLE_ML_LEAD) or policy.is_admin(request.user),
+            "recent": selectors.approvals_list(limit=20),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -179,15 +227,17 @@ def registry_settings(request: HttpRequest) -> HttpResponse:
         policy.require(request.user, policy.Action.CONVENTION_EDIT)
         action = request.POST.get("action", "")
         if action == "word_add":
-            word = services.naming_word_add(actor=request.user, word=request.POST.get("word", ""),
-                                            kind=request.POST.get("kind", ""))
+            word = services.naming_word_add(
+                actor=request.user, word=request.POST.get("word", ""), kind=request.POST.get("kind", "")
+            )
             messages.success(request, f"'{word.word}' added to the {word.get_kind_display()} list.")
         elif action == "word_remove":
             services.naming_word_remove(actor=request.user, word_id=_int(request.POST.get("id")))
             messages.success(request, "Word removed.")
         elif action == "key_add":
-            key = services.required_key_add(actor=request.user, key=request.POST.get("key", ""),
-                                            description=request.POST.get("description", ""))
+            key = services.required_key_add(
+                actor=request.user, key=request.POST.get("key", ""), description=request.POST.get("description", "")
+            )
             messages.success(request, f"'{key.key}' is now required on every version.")
         elif action == "key_remove":
             services.required_key_remove(actor=request.user, key_id=_int(request.POST.get("id")))
@@ -195,11 +245,18 @@ def registry_settings(request: HttpRequest) -> HttpResponse:
         else:
             messages.error(request, "Unknown action.")
         return redirect_after_post(request, reverse("registry:settings"))
-    return render(request, "registry_ui/settings.html", {
-        "title": "Registry conventions", "nav_key": "registry",
-        "words": NamingWord.objects.all(), "kinds": NamingWordKind.choices, "keys": RequiredMetadataKey.objects.all(),
-        "may_edit": policy.can(request.user, policy.Action.CONVENTION_EDIT),
-    })
+    return render(
+        request,
+        "registry_ui/settings.html",
+        {
+            "title": "Registry conventions",
+            "nav_key": "registry",
+            "words": NamingWord.objects.all(),
+            "kinds": NamingWordKind.choices,
+            "keys": RequiredMetadataKey.objects.all(),
+            "may_edit": policy.can(request.user, policy.Action.CONVENTION_EDIT),
+        },
+    )
 
 
 def _int(value: Any) -> int:

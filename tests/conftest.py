@@ -60,13 +60,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    line = ", ".join(f"{m}: {c['passed']} passed/{c['failed']} failed/{c['skipped']} skipped"
-                     for m, c in _marker_counts.items())
+    line = ", ".join(
+        f"{m}: {c['passed']} passed/{c['failed']} failed/{c['skipped']} skipped" for m, c in _marker_counts.items()
+    )
     terminalreporter.write_line(f"service-backed tests: {line}")
     summary_path = os.environ.get("MLOPSADMIN_MARKER_SUMMARY")
     if summary_path:
         Path(summary_path).write_text(
-            "\n".join(f"{m} {c['passed']} {c['failed']} {c['skipped']}" for m, c in _marker_counts.items()) + "\n")
+            "\n".join(f"{m} {c['passed']} {c['failed']} {c['skipped']}" for m, c in _marker_counts.items()) + "\n"
+        )
 
 
 # --- The real MLflow server ------------------------------------------------------------------
@@ -82,8 +84,9 @@ def seeded_mlflow_server(*, backend: str | None = None, seed: bool = True) -> It
     workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-mlflow-"))
     backend = backend or f"sqlite:///{workdir / 'mlflow.db'}"
     port = server.free_port()
-    process = server.start_server(port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts",
-                                  log_path=workdir / "mlflow.log")
+    process = server.start_server(
+        port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts", log_path=workdir / "mlflow.log"
+    )
     url = f"http://127.0.0.1:{port}"
     # Change and restore the very settings object that is current now. Restoring through `settings` would
     # write into whatever override a test pushed meanwhile (pytest-django's `settings` fixture) and leave
@@ -161,8 +164,15 @@ def demo_password() -> str:
 
 # --- Browser ---------------------------------------------------------------------------------
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")

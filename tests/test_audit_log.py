@@ -11,10 +11,16 @@ from mlopsadmin.core.models import AuditEvent, AuditImmutableError
 
 @pytest.mark.django_db
 def test_events_chain_and_verify() -> None:
-    first = audit_record(actor="system:test", action="thing.create", target_kind="thing", target_id="1",
-                         after={"a": 1, "password": "hunter2"})
-    second = audit_record(actor="system:test", action="thing.update", target_kind="thing", target_id="1",
-                          before={"a": 1}, after={"a": 2})
+    first = audit_record(
+        actor="system:test",
+        action="thing.create",
+        target_kind="thing",
+        target_id="1",
+        after={"a": 1, "password": "hunter2"},
+    )
+    second = audit_record(
+        actor="system:test", action="thing.update", target_kind="thing", target_id="1", before={"a": 1}, after={"a": 2}
+    )
     assert second.prev_hash == first.event_hash
     assert first.after == {"a": 1, "password": "[redacted]"}
     report = audit_verify_chain()
@@ -56,8 +62,10 @@ def test_postgres_trigger_refuses_update_and_delete() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
     event = audit_record(actor="system:test", action="a", target_kind="thing", target_id="1")
-    for statement in ("UPDATE core_auditevent SET reason = 'x' WHERE id = %s",
-                      "DELETE FROM core_auditevent WHERE id = %s"):
+    for statement in (
+        "UPDATE core_auditevent SET reason = 'x' WHERE id = %s",
+        "DELETE FROM core_auditevent WHERE id = %s",
+    ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement, [event.pk])
     assert AuditEvent.objects.filter(pk=event.pk).exists()

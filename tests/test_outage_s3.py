@@ -63,7 +63,8 @@ def experiment_sample(run: TaskRun, experiment_id: str) -> CapacitySample:
 
 
 def test_s3_down_capacity_check_reports_it_pages_render_and_it_recovers(  # type: ignore[no-untyped-def]
-        login, mlflow, s3_process, settings) -> None:
+    login, mlflow, s3_process, settings
+) -> None:
     unique = uuid.uuid4().hex[:8]
     bucket = f"outage-{unique}"
     seed_bucket(bucket)

@@ -114,8 +114,9 @@ def test_mlflow_stopped_promotion_changes_nothing(login, settings, personas) -> 
         last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
         process.terminate()
         process.wait(30)
-        response = client.post("/api/v1/models/search-ranker/promote", data={"version": "3"},
-                               content_type="application/json")
+        response = client.post(
+            "/api/v1/models/search-ranker/promote", data={"version": "3"}, content_type="application/json"
+        )
         assert response.status_code == 503, response.content
         assert "unreachable" in response.json()["detail"]
         # nothing was changed, so nothing may be recorded as done (a "failed" record is allowed)
@@ -129,8 +130,11 @@ def own_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         pytest.skip("redis-server not installed")
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-redis-"))
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(50):
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
             break
@@ -149,8 +153,9 @@ def test_redis_stopped_promotion_refused_clearly(login, settings, own_redis) -> 
         settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = url
         redis_process.kill()
         redis_process.wait(10)
-        response = client.post("/api/v1/models/search-ranker/promote", data={"version": "3"},
-                               content_type="application/json")
+        response = client.post(
+            "/api/v1/models/search-ranker/promote", data={"version": "3"}, content_type="application/json"
+        )
         assert response.status_code in (409, 503), response.content
         assert "redis" in response.json()["detail"].lower() or "lock" in response.json()["detail"].lower()
         assert mlf.get_registered_model("search-ranker").aliases["champion"] == "2"

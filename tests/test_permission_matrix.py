@@ -30,8 +30,16 @@ from .conftest import seeded_mlflow_server
 
 MATRIX_FILE = Path(__file__).with_name("permission_matrix.txt")
 # column → persona username (None: anonymous)
-PERSONAS = {"anon": None, "outsider": "outsider", "member": "member_search", "lead": "lead_search",
-            "lead_other": "lead_fraud", "operator": "operator", "auditor": "auditor", "admin": "admin"}
+PERSONAS = {
+    "anon": None,
+    "outsider": "outsider",
+    "member": "member_search",
+    "lead": "lead_search",
+    "lead_other": "lead_fraud",
+    "operator": "operator",
+    "auditor": "auditor",
+    "admin": "admin",
+}
 PAGE_METHODS = ("GET", "POST")
 API_METHODS = ("get", "post", "put", "patch", "delete")
 # Django's own admin and static serving have their own permission systems; the admin index is kept.
@@ -51,7 +59,7 @@ def load_expected() -> dict[str, list[str]]:
         if not line:
             continue
         words = line.split()
-        expected[" ".join(words[: -len(PERSONAS)])] = words[-len(PERSONAS):]
+        expected[" ".join(words[: -len(PERSONAS)])] = words[-len(PERSONAS) :]
     return expected
 
 
@@ -92,9 +100,14 @@ def api_rows(headers: dict[str, dict[str, str]], document: dict) -> dict[str, li
             if query:
                 path = f"{path}?{urlencode(query)}"
             key = f"API {method.upper()} {template}"
-            rows[key] = [str(client.generic(method.upper(), path, data=json.dumps({}),
-                                            content_type="application/json", **persona_headers).status_code)
-                         for persona_headers in headers.values()]
+            rows[key] = [
+                str(
+                    client.generic(
+                        method.upper(), path, data=json.dumps({}), content_type="application/json", **persona_headers
+                    ).status_code
+                )
+                for persona_headers in headers.values()
+            ]
     return rows
 
 
@@ -129,13 +142,21 @@ def test_permission_matrix(personas: dict, matrix_mlflow: str, settings: object,
 
     if os.environ.get("PERMISSION_MATRIX_WRITE"):
         width = max(len(k) for k in observed)
-        print("\n" + "\n".join(f"{key:<{width}}  " + "  ".join(f"{s:>3}" for s in statuses)
-                               for key, statuses in sorted(observed.items())))
+        print(
+            "\n"
+            + "\n".join(
+                f"{key:<{width}}  " + "  ".join(f"{s:>3}" for s in statuses)
+                for key, statuses in sorted(observed.items())
+            )
+        )
     expected = load_expected()
     missing = sorted(set(observed) - set(expected))
     assert not missing, "views/operations without a row in permission_matrix.txt:\n" + "\n".join(missing)
-    wrong = [f"{key}: expected {' '.join(expected[key])}, got {' '.join(statuses)}"
-             for key, statuses in sorted(observed.items()) if expected[key] != statuses]
+    wrong = [
+        f"{key}: expected {' '.join(expected[key])}, got {' '.join(statuses)}"
+        for key, statuses in sorted(observed.items())
+        if expected[key] != statuses
+    ]
     assert not wrong, "statuses differ from permission_matrix.txt " + str(list(PERSONAS)) + ":\n" + "\n".join(wrong)
     stale = sorted(set(expected) - set(observed))
     assert not stale, "rows in permission_matrix.txt for views that no longer exist:\n" + "\n".join(stale)

@@ -11,24 +11,27 @@ A = policy.Action
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("username", "action", "team", "allowed"), [
-    ("lead_search", A.ALIAS_PROTECTED, "search", True),
-    ("lead_search", A.ALIAS_PROTECTED, "fraud", False),
-    ("member_search", A.ALIAS_PROTECTED, "search", False),
-    ("member_search", A.ALIAS_CHALLENGER, "search", True),
-    ("member_search", A.ALIAS_CHALLENGER, "fraud", False),
-    ("outsider", A.APPROVAL_REQUEST, "search", False),
-    ("admin", A.ALIAS_PROTECTED, "fraud", True),
-    ("auditor", A.VIEW, None, True),
-    ("auditor", A.AUDIT_VIEW, None, True),
-    ("auditor", A.MAINTENANCE_RUN, None, False),
-    ("auditor", A.TOKEN_MANAGE_OWN, None, False),
-    ("operator", A.MAINTENANCE_RUN, None, True),
-    ("operator", A.ALIAS_PROTECTED, "search", False),
-    ("lead_fraud", A.APPROVAL_DECIDE, "fraud", True),
-    ("lead_fraud", A.CONVENTION_EDIT, None, False),
-    ("member_search", A.AUDIT_VIEW, None, False),
-])
+@pytest.mark.parametrize(
+    ("username", "action", "team", "allowed"),
+    [
+        ("lead_search", A.ALIAS_PROTECTED, "search", True),
+        ("lead_search", A.ALIAS_PROTECTED, "fraud", False),
+        ("member_search", A.ALIAS_PROTECTED, "search", False),
+        ("member_search", A.ALIAS_CHALLENGER, "search", True),
+        ("member_search", A.ALIAS_CHALLENGER, "fraud", False),
+        ("outsider", A.APPROVAL_REQUEST, "search", False),
+        ("admin", A.ALIAS_PROTECTED, "fraud", True),
+        ("auditor", A.VIEW, None, True),
+        ("auditor", A.AUDIT_VIEW, None, True),
+        ("auditor", A.MAINTENANCE_RUN, None, False),
+        ("auditor", A.TOKEN_MANAGE_OWN, None, False),
+        ("operator", A.MAINTENANCE_RUN, None, True),
+        ("operator", A.ALIAS_PROTECTED, "search", False),
+        ("lead_fraud", A.APPROVAL_DECIDE, "fraud", True),
+        ("lead_fraud", A.CONVENTION_EDIT, None, False),
+        ("member_search", A.AUDIT_VIEW, None, False),
+    ],
+)
 def test_policy_matrix(personas: dict, username: str, action: policy.Action, team: str | None, allowed: bool) -> None:
     target = Team.objects.get(name=team) if team else None
     assert policy.can(personas[username], action, team=target) is allowed

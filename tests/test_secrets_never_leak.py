@@ -38,9 +38,27 @@ from .s3server import MotoProcess
 pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.timeout(900)]
 
 # Loggers named by issue #9 plus every library that talks to a secret-bearing system.
-LOGGERS = ("", "django", "django.request", "django.server", "celery", "kombu", "mlflow", "urllib3", "requests",
-           "botocore", "boto3", "s3transfer", "sqlalchemy", "alembic", "psycopg2", "mlopsadmin", "maintenance",
-           "catalog", "registry_ui")
+LOGGERS = (
+    "",
+    "django",
+    "django.request",
+    "django.server",
+    "celery",
+    "kombu",
+    "mlflow",
+    "urllib3",
+    "requests",
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "sqlalchemy",
+    "alembic",
+    "psycopg2",
+    "mlopsadmin",
+    "maintenance",
+    "catalog",
+    "registry_ui",
+)
 
 
 @dataclass
@@ -126,8 +144,9 @@ def planted(settings: Any, monkeypatch: pytest.MonkeyPatch, mlflow: str) -> Secr
     settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD = username, password
     assert password == values.mlflow_password and uri == mlflow
     # the tracking database, unreachable: the capacity probe and `mlflow gc` fail and report why
-    settings.MLFLOW_BACKEND_STORE_URI = (f"postgresql+psycopg2://mlflow:{values.db_password}"
-                                         f"@127.0.0.1:{free_port()}/mlflow")
+    settings.MLFLOW_BACKEND_STORE_URI = (
+        f"postgresql+psycopg2://mlflow:{values.db_password}@127.0.0.1:{free_port()}/mlflow"
+    )
     return values
 
 
@@ -166,13 +185,15 @@ def stored_rows(first_event_id: int, first_task_id: int) -> list[tuple[str, str]
     """Every column of the audit events, task records and capacity samples the test's actions wrote."""
     rows = [(f"audit event #{e.pk} {e.action}", row_text(e)) for e in AuditEvent.objects.filter(id__gt=first_event_id)]
     rows += [(f"task run #{r.pk}", row_text(r)) for r in TaskRun.objects.filter(id__gt=first_task_id)]
-    rows += [(f"capacity sample #{s.pk}", row_text(s))
-             for s in CapacitySample.objects.filter(task_run_id__gt=first_task_id)]
+    rows += [
+        (f"capacity sample #{s.pk}", row_text(s)) for s in CapacitySample.objects.filter(task_run_id__gt=first_task_id)
+    ]
     return rows
 
 
 def test_no_secret_in_pages_api_logs_tasks_or_audit(  # type: ignore[no-untyped-def]
-        planted, moto_s3, all_logs, personas, settings, unique_name) -> None:
+    planted, moto_s3, all_logs, personas, settings, unique_name
+) -> None:
     seen = Seen()
     first_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
     first_task = TaskRun.objects.order_by("-id").values_list("id", flat=True).first() or 0
@@ -194,13 +215,21 @@ def test_no_secret_in_pages_api_logs_tasks_or_audit(  # type: ignore[no-untyped-
     mlf.create_experiment(f"/leak-tests/{unique_name}/s3", artifact_location=f"s3://leak-{unique_name}/mlruns/1")
 
     # Actions through the API with the token; the tasks run here instead of in a worker.
-    plan = api.post("/api/v1/maintenance/cleanup-plans", {"scope": "experiment", "scope_value": experiment_id},
-                    content_type="application/json", **bearer)
+    plan = api.post(
+        "/api/v1/maintenance/cleanup-plans",
+        {"scope": "experiment", "scope_value": experiment_id},
+        content_type="application/json",
+        **bearer,
+    )
     seen.response("API plan create", plan)
     plan_id = plan.json()["id"]
     assert run_in_process(CleanupPlan.objects.get(pk=plan_id).plan_task_id).state == TaskState.SUCCEEDED
-    execute = api.post(f"/api/v1/maintenance/cleanup-plans/{plan_id}/execute", {"confirm": True, "purge": True},
-                       content_type="application/json", **bearer)
+    execute = api.post(
+        f"/api/v1/maintenance/cleanup-plans/{plan_id}/execute",
+        {"confirm": True, "purge": True},
+        content_type="application/json",
+        **bearer,
+    )
     seen.response("API plan execute", execute)
     executed = run_in_process(execute.json()["id"])
     assert all(mlf.get_run(run_id).lifecycle_stage == "deleted" for run_id in doomed)
@@ -232,7 +261,9 @@ def test_no_secret_in_pages_api_logs_tasks_or_audit(  # type: ignore[no-untyped-
     seen.response("healthz", Client().get("/healthz"))
 
     # MLflow stops answering (its URI configured with credentials): error pages, API answers, tasks.
-    settings.MLFLOW_TRACKING_URI = split_uri_credentials(f"http://svc:{planted.mlflow_password}@127.0.0.1:{free_port()}")[0]
+    settings.MLFLOW_TRACKING_URI = split_uri_credentials(
+        f"http://svc:{planted.mlflow_password}@127.0.0.1:{free_port()}"
+    )[0]
     down = admin.get("/registry/")
     assert down.status_code == 503
     assert "127.0.0.1" in seen.response("outage /registry/", down)  # the page says which server
@@ -261,22 +292,31 @@ def unique_name() -> str:
 def test_settings_take_credentials_out_of_the_tracking_uri() -> None:
     """MLFLOW_TRACKING_URI=https://user:password@host: the URI the app keeps (and shows) has no credentials;
     they become MLFLOW_TRACKING_USERNAME/PASSWORD unless those are set explicitly."""
-    code = ("from django.conf import settings as s; import json; print(json.dumps([s.MLFLOW_TRACKING_URI, "
-            "s.MLFLOW_UI_URL, s.MLFLOW_TRACKING_USERNAME, s.MLFLOW_TRACKING_PASSWORD]))")
+    code = (
+        "from django.conf import settings as s; import json; print(json.dumps([s.MLFLOW_TRACKING_URI, "
+        "s.MLFLOW_UI_URL, s.MLFLOW_TRACKING_USERNAME, s.MLFLOW_TRACKING_PASSWORD]))"
+    )
     env = {name: value for name, value in os.environ.items() if name != "MLFLOW_UI_URL"}
-    env.update(DJANGO_SETTINGS_MODULE="mlopsadmin.settings", MLFLOW_TRACKING_USERNAME="", MLFLOW_TRACKING_PASSWORD="",
-               MLFLOW_TRACKING_URI="https://svc:p%40ss-w0rd@mlflow.internal:8443/prefix")
-    shown = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                      check=True).stdout)
+    env.update(
+        DJANGO_SETTINGS_MODULE="mlopsadmin.settings",
+        MLFLOW_TRACKING_USERNAME="",
+        MLFLOW_TRACKING_PASSWORD="",
+        MLFLOW_TRACKING_URI="https://svc:p%40ss-w0rd@mlflow.internal:8443/prefix",
+    )
+    shown = json.loads(
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    )
     assert shown == ["https://mlflow.internal:8443/prefix", "https://mlflow.internal:8443/prefix", "svc", "p@ss-w0rd"]
     env.update(MLFLOW_TRACKING_USERNAME="explicit", MLFLOW_TRACKING_PASSWORD="explicit-password")
-    shown = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                      check=True).stdout)
+    shown = json.loads(
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    )
     assert shown[0] == "https://mlflow.internal:8443/prefix" and shown[2:] == ["explicit", "explicit-password"]
 
 
 def test_credentials_put_into_the_uri_at_run_time_are_still_not_shown_or_logged(  # type: ignore[no-untyped-def]
-        login, settings, all_logs) -> None:
+    login, settings, all_logs
+) -> None:
     """Defence in depth: a tracking URI with credentials that did not go through the settings module (set at
     run time) still never reaches an error page, an API answer or a log line."""
     password = "rtpw-" + secrets.token_hex(12)

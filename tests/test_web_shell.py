@@ -107,8 +107,9 @@ def test_health_reports_redis_broker(client: Client, db: None, settings: object)
 
 
 @pytest.mark.django_db
-def test_idle_session_expires_and_use_refreshes_it(client: Client, personas: dict, demo_password: str,
-                                                   settings: object) -> None:
+def test_idle_session_expires_and_use_refreshes_it(
+    client: Client, personas: dict, demo_password: str, settings: object
+) -> None:
     from django.contrib.sessions.models import Session
     from django.utils import timezone
 

@@ -67,21 +67,42 @@ class ProbeRunOut(Schema):
 
 
 def _item(item: InstanceItem) -> ItemOut:
-    return ItemOut(key=item.key, position=item.position, text=item.text, mode=item.mode, probe=item.probe,
-                   status=item.status, probe_status=item.probe_status, evidence=item.evidence,
-                   measured_at=item.measured_at, tick_outcome=item.tick_outcome, note=item.note,
-                   evidence_link=item.evidence_link, ticked_by=item.ticked_by_name, ticked_at=item.ticked_at)
+    return ItemOut(
+        key=item.key,
+        position=item.position,
+        text=item.text,
+        mode=item.mode,
+        probe=item.probe,
+        status=item.status,
+        probe_status=item.probe_status,
+        evidence=item.evidence,
+        measured_at=item.measured_at,
+        tick_outcome=item.tick_outcome,
+        note=item.note,
+        evidence_link=item.evidence_link,
+        ticked_by=item.ticked_by_name,
+        ticked_at=item.ticked_at,
+    )
 
 
 def _instance(instance: ChecklistInstance) -> InstanceOut:
     summary = selectors.summarize(instance)
     return InstanceOut(
-        id=instance.pk, kind=instance.kind, period=instance.period_label, period_start=instance.period_start,
-        period_end=instance.period_end, tracking_uri=instance.tracking_uri,
-        definition_version=instance.definition.version, overdue=summary.overdue, signed_off=instance.is_signed,
-        signed_off_by=instance.signed_off_name, signed_off_at=instance.signed_off_at,
-        sign_off_note=instance.sign_off_note, counts=dict(summary.counts),
-        items=[_item(i) for i in instance.items.all()])
+        id=instance.pk,
+        kind=instance.kind,
+        period=instance.period_label,
+        period_start=instance.period_start,
+        period_end=instance.period_end,
+        tracking_uri=instance.tracking_uri,
+        definition_version=instance.definition.version,
+        overdue=summary.overdue,
+        signed_off=instance.is_signed,
+        signed_off_by=instance.signed_off_name,
+        signed_off_at=instance.signed_off_at,
+        sign_off_note=instance.sign_off_note,
+        counts=dict(summary.counts),
+        items=[_item(i) for i in instance.items.all()],
+    )
 
 
 def _get(instance_id: int) -> ChecklistInstance:
@@ -104,25 +125,40 @@ def instance_detail(request: HttpRequest, instance_id: int) -> InstanceOut:
     return _instance(_get(instance_id))
 
 
-@router.post("/checklists/instances/{instance_id}/items/{key}/tick", response=ItemOut,
-             summary="Tick a manual item with a note (409 once signed off)")
+@router.post(
+    "/checklists/instances/{instance_id}/items/{key}/tick",
+    response=ItemOut,
+    summary="Tick a manual item with a note (409 once signed off)",
+)
 def tick(request: HttpRequest, instance_id: int, key: str, payload: TickIn) -> ItemOut:
     policy.require(request.user, Action.CHECKLIST_TICK)
-    item = services.item_tick(instance_id=instance_id, key=key, actor=request.user, outcome=payload.outcome,
-                              note=payload.note, evidence_link=payload.evidence_link)
+    item = services.item_tick(
+        instance_id=instance_id,
+        key=key,
+        actor=request.user,
+        outcome=payload.outcome,
+        note=payload.note,
+        evidence_link=payload.evidence_link,
+    )
     return _item(item)
 
 
-@router.post("/checklists/instances/{instance_id}/sign-off", response=InstanceOut,
-             summary="Sign off and freeze the instance (409 if already signed)")
+@router.post(
+    "/checklists/instances/{instance_id}/sign-off",
+    response=InstanceOut,
+    summary="Sign off and freeze the instance (409 if already signed)",
+)
 def sign_off(request: HttpRequest, instance_id: int, payload: SignOffIn) -> InstanceOut:
     policy.require(request.user, Action.CHECKLIST_SIGN_OFF)
     services.instance_sign_off(instance_id=instance_id, actor=request.user, note=payload.note)
     return _instance(_get(instance_id))
 
 
-@router.post("/checklists/instances/{instance_id}/probes", response=ProbeRunOut,
-             summary="Re-run the automated probes of an open instance")
+@router.post(
+    "/checklists/instances/{instance_id}/probes",
+    response=ProbeRunOut,
+    summary="Re-run the automated probes of an open instance",
+)
 def probes(request: HttpRequest, instance_id: int) -> ProbeRunOut:
     policy.require(request.user, Action.CHECKLIST_TICK)
     changed = services.instance_probe_run(instance_id=instance_id, actor=request.user)

@@ -25,8 +25,17 @@ def checklist_tiles(user: Any) -> list[Tile]:
     else:
         level, value = "info", "not started"
     detail = f"{len(failing)} failing item(s) in open checklists" if failing else "Operations checklists"
-    return [Tile(title="Checklists", value=value, url=reverse("checklists:index"), detail=detail, level=level,
-                 items=items, order=40)]
+    return [
+        Tile(
+            title="Checklists",
+            value=value,
+            url=reverse("checklists:index"),
+            detail=detail,
+            level=level,
+            items=items,
+            order=40,
+        )
+    ]
 
 
 def checklist_badge(user: Any) -> int:

@@ -70,8 +70,9 @@ class ChecklistInstance(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     probed_at = models.DateTimeField(null=True, blank=True)
     signed_off_at = models.DateTimeField(null=True, blank=True)
-    signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                      related_name="+")
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     signed_off_name = models.CharField(max_length=150, blank=True)
     sign_off_note = models.TextField(blank=True)
 
@@ -114,8 +115,9 @@ class InstanceItem(models.Model):
     note = models.TextField(blank=True)
     evidence_link = models.URLField(max_length=500, blank=True)
     ticked_at = models.DateTimeField(null=True, blank=True)
-    ticked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="+")
+    ticked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     ticked_by_name = models.CharField(max_length=150, blank=True)
 
     class Meta:

@@ -90,13 +90,18 @@ def artifact_store() -> ProbeResult:
     lines = [f"{redact_uri(root)} → {verdict}" for root, verdict in sorted(verdicts.items())]
     destination = settings.CHECKLIST_ARTIFACTS_DESTINATION
     if any(_scheme(r) == "mlflow-artifacts" for r in verdicts):
-        lines.append(f"proxied artifacts destination: {redact_uri(destination)}" if destination else
-                     "artifacts are proxied by the tracking server (mlflow-artifacts:/); set "
-                     "CHECKLIST_ARTIFACTS_DESTINATION to the server's --artifacts-destination to judge it")
+        lines.append(
+            f"proxied artifacts destination: {redact_uri(destination)}"
+            if destination
+            else "artifacts are proxied by the tracking server (mlflow-artifacts:/); set "
+            "CHECKLIST_ARTIFACTS_DESTINATION to the server's --artifacts-destination to judge it"
+        )
     status = FAIL if FAIL in verdicts.values() else WARN if WARN in verdicts.values() else PASS
-    head = {PASS: "All artifact locations are object storage.",
-            WARN: "Artifact destination cannot be verified as object storage.",
-            FAIL: "Some artifact locations are local files, not object storage (S3/GCS/Azure)."}[status]
+    head = {
+        PASS: "All artifact locations are object storage.",
+        WARN: "Artifact destination cannot be verified as object storage.",
+        FAIL: "Some artifact locations are local files, not object storage (S3/GCS/Azure).",
+    }[status]
     return ProbeResult(status, head + "\n" + "\n".join(lines[:20]))
 
 
@@ -128,13 +133,19 @@ def stuck_runs() -> ProbeResult:
     hours = settings.CHECKLIST_STUCK_RUN_HOURS
     cutoff_ms = int((time.time() - hours * 3600) * 1000)
     experiments = {e.experiment_id: e.name for e in mlf.iter_experiments()}
-    stuck = [r for r in mlf.iter_runs(list(experiments), filter_string="attributes.status = 'RUNNING'")
-             if (r.start_time or 0) < cutoff_ms]
+    stuck = [
+        r
+        for r in mlf.iter_runs(list(experiments), filter_string="attributes.status = 'RUNNING'")
+        if (r.start_time or 0) < cutoff_ms
+    ]
     if not stuck:
-        return ProbeResult(PASS, f"No run has been RUNNING for more than {hours} h "
-                                 f"({len(experiments)} experiments searched).")
-    lines = [f"{experiments.get(r.experiment_id, r.experiment_id)} / {r.run_name or r.run_id} ({r.run_id})"
-             for r in stuck[:10]]
+        return ProbeResult(
+            PASS, f"No run has been RUNNING for more than {hours} h ({len(experiments)} experiments searched)."
+        )
+    lines = [
+        f"{experiments.get(r.experiment_id, r.experiment_id)} / {r.run_name or r.run_id} ({r.run_id})"
+        for r in stuck[:10]
+    ]
     more = f"\n… and {len(stuck) - 10} more" if len(stuck) > 10 else ""
     return ProbeResult(FAIL, f"{len(stuck)} run(s) RUNNING for more than {hours} h:\n" + "\n".join(lines) + more)
 
@@ -154,8 +165,11 @@ def unused_models() -> ProbeResult:
     if not unused:
         return ProbeResult(PASS, f"All {total} registered models have an alias or a version newer than {days} days.")
     listing = "\n".join(sorted(unused)[:25]) + (f"\n… and {len(unused) - 25} more" if len(unused) > 25 else "")
-    return ProbeResult(WARN, f"{len(unused)} of {total} registered models have no alias and no new version for "
-                             f"{days} days; review them:\n{listing}")
+    return ProbeResult(
+        WARN,
+        f"{len(unused)} of {total} registered models have no alias and no new version for "
+        f"{days} days; review them:\n{listing}",
+    )
 
 
 def mlflow_version() -> ProbeResult:
@@ -224,8 +238,9 @@ def _naming(summary: sources.NamingSummary | None, what: str) -> ProbeResult:
     if summary.non_compliant == 0:
         return ProbeResult(PASS, f"All {summary.total} {what} names follow the conventions.")
     examples = ("\n" + "\n".join(summary.examples)) if summary.examples else ""
-    return ProbeResult(WARN, f"{summary.non_compliant} of {summary.total} {what} names break the conventions."
-                       + examples)
+    return ProbeResult(
+        WARN, f"{summary.non_compliant} of {summary.total} {what} names break the conventions." + examples
+    )
 
 
 def experiment_naming() -> ProbeResult:
@@ -277,9 +292,12 @@ def latency_p95() -> ProbeResult:
     limit = settings.CHECKLIST_LATENCY_P95_MS
     value = p95([ms for ms, _ in rows])
     failed = sum(1 for _, ok in rows if not ok)
-    evidence = (f"P95 {value:.0f} ms over {len(rows)} samples in the last "
-                f"{settings.CHECKLIST_LATENCY_WINDOW_HOURS} h (threshold {limit:.0f} ms)"
-                + (f"; {failed} failed calls" if failed else "") + ".")
+    evidence = (
+        f"P95 {value:.0f} ms over {len(rows)} samples in the last "
+        f"{settings.CHECKLIST_LATENCY_WINDOW_HOURS} h (threshold {limit:.0f} ms)"
+        + (f"; {failed} failed calls" if failed else "")
+        + "."
+    )
     if value >= limit:
         return ProbeResult(FAIL, evidence)
     return ProbeResult(WARN if failed else PASS, evidence)

@@ -120,5 +120,9 @@ def latency_stats() -> LatencyStats:
     rows = LatencySample.objects.filter(measured_at__gte=window, tracking_uri=redact_uri(mlf.tracking_uri()))
     values = list(rows.values_list("milliseconds", flat=True))
     last = rows.order_by("-measured_at").values_list("measured_at", flat=True).first()
-    return LatencyStats(count=len(values), p95_ms=p95(values) if values else None,
-                        threshold_ms=settings.CHECKLIST_LATENCY_P95_MS, last_at=last)
+    return LatencyStats(
+        count=len(values),
+        p95_ms=p95(values) if values else None,
+        threshold_ms=settings.CHECKLIST_LATENCY_P95_MS,
+        last_at=last,
+    )

@@ -41,8 +41,10 @@ def latest_definition(kind: str) -> ChecklistDefinition | None:
 
 
 def _definition_snapshot(definition: ChecklistDefinition) -> dict[str, Any]:
-    return {"version": definition.version,
-            "items": [{"key": i.key, "text": i.text} for i in definition.items.order_by("position")]}
+    return {
+        "version": definition.version,
+        "items": [{"key": i.key, "text": i.text} for i in definition.items.order_by("position")],
+    }
 
 
 def definitions_sync(*, actor: Any = SYSTEM_ACTOR) -> list[ChecklistDefinition]:
@@ -57,56 +59,90 @@ def definitions_sync(*, actor: Any = SYSTEM_ACTOR) -> list[ChecklistDefinition]:
             try:
                 with transaction.atomic():
                     definition = ChecklistDefinition.objects.create(
-                        kind=kind, version=(latest.version + 1) if latest else 1, title=spec.title,
-                        code_version=spec.version, source="code", created_by=actor_label(actor),
-                        note=f"Loaded from definitions/{kind}.md (file version {spec.version}).")
+                        kind=kind,
+                        version=(latest.version + 1) if latest else 1,
+                        title=spec.title,
+                        code_version=spec.version,
+                        source="code",
+                        created_by=actor_label(actor),
+                        note=f"Loaded from definitions/{kind}.md (file version {spec.version}).",
+                    )
             except IntegrityError:
                 continue  # another process loaded it at the same moment
             DefinitionItem.objects.bulk_create(
                 DefinitionItem(definition=definition, position=n, key=i.key, text=i.text, mode=i.mode, probe=i.probe)
-                for n, i in enumerate(spec.items, start=1))
-            audit_record(actor=actor, action="checklist.definition_load", target_kind="checklist",
-                         target_id=f"definition/{kind}", before=_definition_snapshot(latest) if latest else None,
-                         after=_definition_snapshot(definition))
+                for n, i in enumerate(spec.items, start=1)
+            )
+            audit_record(
+                actor=actor,
+                action="checklist.definition_load",
+                target_kind="checklist",
+                target_id=f"definition/{kind}",
+                before=_definition_snapshot(latest) if latest else None,
+                after=_definition_snapshot(definition),
+            )
             created.append(definition)
     return created
 
 
-def definition_edit(*, actor: Any, kind: str, items: list[tuple[str, str, int]], expected_version: int,
-                    note: str = "") -> ChecklistDefinition:
+def definition_edit(
+    *, actor: Any, kind: str, items: list[tuple[str, str, int]], expected_version: int, note: str = ""
+) -> ChecklistDefinition:
     """New definition version with the given (key, text, position) items: same keys, new wording/order."""
     if kind not in KINDS:
         raise NotFound(f"No checklist kind '{kind}'.")
     with transaction.atomic():
-        current = (ChecklistDefinition.objects.select_for_update().filter(kind=kind).order_by("-version").first())
+        current = ChecklistDefinition.objects.select_for_update().filter(kind=kind).order_by("-version").first()
         if current is None:
             raise NotFound(f"The {kind} checklist has no definition yet.")
         if current.version != expected_version:
-            raise Conflict(f"The {kind} checklist was changed meanwhile (now version {current.version}); "
-                           "reload and edit again.")
+            raise Conflict(
+                f"The {kind} checklist was changed meanwhile (now version {current.version}); reload and edit again."
+            )
         old_items = {i.key: i for i in current.items.all()}
         edits = {key: (text.strip(), position) for key, text, position in items}
         if set(edits) != set(old_items):
-            raise InvalidInput("Every item of the checklist must be given exactly once (items cannot be added "
-                               "or removed here).")
+            raise InvalidInput(
+                "Every item of the checklist must be given exactly once (items cannot be added or removed here)."
+            )
         for key, (text, _) in edits.items():
             if not text or len(text) > 500 or "\x00" in text:
                 raise InvalidInput(f"Item '{key}': wording must be 1 to 500 characters.")
         ordered = sorted(edits.items(), key=lambda kv: (kv[1][1], old_items[kv[0]].position))
-        if all(old_items[key].text == text for key, (text, _) in ordered) and \
-                [key for key, _ in ordered] == [i.key for i in current.items.order_by("position")]:
+        if all(old_items[key].text == text for key, (text, _) in ordered) and [key for key, _ in ordered] == [
+            i.key for i in current.items.order_by("position")
+        ]:
             raise InvalidInput("Nothing changed.")
         note = _clean_text(note, "note")
         definition = ChecklistDefinition.objects.create(
-            kind=kind, version=current.version + 1, title=current.title, code_version=current.code_version,
-            source="ui", created_by=actor_label(actor), note=note)
+            kind=kind,
+            version=current.version + 1,
+            title=current.title,
+            code_version=current.code_version,
+            source="ui",
+            created_by=actor_label(actor),
+            note=note,
+        )
         DefinitionItem.objects.bulk_create(
-            DefinitionItem(definition=definition, position=n, key=key, text=text, mode=old_items[key].mode,
-                           probe=old_items[key].probe)
-            for n, (key, (text, _)) in enumerate(ordered, start=1))
-        audit_record(actor=actor, action="checklist.definition_edit", target_kind="checklist",
-                     target_id=f"definition/{kind}", before=_definition_snapshot(current),
-                     after=_definition_snapshot(definition), reason=note[:NOTE_MAX])
+            DefinitionItem(
+                definition=definition,
+                position=n,
+                key=key,
+                text=text,
+                mode=old_items[key].mode,
+                probe=old_items[key].probe,
+            )
+            for n, (key, (text, _)) in enumerate(ordered, start=1)
+        )
+        audit_record(
+            actor=actor,
+            action="checklist.definition_edit",
+            target_kind="checklist",
+            target_id=f"definition/{kind}",
+            before=_definition_snapshot(current),
+            after=_definition_snapshot(definition),
+            reason=note[:NOTE_MAX],
+        )
     return definition
 
 
@@ -126,8 +162,9 @@ def period_for(kind: str, today: dt.date, tracking_uri: str) -> tuple[str, dt.da
     return key, today, None
 
 
-def instance_create(*, kind: str, today: dt.date | None = None, actor: Any = SYSTEM_ACTOR
-                    ) -> tuple[ChecklistInstance, bool]:
+def instance_create(
+    *, kind: str, today: dt.date | None = None, actor: Any = SYSTEM_ACTOR
+) -> tuple[ChecklistInstance, bool]:
     """The instance of this period (idempotent): (instance, created)."""
     today = today or timezone.localdate()
     uri = probes.redact_uri(mlf.tracking_uri())  # never store credentials that are part of a URI
@@ -143,14 +180,25 @@ def instance_create(*, kind: str, today: dt.date | None = None, actor: Any = SYS
             raise NotFound(f"No definition for the {kind} checklist.")
     try:
         with transaction.atomic():
-            instance = ChecklistInstance.objects.create(definition=definition, kind=kind, period_key=period_key,
-                                                        period_start=start, period_end=end, tracking_uri=uri)
+            instance = ChecklistInstance.objects.create(
+                definition=definition,
+                kind=kind,
+                period_key=period_key,
+                period_start=start,
+                period_end=end,
+                tracking_uri=uri,
+            )
             InstanceItem.objects.bulk_create(
-                InstanceItem(instance=instance, position=i.position, key=i.key, text=i.text, mode=i.mode,
-                             probe=i.probe)
-                for i in definition.items.all())
-            audit_record(actor=actor, action="checklist.create", target_kind="checklist", target_id=instance.pk,
-                         after={"kind": kind, "period": period_key, "definition_version": definition.version})
+                InstanceItem(instance=instance, position=i.position, key=i.key, text=i.text, mode=i.mode, probe=i.probe)
+                for i in definition.items.all()
+            )
+            audit_record(
+                actor=actor,
+                action="checklist.create",
+                target_kind="checklist",
+                target_id=instance.pk,
+                after={"kind": kind, "period": period_key, "definition_version": definition.version},
+            )
     except IntegrityError:  # created concurrently by another worker
         return ChecklistInstance.objects.get(kind=kind, period_key=period_key), False
     return instance, True
@@ -187,8 +235,10 @@ def _locked_open_instance(instance_id: int) -> ChecklistInstance:
 
 
 def _frozen(instance: ChecklistInstance) -> Conflict:
-    return Conflict(f"This checklist was signed off by {instance.signed_off_name} on "
-                    f"{instance.signed_off_at:%Y-%m-%d %H:%M} UTC and is frozen; nothing was changed.")
+    return Conflict(
+        f"This checklist was signed off by {instance.signed_off_name} on "
+        f"{instance.signed_off_at:%Y-%m-%d %H:%M} UTC and is frozen; nothing was changed."
+    )
 
 
 def instance_probe_run(*, instance_id: int, actor: Any = SYSTEM_ACTOR) -> list[InstanceItem]:
@@ -210,18 +260,28 @@ def instance_probe_run(*, instance_id: int, actor: Any = SYSTEM_ACTOR) -> list[I
             item.probe_status, item.evidence, item.measured_at = result.status, result.evidence, result.measured_at
             item.save(update_fields=["probe_status", "evidence", "measured_at"])
             if status_changed:
-                audit_record(actor=actor, action="checklist.probe_change", target_kind="checklist",
-                             target_id=instance.pk, before=before,
-                             after={"key": item.key, "status": result.status, "evidence": result.evidence,
-                                    "measured_at": result.measured_at.isoformat()})
+                audit_record(
+                    actor=actor,
+                    action="checklist.probe_change",
+                    target_kind="checklist",
+                    target_id=instance.pk,
+                    before=before,
+                    after={
+                        "key": item.key,
+                        "status": result.status,
+                        "evidence": result.evidence,
+                        "measured_at": result.measured_at.isoformat(),
+                    },
+                )
                 changed.append(item)
         instance.probed_at = timezone.now()
         instance.save(update_fields=["probed_at"])
     return changed
 
 
-def item_tick(*, instance_id: int, key: str, actor: Any, outcome: str = PASS, note: str = "",
-              evidence_link: str = "") -> InstanceItem:
+def item_tick(
+    *, instance_id: int, key: str, actor: Any, outcome: str = PASS, note: str = "", evidence_link: str = ""
+) -> InstanceItem:
     """A person confirms (or fails) a manual item with a note and an optional evidence link."""
     note = _clean_text(note, "note")
     evidence_link = _clean_text(evidence_link, "evidence link")
@@ -229,8 +289,11 @@ def item_tick(*, instance_id: int, key: str, actor: Any, outcome: str = PASS, no
         raise InvalidInput(f"Outcome must be one of {', '.join(TICK_OUTCOMES)}.")
     if not note:
         raise InvalidInput("A note is required: say what was checked and how.")
-    if evidence_link and (not evidence_link.startswith(("https://", "http://")) or len(evidence_link) > 500
-                          or any(c.isspace() for c in evidence_link)):
+    if evidence_link and (
+        not evidence_link.startswith(("https://", "http://"))
+        or len(evidence_link) > 500
+        or any(c.isspace() for c in evidence_link)
+    ):
         raise InvalidInput("The evidence link must be an http(s) URL of at most 500 characters.")
     with transaction.atomic():
         instance = _locked_open_instance(instance_id)
@@ -239,16 +302,26 @@ def item_tick(*, instance_id: int, key: str, actor: Any, outcome: str = PASS, no
             raise NotFound(f"No item '{key}' in this checklist.")
         if not item.needs_tick:
             raise RuleViolation(f"'{item.text}' is checked automatically; re-run the probes instead of ticking it.")
-        before = {"key": key, "outcome": item.tick_outcome, "note": item.note, "evidence_link": item.evidence_link,
-                  "ticked_by": item.ticked_by_name}
+        before = {
+            "key": key,
+            "outcome": item.tick_outcome,
+            "note": item.note,
+            "evidence_link": item.evidence_link,
+            "ticked_by": item.ticked_by_name,
+        }
         item.tick_outcome, item.note, item.evidence_link = outcome, note, evidence_link
         item.ticked_at = timezone.now()
         item.ticked_by = actor if not isinstance(actor, str) else None
         item.ticked_by_name = actor_label(actor)
         item.save()
-        audit_record(actor=actor, action="checklist.tick", target_kind="checklist", target_id=instance.pk,
-                     before=before, after={"key": key, "outcome": outcome, "note": note,
-                                           "evidence_link": evidence_link})
+        audit_record(
+            actor=actor,
+            action="checklist.tick",
+            target_kind="checklist",
+            target_id=instance.pk,
+            before=before,
+            after={"key": key, "outcome": outcome, "note": note, "evidence_link": evidence_link},
+        )
     return item
 
 
@@ -269,9 +342,14 @@ def instance_sign_off(*, instance_id: int, actor: Any, note: str = "") -> Checkl
         instance.signed_off_name = actor_label(actor)
         instance.sign_off_note = note
         instance.save(update_fields=["signed_off_at", "signed_off_by", "signed_off_name", "sign_off_note"])
-        audit_record(actor=actor, action="checklist.sign_off", target_kind="checklist", target_id=instance.pk,
-                     reason=note, after={"period": instance.period_key, "kind": instance.kind,
-                                         "items": {i.key: i.status for i in items}})
+        audit_record(
+            actor=actor,
+            action="checklist.sign_off",
+            target_kind="checklist",
+            target_id=instance.pk,
+            reason=note,
+            after={"period": instance.period_key, "kind": instance.kind, "items": {i.key: i.status for i in items}},
+        )
     return instance
 
 
@@ -284,5 +362,3 @@ def latency_sample_record(*, rounds: int = 1) -> list[LatencySample]:
 def latency_samples_prune(*, keep_days: int = 35) -> int:
     cutoff = timezone.now() - dt.timedelta(days=keep_days)
     return LatencySample.objects.filter(measured_at__lt=cutoff).delete()[0]
-
-

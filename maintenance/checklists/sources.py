@@ -61,9 +61,11 @@ def capacity_totals() -> CapacityTotals | None:
     if totals is None:
         return None
     artifact, database = totals.get("artifact_bytes"), totals.get("database_bytes")
-    return CapacityTotals(artifact_bytes=int(artifact) if artifact is not None else None,
-                          db_bytes=int(database) if database is not None else None,
-                          measured_at=totals.get("measured_at"))
+    return CapacityTotals(
+        artifact_bytes=int(artifact) if artifact is not None else None,
+        db_bytes=int(database) if database is not None else None,
+        measured_at=totals.get("measured_at"),
+    )
 
 
 @dataclass(frozen=True)

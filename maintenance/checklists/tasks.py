@@ -29,8 +29,11 @@ def checklist_instances_scheduled() -> dict[str, object]:
     for instance in instances:
         if not instance.is_signed:
             changed += len(services.instance_probe_run(instance_id=instance.pk))
-    logger.info("checklist instances: %s; %d probe results changed",
-                ", ".join(f"{i.kind} {i.period_label}" for i in instances), changed)
+    logger.info(
+        "checklist instances: %s; %d probe results changed",
+        ", ".join(f"{i.kind} {i.period_label}" for i in instances),
+        changed,
+    )
     return {"instances": [i.pk for i in instances], "changed": changed}
 
 

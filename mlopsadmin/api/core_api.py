@@ -27,8 +27,11 @@ class TeamOut(Schema):
 @router.get("/me", response=MeOut, summary="The authenticated user, roles and teams")
 def me(request: HttpRequest) -> MeOut:
     user = request.user
-    return MeOut(username=user.get_username(), roles=sorted(policy.role_names(user)),
-                 teams=sorted(user.memberships.values_list("team__name", flat=True)))
+    return MeOut(
+        username=user.get_username(),
+        roles=sorted(policy.role_names(user)),
+        teams=sorted(user.memberships.values_list("team__name", flat=True)),
+    )
 
 
 @router.get("/teams", response=list[TeamOut], summary="All teams")

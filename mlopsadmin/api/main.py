@@ -22,25 +22,36 @@ ERROR_SCHEMA = {
     "required": ["detail"],
 }
 COMMON_ERRORS = {
-    "400": "Invalid input", "401": "Authentication required", "403": "Not allowed by policy",
-    "404": "Not found", "409": "Conflict with the current state", "422": "Refused by a rule or invalid body",
-    "502": "MLflow refused the request", "503": "MLflow, the database or the lock service is unavailable",
+    "400": "Invalid input",
+    "401": "Authentication required",
+    "403": "Not allowed by policy",
+    "404": "Not found",
+    "409": "Conflict with the current state",
+    "422": "Refused by a rule or invalid body",
+    "502": "MLflow refused the request",
+    "503": "MLflow, the database or the lock service is unavailable",
 }
 
 
 class DocumentedErrorsAPI(NinjaAPI):
     """NinjaAPI whose OpenAPI document lists the common error answers of every operation."""
 
-    def get_openapi_schema(self, *, path_prefix: str | None = None,
-                           path_params: dict[str, object] | None = None) -> Any:
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, object] | None = None
+    ) -> Any:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         for item in schema.get("paths", {}).values():
             for operation in item.values():
                 responses = operation.setdefault("responses", {})
                 for code, description in COMMON_ERRORS.items():
-                    responses.setdefault(code, {"description": description, "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+                    responses.setdefault(
+                        code,
+                        {
+                            "description": description,
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                        },
+                    )
         return schema
 
 
@@ -63,7 +74,9 @@ def _error(request: HttpRequest, detail: str, status: int, **extra: object) -> H
 def invalid_body(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     problems = "; ".join(
         f"{'.'.join(str(part) for part in error.get('loc', []) if part not in ('body', 'payload'))}: "
-        f"{error.get('msg', 'invalid')}" for error in exc.errors)
+        f"{error.get('msg', 'invalid')}"
+        for error in exc.errors
+    )
     return _error(request, f"Invalid request: {problems}", 422, error="ValidationError", errors=exc.errors)
 
 

@@ -60,14 +60,25 @@ class AuditedAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         before = self.snapshot(type(obj).objects.get(pk=obj.pk)) if change and obj.pk else None
         super().save_model(request, obj, form, change)
-        audit_record(actor=request.user, action=f"{self.target_kind}.{'update' if change else 'create'}",
-                     target_kind=self.target_kind, target_id=str(obj), before=before, after=self.snapshot(obj))
+        audit_record(
+            actor=request.user,
+            action=f"{self.target_kind}.{'update' if change else 'create'}",
+            target_kind=self.target_kind,
+            target_id=str(obj),
+            before=before,
+            after=self.snapshot(obj),
+        )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         before = self.snapshot(obj)
         super().delete_model(request, obj)
-        audit_record(actor=request.user, action=f"{self.target_kind}.delete", target_kind=self.target_kind,
-                     target_id=str(obj), before=before)
+        audit_record(
+            actor=request.user,
+            action=f"{self.target_kind}.delete",
+            target_kind=self.target_kind,
+            target_id=str(obj),
+            before=before,
+        )
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for obj in queryset:
@@ -111,8 +122,14 @@ class AuditedUserAdmin(AuditedAdmin, UserAdmin):
         super().save_related(request, form, formsets, change)
         after = user_snapshot(form.instance)
         if before != after:
-            audit_record(actor=request.user, action="user.roles_update", target_kind="user",
-                         target_id=form.instance.username, before=before, after=after)
+            audit_record(
+                actor=request.user,
+                action="user.roles_update",
+                target_kind="user",
+                target_id=form.instance.username,
+                before=before,
+                after=after,
+            )
 
 
 @admin.register(Group, site=site)

@@ -40,8 +40,21 @@ def _canonical(value: Any) -> str:
 
 
 # The columns the hash covers, in the order `audit_verify_chain` reads them.
-DIGEST_FIELDS = ("occurred_at", "actor_id", "actor_name", "action", "target_kind", "target_id", "team",
-                 "before", "after", "reason", "request_id", "outcome", "prev_hash")
+DIGEST_FIELDS = (
+    "occurred_at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "target_kind",
+    "target_id",
+    "team",
+    "before",
+    "after",
+    "reason",
+    "request_id",
+    "outcome",
+    "prev_hash",
+)
 
 
 def digest_values(values: dict[str, Any]) -> str:
@@ -130,8 +143,9 @@ def audit_verify_chain(*, batch_size: int = 5000) -> ChainReport:
         event_id, event_hash = row[0], row[1]
         values = dict(zip(DIGEST_FIELDS, row[2:], strict=True))
         if values["prev_hash"] != expected_prev:
-            return ChainReport(checked, event_id,
-                               "link to the previous event is broken (a row was removed or reordered)")
+            return ChainReport(
+                checked, event_id, "link to the previous event is broken (a row was removed or reordered)"
+            )
         if digest_values(values) != event_hash:
             return ChainReport(checked, event_id, "content does not match its hash (the row was altered)")
         expected_prev = event_hash

@@ -34,17 +34,18 @@ class AuditEventOut(Schema):
 
 class AuditEventPage(Schema):
     items: list[AuditEventOut]
-    next_cursor: int | None = Field(None, description="Pass as `cursor` to get the next (older) page; "
-                                                      "null on the last page.")
+    next_cursor: int | None = Field(
+        None, description="Pass as `cursor` to get the next (older) page; null on the last page."
+    )
 
 
 class AuditQuery(Schema):
     since: str = Field("", description="ISO date or date-time (inclusive)", max_length=64)
-    until: str = Field("", description="ISO date or date-time (exclusive; a bare date includes that day)",
-                       max_length=64)
+    until: str = Field(
+        "", description="ISO date or date-time (exclusive; a bare date includes that day)", max_length=64
+    )
     actor: str = Field("", max_length=150)
-    action: str = Field("", description="Exact action, or a prefix ending in '.' or '*' (approval.)",
-                        max_length=64)
+    action: str = Field("", description="Exact action, or a prefix ending in '.' or '*' (approval.)", max_length=64)
     team: str = Field("", max_length=64)
     target_kind: str = Field("", max_length=32)
     target_id: str = Field("", max_length=512)

@@ -116,10 +116,21 @@ def event_rows(events: list[Any]) -> list[EventRow]:
     for e in events:
         linkable = bool(e.target_kind and e.target_id and "/" not in e.target_kind)
         reason = e.reason if len(e.reason) <= 80 else e.reason[:79] + "…"
-        rows.append(EventRow(
-            id=e.id, url=f"{event_prefix}{e.id}/", when=e.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            actor=e.actor_name, action=e.action, target=f"{e.target_kind}:{e.target_id}",
-            history_url=f"{history_prefix}{quote(e.target_kind, safe='')}/{quote(e.target_id, safe='/')}/"
-            if linkable else None,
-            team=e.team, outcome=e.outcome, pill=OUTCOME_PILL.get(e.outcome, "pill-critical"), reason=reason))
+        rows.append(
+            EventRow(
+                id=e.id,
+                url=f"{event_prefix}{e.id}/",
+                when=e.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                actor=e.actor_name,
+                action=e.action,
+                target=f"{e.target_kind}:{e.target_id}",
+                history_url=f"{history_prefix}{quote(e.target_kind, safe='')}/{quote(e.target_id, safe='/')}/"
+                if linkable
+                else None,
+                team=e.team,
+                outcome=e.outcome,
+                pill=OUTCOME_PILL.get(e.outcome, "pill-critical"),
+                reason=reason,
+            )
+        )
     return rows

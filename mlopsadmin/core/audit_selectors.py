@@ -27,8 +27,21 @@ MAX_PAGE_SIZE = 500
 EXPORT_CHUNK = 2000
 HISTORY_LIMIT = 2000
 # Columns an export carries, in order (also the JSON Lines keys).
-EXPORT_FIELDS = ("id", "occurred_at", "actor_name", "action", "target_kind", "target_id", "team", "outcome",
-                 "reason", "request_id", "before", "after", "event_hash")
+EXPORT_FIELDS = (
+    "id",
+    "occurred_at",
+    "actor_name",
+    "action",
+    "target_kind",
+    "target_id",
+    "team",
+    "outcome",
+    "reason",
+    "request_id",
+    "before",
+    "after",
+    "event_hash",
+)
 FILTER_PARAMS = ("since", "until", "actor", "action", "team", "target_kind", "target_id", "q")
 
 
@@ -69,8 +82,9 @@ def _parse_moment(name: str, value: str, *, end: bool) -> datetime | None:
     except ValueError:
         moment = day = None
     if moment is None and day is None:
-        raise InvalidInput(f"'{name}' must be a date (2026-11-27) or a date and time (2026-11-27T14:30), "
-                           f"not {value[:40]!r}.")
+        raise InvalidInput(
+            f"'{name}' must be a date (2026-11-27) or a date and time (2026-11-27T14:30), not {value[:40]!r}."
+        )
     if moment is None:
         moment = datetime.combine(day, datetime.min.time()) + (timedelta(days=1) if end else timedelta())
     if timezone.is_naive(moment):
@@ -87,8 +101,17 @@ def parse_filters(params: Any) -> AuditFilters:
     until = _parse_moment("until", raw["until"], end=True)
     if since and until and since >= until:
         raise InvalidInput("'since' must be before 'until'.")
-    return AuditFilters(since=since, until=until, actor=raw["actor"], action=raw["action"], team=raw["team"],
-                        target_kind=raw["target_kind"], target_id=raw["target_id"], q=raw["q"], raw=raw)
+    return AuditFilters(
+        since=since,
+        until=until,
+        actor=raw["actor"],
+        action=raw["action"],
+        team=raw["team"],
+        target_kind=raw["target_kind"],
+        target_id=raw["target_id"],
+        q=raw["q"],
+        raw=raw,
+    )
 
 
 def parse_cursor(value: Any, name: str = "cursor") -> int | None:
@@ -113,13 +136,21 @@ def audit_events_filtered(filters: AuditFilters) -> QuerySet[AuditEvent]:
     qs = AuditEvent.objects.all()
     if filters.since:
         qs = qs.filter(occurred_at__gte=filters.since)
-        first = (AuditEvent.objects.filter(occurred_at__gte=filters.since).order_by("occurred_at", "id")
-                 .values_list("id", flat=True).first())
+        first = (
+            AuditEvent.objects.filter(occurred_at__gte=filters.since)
+            .order_by("occurred_at", "id")
+            .values_list("id", flat=True)
+            .first()
+        )
         qs = qs.filter(id__gte=first) if first is not None else qs.none()
     if filters.until:
         qs = qs.filter(occurred_at__lt=filters.until)
-        last = (AuditEvent.objects.filter(occurred_at__lt=filters.until).order_by("-occurred_at", "-id")
-                .values_list("id", flat=True).first())
+        last = (
+            AuditEvent.objects.filter(occurred_at__lt=filters.until)
+            .order_by("-occurred_at", "-id")
+            .values_list("id", flat=True)
+            .first()
+        )
         qs = qs.filter(id__lte=last) if last is not None else qs.none()
     if filters.actor:
         qs = qs.filter(actor_name=filters.actor)
@@ -145,8 +176,9 @@ class AuditPage:
     is_first: bool
 
 
-def audit_page(filters: AuditFilters, *, before: int | None = None, after: int | None = None,
-               size: int = 50) -> AuditPage:
+def audit_page(
+    filters: AuditFilters, *, before: int | None = None, after: int | None = None, size: int = 50
+) -> AuditPage:
     """One page newest first. `before`: events older than that id; `after`: the page just newer than it."""
     size = max(1, min(size, MAX_PAGE_SIZE))
     qs = audit_events_filtered(filters)
@@ -157,8 +189,9 @@ def audit_page(filters: AuditFilters, *, before: int | None = None, after: int |
         if not events:  # nothing newer: show the first page
             return audit_page(filters, size=size)
         has_older = qs.filter(id__lt=events[-1].id).exists()
-        return AuditPage(events, events[-1].id if has_older else None, events[0].id if has_newer else None,
-                         is_first=not has_newer)
+        return AuditPage(
+            events, events[-1].id if has_older else None, events[0].id if has_newer else None, is_first=not has_newer
+        )
     if before is not None:
         qs = qs.filter(id__lt=before)
     rows = list(qs[: size + 1])
@@ -202,10 +235,16 @@ def export_csv(filters: AuditFilters) -> Iterator[str]:
     buffer: list[str] = []
     for row in iter_filtered_values(filters):
         values = _jsonable(row)
-        buffer.append(writer.writerow([
-            json.dumps(values[name], sort_keys=True, ensure_ascii=False) if name in ("before", "after")
-            else values[name] for name in EXPORT_FIELDS
-        ]))
+        buffer.append(
+            writer.writerow(
+                [
+                    json.dumps(values[name], sort_keys=True, ensure_ascii=False)
+                    if name in ("before", "after")
+                    else values[name]
+                    for name in EXPORT_FIELDS
+                ]
+            )
+        )
         if len(buffer) >= 500:
             yield "".join(buffer)
             buffer = []

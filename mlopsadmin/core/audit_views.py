@@ -35,7 +35,10 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     after = sel.parse_cursor(request.GET.get("after"), "after")
     page = sel.audit_page(filters, before=before, after=after, size=settings.AUDIT_PAGE_SIZE)
     context = {
-        "page": page, "rows": event_rows(page.events), "filters": filters, "nav_key": "audit",
+        "page": page,
+        "rows": event_rows(page.events),
+        "filters": filters,
+        "nav_key": "audit",
         "query": _filter_query(filters),
         "older_query": _filter_query(filters, before=page.next_cursor) if page.next_cursor else "",
         "newer_query": _filter_query(filters, after=page.prev_cursor) if page.prev_cursor else "",
@@ -59,10 +62,17 @@ def audit_event(request: HttpRequest, event_id: int) -> HttpResponse:
     policy.require(request.user, policy.Action.AUDIT_VIEW)
     event = get_object_or_404(AuditEvent, pk=event_id)
     diff = sel.state_diff(event.before, event.after)
-    return render(request, "audit/event.html", {
-        "event": event, "diff": diff, "links": target_links(event), "nav_key": "audit",
-        "changed": sum(1 for line in diff if line.change != "same"),
-    })
+    return render(
+        request,
+        "audit/event.html",
+        {
+            "event": event,
+            "diff": diff,
+            "links": target_links(event),
+            "nav_key": "audit",
+            "changed": sum(1 for line in diff if line.change != "same"),
+        },
+    )
 
 
 @require_GET
@@ -72,11 +82,19 @@ def audit_history(request: HttpRequest, kind: str, target_id: str) -> HttpRespon
         raise InvalidInput("Not a valid target kind and id.")
     events = sel.object_history(kind, target_id)
     first = events[0] if events else AuditEvent(target_kind=kind, target_id=target_id)
-    return render(request, "audit/history.html", {
-        "kind": kind, "target_id": target_id, "events": events, "links": target_links(first),
-        "truncated": len(events) >= sel.HISTORY_LIMIT, "nav_key": "audit",
-        "rows": [(e, sel.state_diff(e.before, e.after)) for e in events],
-    })
+    return render(
+        request,
+        "audit/history.html",
+        {
+            "kind": kind,
+            "target_id": target_id,
+            "events": events,
+            "links": target_links(first),
+            "truncated": len(events) >= sel.HISTORY_LIMIT,
+            "nav_key": "audit",
+            "rows": [(e, sel.state_diff(e.before, e.after)) for e in events],
+        },
+    )
 
 
 def _export(request: HttpRequest, fmt: str) -> StreamingHttpResponse:
@@ -114,7 +132,14 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
     else:
         elapsed = None
     broken = AuditEvent.objects.filter(pk=report.first_break_id).first() if report and not report.ok else None
-    return render(request, "audit/verify.html", {
-        "report": report, "elapsed": elapsed, "broken": broken, "nav_key": "audit",
-        "total": AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0,
-    })
+    return render(
+        request,
+        "audit/verify.html",
+        {
+            "report": report,
+            "elapsed": elapsed,
+            "broken": broken,
+            "nav_key": "audit",
+            "total": AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+        },
+    )

@@ -12,8 +12,13 @@ from django.core.checks import Error, Tags, Warning, register
 @register(Tags.security, deploy=False)
 def check_secret_key(app_configs: Any, **kwargs: Any) -> list[Error]:
     if not settings.SECRET_KEY:
-        return [Error("SECRET_KEY is not set.", hint="Set SECRET_KEY in the environment (a default exists only "
-                      "with DEBUG=true).", id="mlopsadmin.E001")]
+        return [
+            Error(
+                "SECRET_KEY is not set.",
+                hint="Set SECRET_KEY in the environment (a default exists only with DEBUG=true).",
+                id="mlopsadmin.E001",
+            )
+        ]
     return []
 
 
@@ -22,11 +27,17 @@ def check_mlflow_uri(app_configs: Any, **kwargs: Any) -> list[Error | Warning]:
     problems: list[Error | Warning] = []
     uri = urlparse(settings.MLFLOW_TRACKING_URI)
     if uri.scheme not in {"http", "https"} or not uri.netloc:
-        problems.append(Error(f"MLFLOW_TRACKING_URI must be an http(s) URL of a tracking server, got "
-                              f"{settings.MLFLOW_TRACKING_URI!r}.", id="mlopsadmin.E002"))
+        problems.append(
+            Error(
+                f"MLFLOW_TRACKING_URI must be an http(s) URL of a tracking server, got "
+                f"{settings.MLFLOW_TRACKING_URI!r}.",
+                id="mlopsadmin.E002",
+            )
+        )
     if bool(settings.MLFLOW_TRACKING_USERNAME) != bool(settings.MLFLOW_TRACKING_PASSWORD):
-        problems.append(Error("Set both MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or neither.",
-                              id="mlopsadmin.E003"))
+        problems.append(
+            Error("Set both MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or neither.", id="mlopsadmin.E003")
+        )
     if settings.MLFLOW_REQUEST_TIMEOUT <= 0:
         problems.append(Error("MLFLOW_REQUEST_TIMEOUT must be positive.", id="mlopsadmin.E004"))
     return problems
@@ -36,10 +47,18 @@ def check_mlflow_uri(app_configs: Any, **kwargs: Any) -> list[Error | Warning]:
 def check_broker_and_redis(app_configs: Any, **kwargs: Any) -> list[Error]:
     problems = []
     broker = urlparse(settings.CELERY_BROKER_URL)
-    if broker.scheme not in {"redis", "rediss", "amqp", "amqps", "pyamqp", "sqla+sqlite", "sqla+postgresql",
-                             "sqla+postgresql+psycopg2", "memory"}:
-        problems.append(Error(f"CELERY_BROKER_URL has an unsupported scheme {broker.scheme!r}.",
-                              id="mlopsadmin.E005"))
+    if broker.scheme not in {
+        "redis",
+        "rediss",
+        "amqp",
+        "amqps",
+        "pyamqp",
+        "sqla+sqlite",
+        "sqla+postgresql",
+        "sqla+postgresql+psycopg2",
+        "memory",
+    }:
+        problems.append(Error(f"CELERY_BROKER_URL has an unsupported scheme {broker.scheme!r}.", id="mlopsadmin.E005"))
     if settings.REDIS_URL and urlparse(settings.REDIS_URL).scheme not in {"redis", "rediss", "unix"}:
         problems.append(Error("REDIS_URL must start with redis://, rediss:// or unix://.", id="mlopsadmin.E006"))
     return problems
@@ -50,8 +69,9 @@ def check_s3(app_configs: Any, **kwargs: Any) -> list[Error]:
     if settings.S3_ENDPOINT_URL and urlparse(settings.S3_ENDPOINT_URL).scheme not in {"http", "https"}:
         return [Error("S3_ENDPOINT_URL must be an http(s) URL.", id="mlopsadmin.E007")]
     if bool(settings.S3_ACCESS_KEY_ID) != bool(settings.S3_SECRET_ACCESS_KEY):
-        return [Error("Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (IAM role).",
-                      id="mlopsadmin.E008")]
+        return [
+            Error("Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (IAM role).", id="mlopsadmin.E008")
+        ]
     return []
 
 
@@ -59,9 +79,14 @@ def check_s3(app_configs: Any, **kwargs: Any) -> list[Error]:
 def check_production_parts(app_configs: Any, **kwargs: Any) -> list[Warning]:
     warnings = []
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        warnings.append(Warning("Django runs on SQLite; use DATABASE_URL=postgres://... in production.",
-                                id="mlopsadmin.W001"))
+        warnings.append(
+            Warning("Django runs on SQLite; use DATABASE_URL=postgres://... in production.", id="mlopsadmin.W001")
+        )
     if not settings.REDIS_URL:
-        warnings.append(Warning("REDIS_URL is not set: the Celery broker is a SQLite file and promotion locks "
-                                "use the database.", id="mlopsadmin.W002"))
+        warnings.append(
+            Warning(
+                "REDIS_URL is not set: the Celery broker is a SQLite file and promotion locks use the database.",
+                id="mlopsadmin.W002",
+            )
+        )
     return warnings

@@ -49,8 +49,15 @@ def tiles_for(user: Any) -> list[Tile]:
             tiles.extend(provider(user))
         except Exception as exc:  # one broken tile must not take the home page down
             logger.warning("tile provider %s failed: %s", getattr(provider, "__name__", provider), exc)
-            tiles.append(Tile(title=getattr(provider, "__name__", "tile"), value="unavailable", url="",
-                              detail=str(exc)[:200], level="warning"))
+            tiles.append(
+                Tile(
+                    title=getattr(provider, "__name__", "tile"),
+                    value="unavailable",
+                    url="",
+                    detail=str(exc)[:200],
+                    level="warning",
+                )
+            )
     return sorted(tiles, key=lambda t: t.order)
 
 

@@ -82,10 +82,18 @@ class ModelSpec:
 
 
 MODELS = [
-    ModelSpec("search-ranker", "/search-team/query-ranking/bert-finetune", [0.812, 0.846, 0.861],
-              {"previous-champion": 1, "champion": 2, "challenger": 3}),
-    ModelSpec("fraud-detector", "/fraud-team/transaction-classifier/xgboost-baseline", [0.83, 0.79],
-              {"champion": 1, "challenger": 2}),
+    ModelSpec(
+        "search-ranker",
+        "/search-team/query-ranking/bert-finetune",
+        [0.812, 0.846, 0.861],
+        {"previous-champion": 1, "champion": 2, "challenger": 3},
+    ),
+    ModelSpec(
+        "fraud-detector",
+        "/fraud-team/transaction-classifier/xgboost-baseline",
+        [0.83, 0.79],
+        {"champion": 1, "challenger": 2},
+    ),
     ModelSpec("recommendation-item2vec", "/rec-team/item2vec/hyperopt-sweep", [0.80, 0.825], {"champion": 2}),
     ModelSpec("churn-predictor", "/churn-team/churn-model/weekly-retrain", [0.88], {}),
     ModelSpec("xgboost-fraud-v3", "/fraud-team/transaction-classifier/feature-sweep", [0.77], {}),
@@ -106,12 +114,23 @@ class SeedReport:
 
 def seed_users_and_teams(report: SeedReport) -> None:
     for key, display, prefix, pattern in TEAMS:
-        team_create_or_update(actor="system:seed_demo", name=key, display_name=display,
-                              experiment_prefix=prefix, model_name_pattern=pattern)
+        team_create_or_update(
+            actor="system:seed_demo",
+            name=key,
+            display_name=display,
+            experiment_prefix=prefix,
+            model_name_pattern=pattern,
+        )
         report.teams += 1
     for username, roles, teams in USERS:
-        user_create_or_update(actor="system:seed_demo", username=username, email=f"{username}@example.com",
-                              password=DEMO_PASSWORD, roles=roles, teams=teams)
+        user_create_or_update(
+            actor="system:seed_demo",
+            username=username,
+            email=f"{username}@example.com",
+            password=DEMO_PASSWORD,
+            roles=roles,
+            teams=teams,
+        )
         report.users += 1
 
 
@@ -132,8 +151,9 @@ def _run_tags(rng: random.Random, spec: ExperimentSpec, compliant: bool) -> dict
     return tags
 
 
-def _metrics(rng: random.Random, start_ms: int, final_score: float,
-             epochs: int = 10) -> list[tuple[str, float, int, int]]:
+def _metrics(
+    rng: random.Random, start_ms: int, final_score: float, epochs: int = 10
+) -> list[tuple[str, float, int, int]]:
     points = []
     for step in range(epochs):
         progress = (step + 1) / epochs
@@ -145,21 +165,39 @@ def _metrics(rng: random.Random, start_ms: int, final_score: float,
     return points
 
 
-def _create_run(rng: random.Random, experiment_id: str, spec: ExperimentSpec, index: int, now_ms: int,
-                *, status: str, age_days: float, compliant: bool, extra_tags: dict[str, str] | None = None,
-                score: float | None = None, with_model_score: float | None = None) -> tuple[str, str | None]:
+def _create_run(
+    rng: random.Random,
+    experiment_id: str,
+    spec: ExperimentSpec,
+    index: int,
+    now_ms: int,
+    *,
+    status: str,
+    age_days: float,
+    compliant: bool,
+    extra_tags: dict[str, str] | None = None,
+    score: float | None = None,
+    with_model_score: float | None = None,
+) -> tuple[str, str | None]:
     start_ms = int(now_ms - age_days * DAY_MS)
     tags = {**_run_tags(rng, spec, compliant), **(extra_tags or {})}
-    run_id = mlf.create_run(experiment_id, run_name=f"{spec.name.strip('/').split('/')[-1]}-{index:03d}",
-                            tags=tags, start_time=start_ms)
+    run_id = mlf.create_run(
+        experiment_id, run_name=f"{spec.name.strip('/').split('/')[-1]}-{index:03d}", tags=tags, start_time=start_ms
+    )
     final = score if score is not None else round(rng.uniform(0.70, 0.86), 4)
     metrics = _metrics(rng, start_ms, final)
     if status == "RUNNING":
         metrics = metrics[:4]  # it logged a little, then its process died
-    mlf.log_batch(run_id, metrics=metrics, params={
-        "learning_rate": rng.choice(["2e-5", "3e-5", "1e-4"]), "batch_size": rng.choice(["32", "64"]),
-        "max_epochs": "10", "optimizer": "AdamW",
-    })
+    mlf.log_batch(
+        run_id,
+        metrics=metrics,
+        params={
+            "learning_rate": rng.choice(["2e-5", "3e-5", "1e-4"]),
+            "batch_size": rng.choice(["32", "64"]),
+            "max_epochs": "10",
+            "optimizer": "AdamW",
+        },
+    )
     model_uri = mlf.log_constant_model(run_id, score=final) if with_model_score is not None else None
     if status != "RUNNING":
         mlf.set_terminated(run_id, status=status, end_time=start_ms + 11 * 60_000)
@@ -175,16 +213,34 @@ def seed_experiment(rng: random.Random, spec: ExperimentSpec, now_ms: int, repor
     plain_runs = spec.runs - spec.running - spec.keep
     for index in range(plain_runs):
         status = rng.choices(["FINISHED", "FAILED", "KILLED"], weights=[6, 3, 1])[0]
-        _create_run(rng, experiment_id, spec, index, now_ms, status=status, age_days=rng.uniform(1, 360),
-                    compliant=rng.random() < spec.tag_coverage)
+        _create_run(
+            rng,
+            experiment_id,
+            spec,
+            index,
+            now_ms,
+            status=status,
+            age_days=rng.uniform(1, 360),
+            compliant=rng.random() < spec.tag_coverage,
+        )
         report.runs_created += 1
     for index in range(spec.running):
-        _create_run(rng, experiment_id, spec, 100 + index, now_ms, status="RUNNING",
-                    age_days=rng.uniform(3, 20), compliant=True)
+        _create_run(
+            rng, experiment_id, spec, 100 + index, now_ms, status="RUNNING", age_days=rng.uniform(3, 20), compliant=True
+        )
         report.runs_created += 1
     for index in range(spec.keep):
-        _create_run(rng, experiment_id, spec, 200 + index, now_ms, status="FAILED", age_days=rng.uniform(150, 300),
-                    compliant=True, extra_tags={"keep": "true" if index % 2 == 0 else "True"})
+        _create_run(
+            rng,
+            experiment_id,
+            spec,
+            200 + index,
+            now_ms,
+            status="FAILED",
+            age_days=rng.uniform(150, 300),
+            compliant=True,
+            extra_tags={"keep": "true" if index % 2 == 0 else "True"},
+        )
         report.runs_created += 1
 
 
@@ -204,13 +260,25 @@ def seed_model(rng: random.Random, spec: ModelSpec, now_ms: int, report: SeedRep
     for number, score in enumerate(spec.scores, start=1):
         # Versions are backed by old runs too: cleanup must never delete them, tag or no tag.
         age = 200 - number * 45
-        run_id, model_uri = _create_run(rng, experiment.experiment_id, exp_spec, 300 + number, now_ms,
-                                        status="FINISHED", age_days=age, compliant=True, score=score,
-                                        with_model_score=score)
+        run_id, model_uri = _create_run(
+            rng,
+            experiment.experiment_id,
+            exp_spec,
+            300 + number,
+            now_ms,
+            status="FINISHED",
+            age_days=age,
+            compliant=True,
+            score=score,
+            with_model_score=score,
+        )
         version = mlf.register_model_version(spec.name, str(model_uri))
         commit = mlf.get_run(run_id).tags.get("git.commit", "")
-        tags = {"training_data": f"s3://data/{exp_spec.team}/2026-q{1 + number % 4}/", "training_commit": commit,
-                "validation_ndcg_at_10": f"{score:.3f}"}
+        tags = {
+            "training_data": f"s3://data/{exp_spec.team}/2026-q{1 + number % 4}/",
+            "training_commit": commit,
+            "validation_ndcg_at_10": f"{score:.3f}",
+        }
         if number % 2 == 0:  # some versions lack metadata, as in real registries
             del tags["training_commit"]
         for key, value in tags.items():
@@ -235,6 +303,11 @@ def seed_demo(*, with_users: bool = True) -> SeedReport:
 
 
 def demo_summary() -> dict[str, Any]:
-    return {"teams": list(Team.objects.values_list("name", flat=True)), "password": DEMO_PASSWORD,
-            "logins": {username: roles[0] if roles else ("member of " + ", ".join(teams) if teams else "no team")
-                       for username, roles, teams in USERS}}
+    return {
+        "teams": list(Team.objects.values_list("name", flat=True)),
+        "password": DEMO_PASSWORD,
+        "logins": {
+            username: roles[0] if roles else ("member of " + ", ".join(teams) if teams else "no team")
+            for username, roles, teams in USERS
+        },
+    }

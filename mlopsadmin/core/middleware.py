@@ -110,8 +110,12 @@ class DomainErrorMiddleware:
         if is_api(request):
             return JsonResponse({"detail": message, "error": type(exception).__name__}, status=status)
         template = "htmx/error_fragment.html" if getattr(request, "htmx", False) else "error.html"
-        context = {"title": title, "message": message, "status": status,
-                   "tracking_uri": exception.tracking_uri if isinstance(exception, MlflowError) else ""}
+        context = {
+            "title": title,
+            "message": message,
+            "status": status,
+            "tracking_uri": exception.tracking_uri if isinstance(exception, MlflowError) else "",
+        }
         response = render(request, template, context, status=status)
         if getattr(request, "htmx", False):
             response["HX-Retarget"] = "#messages"
@@ -132,8 +136,13 @@ class LoginRequiredMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
-    def process_view(self, request: HttpRequest, view_func: Callable[..., HttpResponse],
-                     view_args: tuple[object, ...], view_kwargs: dict[str, object]) -> HttpResponse | None:
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: tuple[object, ...],
+        view_kwargs: dict[str, object],
+    ) -> HttpResponse | None:
         if is_api(request):
             return None
         return self._django.process_view(request, view_func, view_args, view_kwargs)

@@ -23,10 +23,21 @@ REDACTED = "[redacted]"
 # scheme://user:password@  or  scheme://token@  (userinfo never contains "/", "@" or whitespace)
 URI_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@'\"<>]+@")
 # Settings whose values are secrets themselves, and settings that are URIs which may carry a password.
-SECRET_SETTINGS = ("SECRET_KEY", "MLFLOW_TRACKING_PASSWORD", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY",
-                   "MLFLOW_WEBHOOK_SECRET")
-URI_SETTINGS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "MLFLOW_TRACKING_URI", "MLFLOW_BACKEND_STORE_URI",
-                "NOTIFY_WEBHOOK_URL")
+SECRET_SETTINGS = (
+    "SECRET_KEY",
+    "MLFLOW_TRACKING_PASSWORD",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "MLFLOW_WEBHOOK_SECRET",
+)
+URI_SETTINGS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_BACKEND_STORE_URI",
+    "NOTIFY_WEBHOOK_URL",
+)
 MIN_SECRET_LENGTH = 8  # shorter values would redact ordinary words ("testing")
 
 

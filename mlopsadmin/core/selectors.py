@@ -13,13 +13,17 @@ def all_teams() -> list[Team]:
 
 def team_for_experiment_name(name: str, teams: list[Team] | None = None) -> Team | None:
     """The team whose prefix starts the name ('/search-team/x/y' → search). Longest prefix wins."""
-    matches = [t for t in (teams if teams is not None else all_teams())
-               if name == t.experiment_prefix or name.startswith(t.experiment_prefix + "/")]
+    matches = [
+        t
+        for t in (teams if teams is not None else all_teams())
+        if name == t.experiment_prefix or name.startswith(t.experiment_prefix + "/")
+    ]
     return max(matches, key=lambda t: len(t.experiment_prefix), default=None)
 
 
-def team_for_model(model_name: str, teams: list[Team] | None = None,
-                   ownership: dict[str, Team] | None = None) -> Team | None:
+def team_for_model(
+    model_name: str, teams: list[Team] | None = None, ownership: dict[str, Team] | None = None
+) -> Team | None:
     """Explicit assignment first, then the first team whose name rule matches."""
     if ownership is None:
         explicit = ModelOwnership.objects.select_related("team").filter(model_name=model_name).first()

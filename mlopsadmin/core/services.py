@@ -15,12 +15,17 @@ from mlopsadmin.core.models import TEAM_PREFIX_RE, ApiToken, Membership, Team, h
 
 
 def team_snapshot(team: Team) -> dict[str, Any]:
-    return {"name": team.name, "display_name": team.display_name, "experiment_prefix": team.experiment_prefix,
-            "model_name_pattern": team.model_name_pattern}
+    return {
+        "name": team.name,
+        "display_name": team.display_name,
+        "experiment_prefix": team.experiment_prefix,
+        "model_name_pattern": team.model_name_pattern,
+    }
 
 
-def team_create_or_update(*, actor: Any, name: str, experiment_prefix: str, display_name: str = "",
-                          model_name_pattern: str = "") -> Team:
+def team_create_or_update(
+    *, actor: Any, name: str, experiment_prefix: str, display_name: str = "", model_name_pattern: str = ""
+) -> Team:
     if not TEAM_PREFIX_RE.match(experiment_prefix):
         raise InvalidInput(f"Experiment prefix {experiment_prefix!r} must look like '/search-team'.")
     with transaction.atomic():
@@ -34,8 +39,15 @@ def team_create_or_update(*, actor: Any, name: str, experiment_prefix: str, disp
         team.save()
         after = team_snapshot(team)
         if before != after:
-            audit_record(actor=actor, action="team.create" if before is None else "team.update",
-                         target_kind="team", target_id=team.name, team=team.name, before=before, after=after)
+            audit_record(
+                actor=actor,
+                action="team.create" if before is None else "team.update",
+                target_kind="team",
+                target_id=team.name,
+                team=team.name,
+                before=before,
+                after=after,
+            )
     return team
 
 
@@ -49,12 +61,20 @@ def user_snapshot(user: User) -> dict[str, Any]:
     }
 
 
-def user_create_or_update(*, actor: Any, username: str, email: str = "", password: str | None = None,
-                          roles: list[str] | None = None, teams: list[str] | None = None) -> User:
+def user_create_or_update(
+    *,
+    actor: Any,
+    username: str,
+    email: str = "",
+    password: str | None = None,
+    roles: list[str] | None = None,
+    teams: list[str] | None = None,
+) -> User:
     unknown_roles = set(roles or []) - set(policy.ALL_ROLES)
     if unknown_roles:
-        raise InvalidInput(f"Unknown role(s): {', '.join(sorted(unknown_roles))}. "
-                           f"Known: {', '.join(policy.ALL_ROLES)}.")
+        raise InvalidInput(
+            f"Unknown role(s): {', '.join(sorted(unknown_roles))}. Known: {', '.join(policy.ALL_ROLES)}."
+        )
     with transaction.atomic():
         user = User.objects.filter(username=username).first()
         before = user_snapshot(user) if user else None
@@ -77,9 +97,14 @@ def user_create_or_update(*, actor: Any, username: str, email: str = "", passwor
                 Membership.objects.get_or_create(user=user, team=team)
         after = user_snapshot(user)
         if before != after or password:
-            audit_record(actor=actor, action="user.create" if before is None else "user.update",
-                         target_kind="user", target_id=user.username, before=before,
-                         after={**after, "password_changed": bool(password)})
+            audit_record(
+                actor=actor,
+                action="user.create" if before is None else "user.update",
+                target_kind="user",
+                target_id=user.username,
+                before=before,
+                after={**after, "password_changed": bool(password)},
+            )
     return user
 
 
@@ -91,8 +116,13 @@ def api_token_create(*, actor: Any, user: User, name: str) -> tuple[ApiToken, st
     raw = ApiToken.new_raw_token()
     with transaction.atomic():
         token = ApiToken.objects.create(user=user, name=name, token_hash=hash_token(raw), hint=raw[:12])
-        audit_record(actor=actor, action="api_token.create", target_kind="user", target_id=user.username,
-                     after={"name": token.name, "hint": token.hint})
+        audit_record(
+            actor=actor,
+            action="api_token.create",
+            target_kind="user",
+            target_id=user.username,
+            after={"name": token.name, "hint": token.hint},
+        )
     return token, raw
 
 
@@ -104,8 +134,14 @@ def api_token_revoke(*, actor: Any, user: User, token_id: int) -> ApiToken:
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
-            audit_record(actor=actor, action="api_token.revoke", target_kind="user", target_id=user.username,
-                         before={"name": token.name, "active": True}, after={"name": token.name, "active": False})
+            audit_record(
+                actor=actor,
+                action="api_token.revoke",
+                target_kind="user",
+                target_id=user.username,
+                before={"name": token.name, "active": True},
+                after={"name": token.name, "active": False},
+            )
     return token
 
 

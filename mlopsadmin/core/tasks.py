@@ -12,8 +12,14 @@ from django.core.mail import send_mail
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, autoretry_for=(requests.RequestException, OSError), retry_backoff=True,
-             retry_backoff_max=600, max_retries=5, acks_late=True)
+@shared_task(
+    bind=True,
+    autoretry_for=(requests.RequestException, OSError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=5,
+    acks_late=True,
+)
 def deliver_notification(self, *, subject: str, text: str, emails: list[str]) -> None:  # type: ignore[no-untyped-def]
     try:
         if settings.NOTIFY_WEBHOOK_URL:

@@ -88,10 +88,15 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         _, new_token = api_token_create(actor=request.user, user=request.user, name=request.POST.get("name", ""))
         messages.success(request, "Token created. Copy it now: it is shown only once.")
     tokens = ApiToken.objects.filter(user=request.user)
-    return render(request, "tokens.html", {
-        "tokens": tokens, "new_token": new_token,
-        "may_manage": policy.can(request.user, policy.Action.TOKEN_MANAGE_OWN),
-    })
+    return render(
+        request,
+        "tokens.html",
+        {
+            "tokens": tokens,
+            "new_token": new_token,
+            "may_manage": policy.can(request.user, policy.Action.TOKEN_MANAGE_OWN),
+        },
+    )
 
 
 @require_POST

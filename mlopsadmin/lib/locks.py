@@ -30,8 +30,7 @@ def _client(url: str) -> redis.Redis:
 @contextmanager
 def redis_lock(url: str, key: str, *, ttl: float, wait: float) -> Iterator[None]:
     """Hold `key` for at most `ttl` seconds; wait up to `wait` seconds to get it."""
-    lock = _client(url).lock(key, timeout=ttl, blocking=wait > 0, blocking_timeout=wait or None,
-                             thread_local=False)
+    lock = _client(url).lock(key, timeout=ttl, blocking=wait > 0, blocking_timeout=wait or None, thread_local=False)
     try:
         acquired = lock.acquire()
     except redis.exceptions.ConnectionError as exc:

@@ -103,15 +103,21 @@ def translate_error(exc: BaseException, operation: str) -> MlflowError:
     if isinstance(exc, MlflowException):
         code = str(getattr(exc, "error_code", "") or "")
         message = exc.message if hasattr(exc, "message") else str(exc)
-        if not isinstance(exc, RestException) and ("Max retries exceeded" in message or "timed out" in message
-                                                     or "Connection" in message or "API request to" in message):
-            return MlflowUnavailable(f"MLflow server unreachable during {operation}: {_short(message)}",
-                                     operation=operation)
+        if not isinstance(exc, RestException) and (
+            "Max retries exceeded" in message
+            or "timed out" in message
+            or "Connection" in message
+            or "API request to" in message
+        ):
+            return MlflowUnavailable(
+                f"MLflow server unreachable during {operation}: {_short(message)}", operation=operation
+            )
         error_class = _CODE_TO_ERROR.get(code, MlflowError)
         return error_class(f"{operation}: {_short(message)}", operation=operation)
     if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError | OSError):
-        return MlflowUnavailable(f"MLflow server unreachable during {operation}: {_short(str(exc))}",
-                                 operation=operation)
+        return MlflowUnavailable(
+            f"MLflow server unreachable during {operation}: {_short(str(exc))}", operation=operation
+        )
     return MlflowError(f"{operation}: {_short(str(exc))}", operation=operation)
 
 
@@ -304,8 +310,13 @@ def _model(m: Any) -> RegisteredModel:
 # --- Experiments -----------------------------------------------------------------------------
 def iter_experiments(*, include_deleted: bool = False, filter_string: str | None = None) -> Iterator[Experiment]:
     view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
-    for e in _paginate("search_experiments", client().search_experiments, view_type=view,
-                       max_results=EXPERIMENTS_PAGE_SIZE, filter_string=filter_string):
+    for e in _paginate(
+        "search_experiments",
+        client().search_experiments,
+        view_type=view,
+        max_results=EXPERIMENTS_PAGE_SIZE,
+        filter_string=filter_string,
+    ):
         yield _experiment(e)
 
 
@@ -319,8 +330,9 @@ def get_experiment_by_name(name: str) -> Experiment | None:
 
 
 def create_experiment(name: str, *, tags: dict[str, str] | None = None, artifact_location: str | None = None) -> str:
-    return str(_call("create_experiment", client().create_experiment, name,
-                     artifact_location=artifact_location, tags=tags))
+    return str(
+        _call("create_experiment", client().create_experiment, name, artifact_location=artifact_location, tags=tags)
+    )
 
 
 def rename_experiment(experiment_id: str, new_name: str) -> None:
@@ -348,9 +360,15 @@ def iter_runs(
     if not experiment_ids:
         return
     view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
-    for r in _paginate("search_runs", client().search_runs, experiment_ids=[str(i) for i in experiment_ids],
-                       filter_string=filter_string, run_view_type=view, max_results=page_size,
-                       order_by=order_by):
+    for r in _paginate(
+        "search_runs",
+        client().search_runs,
+        experiment_ids=[str(i) for i in experiment_ids],
+        filter_string=filter_string,
+        run_view_type=view,
+        max_results=page_size,
+        order_by=order_by,
+    ):
         yield _run(r)
 
 
@@ -358,10 +376,16 @@ def get_run(run_id: str) -> Run:
     return _run(_call("get_run", client().get_run, run_id))
 
 
-def create_run(experiment_id: str, *, run_name: str | None = None, tags: dict[str, str] | None = None,
-               start_time: int | None = None) -> str:
-    run = _call("create_run", client().create_run, str(experiment_id), start_time=start_time,
-                tags=tags, run_name=run_name)
+def create_run(
+    experiment_id: str,
+    *,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+    start_time: int | None = None,
+) -> str:
+    run = _call(
+        "create_run", client().create_run, str(experiment_id), start_time=start_time, tags=tags, run_name=run_name
+    )
     return str(run.info.run_id)
 
 
@@ -369,15 +393,24 @@ def set_run_tag(run_id: str, key: str, value: str) -> None:
     _call("set_tag", client().set_tag, run_id, key, value)
 
 
-def log_batch(run_id: str, *, metrics: list[tuple[str, float, int, int]] = (),  # type: ignore[assignment]
-              params: dict[str, str] | None = None, tags: dict[str, str] | None = None) -> None:
+def log_batch(
+    run_id: str,
+    *,
+    metrics: list[tuple[str, float, int, int]] = (),  # type: ignore[assignment]
+    params: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
     """metrics: (key, value, timestamp_ms, step) tuples."""
     from mlflow.entities import Metric, Param, RunTag
 
-    _call("log_batch", client().log_batch, run_id,
-          metrics=[Metric(k, v, ts, step) for k, v, ts, step in metrics],
-          params=[Param(k, str(v)) for k, v in (params or {}).items()],
-          tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()])
+    _call(
+        "log_batch",
+        client().log_batch,
+        run_id,
+        metrics=[Metric(k, v, ts, step) for k, v, ts, step in metrics],
+        params=[Param(k, str(v)) for k, v in (params or {}).items()],
+        tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+    )
 
 
 def set_terminated(run_id: str, *, status: str = "FINISHED", end_time: int | None = None) -> None:
@@ -394,8 +427,10 @@ def restore_run(run_id: str) -> None:
 
 def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
     history = _call("get_metric_history", client().get_metric_history, run_id, key)
-    return sorted((MetricPoint(int(m.step), float(m.value), int(m.timestamp)) for m in history),
-                  key=lambda p: (p.step, p.timestamp))
+    return sorted(
+        (MetricPoint(int(m.step), float(m.value), int(m.timestamp)) for m in history),
+        key=lambda p: (p.step, p.timestamp),
+    )
 
 
 def list_artifacts(run_id: str, path: str | None = None) -> list[tuple[str, bool, int | None]]:
@@ -405,8 +440,12 @@ def list_artifacts(run_id: str, path: str | None = None) -> list[tuple[str, bool
 
 # --- Registry --------------------------------------------------------------------------------
 def iter_registered_models(*, filter_string: str | None = None) -> Iterator[RegisteredModel]:
-    for m in _paginate("search_registered_models", client().search_registered_models,
-                       filter_string=filter_string, max_results=MODELS_PAGE_SIZE):
+    for m in _paginate(
+        "search_registered_models",
+        client().search_registered_models,
+        filter_string=filter_string,
+        max_results=MODELS_PAGE_SIZE,
+    ):
         yield _model(m)
 
 
@@ -423,8 +462,12 @@ def iter_model_versions(*, name: str | None = None, filter_string: str | None = 
     if name is not None:
         escaped = name.replace("'", "\\'")
         filter_string = f"name='{escaped}'" + (f" AND {filter_string}" if filter_string else "")
-    for v in _paginate("search_model_versions", client().search_model_versions,
-                       filter_string=filter_string, max_results=VERSIONS_PAGE_SIZE):
+    for v in _paginate(
+        "search_model_versions",
+        client().search_model_versions,
+        filter_string=filter_string,
+        max_results=VERSIONS_PAGE_SIZE,
+    ):
         yield _version(v)
 
 
@@ -443,10 +486,20 @@ def get_model_version_by_alias(name: str, alias: str) -> ModelVersion | None:
         raise
 
 
-def create_model_version(name: str, *, source: str, run_id: str | None = None,
-                         tags: dict[str, str] | None = None, description: str = "") -> ModelVersion:
-    return _version(_call("create_model_version", client().create_model_version, name, source,
-                          run_id=run_id, tags=tags, description=description))
+def create_model_version(
+    name: str, *, source: str, run_id: str | None = None, tags: dict[str, str] | None = None, description: str = ""
+) -> ModelVersion:
+    return _version(
+        _call(
+            "create_model_version",
+            client().create_model_version,
+            name,
+            source,
+            run_id=run_id,
+            tags=tags,
+            description=description,
+        )
+    )
 
 
 def register_model_version(name: str, model_uri: str) -> ModelVersion:
@@ -487,13 +540,15 @@ class ConstantScoreModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
     def __init__(self, score: float) -> None:
         self.score = score
 
-    def predict(self, context: Any, model_input: list[list[float]],
-                params: dict[str, Any] | None = None) -> list[float]:
+    def predict(
+        self, context: Any, model_input: list[list[float]], params: dict[str, Any] | None = None
+    ) -> list[float]:
         return [self.score] * len(model_input)
 
 
 def log_constant_model(run_id: str, *, score: float, name: str = "model") -> str:
     """Log a tiny pyfunc model into an existing run; returns the model URI to register."""
+
     def log() -> str:
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(name=name, python_model=ConstantScoreModel(score), pip_requirements=[])
@@ -520,8 +575,9 @@ def server_get(path: str, *, authenticated: bool = True, timeout: float | None =
     """A raw GET against the tracking server (health, version, auth probes)."""
     url = tracking_uri().rstrip("/") + path
     try:
-        return requests.get(url, auth=_auth() if authenticated else None,
-                            timeout=timeout or settings.MLFLOW_REQUEST_TIMEOUT)
+        return requests.get(
+            url, auth=_auth() if authenticated else None, timeout=timeout or settings.MLFLOW_REQUEST_TIMEOUT
+        )
     except requests.exceptions.RequestException as exc:
         raise translate_error(exc, f"GET {path}") from exc
 
@@ -551,15 +607,30 @@ def timed_call(operation: Callable[[], Any]) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
-def run_gc(*, backend_store_uri: str, run_ids: list[str], artifacts_destination: str | None = None,
-           timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+def run_gc(
+    *, backend_store_uri: str, run_ids: list[str], artifacts_destination: str | None = None, timeout: float = 3600
+) -> subprocess.CompletedProcess[str]:
     """`mlflow gc` for exactly these (already soft-deleted) runs."""
-    command = [sys.executable, "-m", "mlflow", "gc", "--backend-store-uri", backend_store_uri,
-               "--run-ids", ",".join(run_ids)]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "gc",
+        "--backend-store-uri",
+        backend_store_uri,
+        "--run-ids",
+        ",".join(run_ids),
+    ]
     if artifacts_destination:
         command += ["--artifacts-destination", artifacts_destination]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False,
-                          env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()})
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()},
+    )
 
 
 # --- Maintenance (cleanup, reaper, capacity): additions ---------------------------------------
@@ -578,8 +649,11 @@ def run_ids_backing_model_versions(*, store_uri: str = "") -> set[str]:
     With `store_uri` the registry tables are read from the backend store (read-only) instead of REST."""
     from mlopsadmin.lib import mlflow_store
 
-    pairs = (_store_rows(mlflow_store.iter_model_version_sources(store_uri)) if store_uri
-             else ((v.run_id, v.source) for v in iter_model_versions()))
+    pairs = (
+        _store_rows(mlflow_store.iter_model_version_sources(store_uri))
+        if store_uri
+        else ((v.run_id, v.source) for v in iter_model_versions())
+    )
     run_ids: set[str] = set()
     model_ids: set[str] = set()
     for run_id, source in pairs:
@@ -587,9 +661,9 @@ def run_ids_backing_model_versions(*, store_uri: str = "") -> set[str]:
             run_ids.add(run_id)
         source = source or ""
         if source.startswith("runs:/"):
-            run_ids.add(source[len("runs:/"):].split("/", 1)[0])
+            run_ids.add(source[len("runs:/") :].split("/", 1)[0])
         elif source.startswith("models:/m-"):
-            model_ids.add(source[len("models:/"):].split("/", 1)[0])
+            model_ids.add(source[len("models:/") :].split("/", 1)[0])
     if store_uri:
         resolved = _store_call(lambda: mlflow_store.logged_model_source_runs(store_uri, sorted(model_ids)))
     else:
@@ -613,8 +687,9 @@ def _store_call(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except Exception as exc:
-        raise BackendStoreError(f"backend store read failed: {type(exc).__name__}: {_short(str(exc), 300)}",
-                                operation="backend store") from exc
+        raise BackendStoreError(
+            f"backend store read failed: {type(exc).__name__}: {_short(str(exc), 300)}", operation="backend store"
+        ) from exc
 
 
 def _store_rows(rows: Iterator[T]) -> Iterator[T]:
@@ -645,8 +720,9 @@ def backend_store_unusable_reason(uri: str) -> str:
     return ""
 
 
-def iter_store_cleanup_runs(uri: str, experiment_ids: list[str], *, statuses: list[str],
-                            cutoff_ms: int) -> Iterator[Run]:
+def iter_store_cleanup_runs(
+    uri: str, experiment_ids: list[str], *, statuses: list[str], cutoff_ms: int
+) -> Iterator[Run]:
     """What the tracking-API plan queries return, read from the backend store: active runs of these
     experiments with a status in `statuses` that ended before the cutoff, and RUNNING runs started
     before it; ordered by experiment. The runs carry only the PLAN_TAGS tags (no params, metrics or
@@ -655,20 +731,44 @@ def iter_store_cleanup_runs(uri: str, experiment_ids: list[str], *, statuses: li
 
     if not all(str(i).isdigit() for i in experiment_ids):
         raise BackendStoreError("experiment ids are not numeric: not an MLflow SQL store", operation="backend store")
-    rows = mlflow_store.iter_cleanup_rows(uri, [int(i) for i in experiment_ids], statuses=statuses,
-                                          cutoff_ms=cutoff_ms, tag_keys=PLAN_TAGS)
+    rows = mlflow_store.iter_cleanup_rows(
+        uri, [int(i) for i in experiment_ids], statuses=statuses, cutoff_ms=cutoff_ms, tag_keys=PLAN_TAGS
+    )
     for row in _store_rows(rows):
         run_id, experiment_id, name, status, start_time, end_time, *values = row
-        yield Run(run_id=run_id, experiment_id=str(experiment_id), run_name=name or "", status=status,
-                  start_time=start_time, end_time=end_time, lifecycle_stage="active", artifact_uri="",
-                  tags={key: value or "" for key, value in zip(PLAN_TAGS, values, strict=True) if value is not None})
+        yield Run(
+            run_id=run_id,
+            experiment_id=str(experiment_id),
+            run_name=name or "",
+            status=status,
+            start_time=start_time,
+            end_time=end_time,
+            lifecycle_stage="active",
+            artifact_uri="",
+            tags={key: value or "" for key, value in zip(PLAN_TAGS, values, strict=True) if value is not None},
+        )
 
 
-def search_runs_page(experiment_ids: list[str], *, filter_string: str = "", order_by: list[str] | None = None,
-                     max_results: int = RUNS_PAGE_SIZE, page_token: str | None = None) -> tuple[list[Run], str | None]:
+def search_runs_page(
+    experiment_ids: list[str],
+    *,
+    filter_string: str = "",
+    order_by: list[str] | None = None,
+    max_results: int = RUNS_PAGE_SIZE,
+    page_token: str | None = None,
+) -> tuple[list[Run], str | None]:
     """ONE page of search_runs (bench/: the guide's single-call cleanup script is measured with it)."""
-    page = _call("search_runs", client().search_runs, experiment_ids=[str(i) for i in experiment_ids],
-                 filter_string=filter_string, run_view_type=ViewType.ACTIVE_ONLY, max_results=max_results,
-                 order_by=order_by, page_token=page_token)
+    page = _call(
+        "search_runs",
+        client().search_runs,
+        experiment_ids=[str(i) for i in experiment_ids],
+        filter_string=filter_string,
+        run_view_type=ViewType.ACTIVE_ONLY,
+        max_results=max_results,
+        order_by=order_by,
+        page_token=page_token,
+    )
     return [_run(r) for r in page], page.token or None
+
+
 # --- end Maintenance additions ---------------------------------------------------------------

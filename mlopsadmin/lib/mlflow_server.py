@@ -24,17 +24,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_command(*, port: int, backend_store_uri: str, artifact_root: Path, workers: int = 2,
-                   extra: list[str] | None = None) -> list[str]:
+def server_command(
+    *, port: int, backend_store_uri: str, artifact_root: Path, workers: int = 2, extra: list[str] | None = None
+) -> list[str]:
     return [
-        sys.executable, "-m", "mlflow", "server",
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--backend-store-uri", backend_store_uri,
-        "--artifacts-destination", str(artifact_root),
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        backend_store_uri,
+        "--artifacts-destination",
+        str(artifact_root),
         "--serve-artifacts",
-        "--workers", str(workers),
-        "--gunicorn-opts", "--timeout 120 --keep-alive 5",
+        "--workers",
+        str(workers),
+        "--gunicorn-opts",
+        "--timeout 120 --keep-alive 5",
         *(extra or []),
     ]
 
@@ -48,15 +58,26 @@ def server_env() -> dict[str, str]:
     return env
 
 
-def start_server(*, port: int, backend_store_uri: str, artifact_root: Path, log_path: Path,
-                 workers: int = 2, extra: list[str] | None = None) -> subprocess.Popen[bytes]:
+def start_server(
+    *,
+    port: int,
+    backend_store_uri: str,
+    artifact_root: Path,
+    log_path: Path,
+    workers: int = 2,
+    extra: list[str] | None = None,
+) -> subprocess.Popen[bytes]:
     artifact_root.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
     return subprocess.Popen(
-        server_command(port=port, backend_store_uri=backend_store_uri, artifact_root=artifact_root,
-                       workers=workers, extra=extra),
-        stdout=log, stderr=subprocess.STDOUT, env=server_env(), start_new_session=True,
+        server_command(
+            port=port, backend_store_uri=backend_store_uri, artifact_root=artifact_root, workers=workers, extra=extra
+        ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=server_env(),
+        start_new_session=True,
     )
 
 

@@ -76,8 +76,7 @@ def engine(uri: str) -> sa.Engine:
             try:
                 created = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
             except Exception as exc:  # a missing driver
-                raise StoreUnusable(f"cannot open the backend store: {type(exc).__name__}: "
-                                    f"{_scrub(exc, uri)}") from exc
+                raise StoreUnusable(f"cannot open the backend store: {type(exc).__name__}: {_scrub(exc, uri)}") from exc
             _read_only(created)
             _engines[uri] = created
         return _engines[uri]
@@ -141,8 +140,12 @@ def store_check(uri: str) -> str:
 
 
 def _tag(key: str) -> Any:
-    return (sa.select(SqlTag.value).where(SqlTag.run_uuid == SqlRun.run_uuid, SqlTag.key == key)
-            .scalar_subquery().label(key))
+    return (
+        sa.select(SqlTag.value)
+        .where(SqlTag.run_uuid == SqlRun.run_uuid, SqlTag.key == key)
+        .scalar_subquery()
+        .label(key)
+    )
 
 
 def _stream(uri: str, statement: Any) -> Iterator[Any]:
@@ -151,29 +154,43 @@ def _stream(uri: str, statement: Any) -> Iterator[Any]:
         yield from result
 
 
-def iter_cleanup_rows(uri: str, experiment_ids: list[int], *, statuses: list[str], cutoff_ms: int,
-                      tag_keys: Iterable[str]) -> Iterator[Any]:
+def iter_cleanup_rows(
+    uri: str, experiment_ids: list[int], *, statuses: list[str], cutoff_ms: int, tag_keys: Iterable[str]
+) -> Iterator[Any]:
     """Active runs of these experiments that a cleanup plan looks at: `statuses` ended before the cutoff,
     and RUNNING started before it. Rows (run_uuid, experiment_id, name, status, start_time, end_time,
     *tag values), ordered by experiment then run."""
     tags = [_tag(key) for key in tag_keys]
-    columns = [SqlRun.run_uuid, SqlRun.experiment_id, SqlRun.name, SqlRun.status, SqlRun.start_time,
-               SqlRun.end_time, *tags]
-    wanted = sa.or_(sa.and_(SqlRun.status.in_(statuses), SqlRun.end_time < cutoff_ms),
-                    sa.and_(SqlRun.status == "RUNNING", SqlRun.start_time < cutoff_ms))
+    columns = [
+        SqlRun.run_uuid,
+        SqlRun.experiment_id,
+        SqlRun.name,
+        SqlRun.status,
+        SqlRun.start_time,
+        SqlRun.end_time,
+        *tags,
+    ]
+    wanted = sa.or_(
+        sa.and_(SqlRun.status.in_(statuses), SqlRun.end_time < cutoff_ms),
+        sa.and_(SqlRun.status == "RUNNING", SqlRun.start_time < cutoff_ms),
+    )
     ordered = sorted(set(experiment_ids))
     for start in range(0, len(ordered), ID_CHUNK):
-        statement = (sa.select(*columns)
-                     .where(SqlRun.experiment_id.in_(ordered[start:start + ID_CHUNK]),
-                            SqlRun.lifecycle_stage == "active", wanted)
-                     .order_by(SqlRun.experiment_id, SqlRun.run_uuid))
+        statement = (
+            sa.select(*columns)
+            .where(
+                SqlRun.experiment_id.in_(ordered[start : start + ID_CHUNK]), SqlRun.lifecycle_stage == "active", wanted
+            )
+            .order_by(SqlRun.experiment_id, SqlRun.run_uuid)
+        )
         yield from _stream(uri, statement)
 
 
 def iter_model_version_sources(uri: str) -> Iterator[tuple[str | None, str | None]]:
     """(run_id, source) of every registered model version the registry shows (not internally deleted)."""
-    statement = (sa.select(SqlModelVersion.run_id, SqlModelVersion.source)
-                 .where(SqlModelVersion.current_stage != DELETED_VERSION_STAGE))
+    statement = sa.select(SqlModelVersion.run_id, SqlModelVersion.source).where(
+        SqlModelVersion.current_stage != DELETED_VERSION_STAGE
+    )
     yield from (tuple(row) for row in _stream(uri, statement))
 
 
@@ -181,8 +198,9 @@ def logged_model_source_runs(uri: str, model_ids: list[str]) -> dict[str, str]:
     """model_id → source run id of these logged models (deleted logged models are skipped, as over REST)."""
     found: dict[str, str] = {}
     for start in range(0, len(model_ids), ID_CHUNK):
-        statement = (sa.select(SqlLoggedModel.model_id, SqlLoggedModel.source_run_id)
-                     .where(SqlLoggedModel.model_id.in_(model_ids[start:start + ID_CHUNK]),
-                            SqlLoggedModel.lifecycle_stage != "deleted"))
+        statement = sa.select(SqlLoggedModel.model_id, SqlLoggedModel.source_run_id).where(
+            SqlLoggedModel.model_id.in_(model_ids[start : start + ID_CHUNK]),
+            SqlLoggedModel.lifecycle_stage != "deleted",
+        )
         found.update({model_id: run_id for model_id, run_id in _stream(uri, statement) if run_id})
     return found

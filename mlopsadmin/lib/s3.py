@@ -74,7 +74,7 @@ def sizes_by_first_segment(uri: str) -> dict[str, int]:
     bucket, prefix = parse_s3_uri(uri)
     sizes: dict[str, int] = {}
     for obj in iter_objects(bucket, prefix):
-        segment = obj.key[len(prefix):].split("/", 1)[0]
+        segment = obj.key[len(prefix) :].split("/", 1)[0]
         sizes[segment] = sizes.get(segment, 0) + obj.size
     return sizes
 

@@ -10,8 +10,17 @@ from registry_ui.promotion.models import AliasEvent, ModelLock
 
 @admin.register(AliasEvent, site=site)
 class AliasEventAdmin(ReadOnlyAdmin):
-    list_display = ["occurred_at", "model_name", "alias", "from_version", "to_version", "action", "actor_name",
-                    "source", "outcome"]
+    list_display = [
+        "occurred_at",
+        "model_name",
+        "alias",
+        "from_version",
+        "to_version",
+        "action",
+        "actor_name",
+        "source",
+        "outcome",
+    ]
     list_filter = ["source", "action", "outcome"]
     search_fields = ["model_name"]
 

@@ -12,8 +12,10 @@ from registry_ui.promotion import services
 router = Router(tags=["promotion"])
 
 VERSION_PATTERN = r"^[0-9]{1,9}$"
-ALIASES_HELP = ("The aliases you expect the model to have now (alias → version). When given and MLflow "
-                "differs, the call is refused with 409 and the live state. Omit to skip the check.")
+ALIASES_HELP = (
+    "The aliases you expect the model to have now (alias → version). When given and MLflow "
+    "differs, the call is refused with 409 and the live state. Omit to skip the check."
+)
 
 
 class ChallengerIn(Schema):
@@ -22,11 +24,13 @@ class ChallengerIn(Schema):
 
 
 class PromoteIn(Schema):
-    version: str | None = Field(None, pattern=VERSION_PATTERN,
-                                description="Version to promote; default: the @challenger version.")
+    version: str | None = Field(
+        None, pattern=VERSION_PATTERN, description="Version to promote; default: the @challenger version."
+    )
     expected_aliases: dict[str, str] | None = Field(None, description=ALIASES_HELP)
-    override_reason: str = Field("", max_length=2000,
-                                 description="Admins only: promote despite a failed gate, with this reason.")
+    override_reason: str = Field(
+        "", max_length=2000, description="Admins only: promote despite a failed gate, with this reason."
+    )
 
 
 class RollbackIn(Schema):
@@ -60,23 +64,39 @@ class ErrorOut(Schema):
     outcome: str | None = None
 
 
-RESPONSES = {200: AliasChangeOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
-             422: ErrorOut, 502: ErrorOut, 503: ErrorOut}
+RESPONSES = {
+    200: AliasChangeOut,
+    400: ErrorOut,
+    401: ErrorOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    422: ErrorOut,
+    502: ErrorOut,
+    503: ErrorOut,
+}
 
 
 @router.post("/models/{name}/challenger", response=RESPONSES, summary="Set @challenger on a version")
 def make_challenger(request: Any, name: str, body: ChallengerIn) -> dict[str, Any]:
-    return services.alias_make_challenger(model_name=name, version=body.version, actor=request.user,
-                                          expected=body.expected_aliases).as_json()
+    return services.alias_make_challenger(
+        model_name=name, version=body.version, actor=request.user, expected=body.expected_aliases
+    ).as_json()
 
 
 @router.post("/models/{name}/promote", response=RESPONSES, summary="Promote @challenger (or a version) to @champion")
 def promote(request: Any, name: str, body: PromoteIn) -> dict[str, Any]:
-    return services.alias_promote(model_name=name, actor=request.user, version=body.version,
-                                  expected=body.expected_aliases, override_reason=body.override_reason).as_json()
+    return services.alias_promote(
+        model_name=name,
+        actor=request.user,
+        version=body.version,
+        expected=body.expected_aliases,
+        override_reason=body.override_reason,
+    ).as_json()
 
 
 @router.post("/models/{name}/rollback", response=RESPONSES, summary="Roll @champion back to @previous-champion")
 def rollback(request: Any, name: str, body: RollbackIn) -> dict[str, Any]:
-    return services.alias_rollback(model_name=name, actor=request.user, reason=body.reason,
-                                   expected=body.expected_aliases).as_json()
+    return services.alias_rollback(
+        model_name=name, actor=request.user, reason=body.reason, expected=body.expected_aliases
+    ).as_json()

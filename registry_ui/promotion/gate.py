@@ -65,10 +65,12 @@ def _fmt(value: float) -> str:
 
 def rule_metric_present(config: GateConfig, candidate: float | None) -> RuleResult:
     if candidate is None:
-        return RuleResult("metric_present", FAIL,
-                          f"The source run has no metric '{config.metric}'.", {"metric": config.metric})
-    return RuleResult("metric_present", PASS, f"{config.metric} = {_fmt(candidate)}",
-                      {"metric": config.metric, "value": candidate})
+        return RuleResult(
+            "metric_present", FAIL, f"The source run has no metric '{config.metric}'.", {"metric": config.metric}
+        )
+    return RuleResult(
+        "metric_present", PASS, f"{config.metric} = {_fmt(candidate)}", {"metric": config.metric, "value": candidate}
+    )
 
 
 def rule_threshold(config: GateConfig, candidate: float | None) -> RuleResult:
@@ -76,35 +78,53 @@ def rule_threshold(config: GateConfig, candidate: float | None) -> RuleResult:
     if candidate is None:
         return RuleResult("threshold", SKIP, "Not checked: the metric is missing.", values)
     if candidate >= config.threshold:
-        return RuleResult("threshold", PASS,
-                          f"{config.metric} {_fmt(candidate)} ≥ threshold {_fmt(config.threshold)}", values)
-    return RuleResult("threshold", FAIL,
-                      f"{config.metric} {_fmt(candidate)} is below the threshold {_fmt(config.threshold)}.", values)
+        return RuleResult(
+            "threshold", PASS, f"{config.metric} {_fmt(candidate)} ≥ threshold {_fmt(config.threshold)}", values
+        )
+    return RuleResult(
+        "threshold", FAIL, f"{config.metric} {_fmt(candidate)} is below the threshold {_fmt(config.threshold)}.", values
+    )
 
 
-def rule_no_regression(config: GateConfig, candidate: float | None, champion: float | None,
-                       champion_version: str | None) -> RuleResult:
-    values: dict[str, Any] = {"value": candidate, "champion_value": champion, "champion_version": champion_version,
-                              "max_drop_pct": config.max_drop_pct}
+def rule_no_regression(
+    config: GateConfig, candidate: float | None, champion: float | None, champion_version: str | None
+) -> RuleResult:
+    values: dict[str, Any] = {
+        "value": candidate,
+        "champion_value": champion,
+        "champion_version": champion_version,
+        "max_drop_pct": config.max_drop_pct,
+    }
     if candidate is None:
         return RuleResult("no_regression", SKIP, "Not checked: the metric is missing.", values)
     if champion_version is None:
         return RuleResult("no_regression", PASS, "No current champion: nothing to compare with.", values)
     if champion is None:
-        return RuleResult("no_regression", PASS,
-                          f"Champion v{champion_version} has no '{config.metric}': nothing to compare with.", values)
+        return RuleResult(
+            "no_regression",
+            PASS,
+            f"Champion v{champion_version} has no '{config.metric}': nothing to compare with.",
+            values,
+        )
     floor = champion * (1 - config.max_drop_pct / 100.0)
     values["floor"] = floor
     drop_pct = (champion - candidate) / champion * 100.0 if champion else 0.0
     values["drop_pct"] = drop_pct
     if candidate >= floor:
-        return RuleResult("no_regression", PASS,
-                          f"{_fmt(candidate)} vs. champion v{champion_version} {_fmt(champion)} "
-                          f"(allowed drop {config.max_drop_pct:g}%)", values)
-    return RuleResult("no_regression", FAIL,
-                      f"{config.metric} {_fmt(candidate)} is {drop_pct:.2f}% below champion v{champion_version} "
-                      f"({_fmt(champion)}); at most {config.max_drop_pct:g}% is allowed (floor {_fmt(floor)}).",
-                      values)
+        return RuleResult(
+            "no_regression",
+            PASS,
+            f"{_fmt(candidate)} vs. champion v{champion_version} {_fmt(champion)} "
+            f"(allowed drop {config.max_drop_pct:g}%)",
+            values,
+        )
+    return RuleResult(
+        "no_regression",
+        FAIL,
+        f"{config.metric} {_fmt(candidate)} is {drop_pct:.2f}% below champion v{champion_version} "
+        f"({_fmt(champion)}); at most {config.max_drop_pct:g}% is allowed (floor {_fmt(floor)}).",
+        values,
+    )
 
 
 def rule_approval(config: GateConfig, approved: bool) -> RuleResult:
@@ -113,12 +133,20 @@ def rule_approval(config: GateConfig, approved: bool) -> RuleResult:
         return RuleResult("approval", PASS, "Approval not required by this model's policy.", values)
     if approved:
         return RuleResult("approval", PASS, "The version is approved.", values)
-    return RuleResult("approval", FAIL, "The version is not approved, and this model's policy requires approval.",
-                      values)
+    return RuleResult(
+        "approval", FAIL, "The version is not approved, and this model's policy requires approval.", values
+    )
 
 
-def gate_evaluate(*, config: GateConfig, candidate_version: str, candidate_metric: float | None,
-                  champion_version: str | None, champion_metric: float | None, approved: bool) -> GateResult:
+def gate_evaluate(
+    *,
+    config: GateConfig,
+    candidate_version: str,
+    candidate_metric: float | None,
+    champion_version: str | None,
+    champion_metric: float | None,
+    approved: bool,
+) -> GateResult:
     return GateResult(
         config=config,
         candidate_version=str(candidate_version),

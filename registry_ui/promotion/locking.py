@@ -49,7 +49,8 @@ def _lease_try(model_name: str, holder: str, ttl: float) -> bool:
             pass  # created concurrently
     with transaction.atomic():
         claimed = ModelLock.objects.filter(
-            Q(holder="") | Q(expires_at__lt=now) | Q(expires_at__isnull=True), model_name=model_name,
+            Q(holder="") | Q(expires_at__lt=now) | Q(expires_at__isnull=True),
+            model_name=model_name,
         ).update(holder=holder, expires_at=now + timedelta(seconds=ttl))
     return claimed == 1
 

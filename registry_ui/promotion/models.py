@@ -35,8 +35,9 @@ class AliasEvent(models.Model):
     from_version = models.CharField(max_length=32, blank=True)
     to_version = models.CharField(max_length=32, blank=True, help_text="Empty: the alias was removed.")
     action = models.CharField(max_length=32, help_text="challenger, promote, rollback, repair, external")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_name = models.CharField(max_length=150)
     occurred_at = models.DateTimeField(default=timezone.now)
     reason = models.TextField(blank=True)

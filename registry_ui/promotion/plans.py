@@ -115,8 +115,11 @@ def plan_rollback(aliases: dict[str, str], *, reason: str, now_iso: str, actor_n
     tags = []
     if current is not None:
         moves.append(AliasMove(ROLLED_BACK, aliases.get(ROLLED_BACK), current))
-        tags = [(current, "rollback_reason", reason.strip()), (current, "rolled_back_at", now_iso),
-                (current, "rolled_back_by", actor_name)]
+        tags = [
+            (current, "rollback_reason", reason.strip()),
+            (current, "rolled_back_at", now_iso),
+            (current, "rolled_back_by", actor_name),
+        ]
     # previous-champion is now the champion; keeping it would leave champion == previous-champion.
     moves.append(AliasMove(PREVIOUS, previous, None))
     return Plan("rollback", aliases, moves, previous, tags)

@@ -29,12 +29,18 @@ from registry_ui.promotion.plans import (
 def gate_config_for(model_name: str) -> GateConfig:
     policy = GatePolicy.objects.filter(model_name=model_name).first()
     if policy is None:
-        return GateConfig(metric=settings.REGISTRY_DEFAULT_GATE_METRIC,
-                          threshold=settings.PROMOTION_GATE_THRESHOLD,
-                          max_drop_pct=settings.PROMOTION_GATE_MAX_DROP_PCT,
-                          require_approval=settings.PROMOTION_GATE_REQUIRE_APPROVAL)
-    return GateConfig(metric=policy.metric or settings.REGISTRY_DEFAULT_GATE_METRIC, threshold=policy.threshold,
-                      max_drop_pct=policy.max_drop_pct, require_approval=policy.require_approval)
+        return GateConfig(
+            metric=settings.REGISTRY_DEFAULT_GATE_METRIC,
+            threshold=settings.PROMOTION_GATE_THRESHOLD,
+            max_drop_pct=settings.PROMOTION_GATE_MAX_DROP_PCT,
+            require_approval=settings.PROMOTION_GATE_REQUIRE_APPROVAL,
+        )
+    return GateConfig(
+        metric=policy.metric or settings.REGISTRY_DEFAULT_GATE_METRIC,
+        threshold=policy.threshold,
+        max_drop_pct=policy.max_drop_pct,
+        require_approval=policy.require_approval,
+    )
 
 
 def version_is_approved(*, model_name: str, version: str) -> bool:
@@ -89,15 +95,21 @@ def gate_check(*, model_name: str, aliases: dict[str, str], version: str) -> Gat
     config = gate_config_for(model_name)
     champion_version = aliases.get(CHAMPION)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        champion_future = pool.submit(_version_and_metric, model_name, champion_version, config.metric) \
-            if champion_version is not None else None
+        champion_future = (
+            pool.submit(_version_and_metric, model_name, champion_version, config.metric)
+            if champion_version is not None
+            else None
+        )
         candidate, candidate_metric = _version_and_metric(model_name, version, config.metric)
         champion, champion_metric = champion_future.result() if champion_future else (None, None)
     if candidate is None:
         raise mlf.MlflowNotFound(f"Model {model_name} has no version {version}.", operation="get_model_version")
     return gate_evaluate(
-        config=config, candidate_version=candidate.version, candidate_metric=candidate_metric,
-        champion_version=champion.version if champion else None, champion_metric=champion_metric,
+        config=config,
+        candidate_version=candidate.version,
+        candidate_metric=candidate_metric,
+        champion_version=champion.version if champion else None,
+        champion_metric=champion_metric,
         approved=version_is_approved(model_name=model_name, version=candidate.version),
     )
 

@@ -40,8 +40,10 @@ step_observers: list[Callable[[int], None]] = []
 # --- Errors that carry the state the caller needs ---------------------------------------------
 class StaleAliases(Conflict):
     def __init__(self, model_name: str, expected: dict[str, str], live: dict[str, str]) -> None:
-        super().__init__(f"The aliases changed since you looked: {model_name} now has {plans.describe_state(live)} "
-                         f"(you saw {plans.describe_state(expected)}). Nothing was changed; review and try again.")
+        super().__init__(
+            f"The aliases changed since you looked: {model_name} now has {plans.describe_state(live)} "
+            f"(you saw {plans.describe_state(expected)}). Nothing was changed; review and try again."
+        )
         self.extra = {"reason": "stale", "aliases": live, "expected": expected}
 
 
@@ -60,9 +62,11 @@ class PartialChange(DomainError):
     def __init__(self, result: ChangeResult) -> None:
         applied = "; ".join(result.applied) or "nothing"
         missing = "; ".join(result.not_applied)
-        super().__init__(f"MLflow failed during the {result.action} of {result.model_name}: {result.error}. "
-                         f"Applied: {applied}. NOT applied: {missing}. The aliases may be inconsistent; "
-                         f"use Repair on the aliases page.")
+        super().__init__(
+            f"MLflow failed during the {result.action} of {result.model_name}: {result.error}. "
+            f"Applied: {applied}. NOT applied: {missing}. The aliases may be inconsistent; "
+            f"use Repair on the aliases page."
+        )
         self.result = result
         self.extra = {"applied": result.applied, "not_applied": result.not_applied, "outcome": "partial"}
 
@@ -82,9 +86,18 @@ class ChangeResult:
     version: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"action": self.action, "model": self.model_name, "outcome": self.outcome, "before": self.before,
-                "aliases": self.after, "applied": self.applied, "not_applied": self.not_applied,
-                "gate": self.gate, "gate_overridden": self.overridden, "version": self.version}
+        return {
+            "action": self.action,
+            "model": self.model_name,
+            "outcome": self.outcome,
+            "before": self.before,
+            "aliases": self.after,
+            "applied": self.applied,
+            "not_applied": self.not_applied,
+            "gate": self.gate,
+            "gate_overridden": self.overridden,
+            "version": self.version,
+        }
 
 
 # --- Input checks ------------------------------------------------------------------------------
@@ -126,11 +139,13 @@ def _steps(model_name: str, plan: plans.Plan) -> list[tuple[str, Callable[[], No
         if move.to_version is None:
             steps.append((move.describe(), lambda a=move.alias: mlf.delete_model_alias(model_name, a)))
         else:
-            steps.append((move.describe(),
-                          lambda a=move.alias, v=move.to_version: mlf.set_model_alias(model_name, a, v)))
+            steps.append(
+                (move.describe(), lambda a=move.alias, v=move.to_version: mlf.set_model_alias(model_name, a, v))
+            )
     for version, key, value in plan.tags:
-        steps.append((f"tag v{version} {key}", lambda v=version, k=key, x=value:
-                      mlf.set_model_version_tag(model_name, v, k, x)))
+        steps.append(
+            (f"tag v{version} {key}", lambda v=version, k=key, x=value: mlf.set_model_version_tag(model_name, v, k, x))
+        )
     return steps
 
 
@@ -167,44 +182,87 @@ def _record_external(model_name: str, live: dict[str, str]) -> int:
     changed = sorted(a for a in set(known) | set(live) if known.get(a) != live.get(a))
     with transaction.atomic():
         for alias in changed:
-            AliasEvent.objects.create(model_name=model_name, alias=alias, from_version=known.get(alias, ""),
-                                      to_version=live.get(alias, ""), action="external",
-                                      actor_name="external (directly in MLflow)", occurred_at=now,
-                                      source=AliasEvent.SOURCE_EXTERNAL,
-                                      reason="Detected by reconciliation: changed outside mlopsadmin.")
+            AliasEvent.objects.create(
+                model_name=model_name,
+                alias=alias,
+                from_version=known.get(alias, ""),
+                to_version=live.get(alias, ""),
+                action="external",
+                actor_name="external (directly in MLflow)",
+                occurred_at=now,
+                source=AliasEvent.SOURCE_EXTERNAL,
+                reason="Detected by reconciliation: changed outside mlopsadmin.",
+            )
         state.aliases, state.updated_at = live, now
         state.save(update_fields=["aliases", "updated_at"])
-        audit_record(actor=SYSTEM_RECONCILER, action="model.alias_external_change", target_kind="model",
-                     target_id=model_name, team=_team_key(model_name)[1], before={"aliases": known},
-                     after={"aliases": live, "changed": changed},
-                     reason="Alias change made outside mlopsadmin (directly in MLflow).")
+        audit_record(
+            actor=SYSTEM_RECONCILER,
+            action="model.alias_external_change",
+            target_kind="model",
+            target_id=model_name,
+            team=_team_key(model_name)[1],
+            before={"aliases": known},
+            after={"aliases": live, "changed": changed},
+            reason="Alias change made outside mlopsadmin (directly in MLflow).",
+        )
     return len(changed)
 
 
-def _record_change(*, actor: Any, plan: plans.Plan, result: ChangeResult, team: str, audit_action: str,
-                   reason: str) -> None:
+def _record_change(
+    *, actor: Any, plan: plans.Plan, result: ChangeResult, team: str, audit_action: str, reason: str
+) -> None:
     now = timezone.now()
     user = actor if actor is not None and not isinstance(actor, str) else None
     with transaction.atomic():
         for move in plan.moves[: len([m for m in result.applied if m.startswith("@")])]:
-            AliasEvent.objects.create(model_name=result.model_name, alias=move.alias,
-                                      from_version=move.from_version or "", to_version=move.to_version or "",
-                                      action=plan.action, actor=user, actor_name=actor_label(actor)[:150],
-                                      occurred_at=now, reason=reason, gate=result.gate,
-                                      outcome=result.outcome)
-        AliasState.objects.update_or_create(model_name=result.model_name,
-                                            defaults={"aliases": result.after, "updated_at": now})
-        audit_record(actor=actor, action=audit_action, target_kind="model", target_id=result.model_name, team=team,
-                     before={"aliases": result.before},
-                     after={"aliases": result.after, "version": result.version, "applied": result.applied,
-                            "not_applied": result.not_applied, "gate": result.gate,
-                            "gate_overridden": result.overridden, "error": result.error or None},
-                     reason=reason, outcome=result.outcome)
+            AliasEvent.objects.create(
+                model_name=result.model_name,
+                alias=move.alias,
+                from_version=move.from_version or "",
+                to_version=move.to_version or "",
+                action=plan.action,
+                actor=user,
+                actor_name=actor_label(actor)[:150],
+                occurred_at=now,
+                reason=reason,
+                gate=result.gate,
+                outcome=result.outcome,
+            )
+        AliasState.objects.update_or_create(
+            model_name=result.model_name, defaults={"aliases": result.after, "updated_at": now}
+        )
+        audit_record(
+            actor=actor,
+            action=audit_action,
+            target_kind="model",
+            target_id=result.model_name,
+            team=team,
+            before={"aliases": result.before},
+            after={
+                "aliases": result.after,
+                "version": result.version,
+                "applied": result.applied,
+                "not_applied": result.not_applied,
+                "gate": result.gate,
+                "gate_overridden": result.overridden,
+                "error": result.error or None,
+            },
+            reason=reason,
+            outcome=result.outcome,
+        )
 
 
-def _change(*, model_name: str, actor: Any, action: Action, expected: dict[str, str] | None,
-            build: Callable[[dict[str, str]], plans.Plan], audit_action: str, reason: str = "",
-            override_reason: str = "") -> ChangeResult:
+def _change(
+    *,
+    model_name: str,
+    actor: Any,
+    action: Action,
+    expected: dict[str, str] | None,
+    build: Callable[[dict[str, str]], plans.Plan],
+    audit_action: str,
+    reason: str = "",
+    override_reason: str = "",
+) -> ChangeResult:
     model_name = _clean_name(model_name)
     team, team_key = _team_key(model_name)
     policy.require(actor, action, team=team)
@@ -228,24 +286,32 @@ def _change(*, model_name: str, actor: Any, action: Action, expected: dict[str, 
         moved = len([a for a in applied if a.startswith("@")])
         if not applied and error is not None:
             raise error  # nothing changed: the caller sees MLflow's own error (503 when it is down)
-        result = ChangeResult(action=plan.action, model_name=model_name, before=live,
-                              after=_state_after(plan, moved), applied=applied, not_applied=not_applied,
-                              gate=gate.as_json() if gate else None, overridden=overridden,
-                              outcome="partial" if error else "ok", error=str(error or ""),
-                              version=plan.source_version)
+        result = ChangeResult(
+            action=plan.action,
+            model_name=model_name,
+            before=live,
+            after=_state_after(plan, moved),
+            applied=applied,
+            not_applied=not_applied,
+            gate=gate.as_json() if gate else None,
+            overridden=overridden,
+            outcome="partial" if error else "ok",
+            error=str(error or ""),
+            version=plan.source_version,
+        )
         if overridden:
             audit_action = audit_action + "_gate_override"
             reason = override_reason + (f" | {reason}" if reason else "")
-        _record_change(actor=actor, plan=plan, result=result, team=team_key, audit_action=audit_action,
-                       reason=reason)
+        _record_change(actor=actor, plan=plan, result=result, team=team_key, audit_action=audit_action, reason=reason)
     if result.outcome == "partial":
         raise PartialChange(result)
     return result
 
 
 # --- Public services ------------------------------------------------------------------------------
-def alias_make_challenger(*, model_name: str, version: str | int, actor: Any,
-                          expected: dict[str, str] | None = None) -> ChangeResult:
+def alias_make_challenger(
+    *, model_name: str, version: str | int, actor: Any, expected: dict[str, str] | None = None
+) -> ChangeResult:
     clean = _clean_version(version)
     if clean is None:
         raise InvalidInput("Choose a version to make @challenger.")
@@ -254,27 +320,49 @@ def alias_make_challenger(*, model_name: str, version: str | int, actor: Any,
         mlf.get_model_version(model_name, clean)  # must exist
         return plans.plan_challenger(live, clean)
 
-    return _change(model_name=model_name, actor=actor, action=Action.ALIAS_CHALLENGER, expected=expected,
-                   build=build, audit_action="model.alias_challenger")
+    return _change(
+        model_name=model_name,
+        actor=actor,
+        action=Action.ALIAS_CHALLENGER,
+        expected=expected,
+        build=build,
+        audit_action="model.alias_challenger",
+    )
 
 
-def alias_promote(*, model_name: str, actor: Any, version: str | int | None = None,
-                  expected: dict[str, str] | None = None, override_reason: str = "") -> ChangeResult:
+def alias_promote(
+    *,
+    model_name: str,
+    actor: Any,
+    version: str | int | None = None,
+    expected: dict[str, str] | None = None,
+    override_reason: str = "",
+) -> ChangeResult:
     clean = _clean_version(version)
     override_reason = _clean_reason(override_reason, required=False, what="override reason")
-    return _change(model_name=model_name, actor=actor, action=Action.ALIAS_PROTECTED, expected=expected,
-                   build=lambda live: plans.plan_promote(live, clean), audit_action="model.promote",
-                   override_reason=override_reason)
+    return _change(
+        model_name=model_name,
+        actor=actor,
+        action=Action.ALIAS_PROTECTED,
+        expected=expected,
+        build=lambda live: plans.plan_promote(live, clean),
+        audit_action="model.promote",
+        override_reason=override_reason,
+    )
 
 
-def alias_rollback(*, model_name: str, actor: Any, reason: str,
-                   expected: dict[str, str] | None = None) -> ChangeResult:
+def alias_rollback(*, model_name: str, actor: Any, reason: str, expected: dict[str, str] | None = None) -> ChangeResult:
     reason = _clean_reason(reason, required=True, what="rollback reason")
     now_iso = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    return _change(model_name=model_name, actor=actor, action=Action.ALIAS_PROTECTED, expected=expected,
-                   build=lambda live: plans.plan_rollback(live, reason=reason, now_iso=now_iso,
-                                                          actor_name=actor_label(actor)),
-                   audit_action="model.rollback", reason=reason)
+    return _change(
+        model_name=model_name,
+        actor=actor,
+        action=Action.ALIAS_PROTECTED,
+        expected=expected,
+        build=lambda live: plans.plan_rollback(live, reason=reason, now_iso=now_iso, actor_name=actor_label(actor)),
+        audit_action="model.rollback",
+        reason=reason,
+    )
 
 
 def alias_repair(*, model_name: str, actor: Any, expected: dict[str, str] | None = None) -> ChangeResult:
@@ -282,18 +370,34 @@ def alias_repair(*, model_name: str, actor: Any, expected: dict[str, str] | None
         existing = {v.version for v in mlf.iter_model_versions(name=model_name)}
         return plans.plan_repair(live, existing)
 
-    return _change(model_name=model_name, actor=actor, action=Action.ALIAS_PROTECTED, expected=expected,
-                   build=build, audit_action="model.alias_repair", reason="Repair of inconsistent aliases")
+    return _change(
+        model_name=model_name,
+        actor=actor,
+        action=Action.ALIAS_PROTECTED,
+        expected=expected,
+        build=build,
+        audit_action="model.alias_repair",
+        reason="Repair of inconsistent aliases",
+    )
 
 
-def alias_change(*, action: str, model_name: str, actor: Any, version: str | None = None, reason: str = "",
-                 expected: dict[str, str] | None = None, override_reason: str = "") -> ChangeResult:
+def alias_change(
+    *,
+    action: str,
+    model_name: str,
+    actor: Any,
+    version: str | None = None,
+    reason: str = "",
+    expected: dict[str, str] | None = None,
+    override_reason: str = "",
+) -> ChangeResult:
     """Dispatch by action name (the page's forms and the API share this)."""
     if action == "challenger":
         return alias_make_challenger(model_name=model_name, version=version or "", actor=actor, expected=expected)
     if action == "promote":
-        return alias_promote(model_name=model_name, actor=actor, version=version, expected=expected,
-                             override_reason=override_reason)
+        return alias_promote(
+            model_name=model_name, actor=actor, version=version, expected=expected, override_reason=override_reason
+        )
     if action == "rollback":
         return alias_rollback(model_name=model_name, actor=actor, reason=reason, expected=expected)
     if action == "repair":
@@ -331,14 +435,19 @@ def alias_reconcile(*, model_name: str | None = None) -> ReconcileReport:
             report.models_checked += 1
             continue
         _reconcile_one(model.name, report)
-    logger.info("alias reconciliation: %d models checked, %d external changes, %d skipped",
-                report.models_checked, report.changes, len(report.skipped))
+    logger.info(
+        "alias reconciliation: %d models checked, %d external changes, %d skipped",
+        report.models_checked,
+        report.changes,
+        len(report.skipped),
+    )
     return report
 
 
 # --- Gate policy -----------------------------------------------------------------------------------
-def gate_policy_update(*, model_name: str, actor: Any, metric: str, threshold: float, max_drop_pct: float,
-                       require_approval: bool) -> GatePolicy:
+def gate_policy_update(
+    *, model_name: str, actor: Any, metric: str, threshold: float, max_drop_pct: float, require_approval: bool
+) -> GatePolicy:
     model_name = _clean_name(model_name)
     team, team_key = _team_key(model_name)
     policy.require(actor, Action.MODEL_SETTINGS_EDIT, team=team)
@@ -351,10 +460,23 @@ def gate_policy_update(*, model_name: str, actor: Any, metric: str, threshold: f
     with transaction.atomic():
         gate_policy, _ = GatePolicy.objects.update_or_create(
             model_name=model_name,
-            defaults={"metric": metric, "threshold": threshold, "max_drop_pct": max_drop_pct,
-                      "require_approval": require_approval, "updated_at": timezone.now(),
-                      "updated_by": actor_label(actor)[:150]})
+            defaults={
+                "metric": metric,
+                "threshold": threshold,
+                "max_drop_pct": max_drop_pct,
+                "require_approval": require_approval,
+                "updated_at": timezone.now(),
+                "updated_by": actor_label(actor)[:150],
+            },
+        )
         after = selectors.gate_config_for(model_name)
-        audit_record(actor=actor, action="model.gate_policy_edit", target_kind="model", target_id=model_name,
-                     team=team_key, before=before.__dict__, after=after.__dict__)
+        audit_record(
+            actor=actor,
+            action="model.gate_policy_edit",
+            target_kind="model",
+            target_id=model_name,
+            team=team_key,
+            before=before.__dict__,
+            after=after.__dict__,
+        )
     return gate_policy

@@ -17,9 +17,20 @@ def alias_moves_tile(user: Any) -> list[Tile]:
     recent = AliasEvent.objects.filter(occurred_at__gte=since)
     external = recent.filter(source=AliasEvent.SOURCE_EXTERNAL).count()
     latest = list(recent.order_by("-occurred_at", "-id")[:3])
-    items = [f"{e.model_name} @{e.alias}: {e.from_version or '–'} → {e.to_version or 'removed'}"
-             + (" (external)" if e.source == AliasEvent.SOURCE_EXTERNAL else "") for e in latest]
+    items = [
+        f"{e.model_name} @{e.alias}: {e.from_version or '–'} → {e.to_version or 'removed'}"
+        + (" (external)" if e.source == AliasEvent.SOURCE_EXTERNAL else "")
+        for e in latest
+    ]
     url = reverse("promotion:aliases", args=[latest[0].model_name]) if latest else reverse("registry:index")
-    return [Tile(title="Alias moves (7 days)", value=str(recent.count()), url=url, items=items, order=35,
-                 detail=f"{external} made outside mlopsadmin" if external else "all through mlopsadmin",
-                 level="warning" if external else "info")]
+    return [
+        Tile(
+            title="Alias moves (7 days)",
+            value=str(recent.count()),
+            url=url,
+            items=items,
+            order=35,
+            detail=f"{external} made outside mlopsadmin" if external else "all through mlopsadmin",
+            level="warning" if external else "info",
+        )
+    ]

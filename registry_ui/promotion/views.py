@@ -26,25 +26,38 @@ logger = logging.getLogger(__name__)
 
 def _permissions(request: HttpRequest, model_name: str) -> dict[str, bool]:
     team = team_for_model(model_name)
-    return {"can_protected": policy.can(request.user, Action.ALIAS_PROTECTED, team=team),
-            "can_challenger": policy.can(request.user, Action.ALIAS_CHALLENGER, team=team),
-            "can_override": policy.can(request.user, Action.GATE_OVERRIDE, team=team),
-            "can_edit_policy": policy.can(request.user, Action.MODEL_SETTINGS_EDIT, team=team)}
+    return {
+        "can_protected": policy.can(request.user, Action.ALIAS_PROTECTED, team=team),
+        "can_challenger": policy.can(request.user, Action.ALIAS_CHALLENGER, team=team),
+        "can_override": policy.can(request.user, Action.GATE_OVERRIDE, team=team),
+        "can_edit_policy": policy.can(request.user, Action.MODEL_SETTINGS_EDIT, team=team),
+    }
 
 
 def _page_context(request: HttpRequest, name: str) -> dict[str, object]:
     overview = selectors.alias_overview(name)
-    return {"title": f"Aliases of {name}", "nav_key": "registry", "overview": overview,
-            "model": overview.model, "versions": overview.versions, "history": selectors.alias_history(name),
-            "gate_config": selectors.gate_config_for(name), "state_token": plans.state_token(overview.aliases),
-            "state_hash": plans.state_hash(overview.aliases), **_permissions(request, name)}
+    return {
+        "title": f"Aliases of {name}",
+        "nav_key": "registry",
+        "overview": overview,
+        "model": overview.model,
+        "versions": overview.versions,
+        "history": selectors.alias_history(name),
+        "gate_config": selectors.gate_config_for(name),
+        "state_token": plans.state_token(overview.aliases),
+        "state_hash": plans.state_hash(overview.aliases),
+        **_permissions(request, name),
+    }
 
 
 @require_GET
 def aliases_page(request: HttpRequest, name: str) -> HttpResponse:
     context = _page_context(request, name)
-    template = "promotion/aliases.html#history" if request.htmx and request.GET.get("part") == "history" else \
-        "promotion/aliases.html"
+    template = (
+        "promotion/aliases.html#history"
+        if request.htmx and request.GET.get("part") == "history"
+        else "promotion/aliases.html"
+    )
     return render(request, template, context)
 
 
@@ -56,8 +69,14 @@ def alias_confirm(request: HttpRequest, name: str, action: str) -> HttpResponse:
     if version is not None and not version.isdigit():
         raise InvalidInput("Not a model version number.")
     preview = selectors.alias_change_preview(model_name=name, action=action, version=version)
-    context = {"title": f"Confirm: {action} ({name})", "nav_key": "registry", "model_name": name,
-               "preview": preview, "version": version or "", **_permissions(request, name)}
+    context = {
+        "title": f"Confirm: {action} ({name})",
+        "nav_key": "registry",
+        "model_name": name,
+        "preview": preview,
+        "version": version or "",
+        **_permissions(request, name),
+    }
     template = "promotion/confirm.html#dialog" if request.htmx else "promotion/confirm.html"
     return render(request, template, context)
 
@@ -67,9 +86,14 @@ def alias_change_view(request: HttpRequest, name: str, action: str) -> HttpRespo
     expected = request.POST.get("expected")
     try:
         result = services.alias_change(
-            action=action, model_name=name, actor=request.user, version=request.POST.get("version") or None,
-            reason=request.POST.get("reason", ""), override_reason=request.POST.get("override_reason", ""),
-            expected=plans.parse_state_token(expected) if expected is not None else None)
+            action=action,
+            model_name=name,
+            actor=request.user,
+            version=request.POST.get("version") or None,
+            reason=request.POST.get("reason", ""),
+            override_reason=request.POST.get("override_reason", ""),
+            expected=plans.parse_state_token(expected) if expected is not None else None,
+        )
     except (Conflict, RuleViolation, services.PartialChange) as exc:
         # Refused or partly applied: show the aliases page as it is now, with the reason, and the status.
         context = {**_page_context(request, name), "error": str(exc), "error_title": exc.title}
@@ -96,10 +120,14 @@ def _float(request: HttpRequest, key: str) -> float:
 @require_POST
 def gate_policy_view(request: HttpRequest, name: str) -> HttpResponse:
     policy.require(request.user, Action.MODEL_SETTINGS_EDIT, team=team_for_model(name))  # before reading input
-    services.gate_policy_update(model_name=name, actor=request.user, metric=request.POST.get("metric", ""),
-                                threshold=_float(request, "threshold"),
-                                max_drop_pct=_float(request, "max_drop_pct"),
-                                require_approval=request.POST.get("require_approval") == "on")
+    services.gate_policy_update(
+        model_name=name,
+        actor=request.user,
+        metric=request.POST.get("metric", ""),
+        threshold=_float(request, "threshold"),
+        max_drop_pct=_float(request, "max_drop_pct"),
+        require_approval=request.POST.get("require_approval") == "on",
+    )
     messages.success(request, f"Gate policy of {name} saved.")
     return redirect(reverse("promotion:aliases", args=[name]))
 
@@ -113,9 +141,12 @@ def mlflow_webhook(request: HttpRequest) -> JsonResponse:
 
     try:
         payload = webhooks.verify(
-            secret=settings.MLFLOW_WEBHOOK_SECRET, signature=request.headers.get(webhooks.SIGNATURE_HEADER, ""),
+            secret=settings.MLFLOW_WEBHOOK_SECRET,
+            signature=request.headers.get(webhooks.SIGNATURE_HEADER, ""),
             timestamp=request.headers.get(webhooks.TIMESTAMP_HEADER, ""),
-            delivery_id=request.headers.get(webhooks.DELIVERY_HEADER, ""), body=request.body)
+            delivery_id=request.headers.get(webhooks.DELIVERY_HEADER, ""),
+            body=request.body,
+        )
     except webhooks.BadSignature as exc:
         logger.warning("MLflow webhook refused: %s", exc)
         return JsonResponse({"detail": f"Refused: {exc}"}, status=403)
@@ -127,5 +158,4 @@ def mlflow_webhook(request: HttpRequest) -> JsonResponse:
     except (mlf.MlflowError, InvalidInput) as exc:
         logger.warning("webhook reconciliation of %r deferred: %s", model_name, exc)
         return JsonResponse({"detail": "Accepted; reconciliation deferred to the schedule."}, status=202)
-    return JsonResponse({"detail": "Reconciled.", "model": model_name, "external_changes": report.changes},
-                        status=202)
+    return JsonResponse({"detail": "Reconciled.", "model": model_name, "external_changes": report.changes}, status=202)

@@ -26,8 +26,9 @@ def sign(secret: str, delivery_id: str, timestamp: str, body: str) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def verify(*, secret: str, signature: str, timestamp: str, delivery_id: str, body: bytes,
-           now: float | None = None) -> dict[str, Any]:
+def verify(
+    *, secret: str, signature: str, timestamp: str, delivery_id: str, body: bytes, now: float | None = None
+) -> dict[str, Any]:
     """The parsed payload of a genuine, fresh delivery; BadSignature otherwise."""
     if not secret:
         raise BadSignature("MLFLOW_WEBHOOK_SECRET is not configured; webhooks are refused.")

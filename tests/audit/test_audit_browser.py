@@ -11,10 +11,22 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_auditor_filters_the_audit_page(browser_login, live_server, personas) -> None:  # type: ignore[no-untyped-def]
     for n in range(3):
-        record(actor="lead_fraud", action="approval.decide", target_kind="model_version",
-               target_id=f"fraud-detector/{n + 1}", team="fraud", reason=f"approved batch {n}")
-    record(actor="lead_search", action="alias.move", target_kind="model", target_id="search-ranker",
-           team="search", reason="promotion of v2")
+        record(
+            actor="lead_fraud",
+            action="approval.decide",
+            target_kind="model_version",
+            target_id=f"fraud-detector/{n + 1}",
+            team="fraud",
+            reason=f"approved batch {n}",
+        )
+    record(
+        actor="lead_search",
+        action="alias.move",
+        target_kind="model",
+        target_id="search-ranker",
+        team="search",
+        reason="promotion of v2",
+    )
     page = browser_login("auditor")
     page.goto(f"{live_server.url}/audit/")
     page.wait_for_selector("#audit-results")

@@ -25,8 +25,15 @@ def all_page_ids(client, params: dict) -> list[int]:  # type: ignore[no-untyped-
         query = {**params, "before": page.next_cursor}
 
 
-@pytest.mark.parametrize("params", [{}, {"team": "fraud", "action": "approval."}, {"q": "promotion"},
-                                    {"target_kind": "model_version", "target_id": "fraud-detector/7"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"team": "fraud", "action": "approval."},
+        {"q": "promotion"},
+        {"target_kind": "model_version", "target_id": "fraud-detector/7"},
+    ],
+)
 def test_csv_and_jsonl_equal_the_pages_rows(login, sample_events, settings, params) -> None:  # type: ignore[no-untyped-def]
     settings.AUDIT_PAGE_SIZE = 3
     client = login("auditor")

@@ -26,8 +26,9 @@ def test_newest_first_and_filters_combine(login, sample_events) -> None:  # type
     assert exact == []  # without the trailing dot it is an exact action name
     by_actor = ids_on(client.get(reverse("audit:index"), {"actor": "lead_fraud", "target_kind": "model"}))
     assert by_actor == [sample_events[3].id, sample_events[2].id]
-    by_target = ids_on(client.get(reverse("audit:index"),
-                                  {"target_kind": "model_version", "target_id": "fraud-detector/7"}))
+    by_target = ids_on(
+        client.get(reverse("audit:index"), {"target_kind": "model_version", "target_id": "fraud-detector/7"})
+    )
     assert by_target == [sample_events[7].id, sample_events[1].id, sample_events[0].id]
     by_text = ids_on(client.get(reverse("audit:index"), {"q": "INC-12"}))
     assert by_text == [sample_events[7].id]
@@ -44,8 +45,16 @@ def test_time_range_filter(login, sample_events) -> None:  # type: ignore[no-unt
     assert sample_events[4].id in ids_on(client.get(reverse("audit:index"), {"since": day, "until": day}))
 
 
-@pytest.mark.parametrize("params", [{"since": "yesterday"}, {"before": "abc"}, {"after": "-4"},
-                                    {"since": "2026-05-02", "until": "2026-05-01"}, {"actor": "a\x00b"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "yesterday"},
+        {"before": "abc"},
+        {"after": "-4"},
+        {"since": "2026-05-02", "until": "2026-05-01"},
+        {"actor": "a\x00b"},
+    ],
+)
 def test_bad_filters_give_400_not_500(login, params) -> None:  # type: ignore[no-untyped-def]
     response = login("auditor").get(reverse("audit:index"), params)
     assert response.status_code == 400
@@ -92,15 +101,26 @@ def test_page_needs_audit_view(login, sample_events) -> None:  # type: ignore[no
 
 def test_event_page_shows_readable_difference(login, settings) -> None:  # type: ignore[no-untyped-def]
     settings.MLFLOW_UI_URL = "http://mlflow.example"
-    event = record(action="model.settings_edit", target_kind="model_version", target_id="fraud-detector/7",
-                   before={"tags": {"stage": "staging", "owner": "ann"}, "desc": "x", "gone": 1},
-                   after={"tags": {"stage": "production", "owner": "ann", "new": [1, 2]}, "desc": "x"},
-                   request_id="req-abc-123", outcome="partial")
+    event = record(
+        action="model.settings_edit",
+        target_kind="model_version",
+        target_id="fraud-detector/7",
+        before={"tags": {"stage": "staging", "owner": "ann"}, "desc": "x", "gone": 1},
+        after={"tags": {"stage": "production", "owner": "ann", "new": [1, 2]}, "desc": "x"},
+        request_id="req-abc-123",
+        outcome="partial",
+    )
     response = login("auditor").get(reverse("audit:event", args=[event.id]))
     assert response.status_code == 200
     changes = {line.path: line.change for line in response.context["diff"]}
-    assert changes == {"tags.stage": "changed", "tags.new.0": "added", "tags.new.1": "added", "gone": "removed",
-                       "tags.owner": "same", "desc": "same"}
+    assert changes == {
+        "tags.stage": "changed",
+        "tags.new.0": "added",
+        "tags.new.1": "added",
+        "gone": "removed",
+        "tags.owner": "same",
+        "desc": "same",
+    }
     body = response.content.decode()
     assert "req-abc-123" in body and "partial" in body
     assert "http://mlflow.example/#/models/fraud-detector/versions/7" in body
@@ -118,6 +138,7 @@ def test_links_are_built_defensively(settings) -> None:  # type: ignore[no-untyp
     assert app_path("team", "search") is None and app_path("user", "x") is None
     # A page link is offered only if the page exists in this installation's URL map.
     from django.urls import Resolver404, resolve
+
     try:
         resolve("/catalog/experiments/42/")
         assert app_path("experiment", "42") == "/catalog/experiments/42/"
@@ -145,16 +166,20 @@ def test_checklist_history(login, sample_events) -> None:  # type: ignore[no-unt
 
 
 def test_htmx_push_url_carries_only_filters_in_use(login, sample_events) -> None:  # type: ignore[no-untyped-def]
-    response = login("auditor").get(reverse("audit:index"), {"team": "fraud", "actor": "", "q": "", "before": ""},
-                                    HTTP_HX_REQUEST="true")
+    response = login("auditor").get(
+        reverse("audit:index"), {"team": "fraud", "actor": "", "q": "", "before": ""}, HTTP_HX_REQUEST="true"
+    )
     assert response["HX-Push-Url"] == "/audit/?team=fraud"
 
 
 def test_redaction_keeps_flags_but_hides_secret_values(db) -> None:  # type: ignore[no-untyped-def]
-    event = record(after={"password_changed": True, "password": "hunter2", "api_key": {"k": "v"},
-                          "token_hint": None})
-    assert event.after == {"password_changed": True, "password": "[redacted]", "api_key": "[redacted]",
-                           "token_hint": None}
+    event = record(after={"password_changed": True, "password": "hunter2", "api_key": {"k": "v"}, "token_hint": None})
+    assert event.after == {
+        "password_changed": True,
+        "password": "[redacted]",
+        "api_key": "[redacted]",
+        "token_hint": None,
+    }
 
 
 def test_history_refuses_unusable_targets(login) -> None:  # type: ignore[no-untyped-def]

@@ -46,32 +46,76 @@ def _token_revoke(personas: dict, login: Any) -> None:
 
 
 def _team_update(personas: dict, login: Any) -> None:
-    team_create_or_update(actor=personas["admin"], name="search", experiment_prefix="/search-team",
-                          display_name="Search & Ranking")
+    team_create_or_update(
+        actor=personas["admin"], name="search", experiment_prefix="/search-team", display_name="Search & Ranking"
+    )
 
 
 def _team_create(personas: dict, login: Any) -> None:
-    team_create_or_update(actor=personas["admin"], name="vision", experiment_prefix="/vision-team",
-                          display_name="Vision")
+    team_create_or_update(
+        actor=personas["admin"], name="vision", experiment_prefix="/vision-team", display_name="Vision"
+    )
 
 
 def _user_roles(personas: dict, login: Any) -> None:
-    user_create_or_update(actor=personas["admin"], username="member_search", roles=["Operator"],
-                          teams=["search", "fraud"])
+    user_create_or_update(
+        actor=personas["admin"], username="member_search", roles=["Operator"], teams=["search", "fraud"]
+    )
 
 
 CASES = [
-    Case("api token created on the tokens page", _token_create, "api_token.create", "user", "lead_search",
-         "lead_search", before=None, after={"name": "ci-nightly", "hint": ...}),
-    Case("api token revoked on the tokens page", _token_revoke, "api_token.revoke", "user", "lead_search",
-         "lead_search", before={"name": "to-revoke", "active": True}, after={"name": "to-revoke", "active": False}),
-    Case("team renamed", _team_update, "team.update", "team", "search", "admin",
-         before={"display_name": ...}, after={"display_name": "Search & Ranking"}, team="search"),
-    Case("team created", _team_create, "team.create", "team", "vision", "admin",
-         before=None, after={"name": "vision", "experiment_prefix": "/vision-team"}, team="vision"),
-    Case("user given a role and a team", _user_roles, "user.update", "user", "member_search", "admin",
-         before={"roles": [], "teams": ["search"]}, after={"roles": ["Operator"], "teams": ["fraud", "search"],
-                                                          "password_changed": False}),
+    Case(
+        "api token created on the tokens page",
+        _token_create,
+        "api_token.create",
+        "user",
+        "lead_search",
+        "lead_search",
+        before=None,
+        after={"name": "ci-nightly", "hint": ...},
+    ),
+    Case(
+        "api token revoked on the tokens page",
+        _token_revoke,
+        "api_token.revoke",
+        "user",
+        "lead_search",
+        "lead_search",
+        before={"name": "to-revoke", "active": True},
+        after={"name": "to-revoke", "active": False},
+    ),
+    Case(
+        "team renamed",
+        _team_update,
+        "team.update",
+        "team",
+        "search",
+        "admin",
+        before={"display_name": ...},
+        after={"display_name": "Search & Ranking"},
+        team="search",
+    ),
+    Case(
+        "team created",
+        _team_create,
+        "team.create",
+        "team",
+        "vision",
+        "admin",
+        before=None,
+        after={"name": "vision", "experiment_prefix": "/vision-team"},
+        team="vision",
+    ),
+    Case(
+        "user given a role and a team",
+        _user_roles,
+        "user.update",
+        "user",
+        "member_search",
+        "admin",
+        before={"roles": [], "teams": ["search"]},
+        after={"roles": ["Operator"], "teams": ["fraud", "search"], "password_changed": False},
+    ),
 ]
 
 
@@ -81,7 +125,8 @@ def _matches(expected: Any, actual: Any) -> bool:
         return actual is None
     if isinstance(expected, dict):
         return isinstance(actual, dict) and all(
-            key in actual and (value is ... or _matches(value, actual[key])) for key, value in expected.items())
+            key in actual and (value is ... or _matches(value, actual[key])) for key, value in expected.items()
+        )
     return expected == actual
 
 
@@ -89,8 +134,9 @@ def _matches(expected: Any, actual: Any) -> bool:
 def test_real_action_appears_with_before_and_after(case: Case, personas, login) -> None:  # type: ignore[no-untyped-def]
     case.perform(personas, login)
     client = login("auditor")
-    listing = client.get(reverse("audit:index"), {"action": case.action, "target_kind": case.target_kind,
-                                                  "target_id": case.target_id})
+    listing = client.get(
+        reverse("audit:index"), {"action": case.action, "target_kind": case.target_kind, "target_id": case.target_id}
+    )
     events = listing.context["page"].events
     assert events, f"no {case.action} event for {case.target_kind}:{case.target_id}"
     event = events[0]
@@ -103,7 +149,7 @@ def test_real_action_appears_with_before_and_after(case: Case, personas, login) 
     # The event page shows the same difference, and the target's history contains the event.
     page = client.get(reverse("audit:event", args=[event.id]))
     changed = {line.path for line in page.context["diff"] if line.change != "same"}
-    for path in (case.after or {}):
+    for path in case.after or {}:
         if isinstance(case.after[path], str) and (case.before or {}).get(path) != case.after[path]:
             assert path in changed
     history = client.get(reverse("audit:history", args=[case.target_kind, case.target_id]))

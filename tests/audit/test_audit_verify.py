@@ -38,16 +38,19 @@ def test_tampering_is_detected(login, sample_events, change) -> None:  # type: i
     if change == "reason":
         tamper("UPDATE core_auditevent SET reason = 'nothing to see' WHERE id = %s", [victim.id])
     elif change == "after":
-        tamper("UPDATE core_auditevent SET after = %s WHERE id = %s", ['{"alias": "champion", "version": "9"}',
-                                                                       victim.id])
+        tamper(
+            "UPDATE core_auditevent SET after = %s WHERE id = %s", ['{"alias": "champion", "version": "9"}', victim.id]
+        )
     else:
         tamper("DELETE FROM core_auditevent WHERE id = %s", [victim.id])
     expected = victim.id if change != "delete" else sample_events[4].id
     response = login("auditor").get(reverse("audit:verify"), {"run": "1"})
     report = response.context["report"]
     assert not report.ok and report.first_break_id == expected
-    assert 'data-ok="false"' in response.content.decode() and f"event <a href=\"/audit/events/{expected}/\"" \
-        in response.content.decode()
+    assert (
+        'data-ok="false"' in response.content.decode()
+        and f'event <a href="/audit/events/{expected}/"' in response.content.decode()
+    )
     with pytest.raises(CommandError, match=f"BROKEN at event {expected}") as error:
         call_command("verify_audit")
     assert error.value.returncode == 1

@@ -70,14 +70,26 @@ def test_walker_detects_a_permitted_mutation(client, personas) -> None:  # type:
 
 
 def test_body_generator_fills_required_fields() -> None:
-    document = {"components": {"schemas": {"In": {"type": "object", "required": ["name", "n", "tags", "mode"],
-                                                  "properties": {"name": {"type": "string", "minLength": 3},
-                                                                 "n": {"type": "integer", "minimum": 2},
-                                                                 "tags": {"type": "array", "minItems": 1,
-                                                                          "items": {"type": "string"}},
-                                                                 "mode": {"enum": ["dry", "real"]},
-                                                                 "opt": {"type": "string"}}}}}}
+    document = {
+        "components": {
+            "schemas": {
+                "In": {
+                    "type": "object",
+                    "required": ["name", "n", "tags", "mode"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 3},
+                        "n": {"type": "integer", "minimum": 2},
+                        "tags": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                        "mode": {"enum": ["dry", "real"]},
+                        "opt": {"type": "string"},
+                    },
+                }
+            }
+        }
+    }
     body = urlwalk.example_for({"$ref": "#/components/schemas/In"}, document)
     assert body == {"name": "search-ranker", "n": 2, "tags": ["1"], "mode": "dry"}
-    assert urlwalk.path_from_regex("registry/models/(?P<name>[^/]+)/versions/(?P<version>[0-9]+)/\\Z") == \
-        "/registry/models/search-ranker/versions/1/"
+    assert (
+        urlwalk.path_from_regex("registry/models/(?P<name>[^/]+)/versions/(?P<version>[0-9]+)/\\Z")
+        == "/registry/models/search-ranker/versions/1/"
+    )

@@ -30,9 +30,17 @@ IGNORED_TABLES = {"django_session"}
 # Values tried for a URL parameter, first match of the parameter's pattern wins. Names steer the
 # choice so that real demo objects are hit where possible (MLflow demo data, persona ids).
 _BY_NAME = [
-    ("kind", "model_version"), ("target", "search-ranker/1"), ("version", "1"), ("model", "search-ranker"),
-    ("name", "search-ranker"), ("app_label", "core"), ("experiment", "1"), ("run", "0123456789abcdef"),
-    ("alias", "champion"), ("path", "css/app.css"), ("url", "core/team/1/change/"),
+    ("kind", "model_version"),
+    ("target", "search-ranker/1"),
+    ("version", "1"),
+    ("model", "search-ranker"),
+    ("name", "search-ranker"),
+    ("app_label", "core"),
+    ("experiment", "1"),
+    ("run", "0123456789abcdef"),
+    ("alias", "champion"),
+    ("path", "css/app.css"),
+    ("url", "core/team/1/change/"),
 ]
 _GENERIC = ["1", "search-ranker", "search-ranker/1", "core", "x", "00000000-0000-0000-0000-000000000001"]
 
@@ -107,8 +115,8 @@ def path_from_regex(regex: str) -> str | None:
     while i < len(regex):
         if regex.startswith("(?P<", i):
             end = _group_end(regex, i)
-            name = regex[i + 4: regex.index(">", i)]
-            value = _value_for(name, regex[regex.index(">", i) + 1: end])
+            name = regex[i + 4 : regex.index(">", i)]
+            value = _value_for(name, regex[regex.index(">", i) + 1 : end])
             if value is None:
                 return None
             out.append(value)
@@ -185,8 +193,9 @@ def _judge(result: WalkResult, method: str, path: str, name: str, response: Any)
     result.requests += 1
     result.statuses[f"{method.upper()} {path}"] = response.status_code
     said = "; ".join(str(m) for m in _queued_messages(response))
-    finding = Finding(method, path, name, response.status_code,
-                      response.get("Location", "") + (f" [{said}]" if said else ""))
+    finding = Finding(
+        method, path, name, response.status_code, response.get("Location", "") + (f" [{said}]" if said else "")
+    )
     if is_success(response):
         result.successes.append(finding)
     elif response.status_code == 500:
@@ -233,8 +242,9 @@ def example_for(schema: dict[str, Any], document: dict[str, Any], name: str = ""
         if depth > 4:
             return {}
         props = schema.get("properties", {})
-        return {key: example_for(props[key], document, key, depth + 1) for key in schema.get("required", [])
-                if key in props}
+        return {
+            key: example_for(props[key], document, key, depth + 1) for key in schema.get("required", []) if key in props
+        }
     if kind == "array":
         return [example_for(schema.get("items", {}), document, name, depth + 1)] if schema.get("minItems") else []
     if kind == "integer":
@@ -267,12 +277,12 @@ def walk_api(client: Any, headers: dict[str, str], document: dict[str, Any]) -> 
                 path = path.replace("{" + param["name"] + "}", value)
             elif param.get("in") == "query" and param.get("required"):
                 query[param["name"]] = value
-        body_schema = (operation.get("requestBody", {}).get("content", {}).get("application/json", {})
-                       .get("schema"))
+        body_schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
         body = example_for(body_schema, document) if body_schema else {}
         if query:
             path = f"{path}?{urlencode(query)}"
-        response = client.generic(method.upper(), path, data=json.dumps(body),
-                                  content_type="application/json", **headers)
+        response = client.generic(
+            method.upper(), path, data=json.dumps(body), content_type="application/json", **headers
+        )
         _judge(result, method, path, operation.get("operationId", template), response)
     return result

@@ -32,5 +32,11 @@ def make_experiment(name: str, runs: list[dict[str, str]]) -> tuple[str, list[st
     return experiment_id, run_ids
 
 
-FULL_TAGS = {"team": "search", "owner": "jane@example.com", "git.commit": "a1b2c3", "data.version": "v1",
-             "environment": "gpu", "purpose": "tuning"}
+FULL_TAGS = {
+    "team": "search",
+    "owner": "jane@example.com",
+    "git.commit": "a1b2c3",
+    "data.version": "v1",
+    "environment": "gpu",
+    "purpose": "tuning",
+}

@@ -6,8 +6,9 @@ import pytest
 
 from catalog import naming
 
-CONVENTION = naming.Convention(prefixes={"search": "/search-team", "fraud": "/fraud-team",
-                                         "recommendation": "/rec-team", "churn": "/churn-team"})
+CONVENTION = naming.Convention(
+    prefixes={"search": "/search-team", "fraud": "/fraud-team", "recommendation": "/rec-team", "churn": "/churn-team"}
+)
 
 # name, team hint, expected violation kinds, expected suggestion (None: not derivable)
 TABLE = [
@@ -55,14 +56,14 @@ def test_unknown_prefix_message_lists_known_prefixes() -> None:
 
 
 def test_suggestion_avoids_taken_names() -> None:
-    report = naming.lint_name("/search-team/QueryRanking", CONVENTION,
-                              taken={"/search-team/query-ranking/general"})
+    report = naming.lint_name("/search-team/QueryRanking", CONVENTION, taken={"/search-team/query-ranking/general"})
     assert report.suggested_name == "/search-team/query-ranking/general-2"
 
 
 def test_custom_pattern_and_reserved_words() -> None:
-    relaxed = naming.Convention(prefixes={"search": "/search-team"}, segment_pattern=r"[a-z0-9_]+",
-                                reserved_words=("sandbox",))
+    relaxed = naming.Convention(
+        prefixes={"search": "/search-team"}, segment_pattern=r"[a-z0-9_]+", reserved_words=("sandbox",)
+    )
     assert naming.lint_name("/search-team/query_ranking/bert", relaxed).compliant
     assert naming.lint_name("/search-team/test/bert", relaxed).compliant  # 'test' not reserved here
     assert naming.lint_name("/search-team/sandbox/bert", relaxed).kinds == ["reserved"]

@@ -96,8 +96,9 @@ def test_convention_edit_admin_only(login, synced) -> None:  # type: ignore[no-u
     assert login("admin").post("/catalog/convention/", {**data, "segment_pattern": "(["}).status_code == 400
 
 
-def test_sync_now_by_operator_runs_the_task_and_is_audited(login, mlflow, personas,
-                                                           django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_sync_now_by_operator_runs_the_task_and_is_audited(
+    login, mlflow, personas, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     from catalog.models import CatalogExperiment
     from mlopsadmin.celery import app
     from mlopsadmin.core.models import AuditEvent

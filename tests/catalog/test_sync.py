@@ -68,8 +68,12 @@ def test_incremental_sync_sees_new_runs(synced, unique: str) -> None:  # type: i
 def test_convention_change_reevaluates_without_mlflow(synced, personas) -> None:  # type: ignore[no-untyped-def]
     row = CatalogExperiment.objects.get(name="/search-team/query-ranking/bert-finetune")
     assert row.name_compliant
-    convention_update(actor=personas["admin"], segment_pattern=r"[a-z0-9]+(?:-[a-z0-9]+)*",
-                      reserved_words=["bert-finetune", "query"], required_tags=["team", "reviewer"])
+    convention_update(
+        actor=personas["admin"],
+        segment_pattern=r"[a-z0-9]+(?:-[a-z0-9]+)*",
+        reserved_words=["bert-finetune", "query"],
+        required_tags=["team", "reviewer"],
+    )
     row.refresh_from_db()
     assert "reserved" in row.violation_kinds
     assert set(row.missing_tag_counts) == {"team", "reviewer"}

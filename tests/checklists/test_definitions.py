@@ -34,18 +34,21 @@ def test_guide_items_match_files_when_guide_is_present() -> None:
     if not path.exists():
         pytest.skip("operations guide not on this machine")
     text = path.read_text()
-    section = text[text.index("Initial Setup Checklist"):text.index("Rollback and Disaster Recovery")]
+    section = text[text.index("Initial Setup Checklist") : text.index("Rollback and Disaster Recovery")]
     guide_items = [line[6:].strip() for line in section.splitlines() if line.startswith("- [ ] ")]
     ours = [item.text for kind in ("initial", "weekly", "monthly") for item in code_definitions()[kind].items]
     assert ours == guide_items
 
 
-@pytest.mark.parametrize("text", [
-    "# T\n- [ ] no header <!-- key: a; manual -->\n",
-    "# T\n<!-- kind: weekly; version: 1 -->\n- [ ] no metadata\n",
-    "# T\n<!-- kind: weekly; version: 1 -->\n- [ ] a <!-- key: a; probe -->\n",
-    "# T\n<!-- kind: weekly; version: 1 -->\n- [ ] a <!-- key: a; manual -->\n- [ ] b <!-- key: a; manual -->\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# T\n- [ ] no header <!-- key: a; manual -->\n",
+        "# T\n<!-- kind: weekly; version: 1 -->\n- [ ] no metadata\n",
+        "# T\n<!-- kind: weekly; version: 1 -->\n- [ ] a <!-- key: a; probe -->\n",
+        "# T\n<!-- kind: weekly; version: 1 -->\n- [ ] a <!-- key: a; manual -->\n- [ ] b <!-- key: a; manual -->\n",
+    ],
+)
 def test_malformed_definition_files_are_refused(text: str) -> None:
     with pytest.raises(DefinitionFileError):
         parse_definition(text)

@@ -86,8 +86,9 @@ def test_artifact_store_probe_on_proxied_local_artifacts(mlflow: str, settings) 
 
 def test_artifact_store_probe_fails_on_a_file_location(mlflow: str, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings.CHECKLIST_ARTIFACTS_DESTINATION = "s3://team-bucket/mlflow"
-    mlf.create_experiment(f"/checklists-test/file-artifacts-{uuid.uuid4().hex[:8]}",
-                          artifact_location=(tmp_path / "art").as_uri())
+    mlf.create_experiment(
+        f"/checklists-test/file-artifacts-{uuid.uuid4().hex[:8]}", artifact_location=(tmp_path / "art").as_uri()
+    )
     result = probes.run_probe("artifact_store")
     assert result.status == "fail"
     assert "file://" in result.evidence
@@ -160,8 +161,9 @@ def test_maintenance_probes_without_results_are_unknown(probe: str, monkeypatch:
 def test_capacity_probes_compare_with_thresholds(settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     settings.CHECKLIST_ARTIFACT_BYTES_MAX = 1000
     settings.CHECKLIST_DB_BYTES_MAX = 1000
-    monkeypatch.setattr(sources, "capacity_totals",
-                        lambda: sources.CapacityTotals(artifact_bytes=500, db_bytes=1500, measured_at=None))
+    monkeypatch.setattr(
+        sources, "capacity_totals", lambda: sources.CapacityTotals(artifact_bytes=500, db_bytes=1500, measured_at=None)
+    )
     assert probes.run_probe("artifact_capacity").status == "pass"
     result = probes.run_probe("db_size")
     assert result.status == "fail" and "150%" in result.evidence
@@ -173,8 +175,12 @@ def test_cleanup_probe_needs_a_recent_success(monkeypatch: pytest.MonkeyPatch) -
     from django.utils import timezone
 
     def cleanup(days: int, ok: bool = True):  # type: ignore[no-untyped-def]
-        return lambda: sources.CleanupResult(succeeded=ok, finished_at=timezone.now() - timedelta(days=days),
-                                             status="succeeded" if ok else "failed", summary="")
+        return lambda: sources.CleanupResult(
+            succeeded=ok,
+            finished_at=timezone.now() - timedelta(days=days),
+            status="succeeded" if ok else "failed",
+            summary="",
+        )
 
     monkeypatch.setattr(sources, "last_cleanup", cleanup(2))
     assert probes.run_probe("last_cleanup").status == "pass"
@@ -196,4 +202,3 @@ def test_naming_probes_read_the_catalog_index_and_the_registry_lint(mlflow: str)
     assert models.status == "warn"
     assert "xgboost-fraud-v3" in models.evidence and "bert-search-ranking-2026" in models.evidence
     assert "fraud-detector:" not in models.evidence
-

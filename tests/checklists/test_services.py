@@ -24,8 +24,11 @@ def _events(instance: ChecklistInstance, action: str | None = None) -> int:
 def test_periods() -> None:
     assert services.period_for("weekly", dt.date(2026, 1, 1), "u")[:2] == ("2026-W01", dt.date(2025, 12, 29))
     assert services.period_for("weekly", dt.date(2024, 12, 30), "u")[0] == "2025-W01"
-    assert services.period_for("monthly", dt.date(2026, 2, 14), "u") == ("2026-02", dt.date(2026, 2, 1),
-                                                                        dt.date(2026, 2, 28))
+    assert services.period_for("monthly", dt.date(2026, 2, 14), "u") == (
+        "2026-02",
+        dt.date(2026, 2, 1),
+        dt.date(2026, 2, 28),
+    )
     assert services.period_for("monthly", dt.date(2026, 12, 31), "u")[2] == dt.date(2026, 12, 31)
     assert services.period_for("initial", dt.date(2026, 2, 14), "http://x")[0] == "initial:http://x"
 
@@ -79,15 +82,21 @@ def test_tick_needs_a_note_and_a_manual_item(monthly: ChecklistInstance, persona
     with pytest.raises(InvalidInput):
         services.item_tick(instance_id=monthly.pk, key="backup_restore", actor=operator, note="  ")
     with pytest.raises(InvalidInput):
-        services.item_tick(instance_id=monthly.pk, key="backup_restore", actor=operator, note="x",
-                           evidence_link="javascript:alert(1)")
+        services.item_tick(
+            instance_id=monthly.pk, key="backup_restore", actor=operator, note="x", evidence_link="javascript:alert(1)"
+        )
     with pytest.raises(RuleViolation):
         services.item_tick(instance_id=monthly.pk, key="mlflow_version", actor=operator, note="x")
     with pytest.raises(NotFound):
         services.item_tick(instance_id=monthly.pk, key="nope", actor=operator, note="x")
     assert _events(monthly, "checklist.tick") == 0
-    item = services.item_tick(instance_id=monthly.pk, key="backup_restore", actor=operator,
-                              note="Restored last night's dump to staging", evidence_link="https://wiki/restore-42")
+    item = services.item_tick(
+        instance_id=monthly.pk,
+        key="backup_restore",
+        actor=operator,
+        note="Restored last night's dump to staging",
+        evidence_link="https://wiki/restore-42",
+    )
     assert (item.status, item.ticked_by_name) == ("pass", "operator")
     event = AuditEvent.objects.get(action="checklist.tick")
     assert event.after["key"] == "backup_restore" and event.actor_name == "operator"
@@ -99,8 +108,9 @@ def test_sign_off_freezes_the_instance(monthly: ChecklistInstance, personas, set
     with pytest.raises(RuleViolation, match="not ticked"):
         services.instance_sign_off(instance_id=monthly.pk, actor=operator)
     tick_all_manual(monthly, operator)
-    services.item_tick(instance_id=monthly.pk, key="db_performance", actor=operator, outcome="fail",
-                       note="slow queries on runs table")
+    services.item_tick(
+        instance_id=monthly.pk, key="db_performance", actor=operator, outcome="fail", note="slow queries on runs table"
+    )
     with pytest.raises(InvalidInput, match="note"):
         services.instance_sign_off(instance_id=monthly.pk, actor=operator)
     services.instance_sign_off(instance_id=monthly.pk, actor=operator, note="index ticket OPS-12 opened")
@@ -114,8 +124,10 @@ def test_sign_off_freezes_the_instance(monthly: ChecklistInstance, personas, set
         services.instance_probe_run(instance_id=monthly.pk)
     with pytest.raises(Conflict):
         services.instance_sign_off(instance_id=monthly.pk, actor=personas["admin"], note="again")
-    assert {i.key: (i.status, i.evidence, i.measured_at, i.note, i.ticked_by_name)
-            for i in InstanceItem.objects.filter(instance=monthly)} == frozen
+    assert {
+        i.key: (i.status, i.evidence, i.measured_at, i.note, i.ticked_by_name)
+        for i in InstanceItem.objects.filter(instance=monthly)
+    } == frozen
     assert _events(monthly) == events
     monthly.refresh_from_db()
     assert monthly.signed_off_name == "operator" and monthly.sign_off_note == "index ticket OPS-12 opened"
@@ -125,10 +137,13 @@ def test_definition_edit_makes_a_new_version_and_keeps_history(weekly: Checklist
     admin = personas["admin"]
     current = services.latest_definition("weekly")
     items = [(i.key, i.text, i.position) for i in current.items.all()]
-    edited = [(key, "Weekly: " + text if key == "stuck_runs" else text, 1 if key == "response_time" else pos + 1)
-              for key, text, pos in items]
-    new = services.definition_edit(actor=admin, kind="weekly", items=edited, expected_version=current.version,
-                                   note="latency first")
+    edited = [
+        (key, "Weekly: " + text if key == "stuck_runs" else text, 1 if key == "response_time" else pos + 1)
+        for key, text, pos in items
+    ]
+    new = services.definition_edit(
+        actor=admin, kind="weekly", items=edited, expected_version=current.version, note="latency first"
+    )
     assert new.version == current.version + 1 and new.source == "ui"
     assert [i.key for i in new.items.all()][0] == "response_time"
     assert new.items.get(key="stuck_runs").text.startswith("Weekly: ")
@@ -144,8 +159,9 @@ def test_definition_edit_makes_a_new_version_and_keeps_history(weekly: Checklist
     with pytest.raises(InvalidInput):
         services.definition_edit(actor=admin, kind="weekly", items=edited[:2], expected_version=new.version)
     with pytest.raises(InvalidInput):
-        services.definition_edit(actor=admin, kind="weekly", items=[(k, "", p) for k, _, p in edited],
-                                 expected_version=new.version)
+        services.definition_edit(
+            actor=admin, kind="weekly", items=[(k, "", p) for k, _, p in edited], expected_version=new.version
+        )
     # Loading the code files again does not overwrite the admin's edit.
     services.definitions_sync()
     assert services.latest_definition("weekly").pk == new.pk

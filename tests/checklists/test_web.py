@@ -46,16 +46,19 @@ def test_instance_page_tick_via_htmx_and_sign_off(login, monthly: ChecklistInsta
     page = client.get(reverse("checklists:instance", args=[monthly.pk])).content.decode()
     assert "Versions match" in page
 
-    fragment = client.post(reverse("checklists:tick", args=[monthly.pk, "backup_restore"]),
-                           {"outcome": "pass", "note": "restore drill OK", "evidence_link": ""},
-                           HTTP_HX_REQUEST="true")
+    fragment = client.post(
+        reverse("checklists:tick", args=[monthly.pk, "backup_restore"]),
+        {"outcome": "pass", "note": "restore drill OK", "evidence_link": ""},
+        HTTP_HX_REQUEST="true",
+    )
     assert fragment.status_code == 200
     body = fragment.content.decode()
     assert 'id="item-backup_restore"' in body and "restore drill OK" in body and "<html" not in body
     assert 'hx-swap-oob="true"' in body  # status counts updated in the same response
 
-    bad = client.post(reverse("checklists:tick", args=[monthly.pk, "db_performance"]), {"note": ""},
-                      HTTP_HX_REQUEST="true")
+    bad = client.post(
+        reverse("checklists:tick", args=[monthly.pk, "db_performance"]), {"note": ""}, HTTP_HX_REQUEST="true"
+    )
     assert bad.status_code == 400 and bad["HX-Retarget"] == "#messages"
 
     for key in ("storage_cost_lifecycle", "db_performance", "unused_models"):
@@ -112,19 +115,26 @@ def test_api_read_tick_and_sign_off(login, monthly: ChecklistInstance) -> None: 
 
     url = f"/api/v1/checklists/instances/{monthly.pk}"
     for key in ("storage_cost_lifecycle", "db_performance", "unused_models", "backup_restore"):
-        response = client.post(f"{url}/items/{key}/tick", json.dumps({"note": "api tick"}),
-                               content_type="application/json")
+        response = client.post(
+            f"{url}/items/{key}/tick", json.dumps({"note": "api tick"}), content_type="application/json"
+        )
         assert response.status_code == 200 and response.json()["status"] == "pass"
-    assert client.post(f"{url}/items/backup_restore/tick", json.dumps({"note": ""}),
-                       content_type="application/json").status_code in (400, 422)
-    assert client.post(f"{url}/items/mlflow_version/tick", json.dumps({"note": "x"}),
-                       content_type="application/json").status_code == 422
+    assert client.post(
+        f"{url}/items/backup_restore/tick", json.dumps({"note": ""}), content_type="application/json"
+    ).status_code in (400, 422)
+    assert (
+        client.post(
+            f"{url}/items/mlflow_version/tick", json.dumps({"note": "x"}), content_type="application/json"
+        ).status_code
+        == 422
+    )
     probes = client.post(f"{url}/probes")
     assert probes.status_code == 200 and "mlflow_version" in probes.json()["changed"]
     signed = client.post(f"{url}/sign-off", json.dumps({"note": "ok"}), content_type="application/json")
     assert signed.status_code == 200 and signed.json()["signed_off"] is True
-    again = client.post(f"{url}/items/backup_restore/tick", json.dumps({"note": "late"}),
-                        content_type="application/json")
+    again = client.post(
+        f"{url}/items/backup_restore/tick", json.dumps({"note": "late"}), content_type="application/json"
+    )
     assert again.status_code == 409 and "frozen" in again.json()["detail"]
     assert client.post(f"{url}/sign-off", json.dumps({}), content_type="application/json").status_code == 409
     assert client.get(url).json()["signed_off_by"] == "operator"
@@ -134,8 +144,11 @@ def test_api_read_tick_and_sign_off(login, monthly: ChecklistInstance) -> None: 
 def test_api_refuses_auditor(login, monthly: ChecklistInstance) -> None:  # type: ignore[no-untyped-def]
     client = login("auditor")
     assert client.get("/api/v1/checklists/current").status_code == 200
-    response = client.post(f"/api/v1/checklists/instances/{monthly.pk}/items/backup_restore/tick",
-                           json.dumps({"note": "x"}), content_type="application/json")
+    response = client.post(
+        f"/api/v1/checklists/instances/{monthly.pk}/items/backup_restore/tick",
+        json.dumps({"note": "x"}),
+        content_type="application/json",
+    )
     assert response.status_code == 403
 
 

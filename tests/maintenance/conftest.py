@@ -74,8 +74,9 @@ def celery_worker(_celery_worker_process: tuple[str, str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def _celery_worker_process(django_db_setup: None, django_db_blocker: Any, mlflow_server: str,
-                           s3_server: str) -> Iterator[tuple[str, str]]:
+def _celery_worker_process(
+    django_db_setup: None, django_db_blocker: Any, mlflow_server: str, s3_server: str
+) -> Iterator[tuple[str, str]]:
     """The worker subprocess; yields (broker URL, queue name)."""
     from django.conf import settings
 
@@ -110,9 +111,29 @@ def _celery_worker_process(django_db_setup: None, django_db_blocker: Any, mlflow
     log_path = workdir / "worker.log"
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mlopsadmin", "worker", "--pool", "solo", "-Q", queue_name,
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mlopsadmin",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            queue_name,
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -156,16 +177,24 @@ def unique() -> str:
 def make_experiment(mlflow: str, unique: str) -> Callable[..., tuple[str, str]]:
     from mlopsadmin.lib import mlflow_client as mlf
 
-    def _make(suffix: str = "exp", *, prefix: str = "/maint-tests", artifact_location: str | None = None
-              ) -> tuple[str, str]:
+    def _make(
+        suffix: str = "exp", *, prefix: str = "/maint-tests", artifact_location: str | None = None
+    ) -> tuple[str, str]:
         name = f"{prefix}/{unique}-{suffix}"
         return mlf.create_experiment(name, artifact_location=artifact_location), name
 
     return _make
 
 
-def make_run(experiment_id: str, *, status: str = "FAILED", age_days: float = 200, tags: dict[str, str] | None = None,
-             metric_age_days: float | None = None, name: str = "run") -> str:
+def make_run(
+    experiment_id: str,
+    *,
+    status: str = "FAILED",
+    age_days: float = 200,
+    tags: dict[str, str] | None = None,
+    metric_age_days: float | None = None,
+    name: str = "run",
+) -> str:
     """A run started `age_days` ago; ended a little later unless RUNNING; optional metric logged at
     `metric_age_days` ago (sign of life)."""
     from mlopsadmin.lib import mlflow_client as mlf

@@ -17,8 +17,11 @@ def test_progress_bar_updates_and_stops_polling(celery_worker, browser_login, li
         make_run(experiment_id, status="RUNNING", age_days=3, name=f"stuck-{index}")
     page = browser_login("operator")
     # a queued task, shown before any worker has it: the bar polls
-    run = TaskRun.objects.create(kind=TaskKind.REAPER, started_by="operator",
-                                 parameters={"dry_run": True, "threshold_hours": 24.0, "experiment_id": experiment_id})
+    run = TaskRun.objects.create(
+        kind=TaskKind.REAPER,
+        started_by="operator",
+        parameters={"dry_run": True, "threshold_hours": 24.0, "experiment_id": experiment_id},
+    )
     progress_requests: list[int] = []
     page.on("response", lambda r: progress_requests.append(r.status) if "/progress" in r.url else None)
     page.goto(f"{live_server.url}/maintenance/tasks/{run.pk}/")

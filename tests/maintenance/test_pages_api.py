@@ -15,14 +15,31 @@ pytestmark = pytest.mark.django_db
 
 
 def _plan(**fields: object) -> CleanupPlan:
-    values = {"scope": "all", "older_than_days": 90, "statuses": ["FAILED", "KILLED"], "cutoff_ms": 0,
-              "state": PlanState.READY, "created_by": "operator", "candidate_count": 1, "excluded_count": 1,
-              "planned_at": timezone.now(), **fields}
+    values = {
+        "scope": "all",
+        "older_than_days": 90,
+        "statuses": ["FAILED", "KILLED"],
+        "cutoff_ms": 0,
+        "state": PlanState.READY,
+        "created_by": "operator",
+        "candidate_count": 1,
+        "excluded_count": 1,
+        "planned_at": timezone.now(),
+        **fields,
+    }
     plan = CleanupPlan.objects.create(**values)
-    PlanItem.objects.create(plan=plan, run_id="c" * 32, experiment_id="1", experiment_name="/search-team/a/b",
-                            status="FAILED", reason="FAILED, ended long ago", estimated_bytes=2048)
-    PlanItem.objects.create(plan=plan, run_id="k" * 32, experiment_id="1", status="FAILED", excluded=True,
-                            reason="tagged keep=true")
+    PlanItem.objects.create(
+        plan=plan,
+        run_id="c" * 32,
+        experiment_id="1",
+        experiment_name="/search-team/a/b",
+        status="FAILED",
+        reason="FAILED, ended long ago",
+        estimated_bytes=2048,
+    )
+    PlanItem.objects.create(
+        plan=plan, run_id="k" * 32, experiment_id="1", status="FAILED", excluded=True, reason="tagged keep=true"
+    )
     return plan
 
 
@@ -51,8 +68,14 @@ def test_bad_form_input_is_a_400_and_changes_nothing(login) -> None:  # type: ig
 
 def test_progress_fragment_polls_while_running_and_stops_when_done(login) -> None:  # type: ignore[no-untyped-def]
     client = login("operator")
-    run = TaskRun.objects.create(kind=TaskKind.CAPACITY, started_by="operator", state=TaskState.RUNNING,
-                                 progress_done=3, progress_total=12, heartbeat_at=timezone.now())
+    run = TaskRun.objects.create(
+        kind=TaskKind.CAPACITY,
+        started_by="operator",
+        state=TaskState.RUNNING,
+        progress_done=3,
+        progress_total=12,
+        heartbeat_at=timezone.now(),
+    )
     url = f"/maintenance/tasks/{run.pk}/progress"
     running = client.get(url, HTTP_HX_REQUEST="true")
     body = running.content.decode()
@@ -97,9 +120,14 @@ def test_execute_form_queues_the_execution_once(login) -> None:  # type: ignore[
 
 
 def test_home_tiles(login) -> None:  # type: ignore[no-untyped-def]
-    TaskRun.objects.create(kind=TaskKind.REAPER, started_by="system:schedule.reaper", state=TaskState.SUCCEEDED,
-                           finished_at=timezone.now(), counts={"stuck": 4, "reaped": 0},
-                           report={"dry_run": True})
+    TaskRun.objects.create(
+        kind=TaskKind.REAPER,
+        started_by="system:schedule.reaper",
+        state=TaskState.SUCCEEDED,
+        finished_at=timezone.now(),
+        counts={"stuck": 4, "reaped": 0},
+        report={"dry_run": True},
+    )
     page = login("lead_search").get("/").content.decode()
     assert "Stuck runs" in page and "Last cleanup" in page and "Maintenance tasks running" in page
 
@@ -120,19 +148,25 @@ def test_api_permissions_and_errors(login, client) -> None:  # type: ignore[no-u
 
 def test_api_plan_create_read_execute(login, mlflow) -> None:  # type: ignore[no-untyped-def]
     operator = login("operator")
-    missing = operator.post("/api/v1/maintenance/cleanup-plans", {"scope": "experiment", "scope_value": "/nope/x"},
-                            content_type="application/json")
+    missing = operator.post(
+        "/api/v1/maintenance/cleanup-plans",
+        {"scope": "experiment", "scope_value": "/nope/x"},
+        content_type="application/json",
+    )
     assert missing.status_code == 404
-    created = operator.post("/api/v1/maintenance/cleanup-plans",
-                            {"scope": "experiment", "scope_value": "/search-team/query-ranking/bert-finetune",
-                             "older_than_days": 30}, content_type="application/json")
+    created = operator.post(
+        "/api/v1/maintenance/cleanup-plans",
+        {"scope": "experiment", "scope_value": "/search-team/query-ranking/bert-finetune", "older_than_days": 30},
+        content_type="application/json",
+    )
     assert created.status_code == 202, created.content
     body = created.json()
     assert body["state"] == "planning" and body["older_than_days"] == 30 and body["statuses"] == ["FAILED", "KILLED"]
     read = operator.get(f"/api/v1/maintenance/cleanup-plans/{body['id']}").json()
     assert read["plan_task_id"] == body["plan_task_id"]
-    conflict = operator.post(f"/api/v1/maintenance/cleanup-plans/{body['id']}/execute", {"confirm": True},
-                             content_type="application/json")
+    conflict = operator.post(
+        f"/api/v1/maintenance/cleanup-plans/{body['id']}/execute", {"confirm": True}, content_type="application/json"
+    )
     assert conflict.status_code == 409  # still planning
     runs = operator.get("/api/v1/maintenance/task-runs?kind=cleanup_plan").json()
     assert [r["id"] for r in runs] == [body["plan_task_id"]] and runs[0]["state"] == "queued"

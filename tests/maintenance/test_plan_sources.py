@@ -21,24 +21,44 @@ from tests.maintenance.conftest import DAY_MS, make_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
-ITEM_FIELDS = ("run_id", "excluded", "reason", "status", "end_time", "experiment_id", "experiment_name", "team",
-               "run_name", "estimated_bytes")
+ITEM_FIELDS = (
+    "run_id",
+    "excluded",
+    "reason",
+    "status",
+    "end_time",
+    "experiment_id",
+    "experiment_name",
+    "team",
+    "run_name",
+    "estimated_bytes",
+)
 
 
 def _session_store() -> str:
     from django.conf import settings
 
-    return (os.environ.get("MLOPSADMIN_TEST_MLFLOW_STORE") or os.environ.get("MLOPSADMIN_TEST_MLFLOW_BACKEND")
-            or settings.MLFLOW_BACKEND_STORE_URI)
+    return (
+        os.environ.get("MLOPSADMIN_TEST_MLFLOW_STORE")
+        or os.environ.get("MLOPSADMIN_TEST_MLFLOW_BACKEND")
+        or settings.MLFLOW_BACKEND_STORE_URI
+    )
 
 
-def _plan(*, scope: str, scope_value: str = "", statuses: tuple[str, ...] = ("FAILED", "KILLED"),
-          cutoff_ms: int | None = None) -> tuple[TaskRun, dict[str, tuple[Any, ...]]]:
+def _plan(
+    *, scope: str, scope_value: str = "", statuses: tuple[str, ...] = ("FAILED", "KILLED"), cutoff_ms: int | None = None
+) -> tuple[TaskRun, dict[str, tuple[Any, ...]]]:
     """Run the plan handler in this process; (task run, {run_id: item fields})."""
     run = TaskRun.objects.create(kind=TaskKind.CLEANUP_PLAN, started_by="tests")
-    plan = CleanupPlan.objects.create(scope=scope, scope_value=scope_value, older_than_days=90,
-                                      statuses=sorted(statuses), created_by="tests", plan_task=run,
-                                      cutoff_ms=cutoff_ms or int(time.time() * 1000) - 90 * DAY_MS)
+    plan = CleanupPlan.objects.create(
+        scope=scope,
+        scope_value=scope_value,
+        older_than_days=90,
+        statuses=sorted(statuses),
+        created_by="tests",
+        plan_task=run,
+        cutoff_ms=cutoff_ms or int(time.time() * 1000) - 90 * DAY_MS,
+    )
     run.parameters = {"plan_id": plan.pk}
     run.save()
     assert services.task_run_execute(task_run_id=run.pk) == "done"
@@ -107,16 +127,24 @@ def test_store_and_api_plans_are_identical(seeded: dict[str, Any], settings: Any
     store_items, api_items = _both(settings, scope="team", scope_value=seeded["team"].name)
     assert store_items == api_items
     candidates = {r for r, item in store_items.items() if not item[1]}
-    expected = ({runs[f"failed-{i}"] for i in range(7)} | {runs[f"second-{i}"] for i in range(6)}
-                | {runs["killed"], runs["keep-false"], runs["keep-empty"], runs["tagged-empty"]})
+    expected = (
+        {runs[f"failed-{i}"] for i in range(7)}
+        | {runs[f"second-{i}"] for i in range(6)}
+        | {runs["killed"], runs["keep-false"], runs["keep-empty"], runs["tagged-empty"]}
+    )
     assert candidates == expected
-    reasons = {label: store_items[runs[label]][2] for label in
-               ("keep-upper", "keep-space", "tagged", "version", "logged", "running")}
-    assert reasons == {"keep-upper": "tagged keep=true", "keep-space": "tagged keep=true",
-                       "tagged": "tagged mlflow.registeredModelName=m",
-                       "version": "source of a registered model version",
-                       "logged": "source of a registered model version",
-                       "running": "still RUNNING (stuck runs are the reaper's job)"}
+    reasons = {
+        label: store_items[runs[label]][2]
+        for label in ("keep-upper", "keep-space", "tagged", "version", "logged", "running")
+    }
+    assert reasons == {
+        "keep-upper": "tagged keep=true",
+        "keep-space": "tagged keep=true",
+        "tagged": "tagged mlflow.registeredModelName=m",
+        "version": "source of a registered model version",
+        "logged": "source of a registered model version",
+        "running": "still RUNNING (stuck runs are the reaper's job)",
+    }
     for label in ("finished", "recent", "running-new", "deleted", "in-deleted-exp"):
         assert runs[label] not in store_items, label
     assert store_items[runs["failed-0"]][-1] == 1200 and store_items[runs["keep-upper"]][-1] == 99
@@ -124,8 +152,9 @@ def test_store_and_api_plans_are_identical(seeded: dict[str, Any], settings: Any
 
 
 def test_store_and_api_agree_on_other_scopes_and_statuses(seeded: dict[str, Any], settings: Any) -> None:
-    store_items, api_items = _both(settings, scope="experiment", scope_value=seeded["first"],
-                                   statuses=("FAILED", "FINISHED", "KILLED"))
+    store_items, api_items = _both(
+        settings, scope="experiment", scope_value=seeded["first"], statuses=("FAILED", "FINISHED", "KILLED")
+    )
     assert store_items == api_items
     assert seeded["runs"]["finished"] in store_items and not store_items[seeded["runs"]["finished"]][1]
     store_items, api_items = _both(settings, scope="all")
@@ -142,15 +171,19 @@ def old_schema_store(tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.mark.parametrize(("store", "why"), [
-    ("", "MLFLOW_BACKEND_STORE_URI is not set"),
-    ("sqlite:////nonexistent/mlflow.db", "not found"),
-    ("postgresql+psycopg2://postgres:hunter2@127.0.0.1:9/mlflow", "unreachable"),
-    ("file:///tmp/mlruns", "not a SQL store"),
-    ("old-schema", "schema revision 0a8213491aaa differs"),
-])
-def test_unusable_store_falls_back_to_the_api(seeded: dict[str, Any], settings: Any, old_schema_store: str,
-                                              store: str, why: str) -> None:
+@pytest.mark.parametrize(
+    ("store", "why"),
+    [
+        ("", "MLFLOW_BACKEND_STORE_URI is not set"),
+        ("sqlite:////nonexistent/mlflow.db", "not found"),
+        ("postgresql+psycopg2://postgres:hunter2@127.0.0.1:9/mlflow", "unreachable"),
+        ("file:///tmp/mlruns", "not a SQL store"),
+        ("old-schema", "schema revision 0a8213491aaa differs"),
+    ],
+)
+def test_unusable_store_falls_back_to_the_api(
+    seeded: dict[str, Any], settings: Any, old_schema_store: str, store: str, why: str
+) -> None:
     settings.MLFLOW_BACKEND_STORE_URI = old_schema_store if store == "old-schema" else store
     run, items = _plan(scope="experiment", scope_value=seeded["second"])
     assert run.report["source"] == mlf.SOURCE_API
@@ -158,8 +191,9 @@ def test_unusable_store_falls_back_to_the_api(seeded: dict[str, Any], settings: 
     assert {r for r, item in items.items() if not item[1]} == {seeded["runs"][f"second-{i}"] for i in range(6)}
 
 
-def test_store_failing_part_way_is_listed_again_through_the_api(seeded: dict[str, Any], settings: Any,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_failing_part_way_is_listed_again_through_the_api(
+    seeded: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings.MLFLOW_BACKEND_STORE_URI = _session_store()
     real = mlflow_store.iter_cleanup_rows
 

@@ -60,9 +60,16 @@ def test_progress_on_a_lost_record_stops_the_worker(personas) -> None:  # type: 
 
 def test_plan_older_than_the_limit_must_be_replanned(personas, settings) -> None:  # type: ignore[no-untyped-def]
     settings.MAINTENANCE_PLAN_MAX_AGE_HOURS = 2
-    plan = CleanupPlan.objects.create(scope="all", older_than_days=90, statuses=["FAILED"], cutoff_ms=0,
-                                      state=PlanState.READY, created_by="operator", candidate_count=3,
-                                      planned_at=timezone.now() - timedelta(hours=3))
+    plan = CleanupPlan.objects.create(
+        scope="all",
+        older_than_days=90,
+        statuses=["FAILED"],
+        cutoff_ms=0,
+        state=PlanState.READY,
+        created_by="operator",
+        candidate_count=3,
+        planned_at=timezone.now() - timedelta(hours=3),
+    )
     with pytest.raises(RuleViolation, match="new plan"):
         services.cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True)
     with pytest.raises(InvalidInput):
@@ -71,10 +78,16 @@ def test_plan_older_than_the_limit_must_be_replanned(personas, settings) -> None
     assert plan.state == PlanState.READY and not TaskRun.objects.exists()
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"scope": "galaxy"}, {"scope": "experiment", "scope_value": ""}, {"scope": "all", "older_than_days": -1},
-    {"scope": "all", "statuses": ["RUNNING"]}, {"scope": "team", "scope_value": "no-such-team"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"scope": "galaxy"},
+        {"scope": "experiment", "scope_value": ""},
+        {"scope": "all", "older_than_days": -1},
+        {"scope": "all", "statuses": ["RUNNING"]},
+        {"scope": "team", "scope_value": "no-such-team"},
+    ],
+)
 def test_bad_plan_input_changes_nothing(personas, kwargs) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput):
         services.cleanup_plan_create(actor=personas["operator"], **kwargs)
@@ -99,12 +112,17 @@ def test_selectors_for_checklists(personas) -> None:  # type: ignore[no-untyped-
     done = _task(state=TaskState.SUCCEEDED, finished_at=timezone.now(), counts={"reaped": 2})
     _task(state=TaskState.FAILED, finished_at=timezone.now())
     assert selectors.last_task_run(kind=TaskKind.REAPER) == done
-    CapacitySample.objects.create(scope="total", key="all", size_bytes=100,
-                                  detail={"database_bytes": 50, "warning": True, "critical": False})
+    CapacitySample.objects.create(
+        scope="total", key="all", size_bytes=100, detail={"database_bytes": 50, "warning": True, "critical": False}
+    )
     totals = selectors.latest_capacity_totals()
     assert totals is not None
-    assert (totals["artifact_bytes"], totals["database_bytes"], totals["warning"], totals["critical"]) == \
-        (100, 50, True, False)
+    assert (totals["artifact_bytes"], totals["database_bytes"], totals["warning"], totals["critical"]) == (
+        100,
+        50,
+        True,
+        False,
+    )
 
 
 def test_mlflow_artifacts_locations_resolve_only_with_a_destination(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -132,8 +150,12 @@ def test_capacity_thresholds(settings) -> None:  # type: ignore[no-untyped-def]
     assert levels(5000, None)["critical"] is True
 
 
-def test_capacity_alert_is_audited_and_notified(personas, settings, django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
-                                                mailoutbox) -> None:
+def test_capacity_alert_is_audited_and_notified(
+    personas,
+    settings,
+    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+    mailoutbox,
+) -> None:
     from maintenance.capacity import levels
     from mlopsadmin.celery import app
 

@@ -82,8 +82,9 @@ def test_team_scope_plan_streams_every_page(celery_worker, personas, mlflow, uni
         ids += [make_run(experiment_id, status="FAILED", name=f"r{i}") for i in range(12)]
     outside = mlf.create_experiment(f"/other-{unique}/proj/exp")
     make_run(outside, status="FAILED")
-    plan = services.cleanup_plan_create(actor=personas["admin"], scope="team", scope_value=team.name,
-                                        older_than_days=30)
+    plan = services.cleanup_plan_create(
+        actor=personas["admin"], scope="team", scope_value=team.name, older_than_days=30
+    )
     assert wait_task(plan.plan_task_id).state == TaskState.SUCCEEDED
     plan.refresh_from_db()
     assert plan.candidate_count == 24
@@ -103,8 +104,9 @@ def test_purge_removes_exactly_the_deleted_runs(celery_worker, personas, make_ex
     assert wait_task(plan.plan_task_id).state == TaskState.SUCCEEDED
     plan.refresh_from_db()
     assert plan.estimated_bytes == 3000
-    run = wait_task(services.cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True,
-                                                  purge=True).pk)
+    run = wait_task(
+        services.cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True, purge=True).pk
+    )
     assert run.state == TaskState.SUCCEEDED, run.errors
     assert run.report["purge"] == {"runs_purged": 1, "artifact_bytes_reclaimed": 3000}
     with pytest.raises(mlf.MlflowNotFound):
@@ -174,8 +176,10 @@ def test_one_task_of_a_kind_at_a_time(celery_worker, personas, make_experiment):
         services.reaper_start(actor=personas["operator"], experiment=experiment_id)
     assert wait_task(first.pk).state == TaskState.SUCCEEDED
     time.sleep(0.1)
-    assert wait_task(services.reaper_start(actor=personas["operator"], experiment=experiment_id).pk).state \
+    assert (
+        wait_task(services.reaper_start(actor=personas["operator"], experiment=experiment_id).pk).state
         == TaskState.SUCCEEDED
+    )
 
 
 def test_local_tree_sizes_helper(tmp_path: Path) -> None:

@@ -28,8 +28,13 @@ def make_model(mlflow: str, personas: dict[str, object]) -> Callable[..., str]:
     Each score is the gate metric of the version's source run (None: the run has no such metric).
     The name starts with 'search-' so team search owns it (lead_search may promote it)."""
 
-    def _make(scores: list[float | None], *, aliases: dict[str, int] | None = None,
-              approval_required: bool | None = False, pyfunc: bool = False) -> str:
+    def _make(
+        scores: list[float | None],
+        *,
+        aliases: dict[str, int] | None = None,
+        approval_required: bool | None = False,
+        pyfunc: bool = False,
+    ) -> str:
         name = f"search-promo-{uuid.uuid4().hex[:10]}"
         mlf.create_registered_model(name, description="promotion test model")
         experiment_id = _experiment_id()

@@ -27,8 +27,11 @@ def promote_concurrently(live_server, make_model, personas) -> tuple[str, list[r
 
     def one() -> None:
         start.wait()
-        responses.append(requests.post(url, json={"expected_aliases": seen}, timeout=60,
-                                       headers={"Authorization": f"Bearer {token}"}))
+        responses.append(
+            requests.post(
+                url, json={"expected_aliases": seen}, timeout=60, headers={"Authorization": f"Bearer {token}"}
+            )
+        )
 
     threads = [threading.Thread(target=one) for _ in range(REQUESTS)]
     for thread in threads:

@@ -6,8 +6,14 @@ CONFIG = GateConfig(metric="val_ndcg_at_10", threshold=0.80, max_drop_pct=2.0, r
 
 
 def evaluate(**overrides):  # type: ignore[no-untyped-def]
-    values = {"config": CONFIG, "candidate_version": "3", "candidate_metric": 0.86, "champion_version": "2",
-              "champion_metric": 0.85, "approved": True}
+    values = {
+        "config": CONFIG,
+        "candidate_version": "3",
+        "candidate_metric": 0.86,
+        "champion_version": "2",
+        "champion_metric": 0.85,
+        "approved": True,
+    }
     values.update(overrides)
     return gate_evaluate(**values)
 

@@ -9,8 +9,11 @@ from registry_ui.promotion import plans
 def test_promote_challenger_moves_champion_to_previous_and_drops_challenger() -> None:
     plan = plans.plan_promote({"champion": "2", "previous-champion": "1", "challenger": "3"})
     assert plan.after == {"champion": "3", "previous-champion": "2"}
-    assert [m.describe() for m in plan.moves] == ["@previous-champion: v1 → v2", "@champion: v2 → v3",
-                                                  "@challenger: v3 → (removed)"]
+    assert [m.describe() for m in plan.moves] == [
+        "@previous-champion: v1 → v2",
+        "@champion: v2 → v3",
+        "@challenger: v3 → (removed)",
+    ]
 
 
 def test_promote_a_chosen_version_keeps_the_challenger_elsewhere() -> None:
@@ -30,8 +33,9 @@ def test_promote_refuses_without_challenger_or_to_the_current_champion() -> None
 
 
 def test_rollback_returns_champion_and_marks_the_rolled_back_version() -> None:
-    plan = plans.plan_rollback({"champion": "3", "previous-champion": "2"}, reason="latency", now_iso="t",
-                               actor_name="lead")
+    plan = plans.plan_rollback(
+        {"champion": "3", "previous-champion": "2"}, reason="latency", now_iso="t", actor_name="lead"
+    )
     assert plan.after == {"champion": "2", "rolled-back": "3"}
     assert ("3", "rollback_reason", "latency") in plan.tags
     assert ("3", "rolled_back_at", "t") in plan.tags

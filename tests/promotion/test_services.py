@@ -44,7 +44,8 @@ def test_promote_and_rollback_sequence_gives_the_guide_states(make_model, person
     assert tags["rolled_back_at"].endswith("Z")
 
     assert audit_actions(name) == [("model.alias_challenger", "ok"), ("model.promote", "ok")] * 3 + [
-        ("model.rollback", "ok")]
+        ("model.rollback", "ok")
+    ]
     history = selectors.alias_history(name)
     champion_moves = [(e.from_version, e.to_version) for e in reversed(history) if e.alias == "champion"]
     assert champion_moves == [("", "1"), ("1", "2"), ("2", "3"), ("3", "2")]
@@ -60,11 +61,14 @@ def test_serving_code_loads_the_new_champion_right_after_promotion(make_model, p
     assert list(mlf.load_pyfunc(f"models:/{name}@champion").predict([[0.0]])) == [0.81]
 
 
-@pytest.mark.parametrize(("scores", "failed_rule"), [
-    ([0.85, None], "metric_present"),
-    ([0.70, 0.79], "threshold"),
-    ([0.90, 0.85], "no_regression"),
-])
+@pytest.mark.parametrize(
+    ("scores", "failed_rule"),
+    [
+        ([0.85, None], "metric_present"),
+        ([0.70, 0.79], "threshold"),
+        ([0.90, 0.85], "no_regression"),
+    ],
+)
 def test_each_metric_rule_blocks_promotion_on_its_own(make_model, personas, scores, failed_rule) -> None:
     name = make_model(scores, aliases={"champion": 1, "challenger": 2})
     with pytest.raises(services.GateFailed) as caught:
@@ -120,8 +124,7 @@ def test_a_stale_form_is_refused_with_the_new_state(make_model, personas) -> Non
     assert aliases(name) == {"champion": "1", "challenger": "3"}
 
 
-def test_mlflow_failing_mid_move_is_reported_audited_as_partial_and_repairable(make_model, personas,
-                                                                               settings) -> None:
+def test_mlflow_failing_mid_move_is_reported_audited_as_partial_and_repairable(make_model, personas, settings) -> None:
     name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
     live_uri = settings.MLFLOW_TRACKING_URI
 
@@ -181,8 +184,11 @@ def test_db_lock_refuses_a_second_holder_until_released(db, settings) -> None:
     from registry_ui.promotion.locking import model_lock
 
     settings.REDIS_URL = ""
-    with (model_lock("search-lock-test", wait=0), pytest.raises(Conflict, match="in progress"),
-          model_lock("search-lock-test", wait=0.2)):
+    with (
+        model_lock("search-lock-test", wait=0),
+        pytest.raises(Conflict, match="in progress"),
+        model_lock("search-lock-test", wait=0.2),
+    ):
         pass
     with model_lock("search-lock-test", wait=0):
         pass  # released: free again

@@ -82,15 +82,20 @@ def test_gate_policy_is_edited_by_the_lead_only(make_model, login) -> None:
     assert login("member_search").post(url, data).status_code == 403
     assert login("lead_search").post(url, data).status_code == 302
     policy = GatePolicy.objects.get(model_name=name)
-    assert (policy.metric, policy.threshold, policy.max_drop_pct, policy.require_approval) == ("val_auc", 0.7, 5.0,
-                                                                                               False)
+    assert (policy.metric, policy.threshold, policy.max_drop_pct, policy.require_approval) == (
+        "val_auc",
+        0.7,
+        5.0,
+        False,
+    )
     assert AuditEvent.objects.filter(target_id=name, action="model.gate_policy_edit").count() == 1
 
 
 # --- API ------------------------------------------------------------------------------------------
 def api_post(client, path: str, token: str, body: dict):  # type: ignore[no-untyped-def]
-    return client.post(path, data=json.dumps(body), content_type="application/json",
-                       HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client.post(
+        path, data=json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
 
 
 def test_api_challenger_promote_rollback_for_ci(make_model, client, personas) -> None:
@@ -100,8 +105,9 @@ def test_api_challenger_promote_rollback_for_ci(make_model, client, personas) ->
     assert response.status_code == 200, response.content
     assert api_post(client, f"/api/v1/models/{name}/promote", token, {}).json()["aliases"] == {"champion": "1"}
     api_post(client, f"/api/v1/models/{name}/challenger", token, {"version": "2"})
-    body = api_post(client, f"/api/v1/models/{name}/promote", token,
-                    {"expected_aliases": {"champion": "1", "challenger": "2"}}).json()
+    body = api_post(
+        client, f"/api/v1/models/{name}/promote", token, {"expected_aliases": {"champion": "1", "challenger": "2"}}
+    ).json()
     assert body["aliases"] == {"champion": "2", "previous-champion": "1"} and body["gate"]["passed"]
     response = api_post(client, f"/api/v1/models/{name}/rollback", token, {"reason": "canary errors"})
     assert response.status_code == 200
@@ -135,16 +141,24 @@ def test_api_refuses_members_and_bad_input(make_model, client, personas) -> None
 def deliver(client, secret: str, payload: dict, *, timestamp: int | None = None, signature: str | None = None):  # type: ignore[no-untyped-def]
     body = json.dumps(payload)
     delivery, stamp = str(uuid.uuid4()), str(timestamp or int(time.time()))
-    return client.post(reverse("promotion:webhook"), data=body, content_type="application/json",
-                       HTTP_X_MLFLOW_SIGNATURE=signature or webhooks.sign(secret, delivery, stamp, body),
-                       HTTP_X_MLFLOW_TIMESTAMP=stamp, HTTP_X_MLFLOW_DELIVERY_ID=delivery)
+    return client.post(
+        reverse("promotion:webhook"),
+        data=body,
+        content_type="application/json",
+        HTTP_X_MLFLOW_SIGNATURE=signature or webhooks.sign(secret, delivery, stamp, body),
+        HTTP_X_MLFLOW_TIMESTAMP=stamp,
+        HTTP_X_MLFLOW_DELIVERY_ID=delivery,
+    )
 
 
 def test_signed_webhook_triggers_reconciliation_without_login(make_model, client, settings) -> None:
     settings.MLFLOW_WEBHOOK_SECRET = "s3cret-for-tests"
     name = make_model([0.85, 0.86], aliases={"champion": 1})
-    payload = {"entity": "model_version_alias", "action": "created", "data": {"name": name, "alias": "champion",
-                                                                               "version": "2"}}
+    payload = {
+        "entity": "model_version_alias",
+        "action": "created",
+        "data": {"name": name, "alias": "champion", "version": "2"},
+    }
     assert deliver(client, "s3cret-for-tests", payload).status_code == 202  # first sight: the baseline
     mlf.set_model_alias(name, "champion", "2")
     response = deliver(client, "s3cret-for-tests", payload)

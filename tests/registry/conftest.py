@@ -28,14 +28,19 @@ def make_model(prefix: str = "search", scores: tuple[float, ...] = (0.80, 0.84),
     versions, run_ids = [], []
     now = int(time.time() * 1000)
     for index, score in enumerate(scores):
-        run_id = mlf.create_run(experiment_id, run_name=f"train-{index}",
-                                tags={"git.commit": f"abc{index}def", "data.version": f"v2026.0{index + 1}.01"})
+        run_id = mlf.create_run(
+            experiment_id,
+            run_name=f"train-{index}",
+            tags={"git.commit": f"abc{index}def", "data.version": f"v2026.0{index + 1}.01"},
+        )
         points = [("val_ndcg_at_10", round(score - (9 - step) * 0.01, 4), now + step, step) for step in range(10)]
-        mlf.log_batch(run_id, metrics=points + [("train_loss", 0.5 - index * 0.1, now, 0)],
-                      params={"learning_rate": "3e-5"})
+        mlf.log_batch(
+            run_id, metrics=points + [("train_loss", 0.5 - index * 0.1, now, 0)], params={"learning_rate": "3e-5"}
+        )
         mlf.set_terminated(run_id)
-        version = mlf.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id,
-                                           tags={"training_data": f"s3://data/search/{suffix}/"})
+        version = mlf.create_model_version(
+            name, source=f"runs:/{run_id}/model", run_id=run_id, tags={"training_data": f"s3://data/search/{suffix}/"}
+        )
         versions.append(version.version)
         run_ids.append(run_id)
     if champion:

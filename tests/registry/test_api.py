@@ -29,18 +29,24 @@ def test_api_approval_workflow_and_status_codes(own_model, api) -> None:
     request_id = created.json()["id"]
     assert created.json()["state"] == "pending"
     assert member.post("/api/v1/registry/approvals", body, content_type="application/json").status_code == 409
-    assert api("member_fraud").post("/api/v1/registry/approvals", {**body, "version": own_model.versions[0]},
-                                    content_type="application/json").status_code == 403
+    assert (
+        api("member_fraud")
+        .post("/api/v1/registry/approvals", {**body, "version": own_model.versions[0]}, content_type="application/json")
+        .status_code
+        == 403
+    )
     unknown = member.post("/api/v1/registry/approvals", {**body, "version": "77"}, content_type="application/json")
     assert unknown.status_code == 404
 
     url = f"/api/v1/registry/approvals/{request_id}"
     assert lead_fraud.post(f"{url}/approve", {}, content_type="application/json").status_code == 403
     assert member.post(f"{url}/approve", {}, content_type="application/json").status_code == 403
-    own = admin.post("/api/v1/registry/approvals", {**body, "version": own_model.versions[0]},
-                     content_type="application/json")
-    four_eyes = admin.post(f"/api/v1/registry/approvals/{own.json()['id']}/approve", {},
-                           content_type="application/json")
+    own = admin.post(
+        "/api/v1/registry/approvals", {**body, "version": own_model.versions[0]}, content_type="application/json"
+    )
+    four_eyes = admin.post(
+        f"/api/v1/registry/approvals/{own.json()['id']}/approve", {}, content_type="application/json"
+    )
     assert four_eyes.status_code == 422 and "Four-eyes" in four_eyes.json()["detail"]
 
     approved = lead.post(f"{url}/approve", {"comment": "lgtm"}, content_type="application/json")
@@ -70,14 +76,17 @@ def test_api_lists_models_with_team_aliases_and_naming(mlflow, api) -> None:
 
 def test_api_bad_input_is_a_clear_4xx_and_changes_nothing(mlflow, api) -> None:
     admin = api("admin")
-    nul = admin.post("/api/v1/registry/approvals", {"model_name": "a\x00b", "version": "1"},
-                     content_type="application/json")
+    nul = admin.post(
+        "/api/v1/registry/approvals", {"model_name": "a\x00b", "version": "1"}, content_type="application/json"
+    )
     assert nul.status_code == 400
-    bad_version = admin.post("/api/v1/registry/approvals", {"model_name": "search-ranker", "version": "one"},
-                             content_type="application/json")
+    bad_version = admin.post(
+        "/api/v1/registry/approvals", {"model_name": "search-ranker", "version": "one"}, content_type="application/json"
+    )
     assert bad_version.status_code == 422  # schema validation
-    unknown_model = admin.post("/api/v1/registry/approvals", {"model_name": "no-such-model-q", "version": "1"},
-                               content_type="application/json")
+    unknown_model = admin.post(
+        "/api/v1/registry/approvals", {"model_name": "no-such-model-q", "version": "1"}, content_type="application/json"
+    )
     assert unknown_model.status_code == 404
     assert admin.get("/api/v1/registry/models/bad%00name/versions").status_code == 404
     assert admin.get("/api/v1/registry/approvals", {"state": "bogus"}).status_code == 422

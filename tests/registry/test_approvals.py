@@ -23,8 +23,9 @@ def _events(target: str) -> list[AuditEvent]:
 
 def test_request_then_approve_writes_tags_into_mlflow(own_model, personas) -> None:
     name, version = own_model.name, own_model.versions[1]
-    req = services.approval_request_create(actor=personas["member_search"], model_name=name, version=version,
-                                           comment="beats champion by 2 points")
+    req = services.approval_request_create(
+        actor=personas["member_search"], model_name=name, version=version, comment="beats champion by 2 points"
+    )
     assert req.state == "pending" and req.team == "search"
     assert approval_state(model_name=name, version=version) == "pending"
     assert not version_is_approved(model_name=name, version=version)
@@ -40,7 +41,9 @@ def test_request_then_approve_writes_tags_into_mlflow(own_model, personas) -> No
     assert not version_is_approved(model_name=name, version=own_model.versions[0])
     events = _events(f"{name}/{version}")
     assert [(e.action, e.outcome, e.actor_name) for e in events] == [
-        ("approval.request", "ok", "member_search"), ("approval.approve", "ok", "lead_search")]
+        ("approval.request", "ok", "member_search"),
+        ("approval.approve", "ok", "lead_search"),
+    ]
     assert events[1].after["tags"] == {"approved_by": "lead_search", "approval_date": tags["approval_date"]}
     assert events[1].team == "search"
 
@@ -61,22 +64,25 @@ def test_requester_can_never_decide_even_as_admin(own_model, personas) -> None:
 
 
 def test_lead_requesting_cannot_approve_own_request(own_model, personas) -> None:
-    req = services.approval_request_create(actor=personas["lead_search"], model_name=own_model.name,
-                                           version=own_model.versions[0])
+    req = services.approval_request_create(
+        actor=personas["lead_search"], model_name=own_model.name, version=own_model.versions[0]
+    )
     with pytest.raises(RuleViolation):
         services.approval_request_approve(actor=personas["lead_search"], request_id=req.pk)
     assert ApprovalRequest.objects.get(pk=req.pk).state == "pending"
 
 
 def test_lead_of_another_team_and_plain_members_are_refused(own_model, personas) -> None:
-    req = services.approval_request_create(actor=personas["member_search"], model_name=own_model.name,
-                                           version=own_model.versions[0])
+    req = services.approval_request_create(
+        actor=personas["member_search"], model_name=own_model.name, version=own_model.versions[0]
+    )
     for username in ("lead_fraud", "member_search", "operator", "auditor", "outsider"):
         with pytest.raises(PermissionDenied):
             services.approval_request_approve(actor=personas[username], request_id=req.pk)
     with pytest.raises(PermissionDenied):  # a member of another team cannot even request
-        services.approval_request_create(actor=personas["member_fraud"], model_name=own_model.name,
-                                         version=own_model.versions[1])
+        services.approval_request_create(
+            actor=personas["member_fraud"], model_name=own_model.name, version=own_model.versions[1]
+        )
     assert ApprovalRequest.objects.get(pk=req.pk).state == "pending"
     assert inbox_count(personas["lead_search"]) == 1 and inbox_count(personas["lead_fraud"]) == 0
     assert [r.pk for r in inbox_for(personas["lead_search"])] == [req.pk]
@@ -112,15 +118,18 @@ def test_withdrawn_and_decided_requests_cannot_be_decided_again(own_model, perso
     with pytest.raises(Conflict, match="already approved"):  # approving twice via a new request
         services.approval_request_create(actor=personas["member_search"], model_name=name, version=v2)
     assert [e.action for e in _events(f"{name}/{v2}")] == [
-        "approval.request", "approval.reject", "approval.request", "approval.approve"]
+        "approval.request",
+        "approval.reject",
+        "approval.request",
+        "approval.approve",
+    ]
 
 
 def test_second_pending_request_and_unknown_versions_are_refused(own_model, personas) -> None:
     name = own_model.name
     services.approval_request_create(actor=personas["member_search"], model_name=name, version=own_model.versions[0])
     with pytest.raises(Conflict, match="pending approval request"):
-        services.approval_request_create(actor=personas["lead_search"], model_name=name,
-                                         version=own_model.versions[0])
+        services.approval_request_create(actor=personas["lead_search"], model_name=name, version=own_model.versions[0])
     with pytest.raises(NotFound, match="does not exist"):
         services.approval_request_create(actor=personas["member_search"], model_name=name, version="99")
     with pytest.raises(InvalidInput):
@@ -157,16 +166,21 @@ def test_mlflow_down_records_nothing_but_a_failed_audit_event(own_model, persona
     assert version_is_approved(model_name=name, version=version)
 
 
-def test_notifications_go_to_the_team_leads(own_model, personas, mailoutbox, django_capture_on_commit_callbacks,
-                                             settings) -> None:
+def test_notifications_go_to_the_team_leads(
+    own_model, personas, mailoutbox, django_capture_on_commit_callbacks, settings
+) -> None:
     from mlopsadmin.celery import app
 
     settings.NOTIFY_WEBHOOK_URL = ""
     app.conf.task_always_eager = True
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            req = services.approval_request_create(actor=personas["member_search"], model_name=own_model.name,
-                                                   version=own_model.versions[0], comment="please")
+            req = services.approval_request_create(
+                actor=personas["member_search"],
+                model_name=own_model.name,
+                version=own_model.versions[0],
+                comment="please",
+            )
         with django_capture_on_commit_callbacks(execute=True):
             services.approval_request_approve(actor=personas["lead_search"], request_id=req.pk)
     finally:
@@ -184,8 +198,9 @@ def test_a_failing_notification_channel_never_blocks_the_approval(own_model, per
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True  # the delivery error reaches the caller, like a dead broker would
     try:
-        req = services.approval_request_create(actor=personas["member_search"], model_name=own_model.name,
-                                               version=own_model.versions[0])
+        req = services.approval_request_create(
+            actor=personas["member_search"], model_name=own_model.name, version=own_model.versions[0]
+        )
         services.approval_request_approve(actor=personas["lead_search"], request_id=req.pk)
     finally:
         app.conf.task_always_eager = False
@@ -196,13 +211,16 @@ def test_a_failing_notification_channel_never_blocks_the_approval(own_model, per
 
 def test_tag_edit_is_written_to_mlflow_and_audited(own_model, personas) -> None:
     name, version = own_model.name, own_model.versions[0]
-    services.version_tag_set(actor=personas["member_search"], model_name=name, version=version,
-                             key="training_commit", value="0123abcd")
+    services.version_tag_set(
+        actor=personas["member_search"], model_name=name, version=version, key="training_commit", value="0123abcd"
+    )
     assert mlf.get_model_version(name, version).tags["training_commit"] == "0123abcd"
-    services.version_tag_set(actor=personas["member_search"], model_name=name, version=version,
-                             key="training_commit", value="ffff0000")
-    services.version_tag_set(actor=personas["member_search"], model_name=name, version=version,
-                             key="training_commit", value="")  # empty deletes
+    services.version_tag_set(
+        actor=personas["member_search"], model_name=name, version=version, key="training_commit", value="ffff0000"
+    )
+    services.version_tag_set(
+        actor=personas["member_search"], model_name=name, version=version, key="training_commit", value=""
+    )  # empty deletes
     assert "training_commit" not in mlf.get_model_version(name, version).tags
     events = _events(f"{name}/{version}")
     assert [(e.action, e.before, e.after) for e in events] == [
@@ -211,13 +229,14 @@ def test_tag_edit_is_written_to_mlflow_and_audited(own_model, personas) -> None:
         ("model_version.tag_set", {"training_commit": "ffff0000"}, {"training_commit": None}),
     ]
     with pytest.raises(PermissionDenied):
-        services.version_tag_set(actor=personas["member_fraud"], model_name=name, version=version,
-                                 key="training_commit", value="x")
+        services.version_tag_set(
+            actor=personas["member_fraud"], model_name=name, version=version, key="training_commit", value="x"
+        )
     with pytest.raises(RuleViolation, match="approval workflow"):
-        services.version_tag_set(actor=personas["admin"], model_name=name, version=version,
-                                 key="approved_by", value="me")
+        services.version_tag_set(
+            actor=personas["admin"], model_name=name, version=version, key="approved_by", value="me"
+        )
     with pytest.raises(InvalidInput):
-        services.version_tag_set(actor=personas["admin"], model_name=name, version=version,
-                                 key="bad@name", value="x")
+        services.version_tag_set(actor=personas["admin"], model_name=name, version=version, key="bad@name", value="x")
     assert "approved_by" not in mlf.get_model_version(name, version).tags
     assert len(_events(f"{name}/{version}")) == 3

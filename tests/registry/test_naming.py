@@ -8,26 +8,29 @@ from registry_ui.charts import line_chart
 from registry_ui.naming import lint_model_name, tokens
 
 
-@pytest.mark.parametrize(("name", "rules"), [
-    # the operations guide's good examples: product names pass
-    ("fraud-detector", set()),
-    ("search-ranker", set()),
-    ("recommendation-item2vec", set()),
-    ("churn-predictor", set()),
-    # the guide's bad examples, each with its reasons
-    ("xgboost-fraud-v3", {"algorithm", "version"}),
-    ("bert-search-ranking-2026", {"algorithm", "year"}),
-    ("lgbm_model_final_final", {"algorithm", "reserved", "style"}),
-    # more
-    ("fraud-detector-test", {"reserved"}),
-    ("FraudDetector", {"style"}),
-    ("resnet50-image-tagger", {"algorithm"}),
-    ("pricing-model-v2.1", {"version", "style"}),
-    ("demand-forecast-2025q4", {"year"}),
-    ("churn-predictor-final", {"reserved"}),
-    ("vat-2000-scorer", {"year"}),
-    ("eta-estimator-12345", set()),  # a long number is not a year
-])
+@pytest.mark.parametrize(
+    ("name", "rules"),
+    [
+        # the operations guide's good examples: product names pass
+        ("fraud-detector", set()),
+        ("search-ranker", set()),
+        ("recommendation-item2vec", set()),
+        ("churn-predictor", set()),
+        # the guide's bad examples, each with its reasons
+        ("xgboost-fraud-v3", {"algorithm", "version"}),
+        ("bert-search-ranking-2026", {"algorithm", "year"}),
+        ("lgbm_model_final_final", {"algorithm", "reserved", "style"}),
+        # more
+        ("fraud-detector-test", {"reserved"}),
+        ("FraudDetector", {"style"}),
+        ("resnet50-image-tagger", {"algorithm"}),
+        ("pricing-model-v2.1", {"version", "style"}),
+        ("demand-forecast-2025q4", {"year"}),
+        ("churn-predictor-final", {"reserved"}),
+        ("vat-2000-scorer", {"year"}),
+        ("eta-estimator-12345", set()),  # a long number is not a year
+    ],
+)
 def test_lint_flags_with_reason(name: str, rules: set[str]) -> None:
     findings = lint_model_name(name)
     assert {f.rule for f in findings} == rules
@@ -54,8 +57,11 @@ def test_tokens_split_camel_case_and_separators() -> None:
 
 
 def test_line_chart_maps_points_into_the_plot_area() -> None:
-    chart = line_chart([("champion", "champion", [(0, 0.5), (9, 0.8)]),
-                        ("candidate", "candidate", [(0, 0.6), (9, 0.9)])], x_label="step", y_label="m")
+    chart = line_chart(
+        [("champion", "champion", [(0, 0.5), (9, 0.8)]), ("candidate", "candidate", [(0, 0.6), (9, 0.9)])],
+        x_label="step",
+        y_label="m",
+    )
     champion, candidate = chart.series
     first = [tuple(map(float, p.split(","))) for p in champion.points.split()]
     top = [tuple(map(float, p.split(","))) for p in candidate.points.split()]

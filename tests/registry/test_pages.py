@@ -87,8 +87,9 @@ def test_request_and_decide_through_the_pages(own_model, login, personas) -> Non
     assert re.search(r'id="nav-badge-registry">\s*1\s*<', self_decide.get("/").content.decode())
     refused = login("admin").post(f"/registry/requests/{request_id}/decide", {"decision": "reject"})
     assert refused.status_code == 400  # a rejection needs a comment
-    done = login("lead_search").post(f"/registry/requests/{request_id}/decide",
-                                     {"decision": "approve", "next": "inbox"})
+    done = login("lead_search").post(
+        f"/registry/requests/{request_id}/decide", {"decision": "approve", "next": "inbox"}
+    )
     assert done.status_code == 302 and done["Location"] == "/registry/inbox/"
     assert mlf.get_model_version(own_model.name, "2").tags["approved_by"] == "lead_search"
     again = login("admin").post(f"/registry/requests/{request_id}/decide", {"decision": "reject", "comment": "x"})
@@ -96,10 +97,15 @@ def test_request_and_decide_through_the_pages(own_model, login, personas) -> Non
 
 
 def test_conventions_page_edits_word_lists_audited(mlflow, login) -> None:
-    assert login("lead_search").post("/registry/settings/", {"action": "word_add", "word": "prophet",
-                                                             "kind": "algorithm"}).status_code == 403
-    response = login("admin").post("/registry/settings/", {"action": "word_add", "word": "Prophet",
-                                                           "kind": "algorithm"})
+    assert (
+        login("lead_search")
+        .post("/registry/settings/", {"action": "word_add", "word": "prophet", "kind": "algorithm"})
+        .status_code
+        == 403
+    )
+    response = login("admin").post(
+        "/registry/settings/", {"action": "word_add", "word": "Prophet", "kind": "algorithm"}
+    )
     assert response.status_code == 302
     assert NamingWord.objects.filter(word="prophet", kind="algorithm").exists()
     assert AuditEvent.objects.filter(action="naming_word.add", target_id="naming-word:prophet").count() == 1

@@ -17,10 +17,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            team = team_create_or_update(actor="system:create_team", name=options["name"],
-                                         experiment_prefix=options["experiment_prefix"],
-                                         display_name=options["display_name"],
-                                         model_name_pattern=options["model_pattern"])
+            team = team_create_or_update(
+                actor="system:create_team",
+                name=options["name"],
+                experiment_prefix=options["experiment_prefix"],
+                display_name=options["display_name"],
+                model_name_pattern=options["model_pattern"],
+            )
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Team {team.name} ({team.experiment_prefix}) saved."))

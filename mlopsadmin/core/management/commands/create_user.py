@@ -9,8 +9,10 @@ from mlopsadmin.core.services import user_create_or_update
 
 
 class Command(BaseCommand):
-    help = ("Create or update a user with roles and teams. The password comes from --password or the "
-            "MLOPSADMIN_PASSWORD environment variable.")
+    help = (
+        "Create or update a user with roles and teams. The password comes from --password or the "
+        "MLOPSADMIN_PASSWORD environment variable."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("username")
@@ -21,10 +23,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            user = user_create_or_update(actor="system:create_user", username=options["username"],
-                                         email=options["email"],
-                                         password=options["password"] or os.environ.get("MLOPSADMIN_PASSWORD"),
-                                         roles=options["role"], teams=options["team"])
+            user = user_create_or_update(
+                actor="system:create_user",
+                username=options["username"],
+                email=options["email"],
+                password=options["password"] or os.environ.get("MLOPSADMIN_PASSWORD"),
+                roles=options["role"],
+                teams=options["team"],
+            )
         except DomainError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"User {user.username} saved."))

@@ -26,8 +26,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--no-seed", action="store_true")
-        parser.add_argument("--exit-after-start", action="store_true",
-                            help="Start everything, check the login page answers, then stop (used by tests).")
+        parser.add_argument(
+            "--exit-after-start",
+            action="store_true",
+            help="Start everything, check the login page answers, then stop (used by tests).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         var = Path(settings.VAR_DIR)
@@ -44,13 +47,29 @@ class Command(BaseCommand):
             python = sys.executable
             for name, command in [
                 ("worker", [python, "-m", "celery", "-A", "mlopsadmin", "worker", "-l", "info", "--concurrency", "2"]),
-                ("beat", [python, "-m", "celery", "-A", "mlopsadmin", "beat", "-l", "info",
-                          "-s", str(var / "celerybeat-schedule")]),
+                (
+                    "beat",
+                    [
+                        python,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "mlopsadmin",
+                        "beat",
+                        "-l",
+                        "info",
+                        "-s",
+                        str(var / "celerybeat-schedule"),
+                    ],
+                ),
                 ("web", [python, "manage.py", "runserver", f"127.0.0.1:{options['port']}", "--noreload"]),
             ]:
                 log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-                children.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                                 cwd=settings.BASE_DIR, start_new_session=True))
+                children.append(
+                    subprocess.Popen(
+                        command, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True
+                    )
+                )
             url = f"http://127.0.0.1:{options['port']}/"
             self._wait_for(url + "accounts/login/")
             self._print_welcome(url, logs)
@@ -74,8 +93,11 @@ class Command(BaseCommand):
         store.mkdir(parents=True, exist_ok=True)
         self.stdout.write(f"Starting MLflow on {settings.MLFLOW_TRACKING_URI} (store in {store}) …")
         process = mlflow_server.start_server(
-            port=settings.MLFLOW_LOCAL_PORT, backend_store_uri=f"sqlite:///{store / 'mlflow.db'}",
-            artifact_root=store / "artifacts", log_path=logs / "mlflow.log")
+            port=settings.MLFLOW_LOCAL_PORT,
+            backend_store_uri=f"sqlite:///{store / 'mlflow.db'}",
+            artifact_root=store / "artifacts",
+            log_path=logs / "mlflow.log",
+        )
         mlflow_server.wait_healthy(settings.MLFLOW_TRACKING_URI, process=process)
         return process
 
@@ -100,4 +122,3 @@ class Command(BaseCommand):
         for username, role in summary["logins"].items():
             self.stdout.write(f"  {username:<14} {role}")
         self.stdout.write("Press Ctrl-C to stop.\n")
-

@@ -15,10 +15,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(f"Seeding demo data into {tracking_uri()} …")
         report = seed_demo(with_users=not options["no_users"])
-        self.stdout.write(self.style.SUCCESS(
-            f"teams {report.teams}, users {report.users}, experiments created {report.experiments_created}, "
-            f"runs {report.runs_created}, models {report.models_created}, versions {report.versions_created}; "
-            f"already present: {len(report.skipped)}"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"teams {report.teams}, users {report.users}, experiments created {report.experiments_created}, "
+                f"runs {report.runs_created}, models {report.models_created}, versions {report.versions_created}; "
+                f"already present: {len(report.skipped)}"
+            )
+        )
         summary = demo_summary()
-        self.stdout.write(f"Demo logins (password {summary['password']}): "
-                          + ", ".join(f"{u} ({r})" for u, r in summary["logins"].items()))
+        self.stdout.write(
+            f"Demo logins (password {summary['password']}): "
+            + ", ".join(f"{u} ({r})" for u, r in summary["logins"].items())
+        )

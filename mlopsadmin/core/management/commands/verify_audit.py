@@ -14,6 +14,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         report = audit_verify_chain(batch_size=max(100, options["batch_size"]))
         if not report.ok:
-            raise CommandError(f"Audit chain BROKEN at event {report.first_break_id}: {report.problem} "
-                               f"({report.checked} events before it verified).", returncode=1)
+            raise CommandError(
+                f"Audit chain BROKEN at event {report.first_break_id}: {report.problem} "
+                f"({report.checked} events before it verified).",
+                returncode=1,
+            )
         self.stdout.write(self.style.SUCCESS(f"Audit chain intact: {report.checked} events verified."))
