@@ -129,12 +129,8 @@ def lint_name(
     else:
         team, rest, prefix_segment = _split_prefix(stripped, convention)
         if team is None:
-            violations.append(
-                Violation(
-                    UNKNOWN_PREFIX,
-                    f"Unknown team prefix '/{prefix_segment}'. Known: {', '.join(sorted(convention.prefixes.values()))}.",
-                )
-            )
+            known = ", ".join(sorted(convention.prefixes.values()))
+            violations.append(Violation(UNKNOWN_PREFIX, f"Unknown team prefix '/{prefix_segment}'. Known: {known}."))
         if len(rest) != 2:
             violations.append(
                 Violation(
