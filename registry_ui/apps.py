@@ -13,7 +13,9 @@ class RegistryUiConfig(AppConfig):
     def ready(self) -> None:
         from mlopsadmin.core.dashboard import register_badge, register_tiles
 
-        register_badge("registry", _inbox_badge)
+        register_badge(
+            "registry", _inbox_badge, url_name="registry:inbox", label="approval requests waiting for your decision"
+        )
         register_tiles(_approval_tiles)
 
 

@@ -119,13 +119,13 @@ def inbox_for(user: Any) -> list[ApprovalRequest]:
 
 
 def inbox_count(user: Any) -> int:
-    """The nav badge: pending requests of the teams an ML lead leads (0 for everyone else)."""
-    if not policy.has_role(user, policy.ROLE_ML_LEAD) or policy.is_auditor(user):
+    """The nav badge: pending requests this user may decide now: their led teams' (every team's for
+    an admin), minus their own requests (four-eyes: a requester never decides their own). 0 for
+    auditors and everyone who decides nothing."""
+    scope = _lead_scope(user)
+    if scope is None or policy.is_auditor(user):
         return 0
-    team_keys = list(Team.objects.filter(pk__in=policy.led_team_ids(user)).values_list("name", flat=True))
-    if not team_keys:
-        return 0
-    return ApprovalRequest.objects.filter(state=ApprovalState.PENDING, team__in=team_keys).count()
+    return ApprovalRequest.objects.filter(scope, state=ApprovalState.PENDING).exclude(requester_id=user.pk).count()
 
 
 def pending_counts_by_model() -> dict[str, int]:

@@ -18,6 +18,7 @@ from mlopsadmin.core.selectors import all_teams, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui import selectors, services
 from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
+from registry_ui.promotion import selectors as promotion_selectors
 
 VERSIONS_PER_PAGE = 25
 MODELS_PER_PAGE = 50
@@ -68,7 +69,8 @@ def index(request: HttpRequest) -> HttpResponse:
 def model_detail(request: HttpRequest, name: str) -> HttpResponse:
     model = _model_or_404(name)
     gate_metric = selectors.gate_metric_for(model)
-    page = Paginator(selectors.model_versions(name), VERSIONS_PER_PAGE).get_page(request.GET.get("page"))
+    versions = selectors.model_versions(name)
+    page = Paginator(versions, VERSIONS_PER_PAGE).get_page(request.GET.get("page"))
     team = team_for_model(name)
     context = {
         "title": name,
@@ -83,6 +85,7 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
         "tracked": [(a, model.aliases.get(a)) for a in selectors.TRACKED_ALIASES],
         "model_ui_url": selectors.model_ui_url(name),
         "may_request": policy.can(request.user, policy.Action.APPROVAL_REQUEST, team=team),
+        **promotion_selectors.promotion_panel(request.user, name, model.aliases, versions),
     }
     if getattr(request, "htmx", False) and request.GET.get("partial") == "versions":
         return render(request, "registry_ui/model.html#versions", context)

@@ -5,7 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from mlopsadmin import policy
-from mlopsadmin.core.dashboard import badges_for
+from mlopsadmin.core.dashboard import badge_targets, badges_for
 
 NAVIGATION = [
     ("home", "Home", "home"),
@@ -20,7 +20,7 @@ NAVIGATION = [
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"navigation": [], "nav_badges": {}, "nav_key": ""}
+        return {"navigation": [], "nav_badges": {}, "nav_badge_targets": {}, "nav_key": ""}
     items = [
         (key, label, url_name)
         for key, label, url_name in NAVIGATION
@@ -31,6 +31,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_key": "",
         "navigation": items,
         "nav_badges": badges_for(user),
+        "nav_badge_targets": badge_targets(),
         "user_roles": sorted(policy.role_names(user)),
         "is_admin": policy.is_admin(user),
     }

@@ -30,6 +30,7 @@ BadgeProvider = Callable[[Any], int]
 
 _tile_providers: list[TileProvider] = []
 _badge_providers: dict[str, BadgeProvider] = {}
+_badge_targets: dict[str, tuple[str, str]] = {}
 
 
 def register_tiles(provider: TileProvider) -> TileProvider:
@@ -38,8 +39,18 @@ def register_tiles(provider: TileProvider) -> TileProvider:
     return provider
 
 
-def register_badge(nav_key: str, provider: BadgeProvider) -> None:
+def register_badge(nav_key: str, provider: BadgeProvider, *, url_name: str = "", label: str = "") -> None:
+    """Show provider(user) next to the nav item `nav_key` when it is not 0. The badge links to the
+    URL named `url_name` (default: the nav item's own page); `label` says what it counts
+    ("approvals waiting for your decision") for screen readers and the tooltip."""
     _badge_providers[nav_key] = provider
+    if url_name:
+        _badge_targets[nav_key] = (url_name, label)
+
+
+def badge_targets() -> dict[str, tuple[str, str]]:
+    """{nav_key: (url name, label)} of the badges that link somewhere else than their nav item."""
+    return dict(_badge_targets)
 
 
 def tiles_for(user: Any) -> list[Tile]:

@@ -3,7 +3,6 @@ confirmation dialog shows exactly what the service will then do."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -56,10 +55,6 @@ def normalise(aliases: dict[str, object]) -> dict[str, str]:
 def state_token(aliases: dict[str, object]) -> str:
     """The alias state a form carries: canonical JSON (readable in the page, compared at submit)."""
     return json.dumps(normalise(aliases), sort_keys=True, separators=(",", ":"))
-
-
-def state_hash(aliases: dict[str, object]) -> str:
-    return hashlib.sha256(state_token(aliases).encode()).hexdigest()[:16]
 
 
 def parse_state_token(token: str) -> dict[str, str]:
@@ -123,6 +118,22 @@ def plan_rollback(aliases: dict[str, str], *, reason: str, now_iso: str, actor_n
     # previous-champion is now the champion; keeping it would leave champion == previous-champion.
     moves.append(AliasMove(PREVIOUS, previous, None))
     return Plan("rollback", aliases, moves, previous, tags)
+
+
+def unavailable_actions(aliases: dict[str, str]) -> dict[str, str]:
+    """Why promote (the @challenger) or roll back cannot run on this alias state: {action: reason};
+    an action that can run is absent. The reasons are the plan functions' own refusals, so a button
+    is offered exactly when its dialog would show a plan."""
+    reasons: dict[str, str] = {}
+    try:
+        plan_promote(aliases)
+    except RuleViolation as exc:
+        reasons["promote"] = str(exc)
+    try:
+        plan_rollback(aliases, reason="check", now_iso="", actor_name="")
+    except RuleViolation as exc:
+        reasons["rollback"] = str(exc)
+    return reasons
 
 
 def find_problems(aliases: dict[str, str], existing_versions: set[str]) -> list[tuple[str, str]]:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
+from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput, NotFound, RuleViolation
+from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui import selectors as registry_selectors
 from registry_ui.promotion.gate import GateConfig, GateResult, gate_evaluate
@@ -23,6 +26,7 @@ from registry_ui.promotion.plans import (
     plan_repair,
     plan_rollback,
     state_token,
+    unavailable_actions,
 )
 
 
@@ -66,6 +70,36 @@ def alias_overview(model_name: str) -> AliasOverview:
     aliases = normalise(model.aliases)
     problems = find_problems(aliases, {v.version for v in versions})
     return AliasOverview(model, aliases, versions, [why for _, why in problems])
+
+
+def alias_permissions(user: Any, model_name: str) -> dict[str, bool]:
+    """What the user may do on this model's aliases (policy.py decides): can_protected (promote, roll
+    back, repair), can_challenger, can_override (a failed gate), can_edit_policy (the gate form)."""
+    team = team_for_model(model_name)
+    return {
+        "can_protected": policy.can(user, policy.Action.ALIAS_PROTECTED, team=team),
+        "can_challenger": policy.can(user, policy.Action.ALIAS_CHALLENGER, team=team),
+        "can_override": policy.can(user, policy.Action.GATE_OVERRIDE, team=team),
+        "can_edit_policy": policy.can(user, policy.Action.MODEL_SETTINGS_EDIT, team=team),
+    }
+
+
+def promotion_panel(
+    user: Any, model_name: str, aliases: dict[str, object], versions: list[mlf.ModelVersion]
+) -> dict[str, Any]:
+    """Context of templates/registry_ui/_promotion_panel.html: the permissions above, `unavailable`
+    ({action: why it cannot run now}) so a button shows only when its dialog would offer a plan, and
+    `version_options` [(version, label)] for the Version dropdown, labels naming the version's
+    aliases from the live state (`aliases` {alias: version}; `versions` newest first)."""
+    live = normalise(aliases)
+    by_version: dict[str, list[str]] = {}
+    for alias, version in live.items():
+        by_version.setdefault(version, []).append(f"@{alias}")
+    options = [
+        (v.version, f"v{v.version}" + (f" ({', '.join(by_version[v.version])})" if v.version in by_version else ""))
+        for v in versions
+    ]
+    return {**alias_permissions(user, model_name), "unavailable": unavailable_actions(live), "version_options": options}
 
 
 def alias_history(model_name: str, *, limit: int = 200) -> list[AliasEvent]:

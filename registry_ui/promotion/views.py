@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,16 +25,6 @@ from registry_ui.promotion import plans, selectors, services, webhooks
 logger = logging.getLogger(__name__)
 
 
-def _permissions(request: HttpRequest, model_name: str) -> dict[str, bool]:
-    team = team_for_model(model_name)
-    return {
-        "can_protected": policy.can(request.user, Action.ALIAS_PROTECTED, team=team),
-        "can_challenger": policy.can(request.user, Action.ALIAS_CHALLENGER, team=team),
-        "can_override": policy.can(request.user, Action.GATE_OVERRIDE, team=team),
-        "can_edit_policy": policy.can(request.user, Action.MODEL_SETTINGS_EDIT, team=team),
-    }
-
-
 def _page_context(request: HttpRequest, name: str) -> dict[str, object]:
     overview = selectors.alias_overview(name)
     return {
@@ -45,8 +36,9 @@ def _page_context(request: HttpRequest, name: str) -> dict[str, object]:
         "history": selectors.alias_history(name),
         "gate_config": selectors.gate_config_for(name),
         "state_token": plans.state_token(overview.aliases),
-        "state_hash": plans.state_hash(overview.aliases),
-        **_permissions(request, name),
+        "as_of": timezone.now(),
+        "team": team_for_model(name),
+        **selectors.promotion_panel(request.user, name, overview.aliases, overview.versions),
     }
 
 
@@ -61,6 +53,14 @@ def aliases_page(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, template, context)
 
 
+_ACTION_PERMISSION = {
+    "challenger": Action.ALIAS_CHALLENGER,
+    "promote": Action.ALIAS_PROTECTED,
+    "rollback": Action.ALIAS_PROTECTED,
+    "repair": Action.ALIAS_PROTECTED,
+}
+
+
 @require_GET
 def alias_confirm(request: HttpRequest, name: str, action: str) -> HttpResponse:
     if action not in plans.ACTIONS:
@@ -68,6 +68,8 @@ def alias_confirm(request: HttpRequest, name: str, action: str) -> HttpResponse:
     version = (request.GET.get("version") or "").strip() or None
     if version is not None and not version.isdigit():
         raise InvalidInput("Not a model version number.")
+    permissions = selectors.alias_permissions(request.user, name)
+    allowed = permissions["can_challenger" if action == "challenger" else "can_protected"]
     preview = selectors.alias_change_preview(model_name=name, action=action, version=version)
     context = {
         "title": f"Confirm: {action} ({name})",
@@ -75,7 +77,9 @@ def alias_confirm(request: HttpRequest, name: str, action: str) -> HttpResponse:
         "model_name": name,
         "preview": preview,
         "version": version or "",
-        **_permissions(request, name),
+        # refused before the confirm button, not after it
+        "denied": "" if allowed else policy.denial_message(_ACTION_PERMISSION[action], team_for_model(name)),
+        **permissions,
     }
     template = "promotion/confirm.html#dialog" if request.htmx else "promotion/confirm.html"
     return render(request, template, context)
