@@ -60,8 +60,8 @@ def _rss_mb() -> float:
 
 # --- child: one maintenance task, exactly as the worker runs it --------------------------------
 def child(kind: str) -> None:
-    from maintenance import services
     from maintenance.models import CleanupPlan, TaskKind, TaskRun
+    from maintenance.tasks import task_run_execute
 
     started = time.perf_counter()
     if kind == "idle":  # the worker process before any task: Django set up, the MLflow gateway imported
@@ -87,7 +87,7 @@ def child(kind: str) -> None:
         )
     else:
         run = TaskRun.objects.create(kind=TaskKind.CAPACITY, started_by="bench")
-    outcome = services.task_run_execute(task_run_id=run.pk)
+    outcome = task_run_execute(task_run_id=run.pk)
     run.refresh_from_db()
     result = {
         "kind": kind,

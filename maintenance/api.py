@@ -8,7 +8,10 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from maintenance import selectors, services
+from maintenance import reaper, selectors
+from maintenance.capacity.check import capacity_check_start
+from maintenance.cleanup.execute import cleanup_plan_execute
+from maintenance.cleanup.plan import cleanup_plan_create
 from maintenance.models import CleanupPlan, TaskRun
 from mlopsadmin import policy
 from mlopsadmin.core.errors import NotFound
@@ -142,7 +145,7 @@ def _plan_out(plan: CleanupPlan, query: PlanItemsQuery) -> dict[str, Any]:
 @router.post("/maintenance/cleanup-plans", response={202: PlanOut}, summary="Plan a cleanup (dry run, queued)")
 def create_plan(request: HttpRequest, payload: PlanIn) -> tuple[int, dict[str, Any]]:
     policy.require(request.user, Action.MAINTENANCE_RUN)
-    plan = services.cleanup_plan_create(
+    plan = cleanup_plan_create(
         actor=request.user,
         scope=payload.scope,
         scope_value=payload.scope_value,
@@ -167,15 +170,13 @@ def read_plan(request: HttpRequest, plan_id: int, query: Query[PlanItemsQuery]) 
 )
 def execute_plan(request: HttpRequest, plan_id: int, payload: ExecuteIn) -> tuple[int, TaskRun]:
     policy.require(request.user, Action.MAINTENANCE_RUN)
-    return 202, services.cleanup_plan_execute(
-        actor=request.user, plan_id=plan_id, confirm=payload.confirm, purge=payload.purge
-    )
+    return 202, cleanup_plan_execute(actor=request.user, plan_id=plan_id, confirm=payload.confirm, purge=payload.purge)
 
 
 @router.post("/maintenance/reaper", response={202: TaskRunOut}, summary="Reap stuck runs (dry run by default)")
 def start_reaper(request: HttpRequest, payload: ReaperIn) -> tuple[int, TaskRun]:
     policy.require(request.user, Action.MAINTENANCE_RUN)
-    return 202, services.reaper_start(
+    return 202, reaper.reaper_start(
         actor=request.user,
         dry_run=payload.dry_run,
         threshold_hours=payload.threshold_hours,
@@ -186,7 +187,7 @@ def start_reaper(request: HttpRequest, payload: ReaperIn) -> tuple[int, TaskRun]
 @router.post("/maintenance/capacity-checks", response={202: TaskRunOut}, summary="Measure capacity (queued)")
 def start_capacity(request: HttpRequest) -> tuple[int, TaskRun]:
     policy.require(request.user, Action.MAINTENANCE_RUN)
-    return 202, services.capacity_check_start(actor=request.user)
+    return 202, capacity_check_start(actor=request.user)
 
 
 @router.get("/maintenance/task-runs", response=list[TaskRunOut], summary="Task runs, newest first")

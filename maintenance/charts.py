@@ -7,7 +7,7 @@ from datetime import datetime
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from maintenance.capacity import human_bytes
+from mlopsadmin.core.formatting import human_bytes
 
 PALETTE = ["#2f6fdf", "#d9822b", "#2e9d5b", "#c2413b", "#7b52c7", "#2a9aa8", "#8a6d3b", "#5c6b7a"]
 

@@ -7,9 +7,9 @@ from typing import Any
 from django.urls import reverse
 
 from maintenance import selectors
-from maintenance.capacity import human_bytes
 from maintenance.models import TaskKind
 from mlopsadmin.core.dashboard import Tile
+from mlopsadmin.core.formatting import human_bytes
 
 
 def maintenance_tiles(user: Any) -> list[Tile]:

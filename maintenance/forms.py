@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from maintenance.services import CLEANUP_STATUSES
+from maintenance.cleanup.plan import CLEANUP_STATUSES
 
 
 class PlanForm(forms.Form):

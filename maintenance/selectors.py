@@ -16,8 +16,9 @@ from maintenance.models import (
     PlanItem,
     TaskKind,
     TaskRun,
-    TaskState,
 )
+from mlopsadmin.core.errors import NotFound
+from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.schedules import ENTRIES, cron_to_crontab, entry_cron
 
 
@@ -166,5 +167,20 @@ def stuck_runs_last_seen() -> int | None:
     return int(counts.get("stuck", 0)) - int(counts.get("reaped", 0))
 
 
-def running_count() -> int:
-    return TaskRun.objects.filter(state=TaskState.RUNNING).count()
+def experiment_resolve(value: str) -> mlf.Experiment:
+    """The active experiment named by `value` (an id, else a name), as cleanup scopes and the reaper take
+    it. Raises NotFound when there is none (unknown or deleted)."""
+    experiment = None
+    if value.isdigit():
+        try:
+            experiment = mlf.get_experiment(value)
+        except (mlf.MlflowNotFound, mlf.MlflowInvalid):
+            experiment = None
+    if experiment is None:
+        try:
+            experiment = mlf.get_experiment_by_name(value)
+        except mlf.MlflowInvalid:
+            experiment = None
+    if experiment is None or experiment.is_deleted:
+        raise NotFound(f"No active experiment '{value}'.")
+    return experiment

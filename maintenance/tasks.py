@@ -1,20 +1,57 @@
-"""Celery tasks of maintenance: a thin interface over maintenance.services.
+"""Celery tasks of maintenance: a thin interface over the feature modules.
 
-One task runs any TaskRun record (by id); retries only for transient MLflow errors; acks late so a
-worker killed mid-task gives the message back (the record's heartbeat tells the story)."""
+One task runs any TaskRun record (by id) with the handler of its kind (HANDLERS); retries only for
+transient MLflow errors; acks late so a worker killed mid-task gives the message back (the record's
+heartbeat tells the story). The features enqueue by task name (task_runs.RUN_TASK_NAME) and never import
+this module, so there is no import cycle."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
-from maintenance import services
-from maintenance.models import TaskKind
+from maintenance import task_runs
+from maintenance.capacity.check import capacity_check_start, capacity_run
+from maintenance.cleanup.execute import cleanup_failed, cleanup_plan_run
+from maintenance.cleanup.plan import cleanup_plan_build
+from maintenance.models import TaskKind, TaskRun
+from maintenance.reaper import reaper_run, reaper_start
+from mlopsadmin.core.errors import Conflict
 from mlopsadmin.lib.mlflow_client import MlflowUnavailable
+
+logger = logging.getLogger(__name__)
+
+HANDLERS: dict[str, task_runs.Handler] = {
+    TaskKind.CLEANUP_PLAN: task_runs.Handler(run=cleanup_plan_build, failed=cleanup_failed),
+    TaskKind.CLEANUP_EXECUTE: task_runs.Handler(run=cleanup_plan_run, failed=cleanup_failed),
+    TaskKind.REAPER: task_runs.Handler(run=reaper_run),
+    TaskKind.CAPACITY: task_runs.Handler(run=capacity_run),
+}
+
+
+def task_run_execute(*, task_run_id: int, celery_task_id: str = "", can_retry: bool = False) -> str:
+    """Run one TaskRun record with the handler of its kind (see task_runs.task_run_execute)."""
+    return task_runs.task_run_execute(
+        task_run_id=task_run_id, handlers=HANDLERS, celery_task_id=celery_task_id, can_retry=can_retry
+    )
+
+
+def scheduled_start(*, kind: str, schedule_key: str) -> TaskRun | None:
+    """What a beat entry starts; a task of the kind already active is not an error for a schedule."""
+    actor = f"system:schedule.{schedule_key}"
+    try:
+        if kind == TaskKind.REAPER:
+            return reaper_start(actor=actor, dry_run=False)
+        return capacity_check_start(actor=actor)
+    except Conflict as exc:
+        logger.info("scheduled %s not started: %s", kind, exc)
+        return None
 
 
 @shared_task(
     bind=True,
-    name="maintenance.tasks.run_maintenance_task",
+    name=task_runs.RUN_TASK_NAME,
     acks_late=True,
     autoretry_for=(MlflowUnavailable,),
     retry_backoff=10,
@@ -22,7 +59,7 @@ from mlopsadmin.lib.mlflow_client import MlflowUnavailable
     max_retries=5,
 )
 def run_maintenance_task(self, *, task_run_id: int) -> str:  # type: ignore[no-untyped-def]
-    return services.task_run_execute(
+    return task_run_execute(
         task_run_id=task_run_id, celery_task_id=self.request.id or "", can_retry=self.request.retries < self.max_retries
     )
 
@@ -30,14 +67,14 @@ def run_maintenance_task(self, *, task_run_id: int) -> str:  # type: ignore[no-u
 @shared_task(name="maintenance.tasks.reap_stuck_runs_scheduled", acks_late=True)
 def reap_stuck_runs_scheduled() -> int | None:
     """Beat: every hour (SCHEDULE_REAPER). Sweeps lost tasks, then starts a real (not dry) reap."""
-    services.task_runs_sweep_stale()
-    run = services.scheduled_start(kind=TaskKind.REAPER, schedule_key="reaper")
+    task_runs.task_runs_sweep_stale()
+    run = scheduled_start(kind=TaskKind.REAPER, schedule_key="reaper")
     return run.pk if run else None
 
 
 @shared_task(name="maintenance.tasks.capacity_check_scheduled", acks_late=True)
 def capacity_check_scheduled() -> int | None:
     """Beat: every day (SCHEDULE_CAPACITY)."""
-    services.task_runs_sweep_stale()
-    run = services.scheduled_start(kind=TaskKind.CAPACITY, schedule_key="capacity")
+    task_runs.task_runs_sweep_stale()
+    run = scheduled_start(kind=TaskKind.CAPACITY, schedule_key="capacity")
     return run.pk if run else None

@@ -11,12 +11,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from maintenance import charts, selectors, services
-from maintenance.capacity import human_bytes
+from maintenance import charts, reaper, selectors
+from maintenance.capacity.check import capacity_check_start
+from maintenance.cleanup.execute import cleanup_plan_execute
+from maintenance.cleanup.plan import DEFAULT_CLEANUP_STATUSES, cleanup_plan_create
 from maintenance.forms import ExecuteForm, PlanForm, ReaperForm
 from maintenance.models import TaskKind, TaskState
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput
+from mlopsadmin.core.formatting import human_bytes
 from mlopsadmin.policy import Action
 
 
@@ -57,7 +60,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "plan_form": PlanForm(
             initial={
                 "scope": "experiment",
-                "statuses": services.DEFAULT_CLEANUP_STATUSES,
+                "statuses": DEFAULT_CLEANUP_STATUSES,
                 "older_than_days": settings.MAINTENANCE_CLEANUP_DEFAULT_DAYS,
             }
         ),
@@ -105,7 +108,7 @@ def plan_create(request: HttpRequest) -> HttpResponse:
     form = PlanForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
-    plan = services.cleanup_plan_create(
+    plan = cleanup_plan_create(
         actor=request.user,
         scope=form.cleaned_data["scope"],
         scope_value=form.cleaned_data["scope_value"],
@@ -144,7 +147,7 @@ def plan_execute(request: HttpRequest, plan_id: int) -> HttpResponse:
     form = ExecuteForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
-    run = services.cleanup_plan_execute(
+    run = cleanup_plan_execute(
         actor=request.user, plan_id=plan_id, confirm=form.cleaned_data["confirm"], purge=form.cleaned_data["purge"]
     )
     return _to_task(request, run.pk, f"Executing cleanup plan #{plan_id}.")
@@ -156,7 +159,7 @@ def reaper_start(request: HttpRequest) -> HttpResponse:
     form = ReaperForm(request.POST)
     if not form.is_valid():
         raise _form_error(form)
-    run = services.reaper_start(
+    run = reaper.reaper_start(
         actor=request.user,
         dry_run=form.cleaned_data["dry_run"],
         threshold_hours=form.cleaned_data["threshold_hours"],
@@ -168,10 +171,5 @@ def reaper_start(request: HttpRequest) -> HttpResponse:
 @require_POST
 def capacity_start(request: HttpRequest) -> HttpResponse:
     _require_run(request)
-    run = services.capacity_check_start(actor=request.user)
+    run = capacity_check_start(actor=request.user)
     return _to_task(request, run.pk, "Capacity check started.")
-
-
-@require_GET
-def checklists(request: HttpRequest) -> HttpResponse:
-    return render(request, "shell_page.html", {"title": "Operations checklists", "nav_key": "checklists"})

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from maintenance.models import FINAL_STATES, CapacitySample, TaskRun, TaskState
-from maintenance.services import task_run_execute
+from maintenance.tasks import task_run_execute
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import s3

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from maintenance import services
 from maintenance.models import CapacitySample, CleanupPlan, TaskRun, TaskState
+from maintenance.reaper import reaper_start
+from maintenance.tasks import task_run_execute
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import s3
@@ -152,7 +153,7 @@ def planted(settings: Any, monkeypatch: pytest.MonkeyPatch, mlflow: str) -> Secr
 
 def run_in_process(task_run_id: int) -> TaskRun:
     """What the worker does, in this process so its log lines are captured."""
-    services.task_run_execute(task_run_id=task_run_id, celery_task_id=f"leak-test-{task_run_id}")
+    task_run_execute(task_run_id=task_run_id, celery_task_id=f"leak-test-{task_run_id}")
     return TaskRun.objects.get(pk=task_run_id)
 
 
@@ -328,7 +329,7 @@ def test_credentials_put_into_the_uri_at_run_time_are_still_not_shown_or_logged(
     answer = client.get("/api/v1/registry/models")
     assert answer.status_code == 503 and "unreachable" in seen.response("api", answer)
     # A task that fails on that server stores the error text MLflow gives (which quotes the URI).
-    task = run_in_process(services.reaper_start(actor=None, dry_run=True).pk)
+    task = run_in_process(reaper_start(actor=None, dry_run=True).pk)
     assert task.state == TaskState.FAILED and task.errors
     seen.texts.append(("task errors", " ".join(task.errors)))
     seen.texts += [(f"log {r.name} {r.levelname}", record_texts(r)) for r in all_logs.records]

@@ -421,10 +421,6 @@ def delete_run(run_id: str) -> None:
     _call("delete_run", client().delete_run, run_id)
 
 
-def restore_run(run_id: str) -> None:
-    _call("restore_run", client().restore_run, run_id)
-
-
 def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
     history = _call("get_metric_history", client().get_metric_history, run_id, key)
     return sorted(
@@ -643,42 +639,28 @@ def logged_model_source_run(model_id: str) -> str | None:
     return str(logged.source_run_id) if getattr(logged, "source_run_id", None) else None
 
 
-def run_ids_backing_model_versions(*, store_uri: str = "") -> set[str]:
-    """Every run that is the source of any registered model version, whatever the run's tags:
-    the version's `run_id`, a `runs:/<run_id>/…` source, or the source run of a `models:/m-…` source.
-    With `store_uri` the registry tables are read from the backend store (read-only) instead of REST."""
+def model_version_sources(*, store_uri: str = "") -> Iterator[tuple[str | None, str | None]]:
+    """(run_id, source) of every registered model version; with `store_uri` read from the backend store
+    (read-only) instead of REST. Raises MlflowError (BackendStoreError when the store read fails)."""
     from mlopsadmin.lib import mlflow_store
 
-    pairs = (
-        _store_rows(mlflow_store.iter_model_version_sources(store_uri))
-        if store_uri
-        else ((v.run_id, v.source) for v in iter_model_versions())
-    )
-    run_ids: set[str] = set()
-    model_ids: set[str] = set()
-    for run_id, source in pairs:
-        if run_id:
-            run_ids.add(run_id)
-        source = source or ""
-        if source.startswith("runs:/"):
-            run_ids.add(source[len("runs:/") :].split("/", 1)[0])
-        elif source.startswith("models:/m-"):
-            model_ids.add(source[len("models:/") :].split("/", 1)[0])
     if store_uri:
-        resolved = _store_call(lambda: mlflow_store.logged_model_source_runs(store_uri, sorted(model_ids)))
-    else:
-        resolved = {model_id: logged_model_source_run(model_id) for model_id in model_ids}
-    run_ids.update(run_id for run_id in resolved.values() if run_id)
-    run_ids.discard("")
-    return run_ids
+        yield from _store_rows(mlflow_store.iter_model_version_sources(store_uri))
+        return
+    for version in iter_model_versions():
+        yield version.run_id, version.source
+
+
+def logged_model_source_runs(model_ids: list[str], *, store_uri: str = "") -> dict[str, str | None]:
+    """{model_id: source run id or None} of logged models (`m-…`); from the backend store with `store_uri`."""
+    from mlopsadmin.lib import mlflow_store
+
+    if store_uri:
+        return dict(_store_call(lambda: mlflow_store.logged_model_source_runs(store_uri, sorted(model_ids))))
+    return {model_id: logged_model_source_run(model_id) for model_id in model_ids}
 
 
 # Read-only fast path for cleanup planning: MLflow's backend store read directly (mlflow_store.py).
-SOURCE_STORE = "backend store (read-only)"
-SOURCE_API = "tracking API"
-PLAN_TAGS = ("keep", "mlflow.registeredModelName")
-
-
 class BackendStoreError(MlflowUnavailable):
     """Reading the backend store failed part-way (the caller can list again through the tracking API)."""
 
@@ -721,18 +703,18 @@ def backend_store_unusable_reason(uri: str) -> str:
 
 
 def iter_store_cleanup_runs(
-    uri: str, experiment_ids: list[str], *, statuses: list[str], cutoff_ms: int
+    uri: str, experiment_ids: list[str], *, statuses: list[str], cutoff_ms: int, tag_keys: tuple[str, ...]
 ) -> Iterator[Run]:
     """What the tracking-API plan queries return, read from the backend store: active runs of these
     experiments with a status in `statuses` that ended before the cutoff, and RUNNING runs started
-    before it; ordered by experiment. The runs carry only the PLAN_TAGS tags (no params, metrics or
+    before it; ordered by experiment. The runs carry only the `tag_keys` tags (no params, metrics or
     artifact URI)."""
     from mlopsadmin.lib import mlflow_store
 
     if not all(str(i).isdigit() for i in experiment_ids):
         raise BackendStoreError("experiment ids are not numeric: not an MLflow SQL store", operation="backend store")
     rows = mlflow_store.iter_cleanup_rows(
-        uri, [int(i) for i in experiment_ids], statuses=statuses, cutoff_ms=cutoff_ms, tag_keys=PLAN_TAGS
+        uri, [int(i) for i in experiment_ids], statuses=statuses, cutoff_ms=cutoff_ms, tag_keys=tag_keys
     )
     for row in _store_rows(rows):
         run_id, experiment_id, name, status, start_time, end_time, *values = row
@@ -745,7 +727,7 @@ def iter_store_cleanup_runs(
             end_time=end_time,
             lifecycle_stage="active",
             artifact_uri="",
-            tags={key: value or "" for key, value in zip(PLAN_TAGS, values, strict=True) if value is not None},
+            tags={key: value or "" for key, value in zip(tag_keys, values, strict=True) if value is not None},
         )
 
 

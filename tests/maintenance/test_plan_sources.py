@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from maintenance import services
+from maintenance.cleanup.sources import SOURCE_API, SOURCE_STORE
 from maintenance.models import CleanupPlan, TaskKind, TaskRun, TaskState
+from maintenance.tasks import task_run_execute
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import mlflow_store
@@ -61,7 +62,7 @@ def _plan(
     )
     run.parameters = {"plan_id": plan.pk}
     run.save()
-    assert services.task_run_execute(task_run_id=run.pk) == "done"
+    assert task_run_execute(task_run_id=run.pk) == "done"
     run.refresh_from_db()
     assert run.state == TaskState.SUCCEEDED, run.errors
     return run, {row[0]: row for row in plan.items.values_list(*ITEM_FIELDS)}
@@ -74,10 +75,10 @@ def _both(settings: Any, **kwargs: Any) -> tuple[dict[str, tuple[Any, ...]], dic
     settings.MAINTENANCE_RUNS_PAGE_SIZE = 5  # several batches per experiment on both paths
     settings.MAINTENANCE_PLAN_READ_STORE = True
     from_store, store_items = _plan(**kwargs)
-    assert from_store.report["source"] == mlf.SOURCE_STORE, from_store.report
+    assert from_store.report["source"] == SOURCE_STORE, from_store.report
     settings.MAINTENANCE_PLAN_READ_STORE = False
     from_api, api_items = _plan(**kwargs)
-    assert from_api.report["source"] == mlf.SOURCE_API
+    assert from_api.report["source"] == SOURCE_API
     assert from_store.counts == from_api.counts
     assert from_store.report["exclusions_by_reason"] == from_api.report["exclusions_by_reason"]
     return store_items, api_items
@@ -186,7 +187,7 @@ def test_unusable_store_falls_back_to_the_api(
 ) -> None:
     settings.MLFLOW_BACKEND_STORE_URI = old_schema_store if store == "old-schema" else store
     run, items = _plan(scope="experiment", scope_value=seeded["second"])
-    assert run.report["source"] == mlf.SOURCE_API
+    assert run.report["source"] == SOURCE_API
     assert why in run.report["source_note"] and "hunter2" not in run.report["source_note"]
     assert {r for r, item in items.items() if not item[1]} == {seeded["runs"][f"second-{i}"] for i in range(6)}
 
@@ -204,7 +205,7 @@ def test_store_failing_part_way_is_listed_again_through_the_api(
 
     monkeypatch.setattr(mlflow_store, "iter_cleanup_rows", breaks)
     run, items = _plan(scope="team", scope_value=seeded["team"].name)
-    assert run.report["source"] == mlf.SOURCE_API
+    assert run.report["source"] == SOURCE_API
     assert "disk I/O error" in run.report["source_note"] and "listed again" in run.report["source_note"]
     assert run.counts["candidates"] == 17 and len(items) == 17 + run.counts["excluded"]
 

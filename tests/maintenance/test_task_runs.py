@@ -8,7 +8,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from maintenance import selectors, services
+from maintenance import selectors, task_runs
+from maintenance.capacity.check import _capacity_alert
+from maintenance.capacity.thresholds import levels
+from maintenance.cleanup.execute import cleanup_plan_execute
+from maintenance.cleanup.plan import cleanup_plan_create
 from maintenance.models import CleanupPlan, PlanState, TaskKind, TaskRun, TaskState
 from mlopsadmin.core.errors import Conflict, InvalidInput, RuleViolation
 from mlopsadmin.core.models import AuditEvent
@@ -24,15 +28,15 @@ def _task(kind: str = TaskKind.REAPER, **fields: object) -> TaskRun:
 def test_second_active_task_of_a_kind_is_refused(personas) -> None:  # type: ignore[no-untyped-def]
     _task(state=TaskState.RUNNING, heartbeat_at=timezone.now())
     with pytest.raises(Conflict):
-        services.task_run_create(kind=TaskKind.REAPER, parameters={}, actor=personas["operator"])
-    other = services.task_run_create(kind=TaskKind.CAPACITY, parameters={}, actor=personas["operator"])
+        task_runs.task_run_create(kind=TaskKind.REAPER, parameters={}, actor=personas["operator"])
+    other = task_runs.task_run_create(kind=TaskKind.CAPACITY, parameters={}, actor=personas["operator"])
     assert other.state == TaskState.QUEUED  # another kind may run meanwhile
 
 
 def test_claim_is_taken_once(personas) -> None:  # type: ignore[no-untyped-def]
     run = _task()
-    first = services.task_run_claim(task_run_id=run.pk, celery_task_id="a")
-    second = services.task_run_claim(task_run_id=run.pk, celery_task_id="b")
+    first = task_runs.task_run_claim(task_run_id=run.pk, celery_task_id="a")
+    second = task_runs.task_run_claim(task_run_id=run.pk, celery_task_id="b")
     assert first is not None and first.state == TaskState.RUNNING
     assert second is None  # a live worker holds it
     run.refresh_from_db()
@@ -42,20 +46,20 @@ def test_claim_is_taken_once(personas) -> None:  # type: ignore[no-untyped-def]
 def test_lost_worker_is_marked_interrupted_and_a_redelivery_resumes(personas) -> None:  # type: ignore[no-untyped-def]
     old = timezone.now() - timedelta(hours=1)
     run = _task(state=TaskState.RUNNING, started_at=old, heartbeat_at=old)
-    assert services.task_runs_sweep_stale() == 1
+    assert task_runs.task_runs_sweep_stale() == 1
     run.refresh_from_db()
     assert run.state == TaskState.INTERRUPTED and "no heartbeat" in run.errors[-1]
     assert AuditEvent.objects.filter(action="task.interrupt", target_id=str(run.pk)).count() == 1
     # acks_late: the message comes back; the same record is claimed again and says it resumed
-    resumed = services.task_run_claim(task_run_id=run.pk)
+    resumed = task_runs.task_run_claim(task_run_id=run.pk)
     assert resumed is not None and resumed.state == TaskState.RUNNING and "resumed" in resumed.errors[-1]
 
 
 def test_progress_on_a_lost_record_stops_the_worker(personas) -> None:  # type: ignore[no-untyped-def]
-    run = services.task_run_claim(task_run_id=_task().pk)
+    run = task_runs.task_run_claim(task_run_id=_task().pk)
     TaskRun.objects.filter(pk=run.pk).update(state=TaskState.INTERRUPTED)
-    with pytest.raises(services.TaskLost):
-        services.task_run_progress(run, done=1)
+    with pytest.raises(task_runs.TaskLost):
+        task_runs.task_run_progress(run, done=1)
 
 
 def test_plan_older_than_the_limit_must_be_replanned(personas, settings) -> None:  # type: ignore[no-untyped-def]
@@ -71,9 +75,9 @@ def test_plan_older_than_the_limit_must_be_replanned(personas, settings) -> None
         planned_at=timezone.now() - timedelta(hours=3),
     )
     with pytest.raises(RuleViolation, match="new plan"):
-        services.cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True)
+        cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True)
     with pytest.raises(InvalidInput):
-        services.cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=False)
+        cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=False)
     plan.refresh_from_db()
     assert plan.state == PlanState.READY and not TaskRun.objects.exists()
 
@@ -90,7 +94,7 @@ def test_plan_older_than_the_limit_must_be_replanned(personas, settings) -> None
 )
 def test_bad_plan_input_changes_nothing(personas, kwargs) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput):
-        services.cleanup_plan_create(actor=personas["operator"], **kwargs)
+        cleanup_plan_create(actor=personas["operator"], **kwargs)
     assert not CleanupPlan.objects.exists() and not TaskRun.objects.exists()
 
 
@@ -139,7 +143,6 @@ def test_mlflow_artifacts_locations_resolve_only_with_a_destination(settings, tm
 
 
 def test_capacity_thresholds(settings) -> None:  # type: ignore[no-untyped-def]
-    from maintenance.capacity import levels
 
     settings.MAINTENANCE_ARTIFACT_WARNING_BYTES = 100
     settings.MAINTENANCE_ARTIFACT_CRITICAL_BYTES = 1000
@@ -156,7 +159,6 @@ def test_capacity_alert_is_audited_and_notified(
     django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
     mailoutbox,
 ) -> None:
-    from maintenance.capacity import levels
     from mlopsadmin.celery import app
 
     settings.NOTIFY_EMAILS = ["ops@example.com"]
@@ -168,7 +170,7 @@ def test_capacity_alert_is_audited_and_notified(
     app.conf.task_always_eager = True
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            services._capacity_alert(run, levels(5000, None), 5000, None)
+            _capacity_alert(run, levels(5000, None), 5000, None)
     finally:
         app.conf.task_always_eager = eager
     assert len(mailoutbox) == 1 and "capacity warning" in mailoutbox[0].subject

@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from maintenance import selectors, services
+from maintenance import selectors
+from maintenance.capacity.check import capacity_check_start
+from maintenance.cleanup.execute import cleanup_plan_execute
+from maintenance.cleanup.plan import cleanup_plan_create
+from maintenance.cleanup.sources import SOURCE_STORE
 from maintenance.models import CapacitySample, ItemOutcome, PlanState, TaskState
+from maintenance.reaper import reaper_start
+from mlopsadmin.core.errors import Conflict
 from mlopsadmin.core.models import AuditEvent, Team
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import s3
@@ -39,10 +45,10 @@ def test_plan_then_execute_deletes_exactly_the_planned_runs(celery_worker, perso
     mlf.set_terminated(logged_backed, status="KILLED", end_time=mlf.get_run(logged_backed).start_time + 60_000)
     running = make_run(experiment_id, status="RUNNING", name="still-running")
 
-    plan = services.cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=name)
+    plan = cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=name)
     plan_run = wait_task(plan.plan_task_id)
     assert plan_run.state == TaskState.SUCCEEDED, plan_run.errors
-    assert plan_run.report["source"] == mlf.SOURCE_STORE  # the worker has the store: the read-only fast path
+    assert plan_run.report["source"] == SOURCE_STORE  # the worker has the store: the read-only fast path
     plan.refresh_from_db()
     assert plan.state == PlanState.READY
     planned = set(plan.items.filter(excluded=False).values_list("run_id", flat=True))
@@ -57,7 +63,7 @@ def test_plan_then_execute_deletes_exactly_the_planned_runs(celery_worker, perso
     assert finished not in planned | set(exclusions) and recent not in planned | set(exclusions)
 
     mlf.set_run_tag(gains_keep, "keep", "true")  # changed its mind between plan and execute
-    execute = services.cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True)
+    execute = cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True)
     executed = wait_task(execute.pk)
     assert executed.state == TaskState.SUCCEEDED, executed.errors
     assert executed.counts["deleted"] == len(candidates) and executed.counts["skipped"] == 1
@@ -70,8 +76,8 @@ def test_plan_then_execute_deletes_exactly_the_planned_runs(celery_worker, perso
     assert AuditEvent.objects.filter(action="run.delete", target_id__in=candidates).count() == len(candidates)
     plan.refresh_from_db()
     assert plan.state == PlanState.EXECUTED
-    with pytest.raises(services.Conflict):  # executing twice deletes nothing twice
-        services.cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True)
+    with pytest.raises(Conflict):  # executing twice deletes nothing twice
+        cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True)
 
 
 def test_team_scope_plan_streams_every_page(celery_worker, personas, mlflow, unique):  # type: ignore[no-untyped-def]
@@ -82,9 +88,7 @@ def test_team_scope_plan_streams_every_page(celery_worker, personas, mlflow, uni
         ids += [make_run(experiment_id, status="FAILED", name=f"r{i}") for i in range(12)]
     outside = mlf.create_experiment(f"/other-{unique}/proj/exp")
     make_run(outside, status="FAILED")
-    plan = services.cleanup_plan_create(
-        actor=personas["admin"], scope="team", scope_value=team.name, older_than_days=30
-    )
+    plan = cleanup_plan_create(actor=personas["admin"], scope="team", scope_value=team.name, older_than_days=30)
     assert wait_task(plan.plan_task_id).state == TaskState.SUCCEEDED
     plan.refresh_from_db()
     assert plan.candidate_count == 24
@@ -100,13 +104,11 @@ def test_purge_removes_exactly_the_deleted_runs(celery_worker, personas, make_ex
         folder = artifacts / run_id / "artifacts"
         folder.mkdir(parents=True)
         (folder / "weights.bin").write_bytes(b"x" * size)
-    plan = services.cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=experiment_id)
+    plan = cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=experiment_id)
     assert wait_task(plan.plan_task_id).state == TaskState.SUCCEEDED
     plan.refresh_from_db()
     assert plan.estimated_bytes == 3000
-    run = wait_task(
-        services.cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True, purge=True).pk
-    )
+    run = wait_task(cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True, purge=True).pk)
     assert run.state == TaskState.SUCCEEDED, run.errors
     assert run.report["purge"] == {"runs_purged": 1, "artifact_bytes_reclaimed": 3000}
     with pytest.raises(mlf.MlflowNotFound):
@@ -122,12 +124,12 @@ def test_reaper_reaps_only_silent_old_runs(celery_worker, personas, make_experim
     recent = make_run(experiment_id, status="RUNNING", age_days=0.1, name="recent")
     logging_run = make_run(experiment_id, status="RUNNING", age_days=3, metric_age_days=0.01, name="still-logging")
 
-    dry = wait_task(services.reaper_start(actor=personas["operator"], dry_run=True, experiment=experiment_id).pk)
+    dry = wait_task(reaper_start(actor=personas["operator"], dry_run=True, experiment=experiment_id).pk)
     assert dry.state == TaskState.SUCCEEDED, dry.errors
     assert {r["run_id"] for r in dry.report["runs"]} == {stuck, silent}
     assert mlf.get_run(stuck).status == "RUNNING"  # a dry run changes nothing
 
-    real = wait_task(services.reaper_start(actor=personas["operator"], dry_run=False, experiment=experiment_id).pk)
+    real = wait_task(reaper_start(actor=personas["operator"], dry_run=False, experiment=experiment_id).pk)
     assert real.counts["reaped"] == 2
     for run_id in (stuck, silent):
         reaped = mlf.get_run(run_id)
@@ -153,7 +155,7 @@ def test_capacity_measures_local_folder_and_s3(celery_worker, personas, mlflow, 
         s3.put_object(bucket, f"mlruns/7/r{index % 3}/artifacts/f{index}.bin", b"z" * 10)
     s3.put_object(bucket, "elsewhere/ignored.bin", b"q" * 999)
 
-    run = wait_task(services.capacity_check_start(actor=personas["operator"]).pk, timeout=180)
+    run = wait_task(capacity_check_start(actor=personas["operator"]).pk, timeout=180)
     assert run.state == TaskState.SUCCEEDED, run.errors
     sizes = {s.key: s for s in CapacitySample.objects.filter(task_run=run, scope="experiment")}
     assert sizes[local_id].size_bytes == 1750 and sizes[local_id].object_count == 2
@@ -171,15 +173,12 @@ def test_capacity_measures_local_folder_and_s3(celery_worker, personas, mlflow, 
 
 def test_one_task_of_a_kind_at_a_time(celery_worker, personas, make_experiment):  # type: ignore[no-untyped-def]
     experiment_id, _ = make_experiment("once")
-    first = services.reaper_start(actor=personas["operator"], experiment=experiment_id)
-    with pytest.raises(services.Conflict):
-        services.reaper_start(actor=personas["operator"], experiment=experiment_id)
+    first = reaper_start(actor=personas["operator"], experiment=experiment_id)
+    with pytest.raises(Conflict):
+        reaper_start(actor=personas["operator"], experiment=experiment_id)
     assert wait_task(first.pk).state == TaskState.SUCCEEDED
     time.sleep(0.1)
-    assert (
-        wait_task(services.reaper_start(actor=personas["operator"], experiment=experiment_id).pk).state
-        == TaskState.SUCCEEDED
-    )
+    assert wait_task(reaper_start(actor=personas["operator"], experiment=experiment_id).pk).state == TaskState.SUCCEEDED
 
 
 def test_local_tree_sizes_helper(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Capacity probes that are not MLflow calls: the tracking database's size (PostgreSQL through
-psycopg2 directly, SQLite by file size) and the warning/critical thresholds."""
+"""Size of MLflow's tracking database (the capacity check): PostgreSQL through psycopg2 (read-only
+queries, 10 s connect timeout), SQLite by file size (with its -wal/-shm files). Other databases are
+reported as not measured."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from django.conf import settings
-
-from mlopsadmin.core.formatting import human_bytes  # noqa: F401  (re-exported for callers)
+import psycopg2
 
 
 def _sqlite_path(uri: str) -> Path:
@@ -56,8 +55,6 @@ def database_size(uri: str) -> dict[str, Any]:
 
 
 def _postgres_size(uri: str) -> dict[str, Any]:
-    import psycopg2
-
     parsed = urlparse(uri)
     label = f"postgresql://{parsed.hostname}:{parsed.port or 5432}{parsed.path}"
     try:
@@ -73,34 +70,3 @@ def _postgres_size(uri: str) -> dict[str, Any]:
     except psycopg2.Error as exc:
         return {"kind": "postgresql", "label": label, "bytes": None, "tables": [], "error": str(exc).strip()[:300]}
     return {"kind": "postgresql", "label": label, "bytes": total, "tables": tables}
-
-
-def levels(artifact_bytes: int | None, database_bytes: int | None) -> dict[str, Any]:
-    """Compare with the thresholds: {'level': ok|warning|critical, 'warning', 'critical', 'messages'}."""
-    checks = [
-        (
-            "artifact store",
-            artifact_bytes,
-            settings.MAINTENANCE_ARTIFACT_WARNING_BYTES,
-            settings.MAINTENANCE_ARTIFACT_CRITICAL_BYTES,
-        ),
-        (
-            "tracking database",
-            database_bytes,
-            settings.MAINTENANCE_DATABASE_WARNING_BYTES,
-            settings.MAINTENANCE_DATABASE_CRITICAL_BYTES,
-        ),
-    ]
-    warning = critical = False
-    messages: list[str] = []
-    for name, value, warn_at, crit_at in checks:
-        if value is None:
-            continue
-        if crit_at and value >= crit_at:
-            critical = True
-            messages.append(f"{name} is {human_bytes(value)} (critical at {human_bytes(crit_at)})")
-        elif warn_at and value >= warn_at:
-            warning = True
-            messages.append(f"{name} is {human_bytes(value)} (warning at {human_bytes(warn_at)})")
-    level = "critical" if critical else "warning" if warning else "ok"
-    return {"level": level, "warning": warning or critical, "critical": critical, "messages": messages}

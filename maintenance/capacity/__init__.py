@@ -1,0 +1,1 @@
+"""The capacity check (check.py) and its warning/critical thresholds (thresholds.py)."""

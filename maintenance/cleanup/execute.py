@@ -1,0 +1,209 @@
+"""Cleanup, step 2: execute a reviewed plan. A worker deletes exactly the plan's candidates, re-checking
+each at that moment (protection.py), and optionally purges them with `mlflow gc`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.utils import timezone
+
+from maintenance.cleanup.protection import (
+    VERSION_SOURCE_REASON,
+    backs_a_version_now,
+    exclusion_reason,
+    protected_run_ids,
+)
+from maintenance.models import CleanupPlan, ItemOutcome, PlanItem, PlanState, TaskKind, TaskRun, TaskState
+from maintenance.task_runs import (
+    REPORT_LIST_LIMIT,
+    actor_for,
+    task_run_create,
+    task_run_enqueue,
+    task_run_finish,
+    task_run_progress,
+)
+from mlopsadmin.core.audit import audit_record
+from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from mlopsadmin.lib import mlflow_client as mlf
+
+
+def cleanup_plan_execute(*, actor: Any, plan_id: int, confirm: bool, purge: bool = False) -> TaskRun:
+    """The operator confirms a reviewed plan; a worker deletes exactly its candidates."""
+    if not confirm:
+        raise InvalidInput("Confirm that you reviewed the plan before executing it.")
+    plan = CleanupPlan.objects.filter(pk=plan_id).first() if 0 < plan_id < 2**63 else None
+    if plan is None:
+        raise NotFound(f"No cleanup plan #{plan_id}.")
+    if plan.state != PlanState.READY:
+        raise Conflict(f"Plan #{plan.pk} is {plan.get_state_display().lower()}, not ready to execute.")
+    max_age = timedelta(hours=settings.MAINTENANCE_PLAN_MAX_AGE_HOURS)
+    if plan.planned_at and timezone.now() - plan.planned_at > max_age:
+        raise RuleViolation(
+            f"Plan #{plan.pk} is older than {settings.MAINTENANCE_PLAN_MAX_AGE_HOURS:g} hours; "
+            f"make a new plan and review it again."
+        )
+    if purge and not settings.MLFLOW_BACKEND_STORE_URI:
+        raise InvalidInput("Purging needs MLFLOW_BACKEND_STORE_URI (the tracking server's backend store).")
+    with transaction.atomic():
+        run = task_run_create(
+            kind=TaskKind.CLEANUP_EXECUTE, parameters={"plan_id": plan.pk, "purge": bool(purge)}, actor=actor
+        )
+        taken = CleanupPlan.objects.filter(pk=plan.pk, state=PlanState.READY).update(
+            state=PlanState.EXECUTING, execute_task=run, executed_by=run.started_by, purge=bool(purge)
+        )
+        if not taken:
+            raise Conflict(f"Plan #{plan.pk} was taken by someone else.")
+        audit_record(
+            actor=actor,
+            action="cleanup.execute",
+            target_kind="task",
+            target_id=run.pk,
+            team=plan.scope_value if plan.scope == "team" else "",
+            before={"plan_id": plan.pk, "candidates": plan.candidate_count},
+            after={"plan_id": plan.pk, "purge": bool(purge)},
+            reason=f"execute reviewed plan #{plan.pk} ({plan.scope_label})",
+        )
+        task_run_enqueue(run)
+    return run
+
+
+def _ineligible_now(item: PlanItem, fresh: mlf.Run, plan: CleanupPlan, protected: set[str]) -> str:
+    if fresh.lifecycle_stage == "deleted":
+        return "already deleted"
+    if fresh.status not in plan.statuses:
+        return f"status changed to {fresh.status} since planning"
+    if not fresh.end_time or fresh.end_time >= plan.cutoff_ms:
+        return "ended after the plan's cutoff (changed since planning)"
+    reason = exclusion_reason(fresh, protected)
+    if reason:
+        return f"{reason} (changed since planning)"
+    if backs_a_version_now(fresh.run_id):
+        return f"{VERSION_SOURCE_REASON} (changed since planning)"
+    return ""
+
+
+def cleanup_plan_run(run: TaskRun) -> None:
+    """Handler: delete exactly the plan's candidates, re-checking each at that moment. Each item is
+    claimed with a conditional update, so retries and second workers never delete twice."""
+    plan = CleanupPlan.objects.get(pk=run.parameters["plan_id"])
+    protected = protected_run_ids()
+    candidates = plan.items.filter(excluded=False)
+    total = candidates.count()
+    counts = {"deleted": 0, "skipped": 0, "failed": 0}
+    finished_items = candidates.exclude(outcome__in=[ItemOutcome.PENDING, ItemOutcome.CLAIMED])
+    for row in finished_items.values("outcome").annotate(n=Count("id")):
+        counts[row["outcome"]] = row["n"]
+    done = sum(counts.values())
+    task_run_progress(run, done=done, total=total, counts=counts)
+    ids = list(
+        candidates.filter(outcome__in=[ItemOutcome.PENDING, ItemOutcome.CLAIMED])
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    actor = actor_for(run)
+    for item_id in ids:
+        outcome = _execute_item(item_id, plan, protected, actor)
+        if outcome:
+            counts[outcome] += 1
+            done += 1
+            task_run_progress(run, done=done, counts=counts)
+    report: dict[str, Any] = {"plan_id": plan.pk}
+    errors: list[str] = []
+    if plan.purge and counts["deleted"]:
+        report["purge"] = _purge(plan, errors)
+    with transaction.atomic():
+        CleanupPlan.objects.filter(pk=plan.pk).update(state=PlanState.EXECUTED)
+        skipped = list(
+            plan.items.filter(excluded=False, outcome=ItemOutcome.SKIPPED).values("run_id", "outcome_reason")[
+                :REPORT_LIST_LIMIT
+            ]
+        )
+        report["skipped"] = skipped
+        state = TaskState.SUCCEEDED if not counts["failed"] and not errors else TaskState.FAILED
+        task_run_finish(run, state=state, counts=counts, report=report, errors=errors)
+
+
+def _execute_item(item_id: int, plan: CleanupPlan, protected: set[str], actor: Any) -> str:
+    """Claim, re-check and delete one run. Returns the final outcome, or '' if it was not ours."""
+    resumed = False
+    if not PlanItem.objects.filter(pk=item_id, outcome=ItemOutcome.PENDING).update(outcome=ItemOutcome.CLAIMED):
+        # claimed earlier by this same task run before an interruption: finish it now
+        if not PlanItem.objects.filter(pk=item_id, outcome=ItemOutcome.CLAIMED).exists():
+            return ""
+        resumed = True
+    item = PlanItem.objects.get(pk=item_id)
+    try:
+        fresh = mlf.get_run(item.run_id)
+    except mlf.MlflowNotFound:
+        return _item_done(item, ItemOutcome.SKIPPED, "run no longer exists")
+    reason = _ineligible_now(item, fresh, plan, protected)
+    if reason == "already deleted" and resumed:
+        return _item_done(item, ItemOutcome.DELETED, "deleted (confirmed after a retry)")
+    if reason:
+        return _item_done(item, ItemOutcome.SKIPPED, reason)
+    try:
+        mlf.delete_run(item.run_id)
+    except mlf.MlflowUnavailable:
+        raise  # the item stays claimed; the retry finishes it
+    except mlf.MlflowError as exc:
+        return _item_done(item, ItemOutcome.FAILED, str(exc)[:256])
+    with transaction.atomic():
+        outcome = _item_done(item, ItemOutcome.DELETED, f"deleted by plan #{plan.pk}")
+        audit_record(
+            actor=actor,
+            action="run.delete",
+            target_kind="run",
+            target_id=item.run_id,
+            team=item.team,
+            before={"lifecycle_stage": "active", "status": fresh.status, "experiment_id": item.experiment_id},
+            after={"lifecycle_stage": "deleted"},
+            reason=f"cleanup plan #{plan.pk}: {item.reason}",
+        )
+    return outcome
+
+
+def _item_done(item: PlanItem, outcome: str, reason: str) -> str:
+    PlanItem.objects.filter(pk=item.pk).update(outcome=outcome, outcome_reason=reason[:256], executed_at=timezone.now())
+    return outcome
+
+
+def _purge(plan: CleanupPlan, errors: list[str]) -> dict[str, Any]:
+    """`mlflow gc` for exactly the runs this plan deleted (in chunks), bytes reclaimed from the plan's
+    per-run artifact sizes."""
+    deleted = plan.items.filter(excluded=False, outcome=ItemOutcome.DELETED)
+    run_ids, purged = [], 0
+    for run_id in deleted.values_list("run_id", flat=True):
+        try:
+            mlf.get_run(run_id)
+            run_ids.append(run_id)
+        except mlf.MlflowNotFound:  # purged by an earlier attempt of this task: safe to retry
+            purged += 1
+    for start in range(0, len(run_ids), 200):
+        chunk = run_ids[start : start + 200]
+        result = mlf.run_gc(
+            backend_store_uri=settings.MLFLOW_BACKEND_STORE_URI,
+            run_ids=chunk,
+            artifacts_destination=settings.MLFLOW_ARTIFACTS_DESTINATION or None,
+        )
+        if result.returncode != 0:
+            errors.append(f"mlflow gc failed for {len(chunk)} runs: {(result.stderr or result.stdout)[-500:]}")
+        else:
+            purged += len(chunk)
+    reclaimed = deleted.aggregate(total=Sum("estimated_bytes"))["total"] or 0
+    return {"runs_purged": purged, "artifact_bytes_reclaimed": reclaimed if purged == deleted.count() else None}
+
+
+def cleanup_failed(run: TaskRun) -> None:
+    """A cleanup task run failed: its plan goes back to a state the operator can act on."""
+    plan_id = run.parameters.get("plan_id")
+    if not plan_id:
+        return
+    if run.kind == TaskKind.CLEANUP_PLAN:
+        CleanupPlan.objects.filter(pk=plan_id, state=PlanState.PLANNING).update(state=PlanState.FAILED)
+    elif run.kind == TaskKind.CLEANUP_EXECUTE:
+        # what was deleted stays recorded per item; the rest of the plan can be executed again
+        CleanupPlan.objects.filter(pk=plan_id, state=PlanState.EXECUTING).update(state=PlanState.READY)

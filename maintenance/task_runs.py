@@ -1,0 +1,240 @@
+"""Task runs: the lifecycle of one maintenance TaskRun record (create, enqueue, claim, heartbeat,
+finish, sweep of lost workers). The features (cleanup, reaper, capacity) call these; the Celery task in
+maintenance.tasks runs a record with the handler of its kind."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from maintenance.models import ACTIVE_STATES, TaskRun, TaskState
+from mlopsadmin.core.audit import audit_record
+from mlopsadmin.core.errors import Conflict
+from mlopsadmin.core.redaction import scrub
+from mlopsadmin.lib import mlflow_client as mlf
+
+logger = logging.getLogger(__name__)
+
+RUN_TASK_NAME = "maintenance.tasks.run_maintenance_task"
+REPORT_LIST_LIMIT = 500  # run lists inside a task report; the full record stays in PlanItem rows
+
+
+class TaskLost(Exception):
+    """The record is no longer ours (swept as interrupted, or taken over): stop working on it."""
+
+
+def now_ms() -> int:
+    """Now, in MLflow's unit (milliseconds since the epoch)."""
+    return int(time.time() * 1000)
+
+
+def fmt_ms(ms: int | None) -> str:
+    """An MLflow timestamp (ms) as 'YYYY-MM-DD HH:MM UTC'; '—' when unset."""
+    if not ms:
+        return "—"
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def actor_for(run: TaskRun) -> Any:
+    """Who started the task run (the user, or the system actor string): the actor of its audit events."""
+    return run.started_by_user if run.started_by_user_id else run.started_by
+
+
+def task_runs_sweep_stale(*, now: datetime | None = None) -> int:
+    """Mark running tasks whose worker stopped beating (killed, OOM, lost host), and queued tasks
+    no worker ever picked up, as interrupted. Each gets one audit event."""
+    now = now or timezone.now()
+    stale_beat = now - timedelta(seconds=settings.MAINTENANCE_HEARTBEAT_STALE_SECONDS)
+    stale_queue = now - timedelta(seconds=settings.MAINTENANCE_QUEUED_STALE_SECONDS)
+    lost = TaskRun.objects.filter(
+        Q(state=TaskState.RUNNING, heartbeat_at__lt=stale_beat)
+        | Q(state=TaskState.RUNNING, heartbeat_at__isnull=True, started_at__lt=stale_beat)
+        | Q(state=TaskState.QUEUED, created_at__lt=stale_queue)
+    )
+    swept = 0
+    for run in lost:
+        with transaction.atomic():
+            before = run.state
+            why = (
+                f"worker lost: no heartbeat since {run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+                if before == TaskState.RUNNING and run.heartbeat_at
+                else "never picked up by a worker"
+            )
+            updated = TaskRun.objects.filter(pk=run.pk, state=before).update(
+                state=TaskState.INTERRUPTED, finished_at=now, errors=[*run.errors, why]
+            )
+            if updated:
+                audit_record(
+                    actor="system:maintenance.sweep",
+                    action="task.interrupt",
+                    target_kind="task",
+                    target_id=run.pk,
+                    before={"state": before},
+                    after={"state": "interrupted"},
+                    reason=why,
+                    outcome="failed",
+                )
+                swept += 1
+    return swept
+
+
+def task_run_create(*, kind: str, parameters: dict[str, Any], actor: Any) -> TaskRun:
+    """A queued record; refuses when a task of this kind is already queued or running.
+    The caller writes the one audit event and enqueues after commit."""
+    task_runs_sweep_stale()
+    active = TaskRun.objects.filter(kind=kind, state__in=ACTIVE_STATES).first()
+    if active is not None:
+        raise Conflict(f"A {active.get_kind_display().lower()} task is already {active.state} (#{active.pk}).")
+    user = actor if actor is not None and not isinstance(actor, str) else None
+    started_by = actor if isinstance(actor, str) else (actor.get_username() if actor else "system")
+    try:
+        with transaction.atomic():
+            return TaskRun.objects.create(
+                kind=kind, parameters=parameters, started_by=started_by[:150], started_by_user=user, celery_task_id=""
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"A {kind} task is already queued or running.") from exc
+
+
+def task_run_enqueue(run: TaskRun) -> None:
+    """Send the record to a worker after the surrounding transaction commits. The Celery task is looked
+    up by its name (maintenance.tasks imports the features; the features never import it)."""
+    task_id = f"maintenance-{run.pk}-{int(time.time() * 1000)}"
+    TaskRun.objects.filter(pk=run.pk).update(celery_task_id=task_id)
+    run.celery_task_id = task_id
+    transaction.on_commit(
+        lambda: current_app.tasks[RUN_TASK_NAME].apply_async(kwargs={"task_run_id": run.pk}, task_id=task_id)
+    )
+
+
+def task_run_claim(*, task_run_id: int, celery_task_id: str = "") -> TaskRun | None:
+    """Take the record for this worker with one conditional update. Queued, interrupted (message
+    redelivered after a worker died) or running-with-a-dead-heartbeat records can be claimed; a
+    finished record or one a live worker holds cannot. None: nothing to do."""
+    now = timezone.now()
+    stale_beat = now - timedelta(seconds=settings.MAINTENANCE_HEARTBEAT_STALE_SECONDS)
+    claimable = Q(state__in=[TaskState.QUEUED, TaskState.INTERRUPTED]) | Q(
+        state=TaskState.RUNNING, heartbeat_at__lt=stale_beat
+    )
+    try:
+        with transaction.atomic():
+            previous = TaskRun.objects.filter(pk=task_run_id).values_list("state", flat=True).first()
+            updated = TaskRun.objects.filter(claimable, pk=task_run_id).update(
+                state=TaskState.RUNNING,
+                heartbeat_at=now,
+                finished_at=None,
+                attempts=F("attempts") + 1,
+                celery_task_id=celery_task_id or F("celery_task_id"),
+            )
+    except IntegrityError:
+        logger.info("task run %s not claimed: another task of its kind is active", task_run_id)
+        return None
+    if not updated:
+        return None
+    run = TaskRun.objects.get(pk=task_run_id)
+    changes: dict[str, Any] = {}
+    if run.started_at is None:
+        changes["started_at"] = now
+    if previous in (TaskState.INTERRUPTED, TaskState.RUNNING):
+        changes["errors"] = [*run.errors, f"resumed at {now:%Y-%m-%d %H:%M:%S} UTC after an interruption"]
+    if changes:
+        TaskRun.objects.filter(pk=run.pk).update(**changes)
+        for key, value in changes.items():
+            setattr(run, key, value)
+    return run
+
+
+def task_run_progress(
+    run: TaskRun, *, done: int | None = None, total: int | None = None, counts: dict[str, Any] | None = None
+) -> None:
+    """Record progress and beat the heart; raises TaskLost if the record is no longer ours."""
+    changes: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if done is not None:
+        changes["progress_done"] = run.progress_done = done
+    if total is not None:
+        changes["progress_total"] = run.progress_total = total
+    if counts is not None:
+        changes["counts"] = run.counts = counts
+    if not TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(**changes):
+        raise TaskLost(f"task run {run.pk} is no longer running")
+
+
+def task_run_finish(
+    run: TaskRun,
+    *,
+    state: str,
+    counts: dict[str, Any] | None = None,
+    report: dict[str, Any] | None = None,
+    errors: list[str] | None = None,
+) -> None:
+    changes: dict[str, Any] = {"state": state, "finished_at": timezone.now(), "heartbeat_at": timezone.now()}
+    if counts is not None:
+        changes["counts"] = counts
+    if report is not None:
+        changes["report"] = report
+    if errors:  # error texts come from libraries (mlflow gc, boto3, requests): no credentials stored
+        changes["errors"] = [*run.errors, *(scrub(e) for e in errors)]
+    if state == TaskState.SUCCEEDED and run.progress_total:
+        changes["progress_done"] = run.progress_total
+    TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(**changes)
+
+
+def task_run_release(run: TaskRun, *, error: str) -> None:
+    """A transient failure: give the record back to the queue for the Celery retry."""
+    TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(
+        state=TaskState.QUEUED, errors=[*run.errors, scrub(error)]
+    )
+
+
+@dataclass(frozen=True)
+class Handler:
+    """What a worker does for one task kind: `run(task_run)`, and `failed(task_run)` to put the
+    feature's own records back in order when the run fails (optional)."""
+
+    run: Callable[[TaskRun], None]
+    failed: Callable[[TaskRun], None] | None = None
+
+
+def task_run_execute(
+    *, task_run_id: int, handlers: dict[str, Handler], celery_task_id: str = "", can_retry: bool = False
+) -> str:
+    """What the Celery task does: claim, run the handler for the kind (`handlers`, keyed by TaskKind),
+    record the outcome. MlflowUnavailable is re-raised (after releasing the record) when Celery may retry.
+    Returns "not claimed", "lost", "failed" or "done"."""
+    run = task_run_claim(task_run_id=task_run_id, celery_task_id=celery_task_id)
+    if run is None:
+        return "not claimed"
+    handler = handlers[run.kind]
+    try:
+        handler.run(run)
+    except TaskLost as exc:
+        logger.warning("%s", exc)
+        return "lost"
+    except mlf.MlflowUnavailable as exc:
+        if can_retry:
+            task_run_release(run, error=f"MLflow unavailable, will retry: {exc}")
+            raise
+        task_run_finish(run, state=TaskState.FAILED, errors=[f"MLflow unavailable: {exc}"])
+        _failed(handler, run)
+        return "failed"
+    except Exception as exc:
+        logger.exception("maintenance task %s failed", run.pk)
+        task_run_finish(run, state=TaskState.FAILED, errors=[f"{type(exc).__name__}: {exc}"[:1000]])
+        _failed(handler, run)
+        return "failed"
+    return "done"
+
+
+def _failed(handler: Handler, run: TaskRun) -> None:
+    if handler.failed is not None:
+        handler.failed(run)
