@@ -10,3 +10,5 @@ class MaintenanceConfig(AppConfig):
 
         register_tiles(maintenance_tiles)
         register_badge("maintenance", maintenance_badge)
+        # Register the Celery tasks in every process (web too): task_runs enqueues by task name.
+        import maintenance.tasks  # noqa: F401
