@@ -255,6 +255,11 @@ REGISTRY_DEFAULT_GATE_METRIC = os.environ.get("REGISTRY_DEFAULT_GATE_METRIC", "v
 
 # --- Promotion (gate, locks, alias history) ---------------------------------------------------
 PROMOTION_LOCK_TTL_SECONDS = env_int("PROMOTION_LOCK_TTL_SECONDS", 60)
+# One deadline per alias change (reads, gate, writes and the read-back that decides the outcome). It must
+# be shorter than the lock's TTL and the web worker's timeout (gunicorn --timeout, WEB_TIMEOUT_SECONDS),
+# so a slow MLflow ends the change with a truthful record instead of a killed worker (check E009).
+PROMOTION_DEADLINE_SECONDS = env_float("PROMOTION_DEADLINE_SECONDS", 40.0)
+WEB_TIMEOUT_SECONDS = env_int("WEB_TIMEOUT_SECONDS", 60)
 # How long a promotion waits for another change of the same model to finish before answering 409.
 PROMOTION_LOCK_WAIT_SECONDS = env_float("PROMOTION_LOCK_WAIT_SECONDS", 5.0)
 # Gate defaults for models without their own policy (the operations guide's values).

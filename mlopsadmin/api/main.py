@@ -3,15 +3,18 @@ served at /api/v1/openapi.json (no docs UI: it would load scripts from outside).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
+from ninja.renderers import JSONRenderer
 
 from mlopsadmin.api.auth import session_auth, token_auth
 from mlopsadmin.core.errors import DomainError
+from mlopsadmin.core.formatting import json_safe
 from mlopsadmin.core.redaction import scrub
 from mlopsadmin.lib.mlflow_client import MlflowError, MlflowNotFound, MlflowUnavailable
 
@@ -55,7 +58,16 @@ class DocumentedErrorsAPI(NinjaAPI):
         return schema
 
 
+class FiniteJSONRenderer(JSONRenderer):
+    """JSON proper: NaN and ±inf (MLflow metrics can be either) are sent as "NaN"/"Infinity" strings,
+    never as the bare tokens Python's json writes, which JSON parsers refuse."""
+
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> Any:
+        return json.dumps(json_safe(data), cls=self.encoder_class, allow_nan=False)
+
+
 api = DocumentedErrorsAPI(
+    renderer=FiniteJSONRenderer(),
     title="mlopsadmin API",
     version="1",
     description="Governed MLflow registry and maintenance. Authenticate with `Authorization: Bearer <token>`.",

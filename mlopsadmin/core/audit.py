@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from mlopsadmin.core.formatting import json_safe
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.core.request_context import current_request_id
 
@@ -28,11 +29,13 @@ def _secret_key(key: Any, value: Any) -> bool:
 
 
 def redact(value: Any) -> Any:
+    """Secrets out; NaN and ±inf (MLflow metrics can be either) become "NaN"/"Infinity"/"-Infinity", which
+    JSON columns accept (a bare NaN is not JSON and both databases refuse it)."""
     if isinstance(value, dict):
         return {k: ("[redacted]" if _secret_key(k, v) else redact(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
-    return value
+    return json_safe(value)
 
 
 def _canonical(value: Any) -> str:

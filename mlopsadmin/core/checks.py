@@ -44,6 +44,23 @@ def check_mlflow_uri(app_configs: Any, **kwargs: Any) -> list[Error | Warning]:
 
 
 @register()
+def check_action_deadline(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """An alias change must end (with its outcome recorded) before its lock expires or the web worker is
+    killed; otherwise a second change could start meanwhile, or the caller gets the server's bare 500."""
+    deadline = settings.PROMOTION_DEADLINE_SECONDS
+    limit = min(settings.PROMOTION_LOCK_TTL_SECONDS, settings.WEB_TIMEOUT_SECONDS)
+    if not 0 < deadline < limit:
+        return [
+            Error(
+                f"PROMOTION_DEADLINE_SECONDS ({deadline:g}) must be positive and shorter than both "
+                f"PROMOTION_LOCK_TTL_SECONDS and WEB_TIMEOUT_SECONDS ({limit:g}).",
+                id="mlopsadmin.E009",
+            )
+        ]
+    return []
+
+
+@register()
 def check_broker_and_redis(app_configs: Any, **kwargs: Any) -> list[Error]:
     problems = []
     broker = urlparse(settings.CELERY_BROKER_URL)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import sys
+from typing import Any
+
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
 
 def human_bytes(value: int | float | None) -> str:
     if value is None:
@@ -12,3 +18,35 @@ def human_bytes(value: int | float | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TB"
+
+
+def is_finite_number(value: float | None) -> bool:
+    """False for None, NaN and ±inf, and for ±sys.float_info.max (how MLflow's SQL stores keep ±inf)."""
+    return value is not None and math.isfinite(value) and abs(value) < sys.float_info.max
+
+
+def json_number(value: float | None) -> float | str | None:
+    """A number safe for JSON (responses, JSONFields, exports, charts): NaN and ±inf become the strings
+    "NaN", "Infinity", "-Infinity" (MLflow's own spelling in its REST API), never a bare NaN token."""
+    if value is None or is_finite_number(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float replaced as by `json_number` (dicts, lists and tuples walked)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float):
+        return json_number(value)
+    return value
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula (OWASP CSV injection): a
+    text starting with = + - @ tab or CR gets a leading apostrophe. Numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
+        return "'" + value
+    return value

@@ -5,10 +5,13 @@ The lock expires on its own after `ttl` seconds, so a crashed holder never block
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 import redis
+
+logger = logging.getLogger(__name__)
 
 _clients: dict[str, redis.Redis] = {}
 
@@ -40,5 +43,11 @@ def redis_lock(url: str, key: str, *, ttl: float, wait: float) -> Iterator[None]
     try:
         yield
     finally:
-        with suppress(redis.exceptions.LockError):  # it expired (TTL) while held: nothing to release
+        try:
             lock.release()
+        except redis.exceptions.LockError:
+            pass  # it expired (TTL) while held: nothing to release
+        except redis.exceptions.RedisError as exc:
+            # Redis went away while the lock was held. The work under the lock is done (and recorded); a
+            # failed release must not turn it into an error. The key expires on its own after the TTL.
+            logger.warning("lock %s not released (Redis: %s); it expires within %.0f s", key[-12:], exc, ttl)

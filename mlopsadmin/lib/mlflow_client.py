@@ -82,6 +82,13 @@ class MlflowPermissionDenied(MlflowError):
     pass
 
 
+class MlflowServerError(MlflowError):
+    """The server answered, with an internal error (HTTP 5xx or INTERNAL_ERROR): it is up, the request
+    failed on its side. Trying again later may help; it is not "not answering"."""
+
+    retryable = True
+
+
 _CODE_TO_ERROR: dict[str, type[MlflowError]] = {
     "RESOURCE_DOES_NOT_EXIST": MlflowNotFound,
     "NOT_FOUND": MlflowNotFound,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mlopsadmin.core.formatting import is_finite_number, json_number, json_safe
+
 PASS = "pass"
 FAIL = "fail"
 SKIP = "skipped"
@@ -50,17 +52,23 @@ class GateResult:
         return [r.message for r in self.failures]
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "candidate_version": self.candidate_version,
-            "champion_version": self.champion_version,
-            "config": asdict(self.config),
-            "rules": [asdict(r) for r in self.rules],
-        }
+        return json_safe(
+            {
+                "passed": self.passed,
+                "candidate_version": self.candidate_version,
+                "champion_version": self.champion_version,
+                "config": asdict(self.config),
+                "rules": [asdict(r) for r in self.rules],
+            }
+        )
 
 
 def _fmt(value: float) -> str:
     return f"{value:.4f}"
+
+
+def _finite(value: float | None) -> bool:
+    return is_finite_number(value)
 
 
 def rule_metric_present(config: GateConfig, candidate: float | None) -> RuleResult:
@@ -68,15 +76,23 @@ def rule_metric_present(config: GateConfig, candidate: float | None) -> RuleResu
         return RuleResult(
             "metric_present", FAIL, f"The source run has no metric '{config.metric}'.", {"metric": config.metric}
         )
+    if not _finite(candidate):
+        return RuleResult(
+            "metric_present",
+            FAIL,
+            f"The source run's '{config.metric}' is {json_number(candidate)}: not a finite number.",
+            {"metric": config.metric, "value": json_number(candidate)},
+        )
     return RuleResult(
         "metric_present", PASS, f"{config.metric} = {_fmt(candidate)}", {"metric": config.metric, "value": candidate}
     )
 
 
 def rule_threshold(config: GateConfig, candidate: float | None) -> RuleResult:
-    values = {"value": candidate, "threshold": config.threshold}
-    if candidate is None:
-        return RuleResult("threshold", SKIP, "Not checked: the metric is missing.", values)
+    values = {"value": json_number(candidate), "threshold": config.threshold}
+    if not _finite(candidate):
+        return RuleResult("threshold", SKIP, "Not checked: the metric is missing or not a finite number.", values)
+    assert candidate is not None
     if candidate >= config.threshold:
         return RuleResult(
             "threshold", PASS, f"{config.metric} {_fmt(candidate)} ≥ threshold {_fmt(config.threshold)}", values
@@ -90,13 +106,14 @@ def rule_no_regression(
     config: GateConfig, candidate: float | None, champion: float | None, champion_version: str | None
 ) -> RuleResult:
     values: dict[str, Any] = {
-        "value": candidate,
-        "champion_value": champion,
+        "value": json_number(candidate),
+        "champion_value": json_number(champion),
         "champion_version": champion_version,
         "max_drop_pct": config.max_drop_pct,
     }
-    if candidate is None:
-        return RuleResult("no_regression", SKIP, "Not checked: the metric is missing.", values)
+    if not _finite(candidate):
+        return RuleResult("no_regression", SKIP, "Not checked: the metric is missing or not a finite number.", values)
+    assert candidate is not None
     if champion_version is None:
         return RuleResult("no_regression", PASS, "No current champion: nothing to compare with.", values)
     if champion is None:
@@ -104,6 +121,14 @@ def rule_no_regression(
             "no_regression",
             PASS,
             f"Champion v{champion_version} has no '{config.metric}': nothing to compare with.",
+            values,
+        )
+    if not _finite(champion):
+        return RuleResult(
+            "no_regression",
+            PASS,
+            f"Champion v{champion_version}'s '{config.metric}' is {json_number(champion)}, not a finite number: "
+            f"nothing comparable.",
             values,
         )
     floor = champion * (1 - config.max_drop_pct / 100.0)

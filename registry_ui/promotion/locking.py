@@ -8,6 +8,7 @@ work across processes; the lease works on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,13 +16,15 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from mlopsadmin.core.errors import Conflict, DomainError
 from mlopsadmin.lib import locks
 from registry_ui.promotion.models import ModelLock
+
+logger = logging.getLogger(__name__)
 
 
 class LockBusy(Conflict):
@@ -66,8 +69,11 @@ def db_lock(model_name: str, *, ttl: float, wait: float) -> Iterator[None]:
     try:
         yield
     finally:
-        with transaction.atomic():
-            ModelLock.objects.filter(model_name=model_name, holder=holder).update(holder="", expires_at=None)
+        try:
+            with transaction.atomic():
+                ModelLock.objects.filter(model_name=model_name, holder=holder).update(holder="", expires_at=None)
+        except DatabaseError as exc:  # the work is done and recorded; the lease expires after its TTL
+            logger.warning("lock lease of %s not released (%s); it expires within %.0f s", model_name, exc, ttl)
 
 
 @contextmanager

@@ -73,3 +73,34 @@ class ModelLock(models.Model):
 
     def __str__(self) -> str:
         return f"lock {self.model_name}"
+
+
+class AliasChangeIntent(models.Model):
+    """An alias change between its intent (a `pending` audit event written before MLflow is touched) and
+    its outcome as read back from MLflow. `open`: the outcome is not known yet (the process died, or MLflow
+    could not be read back); `watch`: recorded, but a write whose answer was lost may still be applied
+    until `watch_until`; `closed`: nothing left to attribute. Reconciliation resolves open and watched
+    intents, attributing the moves to the original actor and action."""
+
+    OPEN, WATCH, CLOSED = "open", "watch", "closed"
+
+    model_name = models.CharField(max_length=256)
+    audit_action = models.CharField(max_length=64)
+    audit_event_id = models.BigIntegerField(help_text="The pending audit event of the intent.")
+    plan = models.JSONField(help_text="action, before, moves [[alias, from, to]], tags [[version, key, value]].")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150)
+    team = models.CharField(max_length=64, blank=True)
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=8, default=OPEN)
+    recorded_applied = models.JSONField(default=list, help_text="Step labels already recorded as applied.")
+    created_at = models.DateTimeField(default=timezone.now)
+    watch_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "model_name"], name="alias_intent_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.audit_action} {self.model_name} ({self.status})"

@@ -12,6 +12,7 @@ from django.conf import settings
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.selectors import team_for_model
+from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui import selectors as registry_selectors
 from registry_ui.promotion.gate import GateConfig, GateResult, gate_evaluate
@@ -115,36 +116,48 @@ def run_metric(run_id: str, metric: str) -> float | None:
         return None
 
 
-def _version_and_metric(model_name: str, version: str, metric: str) -> tuple[mlf.ModelVersion | None, float | None]:
+def _version_and_metric(
+    model_name: str, version: str, metric: str, deadline: bounded.Deadline
+) -> tuple[str | None, float | None]:
+    """(version, its source run's metric) within the deadline; (None, None) when the version is gone."""
     try:
-        found = mlf.get_model_version(model_name, version)
+        run_id = bounded.get_model_version_run_id(model_name, version, timeout=deadline.call_timeout())
     except mlf.MlflowNotFound:
         return None, None
-    return found, run_metric(found.run_id, metric)
+    if not run_id:
+        return version, None
+    try:
+        return version, bounded.get_run_metrics(run_id, timeout=deadline.call_timeout()).get(metric)
+    except mlf.MlflowNotFound:
+        return version, None
 
 
-def gate_check(*, model_name: str, aliases: dict[str, str], version: str) -> GateResult:
+def gate_check(
+    *, model_name: str, aliases: dict[str, str], version: str, deadline: bounded.Deadline | None = None
+) -> GateResult:
     """Evaluate the gate for promoting `version` given the live aliases (reads MLflow, writes nothing).
-    The candidate's and the champion's reads run side by side (they are half of a promotion's time)."""
+    The candidate's and the champion's reads run side by side (they are half of a promotion's time), each
+    bounded by `deadline` (default: a fresh PROMOTION_DEADLINE_SECONDS)."""
+    deadline = deadline or bounded.Deadline(float(settings.PROMOTION_DEADLINE_SECONDS))
     config = gate_config_for(model_name)
     champion_version = aliases.get(CHAMPION)
     with ThreadPoolExecutor(max_workers=2) as pool:
         champion_future = (
-            pool.submit(_version_and_metric, model_name, champion_version, config.metric)
+            pool.submit(_version_and_metric, model_name, champion_version, config.metric, deadline)
             if champion_version is not None
             else None
         )
-        candidate, candidate_metric = _version_and_metric(model_name, version, config.metric)
+        candidate, candidate_metric = _version_and_metric(model_name, version, config.metric, deadline)
         champion, champion_metric = champion_future.result() if champion_future else (None, None)
     if candidate is None:
         raise mlf.MlflowNotFound(f"Model {model_name} has no version {version}.", operation="get_model_version")
     return gate_evaluate(
         config=config,
-        candidate_version=candidate.version,
+        candidate_version=candidate,
         candidate_metric=candidate_metric,
-        champion_version=champion.version if champion else None,
+        champion_version=champion,
         champion_metric=champion_metric,
-        approved=version_is_approved(model_name=model_name, version=candidate.version),
+        approved=version_is_approved(model_name=model_name, version=candidate),
     )
 
 

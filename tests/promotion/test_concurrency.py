@@ -48,7 +48,7 @@ def assert_exactly_one_promotion(name: str, responses: list[requests.Response]) 
         detail = conflict.json()["detail"]
         assert "changed since you looked" in detail or "in progress" in detail
     assert mlf.get_registered_model(name).aliases == {"champion": "2", "previous-champion": "1"}
-    assert AuditEvent.objects.filter(target_id=name).count() == 1
+    assert [e.outcome for e in AuditEvent.objects.filter(target_id=name).order_by("id")] == ["pending", "ok"]
     assert AliasEvent.objects.filter(model_name=name, alias="champion").count() == 1
 
 

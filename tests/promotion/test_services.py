@@ -17,7 +17,9 @@ def aliases(name: str) -> dict[str, str]:
 
 
 def audit_actions(name: str) -> list[tuple[str, str]]:
-    return [(e.action, e.outcome) for e in AuditEvent.objects.filter(target_id=name).order_by("id")]
+    """Outcomes recorded for the model (each change also has its `pending` intent event before it)."""
+    events = AuditEvent.objects.filter(target_id=name).exclude(outcome="pending").order_by("id")
+    return [(e.action, e.outcome) for e in events]
 
 
 def test_promote_and_rollback_sequence_gives_the_guide_states(make_model, personas) -> None:
@@ -96,7 +98,7 @@ def test_only_an_admin_overrides_a_failed_gate_and_it_is_audited(make_model, per
         services.alias_promote(model_name=name, actor=personas["lead_search"], override_reason="trust me")
     services.alias_promote(model_name=name, actor=personas["admin"], override_reason="hotfix for outage #42")
     assert aliases(name)["champion"] == "2"
-    event = AuditEvent.objects.filter(target_id=name).get()
+    event = AuditEvent.objects.filter(target_id=name).exclude(outcome="pending").get()
     assert event.action == "model.promote_gate_override"
     assert event.reason == "hotfix for outage #42"
     assert event.after["gate_overridden"] is True and event.after["gate"]["passed"] is False
@@ -134,16 +136,17 @@ def test_mlflow_failing_mid_move_is_reported_audited_as_partial_and_repairable(m
 
     services.step_observers.append(mlflow_goes_down)
     try:
-        with pytest.raises(services.PartialChange) as caught:
+        with pytest.raises(services.OutcomeUnknown) as caught:  # MLflow cannot be read back either
             services.alias_promote(model_name=name, actor=personas["lead_search"])
     finally:
         services.step_observers.remove(mlflow_goes_down)
         settings.MLFLOW_TRACKING_URI = live_uri
-    assert caught.value.extra["applied"] == ["@previous-champion: (none) → v1"]
-    assert caught.value.extra["not_applied"][0] == "@champion: v1 → v2"
+    assert caught.value.extra["outcome"] == "unknown"
+    assert audit_actions(name) == [("model.promote", "unknown")]
+    services.alias_reconcile(model_name=name)  # MLflow is back: the outcome is read and attributed
     assert aliases(name) == {"champion": "1", "previous-champion": "1", "challenger": "2"}
-    event = AuditEvent.objects.filter(target_id=name).get()
-    assert (event.action, event.outcome) == ("model.promote", "partial")
+    event = AuditEvent.objects.filter(target_id=name).order_by("id").last()
+    assert (event.action, event.outcome, event.actor_name) == ("model.promote", "partial", "lead_search")
     assert event.after["applied"] == ["@previous-champion: (none) → v1"]
 
     problems = selectors.alias_overview(name).problems

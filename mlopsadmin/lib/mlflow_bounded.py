@@ -1,0 +1,133 @@
+"""Registry reads and writes with an explicit time budget: one HTTP request each, no retries.
+
+The SDK behind `mlflow_client` reads its timeout and retry count from the environment (process-wide), so
+one call can take `timeout × (retries + 1)` plus back-off. An alias change must finish within one
+deadline (shorter than the web worker's timeout and the lock's TTL), so its writes and the read-back
+that decides the outcome go through here, each with the time the caller has left.
+
+A write that fails with `MlflowUnavailable` may still have been applied (a lost response): callers read
+the state back before saying what happened. `sent` on the error says whether the request may have reached
+the server.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+from django.conf import settings
+
+from mlopsadmin.lib.mlflow_client import (
+    MlflowError,
+    MlflowInvalid,
+    MlflowNotFound,
+    MlflowPermissionDenied,
+    MlflowServerError,
+    MlflowUnavailable,
+    tracking_uri,
+)
+
+REGISTRY = "/api/2.0/mlflow"
+_session = requests.Session()
+
+
+class Deadline:
+    """The end of an action's time budget, in `time.monotonic()` seconds."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends_at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.ends_at - time.monotonic())
+
+    def call_timeout(self, *, reserve: float = 0.0) -> float:
+        """Seconds one call may take: the gateway's timeout, cut to what is left after `reserve`."""
+        return max(0.0, min(float(settings.MLFLOW_REQUEST_TIMEOUT), self.remaining() - reserve))
+
+
+def _auth() -> tuple[str, str] | None:
+    if settings.MLFLOW_TRACKING_USERNAME:
+        return (settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD)
+    return None
+
+
+def _error_for(response: requests.Response, operation: str) -> MlflowError:
+    try:
+        body = response.json()
+        code, message = str(body.get("error_code", "")), str(body.get("message", ""))[:300]
+    except ValueError:
+        code, message = "", response.text[:200]
+    text = f"{operation}: MLflow answered HTTP {response.status_code} {code} {' '.join(message.split())}".strip()
+    if response.status_code >= 500 or code == "INTERNAL_ERROR":
+        return MlflowServerError(text, operation=operation)
+    if response.status_code == 404 or code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+        return MlflowNotFound(text, operation=operation)
+    if response.status_code in (401, 403):
+        return MlflowPermissionDenied(text, operation=operation)
+    return MlflowInvalid(text, operation=operation)
+
+
+def _request(method: str, endpoint: str, *, timeout: float, body: dict[str, Any]) -> dict[str, Any]:
+    operation = f"{method} {endpoint}"
+    if timeout < 0.5:
+        raise MlflowUnavailable(f"{operation}: not sent, the action's time budget is spent", operation=operation)
+    url = tracking_uri().rstrip("/") + REGISTRY + endpoint
+    kwargs: dict[str, Any] = {"params": body} if method == "GET" else {"json": body}
+    try:
+        response = _session.request(method, url, auth=_auth(), timeout=timeout, **kwargs)
+    except requests.exceptions.RequestException as exc:
+        kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "unreachable"
+        raise MlflowUnavailable(
+            f"MLflow server {kind} during {operation} (after {timeout:.1f} s)", operation=operation
+        ) from None
+    if response.status_code != 200:
+        raise _error_for(response, operation)
+    try:
+        return dict(response.json())
+    except ValueError:
+        raise MlflowServerError(f"{operation}: MLflow answered with no JSON", operation=operation) from None
+
+
+def set_model_alias(name: str, alias: str, version: str, *, timeout: float) -> None:
+    _request(
+        "POST", "/registered-models/alias", timeout=timeout, body={"name": name, "alias": alias, "version": version}
+    )
+
+
+def delete_model_alias(name: str, alias: str, *, timeout: float) -> None:
+    _request("DELETE", "/registered-models/alias", timeout=timeout, body={"name": name, "alias": alias})
+
+
+def set_model_version_tag(name: str, version: str, key: str, value: str, *, timeout: float) -> None:
+    _request(
+        "POST",
+        "/model-versions/set-tag",
+        timeout=timeout,
+        body={"name": name, "version": str(version), "key": key, "value": value},
+    )
+
+
+def get_model_aliases(name: str, *, timeout: float) -> dict[str, str]:
+    """alias → version (str) as MLflow shows it now."""
+    model = _request("GET", "/registered-models/get", timeout=timeout, body={"name": name}).get("registered_model", {})
+    return {str(a["alias"]): str(a["version"]) for a in model.get("aliases", [])}
+
+
+def get_model_version_tags(name: str, version: str, *, timeout: float) -> dict[str, str]:
+    found = _request("GET", "/model-versions/get", timeout=timeout, body={"name": name, "version": str(version)})
+    return {str(t["key"]): str(t.get("value", "")) for t in found.get("model_version", {}).get("tags", [])}
+
+
+def get_model_version_run_id(name: str, version: str, *, timeout: float) -> str:
+    """The source run of a model version ('' when it has none); MlflowNotFound when the version is gone."""
+    found = _request("GET", "/model-versions/get", timeout=timeout, body={"name": name, "version": str(version)})
+    return str(found.get("model_version", {}).get("run_id", "") or "")
+
+
+def get_run_metrics(run_id: str, *, timeout: float) -> dict[str, float]:
+    """Latest value of each metric of a run. NaN and ±inf come back as floats (MLflow sends them as
+    the strings "NaN", "Infinity", "-Infinity")."""
+    run = _request("GET", "/runs/get", timeout=timeout, body={"run_id": run_id}).get("run", {})
+    return {str(m["key"]): float(m["value"]) for m in run.get("data", {}).get("metrics", [])}

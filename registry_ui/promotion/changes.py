@@ -1,0 +1,330 @@
+"""The alias-change pipeline shared by every action (make challenger, promote, roll back, repair).
+
+Within one deadline (PROMOTION_DEADLINE_SECONDS, shorter than the lock's TTL and the web worker's
+timeout): permission → lock → read live aliases → resolve earlier unknown outcomes → optimistic check
+against what the user saw → plan → gate (promote) → a `pending` audit event with the planned moves → the
+writes, one by one, each with the gateway's timeout → read MLflow back → the outcome (ok, partial, failed,
+or unknown when MLflow cannot be read) recorded from what MLflow shows (see `recording`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from mlopsadmin import policy
+from mlopsadmin.core.errors import Conflict, DomainError, InvalidInput, RuleViolation
+from mlopsadmin.core.selectors import team_for_model
+from mlopsadmin.lib import mlflow_bounded as bounded
+from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.policy import Action
+from registry_ui.promotion import plans, recording, selectors
+from registry_ui.promotion.gate import GateResult
+from registry_ui.promotion.locking import model_lock
+
+logger = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 256
+MAX_REASON_LENGTH = 2000
+
+# Called with the number of MLflow steps applied so far, after each step (fault-injection point for tests).
+step_observers: list[Callable[[int], None]] = []
+
+
+# --- Errors that carry the state the caller needs ---------------------------------------------
+class StaleAliases(Conflict):
+    def __init__(self, model_name: str, expected: dict[str, str], live: dict[str, str]) -> None:
+        super().__init__(
+            f"The aliases changed since you looked: {model_name} now has {plans.describe_state(live)} "
+            f"(you saw {plans.describe_state(expected)}). Nothing was changed; review and try again."
+        )
+        self.extra = {"reason": "stale", "aliases": live, "expected": expected}
+
+
+class GateFailed(RuleViolation):
+    def __init__(self, gate: GateResult) -> None:
+        reasons = gate.reasons()
+        super().__init__("The validation gate blocked the promotion: " + " ".join(reasons))
+        self.gate = gate
+        self.extra = {"reasons": reasons, "gate": gate.as_json()}
+
+
+class PartialChange(DomainError):
+    status = 502
+    title = "MLflow failed part-way: only some alias changes were applied"
+
+    def __init__(self, result: ChangeResult) -> None:
+        applied = "; ".join(result.applied) or "nothing"
+        missing = "; ".join(result.not_applied)
+        super().__init__(
+            f"MLflow failed during the {result.action} of {result.model_name}: {result.error}. Read back "
+            f"from MLflow: "
+            f"Applied: {applied}. NOT applied: {missing}. The aliases may be inconsistent; "
+            f"use Repair on the aliases page."
+        )
+        self.result = result
+        self.extra = {
+            "applied": result.applied,
+            "not_applied": result.not_applied,
+            "outcome": "partial",
+            "aliases": result.after,
+        }
+
+
+class OutcomeUnknown(DomainError):
+    status = 503
+    title = "MLflow did not confirm the change: its outcome is unknown"
+
+    def __init__(self, result: ChangeResult) -> None:
+        super().__init__(
+            f"MLflow did not answer during the {result.action} of {result.model_name} ({result.error}), and "
+            f"its aliases could not be read back, so the outcome is unknown: some of "
+            f"{'; '.join(result.not_applied)} may have been applied. It is recorded as 'unknown'; mlopsadmin "
+            f"reads MLflow again as soon as it answers and records what happened, attributed to this "
+            f"{result.action}. Check the aliases page before trying again."
+        )
+        self.result = result
+        self.extra = {"applied": [], "not_applied": result.not_applied, "outcome": "unknown"}
+
+
+class ChangeFailed(DomainError):
+    status = 503
+    title = "MLflow did not apply the change"
+
+    def __init__(self, result: ChangeResult) -> None:
+        super().__init__(
+            f"The {result.action} of {result.model_name} was not applied: {result.error}. MLflow, read back, "
+            f"shows the aliases unchanged; recorded as 'failed'. Try again."
+        )
+        self.result = result
+        self.extra = {"applied": [], "not_applied": result.not_applied, "outcome": "failed", "aliases": result.after}
+
+
+@dataclass
+class ChangeResult:
+    action: str
+    model_name: str
+    before: dict[str, str]
+    after: dict[str, str]
+    applied: list[str] = field(default_factory=list)
+    not_applied: list[str] = field(default_factory=list)
+    gate: dict[str, Any] | None = None
+    overridden: bool = False
+    outcome: str = "ok"
+    error: str = ""
+    version: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "model": self.model_name,
+            "outcome": self.outcome,
+            "before": self.before,
+            "aliases": self.after,
+            "applied": self.applied,
+            "not_applied": self.not_applied,
+            "gate": self.gate,
+            "gate_overridden": self.overridden,
+            "version": self.version,
+        }
+
+
+# --- Input checks ------------------------------------------------------------------------------
+def clean_model_name(model_name: str) -> str:
+    if not model_name or len(model_name) > MAX_NAME_LENGTH or any(ord(c) < 32 for c in model_name):
+        raise InvalidInput("Not a valid registered model name.")
+    return model_name
+
+
+def clean_version(version: str | int | None) -> str | None:
+    if version is None or version == "":
+        return None
+    text = str(version).strip().lstrip("v")
+    if not text.isdigit() or len(text) > 9:
+        raise InvalidInput(f"Not a model version number: {str(version)[:20]!r}.")
+    return str(int(text))
+
+
+def clean_reason(reason: str, *, required: bool, what: str) -> str:
+    reason = (reason or "").strip()
+    if "\x00" in reason:
+        raise InvalidInput(f"The {what} contains a NUL character.")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput(f"The {what} is longer than {MAX_REASON_LENGTH} characters.")
+    if required and not reason:
+        raise InvalidInput(f"A {what} is required.")
+    return reason
+
+
+def model_team(model_name: str) -> tuple[Any, str]:
+    """(owning Team or None, its key for audit events)."""
+    team = team_for_model(model_name)
+    return team, (team.name if team else "")
+
+
+# --- Applying a plan ------------------------------------------------------------------------------
+def _steps(model_name: str, plan: plans.Plan) -> list[tuple[str, Callable[[float], None]]]:
+    """(label, write(timeout)) for each alias move, then each version tag."""
+    steps: list[tuple[str, Callable[[float], None]]] = []
+    for move in plan.moves:
+        if move.to_version is None:
+            steps.append(
+                (move.describe(), lambda t, a=move.alias: bounded.delete_model_alias(model_name, a, timeout=t))
+            )
+        else:
+            steps.append(
+                (
+                    move.describe(),
+                    lambda t, a=move.alias, v=move.to_version: bounded.set_model_alias(model_name, a, v, timeout=t),
+                )
+            )
+    for version, key, value in plan.tags:
+        steps.append(
+            (
+                f"tag v{version} {key}",
+                lambda t, v=version, k=key, x=value: bounded.set_model_version_tag(model_name, v, k, x, timeout=t),
+            )
+        )
+    return steps
+
+
+def _apply(model_name: str, plan: plans.Plan, deadline: bounded.Deadline) -> tuple[str, bool]:
+    """Send the writes in order until one fails or the next one would not fit in the deadline (with the
+    read-back reserve). Returns (error text, whether a write's answer was lost: it may still apply)."""
+    timeout = float(settings.MLFLOW_REQUEST_TIMEOUT)
+    for index, (label, step) in enumerate(_steps(model_name, plan)):
+        if deadline.remaining() < timeout + recording.readback_reserve():
+            logger.warning("alias change of %s stopped at its deadline before step %d (%s)", model_name, index, label)
+            return (
+                f"stopped at the action's deadline ({deadline.seconds:g} s): MLflow answered too slowly, "
+                f"the remaining writes were not sent"
+            ), False
+        try:
+            for observer in list(step_observers):
+                observer(index)
+            step(timeout)
+        except mlf.MlflowError as exc:
+            logger.warning("alias change of %s failed at step %d (%s): %s", model_name, index, label, exc)
+            return str(exc), isinstance(exc, mlf.MlflowUnavailable | mlf.MlflowServerError)
+    return "", False
+
+
+def _gate(
+    *, model_name: str, actor: Any, team: Any, plan: plans.Plan, live: dict[str, str], override: str, deadline: Any
+) -> tuple[GateResult | None, bool]:
+    if plan.action != "promote":
+        return None, False
+    assert plan.source_version is not None
+    gate = selectors.gate_check(model_name=model_name, aliases=live, version=plan.source_version, deadline=deadline)
+    if gate.passed:
+        return gate, False
+    if not override:
+        raise GateFailed(gate)
+    policy.require(actor, Action.GATE_OVERRIDE, team=team)
+    return gate, True
+
+
+def _schedule_reconcile(model_name: str) -> None:
+    """Ask a worker to resolve an unknown or watched outcome soon (the 15-minute schedule is the backstop)."""
+
+    def send() -> None:
+        from registry_ui.tasks import alias_reconcile_scheduled
+
+        try:
+            alias_reconcile_scheduled.apply_async(kwargs={"model_name": model_name}, countdown=30)
+        except Exception as exc:  # broker down: the schedule resolves it later
+            logger.warning("could not enqueue the reconciliation of %s: %s", model_name, exc)
+
+    transaction.on_commit(send)
+
+
+def change_run(
+    *,
+    model_name: str,
+    actor: Any,
+    action: Action,
+    expected: dict[str, str] | None,
+    build: Callable[[dict[str, str]], plans.Plan],
+    audit_action: str,
+    reason: str = "",
+    override_reason: str = "",
+) -> ChangeResult:
+    """Run one alias change end to end (see the module docstring). `build` turns the live aliases into
+    the plan (raising RuleViolation/InvalidInput when the action makes no sense now). Raises StaleAliases,
+    GateFailed, LockBusy (409), PermissionDenied, MlflowError before anything is written; after the
+    intent is recorded: PartialChange (502), ChangeFailed (503) or OutcomeUnknown (503)."""
+    model_name = clean_model_name(model_name)
+    team, team_key = model_team(model_name)
+    policy.require(actor, action, team=team)
+    deadline = bounded.Deadline(float(settings.PROMOTION_DEADLINE_SECONDS))
+    with model_lock(model_name):
+        live = bounded.get_model_aliases(model_name, timeout=deadline.call_timeout())
+        recording.intents_resolve(model_name, live)
+        recording.record_external(model_name, live)
+        if expected is not None and plans.normalise(expected) != live:
+            raise StaleAliases(model_name, plans.normalise(expected), live)
+        plan = build(live)
+        gate, overridden = _gate(
+            model_name=model_name,
+            actor=actor,
+            team=team,
+            plan=plan,
+            live=live,
+            override=override_reason,
+            deadline=deadline,
+        )
+        if deadline.remaining() < float(settings.MLFLOW_REQUEST_TIMEOUT) + recording.readback_reserve():
+            raise mlf.MlflowUnavailable(
+                f"MLflow answered too slowly to finish the {plan.action} of {model_name} within "
+                f"{deadline.seconds:g} s; nothing was changed.",
+                operation=plan.action,
+            )
+        if overridden:
+            audit_action = audit_action + "_gate_override"
+            reason = override_reason + (f" | {reason}" if reason else "")
+        extra = {
+            "version": plan.source_version,
+            "gate": gate.as_json() if gate else None,
+            "gate_overridden": overridden,
+        }
+        intent = recording.intent_open(
+            model_name=model_name,
+            plan=plan,
+            actor=actor,
+            team=team_key,
+            audit_action=audit_action,
+            reason=reason,
+            extra=extra,
+        )
+        error, lost = _apply(model_name, plan, deadline)
+        observed = recording.read_back(model_name, plan, deadline)
+        outcome, applied, not_applied = recording.outcome_record(
+            intent=intent, plan=plan, observed=observed, error=error, lost=lost, extra=extra
+        )
+        if outcome == "unknown" or (lost and not_applied):
+            _schedule_reconcile(model_name)
+    result = ChangeResult(
+        action=plan.action,
+        model_name=model_name,
+        before=live,
+        after=observed.aliases if observed else live,
+        applied=applied,
+        not_applied=not_applied,
+        gate=extra["gate"],
+        overridden=overridden,
+        outcome=outcome,
+        error=error,
+        version=plan.source_version,
+    )
+    if outcome == "unknown":
+        raise OutcomeUnknown(result)
+    if outcome == "failed":
+        raise ChangeFailed(result)
+    if outcome == "partial":
+        raise PartialChange(result)
+    return result

@@ -1,0 +1,311 @@
+"""What an alias change records, and when: read-back is the truth.
+
+1. Before MLflow is touched, `intent_open` commits one audit event in state `pending` with the planned
+   moves (and an `AliasChangeIntent` row that says the outcome is not known yet).
+2. After the writes, `read_back` asks MLflow what it shows now; `outcome_record` compares that with the
+   plan and records the outcome (ok / partial / failed) from it, never from which calls returned. When
+   MLflow cannot be read back the outcome is `unknown` and the intent stays open.
+3. `intents_resolve` (reconciliation, and every later change of the model, under its lock) reads MLflow
+   and records the outcome of open intents, and moves applied late by a write whose answer was lost,
+   attributed to the original actor and action. Only what no intent explains is an external change.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mlopsadmin.core.audit import actor_label, audit_record
+from mlopsadmin.lib import mlflow_bounded as bounded
+from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui.promotion import plans
+from registry_ui.promotion.models import AliasChangeIntent, AliasEvent, AliasState
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_RECONCILER = "system:alias-reconcile"
+WATCH_SECONDS = 600  # a write whose answer was lost can still be applied from the server's backlog
+
+
+@dataclass
+class Observed:
+    """What MLflow showed after the change: aliases, and the tags of the versions the plan tags."""
+
+    aliases: dict[str, str]
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def readback_reserve() -> float:
+    """Seconds kept free at the end of an action's deadline for reading the outcome back."""
+    return min(float(settings.MLFLOW_REQUEST_TIMEOUT), 5.0)
+
+
+def step_labels(plan: plans.Plan) -> list[str]:
+    return [m.describe() for m in plan.moves] + [f"tag v{v} {k}" for v, k, _ in plan.tags]
+
+
+def plan_as_json(plan: plans.Plan) -> dict[str, Any]:
+    return {
+        "action": plan.action,
+        "before": plan.before,
+        "moves": [[m.alias, m.from_version, m.to_version] for m in plan.moves],
+        "tags": [list(t) for t in plan.tags],
+        "source_version": plan.source_version,
+    }
+
+
+def plan_from_json(data: dict[str, Any]) -> plans.Plan:
+    return plans.Plan(
+        data["action"],
+        dict(data["before"]),
+        [plans.AliasMove(a, f, t) for a, f, t in data["moves"]],
+        data.get("source_version"),
+        [tuple(t) for t in data.get("tags", [])],  # type: ignore[misc]
+    )
+
+
+def compare(plan: plans.Plan, observed: Observed) -> tuple[list[str], list[str]]:
+    """(applied, not applied) step labels: a step is applied when MLflow shows its target value."""
+    applied: list[str] = []
+    missing: list[str] = []
+    for move in plan.moves:
+        done = observed.aliases.get(move.alias) == move.to_version
+        (applied if done else missing).append(move.describe())
+    for version, key, value in plan.tags:
+        done = observed.tags.get(version, {}).get(key) == value
+        (applied if done else missing).append(f"tag v{version} {key}")
+    return applied, missing
+
+
+def outcome_of(applied: list[str], missing: list[str]) -> str:
+    if not missing:
+        return "ok"
+    return "partial" if applied else "failed"
+
+
+def read_back(model_name: str, plan: plans.Plan, deadline: bounded.Deadline | None = None) -> Observed | None:
+    """MLflow's state now, or None when it cannot be read (then the outcome is unknown)."""
+    try:
+        timeout = max(1.0, deadline.call_timeout() if deadline else float(settings.MLFLOW_REQUEST_TIMEOUT))
+        observed = Observed(bounded.get_model_aliases(model_name, timeout=timeout))
+        for version in sorted({v for v, _, _ in plan.tags}):
+            observed.tags[version] = bounded.get_model_version_tags(model_name, version, timeout=timeout)
+    except mlf.MlflowError as exc:
+        logger.warning("read-back of the aliases of %s failed: %s", model_name, exc)
+        return None
+    return observed
+
+
+def intent_open(
+    *, model_name: str, plan: plans.Plan, actor: Any, team: str, audit_action: str, reason: str, extra: dict[str, Any]
+) -> AliasChangeIntent:
+    """Commit the `pending` audit event with the planned moves before MLflow is touched."""
+    user = actor if actor is not None and not isinstance(actor, str) else None
+    with transaction.atomic():
+        event = audit_record(
+            actor=actor,
+            action=audit_action,
+            target_kind="model",
+            target_id=model_name,
+            team=team,
+            before={"aliases": plan.before},
+            after={"planned": step_labels(plan), **extra},
+            reason=reason,
+            outcome="pending",
+        )
+        return AliasChangeIntent.objects.create(
+            model_name=model_name,
+            audit_action=audit_action,
+            audit_event_id=event.id,
+            plan=plan_as_json(plan),
+            actor=user,
+            actor_name=actor_label(actor)[:150],
+            team=team,
+            reason=reason,
+        )
+
+
+def _record_moves(intent: AliasChangeIntent, plan: plans.Plan, labels: list[str], outcome: str, gate: Any) -> None:
+    """Alias-history rows for the moves in `labels`, and the last known state moved accordingly."""
+    now = timezone.now()
+    state, _ = AliasState.objects.get_or_create(model_name=intent.model_name, defaults={"aliases": plan.before})
+    known = plans.normalise(state.aliases or {})
+    for move in plan.moves:
+        if move.describe() not in labels:
+            continue
+        AliasEvent.objects.create(
+            model_name=intent.model_name,
+            alias=move.alias,
+            from_version=move.from_version or "",
+            to_version=move.to_version or "",
+            action=plan.action,
+            actor=intent.actor,
+            actor_name=intent.actor_name,
+            occurred_at=now,
+            reason=intent.reason,
+            gate=gate,
+            outcome=outcome,
+        )
+        if move.to_version is None:
+            known.pop(move.alias, None)
+        else:
+            known[move.alias] = move.to_version
+    state.aliases, state.updated_at = known, now
+    state.save(update_fields=["aliases", "updated_at"])
+
+
+def outcome_record(
+    *,
+    intent: AliasChangeIntent,
+    plan: plans.Plan,
+    observed: Observed | None,
+    error: str,
+    lost: bool,
+    extra: dict[str, Any],
+) -> tuple[str, list[str], list[str]]:
+    """Record the outcome read back from MLflow; returns (outcome, applied, not applied)."""
+    if observed is None:
+        outcome, applied, missing = "unknown", [], step_labels(plan)
+    else:
+        applied, missing = compare(plan, observed)
+        outcome = outcome_of(applied, missing)
+    with transaction.atomic():
+        if observed is not None:
+            _record_moves(intent, plan, applied, outcome, extra.get("gate"))
+            intent.recorded_applied = applied
+            intent.status = AliasChangeIntent.WATCH if lost and missing else AliasChangeIntent.CLOSED
+            intent.watch_until = timezone.now() + timedelta(seconds=WATCH_SECONDS) if lost else None
+            intent.save(update_fields=["recorded_applied", "status", "watch_until"])
+        audit_record(
+            actor=intent.actor or intent.actor_name,
+            action=intent.audit_action,
+            target_kind="model",
+            target_id=intent.model_name,
+            team=intent.team,
+            before={"aliases": plan.before},
+            after={
+                "aliases": observed.aliases if observed else None,
+                "applied": applied,
+                "not_applied": missing,
+                "error": error or None,
+                "intent_event": intent.audit_event_id,
+                **extra,
+            },
+            reason=intent.reason,
+            outcome=outcome,
+        )
+    return outcome, applied, missing
+
+
+def _resolve_one(intent: AliasChangeIntent, live: dict[str, str]) -> None:
+    plan = plan_from_json(intent.plan)
+    observed = read_back(intent.model_name, plan) if plan.tags else Observed(live)
+    if observed is None:
+        return  # still unreadable: the next reconciliation tries again
+    observed.aliases = live
+    applied, missing = compare(plan, observed)
+    new = [label for label in applied if label not in intent.recorded_applied]
+    expired = intent.watch_until is not None and intent.watch_until < timezone.now()
+    if intent.status == AliasChangeIntent.WATCH and not new:
+        if expired or not missing:
+            AliasChangeIntent.objects.filter(pk=intent.pk).update(status=AliasChangeIntent.CLOSED)
+        return
+    outcome = outcome_of(applied, missing)
+    late = intent.status == AliasChangeIntent.WATCH
+    with transaction.atomic():
+        _record_moves(intent, plan, new, outcome, None)
+        audit_record(
+            actor=intent.actor or intent.actor_name,
+            action=intent.audit_action,
+            target_kind="model",
+            target_id=intent.model_name,
+            team=intent.team,
+            before={"aliases": plan.before},
+            after={
+                "aliases": live,
+                "applied": applied,
+                "not_applied": missing,
+                "intent_event": intent.audit_event_id,
+                "resolved_by": SYSTEM_RECONCILER,
+            },
+            reason=(
+                (
+                    "Applied late by MLflow (a write whose answer was lost); "
+                    if late
+                    else "Outcome read back from MLflow; "
+                )
+                + f"recorded by reconciliation for the change requested by {intent.actor_name}."
+            ),
+            outcome=outcome,
+        )
+        intent.recorded_applied = applied
+        intent.status = AliasChangeIntent.WATCH if late and missing and not expired else AliasChangeIntent.CLOSED
+        intent.save(update_fields=["recorded_applied", "status"])
+
+
+def intents_resolve(model_name: str, live: dict[str, str]) -> int:
+    """Resolve the model's open and watched intents against its live aliases (call under the model's lock,
+    before looking for external changes). Returns how many intents were looked at."""
+    intents = list(
+        AliasChangeIntent.objects.filter(model_name=model_name).exclude(status=AliasChangeIntent.CLOSED).order_by("id")
+    )
+    for intent in intents:
+        _resolve_one(intent, live)
+    return len(intents)
+
+
+def models_with_open_intents() -> list[str]:
+    return list(
+        AliasChangeIntent.objects.exclude(status=AliasChangeIntent.CLOSED)
+        .order_by()
+        .values_list("model_name", flat=True)
+        .distinct()
+    )
+
+
+def record_external(model_name: str, live: dict[str, str]) -> int:
+    """Compare live aliases with the last known state; record differences as external changes."""
+    state = AliasState.objects.filter(model_name=model_name).first()
+    if state is None:
+        AliasState.objects.create(model_name=model_name, aliases=live)  # first sight: the baseline
+        return 0
+    known = plans.normalise(state.aliases or {})
+    if known == live:
+        return 0
+    now = timezone.now()
+    changed = sorted(a for a in set(known) | set(live) if known.get(a) != live.get(a))
+    with transaction.atomic():
+        for alias in changed:
+            AliasEvent.objects.create(
+                model_name=model_name,
+                alias=alias,
+                from_version=known.get(alias, ""),
+                to_version=live.get(alias, ""),
+                action="external",
+                actor_name="external (directly in MLflow)",
+                occurred_at=now,
+                source=AliasEvent.SOURCE_EXTERNAL,
+                reason="Detected by reconciliation: changed outside mlopsadmin.",
+            )
+        state.aliases, state.updated_at = live, now
+        state.save(update_fields=["aliases", "updated_at"])
+        from mlopsadmin.core.selectors import team_for_model
+
+        team = team_for_model(model_name)
+        audit_record(
+            actor=SYSTEM_RECONCILER,
+            action="model.alias_external_change",
+            target_kind="model",
+            target_id=model_name,
+            team=team.name if team else "",
+            before={"aliases": known},
+            after={"aliases": live, "changed": changed},
+            reason="Alias change made outside mlopsadmin (directly in MLflow).",
+        )
+    return len(changed)

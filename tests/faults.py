@@ -1,0 +1,117 @@
+"""Fault injection with real processes: an HTTP proxy in front of the real MLflow server that slows
+writes down or freezes after a write was applied (the server committed it, the caller never hears),
+and a private redis-server that tests may kill (never the shared one)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from mlopsadmin.lib.mlflow_server import free_port
+
+WRITE_METHODS = ("POST", "DELETE", "PATCH", "PUT")
+HOLD_LIMIT = 60.0  # a frozen request is released after this at the latest (bounded test)
+
+
+class FaultProxy:
+    """Forwards every request to `upstream`. `write_delay` seconds pass before each write is forwarded
+    (a slow server); after `freeze_after_writes` writes were forwarded, the proxy freezes: the response of
+    that write and every later request wait until `thaw()` (a server stopped right after a commit)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.write_delay = 0.0
+        self.freeze_after_writes: int | None = None
+        self.writes = 0
+        self.frozen = False
+        self._thawed = threading.Event()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def thaw(self) -> None:
+        self._thawed.set()
+
+    def _wait_if_frozen(self) -> None:
+        if self.frozen:
+            self._thawed.wait(HOLD_LIMIT)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                is_write = self.command in WRITE_METHODS
+                proxy._wait_if_frozen()
+                if is_write and proxy.write_delay:
+                    time.sleep(proxy.write_delay)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                upstream = requests.request(
+                    self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=HOLD_LIMIT
+                )
+                if is_write:
+                    with proxy._lock:
+                        proxy.writes += 1
+                        if proxy.freeze_after_writes is not None and proxy.writes >= proxy.freeze_after_writes:
+                            proxy.frozen = True
+                    proxy._wait_if_frozen()  # the write is committed; its answer is lost while frozen
+                with contextlib.suppress(OSError):  # the caller may have given up meanwhile
+                    self.send_response(upstream.status_code)
+                    self.send_header("Content-Type", upstream.headers.get("Content-Type", "application/json"))
+                    self.send_header("Content-Length", str(len(upstream.content)))
+                    self.end_headers()
+                    self.wfile.write(upstream.content)
+
+            do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = _forward
+
+        return Handler
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.thaw()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of the test's own on a free port: (url, process). Kill it freely."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server not installed")
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-redis-"))
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(50):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            break
+        time.sleep(0.1)
+    try:
+        yield f"redis://127.0.0.1:{port}/0", process
+    finally:
+        process.kill()
+        process.wait(10)
