@@ -5,14 +5,11 @@ it changed); nothing answers 500 or shows a stack trace."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -20,10 +17,10 @@ from django.test import Client
 
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
-from mlopsadmin.lib.mlflow_server import free_port
 
 from .audit import urlwalk
 from .conftest import seeded_mlflow_server
+from .faults import private_redis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -125,23 +122,8 @@ def test_mlflow_stopped_promotion_changes_nothing(login, settings, personas) -> 
 
 @pytest.fixture
 def own_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server not installed")
-    port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-redis-"))
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(50):
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            break
-        time.sleep(0.1)
-    yield f"redis://127.0.0.1:{port}/0", process
-    process.kill()
-    process.wait(10)
+    with private_redis() as started:
+        yield started
 
 
 @pytest.mark.redis

@@ -160,6 +160,30 @@ def _record_moves(intent: AliasChangeIntent, plan: plans.Plan, labels: list[str]
     state.save(update_fields=["aliases", "updated_at"])
 
 
+def _audit_outcome(
+    intent: AliasChangeIntent,
+    plan: plans.Plan,
+    applied: list[str],
+    missing: list[str],
+    outcome: str,
+    *,
+    after: dict[str, Any],
+    reason: str,
+) -> None:
+    """The outcome event of an intent: same action and actor, linked by `intent_event`."""
+    audit_record(
+        actor=intent.actor or intent.actor_name,
+        action=intent.audit_action,
+        target_kind="model",
+        target_id=intent.model_name,
+        team=intent.team,
+        before={"aliases": plan.before},
+        after={**after, "applied": applied, "not_applied": missing, "intent_event": intent.audit_event_id},
+        reason=reason,
+        outcome=outcome,
+    )
+
+
 def outcome_record(
     *,
     intent: AliasChangeIntent,
@@ -182,24 +206,8 @@ def outcome_record(
             intent.status = AliasChangeIntent.WATCH if lost and missing else AliasChangeIntent.CLOSED
             intent.watch_until = timezone.now() + timedelta(seconds=WATCH_SECONDS) if lost else None
             intent.save(update_fields=["recorded_applied", "status", "watch_until"])
-        audit_record(
-            actor=intent.actor or intent.actor_name,
-            action=intent.audit_action,
-            target_kind="model",
-            target_id=intent.model_name,
-            team=intent.team,
-            before={"aliases": plan.before},
-            after={
-                "aliases": observed.aliases if observed else None,
-                "applied": applied,
-                "not_applied": missing,
-                "error": error or None,
-                "intent_event": intent.audit_event_id,
-                **extra,
-            },
-            reason=intent.reason,
-            outcome=outcome,
-        )
+        after = {"aliases": observed.aliases if observed else None, "error": error or None, **extra}
+        _audit_outcome(intent, plan, applied, missing, outcome, after=after, reason=intent.reason)
     return outcome, applied, missing
 
 
@@ -220,20 +228,13 @@ def _resolve_one(intent: AliasChangeIntent, live: dict[str, str]) -> None:
     late = intent.status == AliasChangeIntent.WATCH
     with transaction.atomic():
         _record_moves(intent, plan, new, outcome, None)
-        audit_record(
-            actor=intent.actor or intent.actor_name,
-            action=intent.audit_action,
-            target_kind="model",
-            target_id=intent.model_name,
-            team=intent.team,
-            before={"aliases": plan.before},
-            after={
-                "aliases": live,
-                "applied": applied,
-                "not_applied": missing,
-                "intent_event": intent.audit_event_id,
-                "resolved_by": SYSTEM_RECONCILER,
-            },
+        _audit_outcome(
+            intent,
+            plan,
+            applied,
+            missing,
+            outcome,
+            after={"aliases": live, "resolved_by": SYSTEM_RECONCILER},
             reason=(
                 (
                     "Applied late by MLflow (a write whose answer was lost); "
@@ -242,7 +243,6 @@ def _resolve_one(intent: AliasChangeIntent, live: dict[str, str]) -> None:
                 )
                 + f"recorded by reconciliation for the change requested by {intent.actor_name}."
             ),
-            outcome=outcome,
         )
         intent.recorded_applied = applied
         intent.status = AliasChangeIntent.WATCH if late and missing and not expired else AliasChangeIntent.CLOSED
