@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "mlopsadmin.core",
+    "mlopsadmin.accounts",
     "catalog",
     "registry_ui",
     "registry_ui.promotion",
@@ -140,6 +141,38 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Local passwords: "all" (default), "admins" (break-glass: superusers and the Admin role only) or "off".
+LOCAL_LOGIN = os.environ.get("LOCAL_LOGIN", "all").strip().lower()
+AUTHENTICATION_BACKENDS = [
+    "mlopsadmin.accounts.backends.LocalPasswordBackend",
+    "mlopsadmin.accounts.backends.CompanySignInBackend",
+]
+
+# --- Company sign-in (OpenID Connect, mozilla-django-oidc; see README "Sign-in") ------------------
+# On when OIDC_RP_CLIENT_ID is set; the endpoints are those of the provider's
+# /.well-known/openid-configuration (`manage.py oidc_discover ISSUER` prints them as env lines).
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_OP_END_SESSION_ENDPOINT = os.environ.get("OIDC_OP_END_SESSION_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "company account")
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+# IdP group → role[:team]: JSON {"ml-search": ["ML lead:search"]} or "ml-search=ML lead:search; ops=Operator".
+OIDC_GROUP_MAP = os.environ.get("OIDC_GROUP_MAP", "")
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider's end-session request
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0)
+OIDC_VERIFY_SSL = env_bool("OIDC_VERIFY_SSL", True)
+OIDC_OP_LOGOUT_URL_METHOD = "mlopsadmin.accounts.views.provider_logout_url"
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+
 LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 10)  # failed attempts per username+IP per window
 LOGIN_RATE_WINDOW_SECONDS = env_int("LOGIN_RATE_WINDOW_SECONDS", 300)
 
@@ -189,6 +222,13 @@ MLFLOW_REQUEST_MAX_RETRIES = env_int("MLFLOW_REQUEST_MAX_RETRIES", 1)
 # database-size capacity probe; empty means "not known to mlopsadmin".
 MLFLOW_BACKEND_STORE_URI = os.environ.get("MLFLOW_BACKEND_STORE_URI", "")
 MLFLOW_WEBHOOK_SECRET = os.environ.get("MLFLOW_WEBHOOK_SECRET", "")
+# Permissions in step with a tracking server run with `--app-name basic-auth` (README "MLflow permissions").
+# DEFAULT must equal the server's `default_permission` (basic_auth.ini); the others are what mlopsadmin grants.
+MLFLOW_PERMISSIONS_DEFAULT = os.environ.get("MLFLOW_PERMISSIONS_DEFAULT", "READ").upper()
+MLFLOW_PERMISSIONS_TEAM_EXPERIMENTS = os.environ.get("MLFLOW_PERMISSIONS_TEAM_EXPERIMENTS", "EDIT").upper()
+MLFLOW_PERMISSIONS_TEAM_MODELS = os.environ.get("MLFLOW_PERMISSIONS_TEAM_MODELS", "READ").upper()
+# MLflow users left alone besides the service account (MLFLOW_TRACKING_USERNAME), e.g. other automation.
+MLFLOW_PERMISSIONS_EXEMPT_USERS = env_list("MLFLOW_PERMISSIONS_EXEMPT_USERS", [])
 
 # --- S3 (artifact store sizes) --------------------------------------------------------------
 S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", os.environ.get("MLFLOW_S3_ENDPOINT_URL", ""))

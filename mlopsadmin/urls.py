@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from mlopsadmin.api.main import api
@@ -11,8 +10,7 @@ handler404 = "mlopsadmin.core.views.page_not_found"
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
-    path("accounts/login/", core_views.login_view, name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("mlopsadmin.accounts.urls")),
     path("account/tokens/", core_views.api_tokens, name="tokens"),
     path("account/tokens/<int:token_id>/revoke", core_views.api_token_revoke_view, name="token_revoke"),
     path("audit/", include(("mlopsadmin.core.audit_urls", "audit"))),

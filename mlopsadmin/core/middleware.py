@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from urllib.parse import urlparse
 from collections.abc import Callable
 
 from django import db
@@ -44,13 +45,22 @@ class RequestIdMiddleware:
         return response
 
 
+def content_security_policy() -> str:
+    """CSP; the logout form's redirect to the identity provider's end-session endpoint must be allowed by
+    form-action (browsers apply it to the redirects that follow a form submission)."""
+    end_session = urlparse(getattr(settings, "OIDC_OP_END_SESSION_ENDPOINT", "") or "")
+    if end_session.scheme in {"http", "https"} and end_session.netloc:
+        return CSP.replace("form-action 'self'", f"form-action 'self' {end_session.scheme}://{end_session.netloc}")
+    return CSP
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.setdefault("Content-Security-Policy", CSP)
+        response.setdefault("Content-Security-Policy", content_security_policy())
         return response
 
 
