@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from urllib.parse import urlparse
 from collections.abc import Callable
+from urllib.parse import urlparse
 
 from django import db
 from django.conf import settings
