@@ -52,6 +52,7 @@ class Action(StrEnum):
     # administration
     TEAM_MANAGE = "team.manage"
     TOKEN_MANAGE_OWN = "token.manage_own"
+    MLFLOW_PERMISSIONS = "mlflow.permissions"  # see and apply the MLflow permission drift (issue 17)
 
 
 READ_ONLY_ACTIONS = {Action.VIEW, Action.AUDIT_VIEW, Action.AUDIT_VERIFY}
@@ -73,7 +74,13 @@ MEMBER_OF_TEAM_ACTIONS = {
     Action.ALIAS_CHALLENGER,
 }
 OPERATOR_ACTIONS = {Action.MAINTENANCE_RUN, Action.CHECKLIST_TICK, Action.CHECKLIST_SIGN_OFF, Action.CATALOG_SYNC}
-ADMIN_ONLY_ACTIONS = {Action.CONVENTION_EDIT, Action.GATE_OVERRIDE, Action.CHECKLIST_EDIT, Action.TEAM_MANAGE}
+ADMIN_ONLY_ACTIONS = {
+    Action.CONVENTION_EDIT,
+    Action.GATE_OVERRIDE,
+    Action.CHECKLIST_EDIT,
+    Action.TEAM_MANAGE,
+    Action.MLFLOW_PERMISSIONS,
+}
 
 
 def role_names(user: Any) -> set[str]:

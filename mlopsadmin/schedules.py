@@ -62,6 +62,13 @@ ENTRIES: list[ScheduleEntry] = [
         23 * 3600,
         "Weekly/monthly checklist instances: every day at 06:00",
     ),
+    ScheduleEntry(
+        "mlflow_permissions",
+        "mlopsadmin.accounts.tasks.sync_mlflow_permissions_scheduled",
+        "off",
+        3300,
+        'MLflow permissions kept in step: off unless SCHEDULE_MLFLOW_PERMISSIONS is set (e.g. "20 * * * *")',
+    ),
 ]
 
 

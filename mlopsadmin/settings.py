@@ -229,6 +229,8 @@ MLFLOW_PERMISSIONS_TEAM_EXPERIMENTS = os.environ.get("MLFLOW_PERMISSIONS_TEAM_EX
 MLFLOW_PERMISSIONS_TEAM_MODELS = os.environ.get("MLFLOW_PERMISSIONS_TEAM_MODELS", "READ").upper()
 # MLflow users left alone besides the service account (MLFLOW_TRACKING_USERNAME), e.g. other automation.
 MLFLOW_PERMISSIONS_EXEMPT_USERS = env_list("MLFLOW_PERMISSIONS_EXEMPT_USERS", [])
+# Whether the scheduled sync creates MLflow users for people who need grants (the page and command ask).
+MLFLOW_PERMISSIONS_CREATE_USERS = env_bool("MLFLOW_PERMISSIONS_CREATE_USERS", False)
 
 # --- S3 (artifact store sizes) --------------------------------------------------------------
 S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", os.environ.get("MLFLOW_S3_ENDPOINT_URL", ""))
