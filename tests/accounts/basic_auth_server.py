@@ -23,6 +23,7 @@ def basic_auth_server() -> Iterator[str]:
         f"database_uri = sqlite:///{workdir / 'auth.db'}\n"
         f"admin_username = {SERVICE_USER}\nadmin_password = {SERVICE_PASSWORD}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "auth_cache_ttl_seconds = 300\n"  # one password hash per user and worker, not one per request
     )
     saved = {name: os.environ.get(name) for name in ("MLFLOW_AUTH_CONFIG_PATH", "MLFLOW_FLASK_SERVER_SECRET_KEY")}
     os.environ["MLFLOW_AUTH_CONFIG_PATH"] = str(ini)  # read by the server process only
