@@ -76,6 +76,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused from this moment on; empty: never.")
+    read_only = models.BooleanField(
+        default=False, help_text="May only read (GET): every other API request is refused, whatever its user may do."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -84,8 +88,16 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.hint}…)"
 
     @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def scope(self) -> str:
+        return "read-only" if self.read_only else "read-write"
 
     @classmethod
     def new_raw_token(cls) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group, User
@@ -108,20 +109,44 @@ def user_create_or_update(
     return user
 
 
-def api_token_create(*, actor: Any, user: User, name: str) -> tuple[ApiToken, str]:
-    """Returns the token and its raw value; the raw value is shown once and never stored."""
+MAX_TOKEN_DAYS = 3650
+
+
+def api_token_create(
+    *, actor: Any, user: User, name: str, expires_in_days: int | None = None, read_only: bool = False
+) -> tuple[ApiToken, str]:
+    """Returns the token and its raw value; the raw value is shown once and never stored.
+
+    `expires_in_days`: None for a token that never expires, else 1..3650 (days from now). `read_only`: the
+    token may only read; every non-GET API request with it is refused (mlopsadmin.api.auth.TokenAuth).
+    Raises InvalidInput for a bad name or lifetime."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InvalidInput("Give the token a name of 1 to 100 characters.")
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise InvalidInput(f"A token lives 1 to {MAX_TOKEN_DAYS} days, or never expires.")
+    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
     raw = ApiToken.new_raw_token()
     with transaction.atomic():
-        token = ApiToken.objects.create(user=user, name=name, token_hash=hash_token(raw), hint=raw[:12])
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            token_hash=hash_token(raw),
+            hint=raw[:12],
+            expires_at=expires_at,
+            read_only=read_only,
+        )
         audit_record(
             actor=actor,
             action="api_token.create",
             target_kind="user",
             target_id=user.username,
-            after={"name": token.name, "hint": token.hint},
+            after={
+                "name": token.name,
+                "hint": token.hint,
+                "scope": token.scope,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
         )
     return token, raw
 
@@ -145,9 +170,10 @@ def api_token_revoke(*, actor: Any, user: User, token_id: int) -> ApiToken:
     return token
 
 
-def api_token_authenticate(raw: str) -> User | None:
+def api_token_authenticate(raw: str) -> ApiToken | None:
+    """The active (not revoked, not expired) token with this raw value whose user is active, else None."""
     token = ApiToken.objects.select_related("user").filter(token_hash=hash_token(raw), revoked_at=None).first()
-    if token is None or not token.user.is_active:
+    if token is None or token.is_expired or not token.user.is_active:
         return None
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    return token.user
+    return token

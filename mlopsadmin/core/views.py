@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mlopsadmin import policy
 from mlopsadmin.core import health
 from mlopsadmin.core.dashboard import tiles_for
+from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import ApiToken
 from mlopsadmin.core.services import api_token_create, api_token_revoke
 
@@ -80,12 +81,24 @@ class RateLimitedLoginView(auth_views.LoginView):
 login_view = login_not_required(RateLimitedLoginView.as_view())
 
 
+TOKEN_LIFETIME_CHOICES = [("", "never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
+
+
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest) -> HttpResponse:
     new_token = None
     if request.method == "POST":
         policy.require(request.user, policy.Action.TOKEN_MANAGE_OWN)
-        _, new_token = api_token_create(actor=request.user, user=request.user, name=request.POST.get("name", ""))
+        days = (request.POST.get("expires_in_days") or "").strip()
+        if days and not days.isdigit():
+            raise InvalidInput("Choose how many days the token lives, or 'never'.")
+        _, new_token = api_token_create(
+            actor=request.user,
+            user=request.user,
+            name=request.POST.get("name", ""),
+            expires_in_days=int(days) if days else None,
+            read_only=request.POST.get("read_only") == "on",
+        )
         messages.success(request, "Token created. Copy it now: it is shown only once.")
     tokens = ApiToken.objects.filter(user=request.user)
     return render(
@@ -95,6 +108,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             "tokens": tokens,
             "new_token": new_token,
             "may_manage": policy.can(request.user, policy.Action.TOKEN_MANAGE_OWN),
+            "lifetimes": TOKEN_LIFETIME_CHOICES,
         },
     )
 
