@@ -112,10 +112,9 @@ def provider_logout_url(request: HttpRequest) -> str:
     return f"{settings.OIDC_OP_END_SESSION_ENDPOINT}?{query}"
 
 
-@login_not_required
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    """POST: end the session here, then (company sign-in) at the provider."""
-    target = provider_logout_url(request) if request.user.is_authenticated else reverse("login")
+    """POST: end the session here, then (company sign-in) at the provider. (Anonymous: the login page.)"""
+    target = provider_logout_url(request)
     auth.logout(request)
     return HttpResponseRedirect(target)
