@@ -10,7 +10,6 @@ from ninja.security import HttpBearer, SessionAuth
 
 from mlopsadmin.core.services import api_token_authenticate
 
-
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
