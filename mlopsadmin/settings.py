@@ -369,7 +369,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # botocore's DEBUG lines carry signed request headers (the S3 access key id), even with LOG_LEVEL=DEBUG.
-    # Every record is also scrubbed of configured secrets (mlopsadmin.core.redaction).
+    # Every record is also scrubbed of configured secrets (mlopsadmin.lib.redaction).
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "alembic": {"level": "WARNING"},

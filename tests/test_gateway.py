@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib import mlflow_support
 
 
 def test_iter_runs_walks_every_page(mlflow: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,7 +36,7 @@ def test_versions_of_one_model(mlflow: str) -> None:
 
 
 def test_champion_alias_loads_a_real_model(mlflow: str) -> None:
-    model = mlf.load_pyfunc("models:/search-ranker@champion")
+    model = mlflow_support.load_pyfunc("models:/search-ranker@champion")
     assert model.predict([[1.0], [2.0]]) == [0.846, 0.846]
 
 

@@ -15,8 +15,8 @@ from ninja.renderers import JSONRenderer
 from mlopsadmin.api.auth import session_auth, token_auth
 from mlopsadmin.core.errors import DomainError
 from mlopsadmin.core.formatting import json_safe
-from mlopsadmin.core.redaction import scrub
-from mlopsadmin.lib.mlflow_client import MlflowError, MlflowNotFound, MlflowUnavailable
+from mlopsadmin.lib.mlflow_client import MlflowError, http_status
+from mlopsadmin.lib.redaction import scrub
 
 # Every operation can answer these; the document says so, with one error shape: {"detail": str, ...}.
 ERROR_SCHEMA = {
@@ -109,7 +109,7 @@ def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 
 @api.exception_handler(MlflowError)
 def mlflow_error(request: HttpRequest, exc: MlflowError) -> HttpResponse:
-    status = 503 if isinstance(exc, MlflowUnavailable) else 404 if isinstance(exc, MlflowNotFound) else 502
+    status, _title = http_status(exc)
     return _error(request, scrub(str(exc)), status, error=type(exc).__name__)  # MLflow's text may quote a URI
 
 

@@ -8,6 +8,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from mlopsadmin.core import checks  # noqa: F401  (registers the system checks)
-        from mlopsadmin.core.redaction import install_log_redaction
+        from mlopsadmin.lib.redaction import install_log_redaction
 
         install_log_redaction()

@@ -16,6 +16,7 @@ from mlopsadmin import policy
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.services import team_create_or_update, user_create_or_update
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib import mlflow_support
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ def _create_run(
             "optimizer": "AdamW",
         },
     )
-    model_uri = mlf.log_constant_model(run_id, score=final) if with_model_score is not None else None
+    model_uri = mlflow_support.log_constant_model(run_id, score=final) if with_model_score is not None else None
     if status != "RUNNING":
         mlf.set_terminated(run_id, status=status, end_time=start_ms + 11 * 60_000)
     return run_id, model_uri

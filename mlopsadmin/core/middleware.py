@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from mlopsadmin.core.errors import DomainError
-from mlopsadmin.core.redaction import scrub
 from mlopsadmin.core.request_context import current_request_id, new_request_id
-from mlopsadmin.lib.mlflow_client import MlflowError, MlflowNotFound, MlflowUnavailable
+from mlopsadmin.lib.mlflow_client import MlflowError, http_status
+from mlopsadmin.lib.redaction import scrub
 
 logger = logging.getLogger("mlopsadmin.errors")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -101,12 +101,8 @@ class DomainErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, MlflowUnavailable):
-            status, title = 503, "The MLflow tracking server is not answering"
-        elif isinstance(exception, MlflowNotFound):
-            status, title = 404, "Not found in MLflow"
-        elif isinstance(exception, MlflowError):
-            status, title = 502, "MLflow refused the request"
+        if isinstance(exception, MlflowError):
+            status, title = http_status(exception)
         elif isinstance(exception, DomainError):
             status, title = exception.status, exception.title
         elif isinstance(exception, db.OperationalError | db.InterfaceError):

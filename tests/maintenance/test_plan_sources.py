@@ -17,7 +17,7 @@ from maintenance.models import CleanupPlan, TaskKind, TaskRun, TaskState
 from maintenance.tasks import task_run_execute
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib import mlflow_client as mlf
-from mlopsadmin.lib import mlflow_store
+from mlopsadmin.lib import mlflow_store, mlflow_support
 from tests.maintenance.conftest import DAY_MS, make_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -105,7 +105,7 @@ def seeded(mlflow: str, unique: str, tmp_path: Path) -> dict[str, Any]:
     mlf.create_registered_model(f"src-{unique}-runs")
     mlf.create_model_version(f"src-{unique}-runs", source=f"runs:/{runs['version']}/model", run_id=runs["version"])
     runs["logged"] = make_run(second, status="RUNNING", name="logged-model-backed")
-    mlf.register_model_version(f"src-{unique}-logged", mlf.log_constant_model(runs["logged"], score=0.5))
+    mlf.register_model_version(f"src-{unique}-logged", mlflow_support.log_constant_model(runs["logged"], score=0.5))
     mlf.set_terminated(runs["logged"], status="KILLED", end_time=mlf.get_run(runs["logged"]).start_time + 60_000)
     runs["running"] = make_run(second, status="RUNNING", name="running")
     runs["running-new"] = make_run(second, status="RUNNING", age_days=1, name="running-new")

@@ -18,7 +18,7 @@ from maintenance.reaper import reaper_start
 from mlopsadmin.core.errors import Conflict
 from mlopsadmin.core.models import AuditEvent, Team
 from mlopsadmin.lib import mlflow_client as mlf
-from mlopsadmin.lib import s3
+from mlopsadmin.lib import mlflow_support, s3
 from tests.maintenance.conftest import WORKER_PAGE_SIZE, make_run, wait_task
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -41,7 +41,7 @@ def test_plan_then_execute_deletes_exactly_the_planned_runs(celery_worker, perso
     version_backed = make_run(experiment_id, status="FAILED", name="version-backed-no-tag")
     _register_from_run(f"maint-{unique}-runs-source", version_backed)
     logged_backed = make_run(experiment_id, status="RUNNING", name="logged-model-backed")
-    mlf.register_model_version(f"maint-{unique}-logged", mlf.log_constant_model(logged_backed, score=0.5))
+    mlf.register_model_version(f"maint-{unique}-logged", mlflow_support.log_constant_model(logged_backed, score=0.5))
     mlf.set_terminated(logged_backed, status="KILLED", end_time=mlf.get_run(logged_backed).start_time + 60_000)
     running = make_run(experiment_id, status="RUNNING", name="still-running")
 

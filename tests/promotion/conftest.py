@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib import mlflow_support
 from registry_ui.promotion.models import GatePolicy
 
 METRIC = "val_ndcg_at_10"
@@ -43,7 +44,7 @@ def make_model(mlflow: str, personas: dict[str, object]) -> Callable[..., str]:
             if score is not None:
                 mlf.log_batch(run_id, metrics=[(METRIC, score, int(time.time() * 1000), 0)])
             if pyfunc:
-                mlf.register_model_version(name, mlf.log_constant_model(run_id, score=score or 0.0))
+                mlf.register_model_version(name, mlflow_support.log_constant_model(run_id, score=score or 0.0))
             else:
                 mlf.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id)
             mlf.set_terminated(run_id)

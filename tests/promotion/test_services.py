@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib import mlflow_support
 from registry_ui.promotion import selectors, services
 from registry_ui.promotion.models import AliasEvent, GatePolicy
 
@@ -56,11 +57,11 @@ def test_promote_and_rollback_sequence_gives_the_guide_states(make_model, person
 
 def test_serving_code_loads_the_new_champion_right_after_promotion(make_model, personas) -> None:
     name = make_model([0.81, 0.93], aliases={"champion": 1, "challenger": 2}, pyfunc=True)
-    assert list(mlf.load_pyfunc(f"models:/{name}@champion").predict([[0.0]])) == [0.81]
+    assert list(mlflow_support.load_pyfunc(f"models:/{name}@champion").predict([[0.0]])) == [0.81]
     services.alias_promote(model_name=name, actor=personas["lead_search"])
-    assert list(mlf.load_pyfunc(f"models:/{name}@champion").predict([[0.0]])) == [0.93]
+    assert list(mlflow_support.load_pyfunc(f"models:/{name}@champion").predict([[0.0]])) == [0.93]
     services.alias_rollback(model_name=name, actor=personas["lead_search"], reason="bad canary")
-    assert list(mlf.load_pyfunc(f"models:/{name}@champion").predict([[0.0]])) == [0.81]
+    assert list(mlflow_support.load_pyfunc(f"models:/{name}@champion").predict([[0.0]])) == [0.81]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,167 @@
+"""MLflow tracking calls: experiments, runs, metric history, and `mlflow gc` purges.
+
+Part of the MLflow gateway (`mlopsadmin/lib/mlflow_client.py` is its public face; callers use
+`mlflow_client`, not this module). Every `iter_*` walks all pages (no silent `max_results` cap); every
+failure is raised as an `MlflowError` (mlflow_errors.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+from mlopsadmin.lib.mlflow_connection import client, tracking_uri
+from mlopsadmin.lib.mlflow_errors import call, paginate
+from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, Run, experiment_record, run_record
+
+# isort: split
+from mlflow.entities import ViewType  # after mlflow_connection set the timeouts
+
+RUNS_PAGE_SIZE = 1000
+EXPERIMENTS_PAGE_SIZE = 1000
+
+
+# --- Experiments -----------------------------------------------------------------------------
+def iter_experiments(*, include_deleted: bool = False, filter_string: str | None = None) -> Iterator[Experiment]:
+    view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
+    for e in paginate(
+        "search_experiments",
+        client().search_experiments,
+        view_type=view,
+        max_results=EXPERIMENTS_PAGE_SIZE,
+        filter_string=filter_string,
+    ):
+        yield experiment_record(e)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return experiment_record(call("get_experiment", client().get_experiment, str(experiment_id)))
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    found = call("get_experiment_by_name", client().get_experiment_by_name, name)
+    return experiment_record(found) if found is not None else None
+
+
+def create_experiment(name: str, *, tags: dict[str, str] | None = None, artifact_location: str | None = None) -> str:
+    return str(
+        call("create_experiment", client().create_experiment, name, artifact_location=artifact_location, tags=tags)
+    )
+
+
+def rename_experiment(experiment_id: str, new_name: str) -> None:
+    call("rename_experiment", client().rename_experiment, str(experiment_id), new_name)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    call("delete_experiment", client().delete_experiment, str(experiment_id))
+
+
+# --- Runs ------------------------------------------------------------------------------------
+def iter_runs(
+    experiment_ids: list[str],
+    *,
+    filter_string: str = "",
+    order_by: list[str] | None = None,
+    include_deleted: bool = False,
+    page_size: int = RUNS_PAGE_SIZE,
+) -> Iterator[Run]:
+    """Every matching run across all pages, streamed page by page (memory stays one page)."""
+    if not experiment_ids:
+        return
+    view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
+    for r in paginate(
+        "search_runs",
+        client().search_runs,
+        experiment_ids=[str(i) for i in experiment_ids],
+        filter_string=filter_string,
+        run_view_type=view,
+        max_results=page_size,
+        order_by=order_by,
+    ):
+        yield run_record(r)
+
+
+def get_run(run_id: str) -> Run:
+    return run_record(call("get_run", client().get_run, run_id))
+
+
+def create_run(
+    experiment_id: str,
+    *,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+    start_time: int | None = None,
+) -> str:
+    run = call(
+        "create_run", client().create_run, str(experiment_id), start_time=start_time, tags=tags, run_name=run_name
+    )
+    return str(run.info.run_id)
+
+
+def set_run_tag(run_id: str, key: str, value: str) -> None:
+    call("set_tag", client().set_tag, run_id, key, value)
+
+
+def log_batch(
+    run_id: str,
+    *,
+    metrics: list[tuple[str, float, int, int]] = (),  # type: ignore[assignment]
+    params: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """metrics: (key, value, timestamp_ms, step) tuples."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    call(
+        "log_batch",
+        client().log_batch,
+        run_id,
+        metrics=[Metric(k, v, ts, step) for k, v, ts, step in metrics],
+        params=[Param(k, str(v)) for k, v in (params or {}).items()],
+        tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+    )
+
+
+def set_terminated(run_id: str, *, status: str = "FINISHED", end_time: int | None = None) -> None:
+    call("set_terminated", client().set_terminated, run_id, status=status, end_time=end_time)
+
+
+def delete_run(run_id: str) -> None:
+    call("delete_run", client().delete_run, run_id)
+
+
+def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
+    history = call("get_metric_history", client().get_metric_history, run_id, key)
+    return sorted(
+        (MetricPoint(int(m.step), float(m.value), int(m.timestamp)) for m in history),
+        key=lambda p: (p.step, p.timestamp),
+    )
+
+
+def run_gc(
+    *, backend_store_uri: str, run_ids: list[str], artifacts_destination: str | None = None, timeout: float = 3600
+) -> subprocess.CompletedProcess[str]:
+    """`mlflow gc` for exactly these (already soft-deleted) runs."""
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "gc",
+        "--backend-store-uri",
+        backend_store_uri,
+        "--run-ids",
+        ",".join(run_ids),
+    ]
+    if artifacts_destination:
+        command += ["--artifacts-destination", artifacts_destination]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()},
+    )
