@@ -40,7 +40,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from mlopsadmin.core.audit import GENESIS_HASH, _canonical, digest_values  # noqa: E402
+from mlopsadmin.audit.services import GENESIS_HASH, _canonical, digest_values  # noqa: E402
 from mlopsadmin.core.models import AuditEvent  # noqa: E402
 
 TEAMS = ["search", "fraud", "recommendation", "churn", ""]
@@ -301,7 +301,7 @@ def main() -> None:
 
     verify_seconds, verify_report = None, None
     if not args.skip_verify:
-        from mlopsadmin.core.audit import audit_verify_chain
+        from mlopsadmin.audit.services import audit_verify_chain
 
         started = time.perf_counter()
         verify_report = audit_verify_chain()

@@ -22,7 +22,7 @@ from catalog import naming
 from catalog.models import CatalogExperiment, CatalogSyncState, CatalogTagCount, NamingConvention
 from catalog.selectors import INDEX_VERSION_KEY, convention_for, convention_get, sync_state_get
 from mlopsadmin import policy
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib import mlflow_client as mlf

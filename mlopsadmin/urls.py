@@ -13,7 +13,7 @@ urlpatterns = [
     path("", include("mlopsadmin.accounts.urls")),
     path("account/tokens/", core_views.api_tokens, name="tokens"),
     path("account/tokens/<int:token_id>/revoke", core_views.api_token_revoke_view, name="token_revoke"),
-    path("audit/", include(("mlopsadmin.core.audit_urls", "audit"))),
+    path("audit/", include(("mlopsadmin.audit.urls", "audit"))),
     path("catalog/", include(("catalog.urls", "catalog"))),
     path("registry/", include(("registry_ui.urls", "registry"))),
     path("maintenance/", include(("maintenance.urls", "maintenance"))),

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mlopsadmin import policy
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.notify import notification_send

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from mlopsadmin.core.audit import audit_record, audit_verify_chain
+from mlopsadmin.audit.services import audit_record, audit_verify_chain
 from mlopsadmin.core.models import AuditEvent, AuditImmutableError
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
 
 from mlopsadmin import policy
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.models import ApiToken, AuditEvent, Membership, ModelOwnership, Team
 from mlopsadmin.core.services import team_snapshot, user_snapshot
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mlopsadmin import policy
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import InvalidInput, NotFound
 from mlopsadmin.core.models import TEAM_PREFIX_RE, ApiToken, Membership, Team, hash_token
 

@@ -1,4 +1,4 @@
-"""Pages of the core: home, health, login (rate limited), API tokens. Audit pages: audit_views.py."""
+"""Pages of the core: home, health, login (rate limited), API tokens. Audit pages: mlopsadmin/audit/."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from mlopsadmin.core.audit import actor_label, audit_record
+from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui.promotion import plans

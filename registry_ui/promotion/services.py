@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mlopsadmin import policy
-from mlopsadmin.core.audit import actor_label, audit_record
+from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action

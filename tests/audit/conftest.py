@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.models import AuditEvent
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 
-from mlopsadmin.core.audit_selectors import parse_csv_export
+from mlopsadmin.audit.selectors import parse_csv_export
 
 from .conftest import record
 
@@ -54,7 +54,7 @@ def test_csv_and_jsonl_equal_the_pages_rows(login, sample_events, settings, para
 
 
 def test_export_walks_keyset_chunks(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from mlopsadmin.core import audit_selectors
+    from mlopsadmin.audit import selectors as audit_selectors
 
     for n in range(23):
         record(action="bulk.step", target_id=str(n), reason=f"row {n}, with a comma")

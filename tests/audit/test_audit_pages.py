@@ -128,7 +128,7 @@ def test_event_page_shows_readable_difference(login, settings) -> None:  # type:
 
 
 def test_links_are_built_defensively(settings) -> None:  # type: ignore[no-untyped-def]
-    from mlopsadmin.core.audit_links import app_path, mlflow_url
+    from mlopsadmin.audit.links import app_path, mlflow_url
 
     settings.MLFLOW_UI_URL = "http://m"
     assert mlflow_url("experiment", "42") == "http://m/#/experiments/42"

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from mlopsadmin.core.audit import audit_verify_chain
+from mlopsadmin.audit.services import audit_verify_chain
 
 
 class Command(BaseCommand):

@@ -14,9 +14,9 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from mlopsadmin import policy
-from mlopsadmin.core import audit_selectors as sel
-from mlopsadmin.core.audit import audit_verify_chain
-from mlopsadmin.core.audit_links import event_rows, target_links
+from mlopsadmin.audit import selectors as sel
+from mlopsadmin.audit.links import event_rows, target_links
+from mlopsadmin.audit.services import audit_verify_chain
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import AuditEvent, Team
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from mlopsadmin import policy
-from mlopsadmin.core import audit_selectors as sel
+from mlopsadmin.audit import selectors as sel
 
 router = Router(tags=["audit"])
 

@@ -1,0 +1,8 @@
+"""The audit log: every state change is one append-only, hash-chained `AuditEvent`.
+
+- `services.py`: `audit_record` (write one event) and `audit_verify_chain`;
+- `selectors.py`: filters, keyset pages, exports, diffs, object histories;
+- `links.py`: links from an event to its target (app page, MLflow UI) and table rows;
+- `views.py`, `urls.py`: the `/audit/` pages; `api.py`: `GET /api/v1/audit-events`.
+The `AuditEvent` model itself lives in `mlopsadmin/core/models.py` (app label `core`).
+"""
