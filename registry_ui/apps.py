@@ -20,7 +20,7 @@ class RegistryUiConfig(AppConfig):
 
 
 def _inbox_badge(user: Any) -> int:
-    from registry_ui.selectors import inbox_count
+    from registry_ui.approvals.selectors import inbox_count
 
     return inbox_count(user)
 
@@ -29,7 +29,7 @@ def _approval_tiles(user: Any) -> list[Any]:
     from django.urls import reverse
 
     from mlopsadmin.core.dashboard import Tile
-    from registry_ui.selectors import inbox_for, pending_total
+    from registry_ui.approvals.selectors import inbox_for, pending_total
 
     mine = len(inbox_for(user))
     total = pending_total()

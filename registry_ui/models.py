@@ -20,7 +20,7 @@ DECIDED_STATES = (ApprovalState.APPROVED, ApprovalState.REJECTED)
 
 
 class ApprovalRequest(models.Model):
-    """One request to approve one model version. The state machine lives in registry_ui.services:
+    """One request to approve one model version. The state machine lives in registry_ui.approvals.services:
     pending → approved | rejected (an ML lead of the owning team, never the requester) | withdrawn."""
 
     model_name = models.CharField(max_length=256)

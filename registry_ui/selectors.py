@@ -1,27 +1,23 @@
-"""Reads of the registry feature: the model overview, a model's versions, lineage, champion vs candidate,
-approval state and the inbox. MLflow reads go through the gateway; approval state is local."""
+"""Reads of the model pages: the model overview, a model's versions, lineage, champion vs candidate, the
+naming lint and required metadata. MLflow reads go through the gateway. Approval state and the inbox are
+read in `registry_ui/approvals/selectors.py`."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
-from django.db.models import Count, Q
 
-from mlopsadmin import policy
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams, model_ownership_map, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.charts import LineChart, line_chart
 from registry_ui.models import (
     ApprovalRequest,
-    ApprovalState,
     NamingWord,
     NamingWordKind,
     RequiredMetadataKey,
@@ -35,117 +31,7 @@ from registry_ui.naming import (
 
 TRACKED_ALIASES = ("champion", "challenger", "previous-champion", "rolled-back")
 GATE_METRIC_MODEL_TAG = "gate_metric"
-APPROVAL_TAGS = ("approved_by", "approval_date")
 _RUNS_SOURCE = re.compile(r"^runs:/([0-9a-fA-F]{8,64})(?:/|$)")
-
-
-# --- Approval state (the interface the promotion feature uses) --------------------------------
-def approval_state(*, model_name: str, version: str) -> str | None:
-    """State of the newest request for this version that was not withdrawn, or None when there is none.
-
-    'approved' means the version is approved and nothing newer (a pending re-review or a rejection)
-    supersedes that decision."""
-    latest = (
-        ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
-        .exclude(state=ApprovalState.WITHDRAWN)
-        .order_by("-created_at", "-id")
-        .values_list("state", flat=True)
-        .first()
-    )
-    return str(latest) if latest is not None else None
-
-
-def version_is_approved(*, model_name: str, version: str) -> bool:
-    """True when the latest decided request for the version is 'approved' and not superseded."""
-    return approval_state(model_name=model_name, version=str(version)) == ApprovalState.APPROVED
-
-
-def approval_latest(*, model_name: str, version: str) -> ApprovalRequest | None:
-    return (
-        ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
-        .select_related("requester", "decided_by")
-        .order_by("-created_at", "-id")
-        .first()
-    )
-
-
-def approval_history(*, model_name: str, version: str) -> list[ApprovalRequest]:
-    return list(
-        ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
-        .select_related("requester", "decided_by")
-        .order_by("-created_at", "-id")
-    )
-
-
-def approval_pending_for_version(*, model_name: str, version: str) -> ApprovalRequest | None:
-    return ApprovalRequest.objects.filter(
-        model_name=model_name, version=str(version), state=ApprovalState.PENDING
-    ).first()
-
-
-def approval_get(*, request_id: int) -> ApprovalRequest | None:
-    return ApprovalRequest.objects.select_related("requester", "decided_by").filter(pk=request_id).first()
-
-
-def approvals_list(
-    *, state: str | None = None, model_name: str | None = None, limit: int = 500
-) -> list[ApprovalRequest]:
-    qs = ApprovalRequest.objects.select_related("requester", "decided_by")
-    if state:
-        qs = qs.filter(state=state)
-    if model_name:
-        qs = qs.filter(model_name=model_name)
-    return list(qs.order_by("-created_at", "-id")[:limit])
-
-
-def _lead_scope(user: Any) -> Q | None:
-    """Requests a user may decide: all for admins, their led teams for ML leads, else none."""
-    if policy.is_admin(user):
-        return Q()
-    team_keys = list(Team.objects.filter(pk__in=policy.led_team_ids(user)).values_list("name", flat=True))
-    return Q(team__in=team_keys) if team_keys else None
-
-
-def inbox_for(user: Any) -> list[ApprovalRequest]:
-    """Pending requests the user may decide, oldest first (admins see every team's)."""
-    scope = _lead_scope(user)
-    if scope is None:
-        return []
-    return list(
-        ApprovalRequest.objects.filter(scope, state=ApprovalState.PENDING)
-        .select_related("requester")
-        .order_by("created_at", "id")
-    )
-
-
-def inbox_count(user: Any) -> int:
-    """The nav badge: pending requests this user may decide now: their led teams' (every team's for
-    an admin), minus their own requests (four-eyes: a requester never decides their own). 0 for
-    auditors and everyone who decides nothing."""
-    scope = _lead_scope(user)
-    if scope is None or policy.is_auditor(user):
-        return 0
-    return ApprovalRequest.objects.filter(scope, state=ApprovalState.PENDING).exclude(requester_id=user.pk).count()
-
-
-def pending_counts_by_model() -> dict[str, int]:
-    rows = ApprovalRequest.objects.filter(state=ApprovalState.PENDING).values("model_name").annotate(n=Count("id"))
-    return {row["model_name"]: row["n"] for row in rows}
-
-
-def pending_total() -> int:
-    return ApprovalRequest.objects.filter(state=ApprovalState.PENDING).count()
-
-
-def team_lead_emails(team: Team | None) -> list[str]:
-    if team is None:
-        return []
-    emails = (
-        User.objects.filter(is_active=True, memberships__team=team, groups__name=policy.ROLE_ML_LEAD)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    return sorted(set(emails))
 
 
 # --- Editable data: naming words, required metadata --------------------------------------------
@@ -192,7 +78,7 @@ class ModelRow:
 def registry_overview(*, query: str = "", team: str = "", flagged_only: bool = False) -> list[ModelRow]:
     """Every registered model (all pages), with team, tracked aliases, pending approvals and lint."""
     teams, ownership = all_teams(), model_ownership_map()
-    pending = pending_counts_by_model()
+    pending = approval_selectors.pending_counts_by_model()
     words = naming_words()
     rows: list[ModelRow] = []
     for model in mlf.iter_registered_models():
@@ -443,7 +329,3 @@ def champion_comparison(model: mlf.RegisteredModel, candidate: mlf.ModelVersion,
     elif not champion_number:
         note = "The model has no @champion yet: nothing to compare against."
     return Comparison(champion, candidate, gate_metric, rows, chart, note)
-
-
-def alias_counts(rows: list[ModelRow]) -> Counter[str]:
-    return Counter(a for r in rows for a, _ in r.aliases)

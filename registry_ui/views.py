@@ -9,14 +9,15 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from mlopsadmin import policy
-from mlopsadmin.core.errors import NotFound
+from mlopsadmin.core.errors import InvalidInput, NotFound
 from mlopsadmin.core.htmx import redirect_after_post
 from mlopsadmin.core.selectors import all_teams, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
-from registry_ui import selectors, services
+from registry_ui import selectors, services, validation
+from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
 from registry_ui.promotion import selectors as promotion_selectors
 
@@ -32,8 +33,10 @@ def _model_or_404(name: str) -> mlf.RegisteredModel:
 
 
 def _version_or_404(name: str, version: str) -> mlf.ModelVersion:
-    if not version.isdigit():
-        raise NotFound(f"{version!r} is not a version number.")
+    try:
+        version = validation.model_version(version)
+    except InvalidInput as exc:
+        raise NotFound(f"{version[:40]!r} is not a version number.") from exc
     try:
         return mlf.get_model_version(name, version)
     except (mlf.MlflowNotFound, mlf.MlflowInvalid) as exc:
@@ -58,7 +61,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "teams": all_teams(),
         "filters": filters,
         "tracked_aliases": selectors.TRACKED_ALIASES,
-        "inbox_count": len(selectors.inbox_for(request.user)),
+        "inbox_count": len(approval_selectors.inbox_for(request.user)),
     }
     if getattr(request, "htmx", False):
         return render(request, "registry_ui/index.html#models", context)
@@ -101,7 +104,7 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
     tag_rows = [(k, found.tags.get(k), True) for k in required]
     tag_rows += [(k, v, False) for k, v in sorted(found.tags.items()) if k not in required]
     user = request.user
-    history = selectors.approval_history(model_name=name, version=found.version)
+    history = approval_selectors.approval_history(model_name=name, version=found.version)
     pending = next((r for r in history if r.state == "pending"), None)
     return {
         "title": f"{name} v{found.version}",
@@ -116,7 +119,7 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
         "workflow_tags": services.WORKFLOW_TAGS,
         "history": history,
         "pending": pending,
-        "state": selectors.approval_state(model_name=name, version=found.version),
+        "state": approval_selectors.approval_state(model_name=name, version=found.version),
         "may_edit": policy.can(user, policy.Action.MODEL_EDIT_TAGS, team=team),
         "may_request": policy.can(user, policy.Action.APPROVAL_REQUEST, team=team),
         "may_decide": bool(pending)
@@ -161,66 +164,6 @@ def version_tag(request: HttpRequest, name: str, version: str) -> HttpResponse:
         "saved": request.method == "POST",
     }
     return render(request, "registry_ui/_tag_row.html", context)
-
-
-@require_POST
-def approval_create(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    req = services.approval_request_create(
-        actor=request.user, model_name=name, version=version, comment=request.POST.get("comment", "")
-    )
-    messages.success(request, f"Approval requested for {req.target_id}; the team's ML leads were notified.")
-    return redirect_after_post(request, reverse("registry:version", args=[name, version]))
-
-
-@require_POST
-def approval_withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
-    req = services.approval_request_withdraw(
-        actor=request.user, request_id=request_id, comment=request.POST.get("comment", "")
-    )
-    messages.success(request, f"Request #{req.pk} for {req.target_id} withdrawn.")
-    return redirect_after_post(request, reverse("registry:version", args=[req.model_name, req.version]))
-
-
-@require_POST
-def approval_decide(request: HttpRequest, request_id: int) -> HttpResponse:
-    pending = selectors.approval_get(request_id=request_id)
-    if pending is None:
-        raise NotFound(f"No approval request #{request_id}.")
-    policy.require(request.user, policy.Action.APPROVAL_DECIDE, team=team_for_model(pending.model_name))
-    decision = request.POST.get("decision", "")
-    if decision not in ("approve", "reject"):
-        messages.error(request, "Choose approve or reject.")
-        return redirect_after_post(request, reverse("registry:inbox"))
-    req = services.approval_request_decide(
-        actor=request.user,
-        request_id=request_id,
-        approve=decision == "approve",
-        comment=request.POST.get("comment", ""),
-    )
-    extra = " approved_by and approval_date were written to MLflow." if decision == "approve" else ""
-    messages.success(request, f"{req.target_id} {req.state} (request #{req.pk}).{extra}")
-    return redirect_after_post(
-        request,
-        request.POST.get("next") == "inbox"
-        and reverse("registry:inbox")
-        or reverse("registry:version", args=[req.model_name, req.version]),
-    )
-
-
-@require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
-    requests = selectors.inbox_for(request.user)
-    return render(
-        request,
-        "registry_ui/inbox.html",
-        {
-            "title": "Approval inbox",
-            "nav_key": "registry",
-            "requests": requests,
-            "is_lead": policy.has_role(request.user, policy.ROLE_ML_LEAD) or policy.is_admin(request.user),
-            "recent": selectors.approvals_list(limit=20),
-        },
-    )
 
 
 @require_http_methods(["GET", "POST"])

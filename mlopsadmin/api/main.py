@@ -121,10 +121,11 @@ def _register_routers() -> None:
     for module_name, prefix in [
         ("catalog.api", "/"),
         ("registry_ui.api", "/"),
+        ("registry_ui.approvals.api", "/"),
         ("registry_ui.promotion.api", "/"),
         ("maintenance.api", "/"),
         ("maintenance.checklists.api", "/"),
-        ("mlopsadmin.core.audit_api", "/"),
+        ("mlopsadmin.audit.api", "/"),
     ]:
         try:
             module = __import__(module_name, fromlist=["router"])

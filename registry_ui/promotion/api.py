@@ -7,11 +7,11 @@ from typing import Any
 
 from ninja import Field, Router, Schema
 
+from registry_ui import validation
 from registry_ui.promotion import services
 
 router = Router(tags=["promotion"])
 
-VERSION_PATTERN = r"^[0-9]{1,9}$"
 ALIASES_HELP = (
     "The aliases you expect the model to have now (alias → version). When given and MLflow "
     "differs, the call is refused with 409 and the live state. Omit to skip the check."
@@ -19,13 +19,13 @@ ALIASES_HELP = (
 
 
 class ChallengerIn(Schema):
-    version: str = Field(..., pattern=VERSION_PATTERN, description="Version to make @challenger.")
+    version: str = Field(..., pattern=validation.VERSION_PATTERN, description="Version to make @challenger.")
     expected_aliases: dict[str, str] | None = Field(None, description=ALIASES_HELP)
 
 
 class PromoteIn(Schema):
     version: str | None = Field(
-        None, pattern=VERSION_PATTERN, description="Version to promote; default: the @challenger version."
+        None, pattern=validation.VERSION_PATTERN, description="Version to promote; default: the @challenger version."
     )
     expected_aliases: dict[str, str] | None = Field(None, description=ALIASES_HELP)
     override_reason: str = Field(

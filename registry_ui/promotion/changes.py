@@ -23,13 +23,13 @@ from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
+from registry_ui import validation
 from registry_ui.promotion import plans, recording, selectors
 from registry_ui.promotion.gate import GateResult
 from registry_ui.promotion.locking import model_lock
 
 logger = logging.getLogger(__name__)
 
-MAX_NAME_LENGTH = 256
 MAX_REASON_LENGTH = 2000
 
 # Called with the number of MLflow steps applied so far, after each step (fault-injection point for tests).
@@ -136,18 +136,15 @@ class ChangeResult:
 
 # --- Input checks ------------------------------------------------------------------------------
 def clean_model_name(model_name: str) -> str:
-    if not model_name or len(model_name) > MAX_NAME_LENGTH or any(ord(c) < 32 for c in model_name):
-        raise InvalidInput("Not a valid registered model name.")
-    return model_name
+    """The registered model name, checked by the one rule (registry_ui/validation.py)."""
+    return validation.model_name(model_name)
 
 
 def clean_version(version: str | int | None) -> str | None:
+    """None when no version was given, else the canonical number (registry_ui/validation.py)."""
     if version is None or version == "":
         return None
-    text = str(version).strip().lstrip("v")
-    if not text.isdigit() or len(text) > 9:
-        raise InvalidInput(f"Not a model version number: {str(version)[:20]!r}.")
-    return str(int(text))
+    return validation.model_version(version)
 
 
 def clean_reason(reason: str, *, required: bool, what: str) -> str:

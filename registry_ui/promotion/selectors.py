@@ -14,7 +14,7 @@ from mlopsadmin.core.errors import InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
-from registry_ui import selectors as registry_selectors
+from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.promotion.gate import GateConfig, GateResult, gate_evaluate
 from registry_ui.promotion.models import AliasEvent, GatePolicy
 from registry_ui.promotion.plans import (
@@ -50,7 +50,7 @@ def gate_config_for(model_name: str) -> GateConfig:
 
 def version_is_approved(*, model_name: str, version: str) -> bool:
     """Approval state comes from the registry feature's approval workflow."""
-    return registry_selectors.version_is_approved(model_name=model_name, version=str(version))
+    return approval_selectors.version_is_approved(model_name=model_name, version=str(version))
 
 
 def live_aliases(model_name: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from mlopsadmin.core.errors import Conflict, InvalidInput, RuleViolation
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
+from registry_ui import validation
 from registry_ui.promotion import plans, selectors, services, webhooks
 
 logger = logging.getLogger(__name__)
@@ -65,9 +66,8 @@ _ACTION_PERMISSION = {
 def alias_confirm(request: HttpRequest, name: str, action: str) -> HttpResponse:
     if action not in plans.ACTIONS:
         raise InvalidInput(f"Unknown alias action {action[:40]!r}.")
-    version = (request.GET.get("version") or "").strip() or None
-    if version is not None and not version.isdigit():
-        raise InvalidInput("Not a model version number.")
+    given = (request.GET.get("version") or "").strip()
+    version = validation.model_version(given) if given else None
     permissions = selectors.alias_permissions(request.user, name)
     allowed = permissions["can_challenger" if action == "challenger" else "can_protected"]
     preview = selectors.alias_change_preview(model_name=name, action=action, version=version)

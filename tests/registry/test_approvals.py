@@ -10,9 +10,9 @@ from django.core.exceptions import PermissionDenied
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
-from registry_ui import services
+from registry_ui.approvals import services
+from registry_ui.approvals.selectors import approval_state, inbox_count, inbox_for, version_is_approved
 from registry_ui.models import ApprovalRequest
-from registry_ui.selectors import approval_state, inbox_count, inbox_for, version_is_approved
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
-from registry_ui import services
+from registry_ui.approvals import services
 from registry_ui.models import NamingWord
 
 pytestmark = pytest.mark.django_db

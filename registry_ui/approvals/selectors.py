@@ -1,0 +1,123 @@
+"""Reads of the approval workflow: a version's approval state (the interface the promotion gate uses),
+request history, the ML lead's inbox and its nav badge. Approval state is local (never read from MLflow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Q
+
+from mlopsadmin import policy
+from mlopsadmin.core.models import Team
+from registry_ui.models import ApprovalRequest, ApprovalState
+
+APPROVAL_TAGS = ("approved_by", "approval_date")  # version tags written only by an approval
+
+
+def approval_state(*, model_name: str, version: str) -> str | None:
+    """State of the newest request for this version that was not withdrawn, or None when there is none.
+
+    'approved' means the version is approved and nothing newer (a pending re-review or a rejection)
+    supersedes that decision."""
+    latest = (
+        ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
+        .exclude(state=ApprovalState.WITHDRAWN)
+        .order_by("-created_at", "-id")
+        .values_list("state", flat=True)
+        .first()
+    )
+    return str(latest) if latest is not None else None
+
+
+def version_is_approved(*, model_name: str, version: str) -> bool:
+    """True when the latest decided request for the version is 'approved' and not superseded."""
+    return approval_state(model_name=model_name, version=str(version)) == ApprovalState.APPROVED
+
+
+def approval_latest(*, model_name: str, version: str) -> ApprovalRequest | None:
+    return (
+        ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
+        .select_related("requester", "decided_by")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def approval_history(*, model_name: str, version: str) -> list[ApprovalRequest]:
+    return list(
+        ApprovalRequest.objects.filter(model_name=model_name, version=str(version))
+        .select_related("requester", "decided_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def approval_pending_for_version(*, model_name: str, version: str) -> ApprovalRequest | None:
+    return ApprovalRequest.objects.filter(
+        model_name=model_name, version=str(version), state=ApprovalState.PENDING
+    ).first()
+
+
+def approval_get(*, request_id: int) -> ApprovalRequest | None:
+    return ApprovalRequest.objects.select_related("requester", "decided_by").filter(pk=request_id).first()
+
+
+def approvals_list(
+    *, state: str | None = None, model_name: str | None = None, limit: int = 500
+) -> list[ApprovalRequest]:
+    qs = ApprovalRequest.objects.select_related("requester", "decided_by")
+    if state:
+        qs = qs.filter(state=state)
+    if model_name:
+        qs = qs.filter(model_name=model_name)
+    return list(qs.order_by("-created_at", "-id")[:limit])
+
+
+def _lead_scope(user: Any) -> Q | None:
+    """Requests a user may decide: all for admins, their led teams for ML leads, else none."""
+    if policy.is_admin(user):
+        return Q()
+    team_keys = list(Team.objects.filter(pk__in=policy.led_team_ids(user)).values_list("name", flat=True))
+    return Q(team__in=team_keys) if team_keys else None
+
+
+def inbox_for(user: Any) -> list[ApprovalRequest]:
+    """Pending requests the user may decide, oldest first (admins see every team's)."""
+    scope = _lead_scope(user)
+    if scope is None:
+        return []
+    return list(
+        ApprovalRequest.objects.filter(scope, state=ApprovalState.PENDING)
+        .select_related("requester")
+        .order_by("created_at", "id")
+    )
+
+
+def inbox_count(user: Any) -> int:
+    """The nav badge: pending requests this user may decide now: their led teams' (every team's for
+    an admin), minus their own requests (four-eyes: a requester never decides their own). 0 for
+    auditors and everyone who decides nothing."""
+    scope = _lead_scope(user)
+    if scope is None or policy.is_auditor(user):
+        return 0
+    return ApprovalRequest.objects.filter(scope, state=ApprovalState.PENDING).exclude(requester_id=user.pk).count()
+
+
+def pending_counts_by_model() -> dict[str, int]:
+    rows = ApprovalRequest.objects.filter(state=ApprovalState.PENDING).values("model_name").annotate(n=Count("id"))
+    return {row["model_name"]: row["n"] for row in rows}
+
+
+def pending_total() -> int:
+    return ApprovalRequest.objects.filter(state=ApprovalState.PENDING).count()
+
+
+def team_lead_emails(team: Team | None) -> list[str]:
+    if team is None:
+        return []
+    emails = (
+        User.objects.filter(is_active=True, memberships__team=team, groups__name=policy.ROLE_ML_LEAD)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    return sorted(set(emails))
