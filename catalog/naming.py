@@ -43,9 +43,6 @@ class Convention:
     def segment_re(self) -> re.Pattern[str]:
         return _compile(self.segment_pattern)
 
-    def prefix_of(self, team: str | None) -> str | None:
-        return self.prefixes.get(team or "")
-
 
 _compiled: dict[str, re.Pattern[str]] = {}
 

@@ -9,7 +9,6 @@ rule about a particular request, so the approval service enforces it on top of `
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -160,8 +159,18 @@ def can(user: Any, action: Action | str, *, team: Team | None = None) -> bool:
 
 
 def require(user: Any, action: Action | str, *, team: Team | None = None) -> None:
+    """PermissionDenied (403 on pages and API) unless `can(user, action, team=team)`."""
     if not can(user, action, team=team):
         raise PermissionDenied(denial_message(action, team))
+
+
+def require_actor(actor: Any, action: Action | str, *, team: Team | None = None) -> None:
+    """`require` for services that trusted host processes call too: an actor given as a string (e.g.
+    "system:create_user" from a management command, a task's system name) is not a signed-in person and is
+    not checked; a user is checked like `require`."""
+    if isinstance(actor, str):
+        return
+    require(actor, action, team=team)
 
 
 def denial_message(action: Action | str, team: Team | None) -> str:
@@ -179,7 +188,3 @@ def denial_message(action: Action | str, team: Team | None) -> str:
     else:
         who = "an admin"
     return f"Only {who} may do this ({action.value})."
-
-
-def visible_roles(user: Any) -> Iterable[str]:
-    return sorted(role_names(user))

@@ -1,4 +1,6 @@
-"""Writes of the core: teams, memberships, roles, API tokens. Each writes one audit event."""
+"""Writes of the core: teams, memberships, roles, API tokens. Each writes one audit event and checks the
+actor's permission through `mlopsadmin.policy` (an actor given as a "system:…" string is a trusted host
+process: management commands, the demo seeder)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,6 +30,7 @@ def team_snapshot(team: Team) -> dict[str, Any]:
 def team_create_or_update(
     *, actor: Any, name: str, experiment_prefix: str, display_name: str = "", model_name_pattern: str = ""
 ) -> Team:
+    policy.require_actor(actor, policy.Action.TEAM_MANAGE)
     if not TEAM_PREFIX_RE.match(experiment_prefix):
         raise InvalidInput(f"Experiment prefix {experiment_prefix!r} must look like '/search-team'.")
     with transaction.atomic():
@@ -71,6 +75,7 @@ def user_create_or_update(
     roles: list[str] | None = None,
     teams: list[str] | None = None,
 ) -> User:
+    policy.require_actor(actor, policy.Action.TEAM_MANAGE)
     unknown_roles = set(roles or []) - set(policy.ALL_ROLES)
     if unknown_roles:
         raise InvalidInput(
@@ -119,7 +124,8 @@ def api_token_create(
 
     `expires_in_days`: None for a token that never expires, else 1..3650 (days from now). `read_only`: the
     token may only read; every non-GET API request with it is refused (mlopsadmin.api.auth.TokenAuth).
-    Raises InvalidInput for a bad name or lifetime."""
+    Raises InvalidInput for a bad name or lifetime; PermissionDenied unless a person creates their own."""
+    _require_own_tokens(actor, user)
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise InvalidInput("Give the token a name of 1 to 100 characters.")
@@ -151,7 +157,15 @@ def api_token_create(
     return token, raw
 
 
+def _require_own_tokens(actor: Any, user: User) -> None:
+    policy.require_actor(actor, policy.Action.TOKEN_MANAGE_OWN)
+    if not isinstance(actor, str) and actor.pk != user.pk:
+        raise PermissionDenied("You can manage your own API tokens only.")
+
+
 def api_token_revoke(*, actor: Any, user: User, token_id: int) -> ApiToken:
+    """Revoke one of `user`'s tokens (idempotent); NotFound when the token is not theirs."""
+    _require_own_tokens(actor, user)
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().filter(pk=token_id, user=user).first()
         if token is None:
