@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui import services as registry_services
 from registry_ui.approvals import services
 from registry_ui.approvals.selectors import approval_state, inbox_count, inbox_for, version_is_approved
 from registry_ui.models import ApprovalRequest
@@ -211,14 +212,14 @@ def test_a_failing_notification_channel_never_blocks_the_approval(own_model, per
 
 def test_tag_edit_is_written_to_mlflow_and_audited(own_model, personas) -> None:
     name, version = own_model.name, own_model.versions[0]
-    services.version_tag_set(
+    registry_services.version_tag_set(
         actor=personas["member_search"], model_name=name, version=version, key="training_commit", value="0123abcd"
     )
     assert mlf.get_model_version(name, version).tags["training_commit"] == "0123abcd"
-    services.version_tag_set(
+    registry_services.version_tag_set(
         actor=personas["member_search"], model_name=name, version=version, key="training_commit", value="ffff0000"
     )
-    services.version_tag_set(
+    registry_services.version_tag_set(
         actor=personas["member_search"], model_name=name, version=version, key="training_commit", value=""
     )  # empty deletes
     assert "training_commit" not in mlf.get_model_version(name, version).tags
@@ -229,14 +230,16 @@ def test_tag_edit_is_written_to_mlflow_and_audited(own_model, personas) -> None:
         ("model_version.tag_set", {"training_commit": "ffff0000"}, {"training_commit": None}),
     ]
     with pytest.raises(PermissionDenied):
-        services.version_tag_set(
+        registry_services.version_tag_set(
             actor=personas["member_fraud"], model_name=name, version=version, key="training_commit", value="x"
         )
     with pytest.raises(RuleViolation, match="approval workflow"):
-        services.version_tag_set(
+        registry_services.version_tag_set(
             actor=personas["admin"], model_name=name, version=version, key="approved_by", value="me"
         )
     with pytest.raises(InvalidInput):
-        services.version_tag_set(actor=personas["admin"], model_name=name, version=version, key="bad@name", value="x")
+        registry_services.version_tag_set(
+            actor=personas["admin"], model_name=name, version=version, key="bad@name", value="x"
+        )
     assert "approved_by" not in mlf.get_model_version(name, version).tags
     assert len(_events(f"{name}/{version}")) == 3
