@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from registry_ui import services
+from registry_ui.approvals import services
 
 pytestmark = pytest.mark.django_db
 

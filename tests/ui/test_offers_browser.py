@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry_ui import services
+from registry_ui.approvals import services
 
 
 @pytest.mark.browser
