@@ -26,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from mlopsadmin import policy
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import model_ownership_map, team_for_experiment_name, team_for_model

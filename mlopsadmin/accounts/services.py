@@ -19,7 +19,7 @@ from django.utils import timezone
 from mlopsadmin import policy
 from mlopsadmin.accounts.groupmap import grants_for, parse_group_map
 from mlopsadmin.accounts.models import ExternalIdentity
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import Membership, Team
 from mlopsadmin.core.services import user_snapshot
