@@ -11,10 +11,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from configuration.selectors import cleanup_defaults
 from maintenance import charts, reaper, selectors
 from maintenance.capacity.check import capacity_check_start
 from maintenance.cleanup.execute import cleanup_plan_execute
-from maintenance.cleanup.plan import DEFAULT_CLEANUP_STATUSES, cleanup_plan_create
+from maintenance.cleanup.plan import cleanup_plan_create
 from maintenance.forms import ExecuteForm, PlanForm, ReaperForm
 from maintenance.models import TaskKind, TaskState
 from mlopsadmin import policy
@@ -60,8 +61,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "plan_form": PlanForm(
             initial={
                 "scope": "experiment",
-                "statuses": DEFAULT_CLEANUP_STATUSES,
-                "older_than_days": settings.MAINTENANCE_CLEANUP_DEFAULT_DAYS,
+                "statuses": cleanup_defaults()["statuses"],
+                "older_than_days": cleanup_defaults()["older_than_days"],
             }
         ),
         "default_threshold": settings.MAINTENANCE_REAPER_THRESHOLD_HOURS,

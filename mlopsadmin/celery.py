@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlopsadmin.settings")
 
@@ -16,3 +17,11 @@ def _install_beat_schedule(sender: Celery, **kwargs: object) -> None:
     from mlopsadmin.schedules import beat_schedule
 
     sender.conf.beat_schedule = beat_schedule()
+
+
+@beat_init.connect
+def _reload_beat_schedule(sender: object, **kwargs: object) -> None:
+    """Django is set up by now: include the schedule overrides stored by apply_config."""
+    from mlopsadmin.schedules import beat_schedule
+
+    app.conf.beat_schedule = beat_schedule()

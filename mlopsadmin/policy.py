@@ -50,6 +50,7 @@ class Action(StrEnum):
     CHECKLIST_EDIT = "checklist.edit"
     # administration
     TEAM_MANAGE = "team.manage"
+    CONFIG_MANAGE = "config.manage"  # export / apply the configuration file
     TOKEN_MANAGE_OWN = "token.manage_own"
     MLFLOW_PERMISSIONS = "mlflow.permissions"  # see and apply the MLflow permission drift (issue 17)
 
@@ -79,6 +80,7 @@ ADMIN_ONLY_ACTIONS = {
     Action.CHECKLIST_EDIT,
     Action.TEAM_MANAGE,
     Action.MLFLOW_PERMISSIONS,
+    Action.CONFIG_MANAGE,
 }
 
 

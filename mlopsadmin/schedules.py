@@ -72,8 +72,25 @@ ENTRIES: list[ScheduleEntry] = [
 ]
 
 
-def entry_cron(entry: ScheduleEntry) -> str:
-    return os.environ.get(f"SCHEDULE_{entry.key.upper()}", entry.cron)
+def stored_overrides() -> dict[str, str]:
+    """Cron overrides kept by apply_config (configuration.ConfigSetting 'schedule:<key>'); {} when the
+    database cannot be read yet (beat computes its schedule again once Django is set up)."""
+    try:
+        from configuration.selectors import schedule_overrides
+
+        return schedule_overrides()
+    except Exception:  # noqa: BLE001 - apps not loaded or database not migrated: code defaults
+        return {}
+
+
+def entry_cron(entry: ScheduleEntry, overrides: dict[str, str] | None = None) -> str:
+    """The effective cron of one entry: SCHEDULE_<KEY> from the environment, else the configuration's
+    override, else the code default."""
+    env = os.environ.get(f"SCHEDULE_{entry.key.upper()}")
+    if env:
+        return env
+    overrides = stored_overrides() if overrides is None else overrides
+    return overrides.get(entry.key, entry.cron)
 
 
 def cron_to_crontab(cron: str) -> crontab:
@@ -84,12 +101,14 @@ def cron_to_crontab(cron: str) -> crontab:
 
 
 def beat_schedule() -> dict[str, dict[str, object]]:
+    overrides = stored_overrides()
+    crons = {entry.key: entry_cron(entry, overrides) for entry in ENTRIES}
     return {
         entry.key: {
             "task": entry.task,
-            "schedule": cron_to_crontab(entry_cron(entry)),
+            "schedule": cron_to_crontab(crons[entry.key]),
             "options": {"expires": entry.expires_seconds},
         }
         for entry in ENTRIES
-        if entry_cron(entry).strip().lower() != "off"
+        if crons[entry.key].strip().lower() != "off"
     }

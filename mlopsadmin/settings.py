@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "registry_ui.promotion",
     "maintenance",
     "maintenance.checklists",
+    "configuration",
 ]
 
 MIDDLEWARE = [

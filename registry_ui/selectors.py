@@ -9,8 +9,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
+from configuration.selectors import pattern_rules
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams, model_ownership_map, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
@@ -57,7 +56,9 @@ def required_metadata_keys() -> list[str]:
 def gate_metric_for(model: mlf.RegisteredModel | None) -> str:
     if model is not None and model.tags.get(GATE_METRIC_MODEL_TAG):
         return model.tags[GATE_METRIC_MODEL_TAG]
-    return str(settings.REGISTRY_DEFAULT_GATE_METRIC)
+    from configuration.selectors import gate_default
+
+    return str(gate_default()["metric"])
 
 
 # --- Registry overview --------------------------------------------------------------------------
@@ -77,14 +78,14 @@ class ModelRow:
 
 def registry_overview(*, query: str = "", team: str = "", flagged_only: bool = False) -> list[ModelRow]:
     """Every registered model (all pages), with team, tracked aliases, pending approvals and lint."""
-    teams, ownership = all_teams(), model_ownership_map()
+    teams, ownership, patterns = all_teams(), model_ownership_map(), pattern_rules()
     pending = approval_selectors.pending_counts_by_model()
     words = naming_words()
     rows: list[ModelRow] = []
     for model in mlf.iter_registered_models():
         if query and query.lower() not in model.name.lower():
             continue
-        owner = team_for_model(model.name, teams, ownership)
+        owner = team_for_model(model.name, teams, ownership, patterns)
         if team and (owner.name if owner else "") != team:
             continue
         findings = model_name_findings(model.name, words)

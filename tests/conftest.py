@@ -134,7 +134,7 @@ def mlflow(mlflow_server: str, settings: object) -> str:
 # --- Personas --------------------------------------------------------------------------------
 @pytest.fixture
 def personas(db: None) -> dict[str, object]:
-    """Teams search/fraud/recommendation/churn and one user per persona (see mlopsadmin.core.demo.USERS):
+    """Teams search/fraud/recommendation/churn and one user per persona (see mlopsadmin/core/demo_config.toml):
     admin, lead_search, lead_fraud, member_search, member_fraud, operator, auditor, outsider."""
     from django.contrib.auth.models import User
 

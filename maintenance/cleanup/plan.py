@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from configuration.selectors import cleanup_defaults
 from maintenance.cleanup import sources
 from maintenance.cleanup.protection import exclusion_reason, protected_run_ids
 from maintenance.models import CleanupPlan, PlanItem, PlanState, TaskKind, TaskRun, TaskState
@@ -39,10 +40,11 @@ def _validate_plan_input(
     scope_value = (scope_value or "").strip()
     if scope != "all" and not scope_value:
         raise InvalidInput(f"Name the {scope} to clean up.")
-    days = settings.MAINTENANCE_CLEANUP_DEFAULT_DAYS if older_than_days is None else older_than_days
+    defaults = cleanup_defaults()  # configuration: [cleanup] older_than_days / statuses
+    days = defaults["older_than_days"] if older_than_days is None else older_than_days
     if not isinstance(days, int) or days < 0 or days > 36500:
         raise InvalidInput("'older than' must be a whole number of days between 0 and 36500.")
-    chosen = [s.strip().upper() for s in (statuses or DEFAULT_CLEANUP_STATUSES) if s and s.strip()]
+    chosen = [s.strip().upper() for s in (statuses or defaults["statuses"]) if s and s.strip()]
     bad = [s for s in chosen if s not in CLEANUP_STATUSES]
     if bad or not chosen:
         raise InvalidInput(

@@ -2,7 +2,8 @@
 
 A run is protected when it
 - is still RUNNING (stuck runs are the reaper's job, never the cleanup's);
-- is tagged `keep=true` (the ops guide's opt-out tag);
+- is tagged `keep=true` (the ops guide's opt-out tag; the accepted values are configuration, [cleanup]
+  keep_values, compared trimmed and lower-cased);
 - is tagged `mlflow.registeredModelName` (MLflow sets it when a run logs a model with a registered name);
 - is the source of any registered model version, whatever its tags: the version's `run_id`, a
   `runs:/<run_id>/…` source, or the source run of a `models:/m-…` (logged model) source.
@@ -10,6 +11,7 @@ A run is protected when it
 
 from __future__ import annotations
 
+from configuration.selectors import keep_values
 from mlopsadmin.lib import mlflow_client as mlf
 
 KEEP_TAG = "keep"
@@ -42,8 +44,9 @@ def exclusion_reason(run: mlf.Run, protected: set[str]) -> str:
     """Why `run` must be kept ('' when it may be deleted). `protected`: from protected_run_ids()."""
     if run.status == "RUNNING":
         return "still RUNNING (stuck runs are the reaper's job)"
-    if run.tags.get(KEEP_TAG, "").strip().lower() == "true":
-        return "tagged keep=true"
+    keep = run.tags.get(KEEP_TAG, "").strip().lower()
+    if keep and keep in keep_values():
+        return f"tagged {KEEP_TAG}={keep}"[:256]
     if run.tags.get(REGISTERED_MODEL_TAG):
         return f"tagged {REGISTERED_MODEL_TAG}={run.tags[REGISTERED_MODEL_TAG]}"[:256]
     if run.run_id in protected:

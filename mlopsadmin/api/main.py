@@ -126,6 +126,7 @@ def _register_routers() -> None:
         ("maintenance.api", "/"),
         ("maintenance.checklists.api", "/"),
         ("mlopsadmin.audit.api", "/"),
+        ("configuration.api", "/"),
     ]:
         try:
             module = __import__(module_name, fromlist=["router"])

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import random
 import time
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from mlopsadmin import policy
+from django.contrib.auth.models import User
+
+from mlopsadmin.core.audit import audit_record
 from mlopsadmin.core.models import Team
-from mlopsadmin.core.services import team_create_or_update, user_create_or_update
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import mlflow_support
 
@@ -25,25 +28,12 @@ DEMO_PASSWORD = "demo-password-123"
 DEMO_MARKER_TAG = "mlopsadmin.demo"
 REQUIRED_RUN_TAGS = ["team", "owner", "git.commit", "data.version", "environment", "purpose"]
 
-TEAMS = [
-    # key, display name, experiment prefix, model-name rule
-    ("search", "Search", "/search-team", r"^search-"),
-    ("fraud", "Fraud", "/fraud-team", r"^fraud-"),
-    ("recommendation", "Recommendation", "/rec-team", r"^recommendation-"),
-    ("churn", "Churn", "/churn-team", r"^churn-"),
-]
+DEMO_CONFIG = Path(__file__).with_name("demo_config.toml")
 
-# username, roles, teams
-USERS = [
-    ("admin", [policy.ROLE_ADMIN], []),
-    ("lead_search", [policy.ROLE_ML_LEAD], ["search"]),
-    ("lead_fraud", [policy.ROLE_ML_LEAD], ["fraud"]),
-    ("member_search", [], ["search"]),
-    ("member_fraud", [], ["fraud"]),
-    ("operator", [policy.ROLE_OPERATOR], []),
-    ("auditor", [policy.ROLE_AUDITOR], []),
-    ("outsider", [], []),
-]
+
+def demo_users() -> dict[str, dict[str, Any]]:
+    """The demo's people as written in demo_config.toml: username → {email, roles, teams, ...}."""
+    return tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))["users"]
 
 
 @dataclass
@@ -114,25 +104,25 @@ class SeedReport:
 
 
 def seed_users_and_teams(report: SeedReport) -> None:
-    for key, display, prefix, pattern in TEAMS:
-        team_create_or_update(
-            actor="system:seed_demo",
-            name=key,
-            display_name=display,
-            experiment_prefix=prefix,
-            model_name_pattern=pattern,
-        )
-        report.teams += 1
-    for username, roles, teams in USERS:
-        user_create_or_update(
-            actor="system:seed_demo",
-            username=username,
-            email=f"{username}@example.com",
-            password=DEMO_PASSWORD,
-            roles=roles,
-            teams=teams,
-        )
-        report.users += 1
+    """Apply demo_config.toml (teams, people, naming, gates, cleanup, schedules) through apply_config's
+    service, then give each demo user without a password the demo password (one audit event each)."""
+    from configuration.services import config_apply
+
+    config_apply(actor="system:seed_demo", text=DEMO_CONFIG.read_text(encoding="utf-8"), source="demo_config.toml")
+    users = demo_users()
+    report.teams = Team.objects.count()
+    report.users = len(users)
+    for user in User.objects.filter(username__in=users):
+        if not user.has_usable_password():
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+            audit_record(
+                actor="system:seed_demo",
+                action="user.update",
+                target_kind="user",
+                target_id=user.username,
+                after={"password_changed": True},
+            )
 
 
 def _run_tags(rng: random.Random, spec: ExperimentSpec, compliant: bool) -> dict[str, str]:
@@ -304,11 +294,9 @@ def seed_demo(*, with_users: bool = True) -> SeedReport:
 
 
 def demo_summary() -> dict[str, Any]:
-    return {
-        "teams": list(Team.objects.values_list("name", flat=True)),
-        "password": DEMO_PASSWORD,
-        "logins": {
-            username: roles[0] if roles else ("member of " + ", ".join(teams) if teams else "no team")
-            for username, roles, teams in USERS
-        },
-    }
+    logins = {}
+    for username, user in demo_users().items():
+        roles, teams = user.get("roles", []), user.get("teams", [])
+        what = roles[0] if roles else "member"
+        logins[username] = f"{what} of {', '.join(teams)}" if teams else (roles[0] if roles else "no team")
+    return {"teams": list(Team.objects.values_list("name", flat=True)), "password": DEMO_PASSWORD, "logins": logins}

@@ -14,7 +14,9 @@ logger = logging.getLogger(__name__)
 
 def notification_send(*, subject: str, text: str, recipients: list[str] | None = None) -> None:
     """Queue one notification after the current transaction commits."""
-    emails = sorted(set((recipients or []) + list(settings.NOTIFY_EMAILS)))
+    from configuration.selectors import notification_targets
+
+    emails = sorted(set((recipients or []) + list(notification_targets()["emails"])))
     if not emails and not settings.NOTIFY_WEBHOOK_URL:
         logger.info("notification (no channel configured): %s", subject)
         return

@@ -22,15 +22,28 @@ def team_for_experiment_name(name: str, teams: list[Team] | None = None) -> Team
 
 
 def team_for_model(
-    model_name: str, teams: list[Team] | None = None, ownership: dict[str, Team] | None = None
+    model_name: str,
+    teams: list[Team] | None = None,
+    ownership: dict[str, Team] | None = None,
+    patterns: list[tuple[str, int]] | None = None,
 ) -> Team | None:
-    """Explicit assignment first, then the first team whose name rule matches."""
+    """The team owning a registered model. Precedence (docs/configuration.md): an explicit assignment
+    (core.ModelOwnership) first; then the most specific matching glob pattern (configuration.ModelPattern:
+    most literal characters wins; ties are refused when the configuration is applied); last, a team's
+    legacy regular expression (Team.model_name_pattern, teams in name order). Pass `teams`, `ownership`
+    and `patterns` (configuration.selectors.pattern_rules()) when resolving many names."""
+    from configuration.selectors import pattern_owner, pattern_rules
+
     if ownership is None:
         explicit = ModelOwnership.objects.select_related("team").filter(model_name=model_name).first()
         if explicit:
             return explicit.team
     elif model_name in ownership:
         return ownership[model_name]
+    team_id = pattern_owner(model_name, patterns if patterns is not None else pattern_rules())
+    if team_id is not None:
+        found = next((t for t in teams or [] if t.pk == team_id), None)
+        return found or Team.objects.filter(pk=team_id).first()
     for team in teams if teams is not None else all_teams():
         if team.model_name_pattern:
             try:

@@ -7,8 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.selectors import team_for_model
@@ -32,19 +30,26 @@ from registry_ui.promotion.plans import (
 
 
 def gate_config_for(model_name: str) -> GateConfig:
-    policy = GatePolicy.objects.filter(model_name=model_name).first()
-    if policy is None:
-        return GateConfig(
-            metric=settings.REGISTRY_DEFAULT_GATE_METRIC,
-            threshold=settings.PROMOTION_GATE_THRESHOLD,
-            max_drop_pct=settings.PROMOTION_GATE_MAX_DROP_PCT,
-            require_approval=settings.PROMOTION_GATE_REQUIRE_APPROVAL,
+    """The gate of one model. Precedence (docs/configuration.md): the model's own policy (GatePolicy; an
+    empty metric falls through), then its owning team's policy, then the default ('gate.default' stored by
+    apply_config, else the PROMOTION_GATE_* / REGISTRY_DEFAULT_GATE_METRIC settings)."""
+    from configuration.selectors import gate_default, gate_team
+
+    team = team_for_model(model_name)
+    merged = {**gate_default(), **(gate_team(team.name) if team else {})}
+    own = GatePolicy.objects.filter(model_name=model_name).first()
+    if own is not None:
+        merged.update(
+            metric=own.metric or merged["metric"],
+            threshold=own.threshold,
+            max_drop_pct=own.max_drop_pct,
+            require_approval=own.require_approval,
         )
     return GateConfig(
-        metric=policy.metric or settings.REGISTRY_DEFAULT_GATE_METRIC,
-        threshold=policy.threshold,
-        max_drop_pct=policy.max_drop_pct,
-        require_approval=policy.require_approval,
+        metric=str(merged["metric"]),
+        threshold=float(merged["threshold"]),
+        max_drop_pct=float(merged["max_drop_pct"]),
+        require_approval=bool(merged["require_approval"]),
     )
 
 

@@ -187,8 +187,9 @@ def test_notifications_go_to_the_team_leads(
     finally:
         app.conf.task_always_eager = False
     subjects = [(m.subject, m.to) for m in mailoutbox]
-    assert (f"Approval requested: {req.target_id}", ["lead_search@example.com"]) in subjects
-    assert (f"Approval approved: {req.target_id}", ["lead_search@example.com"]) in subjects
+    leads = ["lead_search@example.com", "lead_search_2@example.com"]  # both ML leads of the team
+    assert (f"Approval requested: {req.target_id}", leads) in subjects
+    assert (f"Approval approved: {req.target_id}", leads) in subjects
 
 
 @pytest.mark.django_db(transaction=True)  # real commits: on_commit callbacks run as in production

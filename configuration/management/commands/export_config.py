@@ -1,0 +1,25 @@
+"""manage.py export_config FILE: write the live configuration as TOML ('-' for standard output)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from configuration.services import config_export
+
+
+class Command(BaseCommand):
+    help = "Write the live configuration (teams, people, naming, gates, cleanup, schedules…) to a TOML file."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("file", help="Path to write, or '-' for standard output.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        text = config_export()
+        if options["file"] == "-":
+            self.stdout.write(text, ending="")
+            return
+        Path(options["file"]).write_text(text, encoding="utf-8")
+        self.stdout.write(f"Wrote {options['file']}.")

@@ -1,0 +1,94 @@
+"""The shape of the configuration file (docs/configuration.md), validated with pydantic: unknown keys,
+wrong types and out-of-range values are refused with their location. Cross-field rules (teams that
+exist, ownership ties, valid regular expressions and crons) are in configuration.files."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.conf import settings
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog import naming as catalog_naming
+from registry_ui import naming as registry_naming
+
+Status = Literal["FAILED", "KILLED", "FINISHED"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TeamSpec(Strict):
+    display_name: str = Field("", max_length=128)
+    experiment_prefix: str = Field(max_length=64)
+    models: list[str] = Field(default_factory=list, description="Registered model names owned explicitly.")
+    model_patterns: list[str] = Field(default_factory=list, description="Globs (* and ?) over model names.")
+    model_regex: str = Field("", max_length=256, description="Legacy regular expression, lowest precedence.")
+
+
+class UserSpec(Strict):
+    email: str = Field("", max_length=254)
+    active: bool = True
+    roles: list[str] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list, description="Memberships with edit rights.")
+    read_only_teams: list[str] = Field(default_factory=list, description="Memberships without edit rights.")
+
+
+class GateSpec(Strict):
+    metric: str | None = Field(None, max_length=250)
+    threshold: float | None = None
+    max_drop_pct: float | None = Field(None, ge=0, le=100)
+    require_approval: bool | None = None
+
+
+class GateSection(Strict):
+    default: GateSpec = Field(default_factory=GateSpec)
+    teams: dict[str, GateSpec] = Field(default_factory=dict)
+    models: dict[str, GateSpec] = Field(default_factory=dict)
+
+
+class ExperimentNaming(Strict):
+    segment_pattern: str = Field(catalog_naming.DEFAULT_SEGMENT_PATTERN, max_length=200)
+    reserved_words: list[str] = Field(default_factory=lambda: list(catalog_naming.DEFAULT_RESERVED_WORDS))
+
+
+class ModelNaming(Strict):
+    algorithm_words: list[str] = Field(default_factory=lambda: list(registry_naming.DEFAULT_ALGORITHM_WORDS))
+    reserved_words: list[str] = Field(default_factory=lambda: list(registry_naming.DEFAULT_RESERVED_WORDS))
+
+
+class NamingSection(Strict):
+    experiments: ExperimentNaming = Field(default_factory=ExperimentNaming)
+    models: ModelNaming = Field(default_factory=ModelNaming)
+
+
+class RequiredKey(Strict):
+    key: str = Field(min_length=1, max_length=250)
+    description: str = Field("", max_length=200)
+
+
+class CleanupSection(Strict):
+    older_than_days: int = Field(default_factory=lambda: int(settings.MAINTENANCE_CLEANUP_DEFAULT_DAYS), ge=0, le=36500)
+    statuses: list[Status] = Field(default_factory=lambda: ["FAILED", "KILLED"], min_length=1)
+    keep_values: list[str] = Field(default_factory=lambda: ["true"], min_length=1)
+
+
+class NotificationSection(Strict):
+    emails: list[str] = Field(default_factory=list)
+
+
+class ConfigFile(Strict):
+    """Top-level sections. A section present in the file is the whole truth for what it holds; a section
+    left out is left as it is (see docs/configuration.md)."""
+
+    version: Literal[1] = 1
+    teams: dict[str, TeamSpec] = Field(default_factory=dict)
+    users: dict[str, UserSpec] = Field(default_factory=dict)
+    naming: NamingSection = Field(default_factory=NamingSection)
+    required_run_tags: list[str] = Field(default_factory=lambda: list(catalog_naming.DEFAULT_REQUIRED_TAGS))
+    required_version_metadata: list[RequiredKey] = Field(default_factory=list)
+    gate: GateSection = Field(default_factory=GateSection)
+    cleanup: CleanupSection = Field(default_factory=CleanupSection)
+    schedules: dict[str, str] = Field(default_factory=dict)
+    notifications: NotificationSection = Field(default_factory=NotificationSection)
