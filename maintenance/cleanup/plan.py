@@ -28,7 +28,6 @@ from mlopsadmin.lib import mlflow_client as mlf
 logger = logging.getLogger(__name__)
 
 CLEANUP_STATUSES = ("FAILED", "KILLED", "FINISHED")
-DEFAULT_CLEANUP_STATUSES = ["FAILED", "KILLED"]
 SCOPES = ("experiment", "team", "all")
 
 
