@@ -85,3 +85,24 @@ def experiments(request: HttpRequest, filters: Query[ExperimentFilters]) -> Expe
         for e in rows
     ]
     return ExperimentPage(count=count, limit=filters.limit, offset=filters.offset, items=items)
+
+
+class SyncIn(Schema):
+    full: bool = Field(False, description="Rescan every experiment's runs (default: only what changed).")
+
+
+class QueuedOut(Schema):
+    queued: bool
+    detail: str
+
+
+@router.post("/catalog/sync", response={202: QueuedOut}, summary="Queue a catalog sync (operators, admins)")
+def catalog_sync_queue(request: HttpRequest, payload: SyncIn) -> tuple[int, dict[str, object]]:
+    from django.db import transaction
+
+    from catalog.tasks import catalog_sync_now
+
+    policy.require(request.user, policy.Action.CATALOG_SYNC)
+    user_id, full = request.user.pk, payload.full
+    transaction.on_commit(lambda: catalog_sync_now.delay(user_id=user_id, full=full))
+    return 202, {"queued": True, "detail": f"{'Full' if full else 'Incremental'} sync queued for a worker."}

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 
+from configuration.ownership import model_owner_explain, model_owner_set
 from configuration.services import config_apply, config_export
 from mlopsadmin import policy
 from mlopsadmin.policy import Action
@@ -47,3 +48,25 @@ def apply_config(request: HttpRequest, payload: ApplyIn) -> dict[str, Any]:
     policy.require(request.user, Action.CONFIG_MANAGE)
     result = config_apply(actor=request.user, text=payload.toml, source="API", dry_run=payload.dry_run)
     return {"applied": result.applied, "changes": [c.as_json() for c in result.changes]}
+
+
+class OwnerOut(Schema):
+    model_name: str
+    team: str | None
+    rule: str = Field(description="explicit, pattern <glob>, model_regex of <team>, or none")
+
+
+class OwnerIn(Schema):
+    model_name: str = Field(min_length=1, max_length=256)
+    team: str | None = Field(None, description="Team key; null removes the explicit assignment.")
+
+
+@router.get("/ownership", response=OwnerOut, summary="Which team owns a registered model, and by which rule")
+def model_owner(request: HttpRequest, model_name: str = Query(..., min_length=1, max_length=256)) -> dict[str, Any]:
+    return model_owner_explain(model_name)
+
+
+@router.post("/ownership", response=OwnerOut, summary="Assign a model to a team explicitly (admins)")
+def model_owner_assign(request: HttpRequest, payload: OwnerIn) -> dict[str, Any]:
+    policy.require(request.user, Action.TEAM_MANAGE)
+    return model_owner_set(actor=request.user, model_name=payload.model_name, team_name=payload.team)

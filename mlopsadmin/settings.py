@@ -71,9 +71,11 @@ INSTALLED_APPS = [
     "maintenance",
     "maintenance.checklists",
     "configuration",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
+    "monitoring.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mlopsadmin.core.middleware.RequestIdMiddleware",
@@ -357,6 +359,16 @@ CHECKLIST_DB_BYTES_MAX = env_int("CHECKLIST_DB_BYTES_MAX", 20 * 1024**3)
 # Where a proxied artifact store (`mlflow-artifacts:/`) really writes (the server's
 # --artifacts-destination, e.g. s3://bucket/mlflow); empty means "not known to mlopsadmin".
 CHECKLIST_ARTIFACTS_DESTINATION = os.environ.get("CHECKLIST_ARTIFACTS_DESTINATION", "")
+
+
+# --- Metrics (GET /metrics, Prometheus) -----------------------------------------------------------
+# A scraper sends `Authorization: Bearer <METRICS_TOKEN>`, or calls from one of METRICS_ALLOWED_NETWORKS
+# (CIDRs, e.g. "10.0.0.0/8,127.0.0.1/32"); with neither set, /metrics answers 403 to everyone. Run gunicorn
+# and Celery with PROMETHEUS_MULTIPROC_DIR (an empty folder) so every process's counters are added up.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
+# The audit chain status on /metrics comes from a verification at most this old.
+METRICS_AUDIT_VERIFY_SECONDS = env_int("METRICS_AUDIT_VERIFY_SECONDS", 300)
 
 
 # --- Audit ------------------------------------------------------------------------------------

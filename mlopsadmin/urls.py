@@ -4,6 +4,7 @@ from django.urls import include, path
 from mlopsadmin.api.main import api
 from mlopsadmin.core import views as core_views
 from mlopsadmin.core.admin import site as admin_site
+from monitoring import views as monitoring_views
 
 handler404 = "mlopsadmin.core.views.page_not_found"
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("", include("mlopsadmin.accounts.urls")),
+    path("metrics", monitoring_views.metrics, name="metrics"),
     path("account/tokens/", core_views.api_tokens, name="tokens"),
     path("account/tokens/<int:token_id>/revoke", core_views.api_token_revoke_view, name="token_revoke"),
     path("audit/", include(("mlopsadmin.audit.urls", "audit"))),

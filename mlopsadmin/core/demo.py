@@ -300,3 +300,55 @@ def demo_summary() -> dict[str, Any]:
         what = roles[0] if roles else "member"
         logins[username] = f"{what} of {', '.join(teams)}" if teams else (roles[0] if roles else "no team")
     return {"teams": list(Team.objects.values_list("name", flat=True)), "password": DEMO_PASSWORD, "logins": logins}
+
+
+def seed_capacity_history(*, days: int = 4) -> int | None:
+    """Measure capacity now (a real check of the demo's store, database and teams), then, when no older
+    samples exist, add one sample per scope and key for each of the `days` days before, scaled down from
+    today's real figures (marked {"demo_backfill": true}), so the growth charts have points to draw.
+    Returns the task run id of the real check (None when one was already running)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from maintenance.capacity.check import capacity_check_start
+    from maintenance.models import CapacitySample, TaskKind, TaskRun, TaskState
+    from maintenance.tasks import task_run_execute
+    from mlopsadmin.core.errors import Conflict
+
+    try:
+        run = capacity_check_start(actor="system:seed_demo")
+    except Conflict:
+        return None
+    task_run_execute(task_run_id=run.pk)
+    if CapacitySample.objects.filter(measured_at__lt=timezone.now() - timedelta(hours=20)).exists():
+        return run.pk
+    today = list(CapacitySample.objects.filter(task_run_id=run.pk))
+    for back in range(days, 0, -1):
+        when = timezone.now() - timedelta(days=back)
+        past = TaskRun.objects.create(
+            kind=TaskKind.CAPACITY,
+            started_by="system:seed_demo",
+            state=TaskState.SUCCEEDED,
+            created_at=when,
+            started_at=when,
+            finished_at=when,
+            parameters={"demo_backfill": True},
+        )
+        share = 1 - 0.12 * back  # grew ~12 % of today's size per day
+        CapacitySample.objects.bulk_create(
+            CapacitySample(
+                task_run=past,
+                measured_at=when,
+                scope=s.scope,
+                key=s.key,
+                label=s.label,
+                team=s.team,
+                store=s.store,
+                size_bytes=None if s.size_bytes is None else int(s.size_bytes * share),
+                object_count=None if s.object_count is None else int(s.object_count * share),
+                detail={**(s.detail or {}), "demo_backfill": True},
+            )
+            for s in today
+        )
+    return run.pk

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import requests
 
+from mlopsadmin.lib.metrics import observe_mlflow_call
 from mlopsadmin.lib.mlflow_connection import display_uri, tracking_uri  # first: sets MLflow's timeouts
 from mlopsadmin.lib.redaction import scrub
 
@@ -112,11 +113,13 @@ def short_message(message: str, limit: int = 400) -> str:
 
 
 def call(operation: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`fn(*args, **kwargs)`; any failure is raised as the MlflowError `translate_error` chooses."""
-    try:
-        return fn(*args, **kwargs)
-    except Exception as exc:  # every failure leaves as a domain error
-        raise translate_error(exc, operation) from exc
+    """`fn(*args, **kwargs)`; any failure is raised as the MlflowError `translate_error` chooses. Every
+    MLflow call goes through here: timed and counted by operation for /metrics (lib.metrics)."""
+    with observe_mlflow_call(operation):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # every failure leaves as a domain error
+            raise translate_error(exc, operation) from exc
 
 
 def paginate(operation: str, search: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:

@@ -100,3 +100,29 @@ def rollback(request: Any, name: str, body: RollbackIn) -> dict[str, Any]:
     return services.alias_rollback(
         model_name=name, actor=request.user, reason=body.reason, expected=body.expected_aliases
     ).as_json()
+
+
+class ReconcileIn(Schema):
+    model_name: str | None = Field(None, max_length=256, description="One model; null: all models.")
+
+
+class ReconcileQueued(Schema):
+    queued: bool
+    detail: str
+
+
+@router.post(
+    "/registry/alias-reconcile",
+    response={202: ReconcileQueued},
+    summary="Queue alias reconciliation: record alias changes made in MLflow directly (operators, admins)",
+)
+def alias_reconcile_queue(request: Any, payload: ReconcileIn) -> tuple[int, dict[str, Any]]:
+    from django.db import transaction
+
+    from mlopsadmin import policy
+    from registry_ui.tasks import alias_reconcile_scheduled
+
+    policy.require(request.user, policy.Action.MAINTENANCE_RUN)
+    name = payload.model_name
+    transaction.on_commit(lambda: alias_reconcile_scheduled.delay(model_name=name))
+    return 202, {"queued": True, "detail": f"Reconciliation of {name or 'all models'} queued for a worker."}

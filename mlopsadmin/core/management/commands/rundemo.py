@@ -3,11 +3,13 @@ Celery beat and the web server. Ctrl-C stops them all."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -33,6 +35,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Quiet start: third-party warnings and INFO logs go nowhere here (the children log to var/logs).
+        warnings.filterwarnings("ignore")
+        logging.getLogger().setLevel(logging.WARNING)
+        for name in ("mlflow", "alembic", "urllib3", "botocore"):
+            logging.getLogger(name).setLevel(logging.ERROR)
         var = Path(settings.VAR_DIR)
         logs = var / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -43,7 +50,8 @@ class Command(BaseCommand):
                 children.append(self._start_mlflow(var, logs))
             call_command("migrate", interactive=False, verbosity=0)
             if not options["no_seed"]:
-                call_command("seed_demo")
+                self.stdout.write("Seeding demo data (teams and people from mlopsadmin/core/demo_config.toml) …")
+                call_command("seed_demo", "--capacity", stdout=open(logs / "seed.log", "a"))  # noqa: SIM115
             python = sys.executable
             for name, command in [
                 ("worker", [python, "-m", "celery", "-A", "mlopsadmin", "worker", "-l", "info", "--concurrency", "2"]),
@@ -92,9 +100,19 @@ class Command(BaseCommand):
         store = var / "mlflow"
         store.mkdir(parents=True, exist_ok=True)
         self.stdout.write(f"Starting MLflow on {settings.MLFLOW_TRACKING_URI} (store in {store}) …")
+        backend_store_uri = f"sqlite:///{store / 'mlflow.db'}"
+        # Tell mlopsadmin (this process and the web/worker/beat children) where the demo server keeps its
+        # runs and artifacts, so capacity checks, DB size probes and fast cleanup planning measure them.
+        for name, value in [
+            ("MLFLOW_BACKEND_STORE_URI", backend_store_uri),
+            ("MLFLOW_ARTIFACTS_DESTINATION", str(store / "artifacts")),
+            ("CHECKLIST_ARTIFACTS_DESTINATION", str(store / "artifacts")),
+        ]:
+            os.environ.setdefault(name, value)
+            setattr(settings, name, os.environ[name])
         process = mlflow_server.start_server(
             port=settings.MLFLOW_LOCAL_PORT,
-            backend_store_uri=f"sqlite:///{store / 'mlflow.db'}",
+            backend_store_uri=backend_store_uri,
             artifact_root=store / "artifacts",
             log_path=logs / "mlflow.log",
         )
@@ -118,7 +136,10 @@ class Command(BaseCommand):
         summary = demo_summary()
         self.stdout.write(self.style.SUCCESS(f"\nmlopsadmin is running at {url}"))
         self.stdout.write(f"MLflow UI: {settings.MLFLOW_UI_URL}   logs: {logs}")
-        self.stdout.write(f"Demo logins (password: {summary['password']}):")
+        self.stdout.write(f"\nDemo logins (password: {summary['password']}):")
+        width = max(len(u) for u in summary["logins"])
+        self.stdout.write(f"  {'username':<{width}}  role")
+        self.stdout.write(f"  {'-' * width}  {'-' * 30}")
         for username, role in summary["logins"].items():
-            self.stdout.write(f"  {username:<14} {role}")
-        self.stdout.write("Press Ctrl-C to stop.\n")
+            self.stdout.write(f"  {username:<{width}}  {role}")
+        self.stdout.write("\nPress Ctrl-C to stop.\n")

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from mlopsadmin.core.demo import demo_summary, seed_demo
+from mlopsadmin.core.demo import seed_capacity_history, seed_demo
 from mlopsadmin.lib.mlflow_client import tracking_uri
 
 
@@ -11,6 +11,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--no-users", action="store_true", help="Only MLflow data, no teams/users.")
+        parser.add_argument(
+            "--capacity", action="store_true", help="Also measure capacity now and add a few days of history."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(f"Seeding demo data into {tracking_uri()} …")
@@ -22,8 +25,6 @@ class Command(BaseCommand):
                 f"already present: {len(report.skipped)}"
             )
         )
-        summary = demo_summary()
-        self.stdout.write(
-            f"Demo logins (password {summary['password']}): "
-            + ", ".join(f"{u} ({r})" for u, r in summary["logins"].items())
-        )
+        if options["capacity"]:
+            run_id = seed_capacity_history()
+            self.stdout.write(f"Capacity measured (task run #{run_id}), with {4} days of history for the charts.")

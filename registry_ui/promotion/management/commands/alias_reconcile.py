@@ -1,0 +1,23 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Record alias changes made directly in MLflow (all models, or --model NAME) in the alias history."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--model", default=None)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from mlopsadmin.lib.mlflow_client import MlflowError
+        from registry_ui.promotion.services import alias_reconcile
+
+        try:
+            report = alias_reconcile(model_name=options["model"])
+        except MlflowError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"Checked {report.models_checked} model(s): {report.changes} external change(s) recorded, "
+            f"skipped: {', '.join(report.skipped) or 'none'}."
+        )
