@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.selectors import team_for_model
