@@ -10,7 +10,7 @@ from django.db import transaction
 
 from configuration.selectors import pattern_rules
 from mlopsadmin import policy
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import InvalidInput, NotFound
 from mlopsadmin.core.models import ModelOwnership, Team
 from mlopsadmin.core.selectors import team_for_model

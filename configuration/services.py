@@ -12,7 +12,7 @@ from configuration import selectors
 from configuration.files import ConfigInvalid, Problem, parse
 from configuration.render import render
 from configuration.state import live_units, write_unit
-from mlopsadmin.core.audit import actor_label, audit_record
+from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.core.models import Team
 
 # Order of writes: teams first (others refer to them), team removals last.

@@ -112,7 +112,7 @@ def registry_metrics() -> Iterator[Any]:
 def audit_metrics() -> Iterator[Any]:
     """Chain status from a verification at most METRICS_AUDIT_VERIFY_SECONDS old (a full walk is linear in
     the number of events, so scrapes share the result through the cache)."""
-    from mlopsadmin.core.audit import audit_verify_chain
+    from mlopsadmin.audit.services import audit_verify_chain
 
     last_id = AuditEvent.objects.aggregate(m=Max("id"))["m"] or 0
     state = cache.get(AUDIT_CHAIN_CACHE_KEY)

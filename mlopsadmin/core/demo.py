@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import mlflow_support

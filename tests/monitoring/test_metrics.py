@@ -46,7 +46,7 @@ def test_metrics_need_the_token_or_an_allowed_network(scraper, settings) -> None
 
 def test_metrics_move_when_things_happen(scraper, mlflow, personas, login) -> None:  # type: ignore[no-untyped-def]
     from maintenance.models import CapacitySample, TaskKind, TaskRun, TaskState
-    from mlopsadmin.core.audit import audit_record
+    from mlopsadmin.audit.services import audit_record
     from mlopsadmin.lib import mlflow_client as mlf
     from registry_ui.models import ApprovalRequest
     from registry_ui.promotion.models import AliasEvent
@@ -126,7 +126,7 @@ def test_catalog_compliance_and_audit_chain_status(scraper) -> None:  # type: ig
     from django.core.cache import cache
 
     from catalog.models import CatalogExperiment
-    from mlopsadmin.core.audit import audit_record
+    from mlopsadmin.audit.services import audit_record
     from mlopsadmin.core.models import AuditEvent
     from monitoring.collectors import AUDIT_CHAIN_CACHE_KEY
 
