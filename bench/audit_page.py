@@ -296,7 +296,8 @@ def main() -> None:
         api_times.append((time.perf_counter() - started) * 1000)
 
     started = time.perf_counter()
-    exported = sum(1 for _ in client.get("/audit/export.jsonl", {"action": "approval."}).streaming_content)
+    export = client.get("/audit/export.jsonl", {"action": "approval."})
+    exported = sum(1 for _ in getattr(export, "streaming_content", []))
     export_seconds = time.perf_counter() - started
 
     verify_seconds, verify_report = None, None

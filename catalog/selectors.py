@@ -3,8 +3,9 @@ live drill-down of one experiment's offending runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -14,6 +15,8 @@ from catalog import naming
 from catalog.models import CatalogExperiment, CatalogSyncState, NamingConvention
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib import mlflow_client as mlf
+
+T = TypeVar("T")
 
 SORTS = {
     "group": ["team_key", "project", "name"],
@@ -149,9 +152,10 @@ def index_version() -> int:
     return int(cache.get_or_set(INDEX_VERSION_KEY, 1, None) or 1)
 
 
-def _cached(name: str, compute: Any) -> Any:
+def _cached(name: str, compute: Callable[[], T]) -> T:
+    """`compute()`, cached until the index changes (keyed by the index version) or for an hour."""
     key = f"catalog:{name}:{index_version()}"
-    value = cache.get(key)
+    value: T | None = cache.get(key)
     if value is None:
         value = compute()
         cache.set(key, value, 3600)
@@ -159,7 +163,7 @@ def _cached(name: str, compute: Any) -> Any:
 
 
 def filter_choices() -> dict[str, list[str]]:
-    return _cached("choices", _filter_choices)  # type: ignore[no-any-return]
+    return _cached("choices", _filter_choices)
 
 
 def _filter_choices() -> dict[str, list[str]]:
@@ -189,7 +193,7 @@ class TeamCompliance:
 
 def team_compliance(required_tags: list[str]) -> list[TeamCompliance]:
     return _cached(
-        "teams:" + ",".join(required_tags),  # type: ignore[no-any-return]
+        "teams:" + ",".join(required_tags),
         lambda: _team_compliance(required_tags),
     )
 
@@ -214,7 +218,7 @@ def _team_compliance(required_tags: list[str]) -> list[TeamCompliance]:
 
 def naming_compliance_percent() -> tuple[int, int, int]:
     """(percent, compliant, total) over active experiments."""
-    return _cached("percent", _naming_compliance_percent)  # type: ignore[no-any-return]
+    return _cached("percent", _naming_compliance_percent)
 
 
 def _naming_compliance_percent() -> tuple[int, int, int]:

@@ -23,6 +23,7 @@ from catalog.models import CatalogSyncState
 from catalog.tasks import catalog_sync_now
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput
+from mlopsadmin.core.htmx import HtmxHttpRequest
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib.mlflow_client import MlflowError
 
@@ -34,7 +35,7 @@ def _sync_context(request: HttpRequest) -> dict[str, Any]:
 
 
 @require_GET
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: HtmxHttpRequest) -> HttpResponse:
     filters = selectors.CatalogFilters.from_params(request.GET)
     conv = selectors.convention_get()
     paginator = Paginator(selectors.catalog_experiments(filters), settings.CATALOG_PAGE_SIZE)
@@ -112,7 +113,7 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
 
 
 @require_POST
-def sync_now(request: HttpRequest) -> HttpResponse:
+def sync_now(request: HtmxHttpRequest) -> HttpResponse:
     policy.require(request.user, policy.Action.CATALOG_SYNC)
     full = request.POST.get("full") == "1"
     state = selectors.sync_state_get()
@@ -131,7 +132,7 @@ def sync_now(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def sync_status(request: HttpRequest) -> HttpResponse:
+def sync_status(request: HtmxHttpRequest) -> HttpResponse:
     context = _sync_context(request)
     response = render(request, "catalog/index.html#sync", context)
     if request.htmx and context["sync"].state != CatalogSyncState.RUNNING and request.GET.get("poll"):
@@ -145,7 +146,8 @@ def sync_status(request: HttpRequest) -> HttpResponse:
 def experiment_detail(request: HttpRequest, experiment_id: str) -> HttpResponse:
     row = services._index_row(experiment_id)
     conv = selectors.convention_get()
-    runs, truncated, live_error = [], False, ""
+    runs: list[selectors.OffendingRun] = []
+    truncated, live_error = False, ""
     if not row.is_deleted:
         try:
             runs, truncated = selectors.offending_runs(row.experiment_id, list(conv.required_tags))
@@ -205,7 +207,7 @@ def tag_runs_view(request: HttpRequest, experiment_id: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def builder(request: HttpRequest) -> HttpResponse:
+def builder(request: HtmxHttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     team_key, project, kind = (str(data.get(k, "")).strip()[:200] for k in ("team", "project", "experiment_type"))
     teams = list(Team.objects.all())

@@ -158,9 +158,9 @@ def runs_by_id(run_ids: list[str]) -> dict[str, mlf.Run]:
     left = [r for r in wanted if r not in found and r != wanted[0]]
     if left:
         with ThreadPoolExecutor(max_workers=min(RUN_FETCH_THREADS, len(left))) as pool:
-            for run_id, run in zip(left, pool.map(_safe_run, left), strict=True):
-                if run is not None:
-                    found[run_id] = run
+            for run_id, fetched in zip(left, pool.map(_safe_run, left), strict=True):
+                if fetched is not None:
+                    found[run_id] = fetched
     return found
 
 
@@ -310,9 +310,9 @@ def champion_comparison(model: mlf.RegisteredModel, candidate: mlf.ModelVersion,
     if champion_run:
         series.append(
             (
-                f"champion v{champion.version}",
-                "champion",  # type: ignore[union-attr]
-                [(p.step, p.value) for p in mlf.get_metric_history(champion_run.run_id, gate_metric)],
+                f"champion v{champion.version if champion else ''}",
+                "champion",
+                [(float(p.step), p.value) for p in mlf.get_metric_history(champion_run.run_id, gate_metric)],
             )
         )
     if candidate_run:
@@ -320,7 +320,7 @@ def champion_comparison(model: mlf.RegisteredModel, candidate: mlf.ModelVersion,
             (
                 f"candidate v{candidate.version}",
                 "candidate",
-                [(p.step, p.value) for p in mlf.get_metric_history(candidate_run.run_id, gate_metric)],
+                [(float(p.step), p.value) for p in mlf.get_metric_history(candidate_run.run_id, gate_metric)],
             )
         )
     chart = line_chart(series, x_label="step", y_label=gate_metric) if any(s[2] for s in series) else None

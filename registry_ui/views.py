@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput, NotFound
-from mlopsadmin.core.htmx import redirect_after_post
+from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post
 from mlopsadmin.core.selectors import all_teams, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui import selectors, services, validation
@@ -44,13 +44,11 @@ def _version_or_404(name: str, version: str) -> mlf.ModelVersion:
 
 
 @require_GET
-def index(request: HttpRequest) -> HttpResponse:
-    filters = {
-        "query": request.GET.get("q", "").strip()[:200],
-        "team": request.GET.get("team", "")[:64],
-        "flagged_only": request.GET.get("flagged") == "1",
-    }
-    rows = selectors.registry_overview(**filters)
+def index(request: HtmxHttpRequest) -> HttpResponse:
+    query, team = request.GET.get("q", "").strip()[:200], request.GET.get("team", "")[:64]
+    flagged_only = request.GET.get("flagged") == "1"
+    filters = {"query": query, "team": team, "flagged_only": flagged_only}
+    rows = selectors.registry_overview(query=query, team=team, flagged_only=flagged_only)
     page = Paginator(rows, MODELS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "title": "Model registry",
@@ -63,13 +61,13 @@ def index(request: HttpRequest) -> HttpResponse:
         "tracked_aliases": selectors.TRACKED_ALIASES,
         "inbox_count": len(approval_selectors.inbox_for(request.user)),
     }
-    if getattr(request, "htmx", False):
+    if request.htmx:
         return render(request, "registry_ui/index.html#models", context)
     return render(request, "registry_ui/index.html", context)
 
 
 @require_GET
-def model_detail(request: HttpRequest, name: str) -> HttpResponse:
+def model_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     model = _model_or_404(name)
     gate_metric = selectors.gate_metric_for(model)
     versions = selectors.model_versions(name)
@@ -90,7 +88,7 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
         "may_request": policy.can(request.user, policy.Action.APPROVAL_REQUEST, team=team),
         **promotion_selectors.promotion_panel(request.user, name, model.aliases, versions),
     }
-    if getattr(request, "htmx", False) and request.GET.get("partial") == "versions":
+    if request.htmx and request.GET.get("partial") == "versions":
         return render(request, "registry_ui/model.html#versions", context)
     return render(request, "registry_ui/model.html", context)
 
@@ -141,7 +139,7 @@ def version_detail(request: HttpRequest, name: str, version: str) -> HttpRespons
 
 
 @require_http_methods(["GET", "POST"])
-def version_tag(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def version_tag(request: HtmxHttpRequest, name: str, version: str) -> HttpResponse:
     """GET ?key=…&edit=1: the inline editor for one tag (htmx); POST: save it through the service."""
     key = (request.POST.get("key") if request.method == "POST" else request.GET.get("key")) or ""
     if request.method == "POST":
@@ -149,7 +147,7 @@ def version_tag(request: HttpRequest, name: str, version: str) -> HttpResponse:
         services.version_tag_set(
             actor=request.user, model_name=name, version=version, key=key, value=request.POST.get("value", "")
         )
-        if not getattr(request, "htmx", False):
+        if not request.htmx:
             messages.success(request, f"Tag '{key}' saved to MLflow.")
             return redirect(reverse("registry:version", args=[name, version]))
     found = _version_or_404(name, version)

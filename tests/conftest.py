@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +47,7 @@ def services_required() -> bool:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
     markers = [m for m in REQUIRED_MARKERS if item.get_closest_marker(m)]
@@ -73,7 +75,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 # --- The real MLflow server ------------------------------------------------------------------
 @contextlib.contextmanager
-def seeded_mlflow_server(*, backend: str | None = None, seed: bool = True) -> Iterator[tuple[str, str, object]]:
+def seeded_mlflow_server(
+    *, backend: str | None = None, seed: bool = True
+) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
     """Start a real `mlflow server` subprocess on a free port (SQLite in a temp folder unless `backend`
     is given), point the gateway at it, seed the demo experiments/models; yields (url, backend, process)
     and restores the previous settings afterwards. Outage tests stop the process themselves."""

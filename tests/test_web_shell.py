@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -131,6 +133,6 @@ def test_idle_session_expires_and_use_refreshes_it(
     assert Session.objects.get(pk=key).expire_date > before
 
     # Idle past SESSION_COOKIE_AGE: the next page asks for the login again.
-    Session.objects.filter(pk=key).update(expire_date=timezone.now() - timezone.timedelta(seconds=1))
+    Session.objects.filter(pk=key).update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
     response = client.get(reverse("home"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))

@@ -18,7 +18,9 @@ from mlopsadmin.accounts.services import local_login_allowed, sign_in
 class LocalPasswordBackend(ModelBackend):
     """Django's username/password check, refused for users LOCAL_LOGIN does not allow (break-glass)."""
 
-    def authenticate(self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any):
+    def authenticate(
+        self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> Any:
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is not None and not local_login_allowed(user):
             if request is not None:
@@ -42,7 +44,7 @@ class CompanySignInBackend(OIDCAuthenticationBackend):
         if oidc_enabled():
             super().__init__(*args, **kwargs)
 
-    def authenticate(self, request: Any, **kwargs: Any):
+    def authenticate(self, request: Any, **kwargs: Any) -> Any:
         if not oidc_enabled() or request is None or "code" not in getattr(request, "GET", {}):
             return None
         return super().authenticate(request, **kwargs)
@@ -82,14 +84,14 @@ class CompanySignInBackend(OIDCAuthenticationBackend):
     def verify_claims(self, claims: dict[str, Any]) -> bool:
         return bool(claims.get("sub"))
 
-    def filter_users_by_claims(self, claims: dict[str, Any]):  # the library's e-mail match is not used
+    def filter_users_by_claims(self, claims: dict[str, Any]) -> Any:  # the library's e-mail match is not used
         return self.UserModel.objects.none()
 
-    def create_user(self, claims: dict[str, Any]):
+    def create_user(self, claims: dict[str, Any]) -> Any:
         user = sign_in(issuer=self._issuer, claims=claims)
         return user
 
-    def get_user(self, user_id: int):
+    def get_user(self, user_id: int) -> Any:
         try:
             return self.UserModel.objects.get(pk=user_id)
         except self.UserModel.DoesNotExist:

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from mlopsadmin import policy
+from mlopsadmin.core.htmx import AuthenticatedHttpRequest
 from mlopsadmin.core.models import Team
 
 router = Router(tags=["core"])
@@ -25,7 +26,7 @@ class TeamOut(Schema):
 
 
 @router.get("/me", response=MeOut, summary="The authenticated user, roles and teams")
-def me(request: HttpRequest) -> MeOut:
+def me(request: AuthenticatedHttpRequest) -> MeOut:
     user = request.user
     return MeOut(
         username=user.get_username(),

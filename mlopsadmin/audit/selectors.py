@@ -86,6 +86,7 @@ def _parse_moment(name: str, value: str, *, end: bool) -> datetime | None:
             f"'{name}' must be a date (2026-11-27) or a date and time (2026-11-27T14:30), not {value[:40]!r}."
         )
     if moment is None:
+        assert day is not None  # one of the two parsed (checked above)
         moment = datetime.combine(day, datetime.min.time()) + (timedelta(days=1) if end else timedelta())
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)

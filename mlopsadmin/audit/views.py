@@ -6,6 +6,8 @@ export links carry exactly the filters of the page they sit on.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -18,17 +20,18 @@ from mlopsadmin.audit import selectors as sel
 from mlopsadmin.audit.links import event_rows, target_links
 from mlopsadmin.audit.services import audit_verify_chain
 from mlopsadmin.core.errors import InvalidInput
+from mlopsadmin.core.htmx import HtmxHttpRequest
 from mlopsadmin.core.models import AuditEvent, Team
 
 
 def _filter_query(filters: sel.AuditFilters, **extra: object) -> str:
-    params = {k: v for k, v in filters.raw.items() if v}
+    params: dict[str, Any] = {k: v for k, v in filters.raw.items() if v}
     params.update({k: v for k, v in extra.items() if v not in (None, "")})
     return urlencode(params)
 
 
 @require_GET
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     policy.require(request.user, policy.Action.AUDIT_VIEW)
     filters = sel.parse_filters(request.GET)
     before = sel.parse_cursor(request.GET.get("before"), "before")
@@ -46,8 +49,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         "kinds": sel.HISTORY_KINDS,
         "may_verify": policy.can(request.user, policy.Action.AUDIT_VERIFY),
     }
-    htmx = getattr(request, "htmx", None)
-    fragment = bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
+    fragment = bool(request.htmx) and not request.htmx.history_restore_request
     template = "audit/list.html#results" if fragment else "audit/list.html"
     response = render(request, template, context)
     if fragment:  # the address bar shows only the filters in use (and the cursor), not every empty field
@@ -131,7 +133,11 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
         elapsed = (timezone.now() - started).total_seconds()
     else:
         elapsed = None
-    broken = AuditEvent.objects.filter(pk=report.first_break_id).first() if report and not report.ok else None
+    broken = (
+        AuditEvent.objects.filter(pk=report.first_break_id).first()
+        if report and not report.ok and report.first_break_id is not None
+        else None
+    )
     return render(
         request,
         "audit/verify.html",

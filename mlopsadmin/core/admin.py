@@ -53,7 +53,7 @@ class AuditedAdmin(admin.ModelAdmin):
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return site.has_permission(request)
 
-    has_add_permission = has_module_permission  # type: ignore[assignment]
+    has_add_permission = has_module_permission
     has_change_permission = has_view_permission
     has_delete_permission = has_view_permission
 

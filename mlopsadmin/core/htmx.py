@@ -1,9 +1,27 @@
-"""Responses shared by the pages that post forms, with or without htmx."""
+"""Typed requests and the htmx helpers shared by the pages: `HtmxHttpRequest` (as django-htmx's example
+project does), `AuthenticatedHttpRequest`, and the response after a form POST, with or without htmx."""
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django_htmx.middleware import HtmxDetails
+
+
+class HtmxHttpRequest(HttpRequest):
+    """An HttpRequest after `django_htmx.middleware.HtmxMiddleware`: `request.htmx` is truthy when htmx sent
+    it (`.target`, `.trigger`, `.boosted` ...). Annotate a view's request with it to read `request.htmx`."""
+
+    htmx: HtmxDetails
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """A request of a signed-in person: every page except the login page requires sign-in
+    (`LoginRequiredMiddleware`), so their views may annotate the request with this to use `request.user`
+    as a `User`."""
+
+    user: User
 
 
 def redirect_after_post(request: HttpRequest, url: str) -> HttpResponse:

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from django import db
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 
 from mlopsadmin.core.errors import DomainError
@@ -148,7 +148,7 @@ class LoginRequiredMiddleware:
         view_func: Callable[..., HttpResponse],
         view_args: tuple[object, ...],
         view_kwargs: dict[str, object],
-    ) -> HttpResponse | None:
+    ) -> HttpResponseBase | None:
         if is_api(request):
             return None
         return self._django.process_view(request, view_func, view_args, view_kwargs)

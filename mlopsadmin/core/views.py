@@ -17,6 +17,7 @@ from mlopsadmin import policy
 from mlopsadmin.core import health
 from mlopsadmin.core.dashboard import tiles_for
 from mlopsadmin.core.errors import InvalidInput
+from mlopsadmin.core.htmx import AuthenticatedHttpRequest
 from mlopsadmin.core.models import ApiToken
 from mlopsadmin.core.services import api_token_create, api_token_revoke
 
@@ -85,7 +86,7 @@ TOKEN_LIFETIME_CHOICES = [("", "never"), ("7", "7 days"), ("30", "30 days"), ("9
 
 
 @require_http_methods(["GET", "POST"])
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     new_token = None
     if request.method == "POST":
         policy.require(request.user, policy.Action.TOKEN_MANAGE_OWN)
@@ -114,7 +115,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+def api_token_revoke_view(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
     policy.require(request.user, policy.Action.TOKEN_MANAGE_OWN)
     token = api_token_revoke(actor=request.user, user=request.user, token_id=token_id)
     messages.success(request, f"Token {token.name} revoked.")

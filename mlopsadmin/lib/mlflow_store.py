@@ -170,9 +170,10 @@ def iter_cleanup_rows(
         SqlRun.end_time,
         *tags,
     ]
+    run: Any = SqlRun  # MLflow declares untyped Columns: comparisons would type as bool
     wanted = sa.or_(
-        sa.and_(SqlRun.status.in_(statuses), SqlRun.end_time < cutoff_ms),
-        sa.and_(SqlRun.status == "RUNNING", SqlRun.start_time < cutoff_ms),
+        sa.and_(run.status.in_(statuses), run.end_time < cutoff_ms),
+        sa.and_(run.status == "RUNNING", run.start_time < cutoff_ms),
     )
     ordered = sorted(set(experiment_ids))
     for start in range(0, len(ordered), ID_CHUNK):
@@ -188,7 +189,7 @@ def iter_cleanup_rows(
 
 def iter_model_version_sources(uri: str) -> Iterator[tuple[str | None, str | None]]:
     """(run_id, source) of every registered model version the registry shows (not internally deleted)."""
-    statement = sa.select(SqlModelVersion.run_id, SqlModelVersion.source).where(
+    statement: Any = sa.select(SqlModelVersion.run_id, SqlModelVersion.source).where(
         SqlModelVersion.current_stage != DELETED_VERSION_STAGE
     )
     yield from (tuple(row) for row in _stream(uri, statement))
@@ -198,7 +199,7 @@ def logged_model_source_runs(uri: str, model_ids: list[str]) -> dict[str, str]:
     """model_id → source run id of these logged models (deleted logged models are skipped, as over REST)."""
     found: dict[str, str] = {}
     for start in range(0, len(model_ids), ID_CHUNK):
-        statement = sa.select(SqlLoggedModel.model_id, SqlLoggedModel.source_run_id).where(
+        statement: Any = sa.select(SqlLoggedModel.model_id, SqlLoggedModel.source_run_id).where(
             SqlLoggedModel.model_id.in_(model_ids[start : start + ID_CHUNK]),
             SqlLoggedModel.lifecycle_stage != "deleted",
         )

@@ -13,9 +13,10 @@ from mlopsadmin.lib.mlflow_errors import call
 
 # isort: split
 import mlflow  # after mlflow_connection set the timeouts
+from mlflow.pyfunc import PythonModel
 
 
-class ConstantScoreModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class ConstantScoreModel(PythonModel):
     """A tiny real pyfunc model: returns its configured score for every input row."""
 
     def __init__(self, score: float) -> None:

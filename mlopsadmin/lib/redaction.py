@@ -77,7 +77,8 @@ def _scrub_record(record: logging.LogRecord) -> None:
     if exc is not None and type(exc).__name__ == "VariableDoesNotExist":
         # Django's template engine logs the whole template context (a new API token, an error message)
         # with every failed variable lookup: keep the variable's name only.
-        record.exc_info, record.exc_text = None, f"VariableDoesNotExist: failed lookup for {exc.params[:1]!r}"
+        params = getattr(exc, "params", ())
+        record.exc_info, record.exc_text = None, f"VariableDoesNotExist: failed lookup for {params[:1]!r}"
     values = secret_values()
     try:
         message = record.getMessage()

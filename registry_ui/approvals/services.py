@@ -270,7 +270,8 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
         raise
     except BaseException:
         if written:  # MLflow has the tags but the local record failed: put MLflow back
-            left = _restore_tags(*target.rsplit("/", 1), before=before_tags, written=written)
+            target_model, target_version = target.rsplit("/", 1)
+            left = _restore_tags(target_model, target_version, before=before_tags, written=written)
             if left:
                 audit_record(
                     actor=actor,

@@ -165,28 +165,21 @@ def model_team(model_name: str) -> tuple[Any, str]:
 
 
 # --- Applying a plan ------------------------------------------------------------------------------
+def _write(fn: Callable[..., None], *args: str) -> Callable[[float], None]:
+    """One bounded registry write with its arguments bound; called with the timeout it may take."""
+    return lambda timeout: fn(*args, timeout=timeout)
+
+
 def _steps(model_name: str, plan: plans.Plan) -> list[tuple[str, Callable[[float], None]]]:
     """(label, write(timeout)) for each alias move, then each version tag."""
     steps: list[tuple[str, Callable[[float], None]]] = []
     for move in plan.moves:
         if move.to_version is None:
-            steps.append(
-                (move.describe(), lambda t, a=move.alias: bounded.delete_model_alias(model_name, a, timeout=t))
-            )
+            steps.append((move.describe(), _write(bounded.delete_model_alias, model_name, move.alias)))
         else:
-            steps.append(
-                (
-                    move.describe(),
-                    lambda t, a=move.alias, v=move.to_version: bounded.set_model_alias(model_name, a, v, timeout=t),
-                )
-            )
+            steps.append((move.describe(), _write(bounded.set_model_alias, model_name, move.alias, move.to_version)))
     for version, key, value in plan.tags:
-        steps.append(
-            (
-                f"tag v{version} {key}",
-                lambda t, v=version, k=key, x=value: bounded.set_model_version_tag(model_name, v, k, x, timeout=t),
-            )
-        )
+        steps.append((f"tag v{version} {key}", _write(bounded.set_model_version_tag, model_name, version, key, value)))
     return steps
 
 
@@ -284,9 +277,10 @@ def change_run(
         if overridden:
             audit_action = audit_action + "_gate_override"
             reason = override_reason + (f" | {reason}" if reason else "")
-        extra = {
+        gate_json = gate.as_json() if gate else None
+        extra: dict[str, Any] = {
             "version": plan.source_version,
-            "gate": gate.as_json() if gate else None,
+            "gate": gate_json,
             "gate_overridden": overridden,
         }
         intent = recording.intent_open(
@@ -312,7 +306,7 @@ def change_run(
         after=observed.aliases if observed else live,
         applied=applied,
         not_applied=not_applied,
-        gate=extra["gate"],
+        gate=gate_json,
         overridden=overridden,
         outcome=outcome,
         error=error,

@@ -4,6 +4,7 @@ confirmation dialog shows exactly what the service will then do."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mlopsadmin.core.errors import InvalidInput, RuleViolation
@@ -48,11 +49,11 @@ class Plan:
         return state
 
 
-def normalise(aliases: dict[str, object]) -> dict[str, str]:
+def normalise(aliases: Mapping[str, object]) -> dict[str, str]:
     return {str(k): str(v) for k, v in sorted(aliases.items())}
 
 
-def state_token(aliases: dict[str, object]) -> str:
+def state_token(aliases: Mapping[str, object]) -> str:
     """The alias state a form carries: canonical JSON (readable in the page, compared at submit)."""
     return json.dumps(normalise(aliases), sort_keys=True, separators=(",", ":"))
 

@@ -66,7 +66,7 @@ def plan_from_json(data: dict[str, Any]) -> plans.Plan:
         dict(data["before"]),
         [plans.AliasMove(a, f, t) for a, f, t in data["moves"]],
         data.get("source_version"),
-        [tuple(t) for t in data.get("tags", [])],  # type: ignore[misc]
+        [(str(v), str(k), str(x)) for v, k, x in data.get("tags", [])],
     )
 
 
@@ -194,6 +194,7 @@ def outcome_record(
     extra: dict[str, Any],
 ) -> tuple[str, list[str], list[str]]:
     """Record the outcome read back from MLflow; returns (outcome, applied, not applied)."""
+    applied: list[str]
     if observed is None:
         outcome, applied, missing = "unknown", [], step_labels(plan)
     else:

@@ -3,6 +3,7 @@ the alias history."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -93,7 +94,7 @@ def alias_permissions(user: Any, model_name: str) -> dict[str, bool]:
 
 
 def promotion_panel(
-    user: Any, model_name: str, aliases: dict[str, object], versions: list[mlf.ModelVersion]
+    user: Any, model_name: str, aliases: Mapping[str, object], versions: list[mlf.ModelVersion]
 ) -> dict[str, Any]:
     """Context of templates/registry_ui/_promotion_panel.html: the permissions above, `unavailable`
     ({action: why it cannot run now}) so a button shows only when its dialog would offer a plan, and

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mlopsadmin import policy
 from mlopsadmin.core.errors import Conflict, InvalidInput, RuleViolation
+from mlopsadmin.core.htmx import HtmxHttpRequest
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
@@ -44,7 +45,7 @@ def _page_context(request: HttpRequest, name: str) -> dict[str, object]:
 
 
 @require_GET
-def aliases_page(request: HttpRequest, name: str) -> HttpResponse:
+def aliases_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
     context = _page_context(request, name)
     template = (
         "promotion/aliases.html#history"
@@ -63,7 +64,7 @@ _ACTION_PERMISSION = {
 
 
 @require_GET
-def alias_confirm(request: HttpRequest, name: str, action: str) -> HttpResponse:
+def alias_confirm(request: HtmxHttpRequest, name: str, action: str) -> HttpResponse:
     if action not in plans.ACTIONS:
         raise InvalidInput(f"Unknown alias action {action[:40]!r}.")
     given = (request.GET.get("version") or "").strip()
@@ -86,7 +87,7 @@ def alias_confirm(request: HttpRequest, name: str, action: str) -> HttpResponse:
 
 
 @require_POST
-def alias_change_view(request: HttpRequest, name: str, action: str) -> HttpResponse:
+def alias_change_view(request: HtmxHttpRequest, name: str, action: str) -> HttpResponse:
     expected = request.POST.get("expected")
     try:
         result = services.alias_change(

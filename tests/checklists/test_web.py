@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -86,7 +87,7 @@ def test_admin_edits_definition_in_the_ui(login, mlflow: str) -> None:  # type: 
     page = client.get(reverse("checklists:definition_edit", args=["weekly"]))
     assert page.status_code == 200 and b"Save as new version" in page.content
     current = services.latest_definition("weekly")
-    data = {"expected_version": str(current.version), "note": "clearer wording", "key": []}
+    data: dict[str, Any] = {"expected_version": str(current.version), "note": "clearer wording", "key": []}
     for item in current.items.all():
         data["key"].append(item.key)
         data[f"text_{item.key}"] = item.text.upper() if item.key == "db_disk_usage" else item.text
