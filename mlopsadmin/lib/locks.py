@@ -8,12 +8,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-import redis
+if TYPE_CHECKING:
+    import redis
 
+# redis is imported on the first lock (it takes ~1 s; manage.py commands and many processes never lock).
 logger = logging.getLogger(__name__)
 
-_clients: dict[str, redis.Redis] = {}
+_clients: dict[str, Any] = {}
 
 
 class LockNotAcquired(Exception):
@@ -25,6 +28,8 @@ class LockBackendUnavailable(Exception):
 
 
 def _client(url: str) -> redis.Redis:
+    import redis
+
     if url not in _clients:
         _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     return _clients[url]
@@ -33,6 +38,8 @@ def _client(url: str) -> redis.Redis:
 @contextmanager
 def redis_lock(url: str, key: str, *, ttl: float, wait: float) -> Iterator[None]:
     """Hold `key` for at most `ttl` seconds; wait up to `wait` seconds to get it."""
+    import redis
+
     lock = _client(url).lock(key, timeout=ttl, blocking=wait > 0, blocking_timeout=wait or None, thread_local=False)
     try:
         acquired = lock.acquire()

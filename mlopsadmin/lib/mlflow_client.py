@@ -74,9 +74,6 @@ from mlopsadmin.lib.mlflow_tracking import (
     set_terminated,
 )
 
-# isort: split
-from mlflow.entities import ViewType  # after mlflow_connection set the timeouts
-
 __all__ = [
     "EXPERIMENTS_PAGE_SIZE",
     "MODELS_PAGE_SIZE",
@@ -249,6 +246,8 @@ def search_runs_page(
     page_token: str | None = None,
 ) -> tuple[list[Run], str | None]:
     """ONE page of search_runs (bench/: the guide's single-call cleanup script is measured with it)."""
+    from mlflow.entities import ViewType  # lazily: see mlflow_connection
+
     page = _call(
         "search_runs",
         client().search_runs,

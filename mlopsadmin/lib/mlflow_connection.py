@@ -8,6 +8,7 @@ fast instead of MLflow's default of 7 retries with backoff and a 120 s timeout.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
@@ -23,8 +24,10 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no phoning home (air-gapped), no flaky session ids
 
-import mlflow  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+# `mlflow` itself is imported on the first call that needs it (client(), use_fluent_api()), not here:
+# importing it takes 1-5 s, and most manage.py commands and page imports never talk to MLflow.
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 
 def tracking_uri() -> str:
@@ -56,6 +59,8 @@ def client() -> MlflowClient:
         if username:
             os.environ["MLFLOW_TRACKING_USERNAME"] = username
             os.environ["MLFLOW_TRACKING_PASSWORD"] = password
+        from mlflow.tracking import MlflowClient
+
         _client_cache.clear()
         _client_cache[key] = MlflowClient(tracking_uri=uri, registry_uri=uri)
     return _client_cache[key]
@@ -63,5 +68,7 @@ def client() -> MlflowClient:
 
 def use_fluent_api() -> None:
     """Point MLflow's fluent API (`mlflow.register_model`, `mlflow.pyfunc`) at the configured server."""
+    import mlflow
+
     mlflow.set_tracking_uri(tracking_uri())
     mlflow.set_registry_uri(tracking_uri())

@@ -7,6 +7,7 @@ says whether trying again later can help. Error texts never carry URI credential
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -15,9 +16,6 @@ import requests
 from mlopsadmin.lib.metrics import observe_mlflow_call
 from mlopsadmin.lib.mlflow_connection import display_uri, tracking_uri  # first: sets MLflow's timeouts
 from mlopsadmin.lib.redaction import scrub
-
-# isort: split
-from mlflow.exceptions import MlflowException, RestException  # after mlflow_connection set the timeouts
 
 T = TypeVar("T")
 
@@ -84,7 +82,10 @@ def translate_error(exc: BaseException, operation: str) -> MlflowError:
     """The domain error for any failure of an MLflow call (`operation` names the call in the message)."""
     if isinstance(exc, MlflowError):
         return exc
-    if isinstance(exc, MlflowException):
+    # mlflow is imported lazily (mlflow_connection); an exception can only be one of its classes once it is.
+    exceptions = sys.modules.get("mlflow.exceptions")
+    if exceptions is not None and isinstance(exc, exceptions.MlflowException):
+        RestException = exceptions.RestException  # noqa: N806
         code = str(getattr(exc, "error_code", "") or "")
         message = exc.message if hasattr(exc, "message") else str(exc)
         if not isinstance(exc, RestException) and (

@@ -17,9 +17,6 @@ from django.conf import settings
 from mlopsadmin.lib.mlflow_connection import tracking_uri
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowUnavailable, translate_error
 
-# isort: split
-import mlflow  # after mlflow_connection set the timeouts
-
 
 def _auth() -> tuple[str, str] | None:
     if settings.MLFLOW_TRACKING_USERNAME:
@@ -56,7 +53,9 @@ def server_version() -> str:
 
 def client_version() -> str:
     """The installed MLflow library's version."""
-    return str(mlflow.__version__)
+    from importlib.metadata import version
+
+    return version("mlflow")  # the installed package's version, without importing it
 
 
 def timed_call(operation: Callable[[], Any]) -> float:

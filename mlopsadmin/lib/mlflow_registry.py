@@ -13,9 +13,6 @@ from mlopsadmin.lib.mlflow_connection import client, use_fluent_api
 from mlopsadmin.lib.mlflow_errors import MlflowInvalid, MlflowNotFound, call, paginate
 from mlopsadmin.lib.mlflow_records import ModelVersion, RegisteredModel, model_record, version_record
 
-# isort: split
-import mlflow  # after mlflow_connection set the timeouts
-
 MODELS_PAGE_SIZE = 1000
 VERSIONS_PAGE_SIZE = 10000
 
@@ -86,6 +83,8 @@ def create_model_version(
 def register_model_version(name: str, model_uri: str) -> ModelVersion:
     """Register a logged model (`models:/m-…` or `runs:/<run>/model`) as a new version of `name`."""
     use_fluent_api()
+    import mlflow  # lazily: see mlflow_connection
+
     return version_record(call("register_model", mlflow.register_model, model_uri, name))
 
 

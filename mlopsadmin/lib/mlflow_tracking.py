@@ -16,15 +16,14 @@ from mlopsadmin.lib.mlflow_connection import client, tracking_uri
 from mlopsadmin.lib.mlflow_errors import call, paginate
 from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, Run, experiment_record, run_record
 
-# isort: split
-from mlflow.entities import ViewType  # after mlflow_connection set the timeouts
-
 RUNS_PAGE_SIZE = 1000
 EXPERIMENTS_PAGE_SIZE = 1000
 
 
 # --- Experiments -----------------------------------------------------------------------------
 def iter_experiments(*, include_deleted: bool = False, filter_string: str | None = None) -> Iterator[Experiment]:
+    from mlflow.entities import ViewType  # lazily: see mlflow_connection
+
     view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
     for e in paginate(
         "search_experiments",
@@ -71,6 +70,8 @@ def iter_runs(
     """Every matching run across all pages, streamed page by page (memory stays one page)."""
     if not experiment_ids:
         return
+    from mlflow.entities import ViewType  # lazily: see mlflow_connection
+
     view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
     for r in paginate(
         "search_runs",

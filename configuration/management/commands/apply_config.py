@@ -14,6 +14,7 @@ from configuration.services import config_apply
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # scripted many times in a row: `manage.py check` runs them
     help = "Apply a configuration file (see docs/configuration.md); --dry-run only shows the changes."
 
     def add_arguments(self, parser: Any) -> None:

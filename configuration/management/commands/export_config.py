@@ -11,6 +11,7 @@ from configuration.services import config_export
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # scripted many times in a row: `manage.py check` runs them
     help = "Write the live configuration (teams, people, naming, gates, cleanup, schedules…) to a TOML file."
 
     def add_arguments(self, parser: Any) -> None:

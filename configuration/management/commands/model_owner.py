@@ -12,6 +12,7 @@ from mlopsadmin.core.errors import DomainError
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # scripted many times in a row: `manage.py check` runs them
     help = "Show or set the owning team of a registered model (explicit ownership wins over patterns)."
 
     def add_arguments(self, parser: Any) -> None:
