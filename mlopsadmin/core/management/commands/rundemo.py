@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -51,7 +52,8 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
             if not options["no_seed"]:
                 self.stdout.write("Seeding demo data (teams and people from mlopsadmin/core/demo_config.toml) …")
-                call_command("seed_demo", "--capacity", stdout=open(logs / "seed.log", "a"))  # noqa: SIM115
+                with open(logs / "seed.log", "a") as seed_log, redirect_stdout(seed_log), redirect_stderr(seed_log):
+                    call_command("seed_demo", "--capacity", stdout=seed_log)  # MLflow prints each version made
             python = sys.executable
             for name, command in [
                 ("worker", [python, "-m", "celery", "-A", "mlopsadmin", "worker", "-l", "info", "--concurrency", "2"]),
