@@ -45,7 +45,7 @@ def main() -> None:
         server.wait_healthy(url, process=process)
         settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = url
         settings.MLFLOW_BACKEND_STORE_URI = backend
-        from maintenance.checklists import probes, services
+        from checklists import probes, services
         from mlopsadmin.core.demo import seed_demo
 
         seed_demo(with_users=False)

@@ -31,6 +31,25 @@ REAPED_AT_TAG = "mlopsadmin.reaped_at"
 REAP_REASON_TAG = "mlopsadmin.reap_reason"
 
 
+def stuck_cutoff_ms(hours: float | None = None) -> int:
+    """The stuck-run cutoff (ms since the epoch): now minus `hours`, by default
+    MAINTENANCE_REAPER_THRESHOLD_HOURS (the one stuck-run age; the weekly checklist uses it too)."""
+    hours = settings.MAINTENANCE_REAPER_THRESHOLD_HOURS if hours is None else hours
+    return now_ms() - int(float(hours) * 3_600_000)
+
+
+def stuck_query(cutoff_ms: int) -> str:
+    """The server-side filter for stuck-run suspects (RUNNING, started before the cutoff)."""
+    return f"attributes.status = 'RUNNING' AND attributes.start_time < {cutoff_ms}"
+
+
+def is_stuck(run: mlf.Run, cutoff_ms: int) -> bool:
+    """The reaper's rule: RUNNING, no end time, started before the cutoff and no metric logged since it."""
+    if run.status != "RUNNING" or run.end_time or (run.start_time or 0) >= cutoff_ms:
+        return False
+    return not (run.last_metric_time and run.last_metric_time >= cutoff_ms)
+
+
 def reaper_start(
     *, actor: Any, dry_run: bool = True, threshold_hours: float | None = None, experiment: str = ""
 ) -> TaskRun:
@@ -62,7 +81,7 @@ def reaper_run(run: TaskRun) -> None:
     → terminated as FAILED and tagged with when and why (unless a dry run)."""
     dry_run = bool(run.parameters.get("dry_run", True))
     hours = float(run.parameters.get("threshold_hours", settings.MAINTENANCE_REAPER_THRESHOLD_HOURS))
-    cutoff_ms = now_ms() - int(hours * 3_600_000)
+    cutoff_ms = stuck_cutoff_ms(hours)
     scoped = run.parameters.get("experiment_id") or ""
     experiments = [mlf.get_experiment(scoped)] if scoped else list(mlf.iter_experiments())
     names = {e.experiment_id: e.name for e in experiments}
@@ -71,7 +90,7 @@ def reaper_run(run: TaskRun) -> None:
     suspects: list[dict[str, Any]] = []
     alive: list[dict[str, Any]] = []
     ids = [e.experiment_id for e in experiments]
-    query = f"attributes.status = 'RUNNING' AND attributes.start_time < {cutoff_ms}"
+    query = stuck_query(cutoff_ms)
     seen = alive_count = 0
     for start in range(0, len(ids), 100):
         for mrun in mlf.iter_runs(
@@ -84,7 +103,7 @@ def reaper_run(run: TaskRun) -> None:
                 "started": fmt_ms(mrun.start_time),
                 "last_metric": fmt_ms(mrun.last_metric_time),
             }
-            if mrun.end_time or (mrun.last_metric_time and mrun.last_metric_time >= cutoff_ms):
+            if not is_stuck(mrun, cutoff_ms):
                 alive_count += 1
                 if len(alive) < REPORT_LIST_LIMIT:
                     alive.append(entry)
@@ -122,7 +141,7 @@ def _reap_one(
         fresh = mlf.get_run(entry["run_id"])
     except mlf.MlflowNotFound:
         return "changed"
-    if fresh.status != "RUNNING" or fresh.end_time or (fresh.last_metric_time or 0) >= cutoff_ms:
+    if not is_stuck(fresh, cutoff_ms):
         return "changed"  # it finished or logged something since we listed it
     now_iso = timezone.now().isoformat(timespec="seconds")
     try:

@@ -50,14 +50,14 @@ ENTRIES: list[ScheduleEntry] = [
     ),
     ScheduleEntry(
         "latency_probe",
-        "maintenance.checklists.tasks.latency_probe_scheduled",
+        "checklists.tasks.latency_probe_scheduled",
         "*/5 * * * *",
         270,
         "Tracking server latency sample: every 5 minutes",
     ),
     ScheduleEntry(
         "checklist_instances",
-        "maintenance.checklists.tasks.checklist_instances_scheduled",
+        "checklists.tasks.checklist_instances_scheduled",
         "0 6 * * *",
         23 * 3600,
         "Weekly/monthly checklist instances: every day at 06:00",

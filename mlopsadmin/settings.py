@@ -69,7 +69,7 @@ INSTALLED_APPS = [
     "registry_ui",
     "registry_ui.promotion",
     "maintenance",
-    "maintenance.checklists",
+    "checklists",
     "configuration",
     "monitoring",
 ]
@@ -333,13 +333,22 @@ MAINTENANCE_HEARTBEAT_STALE_SECONDS = env_int("MAINTENANCE_HEARTBEAT_STALE_SECON
 # A queued task never picked up within this long (lost message) is marked "interrupted" too.
 MAINTENANCE_QUEUED_STALE_SECONDS = env_int("MAINTENANCE_QUEUED_STALE_SECONDS", 2 * 3600)
 # Capacity thresholds (bytes; 0 disables): artifact store total and tracking database size.
-MAINTENANCE_ARTIFACT_WARNING_BYTES = env_int("MAINTENANCE_ARTIFACT_WARNING_BYTES", 500 * 1024**3)
+# (CHECKLIST_ARTIFACT_BYTES_MAX / CHECKLIST_DB_BYTES_MAX: deprecated names of the two warning thresholds; the
+# weekly checklist judges capacity against the warning thresholds.)
+MAINTENANCE_ARTIFACT_WARNING_BYTES = env_int(
+    "MAINTENANCE_ARTIFACT_WARNING_BYTES", env_int("CHECKLIST_ARTIFACT_BYTES_MAX", 500 * 1024**3)
+)
 MAINTENANCE_ARTIFACT_CRITICAL_BYTES = env_int("MAINTENANCE_ARTIFACT_CRITICAL_BYTES", 1024**4)
-MAINTENANCE_DATABASE_WARNING_BYTES = env_int("MAINTENANCE_DATABASE_WARNING_BYTES", 20 * 1024**3)
+MAINTENANCE_DATABASE_WARNING_BYTES = env_int(
+    "MAINTENANCE_DATABASE_WARNING_BYTES", env_int("CHECKLIST_DB_BYTES_MAX", 20 * 1024**3)
+)
 MAINTENANCE_DATABASE_CRITICAL_BYTES = env_int("MAINTENANCE_DATABASE_CRITICAL_BYTES", 50 * 1024**3)
 # Where a server started with `--artifacts-destination` stores `mlflow-artifacts:` URIs (a local path
 # or s3://bucket/prefix); empty: those artifact locations are reported as "unknown".
-MLFLOW_ARTIFACTS_DESTINATION = os.environ.get("MLFLOW_ARTIFACTS_DESTINATION", "")
+# (CHECKLIST_ARTIFACTS_DESTINATION: deprecated name of the same setting.)
+MLFLOW_ARTIFACTS_DESTINATION = os.environ.get("MLFLOW_ARTIFACTS_DESTINATION") or os.environ.get(
+    "CHECKLIST_ARTIFACTS_DESTINATION", ""
+)
 
 
 # --- Checklists -------------------------------------------------------------------------------
@@ -347,18 +356,12 @@ CHECKLIST_LATENCY_P95_MS = env_float("CHECKLIST_LATENCY_P95_MS", 500.0)
 # Latency samples older than this window do not count towards the P95.
 CHECKLIST_LATENCY_WINDOW_HOURS = env_int("CHECKLIST_LATENCY_WINDOW_HOURS", 24)
 CHECKLIST_LATENCY_MIN_SAMPLES = env_int("CHECKLIST_LATENCY_MIN_SAMPLES", 3)
-# A RUNNING run older than this counts as stuck.
-CHECKLIST_STUCK_RUN_HOURS = env_int("CHECKLIST_STUCK_RUN_HOURS", 24)
 # A registered model with no alias and no new version for this many days is listed for review.
 CHECKLIST_UNUSED_MODEL_DAYS = env_int("CHECKLIST_UNUSED_MODEL_DAYS", 90)
 # The last successful cleanup must be younger than this.
 CHECKLIST_CLEANUP_MAX_AGE_DAYS = env_int("CHECKLIST_CLEANUP_MAX_AGE_DAYS", 7)
-# Capacity thresholds in bytes (artifact store, backend database); 0 disables the limit.
-CHECKLIST_ARTIFACT_BYTES_MAX = env_int("CHECKLIST_ARTIFACT_BYTES_MAX", 500 * 1024**3)
-CHECKLIST_DB_BYTES_MAX = env_int("CHECKLIST_DB_BYTES_MAX", 20 * 1024**3)
-# Where a proxied artifact store (`mlflow-artifacts:/`) really writes (the server's
-# --artifacts-destination, e.g. s3://bucket/mlflow); empty means "not known to mlopsadmin".
-CHECKLIST_ARTIFACTS_DESTINATION = os.environ.get("CHECKLIST_ARTIFACTS_DESTINATION", "")
+# Stuck runs, capacity thresholds and the artifacts destination are the maintenance settings above
+# (MAINTENANCE_REAPER_THRESHOLD_HOURS, MAINTENANCE_*_WARNING_BYTES, MLFLOW_ARTIFACTS_DESTINATION).
 
 
 # --- Metrics (GET /metrics, Prometheus) -----------------------------------------------------------

@@ -20,7 +20,7 @@ urlpatterns = [
     path("registry/", include(("registry_ui.urls", "registry"))),
     path("maintenance/", include(("maintenance.urls", "maintenance"))),
     path("registry/", include(("registry_ui.promotion.urls", "promotion"))),
-    path("checklists/", include(("maintenance.checklists.urls", "checklists"))),
+    path("checklists/", include(("checklists.urls", "checklists"))),
     path("admin/", admin_site.urls),
     path("api/v1/", api.urls),
 ]

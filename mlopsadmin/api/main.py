@@ -124,7 +124,7 @@ def _register_routers() -> None:
         ("registry_ui.approvals.api", "/"),
         ("registry_ui.promotion.api", "/"),
         ("maintenance.api", "/"),
-        ("maintenance.checklists.api", "/"),
+        ("checklists.api", "/"),
         ("mlopsadmin.audit.api", "/"),
         ("configuration.api", "/"),
     ]:

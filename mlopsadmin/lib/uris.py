@@ -20,6 +20,15 @@ def split_uri_credentials(uri: str) -> tuple[str, str, str]:
     return urlunsplit(parts._replace(netloc=netloc)), unquote(username or ""), unquote(password or "")
 
 
+UNPARSEABLE = "<unparseable URI>"
+
+
 def without_credentials(uri: str) -> str:
-    """A URI safe to show on a page or in a log line."""
+    """A URI safe to show on a page, in a log line or as a stored key: `scheme://host[:port]/path` without
+    its user:password@ part. An unparseable URI (bad port, broken IPv6 host) is shown as UNPARSEABLE, never as
+    is (it may hold credentials). The one URI redactor of the product."""
+    try:
+        _ = urlsplit(uri).port  # a bad host or port raises here
+    except ValueError:
+        return UNPARSEABLE
     return split_uri_credentials(uri)[0]

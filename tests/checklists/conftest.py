@@ -20,20 +20,20 @@ def probed_server(mlflow: str, settings: object) -> str:
 
 @pytest.fixture
 def weekly(db: None, mlflow: str):  # type: ignore[no-untyped-def]
-    from maintenance.checklists.services import instance_create
+    from checklists.services import instance_create
 
     return instance_create(kind="weekly")[0]
 
 
 @pytest.fixture
 def monthly(db: None, mlflow: str):  # type: ignore[no-untyped-def]
-    from maintenance.checklists.services import instance_create
+    from checklists.services import instance_create
 
     return instance_create(kind="monthly")[0]
 
 
 def tick_all_manual(instance, actor) -> None:  # type: ignore[no-untyped-def]
-    from maintenance.checklists.services import item_tick
+    from checklists.services import item_tick
 
     for item in instance.items.all():
         if item.needs_tick:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maintenance.checklists.models import ChecklistInstance
+from checklists.models import ChecklistInstance
 from mlopsadmin.core.models import AuditEvent
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from maintenance.checklists.definitions import DefinitionFileError, code_definitions, parse_definition
-from maintenance.checklists.probes import PROBES
+from checklists.definitions import DefinitionFileError, code_definitions, parse_definition
+from checklists.probes import PROBES
 
 GUIDE = "/work/shared/seed/mlflow-operations-guide.txt"
 

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from maintenance.checklists import probes, sources
-from maintenance.checklists.models import LatencySample
+from checklists import probes, sources
+from checklists.models import LatencySample
 from mlopsadmin.lib import mlflow_client as mlf
 
 pytestmark = pytest.mark.django_db
@@ -74,18 +74,18 @@ def test_tls_probe(mlflow: str, settings) -> None:  # type: ignore[no-untyped-de
 
 
 def test_artifact_store_probe_on_proxied_local_artifacts(mlflow: str, settings) -> None:  # type: ignore[no-untyped-def]
-    settings.CHECKLIST_ARTIFACTS_DESTINATION = ""
+    settings.MLFLOW_ARTIFACTS_DESTINATION = ""
     result = probes.run_probe("artifact_store")
     assert result.status == "warn"
     assert "mlflow-artifacts:" in result.evidence
-    settings.CHECKLIST_ARTIFACTS_DESTINATION = "/var/lib/mlflow/artifacts"
+    settings.MLFLOW_ARTIFACTS_DESTINATION = "/var/lib/mlflow/artifacts"
     assert probes.run_probe("artifact_store").status == "fail"
-    settings.CHECKLIST_ARTIFACTS_DESTINATION = "s3://team-bucket/mlflow"
+    settings.MLFLOW_ARTIFACTS_DESTINATION = "s3://team-bucket/mlflow"
     assert probes.run_probe("artifact_store").status == "pass"
 
 
 def test_artifact_store_probe_fails_on_a_file_location(mlflow: str, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    settings.CHECKLIST_ARTIFACTS_DESTINATION = "s3://team-bucket/mlflow"
+    settings.MLFLOW_ARTIFACTS_DESTINATION = "s3://team-bucket/mlflow"
     mlf.create_experiment(
         f"/checklists-test/file-artifacts-{uuid.uuid4().hex[:8]}", artifact_location=(tmp_path / "art").as_uri()
     )
@@ -98,12 +98,29 @@ def test_stuck_runs_probe_counts_old_running_runs(mlflow: str, settings) -> None
     experiment_id = mlf.create_experiment(f"/checklists-test/stuck-{uuid.uuid4().hex[:8]}")
     three_days_ago = int((time.time() - 3 * 86400) * 1000)
     mlf.create_run(experiment_id, run_name="stuck-for-days", start_time=three_days_ago)
-    settings.CHECKLIST_STUCK_RUN_HOURS = 24
+    settings.MAINTENANCE_REAPER_THRESHOLD_HOURS = 24
     result = probes.run_probe("stuck_runs")
     assert result.status == "fail"
     assert "RUNNING for more than 24 h" in result.evidence
-    settings.CHECKLIST_STUCK_RUN_HOURS = 24 * 365 * 20
+    settings.MAINTENANCE_REAPER_THRESHOLD_HOURS = 24 * 365 * 20
     assert probes.run_probe("stuck_runs").status == "pass"
+
+
+def test_stuck_runs_probe_uses_the_reapers_rule(mlflow: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """A long RUNNING run that logged a metric within the threshold is alive for the reaper: not stuck."""
+    experiment_id = mlf.create_experiment(f"/checklists-test/alive-{uuid.uuid4().hex[:8]}")
+    three_days_ago = int((time.time() - 3 * 86400) * 1000)
+    run_id = mlf.create_run(experiment_id, run_name="long-but-alive", start_time=three_days_ago)
+    settings.MAINTENANCE_REAPER_THRESHOLD_HOURS = 24
+
+    def stuck_count() -> int:
+        result = probes.run_probe("stuck_runs")
+        return 0 if result.status == "pass" else int(result.evidence.split(" run(s)", 1)[0])
+
+    before = stuck_count()
+    assert before >= 1
+    mlf.log_batch(run_id, metrics=[("loss", 0.5, int(time.time() * 1000), 1)])
+    assert stuck_count() == before - 1
 
 
 def test_unused_models_are_listed_for_review(mlflow: str, settings) -> None:  # type: ignore[no-untyped-def]
@@ -159,8 +176,8 @@ def test_maintenance_probes_without_results_are_unknown(probe: str, monkeypatch:
 
 
 def test_capacity_probes_compare_with_thresholds(settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    settings.CHECKLIST_ARTIFACT_BYTES_MAX = 1000
-    settings.CHECKLIST_DB_BYTES_MAX = 1000
+    settings.MAINTENANCE_ARTIFACT_WARNING_BYTES = 1000
+    settings.MAINTENANCE_DATABASE_WARNING_BYTES = 1000
     monkeypatch.setattr(
         sources, "capacity_totals", lambda: sources.CapacityTotals(artifact_bytes=500, db_bytes=1500, measured_at=None)
     )

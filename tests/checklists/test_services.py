@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from maintenance.checklists import selectors, services
-from maintenance.checklists.models import ChecklistDefinition, ChecklistInstance, InstanceItem
+from checklists import selectors, services
+from checklists.models import ChecklistDefinition, ChecklistInstance, InstanceItem
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.models import AuditEvent
 
@@ -60,7 +60,7 @@ def test_instances_are_created_idempotently(mlflow: str) -> None:
 
 def test_probe_run_audits_each_changed_result_once(weekly: ChecklistInstance, settings) -> None:  # type: ignore[no-untyped-def]
     settings.CHECKLIST_LATENCY_P95_MS = 600_000
-    settings.CHECKLIST_STUCK_RUN_HOURS = 24 * 365 * 20
+    settings.MAINTENANCE_REAPER_THRESHOLD_HOURS = 24 * 365 * 20
     changed = services.instance_probe_run(instance_id=weekly.pk)
     assert {i.key for i in changed} >= {"stuck_runs", "response_time"}
     assert _events(weekly, "checklist.probe_change") == len(changed)
@@ -168,7 +168,7 @@ def test_definition_edit_makes_a_new_version_and_keeps_history(weekly: Checklist
 
 
 def test_overdue_instances_show_on_the_home_tile(mlflow: str, personas) -> None:  # type: ignore[no-untyped-def]
-    from maintenance.checklists.dashboard import checklist_badge, checklist_tiles
+    from checklists.dashboard import checklist_badge, checklist_tiles
 
     old, _ = services.instance_create(kind="weekly", today=dt.date.today() - dt.timedelta(days=21))
     services.instance_create(kind="weekly")

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from maintenance.checklists import services
-from maintenance.checklists.models import ChecklistDefinition, ChecklistInstance, LatencySample
+from checklists import services
+from checklists.models import ChecklistDefinition, ChecklistInstance, LatencySample
 from mlopsadmin.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -160,11 +160,11 @@ def test_beat_tasks_exist_and_work(mlflow: str, settings) -> None:  # type: igno
 
     app.loader.import_default_modules()
     names = {e.key: e.task for e in ENTRIES}
-    assert names["latency_probe"] == "maintenance.checklists.tasks.latency_probe_scheduled"
-    assert names["checklist_instances"] == "maintenance.checklists.tasks.checklist_instances_scheduled"
+    assert names["latency_probe"] == "checklists.tasks.latency_probe_scheduled"
+    assert names["checklist_instances"] == "checklists.tasks.checklist_instances_scheduled"
     assert {names["latency_probe"], names["checklist_instances"]} <= set(app.tasks)
 
-    from maintenance.checklists.tasks import checklist_instances_scheduled, latency_probe_scheduled
+    from checklists.tasks import checklist_instances_scheduled, latency_probe_scheduled
 
     assert latency_probe_scheduled.apply().get()["samples"] == 3
     assert LatencySample.objects.count() == 3
@@ -174,3 +174,13 @@ def test_beat_tasks_exist_and_work(mlflow: str, settings) -> None:  # type: igno
     assert ChecklistInstance.objects.count() == 3
     weekly = ChecklistInstance.objects.get(kind="weekly")
     assert weekly.items.get(key="stuck_runs").measured_at is not None
+
+
+def test_definitions_are_loaded_at_migrate_time_and_a_get_writes_nothing(login, db: None) -> None:  # type: ignore[no-untyped-def]
+    # post_migrate loaded the code's definitions when the test database was migrated
+    assert {d.kind for d in ChecklistDefinition.objects.all()} == {"initial", "weekly", "monthly"}
+    ChecklistDefinition.objects.all().delete()  # as on a database whose definitions were never loaded
+    events = AuditEvent.objects.count()
+    page = login("admin").get(reverse("checklists:definition_edit", args=["weekly"]))
+    assert page.status_code == 200
+    assert not ChecklistDefinition.objects.exists() and AuditEvent.objects.count() == events

@@ -8,15 +8,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.utils import timezone
 
-from maintenance.checklists import sources
-from maintenance.checklists.models import FAIL, PASS, UNKNOWN, WARN, LatencySample
+from checklists import sources
+from checklists.models import FAIL, PASS, UNKNOWN, WARN, LatencySample
+from maintenance.reaper import is_stuck, stuck_cutoff_ms, stuck_query
 from mlopsadmin.core.formatting import human_bytes
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib.uris import without_credentials
 
 NO_RESULTS = "no maintenance results yet"
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "wasbs", "wasb", "abfss", "oss")
@@ -30,20 +31,6 @@ class ProbeResult:
     measured_at: datetime = field(default_factory=timezone.now)
 
 
-def redact_uri(uri: str) -> str:
-    """Drop user:password from a URI before it is shown or audited."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<unparseable URI>"
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        parts = parts._replace(netloc=f"***@{host}")
-    return urlunsplit(parts)
-
-
 def _scheme(uri: str) -> str:
     scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
     return scheme.split("+", 1)[0]
@@ -55,7 +42,7 @@ def backend_store() -> ProbeResult:
     if not uri:
         return ProbeResult(UNKNOWN, "MLFLOW_BACKEND_STORE_URI is not set: mlopsadmin cannot see the backend store.")
     scheme = _scheme(uri)
-    shown = redact_uri(uri)
+    shown = without_credentials(uri)
     if scheme in SQL_SERVERS:
         return ProbeResult(PASS, f"Backend store is {scheme} ({shown}).")
     if scheme == "sqlite":
@@ -70,7 +57,7 @@ def _artifact_verdict(location: str) -> str:
     if scheme in OBJECT_STORE_SCHEMES:
         return PASS
     if scheme == "mlflow-artifacts":
-        destination = settings.CHECKLIST_ARTIFACTS_DESTINATION
+        destination = settings.MLFLOW_ARTIFACTS_DESTINATION
         if not destination:
             return WARN
         return _artifact_verdict(destination)
@@ -87,14 +74,14 @@ def artifact_store() -> ProbeResult:
     if not locations:
         return ProbeResult(UNKNOWN, "No experiments: no artifact location to inspect.")
     verdicts = {root: _artifact_verdict(root) for root in locations}
-    lines = [f"{redact_uri(root)} → {verdict}" for root, verdict in sorted(verdicts.items())]
-    destination = settings.CHECKLIST_ARTIFACTS_DESTINATION
+    lines = [f"{without_credentials(root)} → {verdict}" for root, verdict in sorted(verdicts.items())]
+    destination = settings.MLFLOW_ARTIFACTS_DESTINATION
     if any(_scheme(r) == "mlflow-artifacts" for r in verdicts):
         lines.append(
-            f"proxied artifacts destination: {redact_uri(destination)}"
+            f"proxied artifacts destination: {without_credentials(destination)}"
             if destination
             else "artifacts are proxied by the tracking server (mlflow-artifacts:/); set "
-            "CHECKLIST_ARTIFACTS_DESTINATION to the server's --artifacts-destination to judge it"
+            "MLFLOW_ARTIFACTS_DESTINATION to the server's --artifacts-destination to judge it"
         )
     status = FAIL if FAIL in verdicts.values() else WARN if WARN in verdicts.values() else PASS
     head = {
@@ -122,32 +109,33 @@ def tls() -> ProbeResult:
     uri = mlf.tracking_uri()
     scheme = _scheme(uri)
     if scheme == "https":
-        return ProbeResult(PASS, f"Tracking URI uses TLS: {redact_uri(uri)}")
+        return ProbeResult(PASS, f"Tracking URI uses TLS: {without_credentials(uri)}")
     if scheme in ("http", ""):
-        return ProbeResult(FAIL, f"Tracking URI is not https: {redact_uri(uri)}")
-    return ProbeResult(WARN, f"Tracking URI scheme '{scheme}' is not an HTTP(S) server: {redact_uri(uri)}")
+        return ProbeResult(FAIL, f"Tracking URI is not https: {without_credentials(uri)}")
+    return ProbeResult(WARN, f"Tracking URI scheme '{scheme}' is not an HTTP(S) server: {without_credentials(uri)}")
 
 
 # --- Runs and models ---------------------------------------------------------------------------
 def stuck_runs() -> ProbeResult:
-    hours = settings.CHECKLIST_STUCK_RUN_HOURS
-    cutoff_ms = int((time.time() - hours * 3600) * 1000)
+    """Stuck runs by the reaper's own rule and age (MAINTENANCE_REAPER_THRESHOLD_HOURS): a run the reaper
+    deliberately leaves alone (it logged a metric within the threshold) does not fail the checklist."""
+    hours = settings.MAINTENANCE_REAPER_THRESHOLD_HOURS
+    cutoff_ms = stuck_cutoff_ms(hours)
     experiments = {e.experiment_id: e.name for e in mlf.iter_experiments()}
     stuck = [
-        r
-        for r in mlf.iter_runs(list(experiments), filter_string="attributes.status = 'RUNNING'")
-        if (r.start_time or 0) < cutoff_ms
+        r for r in mlf.iter_runs(list(experiments), filter_string=stuck_query(cutoff_ms)) if is_stuck(r, cutoff_ms)
     ]
     if not stuck:
         return ProbeResult(
-            PASS, f"No run has been RUNNING for more than {hours} h ({len(experiments)} experiments searched)."
+            PASS, f"No run has been RUNNING for more than {hours:g} h ({len(experiments)} experiments searched)."
         )
     lines = [
         f"{experiments.get(r.experiment_id, r.experiment_id)} / {r.run_name or r.run_id} ({r.run_id})"
         for r in stuck[:10]
     ]
     more = f"\n… and {len(stuck) - 10} more" if len(stuck) > 10 else ""
-    return ProbeResult(FAIL, f"{len(stuck)} run(s) RUNNING for more than {hours} h:\n" + "\n".join(lines) + more)
+    head = f"{len(stuck)} run(s) RUNNING for more than {hours:g} h with no metric logged in that time:\n"
+    return ProbeResult(FAIL, head + "\n".join(lines) + more)
 
 
 def unused_models() -> ProbeResult:
@@ -209,11 +197,11 @@ def _capacity(attribute: str, limit: int, label: str) -> ProbeResult:
 
 
 def artifact_capacity() -> ProbeResult:
-    return _capacity("artifact_bytes", settings.CHECKLIST_ARTIFACT_BYTES_MAX, "Artifact store size")
+    return _capacity("artifact_bytes", settings.MAINTENANCE_ARTIFACT_WARNING_BYTES, "Artifact store size")
 
 
 def db_size() -> ProbeResult:
-    return _capacity("db_bytes", settings.CHECKLIST_DB_BYTES_MAX, "Backend database size")
+    return _capacity("db_bytes", settings.MAINTENANCE_DATABASE_WARNING_BYTES, "Backend database size")
 
 
 def last_cleanup() -> ProbeResult:
@@ -262,7 +250,7 @@ LATENCY_OPERATIONS: list[tuple[str, str]] = [
 def take_latency_samples(*, rounds: int = 1) -> list[LatencySample]:
     """Time a few small MLflow API calls and store one LatencySample per call."""
     samples = []
-    uri = redact_uri(mlf.tracking_uri())
+    uri = without_credentials(mlf.tracking_uri())
     for _ in range(rounds):
         for name, path in LATENCY_OPERATIONS:
             status: list[int] = []
@@ -283,7 +271,7 @@ def p95(values: list[float]) -> float:
 
 def latency_p95() -> ProbeResult:
     window = timezone.now() - timedelta(hours=settings.CHECKLIST_LATENCY_WINDOW_HOURS)
-    recent = LatencySample.objects.filter(measured_at__gte=window, tracking_uri=redact_uri(mlf.tracking_uri()))
+    recent = LatencySample.objects.filter(measured_at__gte=window, tracking_uri=without_credentials(mlf.tracking_uri()))
     if recent.count() < settings.CHECKLIST_LATENCY_MIN_SAMPLES:
         take_latency_samples(rounds=2)
     rows = list(recent.values_list("milliseconds", "ok"))

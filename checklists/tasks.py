@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from maintenance.checklists import services
+from checklists import services
 from mlopsadmin.lib.mlflow_client import MlflowUnavailable
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,3 @@ def checklist_instances_scheduled() -> dict[str, object]:
         changed,
     )
     return {"instances": [i.pk for i in instances], "changed": changed}
-
-
-@shared_task(acks_late=True, autoretry_for=(MlflowUnavailable,), retry_backoff=True, max_retries=3)
-def checklist_probe_run(instance_id: int) -> int:
-    return len(services.instance_probe_run(instance_id=instance_id))

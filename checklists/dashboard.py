@@ -6,7 +6,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from maintenance.checklists import selectors
+from checklists import selectors
 from mlopsadmin.core.dashboard import Tile
 
 

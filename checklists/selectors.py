@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from maintenance.checklists.models import (
+from checklists.models import (
     FAIL,
     KIND_INITIAL,
     KIND_MONTHLY,
@@ -21,8 +21,9 @@ from maintenance.checklists.models import (
     InstanceItem,
     LatencySample,
 )
-from maintenance.checklists.probes import p95, redact_uri
+from checklists.probes import p95
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib.uris import without_credentials
 
 KIND_ORDER = {KIND_WEEKLY: 0, KIND_MONTHLY: 1, KIND_INITIAL: 2}
 
@@ -54,7 +55,7 @@ def current_instances() -> list[ChecklistInstance]:
         instance = ChecklistInstance.objects.filter(kind=kind).order_by("-period_start", "-id").first()
         if instance:
             found.append(instance)
-    uri = redact_uri(mlf.tracking_uri())
+    uri = without_credentials(mlf.tracking_uri())
     initial = ChecklistInstance.objects.filter(kind=KIND_INITIAL, tracking_uri=uri).first()
     if initial:
         found.append(initial)
@@ -117,7 +118,7 @@ class LatencyStats:
 
 def latency_stats() -> LatencyStats:
     window = timezone.now() - timedelta(hours=settings.CHECKLIST_LATENCY_WINDOW_HOURS)
-    rows = LatencySample.objects.filter(measured_at__gte=window, tracking_uri=redact_uri(mlf.tracking_uri()))
+    rows = LatencySample.objects.filter(measured_at__gte=window, tracking_uri=without_credentials(mlf.tracking_uri()))
     values = list(rows.values_list("milliseconds", flat=True))
     last = rows.order_by("-measured_at").values_list("measured_at", flat=True).first()
     return LatencyStats(

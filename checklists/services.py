@@ -11,9 +11,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from maintenance.checklists import probes
-from maintenance.checklists.definitions import code_definitions
-from maintenance.checklists.models import (
+from checklists import probes
+from checklists.definitions import code_definitions
+from checklists.models import (
     FAIL,
     KIND_MONTHLY,
     KIND_WEEKLY,
@@ -30,6 +30,7 @@ from maintenance.checklists.models import (
 from mlopsadmin.core.audit import actor_label, audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib.uris import without_credentials
 
 SYSTEM_ACTOR = "system:checklists"
 NOTE_MAX = 2000
@@ -167,7 +168,7 @@ def instance_create(
 ) -> tuple[ChecklistInstance, bool]:
     """The instance of this period (idempotent): (instance, created)."""
     today = today or timezone.localdate()
-    uri = probes.redact_uri(mlf.tracking_uri())  # never store credentials that are part of a URI
+    uri = without_credentials(mlf.tracking_uri())  # never store credentials that are part of a URI
     period_key, start, end = period_for(kind, today, uri)
     existing = ChecklistInstance.objects.filter(kind=kind, period_key=period_key).first()
     if existing:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from maintenance.checklists import views
+from checklists import views
 
 urlpatterns = [
     path("", views.index, name="index"),

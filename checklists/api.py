@@ -8,8 +8,8 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
-from maintenance.checklists import selectors, services
-from maintenance.checklists.models import ChecklistInstance, InstanceItem
+from checklists import selectors, services
+from checklists.models import ChecklistInstance, InstanceItem
 from mlopsadmin import policy
 from mlopsadmin.core.errors import NotFound
 from mlopsadmin.policy import Action

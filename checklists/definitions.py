@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from maintenance.checklists.models import KINDS, MODE_AUTO, MODE_BOTH, MODE_MANUAL
+from checklists.models import KINDS, MODE_AUTO, MODE_BOTH, MODE_MANUAL
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 HEADER_RE = re.compile(r"<!--\s*kind:\s*(?P<kind>[a-z]+)\s*;\s*version:\s*(?P<version>\d+)\s*-->")

@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from maintenance.checklists import selectors, services
-from maintenance.checklists.models import KINDS, PROBE_STATUSES, TICK_OUTCOMES
+from checklists import selectors, services
+from checklists.models import KINDS, PROBE_STATUSES, TICK_OUTCOMES
 from mlopsadmin import policy
 from mlopsadmin.core.htmx import redirect_after_post
 from mlopsadmin.policy import Action
@@ -155,10 +155,7 @@ def definition_edit(request: HttpRequest, kind: str) -> HttpResponse:
         )
         messages.success(request, f"Saved {definition}. New instances use it; existing ones keep their wording.")
         return redirect("checklists:definitions")
-    definition = services.latest_definition(kind)
-    if definition is None:
-        services.definitions_sync(actor=request.user)
-        definition = services.latest_definition(kind)
+    definition = services.latest_definition(kind)  # a GET only reads: definitions are loaded at migrate time
     return render(
         request,
         "checklists/definition_edit.html",
