@@ -94,7 +94,7 @@ def fill_from_plan(scale: float) -> dict[str, float]:
 def fill_by_sync(tracking_uri: str) -> dict[str, float]:
     from django.conf import settings
 
-    from catalog.services import catalog_sync
+    from catalog.sync import catalog_sync
 
     settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = tracking_uri
     full = catalog_sync(full=True)

@@ -6,13 +6,13 @@ from typing import Any
 
 from django.urls import reverse
 
-from catalog.selectors import naming_compliance_percent, sync_state_get
+from catalog.selectors import naming_compliance_percent, sync_status
 from mlopsadmin.core.dashboard import Tile
 
 
 def catalog_tiles(user: Any) -> list[Tile]:
     percent, compliant, total = naming_compliance_percent()
-    state = sync_state_get()
+    state = sync_status()
     if not total and state.last_success_at is None:
         return [
             Tile(

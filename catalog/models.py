@@ -106,28 +106,3 @@ class CatalogTagCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.experiment_id}:{self.tag}={self.present}"
-
-
-class CatalogSyncState(models.Model):
-    """The one sync state row (pk=1): progress for the page, and the claim that keeps syncs single."""
-
-    IDLE, RUNNING, FAILED = "idle", "running", "failed"
-
-    state = models.CharField(max_length=16, default=IDLE)
-    mode = models.CharField(max_length=16, blank=True, help_text="incremental or full")
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    last_full_scan_at = models.DateTimeField(null=True, blank=True)
-    total = models.IntegerField(default=0, help_text="experiments whose runs this sync scans")
-    done = models.IntegerField(default=0)
-    runs_seen = models.IntegerField(default=0)
-    message = models.TextField(blank=True)
-    duration_seconds = models.FloatField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"catalog sync {self.state}"
-
-    @property
-    def percent(self) -> int:
-        return int(100 * self.done / self.total) if self.total else (100 if self.state != self.RUNNING else 0)

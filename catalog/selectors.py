@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -12,7 +13,8 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from catalog import naming
-from catalog.models import CatalogExperiment, CatalogSyncState, NamingConvention
+from catalog.models import CatalogExperiment, NamingConvention
+from maintenance.models import TaskKind, TaskRun, TaskState
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib import mlflow_client as mlf
 
@@ -59,9 +61,67 @@ def convention_for(row: NamingConvention | None = None, teams: list[Team] | None
     )
 
 
-def sync_state_get() -> CatalogSyncState:
-    row, _ = CatalogSyncState.objects.get_or_create(pk=1)
-    return row
+SYNC_WAITING = "Sync requested; waiting for a worker…"
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """The catalog sync as the page shows it, read from its TaskRun records (kind catalog_sync).
+    state: "idle" (none active, last one succeeded or none yet), "running" (queued or running) or "failed"
+    (the last one failed or was interrupted). Times are aware datetimes; counts are experiments / runs."""
+
+    state: str = "idle"
+    mode: str = ""
+    message: str = ""
+    task_run_id: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_success_started_at: datetime | None = None
+    last_full_scan_at: datetime | None = None
+    total: int = 0
+    done: int = 0
+    runs_seen: int = 0
+    duration_seconds: float | None = None
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else (100 if self.state != "running" else 0)
+
+
+def sync_status() -> SyncStatus:
+    """The latest catalog sync, the last successful one and the last successful full scan (3 queries)."""
+    runs = TaskRun.objects.filter(kind=TaskKind.CATALOG_SYNC)
+    latest = runs.order_by("-created_at", "-id").first()
+    if latest is None:
+        return SyncStatus()
+    succeeded = runs.filter(state=TaskState.SUCCEEDED).order_by("-finished_at", "-id")
+    success = succeeded.first()
+    full = succeeded.filter(report__mode="full").first()
+    report = latest.report or {}
+    state = {TaskState.QUEUED: "running", TaskState.RUNNING: "running", TaskState.SUCCEEDED: "idle"}.get(
+        TaskState(latest.state), "failed"
+    )
+    message = report.get("message", "")
+    if latest.state == TaskState.QUEUED:
+        message = SYNC_WAITING
+    elif state == "failed" and latest.errors:
+        message = str(latest.errors[-1])
+    return SyncStatus(
+        state=state,
+        mode=str(report.get("mode", "")),
+        message=message,
+        task_run_id=latest.pk,
+        started_at=latest.started_at,
+        finished_at=latest.finished_at,
+        last_success_at=success.finished_at if success else None,
+        last_success_started_at=success.started_at if success else None,
+        last_full_scan_at=full.started_at if full else None,
+        total=latest.progress_total,
+        done=latest.progress_done,
+        runs_seen=int((latest.counts or {}).get("runs", 0)),
+        duration_seconds=(success.report or {}).get("seconds") if success else None,
+    )
 
 
 @dataclass

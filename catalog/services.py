@@ -1,16 +1,14 @@
-"""Writes of the catalog: sync the local index from MLflow, re-evaluate it against the convention,
+"""Writes of the catalog: re-evaluate the local index against the convention (the sync is in sync.py),
 and the fixes (rename, bulk tag, create) and convention edits. Each user action writes one audit event."""
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -19,8 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog import naming
-from catalog.models import CatalogExperiment, CatalogSyncState, CatalogTagCount, NamingConvention
-from catalog.selectors import INDEX_VERSION_KEY, convention_for, convention_get, sync_state_get
+from catalog.models import CatalogExperiment, CatalogTagCount, NamingConvention
+from catalog.selectors import INDEX_VERSION_KEY, convention_for, convention_get
 from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -117,7 +115,7 @@ def index_changed() -> None:
         cache.set(INDEX_VERSION_KEY, 2, None)
 
 
-# --- Sync ----------------------------------------------------------------------------------------
+# --- Run scans (the sync and the fixes) -----------------------------------------------------------
 @dataclass
 class ScanResult:
     experiment_id: str
@@ -141,218 +139,8 @@ def experiment_scan_runs(experiment_id: str) -> ScanResult:
     return result
 
 
-@dataclass
-class SyncResult:
-    mode: str
-    experiments: int = 0
-    new: list[str] = field(default_factory=list)
-    renamed: list[tuple[str, str, str]] = field(default_factory=list)  # id, old, new
-    deleted: list[str] = field(default_factory=list)
-    restored: list[str] = field(default_factory=list)
-    scanned: int = 0
-    runs: int = 0
-    seconds: float = 0.0
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "experiments": self.experiments,
-            "new": len(self.new),
-            "renamed": len(self.renamed),
-            "deleted": len(self.deleted),
-            "restored": len(self.restored),
-            "scanned": self.scanned,
-            "runs": self.runs,
-            "seconds": round(self.seconds, 2),
-        }
-
-
-def _claim(mode: str) -> CatalogSyncState:
-    sync_state_get()
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.CATALOG_SYNC_STALE_SECONDS)
-    claimed = (
-        CatalogSyncState.objects.filter(pk=1)
-        .exclude(state=CatalogSyncState.RUNNING, started_at__gt=stale)
-        .update(
-            state=CatalogSyncState.RUNNING,
-            mode=mode,
-            started_at=now,
-            finished_at=None,
-            total=0,
-            done=0,
-            runs_seen=0,
-            message="Listing experiments…",
-        )
-    )
-    if claimed != 1:
-        raise Conflict("A catalog sync is already running; wait for it to finish.")
-    return sync_state_get()
-
-
-def _progress(**fields: Any) -> None:
-    CatalogSyncState.objects.filter(pk=1).update(**fields)
-
-
-def catalog_sync(*, actor: Any = None, full: bool | None = None) -> SyncResult:
-    """Bring the local index in step with MLflow.
-
-    Lists all experiments (deleted included; cheap), detects new / renamed / deleted / restored ones,
-    and scans the runs of those that need it: new ones, ones whose `last_update_time` moved, ones with
-    runs started or ended since the last sync, never-scanned ones — or all of them on a full scan
-    (forced, or when the last full scan is older than CATALOG_FULL_RESCAN_SECONDS).
-    """
-    previous = sync_state_get()
-    if full is None:
-        full = (
-            previous.last_full_scan_at is None
-            or (timezone.now() - previous.last_full_scan_at).total_seconds() > settings.CATALOG_FULL_RESCAN_SECONDS
-        )
-    mode = "full" if full else "incremental"
-    since = previous.started_at if previous.last_success_at else None
-    state = _claim(mode)
-    started = time.perf_counter()
-    try:
-        result = _sync(mode, full=full, since=since)
-    except Exception as exc:
-        _progress(state=CatalogSyncState.FAILED, finished_at=timezone.now(), message=str(exc)[:1000])
-        raise
-    result.seconds = time.perf_counter() - started
-    now = timezone.now()
-    _progress(
-        state=CatalogSyncState.IDLE,
-        finished_at=now,
-        last_success_at=now,
-        duration_seconds=result.seconds,
-        message=_describe(result),
-        **({"last_full_scan_at": state.started_at} if full else {}),
-    )
-    if actor is not None and not isinstance(actor, str):
-        audit_record(
-            actor=actor, action="catalog.sync", target_kind="task", target_id="catalog_sync", after=result.summary()
-        )
-    logger.info("catalog sync %s", result.summary())
-    return result
-
-
-def _describe(result: SyncResult) -> str:
-    return (
-        f"{result.mode} sync: {result.experiments} experiments, {result.new and len(result.new) or 0} new, "
-        f"{len(result.renamed)} renamed, {len(result.deleted)} deleted; scanned {result.scanned} "
-        f"experiments / {result.runs} runs in {result.seconds:.1f} s"
-    )
-
-
-def _sync(mode: str, *, full: bool, since: datetime | None) -> SyncResult:
-    result = SyncResult(mode)
-    listing = {e.experiment_id: e for e in mlf.iter_experiments(include_deleted=True)}
-    result.experiments = len(listing)
-    index = {row.experiment_id: row for row in CatalogExperiment.objects.all()}
-    to_scan = _apply_listing(listing, index, result)
-    if not full:
-        to_scan |= {i for i, row in index.items() if row.runs_scanned_at is None and i in listing}
-        if since is not None:
-            to_scan |= _experiments_with_recent_runs(
-                [i for i, e in listing.items() if not e.is_deleted], since - timedelta(minutes=5)
-            )
-    else:
-        to_scan = set(listing)
-    to_scan = {i for i in to_scan if i in listing and not listing[i].is_deleted}
-    _progress(total=len(to_scan), message=f"Scanning runs of {len(to_scan)} experiments…")
-    _scan(sorted(to_scan, key=int_or_str), result)
-    catalog_evaluate()
-    return result
-
-
-def int_or_str(value: str) -> tuple[int, str]:
-    return (int(value), "") if value.isdigit() else (0, value)
-
-
-def _apply_listing(
-    listing: dict[str, mlf.Experiment], index: dict[str, CatalogExperiment], result: SyncResult
-) -> set[str]:
-    """Create/update index rows from the experiment listing; returns ids whose runs need a scan."""
-    now = timezone.now()
-    to_scan: set[str] = set()
-    creates: list[CatalogExperiment] = []
-    updates: list[CatalogExperiment] = []
-    for experiment_id, exp in listing.items():
-        row = index.get(experiment_id)
-        if row is None:
-            creates.append(
-                CatalogExperiment(
-                    experiment_id=experiment_id,
-                    name=exp.name,
-                    lifecycle_stage=exp.lifecycle_stage,
-                    last_update_time=exp.last_update_time,
-                    synced_at=now,
-                )
-            )
-            result.new.append(experiment_id)
-            to_scan.add(experiment_id)
-            continue
-        changed = row.last_update_time != exp.last_update_time
-        if row.name != exp.name:
-            result.renamed.append((experiment_id, row.name, exp.name))
-            row.previous_name, row.name = row.name, exp.name
-        if row.lifecycle_stage != exp.lifecycle_stage:
-            (result.deleted if exp.is_deleted else result.restored).append(experiment_id)
-            row.lifecycle_stage = exp.lifecycle_stage
-        if changed:
-            to_scan.add(experiment_id)
-        row.last_update_time = exp.last_update_time
-        row.synced_at = now
-        updates.append(row)
-    for experiment_id, row in index.items():  # gone from MLflow altogether (permanently deleted)
-        if experiment_id not in listing and row.lifecycle_stage != "gone":
-            result.deleted.append(experiment_id)
-            row.lifecycle_stage = "gone"
-            row.synced_at = now
-            updates.append(row)
-    with transaction.atomic():
-        CatalogExperiment.objects.bulk_create(creates, batch_size=500)
-        CatalogExperiment.objects.bulk_update(
-            updates, ["name", "previous_name", "lifecycle_stage", "last_update_time", "synced_at"], batch_size=500
-        )
-    return to_scan
-
-
-def _experiments_with_recent_runs(experiment_ids: list[str], since: datetime) -> set[str]:
-    """Experiments with a run started or ended since `since` (two filtered searches per chunk of 100)."""
-    since_ms = int(since.timestamp() * 1000)
-    found: set[str] = set()
-    for start in range(0, len(experiment_ids), 100):
-        chunk = experiment_ids[start : start + 100]
-        for attribute in ("start_time", "end_time"):
-            for run in mlf.iter_runs(chunk, filter_string=f"attributes.{attribute} >= {since_ms}"):
-                found.add(run.experiment_id)
-    return found
-
-
-def _scan(experiment_ids: list[str], result: SyncResult) -> None:
-    """Scan runs in a small thread pool (the server does the work); write results from this thread."""
-    if not experiment_ids:
-        return
-    last_report = time.monotonic()
-    workers = max(1, min(settings.CATALOG_SYNC_WORKERS, len(experiment_ids)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-scan") as pool:
-        futures = [pool.submit(experiment_scan_runs, i) for i in experiment_ids]
-        try:
-            for future in as_completed(futures):
-                scan = future.result()
-                _store_scan(scan)
-                result.scanned += 1
-                result.runs += scan.run_count
-                if time.monotonic() - last_report > 1.0 or result.scanned == len(experiment_ids):
-                    _progress(done=result.scanned, runs_seen=result.runs)
-                    last_report = time.monotonic()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-
-
-def _store_scan(scan: ScanResult) -> None:
+def store_scan(scan: ScanResult) -> None:
+    """Write one experiment's scan into the index (run count, activity, team tag, tag presence)."""
     row = CatalogExperiment.objects.filter(experiment_id=scan.experiment_id).first()
     if row is None:
         return
@@ -494,7 +282,7 @@ def runs_tag_set(
             result.failed[run_id] = str(exc)[:300]
     scan = experiment_scan_runs(str(experiment_id))
     with transaction.atomic():
-        _store_scan(scan)
+        store_scan(scan)
         audit_record(
             actor=actor,
             action="experiment.tag_runs",

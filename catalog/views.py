@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,17 +18,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from catalog import naming, selectors, services
-from catalog.models import CatalogSyncState
-from catalog.tasks import catalog_sync_now
+from catalog.sync import catalog_sync_start
 from mlopsadmin import policy
-from mlopsadmin.core.errors import InvalidInput
+from mlopsadmin.core.errors import Conflict, InvalidInput
 from mlopsadmin.core.htmx import HtmxHttpRequest
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib.mlflow_client import MlflowError
 
 
 def _sync_context(request: HttpRequest) -> dict[str, Any]:
-    state = selectors.sync_state_get()
+    state = selectors.sync_status()
     ago = int((timezone.now() - state.last_success_at).total_seconds()) if state.last_success_at else None
     return {"sync": state, "synced_ago": ago, "can_sync": policy.can(request.user, policy.Action.CATALOG_SYNC)}
 
@@ -116,15 +114,11 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
 def sync_now(request: HtmxHttpRequest) -> HttpResponse:
     policy.require(request.user, policy.Action.CATALOG_SYNC)
     full = request.POST.get("full") == "1"
-    state = selectors.sync_state_get()
-    if state.state == CatalogSyncState.RUNNING:
+    try:
+        catalog_sync_start(actor=request.user, full=full)
+    except Conflict:
         messages.info(request, "A sync is already running.")
     else:
-        user_id = request.user.pk
-        transaction.on_commit(lambda: catalog_sync_now.delay(user_id=user_id, full=full))
-        CatalogSyncState.objects.filter(pk=1).exclude(state=CatalogSyncState.RUNNING).update(
-            message="Sync requested; waiting for a worker…"
-        )
         messages.success(request, "Sync requested.")
     if request.htmx:
         return render(request, "catalog/index.html#sync", _sync_context(request))
@@ -135,7 +129,7 @@ def sync_now(request: HtmxHttpRequest) -> HttpResponse:
 def sync_status(request: HtmxHttpRequest) -> HttpResponse:
     context = _sync_context(request)
     response = render(request, "catalog/index.html#sync", context)
-    if request.htmx and context["sync"].state != CatalogSyncState.RUNNING and request.GET.get("poll"):
+    if request.htmx and context["sync"].state != "running" and request.GET.get("poll"):
         stop = HttpResponseStopPolling()
         stop.content = response.content
         return stop

@@ -108,7 +108,7 @@ class ReaperIn(Schema):
 
 
 class TaskRunsQuery(Schema):
-    kind: Literal["", "cleanup_plan", "cleanup_execute", "reaper", "capacity"] = ""
+    kind: Literal["", "cleanup_plan", "cleanup_execute", "reaper", "capacity", "catalog_sync"] = ""
     state: Literal["", "queued", "running", "succeeded", "failed", "interrupted"] = ""
     limit: int = Field(50, ge=1, le=500)
 

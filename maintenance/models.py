@@ -16,6 +16,7 @@ class TaskKind(models.TextChoices):
     CLEANUP_EXECUTE = "cleanup_execute", "Cleanup execute"
     REAPER = "reaper", "Stuck-run reaper"
     CAPACITY = "capacity", "Capacity check"
+    CATALOG_SYNC = "catalog_sync", "Catalog sync"
 
 
 class TaskState(models.TextChoices):

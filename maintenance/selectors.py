@@ -129,7 +129,7 @@ class ScheduleRow:
     next_run: datetime | None
 
 
-SCHEDULE_KINDS = {"reaper": TaskKind.REAPER, "capacity": TaskKind.CAPACITY}
+SCHEDULE_KINDS = {"reaper": TaskKind.REAPER, "capacity": TaskKind.CAPACITY, "catalog_sync": TaskKind.CATALOG_SYNC}
 
 
 def schedules_overview(*, now: datetime | None = None) -> list[ScheduleRow]:

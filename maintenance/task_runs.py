@@ -155,9 +155,15 @@ def task_run_claim(*, task_run_id: int, celery_task_id: str = "") -> TaskRun | N
 
 
 def task_run_progress(
-    run: TaskRun, *, done: int | None = None, total: int | None = None, counts: dict[str, Any] | None = None
+    run: TaskRun,
+    *,
+    done: int | None = None,
+    total: int | None = None,
+    counts: dict[str, Any] | None = None,
+    report: dict[str, Any] | None = None,
 ) -> None:
-    """Record progress and beat the heart; raises TaskLost if the record is no longer ours."""
+    """Record progress (and optionally the report so far) and beat the heart; raises TaskLost if the record
+    is no longer ours."""
     changes: dict[str, Any] = {"heartbeat_at": timezone.now()}
     if done is not None:
         changes["progress_done"] = run.progress_done = done
@@ -165,6 +171,8 @@ def task_run_progress(
         changes["progress_total"] = run.progress_total = total
     if counts is not None:
         changes["counts"] = run.counts = counts
+    if report is not None:
+        changes["report"] = run.report = report
     if not TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(**changes):
         raise TaskLost(f"task run {run.pk} is no longer running")
 
@@ -201,7 +209,7 @@ class Handler:
     """What a worker does for one task kind: `run(task_run)`, and `failed(task_run)` to put the
     feature's own records back in order when the run fails (optional)."""
 
-    run: Callable[[TaskRun], None]
+    run: Callable[[TaskRun], object]  # its return value is not used
     failed: Callable[[TaskRun], None] | None = None
 
 

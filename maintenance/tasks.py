@@ -11,6 +11,7 @@ import logging
 
 from celery import shared_task
 
+from catalog.sync import catalog_sync_run
 from maintenance import task_runs
 from maintenance.capacity.check import capacity_check_start, capacity_run
 from maintenance.cleanup.execute import cleanup_failed, cleanup_plan_run
@@ -27,6 +28,7 @@ HANDLERS: dict[str, task_runs.Handler] = {
     TaskKind.CLEANUP_EXECUTE: task_runs.Handler(run=cleanup_plan_run, failed=cleanup_failed),
     TaskKind.REAPER: task_runs.Handler(run=reaper_run),
     TaskKind.CAPACITY: task_runs.Handler(run=capacity_run),
+    TaskKind.CATALOG_SYNC: task_runs.Handler(run=catalog_sync_run),
 }
 
 

@@ -287,8 +287,6 @@ CATALOG_SYNC_PAGE_SIZE = env_int("CATALOG_SYNC_PAGE_SIZE", 1000)
 CATALOG_SYNC_WORKERS = env_int("CATALOG_SYNC_WORKERS", 4)
 # An incremental sync rescans changed experiments only; every so often rescan all (external tag edits).
 CATALOG_FULL_RESCAN_SECONDS = env_int("CATALOG_FULL_RESCAN_SECONDS", 6 * 3600)
-# A sync "running" for longer than this is taken to have died (its claim can be taken over).
-CATALOG_SYNC_STALE_SECONDS = env_int("CATALOG_SYNC_STALE_SECONDS", 3600)
 CATALOG_PAGE_SIZE = env_int("CATALOG_PAGE_SIZE", 50)
 # The drill-down reads MLflow live for one experiment: at most this many offending runs are listed.
 CATALOG_DRILLDOWN_LIMIT = env_int("CATALOG_DRILLDOWN_LIMIT", 200)

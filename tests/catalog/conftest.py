@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from catalog.services import catalog_sync
+from catalog.sync import catalog_sync
 from mlopsadmin.lib import mlflow_client as mlf
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from catalog.services import catalog_sync
+from catalog.sync import catalog_sync
 from mlopsadmin.lib import mlflow_client as mlf
 from tests.catalog.conftest import make_experiment
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import CatalogExperiment
-from catalog.services import catalog_sync
+from catalog.sync import catalog_sync
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from tests.catalog.conftest import FULL_TAGS, make_experiment

@@ -23,7 +23,7 @@ def test_catalog_page_groups_and_filters(login, synced) -> None:  # type: ignore
 
 
 def test_deleted_hidden_unless_asked(login, synced, unique: str) -> None:  # type: ignore[no-untyped-def]
-    from catalog.services import catalog_sync
+    from catalog.sync import catalog_sync
     from mlopsadmin.lib import mlflow_client as mlf
 
     experiment_id = mlf.create_experiment(f"/churn-team/gone-{unique}/x")

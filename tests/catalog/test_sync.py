@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.models import CatalogExperiment, CatalogSyncState
-from catalog.selectors import sync_state_get
-from catalog.services import catalog_sync, convention_update
+from catalog.models import CatalogExperiment
+from catalog.selectors import sync_status
+from catalog.services import convention_update
+from catalog.sync import catalog_sync
 from mlopsadmin.lib import mlflow_client as mlf
 from tests.catalog.conftest import FULL_TAGS, make_experiment
 
@@ -28,8 +29,8 @@ def test_full_sync_indexes_demo_experiments_with_violations(synced) -> None:  # 
     assert unknown.suggested_name.startswith("/rec-team/item2vec/hyperopt-sweep")
     nobody = CatalogExperiment.objects.get(name="experiment_1")
     assert nobody.missing_tag_counts["team"] == nobody.run_count == 4
-    state = sync_state_get()
-    assert state.state == CatalogSyncState.IDLE and state.last_success_at and state.done == state.total
+    state = sync_status()
+    assert state.state == "idle" and state.last_success_at and state.done == state.total
 
 
 def test_sync_picks_up_new_renamed_and_deleted(synced, unique: str) -> None:  # type: ignore[no-untyped-def]
@@ -83,8 +84,15 @@ def test_convention_change_reevaluates_without_mlflow(synced, personas) -> None:
 def test_second_sync_is_refused_while_one_runs(synced) -> None:  # type: ignore[no-untyped-def]
     from django.utils import timezone
 
+    from maintenance.models import TaskKind, TaskRun, TaskState
     from mlopsadmin.core.errors import Conflict
 
-    CatalogSyncState.objects.filter(pk=1).update(state=CatalogSyncState.RUNNING, started_at=timezone.now())
+    TaskRun.objects.create(
+        kind=TaskKind.CATALOG_SYNC,
+        state=TaskState.RUNNING,
+        started_by="x",
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
     with pytest.raises(Conflict):
         catalog_sync()

@@ -209,7 +209,7 @@ def test_cleanup_probe_needs_a_recent_success(monkeypatch: pytest.MonkeyPatch) -
 
 def test_naming_probes_read_the_catalog_index_and_the_registry_lint(mlflow: str) -> None:
     """Experiment naming over the catalog's synced index; model naming over the real registry."""
-    from catalog.services import catalog_sync
+    from catalog.sync import catalog_sync
 
     assert probes.run_probe("experiment_naming").status == "unknown"  # nothing synced yet
     catalog_sync(full=True)

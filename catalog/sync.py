@@ -1,0 +1,259 @@
+"""The catalog sync: the local experiment index brought in step with MLflow. It runs as a maintenance
+TaskRun (kind catalog_sync): one job-progress model for every background job (state, progress, heartbeat,
+at most one active per kind)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.models import CatalogExperiment
+from catalog.selectors import sync_status
+from catalog.services import catalog_evaluate, experiment_scan_runs, store_scan
+from maintenance.models import TaskKind, TaskRun, TaskState
+from maintenance.task_runs import (
+    actor_for,
+    task_run_claim,
+    task_run_create,
+    task_run_enqueue,
+    task_run_finish,
+    task_run_progress,
+)
+from mlopsadmin.core.audit import audit_record
+from mlopsadmin.core.errors import Conflict
+from mlopsadmin.lib import mlflow_client as mlf
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "system:catalog_sync"
+
+
+@dataclass
+class SyncResult:
+    mode: str
+    experiments: int = 0
+    new: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str, str]] = field(default_factory=list)  # id, old, new
+    deleted: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    scanned: int = 0
+    runs: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "experiments": self.experiments,
+            "new": len(self.new),
+            "renamed": len(self.renamed),
+            "deleted": len(self.deleted),
+            "restored": len(self.restored),
+            "scanned": self.scanned,
+            "runs": self.runs,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def catalog_sync_start(*, actor: Any, full: bool | None = None) -> TaskRun:
+    """Queue a catalog sync as a TaskRun (kind catalog_sync) for a worker; what "Sync now" and the beat
+    entry call. `full`: None lets the sync decide (a full rescan when the last one is older than
+    CATALOG_FULL_RESCAN_SECONDS). Raises Conflict when a sync is already queued or running."""
+    with transaction.atomic():
+        run = task_run_create(kind=TaskKind.CATALOG_SYNC, parameters={"full": full}, actor=actor)
+        task_run_enqueue(run)
+    return run
+
+
+def catalog_sync(*, actor: Any = None, full: bool | None = None) -> SyncResult:
+    """Sync now, in this process (tests, bench, a shell): the same TaskRun record a worker would write.
+    Raises Conflict when a sync is already queued or running; MlflowError when MLflow fails (the record
+    is then failed)."""
+    created = task_run_create(kind=TaskKind.CATALOG_SYNC, parameters={"full": full}, actor=actor or SYSTEM_ACTOR)
+    run = task_run_claim(task_run_id=created.pk)
+    if run is None:
+        raise Conflict("A catalog sync is already running; wait for it to finish.")
+    try:
+        return catalog_sync_run(run)
+    except Exception as exc:
+        task_run_finish(run, state=TaskState.FAILED, errors=[f"{type(exc).__name__}: {exc}"[:1000]])
+        raise
+
+
+def catalog_sync_run(run: TaskRun) -> SyncResult:
+    """Handler (maintenance.tasks.HANDLERS): bring the local index in step with MLflow.
+
+    Lists all experiments (deleted included; cheap), detects new / renamed / deleted / restored ones,
+    and scans the runs of those that need it: new ones, ones whose `last_update_time` moved, ones with
+    runs started or ended since the last successful sync, never-scanned ones — or all of them on a full
+    scan (forced, or when the last full scan is older than CATALOG_FULL_RESCAN_SECONDS). Progress,
+    counts and the outcome are the TaskRun's.
+    """
+    status = sync_status()
+    full = run.parameters.get("full")
+    if full is None:
+        full = (
+            status.last_full_scan_at is None
+            or (timezone.now() - status.last_full_scan_at).total_seconds() > settings.CATALOG_FULL_RESCAN_SECONDS
+        )
+    mode = "full" if full else "incremental"
+    progress = _Progress(run, mode)
+    progress(message="Listing experiments…")
+    started = time.perf_counter()
+    result = _sync(mode, full=full, since=status.last_success_started_at, progress=progress)
+    result.seconds = time.perf_counter() - started
+    task_run_finish(
+        run,
+        state=TaskState.SUCCEEDED,
+        counts=result.summary(),
+        report={"mode": mode, "message": _describe(result), "seconds": round(result.seconds, 2)},
+    )
+    if run.started_by_user_id:
+        audit_record(
+            actor=actor_for(run),
+            action="catalog.sync",
+            target_kind="task",
+            target_id="catalog_sync",
+            after=result.summary(),
+        )
+    logger.info("catalog sync %s", result.summary())
+    return result
+
+
+class _Progress:
+    """Progress of one sync on its TaskRun (and the worker's heartbeat); raises TaskLost if swept."""
+
+    def __init__(self, run: TaskRun, mode: str) -> None:
+        self.run, self.mode = run, mode
+
+    def __call__(
+        self, *, done: int | None = None, total: int | None = None, runs: int | None = None, message: str = ""
+    ) -> None:
+        counts = {**(self.run.counts or {}), **({"runs": runs} if runs is not None else {})}
+        report = {"mode": self.mode, "message": message or (self.run.report or {}).get("message", "")}
+        task_run_progress(self.run, done=done, total=total, counts=counts, report=report)
+
+
+def _describe(result: SyncResult) -> str:
+    return (
+        f"{result.mode} sync: {result.experiments} experiments, {result.new and len(result.new) or 0} new, "
+        f"{len(result.renamed)} renamed, {len(result.deleted)} deleted; scanned {result.scanned} "
+        f"experiments / {result.runs} runs in {result.seconds:.1f} s"
+    )
+
+
+def _sync(mode: str, *, full: bool, since: datetime | None, progress: _Progress) -> SyncResult:
+    result = SyncResult(mode)
+    listing = {e.experiment_id: e for e in mlf.iter_experiments(include_deleted=True)}
+    result.experiments = len(listing)
+    index = {row.experiment_id: row for row in CatalogExperiment.objects.all()}
+    to_scan = _apply_listing(listing, index, result)
+    if not full:
+        to_scan |= {i for i, row in index.items() if row.runs_scanned_at is None and i in listing}
+        if since is not None:
+            to_scan |= _experiments_with_recent_runs(
+                [i for i, e in listing.items() if not e.is_deleted], since - timedelta(minutes=5)
+            )
+    else:
+        to_scan = set(listing)
+    to_scan = {i for i in to_scan if i in listing and not listing[i].is_deleted}
+    progress(total=len(to_scan), message=f"Scanning runs of {len(to_scan)} experiments…")
+    _scan(sorted(to_scan, key=int_or_str), result, progress)
+    catalog_evaluate()
+    return result
+
+
+def int_or_str(value: str) -> tuple[int, str]:
+    """Sort key of experiment ids: numeric ids in numeric order, others after."""
+    return (int(value), "") if value.isdigit() else (0, value)
+
+
+def _apply_listing(
+    listing: dict[str, mlf.Experiment], index: dict[str, CatalogExperiment], result: SyncResult
+) -> set[str]:
+    """Create/update index rows from the experiment listing; returns ids whose runs need a scan."""
+    now = timezone.now()
+    to_scan: set[str] = set()
+    creates: list[CatalogExperiment] = []
+    updates: list[CatalogExperiment] = []
+    for experiment_id, exp in listing.items():
+        row = index.get(experiment_id)
+        if row is None:
+            creates.append(
+                CatalogExperiment(
+                    experiment_id=experiment_id,
+                    name=exp.name,
+                    lifecycle_stage=exp.lifecycle_stage,
+                    last_update_time=exp.last_update_time,
+                    synced_at=now,
+                )
+            )
+            result.new.append(experiment_id)
+            to_scan.add(experiment_id)
+            continue
+        changed = row.last_update_time != exp.last_update_time
+        if row.name != exp.name:
+            result.renamed.append((experiment_id, row.name, exp.name))
+            row.previous_name, row.name = row.name, exp.name
+        if row.lifecycle_stage != exp.lifecycle_stage:
+            (result.deleted if exp.is_deleted else result.restored).append(experiment_id)
+            row.lifecycle_stage = exp.lifecycle_stage
+        if changed:
+            to_scan.add(experiment_id)
+        row.last_update_time = exp.last_update_time
+        row.synced_at = now
+        updates.append(row)
+    for experiment_id, row in index.items():  # gone from MLflow altogether (permanently deleted)
+        if experiment_id not in listing and row.lifecycle_stage != "gone":
+            result.deleted.append(experiment_id)
+            row.lifecycle_stage = "gone"
+            row.synced_at = now
+            updates.append(row)
+    with transaction.atomic():
+        CatalogExperiment.objects.bulk_create(creates, batch_size=500)
+        CatalogExperiment.objects.bulk_update(
+            updates, ["name", "previous_name", "lifecycle_stage", "last_update_time", "synced_at"], batch_size=500
+        )
+    return to_scan
+
+
+def _experiments_with_recent_runs(experiment_ids: list[str], since: datetime) -> set[str]:
+    """Experiments with a run started or ended since `since` (two filtered searches per chunk of 100)."""
+    since_ms = int(since.timestamp() * 1000)
+    found: set[str] = set()
+    for start in range(0, len(experiment_ids), 100):
+        chunk = experiment_ids[start : start + 100]
+        for attribute in ("start_time", "end_time"):
+            for run in mlf.iter_runs(chunk, filter_string=f"attributes.{attribute} >= {since_ms}"):
+                found.add(run.experiment_id)
+    return found
+
+
+def _scan(experiment_ids: list[str], result: SyncResult, progress: _Progress) -> None:
+    """Scan runs in a small thread pool (the server does the work); write results from this thread."""
+    if not experiment_ids:
+        return
+    last_report = time.monotonic()
+    workers = max(1, min(settings.CATALOG_SYNC_WORKERS, len(experiment_ids)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="catalog-scan") as pool:
+        futures = [pool.submit(experiment_scan_runs, i) for i in experiment_ids]
+        try:
+            for future in as_completed(futures):
+                scan = future.result()
+                store_scan(scan)
+                result.scanned += 1
+                result.runs += scan.run_count
+                if time.monotonic() - last_report > 1.0 or result.scanned == len(experiment_ids):
+                    progress(done=result.scanned, runs=result.runs)
+                    last_report = time.monotonic()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
