@@ -1,14 +1,4 @@
-from typing import Any
-
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
-
-
-def _definitions_sync(**kwargs: Any) -> None:
-    """After `migrate` (and a test database's set-up): load the code's definition files (new versions only)."""
-    from checklists.services import definitions_sync
-
-    definitions_sync()
 
 
 class ChecklistsConfig(AppConfig):
@@ -23,4 +13,3 @@ class ChecklistsConfig(AppConfig):
 
         register_tiles(checklist_tiles)
         register_badge("checklists", checklist_badge)
-        post_migrate.connect(_definitions_sync, sender=self, dispatch_uid="checklists.definitions_sync")
