@@ -27,7 +27,7 @@ from maintenance.task_runs import (
     task_run_finish,
     task_run_progress,
 )
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict
 from mlopsadmin.lib import mlflow_client as mlf
 

@@ -27,7 +27,7 @@ from checklists.models import (
     InstanceItem,
     LatencySample,
 )
-from mlopsadmin.core.audit import actor_label, audit_record
+from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib.uris import without_credentials

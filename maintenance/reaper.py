@@ -21,7 +21,7 @@ from maintenance.task_runs import (
     task_run_finish,
     task_run_progress,
 )
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams, team_for_experiment_name

@@ -18,10 +18,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from maintenance.models import ACTIVE_STATES, TaskRun, TaskState
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict
-from mlopsadmin.core.redaction import scrub
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib.redaction import scrub
 
 logger = logging.getLogger(__name__)
 

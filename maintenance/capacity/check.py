@@ -14,7 +14,7 @@ from maintenance import storage
 from maintenance.capacity import thresholds
 from maintenance.models import CapacitySample, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import actor_for, task_run_create, task_run_enqueue, task_run_finish, task_run_progress
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.notify import notification_send
 from mlopsadmin.core.selectors import all_teams, team_for_experiment_name
 from mlopsadmin.lib import mlflow_client as mlf

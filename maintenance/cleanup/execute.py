@@ -26,7 +26,7 @@ from maintenance.task_runs import (
     task_run_finish,
     task_run_progress,
 )
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.lib import mlflow_client as mlf
 

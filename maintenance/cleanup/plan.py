@@ -19,7 +19,7 @@ from maintenance.cleanup.protection import exclusion_reason, protected_run_ids
 from maintenance.models import CleanupPlan, PlanItem, PlanState, TaskKind, TaskRun, TaskState
 from maintenance.selectors import experiment_resolve
 from maintenance.task_runs import fmt_ms, now_ms, task_run_create, task_run_enqueue, task_run_finish, task_run_progress
-from mlopsadmin.core.audit import audit_record
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams, team_for_experiment_name
