@@ -8,6 +8,7 @@ import pytest
 from django.apps import apps
 
 from checklists.models import ChecklistInstance, LatencySample
+from checklists.services import definitions_sync
 from mlopsadmin.lib.uris import UNPARSEABLE, without_credentials
 
 pytestmark = pytest.mark.django_db
@@ -23,8 +24,7 @@ def test_migration_moves_old_keys_to_the_redactors_format() -> None:
     migration = importlib.import_module("checklists.migrations.0002_uri_keys_without_credentials")
     old = "https://***@mlflow.example.com"
     LatencySample.objects.create(operation="search", milliseconds=5, tracking_uri=old)
-    ChecklistDefinition = apps.get_model("checklists", "ChecklistDefinition")
-    definition = ChecklistDefinition.objects.filter(kind="initial").first()
+    definition = next(d for d in definitions_sync() if d.kind == "initial")
     instance = ChecklistInstance.objects.create(
         definition=definition,
         kind="initial",
