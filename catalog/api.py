@@ -98,11 +98,9 @@ class QueuedOut(Schema):
 
 @router.post("/catalog/sync", response={202: QueuedOut}, summary="Queue a catalog sync (operators, admins)")
 def catalog_sync_queue(request: HttpRequest, payload: SyncIn) -> tuple[int, dict[str, object]]:
-    from django.db import transaction
-
-    from catalog.tasks import catalog_sync_now
+    from catalog.sync import catalog_sync_start
 
     policy.require(request.user, policy.Action.CATALOG_SYNC)
-    user_id, full = request.user.pk, payload.full
-    transaction.on_commit(lambda: catalog_sync_now.delay(user_id=user_id, full=full))
+    full = payload.full
+    catalog_sync_start(actor=request.user, full=full)  # Conflict (409) when one is queued or running
     return 202, {"queued": True, "detail": f"{'Full' if full else 'Incremental'} sync queued for a worker."}

@@ -1,6 +1,6 @@
 """The local index of the experiment catalog, the naming convention, and the sync state.
 
-Pages read only from here; `catalog.services.catalog_sync` keeps it in step with MLflow.
+Pages read only from here; `catalog.sync` keeps it in step with MLflow.
 """
 
 from __future__ import annotations

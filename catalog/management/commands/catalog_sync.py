@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.services import catalog_sync
+from catalog.sync import catalog_sync
 from mlopsadmin.core.errors import DomainError
 
 

@@ -108,7 +108,6 @@ class Command(BaseCommand):
         for name, value in [
             ("MLFLOW_BACKEND_STORE_URI", backend_store_uri),
             ("MLFLOW_ARTIFACTS_DESTINATION", str(store / "artifacts")),
-            ("CHECKLIST_ARTIFACTS_DESTINATION", str(store / "artifacts")),
         ]:
             os.environ.setdefault(name, value)
             setattr(settings, name, os.environ[name])
