@@ -10,6 +10,7 @@ from pydantic import Field
 
 from catalog import selectors
 from mlopsadmin import policy
+from mlopsadmin.core.errors import Conflict
 
 router = Router(tags=["catalog"])
 
@@ -102,5 +103,8 @@ def catalog_sync_queue(request: HttpRequest, payload: SyncIn) -> tuple[int, dict
 
     policy.require(request.user, policy.Action.CATALOG_SYNC)
     full = payload.full
-    catalog_sync_start(actor=request.user, full=full)  # Conflict (409) when one is queued or running
+    try:
+        catalog_sync_start(actor=request.user, full=full)
+    except Conflict as exc:  # one is already queued or running: the sync the caller asked for is under way
+        return 202, {"queued": False, "detail": str(exc)}
     return 202, {"queued": True, "detail": f"{'Full' if full else 'Incremental'} sync queued for a worker."}
