@@ -24,16 +24,13 @@ from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
 from registry_ui import validation
-from registry_ui.promotion import plans, recording, selectors
+from registry_ui.promotion import plans, recording, seams, selectors
 from registry_ui.promotion.gate import GateResult
 from registry_ui.promotion.locking import model_lock
 
 logger = logging.getLogger(__name__)
 
 MAX_REASON_LENGTH = 2000
-
-# Called with the number of MLflow steps applied so far, after each step (fault-injection point for tests).
-step_observers: list[Callable[[int], None]] = []
 
 
 # --- Errors that carry the state the caller needs ---------------------------------------------
@@ -195,8 +192,8 @@ def _apply(model_name: str, plan: plans.Plan, deadline: bounded.Deadline) -> tup
                 f"the remaining writes were not sent"
             ), False
         try:
-            for observer in list(step_observers):
-                observer(index)
+            for hook in list(seams.before_write):  # test seam: empty in production
+                hook(index)
             step(timeout)
         except mlf.MlflowError as exc:
             logger.warning("alias change of %s failed at step %d (%s): %s", model_name, index, label, exc)

@@ -33,7 +33,6 @@ from registry_ui.promotion.changes import (  # noqa: F401 - the errors and hooks
     clean_reason,
     clean_version,
     model_team,
-    step_observers,
 )
 from registry_ui.promotion.locking import model_lock
 from registry_ui.promotion.models import AliasState, GatePolicy

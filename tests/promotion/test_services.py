@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import mlflow_support
-from registry_ui.promotion import selectors, services
+from registry_ui.promotion import seams, selectors, services
 from registry_ui.promotion.models import AliasEvent, GatePolicy
 
 
@@ -135,12 +135,12 @@ def test_mlflow_failing_mid_move_is_reported_audited_as_partial_and_repairable(m
         if step == 1:  # after @previous-champion was set, before @champion moves
             settings.MLFLOW_TRACKING_URI = "http://127.0.0.1:9"
 
-    services.step_observers.append(mlflow_goes_down)
+    seams.before_write.append(mlflow_goes_down)
     try:
         with pytest.raises(services.OutcomeUnknown) as caught:  # MLflow cannot be read back either
             services.alias_promote(model_name=name, actor=personas["lead_search"])
     finally:
-        services.step_observers.remove(mlflow_goes_down)
+        seams.before_write.remove(mlflow_goes_down)
         settings.MLFLOW_TRACKING_URI = live_uri
     assert caught.value.extra["outcome"] == "unknown"
     assert audit_actions(name) == [("model.promote", "unknown")]

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
-from registry_ui.promotion import services
+from registry_ui.promotion import seams, services
 from registry_ui.promotion.models import AliasEvent, GatePolicy
 
 from ..faults import FaultProxy, private_redis
@@ -161,11 +161,11 @@ def test_redis_lost_while_holding_the_lock_still_reports_the_promotion(make_mode
                 process.kill()
                 process.wait(10)
 
-        services.step_observers.append(redis_dies)
+        seams.before_write.append(redis_dies)
         try:
             response = client.post(f"/api/v1/models/{name}/promote", data={}, content_type="application/json")
         finally:
-            services.step_observers.remove(redis_dies)
+            seams.before_write.remove(redis_dies)
     assert response.status_code == 200, response.content
     assert aliases(name) == {"champion": "2", "previous-champion": "1"}
     assert events(name)[-1].outcome == "ok"
