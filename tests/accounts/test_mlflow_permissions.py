@@ -144,3 +144,25 @@ def test_drift_page_with_mlflow_down_is_a_clear_503(personas, settings, login) -
     page = login("admin").get("/accounts/mlflow-permissions/")
     assert page.status_code == 503 and "Traceback" not in page.content.decode()
     assert Client().get("/accounts/mlflow-permissions/").status_code == 302
+
+
+def test_beat_entry_is_off_by_default_and_runs_the_sync_when_scheduled(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from mlopsadmin.schedules import beat_schedule
+
+    assert "mlflow_permissions" not in beat_schedule()
+    monkeypatch.setenv("SCHEDULE_MLFLOW_PERMISSIONS", "20 * * * *")
+    entry = beat_schedule()["mlflow_permissions"]
+    assert entry["task"] == "mlopsadmin.accounts.tasks.sync_mlflow_permissions_scheduled"
+
+
+@pytest.mark.django_db
+def test_scheduled_sync_fixes_drift_as_the_system(personas, governed_mlflow, auth_server, settings) -> None:  # type: ignore[no-untyped-def]
+    from mlopsadmin.accounts.tasks import sync_mlflow_permissions_scheduled
+
+    mlflow_auth.grant("outsider", "experiment", governed_mlflow["/fraud-team/scoring/gbm"], "MANAGE")
+    settings.MLFLOW_PERMISSIONS_CREATE_USERS = True
+    report = sync_mlflow_permissions_scheduled()
+    assert report["failed"] == 0 and report["remaining"] == 0
+    assert _create_run_as("outsider", auth_server, governed_mlflow["/fraud-team/scoring/gbm"]) == 403
+    event = AuditEvent.objects.filter(action="mlflow_permissions.sync").latest("id")
+    assert event.actor_name == "system:schedule.mlflow_permissions"

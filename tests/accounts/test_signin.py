@@ -116,3 +116,10 @@ def test_oidc_discover_prints_the_endpoints(oidc_provider, capsys) -> None:  # t
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("export OIDC_OP_TOKEN_ENDPOINT=") for line in lines)
     assert any(line.startswith("export OIDC_OP_END_SESSION_ENDPOINT=") for line in lines)
+
+
+def test_the_client_secret_is_scrubbed_from_logs_and_errors(settings) -> None:  # type: ignore[no-untyped-def]
+    from mlopsadmin.lib.redaction import scrub
+
+    settings.OIDC_RP_CLIENT_SECRET = "distinctive-oidc-client-secret-7f2e"
+    assert "distinctive-oidc-client-secret-7f2e" not in scrub("token request with distinctive-oidc-client-secret-7f2e")
