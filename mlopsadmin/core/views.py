@@ -79,28 +79,29 @@ class RateLimitedLoginView(auth_views.LoginView):
         return super().form_valid(form)
 
 
-login_view = login_not_required(RateLimitedLoginView.as_view())
-
-
 TOKEN_LIFETIME_CHOICES = [("", "never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year")]
 
 
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
-    new_token = None
+    new_token, status = None, 200
     if request.method == "POST":
         policy.require(request.user, policy.Action.TOKEN_MANAGE_OWN)
         days = (request.POST.get("expires_in_days") or "").strip()
-        if days and not days.isdigit():
-            raise InvalidInput("Choose how many days the token lives, or 'never'.")
-        _, new_token = api_token_create(
-            actor=request.user,
-            user=request.user,
-            name=request.POST.get("name", ""),
-            expires_in_days=int(days) if days else None,
-            read_only=request.POST.get("read_only") == "on",
-        )
-        messages.success(request, "Token created. Copy it now: it is shown only once.")
+        try:
+            if days and not days.isdigit():
+                raise InvalidInput("Choose how many days the token lives, or 'never'.")
+            _, new_token = api_token_create(
+                actor=request.user,
+                user=request.user,
+                name=request.POST.get("name", ""),
+                expires_in_days=int(days) if days else None,
+                read_only=request.POST.get("read_only") == "on",
+            )
+            messages.success(request, "Token created. Copy it now: it is shown only once.")
+        except InvalidInput as exc:  # shown above the form, which stays on the page
+            messages.error(request, str(exc))
+            status = 400
     tokens = ApiToken.objects.filter(user=request.user)
     return render(
         request,
@@ -111,6 +112,7 @@ def api_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
             "may_manage": policy.can(request.user, policy.Action.TOKEN_MANAGE_OWN),
             "lifetimes": TOKEN_LIFETIME_CHOICES,
         },
+        status=status,
     )
 
 

@@ -77,7 +77,9 @@ def test_tokens_page_creates_read_only_expiring_tokens(personas, login) -> None:
     assert '<td class="scope">read-only</td>' in row and token.expires_at.strftime("%Y-%m-%d") in row
     event = AuditEvent.objects.get(action="api_token.create", target_id="member_search")
     assert event.after["scope"] == "read-only" and event.after["expires_at"]
-    assert client.post("/account/tokens/", {"name": "x", "expires_in_days": "soon"}).status_code == 400
+    refused = client.post("/account/tokens/", {"name": "x", "expires_in_days": "soon"})
+    assert refused.status_code == 400 and "Choose how many days" in refused.content.decode()
+    assert 'name="read_only"' in refused.content.decode()  # the form is still there
     assert client.post("/account/tokens/", {"name": "x", "expires_in_days": "99999"}).status_code == 400
     assert not ApiToken.objects.filter(name="x").exists()
 
