@@ -7,6 +7,7 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
+import jwt
 import requests
 from django.conf import settings
 from django.contrib import auth, messages
@@ -81,6 +82,9 @@ class CallbackView(OIDCAuthenticationCallbackView):
             messages.error(request, "This sign-in response does not belong to a sign-in started here (state).")
         except SignInRefused as exc:
             messages.error(request, str(exc))
+        except jwt.PyJWTError as exc:  # expired or not yet valid ID token: the library lets these through
+            logger.warning("OIDC ID token refused: %s", type(exc).__name__)
+            messages.error(request, "The identity provider's answer could not be verified. Try again.")
         except requests.RequestException as exc:
             logger.warning("OIDC provider request failed: %s", type(exc).__name__)
             messages.error(request, "The identity provider could not be reached. Try again shortly.")

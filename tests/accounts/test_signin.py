@@ -123,3 +123,27 @@ def test_the_client_secret_is_scrubbed_from_logs_and_errors(settings) -> None:  
 
     settings.OIDC_RP_CLIENT_SECRET = "distinctive-oidc-client-secret-7f2e"
     assert "distinctive-oidc-client-secret-7f2e" not in scrub("token request with distinctive-oidc-client-secret-7f2e")
+
+
+@pytest.mark.django_db
+def test_provider_unreachable_at_the_token_step_is_a_clear_message(personas, company_sign_in, settings) -> None:  # type: ignore[no-untyped-def]
+    from mlopsadmin.lib.mlflow_server import free_port
+
+    company_sign_in.set_user("sub-dan", email="dan@example.test", preferred_username="dan", groups=[])
+    client = Client()
+    callback = _provider_redirect(client, "sub-dan")
+    settings.OIDC_OP_TOKEN_ENDPOINT = f"http://127.0.0.1:{free_port()}/oauth2/token"
+    response = client.get(callback, follow=True)
+    assert response.status_code == 200 and "could not be reached" in response.content.decode()
+    assert not User.objects.filter(username="dan").exists()
+
+
+@pytest.mark.django_db
+def test_a_deactivated_user_cannot_sign_in_again(personas, company_sign_in) -> None:  # type: ignore[no-untyped-def]
+    company_sign_in.set_user("sub-liz", email="liz@example.test", preferred_username="liz", groups=["ds-fraud"])
+    client = Client()
+    client.get(_provider_redirect(client, "sub-liz"))
+    User.objects.filter(username="liz").update(is_active=False)
+    again = Client()
+    response = again.get(_provider_redirect(again, "sub-liz"), follow=True)
+    assert "deactivated" in response.content.decode() and "_auth_user_id" not in again.session
