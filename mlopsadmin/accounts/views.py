@@ -85,6 +85,10 @@ class CallbackView(OIDCAuthenticationCallbackView):
         except jwt.PyJWTError as exc:  # expired or not yet valid ID token: the library lets these through
             logger.warning("OIDC ID token refused: %s", type(exc).__name__)
             messages.error(request, "The identity provider's answer could not be verified. Try again.")
+        except requests.HTTPError as exc:  # the provider answered, and refused (e.g. a PKCE verifier mismatch)
+            status = exc.response.status_code if exc.response is not None else "?"
+            logger.warning("OIDC provider refused a request: HTTP %s", status)
+            messages.error(request, f"The identity provider refused to complete the sign-in (HTTP {status}).")
         except requests.RequestException as exc:
             logger.warning("OIDC provider request failed: %s", type(exc).__name__)
             messages.error(request, "The identity provider could not be reached. Try again shortly.")

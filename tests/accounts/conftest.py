@@ -1,5 +1,5 @@
-"""A real OpenID provider process (oidc-provider-mock from PyPI) on 127.0.0.1, started once per session,
-and settings pointing mlopsadmin's company sign-in at it."""
+"""A real OpenID provider process (oidc-provider-mock from PyPI, PKCE and nonce enforced: pkce_provider.py) on
+127.0.0.1, started once per session, and settings pointing mlopsadmin's company sign-in at it."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ def oidc_provider() -> Iterator[Provider]:
     log = Path(tempfile.mkdtemp(prefix="mlopsadmin-oidc-")) / "provider.log"
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port), "--require-nonce"],
+            [sys.executable, "-m", "tests.accounts.pkce_provider", "--host", "127.0.0.1", "--port", str(port)]
+            + ["--require-nonce"],
+            cwd=Path(__file__).resolve().parents[2],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -147,3 +147,18 @@ def test_a_deactivated_user_cannot_sign_in_again(personas, company_sign_in) -> N
     again = Client()
     response = again.get(_provider_redirect(again, "sub-liz"), follow=True)
     assert "deactivated" in response.content.decode() and "_auth_user_id" not in again.session
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("verifier", [None, "x" * 64])
+def test_the_provider_refuses_a_code_without_the_matching_pkce_verifier(personas, company_sign_in, verifier) -> None:  # type: ignore[no-untyped-def]
+    company_sign_in.set_user("sub-pat", email="pat@example.test", preferred_username="pat", groups=["mlops-admins"])
+    client = Client()
+    callback = _provider_redirect(client, "sub-pat")
+    session = client.session
+    for state in session["oidc_states"].values():
+        state["code_verifier"] = verifier  # as if the code had been stolen and replayed without the verifier
+    session.save()
+    response = client.get(callback, follow=True)
+    assert "refused to complete the sign-in (HTTP 400)" in response.content.decode()
+    assert not User.objects.filter(username="pat").exists() and "_auth_user_id" not in client.session
