@@ -206,8 +206,7 @@ def apply_plan(*, actor: Any, create_users: bool = False, expected_fingerprint: 
     plan that changed since it was shown a Conflict. Missing MLflow users are created (random password nobody
     knows: an MLflow admin sets one) only with `create_users`. Reads MLflow back afterwards and writes one
     `mlflow_permissions.sync` audit event with what really changed. Raises MlflowError when MLflow cannot be read."""
-    if not isinstance(actor, str):  # people need the admin action; "system:..." actors are the command and beat
-        policy.require(actor, policy.Action.MLFLOW_PERMISSIONS)
+    policy.require_actor(actor, policy.Action.MLFLOW_PERMISSIONS)  # "system:..." actors: the command and beat
     plan = build_plan()
     if expected_fingerprint and plan.fingerprint() != expected_fingerprint:
         raise Conflict("MLflow's permissions changed since the page was shown; review the new plan and apply again.")
