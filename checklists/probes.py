@@ -3,6 +3,7 @@ evidence a person can verify. Probes never raise: an unreachable server is "unkn
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -247,6 +248,10 @@ LATENCY_OPERATIONS: list[tuple[str, str]] = [
 ]
 
 
+def _status_of(path: str, into: list[int]) -> None:
+    into.append(mlf.server_get(path).status_code)
+
+
 def take_latency_samples(*, rounds: int = 1) -> list[LatencySample]:
     """Time a few small MLflow API calls and store one LatencySample per call."""
     samples = []
@@ -255,7 +260,7 @@ def take_latency_samples(*, rounds: int = 1) -> list[LatencySample]:
         for name, path in LATENCY_OPERATIONS:
             status: list[int] = []
             try:
-                ms = mlf.timed_call(lambda path=path, status=status: status.append(mlf.server_get(path).status_code))
+                ms = mlf.timed_call(functools.partial(_status_of, path, status))
                 ok = bool(status) and status[0] < 400
             except mlf.MlflowUnavailable:
                 ms, ok = settings.MLFLOW_REQUEST_TIMEOUT * 1000.0, False

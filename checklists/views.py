@@ -150,10 +150,10 @@ def definition_edit(request: HttpRequest, kind: str) -> HttpResponse:
         except ValueError:
             messages.error(request, "Positions and version must be whole numbers.")
             return redirect("checklists:definition_edit", kind=kind)
-        definition = services.definition_edit(
+        saved = services.definition_edit(
             actor=request.user, kind=kind, items=items, expected_version=expected, note=request.POST.get("note", "")
         )
-        messages.success(request, f"Saved {definition}. New instances use it; existing ones keep their wording.")
+        messages.success(request, f"Saved {saved}. New instances use it; existing ones keep their wording.")
         return redirect("checklists:definitions")
     definition = services.latest_definition(kind)  # a GET only reads: definitions are loaded at migrate time
     return render(

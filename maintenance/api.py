@@ -152,7 +152,7 @@ def create_plan(request: HttpRequest, payload: PlanIn) -> tuple[int, dict[str, A
         older_than_days=payload.older_than_days,
         statuses=list(payload.statuses) if payload.statuses else None,
     )
-    return 202, _plan_out(plan, PlanItemsQuery())
+    return 202, _plan_out(plan, PlanItemsQuery(excluded=False, offset=0, limit=200))
 
 
 @router.get("/maintenance/cleanup-plans/{plan_id}", response=PlanOut, summary="A cleanup plan and its items")

@@ -115,7 +115,7 @@ def capacity_series(*, scope: str, limit: int = 60) -> dict[str, list[tuple[date
     for label, measured_at, size in samples:
         points = series.setdefault(label or "(none)", [])
         if len(points) < limit:
-            points.append((measured_at, int(size)))
+            points.append((measured_at, int(size or 0)))
     return {label: list(reversed(points)) for label, points in sorted(series.items())}
 
 

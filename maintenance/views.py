@@ -25,7 +25,7 @@ from mlopsadmin.policy import Action
 
 
 def _form_error(form: PlanForm | ExecuteForm | ReaperForm) -> InvalidInput:
-    problems = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
+    problems = "; ".join(f"{field}: {' '.join(str(e) for e in errs)}" for field, errs in form.errors.items())
     return InvalidInput(f"Invalid input — {problems}")
 
 
@@ -54,7 +54,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "capacity": selectors.latest_capacity_totals(),
         "teams": selectors.capacity_latest(scope="team"),
         "stores": selectors.capacity_latest(scope="store"),
-        "database": (selectors.capacity_latest(scope="database") or [None])[0],
+        "database": next(iter(selectors.capacity_latest(scope="database")), None),
         "store_chart": charts.growth_svg(selectors.capacity_series(scope="store"), title="Artifact store growth"),
         "team_chart": charts.growth_svg(selectors.capacity_series(scope="team"), title="Artifact growth per team"),
         "db_chart": charts.growth_svg(selectors.capacity_series(scope="database"), title="Database growth"),

@@ -46,7 +46,7 @@ def capacity_run(run: TaskRun) -> None:
     samples: list[CapacitySample] = []
     per_team: dict[str, list[int]] = {}
     per_store: dict[str, list[int]] = {}
-    counts = {"experiments": len(experiments), "unknown": 0, "errors": 0}
+    counts: dict[str, Any] = {"experiments": len(experiments), "unknown": 0, "errors": 0}
     errors: list[str] = []
 
     def measure(experiment: mlf.Experiment) -> tuple[mlf.Experiment, storage.Location, Any, Any, str]:

@@ -25,6 +25,7 @@ class Command(TaskCommand):
         )
         self.stdout.write(f"Cleanup plan #{plan.pk}.")
         self.plan_id = plan.pk
+        assert plan.plan_task is not None  # cleanup_plan_create always queues the planning task
         return plan.plan_task
 
     def handle(self, *args: Any, **options: Any) -> None:
