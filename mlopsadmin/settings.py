@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "ninja",  # its templates and static files: the API reference at /api/v1/docs, served locally
     "mlopsadmin.core",
     "mlopsadmin.accounts",
     "catalog",

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput, NotFound
-from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post
+from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post, wants_fragment
 from mlopsadmin.core.selectors import all_teams, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui import selectors, services, validation
@@ -147,7 +147,7 @@ def version_tag(request: HtmxHttpRequest, name: str, version: str) -> HttpRespon
         services.version_tag_set(
             actor=request.user, model_name=name, version=version, key=key, value=request.POST.get("value", "")
         )
-        if not request.htmx:
+        if not wants_fragment(request):
             messages.success(request, f"Tag '{key}' saved to MLflow.")
             return redirect(reverse("registry:version", args=[name, version]))
     found = _version_or_404(name, version)

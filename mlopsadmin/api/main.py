@@ -1,14 +1,17 @@
 """The JSON API under /api/v1/. Each feature app contributes a router; the OpenAPI document is
-served at /api/v1/openapi.json (no docs UI: it would load scripts from outside)."""
+served at /api/v1/openapi.json and a readable reference (django-ninja's Swagger UI) at /api/v1/docs
+for signed-in users, its scripts and styles served by the app itself from django-ninja's package
+(static/ninja/), so it works air-gapped and under the CSP."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.renderers import JSONRenderer
 
@@ -46,7 +49,9 @@ class DocumentedErrorsAPI(NinjaAPI):
         schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
         for item in schema.get("paths", {}).values():
             for operation in item.values():
-                responses = operation.setdefault("responses", {})
+                # ninja keys an operation's own answers by int; one key per status in the JSON text
+                # (a duplicate "400" makes strict parsers such as the API reference page refuse it)
+                responses = {str(code): value for code, value in operation.get("responses", {}).items()}
                 for code, description in COMMON_ERRORS.items():
                     responses.setdefault(
                         code,
@@ -55,6 +60,7 @@ class DocumentedErrorsAPI(NinjaAPI):
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                         },
                     )
+                operation["responses"] = responses
         return schema
 
 
@@ -72,7 +78,9 @@ api = DocumentedErrorsAPI(
     version="1",
     description="Governed MLflow registry and maintenance. Authenticate with `Authorization: Bearer <token>`.",
     auth=[token_auth, session_auth],
-    docs_url=None,
+    docs_url="/docs",
+    docs=Swagger(settings={"validatorUrl": None, "defaultModelsExpandDepth": 0}),  # no outside validator
+    docs_decorator=login_required,
     openapi_url="/openapi.json",
     urls_namespace="api",
 )

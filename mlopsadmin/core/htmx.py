@@ -31,3 +31,11 @@ def redirect_after_post(request: HttpRequest, url: str) -> HttpResponse:
         response["HX-Location"] = url
         return response
     return redirect(url)
+
+
+def wants_fragment(request: HttpRequest) -> bool:
+    """True for an htmx request that swaps a piece of the page (hx-get/hx-post); False for a plain
+    request and for a boosted form submit (static/js/app.js boosts every POST form), which expects a
+    whole page or a redirect, like a browser without JavaScript."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted

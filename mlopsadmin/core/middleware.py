@@ -12,6 +12,7 @@ from django import db
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from mlopsadmin.core.errors import DomainError
 from mlopsadmin.core.request_context import current_request_id, new_request_id
@@ -121,12 +122,25 @@ class DomainErrorMiddleware:
             "message": message,
             "status": status,
             "tracking_uri": exception.tracking_uri if isinstance(exception, MlflowError) else "",
+            "back_url": _form_page(request),
         }
         response = render(request, template, context, status=status)
         if getattr(request, "htmx", False):
             response["HX-Retarget"] = "#messages"
             response["HX-Reswap"] = "innerHTML"
         return response
+
+
+def _form_page(request: HttpRequest) -> str:
+    """The page a refused form was posted from (same site only), for the error page's "Back" link
+    when the browser posted without htmx; "" when unknown."""
+    referer = request.headers.get("Referer", "")
+    if request.method != "POST" or not referer:
+        return ""
+    allowed = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return referer if allowed else ""
 
 
 class LoginRequiredMiddleware:

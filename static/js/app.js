@@ -21,6 +21,55 @@
     var dialog = event.target.querySelector && event.target.querySelector("dialog[data-autoopen]");
     if (dialog && !dialog.open) { dialog.showModal(); }
   });
+  // Every POST form submits in place (htmx boost) so a refusal (bad input, a rule, a stale form)
+  // is shown inside that form with what the user typed still in it, instead of on an error page.
+  // Opt out with data-no-boost. Success answers are redirects (a new page) as before.
+  function boostForms(root) {
+    var forms = root.querySelectorAll ? root.querySelectorAll("form[method=post]") : [];
+    for (var i = 0; i < forms.length; i++) {
+      var form = forms[i];
+      if (form.hasAttribute("data-no-boost") || form.hasAttribute("hx-boost")) { continue; }
+      form.setAttribute("data-inline-errors", "");
+      if (!form.hasAttribute("hx-post")) {
+        form.setAttribute("hx-boost", "true");
+        if (window.htmx) { window.htmx.process(form); }
+      }
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { boostForms(document); });
+  document.addEventListener("htmx:load", function (event) { boostForms(event.target); });
+  function errorSlot(form) {
+    var slot = form.querySelector(":scope > .form-error");
+    if (!slot) {
+      slot = document.createElement("div");
+      slot.className = "form-error";
+      slot.setAttribute("role", "alert");
+      form.insertBefore(slot, form.firstChild);
+    }
+    return slot;
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    var config = event.detail.requestConfig;
+    var elt = (config && config.elt) || event.detail.elt;
+    var form = elt && elt.closest && elt.closest("form[data-inline-errors]");
+    if (!form) { return; }
+    if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
+      // the error fragment goes into the form; the inputs stay as typed
+      event.detail.target = errorSlot(form);
+      event.detail.swapOverride = "innerHTML";
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+      form.classList.add("has-error");
+    } else if (xhr.status >= 400 && form.hasAttribute("hx-boost")) {
+      // a view that answers a refusal with its whole page (and the reason in it): show that page
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    } else if (xhr.status < 400) {
+      var old = form.querySelector(":scope > .form-error");
+      if (old) { old.remove(); form.classList.remove("has-error"); }
+    }
+  });
   // Answer errors from htmx requests visibly instead of silently doing nothing.
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;

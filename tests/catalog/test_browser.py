@@ -34,6 +34,6 @@ def test_filter_catalog_and_rename(mlflow: str, browser_login, live_server, uniq
     assert page.input_value("input[name=new_name]") == suggested
     assert "set_experiment" in page.content()
     page.click("button:has-text('Rename in MLflow')")
-    page.wait_for_selector(".msg-warning:has-text('will create a NEW experiment')")
+    page.wait_for_selector("#messages .msg-warning:has-text('will create a NEW experiment')")
     assert mlf.get_experiment(experiment_id).name == suggested
     assert page.locator("h1").inner_text() == suggested

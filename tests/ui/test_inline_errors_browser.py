@@ -1,0 +1,65 @@
+"""Issue 19 case 3 in Chromium: a refused form shows the reason inside the form, on the same page,
+with what the user typed still in the inputs (reject without a comment, a reserved tag key, a
+sign-off with open items), and the same for every other POST form (one rule in static/js/app.js)."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry_ui import services
+
+
+def _same_page(page) -> None:  # type: ignore[no-untyped-def]
+    page.evaluate("window.__marker = 'same-page'")
+
+
+def _assert_same_page(page) -> None:  # type: ignore[no-untyped-def]
+    assert page.evaluate("window.__marker") == "same-page"  # no navigation, no error page
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_reject_without_comment_and_reserved_tag_key_show_inline(
+    own_model, browser_login, live_server, personas
+) -> None:
+    services.approval_request_create(actor=personas["member_search"], model_name=own_model.name, version="2")
+    page = browser_login("lead_search")
+    page.goto(f"{live_server.url}/registry/models/{own_model.name}/versions/2/")
+    _same_page(page)
+    page.click("form.decide-form button[value=reject]")
+    error = page.locator("form.decide-form .form-error")
+    error.wait_for()
+    assert "comment" in error.inner_text().lower()
+    _assert_same_page(page)
+    assert page.locator("form.decide-form button[value=approve]").is_visible()
+
+    form = page.locator("form.add-tag")
+    form.locator("input[name=key]").fill("approved_by")
+    form.locator("input[name=value]").fill("me, myself")
+    form.locator("button[type=submit]").click()
+    form.locator(".form-error").wait_for()
+    assert "approval workflow" in form.locator(".form-error").inner_text()
+    assert form.locator("input[name=key]").input_value() == "approved_by"  # the input is kept
+    assert form.locator("input[name=value]").input_value() == "me, myself"
+    _assert_same_page(page)
+
+    # a form that then succeeds leads to the next page as before, with its message
+    form.locator("input[name=key]").fill("owner_note")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("text=Tag 'owner_note' saved to MLflow")
+    assert page.locator("tr[data-tag=owner_note]").count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_sign_off_with_open_items_shows_inline(browser_login, live_server, monthly) -> None:
+    page = browser_login("operator")
+    page.goto(f"{live_server.url}/checklists/{monthly.pk}/")
+    _same_page(page)
+    form = page.locator("#sign-off-form")
+    form.locator("input[name=note]").fill("all good, I think")
+    form.locator("button[type=submit]").click()
+    form.locator(".form-error").wait_for()
+    assert "not ticked yet" in form.locator(".form-error").inner_text()
+    assert form.locator("input[name=note]").input_value() == "all good, I think"
+    _assert_same_page(page)

@@ -1,0 +1,83 @@
+"""Issue 19 case 8 in Chromium: every page fits a 390 px phone without sideways scrolling (wide tables
+scroll inside themselves), and 1440 px; chips keep their "×"; the API reference is served by the app
+itself (no outside host), linked from the tokens page. Screenshots go to $MLOPSADMIN_SCREENSHOTS."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ui.conftest import page_overflow
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PAGES = [
+    ("home", "/"),
+    ("catalog", "/catalog/"),
+    ("catalog-convention", "/catalog/convention/"),
+    ("catalog-builder", "/catalog/builder/?team=search&project=query-ranking&experiment_type=bert"),
+    ("registry", "/registry/"),
+    ("registry-settings", "/registry/settings/"),
+    ("inbox", "/registry/inbox/"),
+    ("maintenance", "/maintenance/"),
+    ("checklists", "/checklists/"),
+    ("audit", "/audit/"),
+    ("tokens", "/account/tokens/"),
+]
+
+
+def _visit_all(page, base: str, pages: list[tuple[str, str]], width: int, shoot) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": width, "height": 900})
+    wide = {}
+    for name, path in pages:
+        page.goto(base + path)
+        page.wait_for_selector("main")
+        overflow = page_overflow(page)
+        if overflow > 0:
+            wide[name] = overflow
+        shoot(page, f"{name}-{width}")
+    return wide
+
+
+def test_pages_fit_a_phone_and_a_desktop(browser_login, live_server, synced, own_model, personas, shoot) -> None:
+    from registry_ui import services
+
+    services.approval_request_create(actor=personas["member_search"], model_name=own_model.name, version="2")
+    page = browser_login("admin")
+    pages = PAGES + [
+        ("model", f"/registry/models/{own_model.name}/"),
+        ("version", f"/registry/models/{own_model.name}/versions/2/"),
+        ("aliases", f"/registry/models/{own_model.name}/aliases/"),
+        ("experiment", f"/catalog/experiments/{own_model.experiment_id}/"),
+    ]
+    assert _visit_all(page, live_server.url, pages, 390, shoot) == {}
+    # the phone navigation is one line under the brand, not three rows
+    nav = page.locator("nav.mainnav").bounding_box()
+    assert nav["height"] < 40
+    assert _visit_all(page, live_server.url, pages, 1440, shoot) == {}
+
+
+def test_chips_keep_their_remove_button_on_the_same_line(browser_login, live_server) -> None:
+    from registry_ui.models import NamingWord
+
+    for word in ("bert", "catboost", "distilbert"):
+        NamingWord.objects.get_or_create(word=word, kind="algorithm")
+    page = browser_login("admin")
+    page.goto(f"{live_server.url}/registry/settings/")
+    chip = page.locator(".naming-words .pill").first
+    box, button = chip.bounding_box(), chip.locator("button").bounding_box()
+    assert button["y"] >= box["y"] and button["y"] + button["height"] <= box["y"] + box["height"] + 1
+
+
+def test_api_reference_is_served_locally_and_linked_from_tokens(browser_login, live_server, shoot) -> None:
+    page = browser_login("member_search")
+    page.goto(f"{live_server.url}/account/tokens/")
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(live_server.url) else None)
+    blocked = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    page.click("a.button:has-text('API reference')")
+    page.wait_for_selector(".swagger-ui .opblock")
+    assert page.locator(".swagger-ui .opblock").count() > 20  # every operation is listed
+    assert "/api/v1/registry/models" in page.inner_text(".swagger-ui")
+    assert outside == [] and blocked == []
+    shoot(page, "api-docs-1280")
