@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.promotion.conftest import make_model  # noqa: F401  (fixture)
 from tests.catalog.conftest import synced  # noqa: F401  (fixture)
 from tests.checklists.conftest import monthly  # noqa: F401  (fixture)
+from tests.promotion.conftest import make_model  # noqa: F401  (fixture)
 from tests.registry.conftest import own_model  # noqa: F401  (fixture)
 
 SHOTS = Path(os.environ.get("MLOPSADMIN_SCREENSHOTS", "")) if os.environ.get("MLOPSADMIN_SCREENSHOTS") else None
