@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
@@ -72,6 +72,16 @@ class FiniteJSONRenderer(JSONRenderer):
         return json.dumps(json_safe(data), cls=self.encoder_class, allow_nan=False)
 
 
+class SignedInSwagger(Swagger):
+    """django-ninja's Swagger UI page for signed-in users only (others go to the login page). Not
+    ninja's docs_decorator: that would also guard /openapi.json, which token clients read."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return super().render_page(request, api, **kwargs)
+
+
 api = DocumentedErrorsAPI(
     renderer=FiniteJSONRenderer(),
     title="mlopsadmin API",
@@ -79,8 +89,7 @@ api = DocumentedErrorsAPI(
     description="Governed MLflow registry and maintenance. Authenticate with `Authorization: Bearer <token>`.",
     auth=[token_auth, session_auth],
     docs_url="/docs",
-    docs=Swagger(settings={"validatorUrl": None, "defaultModelsExpandDepth": 0}),  # no outside validator
-    docs_decorator=login_required,
+    docs=SignedInSwagger(settings={"validatorUrl": None, "defaultModelsExpandDepth": 0}),  # no outside validator
     openapi_url="/openapi.json",
     urls_namespace="api",
 )
