@@ -15,13 +15,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from catalog import naming, selectors, services
 from catalog.sync import catalog_sync_start
 from mlopsadmin import policy
 from mlopsadmin.core.errors import Conflict, InvalidInput
-from mlopsadmin.core.htmx import HtmxHttpRequest
+from mlopsadmin.core.htmx import HtmxHttpRequest, stop_polling_and_refresh
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib.mlflow_client import MlflowError
 
@@ -117,9 +116,11 @@ def sync_now(request: HtmxHttpRequest) -> HttpResponse:
     try:
         catalog_sync_start(actor=request.user, full=full)
     except Conflict:
-        messages.info(request, "A sync is already running.")
+        if not request.htmx:
+            messages.info(request, "A sync is already running.")
     else:
-        messages.success(request, "Sync requested.")
+        if not request.htmx:  # with htmx the sync card says it; a flash would show on the next page
+            messages.success(request, "Sync requested.")
     if request.htmx:
         return render(request, "catalog/index.html#sync", _sync_context(request))
     return redirect("catalog:index")
@@ -130,9 +131,7 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
     context = _sync_context(request)
     response = render(request, "catalog/index.html#sync", context)
     if request.htmx and context["sync"].state != "running" and request.GET.get("poll"):
-        stop = HttpResponseStopPolling()
-        stop.content = response.content
-        return stop
+        return stop_polling_and_refresh(request, response)  # the catalog table shows the synced index
     return response
 
 

@@ -9,7 +9,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling
 
 from configuration.selectors import cleanup_defaults
 from maintenance import charts, reaper, selectors
@@ -21,6 +20,7 @@ from maintenance.models import TaskKind, TaskState
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.formatting import human_bytes
+from mlopsadmin.core.htmx import stop_polling_and_refresh
 from mlopsadmin.policy import Action
 
 
@@ -84,14 +84,15 @@ def task_detail(request: HttpRequest, task_run_id: int) -> HttpResponse:
 
 @require_GET
 def task_progress(request: HttpRequest, task_run_id: int) -> HttpResponse:
-    """The progress fragment; once the task is finished, answers 286 so htmx stops polling."""
+    """The progress fragment; once the task is finished, answers 286 so htmx stops polling, and the
+    page the card sits on is rendered again in place with the task's result."""
     run = selectors.task_run_get(task_run_id=task_run_id)
     if run is None:
         raise Http404("No such task run.")
     response = render(request, "maintenance/index.html#progress", {"run": run})
     if run.is_active:
         return response
-    return HttpResponseStopPolling(response.content)
+    return stop_polling_and_refresh(request, response)  # the page around the card shows the result too
 
 
 def _require_run(request: HttpRequest) -> None:

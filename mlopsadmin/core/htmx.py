@@ -3,9 +3,12 @@ project does), `AuthenticatedHttpRequest`, and the response after a form POST, w
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 
 
@@ -39,3 +42,16 @@ def wants_fragment(request: HttpRequest) -> bool:
     whole page or a redirect, like a browser without JavaScript."""
     htmx = getattr(request, "htmx", None)
     return bool(htmx) and not htmx.boosted
+
+
+def stop_polling_and_refresh(request: HttpRequest, fragment: HttpResponse) -> HttpResponse:
+    """The answer of a poller whose task has just finished: 286 (htmx stops polling) and, for an htmx
+    poll, HX-Location to the page the poller sits on, so that whole page (a plan's candidates and its
+    Execute button, a task's started/finished times, a reaper's list, the catalog table) is rendered
+    again in place, without a browser reload. `fragment` is the finished card, used without htmx."""
+    response = HttpResponse(fragment.content, status=286, content_type=fragment.get("Content-Type"))
+    htmx = getattr(request, "htmx", None)
+    current = htmx.current_url_abs_path if htmx else None
+    if current and url_has_allowed_host_and_scheme(current, allowed_hosts={request.get_host()}):
+        response["HX-Location"] = json.dumps({"path": current, "target": "body"})
+    return response

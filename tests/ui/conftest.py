@@ -10,6 +10,7 @@ import pytest
 
 from tests.catalog.conftest import synced  # noqa: F401  (fixture)
 from tests.checklists.conftest import monthly  # noqa: F401  (fixture)
+from tests.maintenance.conftest import make_experiment, unique  # noqa: F401  (fixture)
 from tests.promotion.conftest import make_model  # noqa: F401  (fixture)
 from tests.registry.conftest import own_model  # noqa: F401  (fixture)
 

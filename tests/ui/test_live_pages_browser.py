@@ -1,0 +1,54 @@
+"""Issue 19 case 1 in Chromium: when the task a page shows finishes, the whole page shows the result
+without a reload (task times, the reaper's list, the catalog table), and no stale flash message is
+left for the next page."""
+
+from __future__ import annotations
+
+import pytest
+
+from maintenance.models import TaskKind, TaskRun
+from maintenance.tasks import run_maintenance_task
+from tests.maintenance.conftest import make_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_task_page_shows_the_reaper_list_and_times_when_the_task_ends(
+    browser_login, live_server, make_experiment
+) -> None:
+    experiment_id, _ = make_experiment("live-page")
+    make_run(experiment_id, status="RUNNING", age_days=3, name="stuck-live")
+    page = browser_login("operator")
+    run = TaskRun.objects.create(
+        kind=TaskKind.REAPER,
+        started_by="operator",
+        parameters={"dry_run": True, "threshold_hours": 24.0, "experiment_id": experiment_id},
+    )
+    page.goto(f"{live_server.url}/maintenance/tasks/{run.pk}/")
+    page.evaluate("window.__marker = 'same-page'")
+    assert "Runs that would be reaped" not in page.content()
+    run_maintenance_task.apply(kwargs={"task_run_id": run.pk})  # the task runs; the page is left alone
+    page.wait_for_selector("text=Runs that would be reaped", timeout=20_000)
+    assert "stuck-live" in page.inner_text("main")
+    times = page.inner_text("main")
+    assert " / — / —" not in times  # started and finished are filled in
+    assert page.evaluate("window.__marker") == "same-page"  # updated in place, not reloaded
+
+
+def test_catalog_table_fills_after_sync_now_without_reload(browser_login, live_server, mlflow, monkeypatch) -> None:
+    import catalog.sync
+
+    queued: list[int] = []  # the task run a worker would take; this test runs it itself
+    monkeypatch.setattr(catalog.sync, "task_run_enqueue", lambda run: queued.append(run.pk))
+    page = browser_login("operator")
+    page.goto(f"{live_server.url}/catalog/")
+    page.evaluate("window.__marker = 'same-page'")
+    assert page.locator("#catalog-table tr[data-experiment]").count() == 0  # never synced
+    page.click("#catalog-sync button[type=submit]")
+    page.wait_for_selector("#catalog-sync[hx-trigger]")  # polling for the worker
+    assert len(queued) == 1
+    run_maintenance_task.apply(kwargs={"task_run_id": queued[0]})
+    page.locator("#catalog-table tr[data-experiment]").first.wait_for(timeout=20_000)
+    assert page.evaluate("window.__marker") == "same-page"
+    page.goto(f"{live_server.url}/registry/")
+    assert "Sync requested" not in page.inner_text("#messages")  # no stale flash on the next page
