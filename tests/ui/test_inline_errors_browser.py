@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry_ui import services
+from registry_ui.approvals import services
 
 
 def _same_page(page) -> None:  # type: ignore[no-untyped-def]

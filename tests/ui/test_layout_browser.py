@@ -39,7 +39,7 @@ def _visit_all(page, base: str, pages: list[tuple[str, str]], width: int, shoot)
 
 
 def test_pages_fit_a_phone_and_a_desktop(browser_login, live_server, synced, own_model, personas, shoot) -> None:
-    from registry_ui import services
+    from registry_ui.approvals import services
 
     services.approval_request_create(actor=personas["member_search"], model_name=own_model.name, version="2")
     page = browser_login("admin")
