@@ -323,6 +323,14 @@ def state_diff(before: Any, after: Any) -> list[DiffLine]:
 
 
 # --- Object histories ---------------------------------------------------------------------------
+def action_names() -> list[str]:
+    """The Action filter's choices: each family prefix ("approval.", matching every approval action)
+    then every action recorded so far, sorted. One DISTINCT query over the audit table."""
+    names = sorted(AuditEvent.objects.order_by().values_list("action", flat=True).distinct())
+    prefixes = sorted({name.split(".", 1)[0] + "." for name in names if "." in name})
+    return prefixes + names
+
+
 HISTORY_KINDS = ("model_version", "model", "experiment", "run", "checklist", "task", "team", "user")
 
 

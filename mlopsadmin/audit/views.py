@@ -6,6 +6,7 @@ export links carry exactly the filters of the page they sit on.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +31,23 @@ def _filter_query(filters: sel.AuditFilters, **extra: object) -> str:
     return urlencode(params)
 
 
+DATE_PRESETS = (
+    ("Last hour", timedelta(hours=1)),
+    ("24 hours", timedelta(days=1)),
+    ("7 days", timedelta(days=7)),
+    ("30 days", timedelta(days=30)),
+)
+
+
+def _date_presets(filters: sel.AuditFilters) -> list[tuple[str, str]]:
+    """(label, query) links that set 'since' to that long ago (local time of the page, minutes), keeping
+    the other filters and dropping the page cursor."""
+    now = timezone.localtime()
+    return [
+        (label, _filter_query(filters, since=(now - age).strftime("%Y-%m-%dT%H:%M"))) for label, age in DATE_PRESETS
+    ]
+
+
 @require_GET
 def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     policy.require(request.user, policy.Action.AUDIT_VIEW)
@@ -47,6 +65,8 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "newer_query": _filter_query(filters, after=page.prev_cursor) if page.prev_cursor else "",
         "teams": Team.objects.values_list("name", flat=True),
         "kinds": sel.HISTORY_KINDS,
+        "actions": sel.action_names(),
+        "presets": _date_presets(filters),
         "may_verify": policy.can(request.user, policy.Action.AUDIT_VERIFY),
     }
     fragment = bool(request.htmx) and not request.htmx.history_restore_request

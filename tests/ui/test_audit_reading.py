@@ -1,0 +1,60 @@
+"""Issue 19 case 6 (part): the audit page's Action filter offers the recorded actions and their
+families, and date presets set 'since' keeping the other filters."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from urllib.parse import unquote
+
+import pytest
+from django.utils import timezone
+
+from mlopsadmin.audit.services import audit_record
+
+pytestmark = pytest.mark.django_db
+
+
+def test_action_picker_lists_recorded_actions_and_families(login) -> None:
+    audit_record(actor="system:test", action="approval.request", target_kind="model_version", target_id="m/1")
+    audit_record(actor="system:test", action="alias.promote", target_kind="model", target_id="m")
+    page = login("auditor").get("/audit/").content.decode()
+    picker = re.search(r'<datalist id="audit-actions">(.*?)</datalist>', page, re.S).group(1)
+    options = re.findall(r'<option value="([^"]+)">', picker)
+    assert {"alias.", "approval.", "alias.promote", "approval.request"} <= set(options)
+    assert 'list="audit-actions"' in page
+
+
+def test_date_presets_set_since_and_keep_other_filters(login) -> None:
+    audit_record(actor="system:test", action="team.create", target_kind="team", target_id="new-one")
+    client = login("auditor")
+    page = client.get("/audit/", {"action": "team."}).content.decode()
+    presets = {
+        label: q.replace("&amp;", "&")
+        for q, label in re.findall(r'<a href="\?([^"]+)" data-preset="\d">([^<]+)</a>', page)
+    }
+    assert list(presets) == ["Last hour", "24 hours", "7 days", "30 days"]
+    query = presets["24 hours"]
+    assert "action=team." in query
+    since = datetime.fromisoformat(unquote(re.search(r"since=([^&]+)", query).group(1)))
+    expected = timezone.localtime().replace(tzinfo=None) - timedelta(days=1)
+    assert abs((since - expected).total_seconds()) < 120
+    filtered = client.get("/audit/?" + query).content.decode()
+    assert "new-one" in filtered
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_auditor_uses_a_date_preset_and_the_action_list(browser_login, live_server) -> None:
+    audit_record(actor="system:test", action="alias.promote", target_kind="model", target_id="m-preset")
+    page = browser_login("auditor")
+    page.goto(f"{live_server.url}/audit/")
+    options = page.locator("#audit-actions option").evaluate_all("els => els.map(e => e.value)")
+    assert "alias." in options and "alias.promote" in options
+    page.click("a[data-preset='3']")  # 7 days
+    page.wait_for_url("**/audit/?*since=*")
+    assert page.input_value("input[name=since]").startswith(str(timezone.localdate() - timedelta(days=7)))
+    assert page.locator("tr[data-event-id]").count() >= 1
+    action = page.locator("table.audit-table td code").first
+    box = action.bounding_box()
+    assert box["height"] < 24  # one line: an action name never wraps mid-word
