@@ -95,11 +95,11 @@ def parse(text: str, *, source: str = "configuration", existing_teams: set[str] 
     try:
         config = ConfigFile.model_validate(raw)
     except PydanticError as exc:
-        problems = [
+        found = [
             Problem(line_of(lines, err["loc"]), ".".join(str(p) for p in err["loc"]), err["msg"])
             for err in exc.errors()
         ]
-        raise ConfigInvalid(source, problems) from None
+        raise ConfigInvalid(source, found) from None
     problems: list[Problem] = []
 
     def refuse(path: tuple[Any, ...], message: str) -> None:
@@ -267,9 +267,9 @@ def _desired(config: ConfigFile) -> Desired:
         {"key": i.key.strip(), "description": i.description} for i in config.required_version_metadata
     ]
     units["gate.default"] = {**gate_builtin_default(), **_gate(config.gate.default)}
-    for team, spec in config.gate.teams.items():
+    for team_name, spec in config.gate.teams.items():
         if _gate(spec):
-            units[f"gate.team:{team}"] = _gate(spec)
+            units[f"gate.team:{team_name}"] = _gate(spec)
     for model, spec in config.gate.models.items():
         units[f"gate.model:{model}"] = {**MODEL_GATE_DEFAULTS, **_gate(spec)}
     units["cleanup"] = {

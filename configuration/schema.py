@@ -43,7 +43,7 @@ class GateSpec(Strict):
 
 
 class GateSection(Strict):
-    default: GateSpec = Field(default_factory=GateSpec)
+    default: GateSpec = Field(default_factory=lambda: GateSpec.model_validate({}))
     teams: dict[str, GateSpec] = Field(default_factory=dict)
     models: dict[str, GateSpec] = Field(default_factory=dict)
 
@@ -59,8 +59,8 @@ class ModelNaming(Strict):
 
 
 class NamingSection(Strict):
-    experiments: ExperimentNaming = Field(default_factory=ExperimentNaming)
-    models: ModelNaming = Field(default_factory=ModelNaming)
+    experiments: ExperimentNaming = Field(default_factory=lambda: ExperimentNaming.model_validate({}))
+    models: ModelNaming = Field(default_factory=lambda: ModelNaming.model_validate({}))
 
 
 class RequiredKey(Strict):
@@ -70,7 +70,7 @@ class RequiredKey(Strict):
 
 class CleanupSection(Strict):
     older_than_days: int = Field(default_factory=lambda: int(settings.MAINTENANCE_CLEANUP_DEFAULT_DAYS), ge=0, le=36500)
-    statuses: list[Status] = Field(default_factory=lambda: ["FAILED", "KILLED"], min_length=1)
+    statuses: list[Status] = Field(default_factory=lambda: list[Status](["FAILED", "KILLED"]), min_length=1)
     keep_values: list[str] = Field(default_factory=lambda: ["true"], min_length=1)
 
 

@@ -49,7 +49,7 @@ def task_run_metrics() -> Iterator[Any]:
     )
     recent = TaskRun.objects.filter(started_at__gte=now - timedelta(hours=24)).order_by("-started_at")
     for kind in TaskKind.values:
-        waits = [(r.started_at - r.created_at).total_seconds() for r in recent.filter(kind=kind)[:500]]
+        waits = [(r.started_at - r.created_at).total_seconds() for r in recent.filter(kind=kind)[:500] if r.started_at]
         if waits:
             wait.add_metric([kind, "max_24h"], max(waits))
             wait.add_metric([kind, "last"], waits[0])
@@ -82,7 +82,7 @@ def capacity_metrics() -> Iterator[Any]:
             task_run_id=last.task_run_id, scope__in=("store", "team", "database", "total"), size_bytes__isnull=False
         )
         for s in samples:
-            family.add_metric([s.scope, s.label or s.key, s.team, s.store], float(s.size_bytes))
+            family.add_metric([s.scope, s.label or s.key, s.team, s.store], float(s.size_bytes or 0))
     yield family
     yield GaugeMetricFamily(
         "mlopsadmin_capacity_last_check_timestamp_seconds",
@@ -104,8 +104,9 @@ def registry_metrics() -> Iterator[Any]:
         "Alias moves recorded, by source (mlopsadmin or external), action and outcome.",
         labels=["source", "action", "outcome"],
     )
-    for row in AliasEvent.objects.values("source", "action", "outcome").annotate(n=Count("id")).order_by():
-        aliases.add_metric([row["source"], row["action"], row["outcome"]], row["n"])
+    moves = AliasEvent.objects.values("source", "action", "outcome").annotate(n=Count("id")).order_by()
+    for move in moves:
+        aliases.add_metric([move["source"], move["action"], move["outcome"]], move["n"])
     yield aliases
 
 

@@ -3,6 +3,8 @@ present with values that move when something happens."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -59,15 +61,13 @@ def test_metrics_move_when_things_happen(scraper, mlflow, personas, login) -> No
     with pytest.raises(mlf.MlflowNotFound):
         mlf.get_registered_model("no-such-model-for-metrics")
     now = timezone.now()
-    queued = TaskRun.objects.create(
-        kind=TaskKind.REAPER, started_by="t", created_at=now - timezone.timedelta(seconds=90)
-    )
+    queued = TaskRun.objects.create(kind=TaskKind.REAPER, started_by="t", created_at=now - timedelta(seconds=90))
     TaskRun.objects.create(
         kind=TaskKind.REAPER,
         started_by="t",
         state=TaskState.SUCCEEDED,
-        created_at=now - timezone.timedelta(seconds=30),
-        started_at=now - timezone.timedelta(seconds=18),
+        created_at=now - timedelta(seconds=30),
+        started_at=now - timedelta(seconds=18),
         finished_at=now,
         counts={"stuck": 3, "reaped": 2, "failed": 1},
     )
