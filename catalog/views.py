@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +19,7 @@ from catalog import naming, selectors, services
 from catalog.sync import catalog_sync_start
 from mlopsadmin import policy
 from mlopsadmin.core.errors import Conflict, InvalidInput
+from mlopsadmin.core.formatting import CsvLines
 from mlopsadmin.core.htmx import HtmxHttpRequest, stop_polling_and_refresh
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib.mlflow_client import MlflowError
@@ -74,21 +74,16 @@ CSV_COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_GET
 def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     filters = selectors.CatalogFilters.from_params(request.GET)
     rows = selectors.catalog_experiments(filters)
-    writer = csv.writer(_Echo())
+    writer = CsvLines()
 
     def lines() -> Iterator[str]:
-        yield writer.writerow(CSV_COLUMNS)
+        yield writer.line(CSV_COLUMNS)
         for e in rows.iterator(chunk_size=1000):
-            yield writer.writerow(
+            yield writer.line(
                 [
                     e.experiment_id,
                     e.name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -80,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mlopsadmin.core.middleware.RequestIdMiddleware",
+    "mlopsadmin.core.middleware.RequestContractMiddleware",
     "mlopsadmin.core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -265,8 +267,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+
+def redis_caches(url: str) -> dict[str, Any]:
+    """The cache on Redis, failing open: with Redis down a read is a miss and a write is skipped, with a
+    log line (logger mlopsadmin.cache), so login (its rate-limit counter) and every page keep working;
+    the rate limit is not enforced meanwhile. Promotion locks do not use the cache and refuse clearly."""
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+
+
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "mlopsadmin.cache"
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = redis_caches(REDIS_URL)
 else:
     # Shared by every process on the machine (gunicorn workers, Celery) without a server.
     CACHES = {

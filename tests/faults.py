@@ -33,6 +33,7 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.write_delay = 0.0
         self.freeze_after_writes: int | None = None
+        self.fail_with: int | None = None  # answer every request with this status (MLflow's own error)
         self.writes = 0
         self.frozen = False
         self._thawed = threading.Event()
@@ -58,6 +59,12 @@ class FaultProxy:
 
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if proxy.fail_with is not None:
+                    self.send_response(proxy.fail_with)
+                    self.send_header("Content-Length", "21")
+                    self.end_headers()
+                    self.wfile.write(b"Internal Server Error")
+                    return
                 is_write = self.command in WRITE_METHODS
                 proxy._wait_if_frozen()
                 if is_write and proxy.write_delay:

@@ -116,7 +116,8 @@ def permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRespon
 
 @api.exception_handler(AuthenticationError)
 def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return _error(request, "Authentication required: send 'Authorization: Bearer <token>'.", 401)
+    detail = str(exc) if str(exc) not in ("", "Unauthorized") else ""
+    return _error(request, detail or "Authentication required: send 'Authorization: Bearer <token>'.", 401)
 
 
 @api.exception_handler(DomainError)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from mlopsadmin.core.errors import InvalidInput
+from mlopsadmin.core.formatting import CsvLines, csv_cell_value
 from mlopsadmin.core.models import AuditEvent
 
 MAX_PAGE_SIZE = 500
@@ -225,19 +226,14 @@ def export_jsonl(filters: AuditFilters) -> Iterator[str]:
         yield json.dumps(_jsonable(row), sort_keys=False, ensure_ascii=False, default=str) + "\n"
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def export_csv(filters: AuditFilters) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_FIELDS)
+    writer = CsvLines()
+    yield writer.line(EXPORT_FIELDS)
     buffer: list[str] = []
     for row in iter_filtered_values(filters):
         values = _jsonable(row)
         buffer.append(
-            writer.writerow(
+            writer.line(
                 [
                     json.dumps(values[name], sort_keys=True, ensure_ascii=False)
                     if name in ("before", "after")
@@ -256,7 +252,8 @@ def export_csv(filters: AuditFilters) -> Iterator[str]:
 def parse_csv_export(text: str) -> list[dict[str, Any]]:
     """Read an export back (used by tests and handy in scripts)."""
     rows = []
-    for row in csv.DictReader(io.StringIO(text)):
+    for raw in csv.DictReader(io.StringIO(text)):
+        row: dict[str, Any] = {key: csv_cell_value(value) for key, value in raw.items()}
         row["id"] = int(row["id"])
         row["before"], row["after"] = json.loads(row["before"]), json.loads(row["after"])
         rows.append(row)

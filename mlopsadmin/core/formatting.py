@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import math
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -44,9 +46,30 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+class CsvLines:
+    """Streams CSV lines (`line(cells)` returns one line) with every cell passed through `csv_cell`."""
+
+    def __init__(self) -> None:
+        self._writer = csv.writer(_Echo())
+
+    def line(self, cells: Iterable[Any]) -> str:
+        return str(self._writer.writerow([csv_cell(cell) for cell in cells]))
+
+
 def csv_cell(value: Any) -> Any:
     """A CSV cell that a spreadsheet shows as text, never runs as a formula (OWASP CSV injection): a
-    text starting with = + - @ tab or CR gets a leading apostrophe. Numbers are left as they are."""
-    if isinstance(value, str) and value.startswith(CSV_FORMULA_START):
+    text starting with = + - @ tab or CR gets a leading apostrophe (and so does one starting with an
+    apostrophe, so `csv_cell_value` restores every text exactly). Numbers are left as they are."""
+    if isinstance(value, str) and value.startswith((*CSV_FORMULA_START, "'")):
         return "'" + value
     return value
+
+
+def csv_cell_value(text: str) -> str:
+    """The original text of a cell written by `csv_cell` (for reading an export back)."""
+    return text[1:] if text.startswith("'") else text

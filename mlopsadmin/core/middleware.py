@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections.abc import Callable
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from django import db
 from django.conf import settings
@@ -90,6 +91,85 @@ class SessionIdleTimeoutMiddleware:
 
 def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class RequestContractMiddleware:
+    """What every request may carry, and the one error shape of the API.
+
+    - A NUL character in the path, the query or a form field is refused with 400 (PostgreSQL cannot store
+      it; no view has to think of it).
+    - Under /api/, a request body (POST/PUT/PATCH) must be `Content-Type: application/json` (else 415) and
+      a JSON object without NUL characters (else 422); `null`, an array or a string is not "{}".
+    - Under /api/, every error answer is `{"detail": "..."}` JSON, including Django's own 404, 405 and 500.
+    """
+
+    BODY_METHODS = ("POST", "PUT", "PATCH")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refusal = self._refusal(request)
+        response = refusal or self.get_response(request)
+        if is_api(request) and response.status_code >= 400 and not _is_json(response):
+            detail = response.reason_phrase or "Error"
+            if response.status_code == 405 and response.has_header("Allow"):
+                detail = f"Method {request.method} is not allowed here; allowed: {response['Allow']}."
+            elif response.status_code == 404:
+                detail = f"No API endpoint at {request.path[:200]}."
+            elif response.status_code >= 500:
+                detail = "Internal error; it was logged (see the request id)."
+            json_response = JsonResponse({"detail": detail}, status=response.status_code)
+            for header in ("Allow", "X-Request-ID", "Retry-After"):
+                if response.has_header(header):
+                    json_response[header] = response[header]
+            return json_response
+        return response
+
+    def _refusal(self, request: HttpRequest) -> HttpResponse | None:
+        if "\x00" in request.path or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
+            return _error_answer(request, "The address contains a NUL character.", 400)
+        if is_api(request):
+            return self._api_body_refusal(request)
+        if request.method == "POST" and _has_nul({k: request.POST.getlist(k) for k in request.POST}):
+            return _error_answer(request, "A form field contains a NUL character.", 400)
+        return None
+
+    def _api_body_refusal(self, request: HttpRequest) -> HttpResponse | None:
+        if request.method not in self.BODY_METHODS or not request.body:
+            return None
+        if request.content_type != "application/json" and not request.content_type.endswith("+json"):
+            return _error_answer(request, "Send the body as JSON with 'Content-Type: application/json'.", 415)
+        try:
+            body = json.loads(request.body)
+        except ValueError:
+            return _error_answer(request, "The request body is not valid JSON.", 422)
+        if not isinstance(body, dict):
+            return _error_answer(request, f"The request body must be a JSON object, not {type(body).__name__}.", 422)
+        if _has_nul(body):
+            return _error_answer(request, "The request body contains a NUL character.", 422)
+        return None
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return str(response.get("Content-Type", "")).startswith("application/json")
+
+
+def _error_answer(request: HttpRequest, detail: str, status: int) -> HttpResponse:
+    logger.warning("%s %s -> %s: %s", request.method, request.path.replace("\x00", "\\0")[:200], status, detail)
+    if is_api(request):
+        return JsonResponse({"detail": detail}, status=status)
+    return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
 
 
 class DomainErrorMiddleware:

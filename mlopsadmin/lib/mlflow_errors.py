@@ -7,6 +7,7 @@ says whether trying again later can help. Error texts never carry URI credential
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -72,7 +73,7 @@ _CODE_TO_ERROR: dict[str, type[MlflowError]] = {
     "RESOURCE_ALREADY_EXISTS": MlflowConflict,
     "PERMISSION_DENIED": MlflowPermissionDenied,
     "UNAUTHENTICATED": MlflowPermissionDenied,
-    "INTERNAL_ERROR": MlflowUnavailable,
+    "INTERNAL_ERROR": MlflowServerError,
     "TEMPORARILY_UNAVAILABLE": MlflowUnavailable,
     "REQUEST_LIMIT_EXCEEDED": MlflowUnavailable,
 }
@@ -88,6 +89,12 @@ def translate_error(exc: BaseException, operation: str) -> MlflowError:
         RestException = exceptions.RestException  # noqa: N806
         code = str(getattr(exc, "error_code", "") or "")
         message = exc.message if hasattr(exc, "message") else str(exc)
+        if not isinstance(exc, RestException) and (
+            "failed with error code 5" in message or re.search(r"too many 5\d\d error responses", message)
+        ):  # the server answered 5xx (without an MLflow error body): up, but failing on its side
+            return MlflowServerError(
+                f"MLflow server error during {operation}: {short_message(message)}", operation=operation
+            )
         if not isinstance(exc, RestException) and (
             "Max retries exceeded" in message
             or "timed out" in message
@@ -137,6 +144,7 @@ def paginate(operation: str, search: Callable[..., Any], **kwargs: Any) -> Itera
 # The one map from a gateway error to what a page or the API answers: (status, page title).
 _HTTP_STATUS: tuple[tuple[type[MlflowError], int, str], ...] = (
     (MlflowUnavailable, 503, "The MLflow tracking server is not answering"),
+    (MlflowServerError, 502, "The MLflow tracking server answered with an internal error"),
     (MlflowNotFound, 404, "Not found in MLflow"),
     (MlflowError, 502, "MLflow refused the request"),
 )

