@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlparse
 
 from django import db
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -141,7 +142,7 @@ class RequestContractMiddleware:
             return _error_answer(request, "The address contains a NUL character.", 400)
         if is_api(request):
             return self._api_body_refusal(request)
-        if request.method == "POST" and _has_nul({k: request.POST.getlist(k) for k in request.POST}):
+        if request.method == "POST" and _form_has_nul(request):
             return _error_answer(request, "A form field contains a NUL character.", 400)
         return None
 
@@ -159,6 +160,14 @@ class RequestContractMiddleware:
         if _has_nul(body):
             return _error_answer(request, "The request body contains a NUL character.", 422)
         return None
+
+
+def _form_has_nul(request: HttpRequest) -> bool:
+    try:
+        request.body  # noqa: B018 - read (and keep) the raw body first, so views may still read it after POST
+    except RequestDataTooBig:
+        return False  # Django refuses it itself
+    return _has_nul({key: request.POST.getlist(key) for key in request.POST})
 
 
 def _is_json(response: HttpResponse) -> bool:
