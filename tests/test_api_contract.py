@@ -10,8 +10,8 @@ import re
 import pytest
 from django.test import Client
 
-from mlopsadmin.core.audit import audit_record
-from mlopsadmin.core.audit_selectors import parse_csv_export
+from mlopsadmin.audit.selectors import parse_csv_export
+from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.models import ApiToken
 from mlopsadmin.core.services import api_token_create, api_token_revoke
 from mlopsadmin.lib import mlflow_client as mlf
