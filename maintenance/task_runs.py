@@ -19,13 +19,14 @@ from django.utils import timezone
 
 from maintenance.models import ACTIVE_STATES, TaskRun, TaskState
 from mlopsadmin.audit.services import audit_record
-from mlopsadmin.core.errors import Conflict
+from mlopsadmin.core.errors import Conflict, QueueUnavailable
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib.redaction import scrub
 
 logger = logging.getLogger(__name__)
 
 RUN_TASK_NAME = "maintenance.tasks.run_maintenance_task"
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}  # ~1.5 s
 REPORT_LIST_LIMIT = 500  # run lists inside a task report; the full record stays in PlanItem rows
 
 
@@ -112,9 +113,38 @@ def task_run_enqueue(run: TaskRun) -> None:
     task_id = f"maintenance-{run.pk}-{int(time.time() * 1000)}"
     TaskRun.objects.filter(pk=run.pk).update(celery_task_id=task_id)
     run.celery_task_id = task_id
-    transaction.on_commit(
-        lambda: current_app.tasks[RUN_TASK_NAME].apply_async(kwargs={"task_run_id": run.pk}, task_id=task_id)
-    )
+    transaction.on_commit(lambda: _publish(run, task_id))
+
+
+def _publish(run: TaskRun, task_id: str) -> None:
+    """Publish the message; when the broker refuses, the record (already committed) is marked failed with
+    an audit event, so it neither blocks its kind nor claims a start that never happened, and the caller
+    gets a clear 503."""
+    try:
+        current_app.tasks[RUN_TASK_NAME].apply_async(
+            kwargs={"task_run_id": run.pk}, task_id=task_id, retry=True, retry_policy=PUBLISH_RETRY
+        )
+    except Exception as exc:  # kombu/redis raise their own types; any failure means "not published"
+        why = f"not started: the task queue (broker) did not accept it ({scrub(str(exc))[:200]})"
+        logger.warning("task run %s %s", run.pk, why)
+        with transaction.atomic():
+            if TaskRun.objects.filter(pk=run.pk, state=TaskState.QUEUED).update(
+                state=TaskState.FAILED, finished_at=timezone.now(), errors=[*run.errors, why]
+            ):
+                audit_record(
+                    actor="system:maintenance.enqueue",
+                    action="task.enqueue",
+                    target_kind="task",
+                    target_id=run.pk,
+                    before={"state": TaskState.QUEUED},
+                    after={"state": TaskState.FAILED},
+                    reason=why,
+                    outcome="failed",
+                )
+        raise QueueUnavailable(
+            f"The task queue (broker) is not answering: task #{run.pk} was not started and is recorded as "
+            f"failed. Nothing was changed; try again when the queue is back."
+        ) from None
 
 
 def task_run_claim(*, task_run_id: int, celery_task_id: str = "") -> TaskRun | None:

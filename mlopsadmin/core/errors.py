@@ -28,3 +28,10 @@ class RuleViolation(DomainError):
 class InvalidInput(DomainError):
     status = 400
     title = "Invalid input"
+
+
+class QueueUnavailable(DomainError):
+    """The task queue (Celery broker) did not accept a message: the task was not started."""
+
+    status = 503
+    title = "The task queue is not answering"

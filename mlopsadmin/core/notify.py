@@ -22,4 +22,10 @@ def notification_send(*, subject: str, text: str, recipients: list[str] | None =
         return
     from mlopsadmin.core.tasks import deliver_notification
 
-    transaction.on_commit(lambda: deliver_notification.delay(subject=subject, text=text, emails=emails))
+    def send() -> None:
+        try:
+            deliver_notification.delay(subject=subject, text=text, emails=emails)
+        except Exception as exc:  # the broker is down: a notification never blocks (or fails) the change
+            logger.warning("notification %r not queued (task queue not answering): %s", subject, exc)
+
+    transaction.on_commit(send)

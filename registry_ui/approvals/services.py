@@ -107,7 +107,9 @@ def approval_request_create(*, actor: Any, model_name: str, version: str | int, 
 def _locked_request(request_id: int) -> ApprovalRequest:
     req = (
         ApprovalRequest.objects.select_for_update(of=("self",))
-        .select_related("requester", "decided_by")
+        # Not decided_by: after waiting for the row lock PostgreSQL re-reads the locked row but not the
+        # joined user row, so a decider set meanwhile came back as None (500). It is loaded when needed.
+        .select_related("requester")
         .filter(pk=request_id)
         .first()
     )
