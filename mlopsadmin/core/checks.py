@@ -107,3 +107,33 @@ def check_production_parts(app_configs: Any, **kwargs: Any) -> list[Warning]:
             )
         )
     return warnings
+
+
+@register(Tags.security, deploy=True)
+def check_audit_table_owner(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """The role the app runs as must not own the audit table: the owner can TRUNCATE it, DISABLE or DROP
+    its append-only trigger, and rewrite history. See docs/audit.md ("Production: two roles")."""
+    from django.db import DatabaseError, connection
+
+    if connection.vendor != "postgresql":
+        return []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_has_role(current_user, tableowner, 'MEMBER'), current_user, tableowner "
+                "FROM pg_tables WHERE tablename = 'core_auditevent'"
+            )
+            row = cursor.fetchone()
+    except DatabaseError:
+        return []  # the database is not reachable: other checks and the first request say so
+    if row is None or not row[0]:
+        return []
+    return [
+        Warning(
+            f"The database role '{row[1]}' owns (or is a member of the owner '{row[2]}' of) the audit table "
+            f"core_auditevent: it can TRUNCATE it and disable its append-only trigger.",
+            hint="Run migrations as a separate owner role and the app as a runtime role with only INSERT and "
+            "SELECT on core_auditevent (docs/audit.md, 'Production: two roles').",
+            id="mlopsadmin.W005",
+        )
+    ]
