@@ -295,8 +295,12 @@ class DiffLine:
 
 
 def _show(value: Any) -> str:
+    """A value as the diff shows it; floats to 6 significant digits (0.8400000000000001 → 0.84: the
+    stored record keeps every digit)."""
     if value is _MISSING:
         return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
@@ -304,10 +308,13 @@ _MISSING = object()
 
 
 def state_diff(before: Any, after: Any) -> list[DiffLine]:
-    """Added, removed and changed keys first (in path order), unchanged ones last."""
+    """Added, removed and changed keys first (in path order), unchanged ones last. An empty dict/list
+    that is absent on the other side (or became filled: its keys show) makes no line."""
     old, new = flatten(before), flatten(after)
     lines = []
     for path in sorted(set(old) | set(new)):
+        if (path not in old and new[path] in ({}, [])) or (path not in new and old[path] in ({}, [])):
+            continue  # an empty container on one side only ("tags: removed {}") is no change
         if path not in old:
             lines.append(DiffLine(path, "added", _MISSING, new[path]))
         elif path not in new:

@@ -58,3 +58,17 @@ def test_auditor_uses_a_date_preset_and_the_action_list(browser_login, live_serv
     action = page.locator("table.audit-table td code").first
     box = action.bounding_box()
     assert box["height"] < 24  # one line: an action name never wraps mid-word
+
+
+def test_event_diff_has_no_phantom_rows_and_rounds_floats() -> None:
+    from mlopsadmin.audit.selectors import state_diff
+
+    lines = state_diff(
+        {"tags": {}, "gate": {"value": 0.8400000000000001}},
+        {"tags": {"approved_by": "lead"}, "gate": {"value": 0.8523456789}},
+    )
+    shown = {(line.path, line.change, line.before_text, line.after_text) for line in lines}
+    assert ("tags", "removed", "{}", "") not in shown  # was a phantom "tags: removed {}" row
+    assert ("tags.approved_by", "added", "", "lead") in shown
+    assert ("gate.value", "changed", "0.84", "0.852346") in shown
+    assert state_diff({"tags": {}}, {}) == []
