@@ -27,6 +27,7 @@ from mlopsadmin.lib.mlflow_client import (
     MlflowUnavailable,
     tracking_uri,
 )
+from mlopsadmin.lib.mlflow_connection import basic_auth
 
 REGISTRY = "/api/2.0/mlflow"
 _session = requests.Session()
@@ -45,12 +46,6 @@ class Deadline:
     def call_timeout(self, *, reserve: float = 0.0) -> float:
         """Seconds one call may take: the gateway's timeout, cut to what is left after `reserve`."""
         return max(0.0, min(float(settings.MLFLOW_REQUEST_TIMEOUT), self.remaining() - reserve))
-
-
-def _auth() -> tuple[str, str] | None:
-    if settings.MLFLOW_TRACKING_USERNAME:
-        return (settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD)
-    return None
 
 
 def _error_for(response: requests.Response, operation: str) -> MlflowError:
@@ -76,7 +71,7 @@ def _request(method: str, endpoint: str, *, timeout: float, body: dict[str, Any]
     url = tracking_uri().rstrip("/") + REGISTRY + endpoint
     kwargs: dict[str, Any] = {"params": body} if method == "GET" else {"json": body}
     try:
-        response = _session.request(method, url, auth=_auth(), timeout=timeout, **kwargs)
+        response = _session.request(method, url, auth=basic_auth(), timeout=timeout, **kwargs)
     except requests.exceptions.RequestException as exc:
         kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "unreachable"
         raise MlflowUnavailable(

@@ -45,6 +45,13 @@ def display_uri(uri: str) -> str:
     return without_credentials(uri)
 
 
+def basic_auth() -> tuple[str, str] | None:
+    """(user, password) of the service account for raw HTTP calls to the server, or None without one."""
+    if settings.MLFLOW_TRACKING_USERNAME:
+        return (settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD)
+    return None
+
+
 _client_cache: dict[tuple[str, str, str], MlflowClient] = {}
 
 

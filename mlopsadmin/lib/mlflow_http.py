@@ -14,14 +14,8 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from mlopsadmin.lib.mlflow_connection import tracking_uri
+from mlopsadmin.lib.mlflow_connection import basic_auth, tracking_uri
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowUnavailable, translate_error
-
-
-def _auth() -> tuple[str, str] | None:
-    if settings.MLFLOW_TRACKING_USERNAME:
-        return (settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD)
-    return None
 
 
 def server_get(path: str, *, authenticated: bool = True, timeout: float | None = None) -> requests.Response:
@@ -29,7 +23,7 @@ def server_get(path: str, *, authenticated: bool = True, timeout: float | None =
     url = tracking_uri().rstrip("/") + path
     try:
         return requests.get(
-            url, auth=_auth() if authenticated else None, timeout=timeout or settings.MLFLOW_REQUEST_TIMEOUT
+            url, auth=basic_auth() if authenticated else None, timeout=timeout or settings.MLFLOW_REQUEST_TIMEOUT
         )
     except requests.exceptions.RequestException as exc:
         raise translate_error(exc, f"GET {path}") from exc
