@@ -4,6 +4,7 @@ with <polyline>; no JavaScript, no inline styles (colours come from CSS classes)
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -81,7 +82,7 @@ def _fmt(value: float) -> str:
 
 
 def line_chart(
-    series: list[tuple[str, str, list[tuple[float, float]]]],
+    series: Sequence[tuple[str, str, Sequence[tuple[float, float]]]],
     *,
     width: int = 640,
     height: int = 260,

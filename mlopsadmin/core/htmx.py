@@ -41,7 +41,9 @@ def wants_fragment(request: HttpRequest) -> bool:
     request and for a boosted form submit (static/js/app.js boosts every POST form), which expects a
     whole page or a redirect, like a browser without JavaScript."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted
+    if not htmx:
+        return False
+    return not htmx.boosted
 
 
 def stop_polling_and_refresh(request: HttpRequest, fragment: HttpResponse) -> HttpResponse:

@@ -149,7 +149,8 @@ class RequestContractMiddleware:
     def _api_body_refusal(self, request: HttpRequest) -> HttpResponse | None:
         if request.method not in self.BODY_METHODS or not request.body:
             return None
-        if request.content_type != "application/json" and not request.content_type.endswith("+json"):
+        content_type = request.content_type or ""
+        if content_type != "application/json" and not content_type.endswith("+json"):
             return _error_answer(request, "Send the body as JSON with 'Content-Type: application/json'.", 415)
         try:
             body = json.loads(request.body)
