@@ -6,8 +6,9 @@ import logging
 
 from celery import shared_task
 
-from checklists import services
+from checklists import selectors, services
 from mlopsadmin.lib.mlflow_client import MlflowUnavailable
+from notifications import events as notification_events
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def checklist_instances_scheduled() -> dict[str, object]:
     for instance in instances:
         if not instance.is_signed:
             changed += len(services.instance_probe_run(instance_id=instance.pk))
+    notification_events.checklists_overdue(selectors.overdue_instances())
     logger.info(
         "checklist instances: %s; %d probe results changed",
         ", ".join(f"{i.kind} {i.period_label}" for i in instances),

@@ -22,6 +22,7 @@ from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, QueueUnavailable
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib.redaction import scrub
+from notifications import events as notification_events
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +225,8 @@ def task_run_finish(
         changes["errors"] = [*run.errors, *(scrub(e) for e in errors)]
     if state == TaskState.SUCCEEDED and run.progress_total:
         changes["progress_done"] = run.progress_total
-    TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(**changes)
+    if TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(**changes):
+        notification_events.task_finished(run, state=state, counts=counts, errors=errors)
 
 
 def task_run_release(run: TaskRun, *, error: str) -> None:

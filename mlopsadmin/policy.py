@@ -52,6 +52,10 @@ class Action(StrEnum):
     TEAM_MANAGE = "team.manage"
     CONFIG_MANAGE = "config.manage"  # export / apply the configuration file
     TOKEN_MANAGE_OWN = "token.manage_own"
+    # notifications
+    NOTIFICATION_LOG_VIEW = "notification.log_view"  # the delivery log: admins and operators
+    NOTIFICATION_RESEND = "notification.resend"
+    MODEL_WATCH = "model.watch"  # one's own watch list: anyone signed in but auditors
     MLFLOW_PERMISSIONS = "mlflow.permissions"  # see and apply the MLflow permission drift (issue 17)
 
 
@@ -73,7 +77,14 @@ MEMBER_OF_TEAM_ACTIONS = {
     Action.APPROVAL_WITHDRAW,
     Action.ALIAS_CHALLENGER,
 }
-OPERATOR_ACTIONS = {Action.MAINTENANCE_RUN, Action.CHECKLIST_TICK, Action.CHECKLIST_SIGN_OFF, Action.CATALOG_SYNC}
+OPERATOR_ACTIONS = {
+    Action.MAINTENANCE_RUN,
+    Action.CHECKLIST_TICK,
+    Action.CHECKLIST_SIGN_OFF,
+    Action.CATALOG_SYNC,
+    Action.NOTIFICATION_LOG_VIEW,
+    Action.NOTIFICATION_RESEND,
+}
 ADMIN_ONLY_ACTIONS = {
     Action.CONVENTION_EDIT,
     Action.GATE_OVERRIDE,
@@ -145,7 +156,7 @@ def can(user: Any, action: Action | str, *, team: Team | None = None) -> bool:
         return False  # read-only, everywhere
     if ROLE_ADMIN in roles:
         return True
-    if action == Action.TOKEN_MANAGE_OWN:
+    if action in (Action.TOKEN_MANAGE_OWN, Action.MODEL_WATCH):
         return True
     if action in ADMIN_ONLY_ACTIONS:
         return False

@@ -69,6 +69,13 @@ ENTRIES: list[ScheduleEntry] = [
         3300,
         'MLflow permissions kept in step: off unless SCHEDULE_MLFLOW_PERMISSIONS is set (e.g. "20 * * * *")',
     ),
+    ScheduleEntry(
+        "notifications_requeue",
+        "notifications.tasks.notifications_requeue_scheduled",
+        "*/10 * * * *",
+        540,
+        "Notifications left pending by a broker outage: every 10 minutes",
+    ),
 ]
 
 

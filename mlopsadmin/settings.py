@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "checklists",
     "configuration",
     "monitoring",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -294,11 +295,29 @@ else:
         }
     }
 
-# --- Notifications (approvals, capacity alerts) ---------------------------------------------
+# --- Notifications (notifications app; checked at start-up by mlopsadmin.E020…E027) -------------
+# Email: Django's backends, every SMTP setting from the environment (console backend by default).
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "mlopsadmin@localhost")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS, usually port 465
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)  # seconds per SMTP operation
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))  # for the file backend
+# Everyone gets these, besides the people of each event (team leads, requester, watchers, operators).
 NOTIFY_EMAILS = env_list("NOTIFY_EMAILS", [])
+# A Slack-compatible incoming webhook for every event (per-team webhooks are set in the admin).
 NOTIFY_WEBHOOK_URL = os.environ.get("NOTIFY_WEBHOOK_URL", "")
+NOTIFY_WEBHOOK_TIMEOUT = env_float("NOTIFY_WEBHOOK_TIMEOUT", 10.0)
+# Each notification (one event, one channel, one recipient) is retried on its own: this many retries,
+# the first after NOTIFY_RETRY_DELAY seconds, doubling each time (5 retries ≈ 15 minutes with 30 s).
+NOTIFY_MAX_RETRIES = env_int("NOTIFY_MAX_RETRIES", 5)
+NOTIFY_RETRY_DELAY = env_float("NOTIFY_RETRY_DELAY", 30.0)
+# The base of every link in a message (the address people open mlopsadmin at).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Catalog (experiment naming catalog) -----------------------------------------------------
 CATALOG_SYNC_PAGE_SIZE = env_int("CATALOG_SYNC_PAGE_SIZE", 1000)

@@ -21,6 +21,7 @@ urlpatterns = [
     path("maintenance/", include(("maintenance.urls", "maintenance"))),
     path("registry/", include(("registry_ui.promotion.urls", "promotion"))),
     path("checklists/", include(("checklists.urls", "checklists"))),
+    path("notifications/", include(("notifications.urls", "notifications"))),
     path("admin/", admin_site.urls),
     path("api/v1/", api.urls),
 ]

@@ -16,6 +16,7 @@ from mlopsadmin.core.errors import InvalidInput, NotFound
 from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post, wants_fragment
 from mlopsadmin.core.selectors import all_teams, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
+from notifications.selectors import is_watching
 from registry_ui import selectors, services, validation
 from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
@@ -87,6 +88,8 @@ def model_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "model_ui_url": selectors.model_ui_url(name),
         "may_request": policy.can(request.user, policy.Action.APPROVAL_REQUEST, team=team),
         **promotion_selectors.promotion_panel(request.user, name, model.aliases, versions),
+        "may_watch": policy.can(request.user, policy.Action.MODEL_WATCH),
+        "watching": is_watching(request.user, name),
     }
     if request.htmx and request.GET.get("partial") == "versions":
         return render(request, "registry_ui/model.html#versions", context)

@@ -13,6 +13,14 @@ from typing import Any
 
 import pytest
 
+from tests.servers import (  # noqa: F401 - session servers shared by every test directory
+    _celery_worker_process,
+    celery_worker,
+    s3_server,
+    smtp_server,
+    webhook_receiver,
+)
+
 # Playwright's sync API runs an event loop in the test thread; Django's ORM must still be usable there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

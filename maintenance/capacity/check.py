@@ -15,10 +15,10 @@ from maintenance.capacity import thresholds
 from maintenance.models import CapacitySample, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import actor_for, task_run_create, task_run_enqueue, task_run_finish, task_run_progress
 from mlopsadmin.audit.services import audit_record
-from mlopsadmin.core.notify import notification_send
 from mlopsadmin.core.selectors import all_teams, team_for_experiment_name
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import tracking_db
+from notifications import events as notification_events
 
 
 def capacity_check_start(*, actor: Any) -> TaskRun:
@@ -181,7 +181,12 @@ def _capacity_alert(run: TaskRun, levels: dict[str, Any], artifact_bytes: int, d
         reason=text,
         outcome="ok",
     )
-    notification_send(
-        subject=f"[mlopsadmin] capacity {levels['level']}: {text[:120]}",
-        text=f"The capacity check #{run.pk} found: {text}.",
+    notification_events.capacity_alert(run, level=levels["level"], text=text, previous_level=_previous_level(run))
+
+
+def _previous_level(run: TaskRun) -> str:
+    """The level of the capacity check before `run` ("ok" when there was none)."""
+    previous = (
+        TaskRun.objects.filter(kind=TaskKind.CAPACITY, state=TaskState.SUCCEEDED, pk__lt=run.pk).order_by("-pk").first()
     )
+    return str((previous.report or {}).get("level", "ok")) if previous else "ok"

@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -31,6 +32,7 @@ SECRET_SETTINGS = (
     "MLFLOW_WEBHOOK_SECRET",
     "METRICS_TOKEN",
     "OIDC_RP_CLIENT_SECRET",
+    "EMAIL_HOST_PASSWORD",
 )
 URI_SETTINGS = (
     "DATABASE_URL",
@@ -41,6 +43,23 @@ URI_SETTINGS = (
     "NOTIFY_WEBHOOK_URL",
 )
 MIN_SECRET_LENGTH = 8  # shorter values would redact ordinary words ("testing")
+# Secrets known only at run time (webhook URLs read from the database when a notification is sent).
+_runtime_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Redact `value` from every log line of this process from now on (values shorter than 8 are ignored)."""
+    if value and len(value) >= MIN_SECRET_LENGTH:
+        _runtime_secrets.add(value)
+
+
+def webhook_url_secrets(url: str) -> list[str]:
+    """A Slack-style webhook URL is a secret by its path (and query), not by a password."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    return [url, tail] if len(tail) > 1 else [url]
 
 
 def _uri_password(uri: str) -> str:
@@ -61,6 +80,7 @@ def secret_values() -> list[str]:
     values = [str(_setting(name) or "") for name in SECRET_SETTINGS]
     values += [_uri_password(str(_setting(name) or "")) for name in URI_SETTINGS]
     values += [str(db.get("PASSWORD") or "") for db in (_setting("DATABASES") or {}).values()]
+    values += list(_runtime_secrets) + webhook_url_secrets(str(_setting("NOTIFY_WEBHOOK_URL") or ""))
     return sorted({v for v in values if len(v) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import User
 from django.db.models import Count, Q
 
 from mlopsadmin import policy
@@ -110,14 +109,3 @@ def pending_counts_by_model() -> dict[str, int]:
 
 def pending_total() -> int:
     return ApprovalRequest.objects.filter(state=ApprovalState.PENDING).count()
-
-
-def team_lead_emails(team: Team | None) -> list[str]:
-    if team is None:
-        return []
-    emails = (
-        User.objects.filter(is_active=True, memberships__team=team, groups__name=policy.ROLE_ML_LEAD)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    return sorted(set(emails))

@@ -22,10 +22,9 @@ from django.utils import timezone
 from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, NotFound, RuleViolation
-from mlopsadmin.core.models import Team
-from mlopsadmin.core.notify import notification_send
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
+from notifications import events as notification_events
 from registry_ui import validation
 from registry_ui.approvals import selectors
 from registry_ui.models import ApprovalRequest, ApprovalState
@@ -49,19 +48,6 @@ def _snapshot(req: ApprovalRequest) -> dict[str, Any]:
         "decided_by": req.decided_by.get_username() if req.decided_by_id else None,  # type: ignore[union-attr]
         "decision_comment": req.decision_comment,
     }
-
-
-def _notify(*, team: Team | None, subject: str, text: str) -> None:
-    """Queue a notification to the team's ML leads after commit; a failing channel never blocks."""
-    recipients = selectors.team_lead_emails(team)
-
-    def send() -> None:
-        try:
-            notification_send(subject=subject, text=text, recipients=recipients)
-        except Exception as exc:  # the broker may be down: log, never fail the approval
-            logger.warning("approval notification %r not queued: %s", subject, exc)
-
-    transaction.on_commit(send, robust=True)
 
 
 # --- Approval requests ------------------------------------------------------------------------------
@@ -95,12 +81,7 @@ def approval_request_create(*, actor: Any, model_name: str, version: str | int, 
         pending = selectors.approval_pending_for_version(model_name=model_name, version=version)
         who = pending.requester.get_username() if pending else "someone"
         raise Conflict(f"{model_name}/{version} already has a pending approval request (by {who}).") from exc
-    _notify(
-        team=team,
-        subject=f"Approval requested: {req.target_id}",
-        text=f"{actor.get_username()} asks for approval of {req.target_id}."
-        + (f"\nComment: {comment}" if comment else ""),
-    )
+    notification_events.approval_requested(req, actor=actor)
     return req
 
 
@@ -158,6 +139,7 @@ def approval_request_withdraw(*, actor: Any, request_id: int, comment: str = "")
             after=_snapshot(req),
             reason=comment,
         )
+        notification_events.approval_withdrawn(req, actor=actor)
     return req
 
 
@@ -286,13 +268,7 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
                     after={"mlflow_tags_left": left},
                 )
         raise
-    subject = f"Approval {verb}: {req.target_id}"
-    _notify(
-        team=team,
-        subject=subject,
-        text=f"{actor.get_username()} {verb} {req.target_id} "
-        f"(requested by {req.requester.get_username()})." + (f"\nComment: {comment}" if comment else ""),
-    )
+    notification_events.approval_decided(req, actor=actor)
     return req
 
 

@@ -23,6 +23,7 @@ from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
+from notifications import events as notification_events
 from registry_ui import validation
 from registry_ui.promotion import plans, recording, seams, selectors
 from registry_ui.promotion.gate import GateResult
@@ -309,6 +310,7 @@ def change_run(
         error=error,
         version=plan.source_version,
     )
+    notification_events.alias_changed(result, actor=actor, reason=reason)
     if outcome == "unknown":
         raise OutcomeUnknown(result)
     if outcome == "failed":

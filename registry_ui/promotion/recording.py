@@ -24,6 +24,7 @@ from django.utils import timezone
 from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
+from notifications import events as notification_events
 from registry_ui.promotion import plans
 from registry_ui.promotion.models import AliasChangeIntent, AliasEvent, AliasState
 
@@ -270,12 +271,25 @@ def models_with_open_intents() -> list[str]:
     )
 
 
-def record_external(model_name: str, live: dict[str, str]) -> int:
-    """Compare live aliases with the last known state; record differences as external changes."""
+def _first_sight_baseline(live: dict[str, str], hint: tuple[str, str | None] | None) -> dict[str, str]:
+    """A model seen for the first time: MLflow's aliases now with the change a webhook reported undone.
+    A set alias is taken to have been unset before; a deleted alias's version is not known ("?")."""
+    if hint is None or live.get(hint[0]) != hint[1]:
+        return live  # no hint, or MLflow moved on since the delivery: the baseline only
+    alias, version = hint
+    before = {a: v for a, v in live.items() if a != alias}
+    if version is None:
+        before[alias] = "?"
+    return before
+
+
+def record_external(model_name: str, live: dict[str, str], hint: tuple[str, str | None] | None = None) -> int:
+    """Compare live aliases with the last known state; record differences as external changes. A model
+    seen for the first time gets its baseline from MLflow now; when a webhook said what changed (`hint`:
+    alias and new version, None when deleted), that change is recorded too (issue 21)."""
     state = AliasState.objects.filter(model_name=model_name).first()
     if state is None:
-        AliasState.objects.create(model_name=model_name, aliases=live)  # first sight: the baseline
-        return 0
+        state = AliasState.objects.create(model_name=model_name, aliases=_first_sight_baseline(live, hint))
     known = plans.normalise(state.aliases or {})
     if known == live:
         return 0
@@ -309,4 +323,5 @@ def record_external(model_name: str, live: dict[str, str]) -> int:
             after={"aliases": live, "changed": changed},
             reason="Alias change made outside mlopsadmin (directly in MLflow).",
         )
+        notification_events.alias_external(model_name, before=known, after=live)
     return len(changed)

@@ -146,22 +146,24 @@ class ReconcileReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def _reconcile_one(model_name: str, report: ReconcileReport) -> None:
+def _reconcile_one(model_name: str, report: ReconcileReport, hint: tuple[str, str | None] | None = None) -> None:
     try:
         with model_lock(model_name, wait=2.0):
             live = selectors.live_aliases(model_name)
             recording.intents_resolve(model_name, live)
-            report.changes += recording.record_external(model_name, live)
+            report.changes += recording.record_external(model_name, live, hint)
             report.models_checked += 1
     except (Conflict, mlf.MlflowNotFound):
         report.skipped.append(model_name)
 
 
-def alias_reconcile(*, model_name: str | None = None) -> ReconcileReport:
-    """Record alias changes made outside mlopsadmin, for one model or all of them."""
+def alias_reconcile(*, model_name: str | None = None, hint: tuple[str, str | None] | None = None) -> ReconcileReport:
+    """Record alias changes made outside mlopsadmin, for one model or all of them. `hint` (alias, new
+    version or None when deleted) is what an MLflow webhook reported for `model_name`: it lets the first
+    change of a model never seen before be recorded, not only taken as the baseline."""
     report = ReconcileReport()
     if model_name is not None:
-        _reconcile_one(clean_model_name(model_name), report)
+        _reconcile_one(clean_model_name(model_name), report, hint)
         return report
     for name in recording.models_with_open_intents():  # unknown outcomes first, even if nothing moved
         _reconcile_one(name, report)

@@ -159,7 +159,7 @@ def mlflow_webhook(request: HttpRequest) -> JsonResponse:
     if model_name is None:
         return JsonResponse({"detail": "No model in the payload; nothing to reconcile."}, status=202)
     try:
-        report = services.alias_reconcile(model_name=model_name)
+        report = services.alias_reconcile(model_name=model_name, hint=webhooks.alias_hint(payload))
     except (mlf.MlflowError, InvalidInput) as exc:
         logger.warning("webhook reconciliation of %r deferred: %s", model_name, exc)
         return JsonResponse({"detail": "Accepted; reconciliation deferred to the schedule."}, status=202)

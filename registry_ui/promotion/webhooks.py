@@ -56,3 +56,19 @@ def model_name_of(payload: dict[str, Any]) -> str | None:
     data = payload.get("data")
     name = data.get("name") if isinstance(data, dict) else None
     return name if isinstance(name, str) and name else None
+
+
+def alias_hint(payload: dict[str, Any]) -> tuple[str, str | None] | None:
+    """(alias, version) for a `model_version_alias.created` delivery, (alias, None) for `.deleted`;
+    None for any other event or a malformed payload (then the delivery is only a hint to reconcile)."""
+    data = payload.get("data")
+    if payload.get("entity") != "model_version_alias" or not isinstance(data, dict):
+        return None
+    alias, version = data.get("alias"), data.get("version")
+    if not isinstance(alias, str) or not alias:
+        return None
+    if payload.get("action") == "deleted":
+        return alias, None
+    if payload.get("action") in ("created", "updated") and isinstance(version, (str, int)) and str(version).isdigit():
+        return alias, str(int(version))
+    return None

@@ -167,6 +167,29 @@ def test_signed_webhook_triggers_reconciliation_without_login(make_model, client
     assert (event.from_version, event.to_version) == ("1", "2")
 
 
+def test_first_external_change_of_a_model_never_seen_is_recorded(make_model, client, settings) -> None:
+    """Issue 21 case 6: register a model in MLflow, set @champion directly; the first delivery records it."""
+    settings.MLFLOW_WEBHOOK_SECRET = "s3cret-for-tests"
+    name = make_model([0.85, 0.86])
+    mlf.set_model_alias(name, "champion", "2")
+    payload = {
+        "entity": "model_version_alias",
+        "action": "created",
+        "data": {"name": name, "alias": "champion", "version": "2"},
+    }
+    response = deliver(client, "s3cret-for-tests", payload)
+    assert response.status_code == 202 and response.json()["external_changes"] == 1
+    event = AliasEvent.objects.get(model_name=name, source="external")
+    assert (event.alias, event.from_version, event.to_version) == ("champion", "", "2")
+    assert event.actor_name == "external (directly in MLflow)"
+    audit = AuditEvent.objects.get(action="model.alias_external_change", target_id=name)
+    assert audit.after["aliases"] == {"champion": "2"}  # the baseline read from MLflow at that moment
+    mlf.delete_model_alias(name, "champion")
+    deleted = {"entity": "model_version_alias", "action": "deleted", "data": {"name": name, "alias": "champion"}}
+    assert deliver(client, "s3cret-for-tests", deleted).json()["external_changes"] == 1
+    assert AliasEvent.objects.filter(model_name=name, source="external").count() == 2
+
+
 def test_webhook_with_a_bad_signature_or_old_timestamp_is_403(make_model, client, settings) -> None:
     settings.MLFLOW_WEBHOOK_SECRET = "s3cret-for-tests"
     name = make_model([0.85], aliases={"champion": 1})

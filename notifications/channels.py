@@ -1,0 +1,146 @@
+"""Delivery channels. A channel turns a Notification into the target's format (escaping user text for
+it) and sends it; a failure raises DeliveryFailed with a message that carries no secret. Adding a
+channel: subclass Channel, implement `recipients` and `send`, add it to CHANNELS."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+
+from configuration.selectors import notification_targets
+from mlopsadmin.lib import http
+from mlopsadmin.lib.redaction import register_secret, scrub, webhook_url_secrets
+from notifications.models import Notification, TeamWebhook
+
+GLOBAL_WEBHOOK = "global"
+WEBHOOK_URL_REDACTED = "[webhook URL redacted]"
+
+
+class DeliveryFailed(Exception):
+    """Sending failed; the message is safe to log, store and show (no URL path, no password)."""
+
+
+# --- Formats ------------------------------------------------------------------------------------------
+def mrkdwn_escape(text: str) -> str:
+    """Slack mrkdwn: `&`, `<`, `>` escaped, so `<!channel>` and `<url|label>` in user text stay inert."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A header-safe line (email subject): no CR/LF or other control characters, at most `limit` chars."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()[:limit]
+
+
+def webhook_text(notification: Notification) -> str:
+    lines = [f"*{mrkdwn_escape(one_line(notification.subject))}*"]
+    lines += [mrkdwn_escape(line) for line in notification.lines]
+    if notification.link:
+        lines.append(f"<{mrkdwn_escape(notification.link)}|Open in mlopsadmin>")
+    return "\n".join(lines)
+
+
+def email_body(notification: Notification) -> str:
+    body = "\n".join(notification.lines)
+    if notification.link:
+        body += f"\n\nOpen in mlopsadmin: {notification.link}"
+    return body + "\n\n-- \nmlopsadmin notifications. Watching a model? Unwatch it on the model's page.\n"
+
+
+# --- Secrets in webhook URLs ------------------------------------------------------------------------
+def redact_url(url: str) -> str:
+    """What may be shown of a webhook URL: scheme and host only (for Slack the path is the secret)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}/…" if parts.scheme else "(not a URL)"
+
+
+def redact_error(text: str, url: str) -> str:
+    for value in webhook_url_secrets(url):
+        text = text.replace(value, WEBHOOK_URL_REDACTED)
+    return scrub(text)[:1000]
+
+
+# --- Channels ----------------------------------------------------------------------------------------
+class Channel:
+    name = ""
+
+    def recipients(self, *, emails: Iterable[str], team_id: int | None) -> list[str]:
+        raise NotImplementedError
+
+    def describe(self, recipient: str) -> str:
+        return recipient
+
+    def send(self, notification: Notification) -> None:
+        raise NotImplementedError
+
+
+class EmailChannel(Channel):
+    """One email per address, through Django's configured backend (SMTP, file, console)."""
+
+    name = "email"
+
+    def recipients(self, *, emails: Iterable[str], team_id: int | None) -> list[str]:
+        return sorted({e.strip().lower() for e in emails if e and "@" in e})
+
+    def send(self, notification: Notification) -> None:
+        domain = (urlsplit(settings.SITE_URL).hostname or "mlopsadmin").strip(".")
+        message = EmailMessage(
+            subject=one_line(notification.subject),
+            body=email_body(notification),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[notification.recipient],
+            # the same Message-ID on every attempt: a mail system can drop a duplicate
+            headers={"Message-ID": f"<{notification.idempotency_key}@{domain}>"},
+            connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
+        )
+        try:
+            message.send(fail_silently=False)
+        except Exception as exc:  # smtplib, socket, file backend errors: all mean "not sent"
+            raise DeliveryFailed(scrub(f"{type(exc).__name__}: {exc}")[:1000]) from None
+
+
+class WebhookChannel(Channel):
+    """A Slack-compatible incoming webhook: POST {"text": mrkdwn} with an Idempotency-Key header."""
+
+    name = "webhook"
+
+    def recipients(self, *, emails: Iterable[str], team_id: int | None) -> list[str]:
+        found = [GLOBAL_WEBHOOK] if notification_targets()["webhook_url"] else []
+        if team_id and TeamWebhook.objects.filter(team_id=team_id, enabled=True).exists():
+            found.append(f"team:{team_id}")
+        return found
+
+    def url_for(self, recipient: str) -> str:
+        if recipient == GLOBAL_WEBHOOK:
+            return str(notification_targets()["webhook_url"] or "")
+        hook = TeamWebhook.objects.filter(team_id=int(recipient.split(":", 1)[1]), enabled=True).first()
+        return hook.url if hook else ""
+
+    def describe(self, recipient: str) -> str:
+        url = self.url_for(recipient)
+        where = "global webhook" if recipient == GLOBAL_WEBHOOK else f"webhook of {recipient.replace(':', ' #')}"
+        return f"{where} ({redact_url(url)})" if url else f"{where} (removed)"
+
+    def send(self, notification: Notification) -> None:
+        url = self.url_for(notification.recipient)
+        if not url:
+            raise DeliveryFailed("The webhook was removed or disabled.")
+        for value in webhook_url_secrets(url):
+            register_secret(value)  # library log lines (urllib3 at DEBUG) never show it either
+        try:
+            status = http.post_json(
+                url,
+                {"text": webhook_text(notification)},
+                headers={"Idempotency-Key": notification.idempotency_key},
+                timeout=settings.NOTIFY_WEBHOOK_TIMEOUT,
+            )
+        except http.HttpError as exc:
+            raise DeliveryFailed(redact_error(str(exc), url)) from None
+        if not 200 <= status < 300:
+            raise DeliveryFailed(f"The webhook answered HTTP {status} ({redact_url(url)}).")
+
+
+CHANNELS: dict[str, Channel] = {c.name: c for c in (EmailChannel(), WebhookChannel())}

@@ -1,0 +1,179 @@
+"""The governed events that notify people: one function per event, called by the service where it
+happens (a one-line hook). Each builds an Event (who, what, a link back) and hands it to
+`services.notify`, which never raises: a notification problem never fails the action itself.
+
+Recipients (see services.recipients_for): the owning team's ML leads and the model's watchers for model
+events (plus the requester for a decision on their request), operators for operations events, the
+NOTIFY_EMAILS list, the team's webhook and the global webhook.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from django.urls import reverse
+
+from mlopsadmin.audit.services import actor_label
+from mlopsadmin.core.selectors import team_for_model
+from mlopsadmin.lib.redaction import scrub
+from notifications.services import Event, notify
+
+CAPACITY_RANK = {"ok": 0, "unknown": 0, "warning": 1, "critical": 2}
+ALIAS_EVENTS = {  # action → (event, verb, subject after the model name; {alias} = its version after)
+    "challenger": ("model.challenger_set", "set @challenger of", "@challenger → v{challenger}"),
+    "promote": ("model.promoted", "promoted", "@champion → v{champion}"),
+    "rollback": ("model.rolled_back", "rolled back", "rolled back, @champion → v{champion}"),
+    "repair": ("model.repaired", "repaired the aliases of", "aliases repaired"),
+}
+
+
+def _describe(aliases: dict[str, str]) -> str:
+    return ", ".join(f"@{a} v{v}" for a, v in sorted(aliases.items())) or "no aliases"
+
+
+def _approval(req: Any, *, kind: str, subject: str, line: str, people: list[str] | None = None) -> None:
+    comment = req.decision_comment if kind != "approval.requested" else req.comment
+    notify(
+        Event(
+            kind=kind,
+            key=f"{kind}:{req.pk}",
+            subject=subject,
+            lines=[line] + ([f"Comment: {comment}"] if comment else []),
+            link=reverse("registry:version", args=[req.model_name, req.version]),
+            team=team_for_model(req.model_name),
+            model_name=req.model_name,
+            people=people or [],
+        )
+    )
+
+
+def approval_requested(req: Any, *, actor: Any) -> None:
+    """An approval request was created (registry_ui.services.approval_request_create)."""
+    _approval(
+        req,
+        kind="approval.requested",
+        subject=f"Approval requested: {req.target_id}",
+        line=f"{actor_label(actor)} asks for approval of {req.target_id}.",
+    )
+
+
+def approval_decided(req: Any, *, actor: Any) -> None:
+    """A request was approved or rejected; the requester is told too."""
+    _approval(
+        req,
+        kind="approval.decided",
+        subject=f"Approval {req.state}: {req.target_id}",
+        line=f"{actor_label(actor)} {req.state} {req.target_id} (requested by {req.requester.get_username()}).",
+        people=[req.requester.email],
+    )
+
+
+def approval_withdrawn(req: Any, *, actor: Any) -> None:
+    """A pending request was withdrawn (by the requester or an admin)."""
+    _approval(
+        req,
+        kind="approval.withdrawn",
+        subject=f"Approval request withdrawn: {req.target_id}",
+        line=f"{actor_label(actor)} withdrew the approval request #{req.pk} for {req.target_id}.",
+    )
+
+
+def alias_changed(result: Any, *, actor: Any, reason: str) -> None:
+    """Make challenger / promote / roll back / repair finished (registry_ui.promotion.services._change);
+    a partial change is a "repair needed" event instead; nothing for a change that failed or whose
+    outcome is unknown (reconciliation records what MLflow shows)."""
+    if result.outcome not in ("ok", "partial"):
+        return
+    kind, verb, headline = ALIAS_EVENTS.get(result.action, (f"model.{result.action}", result.action, result.action))
+    subject = f"{result.model_name}: " + headline.format_map(defaultdict(lambda: "–", result.after))
+    lines = [
+        f"{actor_label(actor)} {verb} {result.model_name}: {_describe(result.before)} → {_describe(result.after)}."
+    ]
+    if result.outcome == "partial":
+        kind, subject = "model.repair_needed", f"Repair needed: {result.model_name}"
+        lines = [
+            f"The {result.action} by {actor_label(actor)} failed part-way: {result.error}.",
+            f"Applied: {'; '.join(result.applied) or 'nothing'}. NOT applied: {'; '.join(result.not_applied)}.",
+            "Use Repair on the aliases page.",
+        ]
+    if result.overridden:
+        lines.append("The validation gate was OVERRIDDEN by an admin.")
+    if reason:
+        lines.append(f"Reason: {reason}")
+    _model_event(kind, result.model_name, subject, lines)
+
+
+def alias_external(model_name: str, *, before: dict[str, str], after: dict[str, str]) -> None:
+    """Aliases changed outside mlopsadmin (directly in MLflow), found by reconciliation or the webhook."""
+    changed = sorted(a for a in set(before) | set(after) if before.get(a) != after.get(a))
+    moves = [f"@{a}: {before.get(a) or '–'} → {after.get(a) or '–'}" for a in changed]
+    lines = [f"Aliases of {model_name} changed outside mlopsadmin (directly in MLflow): {'; '.join(moves)}."]
+    lines.append("No gate, lock or approval applied to this change.")
+    _model_event("model.alias_external", model_name, f"{model_name}: aliases changed outside mlopsadmin", lines)
+
+
+def _model_event(kind: str, model_name: str, subject: str, lines: list[str]) -> None:
+    notify(
+        Event(
+            kind=kind,
+            key=f"{kind}:{model_name}:{uuid.uuid4().hex}",
+            subject=subject,
+            lines=lines,
+            link=reverse("promotion:aliases", args=[model_name]),
+            team=team_for_model(model_name),
+            model_name=model_name,
+        )
+    )
+
+
+def _operations_event(kind: str, key: str, subject: str, lines: list[str], link: str) -> None:
+    notify(Event(kind=kind, key=key, subject=subject, lines=lines, link=link, audience="operations"))
+
+
+def task_finished(
+    run: Any, *, state: str, counts: dict[str, Any] | None = None, errors: list[str] | None = None
+) -> None:
+    """A maintenance TaskRun ended (maintenance task_run_finish): failed → "task failed"; a cleanup
+    execution that succeeded → "cleanup executed"."""
+    link = reverse("maintenance:task", args=[run.pk])
+    label = run.get_kind_display()
+    if state == "failed":
+        lines = [f"The {label} task #{run.pk} failed."] + [f"Error: {scrub(e)}" for e in (errors or [])[:3]]
+        _operations_event("task.failed", f"task.failed:{run.pk}", f"Task failed: {label} #{run.pk}", lines, link)
+    elif state == "succeeded" and run.kind == "cleanup_execute":
+        done = ", ".join(f"{n} {k}" for k, n in (counts or {}).items() if isinstance(n, int))
+        lines = [f"Cleanup plan #{run.parameters.get('plan_id')} was executed (task #{run.pk}): {done or 'done'}."]
+        _operations_event("cleanup.executed", f"cleanup.executed:{run.pk}", f"Cleanup executed: {done}", lines, link)
+
+
+def capacity_alert(run: Any, *, level: str, text: str, previous_level: str) -> None:
+    """A capacity check found a warning/critical level; only a crossing (higher than the previous
+    check's level) notifies, not every check that stays above a threshold."""
+    if CAPACITY_RANK.get(level, 0) <= CAPACITY_RANK.get(previous_level, 0):
+        return
+    _operations_event(
+        f"capacity.{level}",
+        f"capacity.{level}:{run.pk}",
+        f"Capacity {level}: {text[:120]}",
+        [f"The capacity check #{run.pk} crossed into {level} (previous check: {previous_level}): {text}."],
+        reverse("maintenance:task", args=[run.pk]),
+    )
+
+
+def checklists_overdue(instances: list[Any]) -> None:
+    """Open checklists past their period end; each notifies once (the key is the instance), however
+    often the daily schedule finds it still overdue."""
+    for instance in instances:
+        _checklist_overdue(instance)
+
+
+def _checklist_overdue(instance: Any) -> None:
+    _operations_event(
+        "checklist.overdue",
+        f"checklist.overdue:{instance.pk}",
+        f"Checklist overdue: {instance}",
+        [f"The checklist {instance} was due {instance.period_end:%Y-%m-%d} and is not signed off."],
+        reverse("checklists:instance", args=[instance.pk]),
+    )

@@ -1,0 +1,54 @@
+"""Reads of the notifications app: who gets an event, the delivery log, unresolved failures."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from mlopsadmin import policy
+from mlopsadmin.core.models import Team
+from notifications.models import DeliveryState, ModelWatch, Notification
+
+User = get_user_model()
+
+
+def _active_emails(users: QuerySet) -> set[str]:  # type: ignore[type-arg]
+    return set(users.filter(is_active=True).exclude(email="").values_list("email", flat=True))
+
+
+def team_lead_emails(team: Team | None) -> list[str]:
+    """Email addresses of the active ML leads who are members of `team` (none for no team)."""
+    if team is None:
+        return []
+    return sorted(_active_emails(User.objects.filter(memberships__team=team, groups__name=policy.ROLE_ML_LEAD)))
+
+
+def operator_emails() -> list[str]:
+    return sorted(_active_emails(User.objects.filter(groups__name=policy.ROLE_OPERATOR)))
+
+
+def watcher_emails(model_name: str) -> list[str]:
+    return sorted(_active_emails(User.objects.filter(model_watches__model_name=model_name)))
+
+
+def is_watching(user: object, model_name: str) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return ModelWatch.objects.filter(user=user, model_name=model_name).exists()
+
+
+def delivery_log(*, state: str = "", channel: str = "", event: str = "") -> QuerySet[Notification]:
+    """Newest first; filters are ignored when empty. `state` one of DeliveryState."""
+    queryset = Notification.objects.all()
+    if state:
+        queryset = queryset.filter(state=state)
+    if channel:
+        queryset = queryset.filter(channel=channel)
+    if event:
+        queryset = queryset.filter(event=event)
+    return queryset
+
+
+def failed_count() -> int:
+    """Notifications given up after their retries and not re-sent since."""
+    return Notification.objects.filter(state=DeliveryState.FAILED).count()

@@ -1,0 +1,236 @@
+"""Writes of the notifications app.
+
+`notify(event)` records one Notification per channel and recipient (idempotency key = event key +
+channel + recipient, unique) and enqueues each after the current transaction commits, each delivered by
+its own Celery task with its own retries: one channel failing never blocks or repeats another.
+`notification_deliver` is what that task does: claim the row with a conditional update (so a duplicate
+or retried message never sends twice), send, record sent / retry later / failed after the retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from configuration.selectors import notification_targets
+from mlopsadmin import policy
+from mlopsadmin.audit.services import audit_record
+from mlopsadmin.core.errors import Conflict, NotFound
+from mlopsadmin.core.models import Team
+from notifications import selectors
+from notifications.channels import CHANNELS, DeliveryFailed
+from notifications.models import DeliveryState, ModelWatch, Notification
+
+logger = logging.getLogger(__name__)
+
+# A claim older than this is taken to belong to a worker that died mid-send (acks_late redelivers).
+CLAIM_LEASE = timedelta(minutes=10)
+SYSTEM_ACTOR = "system:notifications"
+
+
+@dataclass
+class Event:
+    """One governed event. `link` is a path of this site (made absolute with SITE_URL); `lines` are plain
+    text (user text included as typed: each channel escapes it for its format). `audience`: "team" (the
+    owning team's ML leads and the model's watchers) or "operations" (operators)."""
+
+    kind: str
+    key: str
+    subject: str
+    lines: list[str]
+    link: str
+    team: Team | None = None
+    model_name: str = ""
+    people: list[str] = field(default_factory=list)
+    audience: str = "team"
+
+
+def recipients_for(event: Event) -> list[str]:
+    """Email addresses for `event` (lower-cased, de-duplicated by the email channel)."""
+    emails = list(notification_targets()["emails"]) + [p for p in event.people if p]
+    if event.audience == "operations":
+        emails += selectors.operator_emails()
+    else:
+        emails += selectors.team_lead_emails(event.team)
+    if event.model_name:
+        emails += selectors.watcher_emails(event.model_name)
+    return emails
+
+
+def _idempotency_key(event_key: str, channel: str, recipient: str) -> str:
+    return hashlib.sha256(f"{event_key}|{channel}|{recipient}".encode()).hexdigest()
+
+
+def _record(event: Event) -> list[int]:
+    emails = recipients_for(event)
+    link = settings.SITE_URL + event.link if event.link.startswith("/") else event.link
+    created_ids = []
+    for channel in CHANNELS.values():
+        for recipient in channel.recipients(emails=emails, team_id=event.team.pk if event.team else None):
+            row, created = Notification.objects.get_or_create(
+                idempotency_key=_idempotency_key(event.key, channel.name, recipient),
+                defaults={
+                    "event": event.kind,
+                    "event_key": event.key[:200],
+                    "channel": channel.name,
+                    "recipient": recipient,
+                    "subject": event.subject[:255],
+                    "lines": event.lines,
+                    "link": link[:1000],
+                    "team": event.team.name if event.team else "",
+                    "model_name": event.model_name[:256],
+                },
+            )
+            if created:
+                created_ids.append(row.pk)
+    return created_ids
+
+
+def _enqueue(notification_id: int) -> None:
+    from notifications.tasks import deliver_notification
+
+    try:
+        deliver_notification.delay(notification_id=notification_id)
+    except Exception as exc:  # broker down: the row stays pending; the requeue sweep sends it later
+        logger.warning("notification %s not queued (will be retried by the sweep): %s", notification_id, exc)
+
+
+def notify(event: Event) -> list[int]:
+    """Record and (after commit) enqueue the notifications of `event`; returns the new row ids. Never
+    raises: a notification problem must not fail the action that caused it."""
+    try:
+        with transaction.atomic():
+            ids = _record(event)
+    except Exception as exc:
+        logger.warning("notifications of %s not recorded: %s", event.kind, exc)
+        return []
+    for notification_id in ids:
+        transaction.on_commit(lambda n=notification_id: _enqueue(n), robust=True)
+    return ids
+
+
+# --- Delivery (the Celery task's body) ---------------------------------------------------------------
+def _claim(notification_id: int) -> Notification | None:
+    now = timezone.now()
+    claimable = Q(state=DeliveryState.PENDING) | Q(state=DeliveryState.SENDING, claimed_at__lt=now - CLAIM_LEASE)
+    claimed = Notification.objects.filter(claimable, pk=notification_id).update(
+        state=DeliveryState.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+    )
+    return Notification.objects.filter(pk=notification_id).first() if claimed else None
+
+
+def notification_deliver(*, notification_id: int, final: bool) -> str:
+    """Send one notification unless it was sent or is being sent. Returns "sent" or "not claimed";
+    raises DeliveryFailed (message redacted) when sending failed and `final` is False (the task retries);
+    on the final attempt records "failed" (audited, home-page warning) instead of raising."""
+    row = _claim(notification_id)
+    if row is None:
+        return "not claimed"
+    try:
+        CHANNELS[row.channel].send(row)
+    except DeliveryFailed as exc:
+        state = DeliveryState.FAILED if final else DeliveryState.PENDING
+        Notification.objects.filter(pk=row.pk, state=DeliveryState.SENDING).update(
+            state=state, last_error=str(exc), updated_at=timezone.now()
+        )
+        logger.warning(
+            "notification %s (%s, %s) attempt %d failed: %s", row.pk, row.event, row.channel, row.attempts, exc
+        )
+        if not final:
+            raise
+        audit_record(
+            actor=SYSTEM_ACTOR,
+            action="notification.failed",
+            target_kind="notification",
+            target_id=row.pk,
+            team=row.team,
+            after={"event": row.event, "channel": row.channel, "recipient": _shown(row), "attempts": row.attempts},
+            reason=str(exc),
+            outcome="failed",
+        )
+        return "failed"
+    now = timezone.now()
+    Notification.objects.filter(pk=row.pk).update(state=DeliveryState.SENT, sent_at=now, last_error="", updated_at=now)
+    return "sent"
+
+
+def _shown(row: Notification) -> str:
+    return CHANNELS[row.channel].describe(row.recipient) if row.channel in CHANNELS else row.recipient
+
+
+def notifications_requeue(*, older_than: timedelta = CLAIM_LEASE) -> int:
+    """Enqueue again what is pending (never queued: broker was down) or claimed by a dead worker."""
+    cutoff = timezone.now() - older_than
+    stuck = Q(state=DeliveryState.PENDING, updated_at__lt=cutoff) | Q(
+        state=DeliveryState.SENDING, claimed_at__lt=cutoff
+    )
+    ids = list(Notification.objects.filter(stuck).values_list("pk", flat=True)[:1000])
+    for notification_id in ids:
+        _enqueue(notification_id)
+    return len(ids)
+
+
+# --- Re-send and watching (people's actions, audited) -------------------------------------------------
+def notification_resend(*, actor: Any, notification_id: int) -> Notification:
+    """Queue a failed notification again (admins and operators). Refuses one that was sent or is still
+    being tried (409): re-sending never delivers a message twice."""
+    policy.require(actor, policy.Action.NOTIFICATION_RESEND)
+    row = Notification.objects.filter(pk=notification_id).first()
+    if row is None:
+        raise NotFound(f"No notification #{notification_id}.")
+    with transaction.atomic():
+        now = timezone.now()
+        updated = Notification.objects.filter(pk=row.pk, state=DeliveryState.FAILED).update(
+            state=DeliveryState.PENDING, updated_at=now
+        )
+        if updated != 1:
+            raise Conflict(f"Notification #{row.pk} is {row.state}, not failed: nothing to re-send.")
+        audit_record(
+            actor=actor,
+            action="notification.resend",
+            target_kind="notification",
+            target_id=row.pk,
+            team=row.team,
+            before={"state": DeliveryState.FAILED, "last_error": row.last_error},
+            after={
+                "state": DeliveryState.PENDING,
+                "event": row.event,
+                "channel": row.channel,
+                "recipient": _shown(row),
+            },
+        )
+        transaction.on_commit(lambda: _enqueue(row.pk), robust=True)
+    row.refresh_from_db()
+    return row
+
+
+def model_watch_set(*, actor: Any, model_name: str, watch: bool) -> bool:
+    """Start (`watch=True`) or stop watching a model; audited when it changes. Returns whether the
+    actor now watches it. Any signed-in user but an auditor (read-only) may watch."""
+    policy.require(actor, policy.Action.MODEL_WATCH)
+    model_name = (model_name or "").strip()[:256]
+    if not model_name:
+        raise NotFound("No model name.")
+    with transaction.atomic():
+        if watch:
+            _, changed = ModelWatch.objects.get_or_create(user=actor, model_name=model_name)
+        else:
+            changed = ModelWatch.objects.filter(user=actor, model_name=model_name).delete()[0] > 0
+        if changed:
+            audit_record(
+                actor=actor,
+                action="model.watch" if watch else "model.unwatch",
+                target_kind="model",
+                target_id=model_name,
+                before={"watching": not watch},
+                after={"watching": watch},
+            )
+    return watch

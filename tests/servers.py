@@ -1,0 +1,268 @@
+"""Session-scoped servers shared by every test directory (imported by tests/conftest.py): one real
+`celery worker` process, a moto S3 server, a local SMTP server process (aiosmtpd) and a local HTTP
+receiver for webhooks, all on 127.0.0.1 with free ports and stopped at the end of the session."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKER_PAGE_SIZE = 7  # tiny pages: every cleanup plan in the worker tests spans several pages
+WORKER_SITE_URL = "http://mlopsadmin.test"  # the base of links in notifications sent by the worker
+WORKER_GLOBAL_HOOK_PATH = f"/services/global/{uuid.uuid4().hex}"  # the worker's NOTIFY_WEBHOOK_URL path
+WORKER_NOTIFY_RETRIES = 2  # the worker gives a notification up after 2 retries (0.3 s, 0.6 s)
+
+
+def _wait_port(port: int, *, process: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server process exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+# --- SMTP ------------------------------------------------------------------------------------------------
+@dataclass
+class SmtpServer:
+    """`python -m aiosmtpd` storing every message in a Maildir; stop() and start() for outage tests."""
+
+    port: int
+    maildir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}"]
+            + ["-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        _wait_port(self.port, process=self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def messages(self) -> list[Message]:
+        return list(mailbox.Maildir(self.maildir, create=False))
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    from mlopsadmin.lib.mlflow_server import free_port
+
+    server = SmtpServer(port=free_port(), maildir=Path(tempfile.mkdtemp(prefix="mlopsadmin-mail-")) / "Maildir")
+    mailbox.Maildir(server.maildir, create=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+# --- HTTP receiver for webhooks ---------------------------------------------------------------------------
+@dataclass
+class WebhookReceiver:
+    """Records every POST (path, headers, JSON body); `url(name)` is a fresh Slack-like hook address."""
+
+    base: str
+    posts: list[dict[str, Any]] = field(default_factory=list)
+
+    def url(self, name: str = "hook") -> str:
+        return f"{self.base}/services/{name}/{uuid.uuid4().hex}"
+
+    def posts_to(self, url: str) -> list[dict[str, Any]]:
+        path = url.removeprefix(self.base)
+        return [p for p in self.posts if p["path"] == path]
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body or b"null")})
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield WebhookReceiver(base=f"http://127.0.0.1:{server.server_address[1]}", posts=received)
+    server.shutdown()
+    server.server_close()
+
+
+# --- S3 ----------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    from django.conf import settings
+    from moto.server import ThreadedMotoServer
+
+    from mlopsadmin.lib.mlflow_server import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    previous = (settings.S3_ENDPOINT_URL, settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY, settings.S3_REGION)
+    settings.S3_ENDPOINT_URL, settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY = url, "testing", "testing"
+    settings.S3_REGION = "us-east-1"
+    yield url
+    settings.S3_ENDPOINT_URL, settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY, settings.S3_REGION = previous
+    server.stop()
+
+
+def _worker_database_env() -> dict[str, str]:
+    from django.conf import settings
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        return {"SQLITE_PATH": str(name), "DATABASE_URL": ""}
+    url = os.environ.get("DATABASE_URL") or settings.DATABASE_URL
+    base, _, _ = url.rpartition("/")
+    return {"DATABASE_URL": f"{base}/{name}"}
+
+
+def _point_app_at(broker: str, queue_name: str) -> None:
+    """Send this process's tasks to the test worker: set the broker and queue and drop any connection
+    pool already opened on another broker (Celery keeps pools once created)."""
+    from mlopsadmin.celery import app
+
+    if app.conf.broker_url != broker:
+        app.conf.broker_url = broker
+        app._pool = None  # the next send opens a pool on the test broker
+        app.amqp._producer_pool = None
+    app.conf.task_default_queue = queue_name
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def celery_worker(_celery_worker_process: tuple[str, str]) -> str:
+    """A real `celery worker` subprocess (one per session); every test re-points the app at it."""
+    broker, queue_name = _celery_worker_process
+    _point_app_at(broker, queue_name)
+    return queue_name
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_process(
+    django_db_setup: None,
+    django_db_blocker: Any,
+    mlflow_server: str,
+    s3_server: str,
+    smtp_server: SmtpServer,
+    webhook_receiver: WebhookReceiver,
+) -> Iterator[tuple[str, str]]:
+    """The worker subprocess; yields (broker URL, queue name)."""
+    from django.conf import settings
+
+    workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-worker-"))
+    # With Redis (CI) the worker shares the app's own broker, so nothing needs re-pointing; without it, a
+    # SQLite broker file of the test's own.
+    broker = settings.CELERY_BROKER_URL if settings.REDIS_URL else f"sqla+sqlite:///{workdir / 'broker.sqlite3'}"
+    queue_name = f"worker-tests-{uuid.uuid4().hex[:10]}"
+    _point_app_at(broker, queue_name)
+    env = {
+        **os.environ,
+        **_worker_database_env(),
+        "DJANGO_SETTINGS_MODULE": "mlopsadmin.settings",
+        "SECRET_KEY": "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "MLOPSADMIN_VAR_DIR": str(workdir),
+        "MLFLOW_TRACKING_URI": mlflow_server,
+        # the session server's own store (SQLite or PostgreSQL), whatever the settings point at just now
+        "MLFLOW_BACKEND_STORE_URI": os.environ["MLOPSADMIN_TEST_MLFLOW_STORE"],
+        "CELERY_BROKER_URL": broker,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "S3_ENDPOINT_URL": s3_server,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MAINTENANCE_RUNS_PAGE_SIZE": str(WORKER_PAGE_SIZE),
+        "MAINTENANCE_ARTIFACT_WARNING_BYTES": "1",  # every check with artifacts warns: alerts are visible
+        "MAINTENANCE_ARTIFACT_CRITICAL_BYTES": str(50 * 1024**3),
+        "MLFLOW_ARTIFACTS_DESTINATION": "",
+        "NOTIFY_EMAILS": "",
+        "NOTIFY_WEBHOOK_URL": webhook_receiver.base + WORKER_GLOBAL_HOOK_PATH,
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_server.port),
+        "EMAIL_TIMEOUT": "5",
+        "SITE_URL": WORKER_SITE_URL,
+        "NOTIFY_MAX_RETRIES": str(WORKER_NOTIFY_RETRIES),
+        "NOTIFY_RETRY_DELAY": "0.3",
+        "NOTIFY_WEBHOOK_TIMEOUT": "5",
+    }
+    log_path = workdir / "worker.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mlopsadmin",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            queue_name,
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"celery worker exited: {log_path.read_text()[-3000:]}")
+        if b"ready." in log_path.read_bytes():
+            break
+        time.sleep(0.3)
+    else:
+        raise TimeoutError(f"celery worker not ready: {log_path.read_text()[-3000:]}")
+    os.environ["MLOPSADMIN_TEST_WORKER_LOG"] = str(log_path)
+    yield broker, queue_name
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
