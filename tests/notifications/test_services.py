@@ -1,0 +1,144 @@
+"""Notification rules that need no worker: SMTP settings from the environment, start-up checks,
+capacity alerts once per crossing, idempotency, Slack escaping, redaction, the watch button."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.urls import reverse
+
+from maintenance import services as maintenance_services
+from maintenance.capacity import levels
+from maintenance.models import TaskKind, TaskRun, TaskState
+from mlopsadmin.core.models import AuditEvent
+from mlopsadmin.lib.mlflow_server import free_port
+from notifications import checks
+from notifications.channels import webhook_text
+from notifications.models import DeliveryState, ModelWatch, Notification
+from notifications.services import Event, notification_deliver, notify
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _settings_in_a_fresh_process(env: dict[str, str], code: str) -> str:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_")}
+    script = "import django; django.setup(); from django.conf import settings as s; " + code
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**base, "DJANGO_SETTINGS_MODULE": "mlopsadmin.settings", "SECRET_KEY": "x" * 50, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip()
+
+
+def test_smtp_is_configured_from_the_environment_and_the_file_backend_sends(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {
+        "EMAIL_HOST": "smtp.internal",
+        "EMAIL_PORT": "587",
+        "EMAIL_USE_TLS": "true",
+        "EMAIL_HOST_USER": "mailer",
+        "EMAIL_HOST_PASSWORD": "pw-0123456789",
+        "EMAIL_TIMEOUT": "7",
+    }
+    shown = _settings_in_a_fresh_process(
+        env, "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS, s.EMAIL_USE_SSL, s.EMAIL_HOST_USER, s.EMAIL_TIMEOUT)"
+    )
+    assert shown == "smtp.internal 587 True False mailer 7"
+    outbox = tmp_path / "mail"
+    file_env = {"EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(outbox)}
+    _settings_in_a_fresh_process(
+        file_env, "from django.core.mail import send_mail; send_mail('hello', 'body', None, ['a@example.com'])"
+    )
+    assert "Subject: hello" in "".join(p.read_text() for p in outbox.iterdir())
+
+
+def test_startup_checks_report_wrong_mail_and_link_settings(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings.EMAIL_BACKEND = checks.SMTP_BACKEND
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = True
+    settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "mailer", ""
+    assert {e.id for e in checks.check_email(None)} == {"mlopsadmin.E020", "mlopsadmin.E022"}
+    settings.EMAIL_BACKEND = checks.FILE_BACKEND
+    settings.EMAIL_FILE_PATH = str(tmp_path / "missing" / "deeper")
+    assert [e.id for e in checks.check_email(None)] == ["mlopsadmin.E023"]
+    settings.SITE_URL, settings.NOTIFY_WEBHOOK_URL = "mlopsadmin.internal", "ftp://hooks/T0/B0/secret-part"
+    problems = checks.check_notification_links(None)
+    assert [e.id for e in problems] == ["mlopsadmin.E024", "mlopsadmin.E025"]
+    assert "secret-part" not in str([e.msg for e in problems])
+
+
+def _capacity_check(level: str, settings) -> TaskRun:  # type: ignore[no-untyped-def]
+    run = TaskRun.objects.create(kind=TaskKind.CAPACITY, state=TaskState.RUNNING, started_by="system:schedule.capacity")
+    size = {"warning": 5000, "critical": 10**10}[level]
+    found = levels(size, None)
+    maintenance_services._capacity_alert(run, found, size, None)
+    maintenance_services.task_run_finish(run, state=TaskState.SUCCEEDED, report={"level": found["level"]})
+    return run
+
+
+def test_capacity_notifies_once_per_crossing_not_on_every_check(db, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.MAINTENANCE_ARTIFACT_WARNING_BYTES, settings.MAINTENANCE_ARTIFACT_CRITICAL_BYTES = 1000, 10**9
+    settings.NOTIFY_EMAILS = ["ops@example.com"]
+    for level in ("warning", "warning", "warning", "critical", "critical"):
+        _capacity_check(level, settings)
+    events = list(Notification.objects.filter(recipient="ops@example.com").values_list("event", flat=True))
+    assert sorted(events) == ["capacity.critical", "capacity.warning"]
+    assert AuditEvent.objects.filter(action="capacity.alert").count() == 5  # every finding stays audited
+
+
+def test_an_event_twice_is_one_notification_and_a_sent_one_is_never_sent_again(db, settings, mailoutbox) -> None:  # type: ignore[no-untyped-def]
+    settings.NOTIFY_EMAILS, settings.NOTIFY_WEBHOOK_URL = ["ops@example.com"], ""
+    event = Event(
+        kind="task.failed", key="task.failed:42", subject="Task failed", lines=["x"], link="/x", audience="ops"
+    )
+    first, again = notify(event), notify(event)
+    assert len(first) == 1 and again == []
+    assert notification_deliver(notification_id=first[0], final=False) == "sent"
+    assert notification_deliver(notification_id=first[0], final=False) == "not claimed"  # a re-sent message
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["ops@example.com"]
+    assert Notification.objects.get(pk=first[0]).state == DeliveryState.SENT
+
+
+def test_slack_text_escapes_user_text_and_links_back() -> None:
+    row = Notification(
+        subject="Approval <!here>", lines=["Comment: <!channel> <http://x|y> & z"], link="http://s/a?b&c"
+    )
+    assert webhook_text(row) == (
+        "*Approval &lt;!here&gt;*\nComment: &lt;!channel&gt; &lt;http://x|y&gt; &amp; z\n"
+        "<http://s/a?b&amp;c|Open in mlopsadmin>"
+    )
+
+
+def test_a_failing_webhook_never_puts_its_url_in_a_log_line_or_the_record(db, settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    secret = "T0SECRET/B0SECRET/abcdef0123456789"
+    settings.NOTIFY_EMAILS, settings.NOTIFY_WEBHOOK_URL = [], f"http://127.0.0.1:{free_port()}/services/{secret}"
+    settings.NOTIFY_WEBHOOK_TIMEOUT = 2
+    ids = notify(Event(kind="task.failed", key="task.failed:7", subject="s", lines=[], link="", audience="ops"))
+    caplog.set_level(logging.DEBUG)
+    assert notification_deliver(notification_id=ids[0], final=True) == "failed"
+    row = Notification.objects.get(pk=ids[0])
+    assert row.state == DeliveryState.FAILED and "[webhook URL redacted]" in row.last_error
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("failed" in line for line in lines) and not [line for line in lines if secret in line]
+    assert secret not in str(AuditEvent.objects.get(action="notification.failed").after)
+
+
+def test_watch_button_on_the_model_page_is_audited(mlflow, login, personas) -> None:  # type: ignore[no-untyped-def]
+    client = login("member_fraud")
+    page = client.get(reverse("registry:model", args=["search-ranker"])).content.decode()
+    assert reverse("notifications:watch", args=["search-ranker"]) in page and ">Watch<" in page
+    assert client.post(reverse("notifications:watch", args=["search-ranker"]), {"watch": "on"}).status_code == 302
+    assert ModelWatch.objects.filter(user=personas["member_fraud"], model_name="search-ranker").exists()
+    assert ">Unwatch<" in client.get(reverse("registry:model", args=["search-ranker"])).content.decode()
+    assert AuditEvent.objects.filter(action="model.watch", target_id="search-ranker").count() == 1
+    assert (
+        login("auditor").post(reverse("notifications:watch", args=["search-ranker"]), {"watch": "on"}).status_code
+        == 403
+    )
