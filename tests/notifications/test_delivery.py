@@ -11,17 +11,18 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
-from maintenance.checklists import tasks as checklist_tasks
-from maintenance.checklists.selectors import overdue_instances
-from maintenance.checklists.services import instances_ensure
 
-from maintenance import services as maintenance_services
+from checklists import tasks as checklist_tasks
+from checklists.selectors import overdue_instances
+from checklists.services import instances_ensure
+from maintenance import task_runs
+from maintenance.capacity.check import _capacity_alert
 from maintenance.models import TaskKind, TaskRun, TaskState
 from mlopsadmin.core.models import AuditEvent, Team
 from mlopsadmin.lib import mlflow_client as mlf
 from notifications.models import DeliveryState, Notification, TeamWebhook
 from notifications.services import model_watch_set
-from registry_ui import services as registry_services
+from registry_ui.approvals import services as registry_services
 from registry_ui.promotion import services as promotion_services
 from tests.notifications.conftest import mails_about, subject, wait_delivered
 from tests.servers import WORKER_SITE_URL
@@ -66,11 +67,11 @@ def _trigger_every_event(name: str, personas: dict, team_hook: str) -> None:  # 
             promotion_services.alias_promote(model_name=name, actor=lead)  # → repair needed
     finally:
         promotion_services.step_observers.remove(fail_second_step)
-    maintenance_services.task_run_finish(_running(TaskKind.REAPER), state=TaskState.FAILED, errors=["boom"])
+    task_runs.task_run_finish(_running(TaskKind.REAPER), state=TaskState.FAILED, errors=["boom"])
     cleanup = _running(TaskKind.CLEANUP_EXECUTE, plan_id=0)
-    maintenance_services.task_run_finish(cleanup, state=TaskState.SUCCEEDED, counts={"deleted": 3})
+    task_runs.task_run_finish(cleanup, state=TaskState.SUCCEEDED, counts={"deleted": 3})
     capacity = _running(TaskKind.CAPACITY)
-    maintenance_services._capacity_alert(capacity, {"level": "warning", "messages": ["artifacts 81 %"]}, 10, None)
+    _capacity_alert(capacity, {"level": "warning", "messages": ["artifacts 81 %"]}, 10, None)
     instances_ensure(today=dt.date(2020, 1, 8))  # a weekly checklist that is long overdue
     checklist_tasks.checklist_instances_scheduled()
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from django.urls import reverse
 
-from maintenance import services as maintenance_services
-from maintenance.capacity import levels
+from maintenance import task_runs
+from maintenance.capacity.check import _capacity_alert
+from maintenance.capacity.thresholds import levels
 from maintenance.models import TaskKind, TaskRun, TaskState
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib.mlflow_server import free_port
@@ -78,8 +79,8 @@ def _capacity_check(level: str, settings) -> TaskRun:  # type: ignore[no-untyped
     run = TaskRun.objects.create(kind=TaskKind.CAPACITY, state=TaskState.RUNNING, started_by="system:schedule.capacity")
     size = {"warning": 5000, "critical": 10**10}[level]
     found = levels(size, None)
-    maintenance_services._capacity_alert(run, found, size, None)
-    maintenance_services.task_run_finish(run, state=TaskState.SUCCEEDED, report={"level": found["level"]})
+    _capacity_alert(run, found, size, None)
+    task_runs.task_run_finish(run, state=TaskState.SUCCEEDED, report={"level": found["level"]})
     return run
 
 
