@@ -13,7 +13,7 @@ from notifications.channels import redact_url
 from notifications.models import TeamWebhook
 
 
-class TeamWebhookForm(forms.ModelForm):  # type: ignore[type-arg]
+class TeamWebhookForm(forms.ModelForm):
     url = forms.URLField(
         max_length=1000,
         required=False,
@@ -35,7 +35,7 @@ class TeamWebhookForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(TeamWebhook, site=site)
-class TeamWebhookAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TeamWebhookAdmin(admin.ModelAdmin):
     form = TeamWebhookForm
     list_display = ("team", "shown_url", "enabled")
 

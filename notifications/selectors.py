@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
@@ -12,7 +14,7 @@ from notifications.models import DeliveryState, ModelWatch, Notification
 User = get_user_model()
 
 
-def _active_emails(users: QuerySet) -> set[str]:  # type: ignore[type-arg]
+def _active_emails(users: QuerySet) -> set[str]:
     return set(users.filter(is_active=True).exclude(email="").values_list("email", flat=True))
 
 
@@ -31,7 +33,7 @@ def watcher_emails(model_name: str) -> list[str]:
     return sorted(_active_emails(User.objects.filter(model_watches__model_name=model_name)))
 
 
-def is_watching(user: object, model_name: str) -> bool:
+def is_watching(user: Any, model_name: str) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
     return ModelWatch.objects.filter(user=user, model_name=model_name).exists()

@@ -13,6 +13,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -113,7 +114,7 @@ def notify(event: Event) -> list[int]:
         logger.warning("notifications of %s not recorded: %s", event.kind, exc)
         return []
     for notification_id in ids:
-        transaction.on_commit(lambda n=notification_id: _enqueue(n), robust=True)
+        transaction.on_commit(partial(_enqueue, notification_id), robust=True)
     return ids
 
 

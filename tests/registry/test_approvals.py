@@ -186,10 +186,12 @@ def test_notifications_go_to_the_team_leads(
             services.approval_request_approve(actor=personas["lead_search"], request_id=req.pk)
     finally:
         app.conf.task_always_eager = False
-    subjects = [(m.subject, m.to) for m in mailoutbox]
+    subjects = [(m.subject, m.to) for m in mailoutbox]  # one email per recipient (issue 21)
     leads = ["lead_search@example.com", "lead_search_2@example.com"]  # both ML leads of the team
-    assert (f"Approval requested: {req.target_id}", leads) in subjects
-    assert (f"Approval approved: {req.target_id}", leads) in subjects
+    for lead in leads:
+        assert (f"Approval requested: {req.target_id}", [lead]) in subjects
+        assert (f"Approval approved: {req.target_id}", [lead]) in subjects
+    assert (f"Approval approved: {req.target_id}", ["member_search@example.com"]) in subjects  # the requester
 
 
 @pytest.mark.django_db(transaction=True)  # real commits: on_commit callbacks run as in production
