@@ -23,6 +23,7 @@ from mlopsadmin.lib import mlflow_client as mlf
 from notifications.models import DeliveryState, Notification, TeamWebhook
 from notifications.services import model_watch_set
 from registry_ui.approvals import services as registry_services
+from registry_ui.promotion import seams
 from registry_ui.promotion import services as promotion_services
 from tests.notifications.conftest import mails_about, subject, wait_delivered
 from tests.servers import WORKER_SITE_URL
@@ -58,15 +59,15 @@ def _trigger_every_event(name: str, personas: dict, team_hook: str) -> None:  # 
 
     def fail_second_step(step: int) -> None:
         if step == 1:
-            raise mlf.MlflowUnavailable("injected outage", operation="set alias")
+            raise mlf.MlflowInvalid("injected refusal", operation="set alias")
 
     promotion_services.alias_make_challenger(model_name=name, version=2, actor=lead)
-    promotion_services.step_observers.append(fail_second_step)
+    seams.before_write.append(fail_second_step)
     try:
         with pytest.raises(promotion_services.PartialChange):
             promotion_services.alias_promote(model_name=name, actor=lead)  # → repair needed
     finally:
-        promotion_services.step_observers.remove(fail_second_step)
+        seams.before_write.remove(fail_second_step)
     task_runs.task_run_finish(_running(TaskKind.REAPER), state=TaskState.FAILED, errors=["boom"])
     cleanup = _running(TaskKind.CLEANUP_EXECUTE, plan_id=0)
     task_runs.task_run_finish(cleanup, state=TaskState.SUCCEEDED, counts={"deleted": 3})
