@@ -92,6 +92,16 @@ def parse(text: str, *, source: str = "configuration", existing_teams: set[str] 
         line = int(match.group(1)) if match else 1
         raise ConfigInvalid(source, [Problem(line, "", f"not valid TOML: {exc}")]) from None
     lines = key_lines(text)
+    controls = [
+        Problem(
+            line_of(lines, path),
+            ".".join(str(p).encode("unicode_escape").decode("ascii") for p in path),
+            "contains a control character (e.g. \\u0000)",
+        )
+        for path in _control_characters(raw, ())
+    ]
+    if controls:
+        raise ConfigInvalid(source, controls)
     try:
         config = ConfigFile.model_validate(raw)
     except PydanticError as exc:
@@ -113,6 +123,25 @@ def parse(text: str, *, source: str = "configuration", existing_teams: set[str] 
     if problems:
         raise ConfigInvalid(source, sorted(problems, key=lambda p: p.line))
     return _desired(config)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_characters(value: Any, path: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Key paths (as pydantic's `loc`) of every key or string in a parsed TOML value holding a control
+    character other than tab and line breaks: none has a meaning in a setting, and PostgreSQL cannot store NUL."""
+    if isinstance(value, str):
+        return [path] if _CONTROL.search(value) else []
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in _control_characters(item, (*path, i))]
+    if isinstance(value, dict):
+        return [
+            found
+            for key, item in value.items()
+            for found in ([(*path, key)] if _CONTROL.search(key) else _control_characters(item, (*path, key)))
+        ]
+    return []
 
 
 def _check_teams(config: ConfigFile, refuse: Callable[..., None]) -> None:

@@ -68,6 +68,11 @@ BROKEN = [
     ("[users.jane]\nroles = ['ML lead']\nteams = ['nope']\n", 3, "unknown team 'nope'"),
     ("[schedules]\nreaper = 'every hour'\n", 2, "not five cron fields"),
     ("[naming.experiments]\nsegment_pattern = '[a-z'\n", 2, "not a valid regular expression"),
+    # Control characters (a NUL cannot even be stored by PostgreSQL): refused with the line, never a traceback.
+    ('[teams.a]\nexperiment_prefix = "/a-team"\ndisplay_name = "A\\u0000"\n', 3, "control character"),
+    ('[notifications]\nemails = ["ops@example.com\\u0007"]\n', 2, "control character"),
+    # (an escaped key is located by its table's line)
+    ('[gate.models]\n"m\\u0000" = {threshold = 0.5}\n', 1, "gate.models.m\\x00: contains a control character"),
 ]
 
 
