@@ -20,7 +20,7 @@ class PlanForm(forms.Form):
 
 class ExecuteForm(forms.Form):
     confirm = forms.BooleanField(required=False, label="I reviewed this plan")
-    purge = forms.BooleanField(required=False, label="Also purge (mlflow gc) the deleted runs")
+    purge = forms.BooleanField(required=False, label="Also purge (hard-delete) exactly the deleted runs")
 
 
 class ReaperForm(forms.Form):

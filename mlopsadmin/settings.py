@@ -225,7 +225,7 @@ MLFLOW_TRACKING_USERNAME = os.environ.get("MLFLOW_TRACKING_USERNAME", "") or _UR
 MLFLOW_TRACKING_PASSWORD = os.environ.get("MLFLOW_TRACKING_PASSWORD", "") or _URI_PASSWORD
 MLFLOW_REQUEST_TIMEOUT = env_float("MLFLOW_REQUEST_TIMEOUT", 15.0)
 MLFLOW_REQUEST_MAX_RETRIES = env_int("MLFLOW_REQUEST_MAX_RETRIES", 1)
-# The backend store of the tracking server, needed only by the optional `mlflow gc` purge and the
+# The backend store of the tracking server, needed only by the optional purge and the
 # database-size capacity probe; empty means "not known to mlopsadmin".
 MLFLOW_BACKEND_STORE_URI = os.environ.get("MLFLOW_BACKEND_STORE_URI", "")
 MLFLOW_WEBHOOK_SECRET = os.environ.get("MLFLOW_WEBHOOK_SECRET", "")

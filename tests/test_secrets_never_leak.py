@@ -144,7 +144,7 @@ def planted(settings: Any, monkeypatch: pytest.MonkeyPatch, mlflow: str) -> Secr
     settings.MLFLOW_TRACKING_URI, settings.MLFLOW_UI_URL = uri, uri
     settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD = username, password
     assert password == values.mlflow_password and uri == mlflow
-    # the tracking database, unreachable: the capacity probe and `mlflow gc` fail and report why
+    # the tracking database, unreachable: the capacity probe and the purge fail and report why
     settings.MLFLOW_BACKEND_STORE_URI = (
         f"postgresql+psycopg2://mlflow:{values.db_password}@127.0.0.1:{free_port()}/mlflow"
     )
@@ -234,7 +234,7 @@ def test_no_secret_in_pages_api_logs_tasks_or_audit(  # type: ignore[no-untyped-
     seen.response("API plan execute", execute)
     executed = run_in_process(execute.json()["id"])
     assert all(mlf.get_run(run_id).lifecycle_stage == "deleted" for run_id in doomed)
-    assert executed.errors and "mlflow gc failed" in " ".join(executed.errors)  # the store is unreachable
+    assert executed.errors and "purge failed" in " ".join(executed.errors)  # the store is unreachable
     capacity = api.post("/api/v1/maintenance/capacity-checks", {}, content_type="application/json", **bearer)
     seen.response("API capacity", capacity)
     measured = run_in_process(capacity.json()["id"])

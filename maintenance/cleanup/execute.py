@@ -1,5 +1,5 @@
 """Cleanup, step 2: execute a reviewed plan. A worker deletes exactly the plan's candidates, re-checking
-each at that moment (protection.py), and optionally purges them with `mlflow gc`."""
+each at that moment (protection.py), and optionally purges exactly them (mlf.purge_runs)."""
 
 from __future__ import annotations
 
@@ -172,29 +172,38 @@ def _item_done(item: PlanItem, outcome: str, reason: str) -> str:
 
 
 def _purge(plan: CleanupPlan, errors: list[str]) -> dict[str, Any]:
-    """`mlflow gc` for exactly the runs this plan deleted (in chunks), bytes reclaimed from the plan's
-    per-run artifact sizes."""
+    """Hard-delete exactly the runs this plan deleted (mlf.purge_runs: MLflow's store layer in-process,
+    never `mlflow gc`, which also destroys every soft-deleted experiment). The store is re-counted after
+    each chunk; anything else leaving it stops the purge and is reported. Bytes freed are measured."""
     deleted = plan.items.filter(excluded=False, outcome=ItemOutcome.DELETED)
-    run_ids, purged = [], 0
-    for run_id in deleted.values_list("run_id", flat=True):
-        try:
-            mlf.get_run(run_id)
-            run_ids.append(run_id)
-        except mlf.MlflowNotFound:  # purged by an earlier attempt of this task: safe to retry
-            purged += 1
-    for start in range(0, len(run_ids), 200):
-        chunk = run_ids[start : start + 200]
-        result = mlf.run_gc(
-            backend_store_uri=settings.MLFLOW_BACKEND_STORE_URI,
-            run_ids=chunk,
-            artifacts_destination=settings.MLFLOW_ARTIFACTS_DESTINATION or None,
+    planned = list(deleted.values_list("run_id", flat=True))
+    report: dict[str, Any] = {
+        "runs_purged": 0,
+        "hard_deleted": [],
+        "artifact_bytes_freed": 0,
+        "artifact_bytes_estimated": deleted.aggregate(total=Sum("estimated_bytes"))["total"] or 0,
+    }
+    try:
+        result = mlf.purge_runs(
+            settings.MLFLOW_BACKEND_STORE_URI, planned, artifacts_destination=settings.MLFLOW_ARTIFACTS_DESTINATION
         )
-        if result.returncode != 0:
-            errors.append(f"mlflow gc failed for {len(chunk)} runs: {(result.stderr or result.stdout)[-500:]}")
-        else:
-            purged += len(chunk)
-    reclaimed = deleted.aggregate(total=Sum("estimated_bytes"))["total"] or 0
-    return {"runs_purged": purged, "artifact_bytes_reclaimed": reclaimed if purged == deleted.count() else None}
+    except mlf.MlflowError as exc:
+        errors.append(f"purge failed: {exc}")
+        return report
+    already = [run_id for run_id, why in result.skipped.items() if why == "not found"]  # purged by an earlier try
+    report["runs_purged"] = len(result.hard_deleted) + len(already)
+    report["hard_deleted"] = result.hard_deleted[:REPORT_LIST_LIMIT]
+    report["hard_deleted_total"] = len(result.hard_deleted)
+    report["artifact_bytes_freed"] = result.bytes_freed
+    if result.unmeasured:
+        report["unmeasured_runs"] = len(result.unmeasured)
+    left = {run_id: why for run_id, why in result.skipped.items() if why != "not found"}
+    for run_id, why in list(left.items())[:REPORT_LIST_LIMIT]:
+        errors.append(f"run {run_id} not purged: {why}")
+    if result.surprise:
+        report["surprise"] = result.surprise
+        errors.append(f"purge stopped: {result.surprise}")
+    return report
 
 
 def cleanup_failed(run: TaskRun) -> None:

@@ -35,7 +35,7 @@ from mlopsadmin.lib.mlflow_errors import (
 from mlopsadmin.lib.mlflow_errors import call as _call
 from mlopsadmin.lib.mlflow_errors import short_message as _short
 from mlopsadmin.lib.mlflow_http import client_version, server_get, server_health, server_version, timed_call
-from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, ModelVersion, RegisteredModel, Run
+from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, ModelVersion, PurgeResult, RegisteredModel, Run
 from mlopsadmin.lib.mlflow_records import run_record as _run
 from mlopsadmin.lib.mlflow_registry import (
     MODELS_PAGE_SIZE,
@@ -69,7 +69,6 @@ from mlopsadmin.lib.mlflow_tracking import (
     iter_runs,
     log_batch,
     rename_experiment,
-    run_gc,
     set_run_tag,
     set_terminated,
 )
@@ -118,7 +117,8 @@ __all__ = [
     "log_batch",
     "register_model_version",
     "rename_experiment",
-    "run_gc",
+    "purge_runs",
+    "PurgeResult",
     "server_get",
     "server_health",
     "server_version",
@@ -194,6 +194,21 @@ def _store_rows(rows: Iterator[T]) -> Iterator[T]:
         close = getattr(iterator, "close", None)
         if close is not None:
             close()
+
+
+def purge_runs(backend_store_uri: str, run_ids: list[str], *, artifacts_destination: str = "") -> PurgeResult:
+    """Hard-delete exactly these soft-deleted runs and their artifacts, in verified chunks (mlflow_purge.py
+    says why not `mlflow gc`). Raises BackendStoreError when the store cannot be used or fails part-way."""
+    from mlopsadmin.lib import mlflow_purge, mlflow_store
+
+    try:
+        return mlflow_purge.purge_runs(backend_store_uri, run_ids, artifacts_destination=artifacts_destination)
+    except mlflow_store.StoreUnusable as exc:
+        raise BackendStoreError(f"cannot purge: {exc}", operation="purge") from exc
+    except Exception as exc:
+        raise BackendStoreError(
+            f"purge failed: {type(exc).__name__}: {_short(str(exc), 300)}", operation="purge"
+        ) from exc
 
 
 def backend_store_unusable_reason(uri: str) -> str:

@@ -138,3 +138,17 @@ def model_record(m: Any) -> RegisteredModel:
         aliases={str(alias): str(version) for alias, version in (m.aliases or {}).items()},
         latest_version=str(max(versions)) if versions else None,
     )
+
+
+@dataclass
+class PurgeResult:
+    """What a purge did. `hard_deleted`: run ids removed from the store; `bytes_freed`: measured artifact
+    bytes (listed before minus after); `unmeasured`: runs whose artifacts could not be listed (their bytes
+    are not in `bytes_freed`); `skipped`: {run_id: why it was left alone}; `surprise`: set when the store
+    lost something outside the given runs (the purge stopped there)."""
+
+    hard_deleted: list[str] = field(default_factory=list)
+    bytes_freed: int = 0
+    unmeasured: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    surprise: str = ""

@@ -1,4 +1,4 @@
-"""MLflow tracking calls: experiments, runs, metric history, and `mlflow gc` purges.
+"""MLflow tracking calls: experiments, runs, metric history (purges: mlflow_purge.py).
 
 Part of the MLflow gateway (`mlopsadmin/lib/mlflow_client.py` is its public face; callers use
 `mlflow_client`, not this module). Every `iter_*` walks all pages (no silent `max_results` cap); every
@@ -7,12 +7,9 @@ failure is raised as an `MlflowError` (mlflow_errors.py).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
-from mlopsadmin.lib.mlflow_connection import client, tracking_uri
+from mlopsadmin.lib.mlflow_connection import client
 from mlopsadmin.lib.mlflow_errors import call, paginate
 from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, Run, experiment_record, run_record
 
@@ -139,30 +136,4 @@ def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
     return sorted(
         (MetricPoint(int(m.step), float(m.value), int(m.timestamp)) for m in history),
         key=lambda p: (p.step, p.timestamp),
-    )
-
-
-def run_gc(
-    *, backend_store_uri: str, run_ids: list[str], artifacts_destination: str | None = None, timeout: float = 3600
-) -> subprocess.CompletedProcess[str]:
-    """`mlflow gc` for exactly these (already soft-deleted) runs."""
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "gc",
-        "--backend-store-uri",
-        backend_store_uri,
-        "--run-ids",
-        ",".join(run_ids),
-    ]
-    if artifacts_destination:
-        command += ["--artifacts-destination", artifacts_destination]
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()},
     )

@@ -110,7 +110,8 @@ def test_purge_removes_exactly_the_deleted_runs(celery_worker, personas, make_ex
     assert plan.estimated_bytes == 3000
     run = wait_task(cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True, purge=True).pk)
     assert run.state == TaskState.SUCCEEDED, run.errors
-    assert run.report["purge"] == {"runs_purged": 1, "artifact_bytes_reclaimed": 3000}
+    purge = run.report["purge"]
+    assert (purge["runs_purged"], purge["artifact_bytes_freed"], purge["hard_deleted"]) == (1, 3000, [doomed])
     with pytest.raises(mlf.MlflowNotFound):
         mlf.get_run(doomed)
     assert not (artifacts / doomed / "artifacts").exists()

@@ -12,7 +12,7 @@ class Command(TaskCommand):
         super().add_arguments(parser)
         parser.add_argument("plan_id", type=int)
         parser.add_argument("--confirm", action="store_true", help="Required: you reviewed the plan.")
-        parser.add_argument("--purge", action="store_true", help="Also run `mlflow gc` on the deleted runs.")
+        parser.add_argument("--purge", action="store_true", help="Also purge (hard-delete) exactly the deleted runs.")
 
     def start(self, options: dict[str, Any]) -> TaskRun:
         return cleanup_plan_execute(
