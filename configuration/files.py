@@ -91,15 +91,20 @@ def parse(text: str, *, source: str = "configuration", existing_teams: set[str] 
         match = re.search(r"line (\d+)", str(exc))
         line = int(match.group(1)) if match else 1
         raise ConfigInvalid(source, [Problem(line, "", f"not valid TOML: {exc}")]) from None
+    except RecursionError:
+        raise ConfigInvalid(source, [Problem(1, "", "not valid TOML: arrays or tables nested too deeply")]) from None
     lines = key_lines(text)
-    controls = [
-        Problem(
-            line_of(lines, path),
-            ".".join(str(p).encode("unicode_escape").decode("ascii") for p in path),
-            "contains a control character (e.g. \\u0000)",
-        )
-        for path in _control_characters(raw, ())
-    ]
+    try:
+        controls = [
+            Problem(
+                line_of(lines, path),
+                ".".join(str(p).encode("unicode_escape").decode("ascii") for p in path),
+                "contains a control character (e.g. \\u0000)",
+            )
+            for path in _control_characters(raw, ())
+        ]
+    except RecursionError:
+        raise ConfigInvalid(source, [Problem(1, "", "not valid TOML: arrays or tables nested too deeply")]) from None
     if controls:
         raise ConfigInvalid(source, controls)
     try:

@@ -71,6 +71,8 @@ BROKEN = [
     # Control characters (a NUL cannot even be stored by PostgreSQL): refused with the line, never a traceback.
     ('[teams.a]\nexperiment_prefix = "/a-team"\ndisplay_name = "A\\u0000"\n', 3, "control character"),
     ('[notifications]\nemails = ["ops@example.com\\u0007"]\n', 2, "control character"),
+    # Nesting deeper than Python's parser can recurse: refused, not an internal error.
+    ("version = 1\nx = " + "[" * 5000 + "]" * 5000 + "\n", 1, "nested too deeply"),
     # (an escaped key is located by its table's line)
     ('[gate.models]\n"m\\u0000" = {threshold = 0.5}\n', 1, "gate.models.m\\x00: contains a control character"),
 ]
