@@ -66,6 +66,9 @@ class CatalogExperiment(models.Model):
     run_count = models.IntegerField(default=0)
     last_activity = models.DateTimeField(null=True, blank=True)
     dominant_team_tag = models.CharField(max_length=64, blank=True)
+    team_tag = models.CharField(
+        max_length=64, blank=True, help_text="The experiment's own 'team' tag (wins over its runs' tags)."
+    )
     missing_tag_counts = models.JSONField(default=dict, blank=True, help_text="required tag -> runs missing it")
     missing_tags = models.CharField(max_length=500, blank=True, help_text="' team owner ', for filtering.")
     runs_missing_any = models.IntegerField(default=0)

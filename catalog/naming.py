@@ -20,12 +20,14 @@ DEFAULT_EXPERIMENT_TYPE = "general"
 
 # Violation kinds (stable keys used in filters, the API and the CSV export).
 FLAT = "flat"
+LEADING_SLASH = "leading_slash"
 UNKNOWN_PREFIX = "unknown_prefix"
 SEGMENTS = "segments"
 CHARACTERS = "characters"
 RESERVED = "reserved"
 VIOLATION_KINDS = {
     FLAT: "Flat name",
+    LEADING_SLASH: "Missing leading slash",
     UNKNOWN_PREFIX: "Unknown team prefix",
     SEGMENTS: "Wrong number of segments",
     CHARACTERS: "Bad characters or casing",
@@ -97,15 +99,21 @@ def _decamel(text: str) -> str:
 
 
 def slugify_segment(text: str, reserved: Iterable[str] = ()) -> str:
-    """'QueryRanking' → 'query-ranking', 'johns_experiment' → 'johns-experiment'; reserved tokens dropped."""
-    reserved_set = {r.lower() for r in reserved}
-    return "-".join(t for t in _tokens(text) if t not in reserved_set)
+    """'QueryRanking' → 'query-ranking', 'johns_experiment' → 'johns-experiment'; '' when the whole
+    segment is a reserved word ('tmp'), while 'default-prediction' keeps its 'default'."""
+    slug = "-".join(_tokens(text))
+    return "" if slug in {r.lower() for r in reserved} else slug
 
 
 def _reserved_in(segment: str, reserved: tuple[str, ...]) -> list[str]:
-    lowered = segment.lower()
-    tokens = set(_tokens(segment))
-    return [w for w in reserved if w and (lowered == w.lower() or w.lower() in tokens)]
+    """Reserved words that are the WHOLE segment ('tmp', 'Default'): a word inside a segment
+    ('default-prediction', 'tmp-sweep') is part of a real name, not a placeholder."""
+    lowered, slug = segment.lower(), "-".join(_tokens(segment))
+    return [w for w in reserved if w and w.lower() in (lowered, slug)]
+
+
+def _known_prefix_segment(segment: str, convention: Convention) -> bool:
+    return bool(segment) and any(segment == p.strip("/") for p in convention.prefixes.values() if p.strip("/"))
 
 
 def lint_name(
@@ -120,7 +128,13 @@ def lint_name(
     stripped = name.strip()
     team: str | None = None
     prefix_segment = ""
-    if not stripped.startswith("/") or stripped.count("/") < 2:
+    known_first = _known_prefix_segment(stripped.lstrip("/").split("/", 1)[0], convention)
+    if known_first and not stripped.startswith("/"):  # 'forecasting-team/capacity-forecast/sweep'
+        violations.append(
+            Violation(LEADING_SLASH, f"No leading slash: the convention's names start with '/' ('/{stripped}').")
+        )
+        stripped = "/" + stripped
+    if not stripped.startswith("/") or (stripped.count("/") < 2 and not known_first):
         violations.append(Violation(FLAT, "Flat name: no '/{team-prefix}/{project}/{experiment-type}' hierarchy."))
         rest = [s for s in stripped.split("/") if s]
     else:
@@ -138,7 +152,7 @@ def lint_name(
         bad = [s for s in rest if not convention.segment_re.match(s)]
         if team is None and prefix_segment and not convention.segment_re.match(prefix_segment):
             bad.insert(0, prefix_segment)
-        if bad or "" in stripped.split("/")[1:]:
+        if bad or "" in rest or (team is None and not prefix_segment):
             shown = ", ".join(f"'{s}'" if s else "an empty segment" for s in bad) or "an empty segment"
             violations.append(Violation(CHARACTERS, f"Segments must match {convention.segment_pattern}: {shown}."))
     reserved_hits = sorted({w for s in (rest or [stripped]) for w in _reserved_in(s, convention.reserved_words)})
@@ -166,12 +180,14 @@ def _split_prefix(name: str, convention: Convention) -> tuple[str | None, list[s
     """(team key, segments after the prefix, first segment). Longest matching prefix wins."""
     best: tuple[str, str] | None = None
     for key, prefix in convention.prefixes.items():
-        if prefix and (name.startswith(prefix.rstrip("/") + "/")) and (best is None or len(prefix) > len(best[1])):
-            best = (key, prefix.rstrip("/"))
+        bare = prefix.rstrip("/")
+        if bare and (name == bare or name.startswith(bare + "/")) and (best is None or len(bare) > len(best[1])):
+            best = (key, bare)
     parts = name.split("/")[1:]
     if best is None:
         return None, [p for p in parts[1:]], parts[0]
-    rest = name[len(best[1]) + 1 :].split("/")
+    tail = name[len(best[1]) :]
+    rest = tail[1:].split("/") if tail not in ("", "/") else []  # '/vision-team': the prefix alone
     return best[0], rest, best[1].lstrip("/")
 
 
@@ -202,8 +218,13 @@ def suggest_name(
     )
     if team is None:
         return None
+    named = [s for s in rest if s.strip()]
+    if named and _reserved_in(named[0], convention.reserved_words):
+        return None  # the project itself is a placeholder ('/x-team/default/...'): no project to keep
     parts = [slugify_segment(s, convention.reserved_words) for s in rest]
     parts = [p for p in parts if p]
+    if parts and _team_from_segment(parts[0], convention) == team:  # never '/x-team/x-team/...'
+        parts = parts[1:]
     if not parts:
         return None
     project = parts[0]

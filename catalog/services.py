@@ -44,8 +44,11 @@ def _evaluate_row(
     present: dict[str, int],
     taken: set[str],
 ) -> None:
-    report = naming.lint_name(row.name, convention, team_hint=row.dominant_team_tag or None, taken=taken)
-    team_key = report.team or (row.dominant_team_tag if row.dominant_team_tag in teams else "")
+    # The experiment's own `team` tag, else the team most of its runs name: an experiment without runs
+    # but tagged team=… still gets that team.
+    hint = row.team_tag if row.team_tag in teams else row.dominant_team_tag
+    report = naming.lint_name(row.name, convention, team_hint=hint or None, taken=taken)
+    team_key = report.team or (hint if hint in teams else "")
     row.team = teams.get(team_key)
     row.team_key = team_key
     row.project = report.project
@@ -187,6 +190,81 @@ def _require_compliant(name: str, convention: naming.Convention) -> naming.NameR
     return report
 
 
+def refuse_taken_name(name: str) -> None:
+    """Conflict when an experiment holds `name`. MLflow keeps a deleted experiment's name (mlflow/mlflow
+    #2651): then the message names that experiment and the two ways to free the name."""
+    holder = mlf.get_experiment_by_name(name)
+    if holder is None:
+        return
+    if holder.is_deleted:
+        raise Conflict(
+            f"The name '{name}' is held by deleted experiment {holder.experiment_id}: MLflow keeps the names of "
+            "deleted experiments until they are purged. To free it, restore that experiment in MLflow (and "
+            "rename it), or have an admin delete it permanently (`manage.py purge_deleted_experiment "
+            f"{holder.experiment_id} --actor <admin> --reason ...`, audited). Nothing was changed."
+        )
+    raise Conflict(f"The name '{name}' is already taken by experiment {holder.experiment_id}; nothing was changed.")
+
+
+def deleted_experiment_purge(*, actor: Any, experiment_id: str, reason: str) -> list[str]:
+    """Permanently delete one soft-deleted experiment and its runs (admins only, a reason required,
+    audited with the experiment's name): frees its name. Returns the purged run ids. Refuses an active
+    experiment (422) and a server without MLFLOW_BACKEND_STORE_URI (422)."""
+    from mlopsadmin.lib.mlflow_experiment_purge import purge_deleted_experiment
+
+    policy.require(actor, policy.Action.EXPERIMENT_PURGE)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 2000:
+        raise InvalidInput("A permanent delete needs a reason (at most 2000 characters).")
+    try:
+        live = mlf.get_experiment(str(experiment_id))
+    except mlf.MlflowNotFound as exc:
+        raise NotFound(f"Experiment {experiment_id} does not exist in MLflow.") from exc
+    if not live.is_deleted:
+        raise RuleViolation(f"Experiment {experiment_id} ('{live.name}') is not deleted: delete it in MLflow first.")
+    before = {"experiment_id": live.experiment_id, "name": live.name, "lifecycle_stage": live.lifecycle_stage}
+    try:
+        purged = purge_deleted_experiment(str(settings.MLFLOW_BACKEND_STORE_URI or ""), live.experiment_id)
+    except mlf.MlflowInvalid as exc:
+        raise RuleViolation(str(exc)) from exc
+    except mlf.MlflowError:
+        gone = _gone(live.experiment_id)
+        audit_record(
+            actor=actor,
+            action="experiment.purge",
+            target_kind="experiment",
+            target_id=live.experiment_id,
+            before=before,
+            after={"purged": gone},
+            reason=reason,
+            outcome="ok" if gone else "failed",
+        )
+        if gone:
+            return []
+        raise
+    with transaction.atomic():
+        CatalogExperiment.objects.filter(experiment_id=live.experiment_id).update(lifecycle_stage="gone")
+        audit_record(
+            actor=actor,
+            action="experiment.purge",
+            target_kind="experiment",
+            target_id=live.experiment_id,
+            before=before,
+            after={"purged": True, "runs_purged": len(purged)},
+            reason=reason,
+        )
+    return purged
+
+
+def _gone(experiment_id: str) -> bool:
+    """Read MLflow back after a failed purge: is the experiment gone anyway?"""
+    try:
+        mlf.get_experiment(experiment_id)
+    except mlf.MlflowNotFound:
+        return True
+    return False
+
+
 def experiment_rename(
     *, actor: Any, experiment_id: str, new_name: str, expected_name: str = "", reason: str = ""
 ) -> CatalogExperiment:
@@ -213,11 +291,11 @@ def experiment_rename(
         )
     if live.name == new_name:
         raise InvalidInput("The experiment already has this name.")
-    if mlf.get_experiment_by_name(new_name) is not None:
-        raise Conflict(f"The name '{new_name}' is already taken by another experiment; nothing was changed.")
+    refuse_taken_name(new_name)
     try:
         mlf.rename_experiment(experiment_id, new_name)
     except mlf.MlflowConflict as exc:
+        refuse_taken_name(new_name)
         raise Conflict(f"The name '{new_name}' is already taken; nothing was changed.") from exc
     refreshed = mlf.get_experiment(experiment_id)
     with transaction.atomic():
@@ -308,11 +386,11 @@ def experiment_create(
     policy.require(actor, policy.Action.EXPERIMENT_CREATE, team=team_obj)
     name = naming.build_name(team_obj.experiment_prefix, (project or "").strip(), (experiment_type or "").strip())
     _require_compliant(name, convention_for())
-    if mlf.get_experiment_by_name(name) is not None:
-        raise Conflict(f"An experiment named '{name}' already exists.")
+    refuse_taken_name(name)
     try:
         experiment_id = mlf.create_experiment(name)
     except mlf.MlflowConflict as exc:
+        refuse_taken_name(name)
         raise Conflict(f"An experiment named '{name}' already exists.") from exc
     live = mlf.get_experiment(experiment_id)
     with transaction.atomic():

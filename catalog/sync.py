@@ -192,6 +192,7 @@ def _apply_listing(
                     name=exp.name,
                     lifecycle_stage=exp.lifecycle_stage,
                     last_update_time=exp.last_update_time,
+                    team_tag=exp.tags.get("team", "")[:64],
                     synced_at=now,
                 )
             )
@@ -208,6 +209,7 @@ def _apply_listing(
         if changed:
             to_scan.add(experiment_id)
         row.last_update_time = exp.last_update_time
+        row.team_tag = exp.tags.get("team", "")[:64]  # the experiment's own team tag (it owns the experiment)
         row.synced_at = now
         updates.append(row)
     for experiment_id, row in index.items():  # gone from MLflow altogether (permanently deleted)
@@ -219,7 +221,9 @@ def _apply_listing(
     with transaction.atomic():
         CatalogExperiment.objects.bulk_create(creates, batch_size=500)
         CatalogExperiment.objects.bulk_update(
-            updates, ["name", "previous_name", "lifecycle_stage", "last_update_time", "synced_at"], batch_size=500
+            updates,
+            ["name", "previous_name", "lifecycle_stage", "last_update_time", "team_tag", "synced_at"],
+            batch_size=500,
         )
     return to_scan
 

@@ -97,10 +97,16 @@ AUTH_PROBE_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
 
 
 def authentication() -> ProbeResult:
+    """Anonymous requests are refused AND mlopsadmin's own service account is accepted (a rotated
+    password or a downgraded account fails the probe with MLflow's answer)."""
     response = mlf.server_get(AUTH_PROBE_PATH, authenticated=False)
     code = response.status_code
+    try:
+        own = mlf.credentials_check()
+    except (mlf.MlflowPermissionDenied, mlf.MlflowServerError) as exc:
+        return ProbeResult(FAIL, f"Unauthenticated GET answered {code}; mlopsadmin's own request failed: {exc}")
     if code in (401, 403):
-        return ProbeResult(PASS, f"Unauthenticated GET {AUTH_PROBE_PATH} answered {code}.")
+        return ProbeResult(PASS, f"Unauthenticated GET {AUTH_PROBE_PATH} answered {code}; {own}.")
     if code == 200:
         return ProbeResult(FAIL, f"Unauthenticated GET {AUTH_PROBE_PATH} answered 200: anyone can read the server.")
     return ProbeResult(WARN, f"Unauthenticated GET {AUTH_PROBE_PATH} answered {code} (expected 401/403).")

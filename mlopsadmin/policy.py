@@ -34,6 +34,7 @@ class Action(StrEnum):
     EXPERIMENT_TAG_RUNS = "experiment.tag_runs"
     CATALOG_SYNC = "catalog.sync"
     CONVENTION_EDIT = "convention.edit"
+    EXPERIMENT_PURGE = "experiment.purge"  # permanently delete a soft-deleted experiment (frees its name)
     # registry
     MODEL_EDIT_TAGS = "model.edit_tags"
     MODEL_SETTINGS_EDIT = "model.settings_edit"
@@ -92,6 +93,7 @@ ADMIN_ONLY_ACTIONS = {
     Action.TEAM_MANAGE,
     Action.MLFLOW_PERMISSIONS,
     Action.CONFIG_MANAGE,
+    Action.EXPERIMENT_PURGE,
 }
 
 

@@ -332,6 +332,11 @@ CATALOG_DRILLDOWN_LIMIT = env_int("CATALOG_DRILLDOWN_LIMIT", 200)
 
 # --- Registry (models, approvals) -------------------------------------------------------------
 REGISTRY_DEFAULT_GATE_METRIC = os.environ.get("REGISTRY_DEFAULT_GATE_METRIC", "val_ndcg_at_10")
+# Metric direction (comparison colours, the chart, the gate): a metric whose name has one of these words
+# (split at _ - . / : and camelCase) is lower-is-better; exact names in METRICS_HIGHER_IS_BETTER win.
+# Added to the defaults in registry_ui/metric_direction.py (loss, error, latency, mae, rmse, ...).
+METRICS_LOWER_IS_BETTER = env_list("METRICS_LOWER_IS_BETTER", [])
+METRICS_HIGHER_IS_BETTER = env_list("METRICS_HIGHER_IS_BETTER", [])
 
 
 # --- Promotion (gate, locks, alias history) ---------------------------------------------------
@@ -347,6 +352,9 @@ PROMOTION_LOCK_WAIT_SECONDS = env_float("PROMOTION_LOCK_WAIT_SECONDS", 5.0)
 PROMOTION_GATE_THRESHOLD = env_float("PROMOTION_GATE_THRESHOLD", 0.80)
 PROMOTION_GATE_MAX_DROP_PCT = env_float("PROMOTION_GATE_MAX_DROP_PCT", 2.0)
 PROMOTION_GATE_REQUIRE_APPROVAL = env_bool("PROMOTION_GATE_REQUIRE_APPROVAL", True)
+# Whether approvals recorded in MLflow before mlopsadmin (approved_by/approval_date tags, imported)
+# satisfy the gate of models without their own policy.
+PROMOTION_GATE_COUNT_IMPORTED_APPROVALS = env_bool("PROMOTION_GATE_COUNT_IMPORTED_APPROVALS", True)
 # MLflow webhook deliveries older (or newer) than this are refused as replays.
 PROMOTION_WEBHOOK_MAX_AGE_SECONDS = env_int("PROMOTION_WEBHOOK_MAX_AGE_SECONDS", 300)
 

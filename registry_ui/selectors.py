@@ -13,8 +13,10 @@ from configuration.selectors import pattern_rules
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams, model_ownership_map, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib import mlflow_filters
 from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.charts import LineChart, line_chart
+from registry_ui.metric_direction import HIGHER, LOWER, metric_direction
 from registry_ui.models import (
     ApprovalRequest,
     NamingWord,
@@ -99,11 +101,16 @@ def registry_overview(*, query: str = "", team: str = "", flagged_only: bool = F
 
 
 # --- One model ------------------------------------------------------------------------------------
-def run_id_of(version: mlf.ModelVersion) -> str:
-    if version.run_id:
-        return version.run_id
-    match = _RUNS_SOURCE.match(version.source or "")
+def run_id_from(run_id: str, source: str) -> str:
+    """A version's run: its run_id, else the id in a `runs:/<id>/…` source, else ''."""
+    if run_id:
+        return run_id
+    match = _RUNS_SOURCE.match(source or "")
     return match.group(1) if match else ""
+
+
+def run_id_of(version: mlf.ModelVersion) -> str:
+    return run_id_from(version.run_id, version.source)
 
 
 def run_ui_url(run: mlf.Run) -> str:
@@ -147,10 +154,9 @@ def runs_by_id(run_ids: list[str]) -> dict[str, mlf.Run]:
         found[first.run_id] = first
         rest = [r for r in wanted if r not in found]
         if rest:
-            quoted = ", ".join(f"'{r}'" for r in rest)
             for run in mlf.iter_runs(
                 [first.experiment_id],
-                filter_string=f"attributes.run_id IN ({quoted})",
+                filter_string=mlflow_filters.in_list("attributes.run_id", rest),
                 include_deleted=True,
                 page_size=len(rest) + 1,
             ):
@@ -272,12 +278,22 @@ class MetricDiff:
     key: str
     champion: float | None
     candidate: float | None
+    direction: str = HIGHER  # registry_ui.metric_direction: which way is better for this metric
 
     @property
     def percent(self) -> float | None:
+        """The candidate's change vs. the champion, in % (its sign is the raw change, not better/worse)."""
         if self.champion is None or self.candidate is None or self.champion == 0:
             return None
         return (self.candidate - self.champion) / abs(self.champion) * 100.0
+
+    @property
+    def better(self) -> bool | None:
+        """True when the candidate is better than the champion for this metric's direction, False when
+        worse, None when equal or not comparable (the comparison's green/red)."""
+        if self.champion is None or self.candidate is None or self.candidate == self.champion:
+            return None
+        return (self.candidate < self.champion) if self.direction == LOWER else (self.candidate > self.champion)
 
 
 @dataclass
@@ -290,13 +306,24 @@ class Comparison:
     note: str = ""
 
 
-def metric_diffs(champion: dict[str, float], candidate: dict[str, float], gate_metric: str) -> list[MetricDiff]:
+def metric_diffs(
+    champion: dict[str, float], candidate: dict[str, float], gate_metric: str, directions: dict[str, str] | None = None
+) -> list[MetricDiff]:
+    """One row per metric of either run, the gate metric first; each with its direction (`directions`
+    overrides the name-based default, e.g. the gate policy's choice for its metric)."""
     keys = sorted(set(champion) | set(candidate), key=lambda k: (k != gate_metric, k))
-    return [MetricDiff(k, champion.get(k), candidate.get(k)) for k in keys]
+    chosen = directions or {}
+    return [MetricDiff(k, champion.get(k), candidate.get(k), metric_direction(k, chosen.get(k, ""))) for k in keys]
 
 
-def champion_comparison(model: mlf.RegisteredModel, candidate: mlf.ModelVersion, gate_metric: str) -> Comparison:
-    """The candidate's final metrics against the current @champion's, and the gate metric per step."""
+def champion_comparison(
+    model: mlf.RegisteredModel,
+    candidate: mlf.ModelVersion,
+    gate_metric: str,
+    directions: dict[str, str] | None = None,
+) -> Comparison:
+    """The candidate's final metrics against the current @champion's (coloured by each metric's
+    direction), and the gate metric per step."""
     champion_number = model.aliases.get("champion")
     champion = None
     if champion_number and champion_number != candidate.version:
@@ -304,7 +331,10 @@ def champion_comparison(model: mlf.RegisteredModel, candidate: mlf.ModelVersion,
     candidate_run = _safe_run(run_id_of(candidate))
     champion_run = _safe_run(run_id_of(champion)) if champion else None
     rows = metric_diffs(
-        champion_run.metrics if champion_run else {}, candidate_run.metrics if candidate_run else {}, gate_metric
+        champion_run.metrics if champion_run else {},
+        candidate_run.metrics if candidate_run else {},
+        gate_metric,
+        directions,
     )
     series = []
     if champion_run:
@@ -323,7 +353,9 @@ def champion_comparison(model: mlf.RegisteredModel, candidate: mlf.ModelVersion,
                 [(float(p.step), p.value) for p in mlf.get_metric_history(candidate_run.run_id, gate_metric)],
             )
         )
-    chart = line_chart(series, x_label="step", y_label=gate_metric) if any(s[2] for s in series) else None
+    better = metric_direction(gate_metric, (directions or {}).get(gate_metric, ""))
+    label = f"{gate_metric} ({better} is better)"
+    chart = line_chart(series, x_label="step", y_label=label) if any(s[2] for s in series) else None
     note = ""
     if champion_number == candidate.version:
         note = "This version is the current champion."

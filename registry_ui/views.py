@@ -102,6 +102,7 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
     team = team_for_model(name)
     gate_metric = selectors.gate_metric_for(model)
     required = selectors.required_metadata_keys()
+    gate = promotion_selectors.version_gate(model, found.version)
     tag_rows = [(k, found.tags.get(k), True) for k in required]
     tag_rows += [(k, v, False) for k, v in sorted(found.tags.items()) if k not in required]
     user = request.user
@@ -115,7 +116,10 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
         "team": team,
         "gate_metric": gate_metric,
         "lineage": selectors.version_lineage(found),
-        "comparison": selectors.champion_comparison(model, found, gate_metric),
+        "comparison": selectors.champion_comparison(
+            model, found, gate_metric, {gate.config.metric: gate.config.direction}
+        ),
+        "gate": gate,
         "tag_rows": tag_rows,
         "workflow_tags": services.WORKFLOW_TAGS,
         "history": history,

@@ -221,3 +221,63 @@ def browser_login(page: object, live_server: object, personas: dict[str, object]
         return page
 
     return _login
+
+
+# --- A second MLflow server run with `--app-name basic-auth` (issue 16) ------------------------
+class BasicAuthMlflow:
+    """A real `mlflow server --app-name basic-auth` (own SQLite store and auth database). The admin
+    manages users and permissions over MLflow's REST API; `service` is mlopsadmin's account."""
+
+    ADMIN = ("admin", "admin-password-1234")
+
+    def __init__(self, url: str, store: Path) -> None:
+        self.url, self.store = url, store
+
+    def admin(self, method: str, path: str, payload: dict[str, object]) -> dict[str, object]:
+        import requests
+
+        response = requests.request(method, self.url + path, json=payload, auth=self.ADMIN, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json() if response.text.strip() else {}
+
+    def create_user(self, username: str, password: str) -> None:
+        self.admin("POST", "/api/2.0/mlflow/users/create", {"username": username, "password": password})
+
+    def set_password(self, username: str, password: str) -> None:
+        self.admin("PATCH", "/api/2.0/mlflow/users/update-password", {"username": username, "password": password})
+
+    def grant_model(self, name: str, username: str, permission: str) -> None:
+        payload = {"username": username, "resource_type": "registered_model", "resource_id": name}
+        self.admin("POST", "/api/3.0/mlflow/users/permissions/grant", {**payload, "permission": permission})
+
+
+@pytest.fixture(scope="session")
+def basic_auth_mlflow() -> Iterator[BasicAuthMlflow]:
+    """Started on a free port on first use, stopped at the end of the session (needs Flask-WTF)."""
+    from mlopsadmin.lib import mlflow_server as server
+
+    workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-mlflow-auth-"))
+    config = workdir / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{workdir / 'auth.db'}\n"
+        f"admin_username = {BasicAuthMlflow.ADMIN[0]}\nadmin_password = {BasicAuthMlflow.ADMIN[1]}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "auth_cache_ttl_seconds = 60\n"  # PBKDF2 per request costs ~1 s here; a password change clears it
+    )
+    port = server.free_port()
+    process = server.start_server(
+        port=port,
+        backend_store_uri=f"sqlite:///{workdir / 'mlflow.db'}",
+        artifact_root=workdir / "artifacts",
+        log_path=workdir / "mlflow.log",
+        workers=1,
+        extra=["--app-name", "basic-auth"],
+        env={"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_FLASK_SERVER_SECRET_KEY": "tests-only-csrf-key"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        server.wait_healthy(url, process=process)
+        yield BasicAuthMlflow(url, workdir / "mlflow.db")
+    finally:
+        server.stop_server(process)

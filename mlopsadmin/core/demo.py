@@ -268,7 +268,7 @@ def seed_model(rng: random.Random, spec: ModelSpec, now_ms: int, report: SeedRep
         tags = {
             "training_data": f"s3://data/{exp_spec.team}/2026-q{1 + number % 4}/",
             "training_commit": commit,
-            "validation_ndcg_at_10": f"{score:.3f}",
+            "validation_ndcg": f"{score:.3f}",  # the operations guide's key
         }
         if number % 2 == 0:  # some versions lack metadata, as in real registries
             del tags["training_commit"]

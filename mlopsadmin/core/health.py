@@ -38,7 +38,8 @@ def _mlflow() -> str:
     shown = mlflow_client.display_uri(mlflow_client.tracking_uri())
     if not mlflow_client.server_health(timeout=3):
         raise ConnectionError(f"no healthy answer from {shown}/health")
-    return shown
+    # /health answers without credentials: a refused service account (401/403) must fail here too.
+    return f"{shown}: {mlflow_client.credentials_check(timeout=3)}"
 
 
 def health_report() -> dict[str, Any]:

@@ -213,6 +213,7 @@ class DomainErrorMiddleware:
             "status": status,
             "tracking_uri": exception.tracking_uri if isinstance(exception, MlflowError) else "",
             "back_url": _form_page(request),
+            "retryable": getattr(exception, "retryable", True),
         }
         response = render(request, template, context, status=status)
         if getattr(request, "htmx", False):

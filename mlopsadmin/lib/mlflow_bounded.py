@@ -22,9 +22,9 @@ from mlopsadmin.lib.mlflow_client import (
     MlflowError,
     MlflowInvalid,
     MlflowNotFound,
-    MlflowPermissionDenied,
     MlflowServerError,
     MlflowUnavailable,
+    refusal_error,
     tracking_uri,
 )
 from mlopsadmin.lib.mlflow_connection import basic_auth
@@ -48,7 +48,7 @@ class Deadline:
         return max(0.0, min(float(settings.MLFLOW_REQUEST_TIMEOUT), self.remaining() - reserve))
 
 
-def _error_for(response: requests.Response, operation: str) -> MlflowError:
+def _error_for(response: requests.Response, operation: str, subject: tuple[str, ...] = ()) -> MlflowError:
     try:
         body = response.json()
         code, message = str(body.get("error_code", "")), str(body.get("message", ""))[:300]
@@ -60,7 +60,7 @@ def _error_for(response: requests.Response, operation: str) -> MlflowError:
     if response.status_code == 404 or code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
         return MlflowNotFound(text, operation=operation)
     if response.status_code in (401, 403):
-        return MlflowPermissionDenied(text, operation=operation)
+        return refusal_error(response.status_code, "", operation, subject, response.text)
     return MlflowInvalid(text, operation=operation)
 
 
@@ -78,7 +78,7 @@ def _request(method: str, endpoint: str, *, timeout: float, body: dict[str, Any]
             f"MLflow server {kind} during {operation} (after {timeout:.1f} s)", operation=operation
         ) from None
     if response.status_code != 200:
-        raise _error_for(response, operation)
+        raise _error_for(response, operation, (str(body.get("name") or body.get("run_id") or ""),))
     try:
         return dict(response.json())
     except ValueError:
@@ -115,14 +115,26 @@ def get_model_version_tags(name: str, version: str, *, timeout: float) -> dict[s
     return {str(t["key"]): str(t.get("value", "")) for t in found.get("model_version", {}).get("tags", [])}
 
 
+def get_model_version_source(name: str, version: str, *, timeout: float) -> tuple[str, str]:
+    """(run_id, source) of a model version (either may be ''); MlflowNotFound when the version is gone."""
+    found = _request("GET", "/model-versions/get", timeout=timeout, body={"name": name, "version": str(version)})
+    record = found.get("model_version", {})
+    return str(record.get("run_id", "") or ""), str(record.get("source", "") or "")
+
+
 def get_model_version_run_id(name: str, version: str, *, timeout: float) -> str:
     """The source run of a model version ('' when it has none); MlflowNotFound when the version is gone."""
-    found = _request("GET", "/model-versions/get", timeout=timeout, body={"name": name, "version": str(version)})
-    return str(found.get("model_version", {}).get("run_id", "") or "")
+    return get_model_version_source(name, version, timeout=timeout)[0]
+
+
+def get_run_state(run_id: str, *, timeout: float) -> tuple[str, dict[str, float]]:
+    """(lifecycle stage — 'active' or 'deleted' —, latest value of each metric) of a run; MlflowNotFound
+    when it is gone (purged). NaN and ±inf come back as floats (MLflow sends "NaN", "Infinity", ...)."""
+    run = _request("GET", "/runs/get", timeout=timeout, body={"run_id": run_id}).get("run", {})
+    stage = str(run.get("info", {}).get("lifecycle_stage", "active") or "active")
+    return stage, {str(m["key"]): float(m["value"]) for m in run.get("data", {}).get("metrics", [])}
 
 
 def get_run_metrics(run_id: str, *, timeout: float) -> dict[str, float]:
-    """Latest value of each metric of a run. NaN and ±inf come back as floats (MLflow sends them as
-    the strings "NaN", "Infinity", "-Infinity")."""
-    run = _request("GET", "/runs/get", timeout=timeout, body={"run_id": run_id}).get("run", {})
-    return {str(m["key"]): float(m["value"]) for m in run.get("data", {}).get("metrics", [])}
+    """Latest value of each metric of a run (see get_run_state)."""
+    return get_run_state(run_id, timeout=timeout)[1]

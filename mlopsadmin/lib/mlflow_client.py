@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from mlopsadmin.lib.mlflow_connection import client, display_uri, tracking_uri, ui_url
 from mlopsadmin.lib.mlflow_errors import (
+    MlflowAuthFailed,
     MlflowConflict,
     MlflowError,
     MlflowInvalid,
@@ -30,11 +31,19 @@ from mlopsadmin.lib.mlflow_errors import (
     MlflowServerError,
     MlflowUnavailable,
     http_status,
+    refusal_error,
     translate_error,
 )
 from mlopsadmin.lib.mlflow_errors import call as _call
 from mlopsadmin.lib.mlflow_errors import short_message as _short
-from mlopsadmin.lib.mlflow_http import client_version, server_get, server_health, server_version, timed_call
+from mlopsadmin.lib.mlflow_http import (
+    client_version,
+    credentials_check,
+    server_get,
+    server_health,
+    server_version,
+    timed_call,
+)
 from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, ModelVersion, PurgeResult, RegisteredModel, Run
 from mlopsadmin.lib.mlflow_records import run_record as _run
 from mlopsadmin.lib.mlflow_registry import (
@@ -80,6 +89,7 @@ __all__ = [
     "VERSIONS_PAGE_SIZE",
     "Experiment",
     "MetricPoint",
+    "MlflowAuthFailed",
     "MlflowConflict",
     "MlflowError",
     "MlflowInvalid",
@@ -96,6 +106,7 @@ __all__ = [
     "create_model_version",
     "create_registered_model",
     "create_run",
+    "credentials_check",
     "delete_experiment",
     "delete_model_alias",
     "delete_model_version",
@@ -115,6 +126,7 @@ __all__ = [
     "iter_registered_models",
     "iter_runs",
     "log_batch",
+    "refusal_error",
     "register_model_version",
     "rename_experiment",
     "purge_runs",

@@ -66,6 +66,9 @@ def client() -> MlflowClient:
         if username:
             os.environ["MLFLOW_TRACKING_USERNAME"] = username
             os.environ["MLFLOW_TRACKING_PASSWORD"] = password
+        else:  # a previous configuration's credentials must not linger
+            os.environ.pop("MLFLOW_TRACKING_USERNAME", None)
+            os.environ.pop("MLFLOW_TRACKING_PASSWORD", None)
         from mlflow.tracking import MlflowClient
 
         _client_cache.clear()

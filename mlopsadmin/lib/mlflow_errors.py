@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import requests
+from django.conf import settings
 
 from mlopsadmin.lib.metrics import observe_mlflow_call
 from mlopsadmin.lib.mlflow_connection import display_uri, tracking_uri  # first: sets MLflow's timeouts
@@ -36,7 +37,7 @@ class MlflowError(Exception):
 
 
 class MlflowUnavailable(MlflowError):
-    """The server could not be reached, timed out, or answered 5xx."""
+    """The server could not be reached or timed out (its own 5xx answers are MlflowServerError)."""
 
     retryable = True
 
@@ -54,7 +55,11 @@ class MlflowConflict(MlflowError):
 
 
 class MlflowPermissionDenied(MlflowError):
-    pass
+    """MLflow (`--app-name basic-auth`) answered 403: the service account lacks a permission. Not retried."""
+
+
+class MlflowAuthFailed(MlflowPermissionDenied):
+    """MLflow answered 401: it refused mlopsadmin's credentials (wrong or rotated password). Not retried."""
 
 
 class MlflowServerError(MlflowError):
@@ -62,6 +67,10 @@ class MlflowServerError(MlflowError):
     failed on its side. Trying again later may help; it is not "not answering"."""
 
     retryable = True
+
+    def __init__(self, message: str, *, operation: str = "", status: int = 500) -> None:
+        super().__init__(message, operation=operation)
+        self.status = status
 
 
 _CODE_TO_ERROR: dict[str, type[MlflowError]] = {
@@ -72,15 +81,76 @@ _CODE_TO_ERROR: dict[str, type[MlflowError]] = {
     "INVALID_STATE": MlflowInvalid,
     "RESOURCE_ALREADY_EXISTS": MlflowConflict,
     "PERMISSION_DENIED": MlflowPermissionDenied,
-    "UNAUTHENTICATED": MlflowPermissionDenied,
+    "UNAUTHENTICATED": MlflowAuthFailed,
     "INTERNAL_ERROR": MlflowServerError,
-    "TEMPORARILY_UNAVAILABLE": MlflowUnavailable,
-    "REQUEST_LIMIT_EXCEEDED": MlflowUnavailable,
+    "TEMPORARILY_UNAVAILABLE": MlflowServerError,
+    "REQUEST_LIMIT_EXCEEDED": MlflowServerError,
 }
+_ANSWERED = re.compile(r"failed with error code (\d{3})|too many (\d{3}) error responses")
+
+# What MLflow's basic-auth app requires for each gateway operation (mlflow/server/auth), and on what.
+_NEEDS_MANAGE = {"delete_registered_model", "delete_experiment", "rename_registered_model"}
+_READ_OPERATIONS = ("get_", "search_", "list_", "load_", "GET ")
 
 
-def translate_error(exc: BaseException, operation: str) -> MlflowError:
-    """The domain error for any failure of an MLflow call (`operation` names the call in the message)."""
+def _answered_status(message: str) -> int | None:
+    """The HTTP status MLflow answered, when the error is an answer (not a connection failure)."""
+    found = _ANSWERED.search(message)
+    return int(found.group(1) or found.group(2)) if found else None
+
+
+def _refusal_subject(operation: str, args: tuple[Any, ...]) -> str:
+    """'EDIT on model X' / 'READ on experiment 12': what a 403 for this call means."""
+    if operation in _NEEDS_MANAGE:
+        needed = "MANAGE"
+    elif operation.startswith(_READ_OPERATIONS):
+        needed = "READ"
+    else:
+        needed = "EDIT"
+    texts = [str(a) for a in args if isinstance(a, str | int) and str(a)]
+    if not texts:
+        return f"{needed} permission for {operation}"
+    if operation == "register_model" and len(texts) > 1:
+        return f"{needed} on model {texts[1]}"
+    if "model" in operation:
+        return f"{needed} on model {texts[0]}"
+    if "experiment" in operation or operation == "create_run":
+        return f"{needed} on experiment {texts[0]}"
+    return f"{needed} on the experiment of run {texts[0]}"
+
+
+def refusal_error(status: int | None, code: str, operation: str, args: tuple[Any, ...], detail: str) -> MlflowError:
+    """MlflowAuthFailed for a 401 (credentials refused) or MlflowPermissionDenied for a 403 naming the
+    permission the call needs and on what (`args`: the call's arguments, the model name or id first)."""
+    user = settings.MLFLOW_TRACKING_USERNAME or "(no user name set)"
+    if status == 401 or code == "UNAUTHENTICATED":
+        return MlflowAuthFailed(
+            f"MLflow refused mlopsadmin's credentials (HTTP 401 during {operation}): the service account "
+            f"{user!r} or its password is wrong or was changed. Set MLFLOW_TRACKING_USERNAME / "
+            "MLFLOW_TRACKING_PASSWORD; retrying will not help.",
+            operation=operation,
+        )
+    return MlflowPermissionDenied(
+        f"The service account {user!r} lacks {_refusal_subject(operation, args)} in MLflow (HTTP 403 during "
+        f"{operation}). Grant it in MLflow; retrying will not help. {short_message(detail, 200)}".strip(),
+        operation=operation,
+    )
+
+
+def server_error(status: int, operation: str, detail: str) -> MlflowServerError:
+    """MLflow's own 5xx: reachable, the call failed on its side."""
+    return MlflowServerError(
+        f"MLflow answered HTTP {status} during {operation}: an error inside the tracking server (it is "
+        f"reachable). {short_message(detail, 300)}",
+        operation=operation,
+        status=status,
+    )
+
+
+def translate_error(exc: BaseException, operation: str, args: tuple[Any, ...] = ()) -> MlflowError:
+    """The domain error for any failure of an MLflow call (`operation` names the call in the message):
+    an HTTP answer by its status or error code (401, 403, 404, 5xx...), a connection failure or timeout
+    as MlflowUnavailable ("unreachable")."""
     if isinstance(exc, MlflowError):
         return exc
     # mlflow is imported lazily (mlflow_connection); an exception can only be one of its classes once it is.
@@ -89,22 +159,27 @@ def translate_error(exc: BaseException, operation: str) -> MlflowError:
         RestException = exceptions.RestException  # noqa: N806
         code = str(getattr(exc, "error_code", "") or "")
         message = exc.message if hasattr(exc, "message") else str(exc)
-        if not isinstance(exc, RestException) and (
-            "failed with error code 5" in message or re.search(r"too many 5\d\d error responses", message)
-        ):  # the server answered 5xx (without an MLflow error body): up, but failing on its side
-            return MlflowServerError(
-                f"MLflow server error during {operation}: {short_message(message)}", operation=operation
+        status = None if isinstance(exc, RestException) else _answered_status(message)
+        if status in (401, 403) or code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+            return refusal_error(status, code, operation, args, message)
+        if status is not None and status >= 500:
+            return server_error(status, operation, message)
+        if (
+            status is None
+            and not isinstance(exc, RestException)
+            and (
+                "Max retries exceeded" in message
+                or "timed out" in message
+                or "Connection" in message
+                or "API request to" in message
             )
-        if not isinstance(exc, RestException) and (
-            "Max retries exceeded" in message
-            or "timed out" in message
-            or "Connection" in message
-            or "API request to" in message
         ):
             return MlflowUnavailable(
                 f"MLflow server unreachable during {operation}: {short_message(message)}", operation=operation
             )
         error_class = _CODE_TO_ERROR.get(code, MlflowError)
+        if error_class is MlflowServerError:
+            return server_error(500, operation, message)
         return error_class(f"{operation}: {short_message(message)}", operation=operation)
     if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError | OSError):
         return MlflowUnavailable(
@@ -127,7 +202,7 @@ def call(operation: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # every failure leaves as a domain error
-            raise translate_error(exc, operation) from exc
+            raise translate_error(exc, operation, args) from exc
 
 
 def paginate(operation: str, search: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
@@ -143,15 +218,19 @@ def paginate(operation: str, search: Callable[..., Any], **kwargs: Any) -> Itera
 
 # The one map from a gateway error to what a page or the API answers: (status, page title).
 _HTTP_STATUS: tuple[tuple[type[MlflowError], int, str], ...] = (
+    (MlflowServerError, 502, "MLflow failed with a server error"),
     (MlflowUnavailable, 503, "The MLflow tracking server is not answering"),
     (MlflowServerError, 502, "The MLflow tracking server answered with an internal error"),
     (MlflowNotFound, 404, "Not found in MLflow"),
+    (MlflowAuthFailed, 502, "MLflow refused mlopsadmin's credentials"),
+    (MlflowPermissionDenied, 502, "MLflow refused: the service account lacks a permission"),
     (MlflowError, 502, "MLflow refused the request"),
 )
 
 
 def http_status(exc: MlflowError) -> tuple[int, str]:
-    """(HTTP status, page title) for a gateway error: unreachable 503, not found 404, any other refusal 502."""
+    """(HTTP status, page title) for a gateway error: unreachable 503 (only a connection failure or a
+    timeout), not found 404, MLflow's own 5xx, a refused login or permission and any other refusal 502."""
     for error_class, status, title in _HTTP_STATUS:
         if isinstance(exc, error_class):
             return status, title

@@ -15,7 +15,14 @@ import requests
 from django.conf import settings
 
 from mlopsadmin.lib.mlflow_connection import basic_auth, tracking_uri
-from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowUnavailable, translate_error
+from mlopsadmin.lib.mlflow_errors import (
+    MlflowError,
+    MlflowUnavailable,
+    refusal_error,
+    server_error,
+    short_message,
+    translate_error,
+)
 
 
 def server_get(path: str, *, authenticated: bool = True, timeout: float | None = None) -> requests.Response:
@@ -35,6 +42,26 @@ def server_health(*, timeout: float = 3.0) -> bool:
         return server_get("/health", timeout=timeout).status_code == 200
     except MlflowUnavailable:
         return False
+
+
+CREDENTIALS_PROBE_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
+
+
+def credentials_check(*, timeout: float = 3.0) -> str:
+    """One authenticated read as the service account. Returns what was checked; raises MlflowAuthFailed
+    (401: credentials refused), MlflowPermissionDenied (403), MlflowServerError (5xx) or MlflowUnavailable.
+    Used by /healthz and the checklist's authentication probe: a refused login is not an outage."""
+    response = server_get(CREDENTIALS_PROBE_PATH, timeout=timeout)
+    status = response.status_code
+    operation = f"GET {CREDENTIALS_PROBE_PATH.split('?')[0]}"
+    if status in (401, 403):
+        raise refusal_error(status, "", "search_experiments", (), response.text)
+    if status >= 500:
+        raise server_error(status, operation, response.text)
+    if status != 200:
+        raise MlflowError(f"{operation} answered {status}: {short_message(response.text, 200)}", operation=operation)
+    user = settings.MLFLOW_TRACKING_USERNAME
+    return f"service account {user!r} can read" if user else "reads answered without credentials"
 
 
 def server_version() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from mlopsadmin.lib import mlflow_filters
 from mlopsadmin.lib.mlflow_connection import client, use_fluent_api
 from mlopsadmin.lib.mlflow_errors import MlflowInvalid, MlflowNotFound, call, paginate
 from mlopsadmin.lib.mlflow_records import ModelVersion, RegisteredModel, model_record, version_record
@@ -17,14 +18,19 @@ MODELS_PAGE_SIZE = 1000
 VERSIONS_PAGE_SIZE = 10000
 
 
-def iter_registered_models(*, filter_string: str | None = None) -> Iterator[RegisteredModel]:
-    for m in paginate(
+def iter_registered_models(
+    *, filter_string: str | None = None, where: dict[str, str] | None = None
+) -> Iterator[RegisteredModel]:
+    """All registered models (all pages). `where` maps `name` / `tags.<key>` to an exact value, quoted by
+    mlflow_filters (any name or tag value works: quotes, backslashes, %, _, unicode)."""
+    filter_string, inexact = mlflow_filters.build(where, filter_string)
+    pages = paginate(
         "search_registered_models",
         client().search_registered_models,
         filter_string=filter_string,
         max_results=MODELS_PAGE_SIZE,
-    ):
-        yield model_record(m)
+    )
+    yield from mlflow_filters.keep_matching((model_record(m) for m in pages), inexact)
 
 
 def get_registered_model(name: str) -> RegisteredModel:
@@ -35,18 +41,22 @@ def create_registered_model(name: str, *, tags: dict[str, str] | None = None, de
     call("create_registered_model", client().create_registered_model, name, tags=tags, description=description)
 
 
-def iter_model_versions(*, name: str | None = None, filter_string: str | None = None) -> Iterator[ModelVersion]:
-    """All versions (of one model when `name` is given), across all pages."""
+def iter_model_versions(
+    *, name: str | None = None, filter_string: str | None = None, where: dict[str, str] | None = None
+) -> Iterator[ModelVersion]:
+    """All versions (of one model when `name` is given, any name), across all pages; `where` as in
+    iter_registered_models (`name`, `run_id`, `tags.<key>`)."""
+    conditions = dict(where or {})
     if name is not None:
-        escaped = name.replace("'", "\\'")
-        filter_string = f"name='{escaped}'" + (f" AND {filter_string}" if filter_string else "")
-    for v in paginate(
+        conditions["name"] = name
+    filter_string, inexact = mlflow_filters.build(conditions, filter_string)
+    pages = paginate(
         "search_model_versions",
         client().search_model_versions,
         filter_string=filter_string,
         max_results=VERSIONS_PAGE_SIZE,
-    ):
-        yield version_record(v)
+    )
+    yield from mlflow_filters.keep_matching((version_record(v) for v in pages), inexact)
 
 
 def get_model_version(name: str, version: str | int) -> ModelVersion:

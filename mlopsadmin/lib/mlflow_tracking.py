@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from mlopsadmin.lib import mlflow_filters
 from mlopsadmin.lib.mlflow_connection import client
 from mlopsadmin.lib.mlflow_errors import call, paginate
 from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, Run, experiment_record, run_record
@@ -18,18 +19,23 @@ EXPERIMENTS_PAGE_SIZE = 1000
 
 
 # --- Experiments -----------------------------------------------------------------------------
-def iter_experiments(*, include_deleted: bool = False, filter_string: str | None = None) -> Iterator[Experiment]:
+def iter_experiments(
+    *, include_deleted: bool = False, filter_string: str | None = None, where: dict[str, str] | None = None
+) -> Iterator[Experiment]:
+    """All experiments (all pages). `where` maps `name` / `tags.<key>` to an exact value, quoted by
+    mlflow_filters (any name or tag value works)."""
     from mlflow.entities import ViewType  # lazily: see mlflow_connection
 
     view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
-    for e in paginate(
+    filter_string, inexact = mlflow_filters.build(where, filter_string)
+    pages = paginate(
         "search_experiments",
         client().search_experiments,
         view_type=view,
         max_results=EXPERIMENTS_PAGE_SIZE,
         filter_string=filter_string,
-    ):
-        yield experiment_record(e)
+    )
+    yield from mlflow_filters.keep_matching((experiment_record(e) for e in pages), inexact)
 
 
 def get_experiment(experiment_id: str) -> Experiment:

@@ -1,14 +1,9 @@
-"""Default naming-lint word lists and required version metadata (editable afterwards)."""
+"""Default naming-lint word lists and required version metadata (editable afterwards). The required keys
+are the operations guide's (its "Model Version Metadata Management" section)."""
 
-from django.conf import settings
 from django.db import migrations
 
 from registry_ui.naming import DEFAULT_ALGORITHM_WORDS, DEFAULT_RESERVED_WORDS
-
-
-def _validation_key() -> str:
-    metric = str(getattr(settings, "REGISTRY_DEFAULT_GATE_METRIC", "val_ndcg_at_10"))
-    return "validation_" + (metric[4:] if metric.startswith("val_") else metric)
 
 
 def seed(apps, schema_editor):
@@ -21,7 +16,7 @@ def seed(apps, schema_editor):
     keys = [
         ("training_data", "Where the training data lives (e.g. s3://data/query-logs/2026-q1/)"),
         ("training_commit", "Git commit of the training code"),
-        (_validation_key(), "Validation value of the gate metric"),
+        ("validation_ndcg", "Validation NDCG of the version (the operations guide's key)"),
         ("approved_by", "Written by the approval workflow"),
         ("approval_date", "Written by the approval workflow"),
     ]

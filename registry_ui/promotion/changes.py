@@ -94,11 +94,16 @@ class ChangeFailed(DomainError):
     status = 503
     title = "MLflow did not apply the change"
 
-    def __init__(self, result: ChangeResult) -> None:
+    def __init__(self, result: ChangeResult, *, refused: bool = False) -> None:
+        """`refused`: MLflow refused the write (credentials, permission, invalid): 502, and trying again
+        will not help until that is fixed."""
         super().__init__(
             f"The {result.action} of {result.model_name} was not applied: {result.error}. MLflow, read back, "
-            f"shows the aliases unchanged; recorded as 'failed'. Try again."
+            f"shows the aliases unchanged; recorded as 'failed'. "
+            + ("Retrying will not help until this is fixed in MLflow." if refused else "Try again.")
         )
+        if refused:
+            self.status = 502
         self.result = result
         self.extra = {"applied": [], "not_applied": result.not_applied, "outcome": "failed", "aliases": result.after}
 
@@ -181,25 +186,31 @@ def _steps(model_name: str, plan: plans.Plan) -> list[tuple[str, Callable[[float
     return steps
 
 
-def _apply(model_name: str, plan: plans.Plan, deadline: bounded.Deadline) -> tuple[str, bool]:
+def _apply(model_name: str, plan: plans.Plan, deadline: bounded.Deadline) -> tuple[str, bool, bool]:
     """Send the writes in order until one fails or the next one would not fit in the deadline (with the
-    read-back reserve). Returns (error text, whether a write's answer was lost: it may still apply)."""
+    read-back reserve). Returns (error text, whether a write's answer was lost: it may still apply,
+    whether MLflow refused it for good: 401/403/invalid, not worth retrying)."""
     timeout = float(settings.MLFLOW_REQUEST_TIMEOUT)
     for index, (label, step) in enumerate(_steps(model_name, plan)):
         if deadline.remaining() < timeout + recording.readback_reserve():
             logger.warning("alias change of %s stopped at its deadline before step %d (%s)", model_name, index, label)
             return (
-                f"stopped at the action's deadline ({deadline.seconds:g} s): MLflow answered too slowly, "
-                f"the remaining writes were not sent"
-            ), False
+                (
+                    f"stopped at the action's deadline ({deadline.seconds:g} s): MLflow answered too slowly, "
+                    f"the remaining writes were not sent"
+                ),
+                False,
+                False,
+            )
         try:
             for hook in list(seams.before_write):  # test seam: empty in production
                 hook(index)
             step(timeout)
         except mlf.MlflowError as exc:
             logger.warning("alias change of %s failed at step %d (%s): %s", model_name, index, label, exc)
-            return str(exc), isinstance(exc, mlf.MlflowUnavailable | mlf.MlflowServerError)
-    return "", False
+            lost = isinstance(exc, mlf.MlflowUnavailable | mlf.MlflowServerError)
+            return str(exc), lost, not exc.retryable
+    return "", False, False
 
 
 def _gate(
@@ -290,7 +301,7 @@ def change_run(
             reason=reason,
             extra=extra,
         )
-        error, lost = _apply(model_name, plan, deadline)
+        error, lost, refused = _apply(model_name, plan, deadline)
         observed = recording.read_back(model_name, plan, deadline)
         outcome, applied, not_applied = recording.outcome_record(
             intent=intent, plan=plan, observed=observed, error=error, lost=lost, extra=extra
@@ -314,7 +325,7 @@ def change_run(
     if outcome == "unknown":
         raise OutcomeUnknown(result)
     if outcome == "failed":
-        raise ChangeFailed(result)
+        raise ChangeFailed(result, refused=refused)
     if outcome == "partial":
         raise PartialChange(result)
     return result

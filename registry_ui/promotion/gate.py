@@ -13,12 +13,22 @@ FAIL = "fail"
 SKIP = "skipped"
 
 
+HIGHER = "higher"
+LOWER = "lower"
+
+
 @dataclass(frozen=True)
 class GateConfig:
     metric: str
-    threshold: float
-    max_drop_pct: float
+    threshold: float  # higher-is-better: at least this; lower-is-better: at most this
+    max_drop_pct: float  # the largest allowed worsening vs. the champion, in % of the champion's value
     require_approval: bool
+    direction: str = HIGHER  # registry_ui.metric_direction: HIGHER or LOWER
+    count_imported_approvals: bool = True  # approvals recorded in MLflow tags before mlopsadmin
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.direction == LOWER
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,46 @@ def _finite(value: float | None) -> bool:
     return is_finite_number(value)
 
 
-def rule_metric_present(config: GateConfig, candidate: float | None) -> RuleResult:
+RUN_ACTIVE = "active"
+RUN_DELETED = "deleted"  # soft-deleted: the next `mlflow gc` removes it
+RUN_MISSING = "missing"  # purged, or never existed
+RUN_NONE = "none"  # the version names no run at all
+
+
+@dataclass(frozen=True)
+class SourceRun:
+    """The run a version was registered from, as the gate saw it."""
+
+    run_id: str
+    state: str  # RUN_ACTIVE, RUN_DELETED, RUN_MISSING or RUN_NONE
+
+    @property
+    def readable(self) -> bool:
+        """Its metrics can be read (a soft-deleted run still has them)."""
+        return self.state in (RUN_ACTIVE, RUN_DELETED)
+
+
+def rule_source_run(source: SourceRun) -> RuleResult:
+    """The version's source run exists and is active: @champion must not rest on a run that garbage
+    collection removes (issue 16)."""
+    values = {"run_id": source.run_id, "state": source.state}
+    if source.state == RUN_ACTIVE:
+        return RuleResult("source_run", PASS, f"Source run {source.run_id} exists and is active.", values)
+    if source.state == RUN_DELETED:
+        message = (
+            f"The source run {source.run_id} is deleted (soft): the next garbage collection removes it. "
+            "Restore the run in MLflow first."
+        )
+    elif source.state == RUN_MISSING:
+        message = f"The source run {source.run_id} no longer exists in MLflow (purged)."
+    else:
+        message = "The version names no source run (no run_id, and its source is not a run's)."
+    return RuleResult("source_run", FAIL, message, values)
+
+
+def rule_metric_present(config: GateConfig, candidate: float | None, source: SourceRun | None = None) -> RuleResult:
+    if source is not None and not source.readable:
+        return RuleResult("metric_present", SKIP, "Not checked: there is no source run to read.", {})
     if candidate is None:
         return RuleResult(
             "metric_present", FAIL, f"The source run has no metric '{config.metric}'.", {"metric": config.metric}
@@ -89,27 +138,37 @@ def rule_metric_present(config: GateConfig, candidate: float | None) -> RuleResu
 
 
 def rule_threshold(config: GateConfig, candidate: float | None) -> RuleResult:
-    values = {"value": json_number(candidate), "threshold": config.threshold}
+    values = {"value": json_number(candidate), "threshold": config.threshold, "direction": config.direction}
     if not _finite(candidate):
         return RuleResult("threshold", SKIP, "Not checked: the metric is missing or not a finite number.", values)
     assert candidate is not None
-    if candidate >= config.threshold:
+    low = config.lower_is_better
+    if (candidate <= config.threshold) if low else (candidate >= config.threshold):
+        sign = "≤" if low else "≥"
         return RuleResult(
-            "threshold", PASS, f"{config.metric} {_fmt(candidate)} ≥ threshold {_fmt(config.threshold)}", values
+            "threshold", PASS, f"{config.metric} {_fmt(candidate)} {sign} threshold {_fmt(config.threshold)}", values
         )
+    side = "above" if low else "below"
+    better = " (lower is better)" if low else ""
     return RuleResult(
-        "threshold", FAIL, f"{config.metric} {_fmt(candidate)} is below the threshold {_fmt(config.threshold)}.", values
+        "threshold",
+        FAIL,
+        f"{config.metric} {_fmt(candidate)} is {side} the threshold {_fmt(config.threshold)}{better}.",
+        values,
     )
 
 
 def rule_no_regression(
     config: GateConfig, candidate: float | None, champion: float | None, champion_version: str | None
 ) -> RuleResult:
+    """At most `max_drop_pct` % worse than the champion: below it for higher-is-better metrics, above it
+    for lower-is-better ones (a loss may rise by at most that much)."""
     values: dict[str, Any] = {
         "value": json_number(candidate),
         "champion_value": json_number(champion),
         "champion_version": champion_version,
         "max_drop_pct": config.max_drop_pct,
+        "direction": config.direction,
     }
     if not _finite(candidate):
         return RuleResult("no_regression", SKIP, "Not checked: the metric is missing or not a finite number.", values)
@@ -131,25 +190,33 @@ def rule_no_regression(
             f"nothing comparable.",
             values,
         )
-    floor = champion * (1 - config.max_drop_pct / 100.0)
-    values["floor"] = floor
-    drop_pct = (champion - candidate) / champion * 100.0 if champion else 0.0
-    values["drop_pct"] = drop_pct
-    if candidate >= floor:
+    low = config.lower_is_better
+    allowed = abs(champion) * config.max_drop_pct / 100.0
+    limit = champion + allowed if low else champion - allowed
+    values["ceiling" if low else "floor"] = limit
+    worse_pct = ((candidate - champion) if low else (champion - candidate)) / abs(champion) * 100.0 if champion else 0.0
+    values["drop_pct"] = worse_pct
+    if (candidate <= limit) if low else (candidate >= limit):
         return RuleResult(
             "no_regression",
             PASS,
             f"{_fmt(candidate)} vs. champion v{champion_version} {_fmt(champion)} "
-            f"(allowed drop {config.max_drop_pct:g}%)",
+            f"(allowed {'rise' if low else 'drop'} {config.max_drop_pct:g}%"
+            f"{', lower is better' if low else ''})",
             values,
         )
-    return RuleResult(
-        "no_regression",
-        FAIL,
-        f"{config.metric} {_fmt(candidate)} is {drop_pct:.2f}% below champion v{champion_version} "
-        f"({_fmt(champion)}); at most {config.max_drop_pct:g}% is allowed (floor {_fmt(floor)}).",
-        values,
-    )
+    if low:
+        message = (
+            f"{config.metric} {_fmt(candidate)} is {worse_pct:.2f}% above champion v{champion_version} "
+            f"({_fmt(champion)}), and lower is better; at most {config.max_drop_pct:g}% worse is allowed "
+            f"(ceiling {_fmt(limit)})."
+        )
+    else:
+        message = (
+            f"{config.metric} {_fmt(candidate)} is {worse_pct:.2f}% below champion v{champion_version} "
+            f"({_fmt(champion)}); at most {config.max_drop_pct:g}% is allowed (floor {_fmt(limit)})."
+        )
+    return RuleResult("no_regression", FAIL, message, values)
 
 
 def rule_approval(config: GateConfig, approved: bool) -> RuleResult:
@@ -171,13 +238,18 @@ def gate_evaluate(
     champion_version: str | None,
     champion_metric: float | None,
     approved: bool,
+    source_run: SourceRun | None = None,
 ) -> GateResult:
+    """Every rule, each on its own (a blocked promotion lists every failed rule). `source_run` None: the
+    caller did not look it up (unit tests of the metric rules); gate_check always passes it."""
+    rules = [rule_source_run(source_run)] if source_run is not None else []
     return GateResult(
         config=config,
         candidate_version=str(candidate_version),
         champion_version=champion_version,
-        rules=[
-            rule_metric_present(config, candidate_metric),
+        rules=rules
+        + [
+            rule_metric_present(config, candidate_metric, source_run),
             rule_threshold(config, candidate_metric),
             rule_no_regression(config, candidate_metric, champion_metric, champion_version),
             rule_approval(config, approved),

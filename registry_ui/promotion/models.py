@@ -16,6 +16,15 @@ class GatePolicy(models.Model):
     threshold = models.FloatField(default=0.80)
     max_drop_pct = models.FloatField(default=2.0, help_text="Largest allowed drop vs. the champion, in %.")
     require_approval = models.BooleanField(default=True)
+    direction = models.CharField(
+        max_length=8,
+        blank=True,
+        choices=[("", "by the metric's name"), ("higher", "higher is better"), ("lower", "lower is better")],
+        help_text="Empty: from the metric's name (loss, error, latency... are lower-is-better).",
+    )
+    count_imported_approvals = models.BooleanField(
+        default=True, help_text="Approvals found in MLflow tags (recorded outside mlopsadmin) satisfy the gate."
+    )
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.CharField(max_length=150, blank=True)
 
@@ -28,7 +37,12 @@ class AliasEvent(models.Model):
 
     SOURCE_MLOPSADMIN = "mlopsadmin"
     SOURCE_EXTERNAL = "external"
-    SOURCES = [(SOURCE_MLOPSADMIN, "mlopsadmin"), (SOURCE_EXTERNAL, "external change")]
+    SOURCE_BASELINE = "baseline"  # aliases as found when mlopsadmin first read the model
+    SOURCES = [
+        (SOURCE_MLOPSADMIN, "mlopsadmin"),
+        (SOURCE_EXTERNAL, "external change"),
+        (SOURCE_BASELINE, "baseline (first sync)"),
+    ]
 
     model_name = models.CharField(max_length=256)
     alias = models.CharField(max_length=256)

@@ -49,6 +49,12 @@ class Plan:
         return state
 
 
+def changes_only(moves: list[AliasMove]) -> list[AliasMove]:
+    """The moves that change something: an alias set to the version it already has (or removed where it
+    is absent) is never applied nor recorded."""
+    return [m for m in moves if m.from_version != m.to_version]
+
+
 def normalise(aliases: Mapping[str, object]) -> dict[str, str]:
     return {str(k): str(v) for k, v in sorted(aliases.items())}
 
@@ -80,7 +86,7 @@ def plan_challenger(aliases: dict[str, str], version: str) -> Plan:
         raise RuleViolation(f"v{version} is already @champion; it cannot also be @challenger.")
     if aliases.get(CHALLENGER) == version:
         raise RuleViolation(f"v{version} is already @challenger.")
-    return Plan("challenger", aliases, [AliasMove(CHALLENGER, aliases.get(CHALLENGER), version)], version)
+    return Plan("challenger", aliases, changes_only([AliasMove(CHALLENGER, aliases.get(CHALLENGER), version)]), version)
 
 
 def plan_promote(aliases: dict[str, str], version: str | None = None) -> Plan:
@@ -93,10 +99,14 @@ def plan_promote(aliases: dict[str, str], version: str | None = None) -> Plan:
     moves = []
     if old is not None:
         moves.append(AliasMove(PREVIOUS, aliases.get(PREVIOUS), old))
+    elif aliases.get(PREVIOUS) == source:  # no champion to keep: @previous-champion would equal @champion
+        moves.append(AliasMove(PREVIOUS, source, None))
     moves.append(AliasMove(CHAMPION, old, source))
     if aliases.get(CHALLENGER) == source:
         moves.append(AliasMove(CHALLENGER, source, None))
-    return Plan("promote", aliases, moves, source)
+    if aliases.get(ROLLED_BACK) == source:  # promoted again: it is no longer the rolled-back version
+        moves.append(AliasMove(ROLLED_BACK, source, None))
+    return Plan("promote", aliases, changes_only(moves), source)
 
 
 def plan_rollback(aliases: dict[str, str], *, reason: str, now_iso: str, actor_name: str) -> Plan:
@@ -118,7 +128,7 @@ def plan_rollback(aliases: dict[str, str], *, reason: str, now_iso: str, actor_n
         ]
     # previous-champion is now the champion; keeping it would leave champion == previous-champion.
     moves.append(AliasMove(PREVIOUS, previous, None))
-    return Plan("rollback", aliases, moves, previous, tags)
+    return Plan("rollback", aliases, changes_only(moves), previous, tags)
 
 
 def unavailable_actions(aliases: dict[str, str]) -> dict[str, str]:

@@ -132,6 +132,11 @@ def intent_open(
         )
 
 
+def moves_json(moves: list[plans.AliasMove]) -> list[dict[str, str | None]]:
+    """Alias moves as audit data: {alias, from_version, to_version}."""
+    return [{"alias": m.alias, "from_version": m.from_version, "to_version": m.to_version} for m in moves]
+
+
 def _record_moves(intent: AliasChangeIntent, plan: plans.Plan, labels: list[str], outcome: str, gate: Any) -> None:
     """Alias-history rows for the moves in `labels`, and the last known state moved accordingly."""
     now = timezone.now()
@@ -171,7 +176,10 @@ def _audit_outcome(
     after: dict[str, Any],
     reason: str,
 ) -> None:
-    """The outcome event of an intent: same action and actor, linked by `intent_event`."""
+    """The outcome event of an intent: same action and actor, linked by `intent_event`. Its `moves`
+    (from_version/to_version) put it in the audit history of every version an applied move touched:
+    the rolled-back version as well as the one promoted back."""
+    moves = moves_json([m for m in plan.moves if m.describe() in applied])
     audit_record(
         actor=intent.actor or intent.actor_name,
         action=intent.audit_action,
@@ -179,7 +187,13 @@ def _audit_outcome(
         target_id=intent.model_name,
         team=intent.team,
         before={"aliases": plan.before},
-        after={**after, "applied": applied, "not_applied": missing, "intent_event": intent.audit_event_id},
+        after={
+            **after,
+            "moves": moves,
+            "applied": applied,
+            "not_applied": missing,
+            "intent_event": intent.audit_event_id,
+        },
         reason=reason,
         outcome=outcome,
     )
@@ -271,6 +285,38 @@ def models_with_open_intents() -> list[str]:
     )
 
 
+BASELINE_REASON = (
+    "Aliases as found when mlopsadmin first read this model (install or first sync); moves made before "
+    "are not known to mlopsadmin."
+)
+
+
+def record_baseline(model_name: str, live: dict[str, str]) -> bool:
+    """The first known alias state of a model, recorded AS the baseline in the alias history (one row
+    per alias, source 'baseline'), never silently. An observation, not a change: no audit event. False
+    when the model already had a known state."""
+    now = timezone.now()
+    with transaction.atomic():
+        state, created = AliasState.objects.get_or_create(
+            model_name=model_name, defaults={"aliases": live, "updated_at": now}
+        )
+        if not created:
+            return False
+        for alias, version in sorted(live.items()):
+            AliasEvent.objects.create(
+                model_name=model_name,
+                alias=alias,
+                from_version="",
+                to_version=version,
+                action="baseline",
+                actor_name="baseline (first sync)",
+                occurred_at=now,
+                source=AliasEvent.SOURCE_BASELINE,
+                reason=BASELINE_REASON,
+            )
+    return True
+
+
 def _first_sight_baseline(live: dict[str, str], hint: tuple[str, str | None] | None) -> dict[str, str]:
     """A model seen for the first time: MLflow's aliases now with the change a webhook reported undone.
     A set alias is taken to have been unset before; a deleted alias's version is not known ("?")."""
@@ -289,7 +335,8 @@ def record_external(model_name: str, live: dict[str, str], hint: tuple[str, str 
     alias and new version, None when deleted), that change is recorded too (issue 21)."""
     state = AliasState.objects.filter(model_name=model_name).first()
     if state is None:
-        state = AliasState.objects.create(model_name=model_name, aliases=_first_sight_baseline(live, hint))
+        record_baseline(model_name, _first_sight_baseline(live, hint))
+        state = AliasState.objects.get(model_name=model_name)
     known = plans.normalise(state.aliases or {})
     if known == live:
         return 0
@@ -320,7 +367,11 @@ def record_external(model_name: str, live: dict[str, str], hint: tuple[str, str 
             target_id=model_name,
             team=team.name if team else "",
             before={"aliases": known},
-            after={"aliases": live, "changed": changed},
+            after={
+                "aliases": live,
+                "changed": changed,
+                "moves": moves_json([plans.AliasMove(a, known.get(a), live.get(a)) for a in changed]),
+            },
             reason="Alias change made outside mlopsadmin (directly in MLflow).",
         )
         notification_events.alias_external(model_name, before=known, after=live)

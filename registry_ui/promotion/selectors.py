@@ -15,8 +15,19 @@ from mlopsadmin.core.errors import InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui import selectors as registry_selectors
 from registry_ui.approvals import selectors as approval_selectors
-from registry_ui.promotion.gate import GateConfig, GateResult, gate_evaluate
+from registry_ui.metric_direction import metric_direction
+from registry_ui.promotion.gate import (
+    RUN_ACTIVE,
+    RUN_DELETED,
+    RUN_MISSING,
+    RUN_NONE,
+    GateConfig,
+    GateResult,
+    SourceRun,
+    gate_evaluate,
+)
 from registry_ui.promotion.models import AliasEvent, GatePolicy
 from registry_ui.promotion.plans import (
     CHAMPION,
@@ -32,15 +43,22 @@ from registry_ui.promotion.plans import (
 )
 
 
+def gate_policy_row(model_name: str) -> GatePolicy | None:
+    """The model's own gate policy row (None: it uses the defaults)."""
+    return GatePolicy.objects.filter(model_name=model_name).first()
+
+
 def gate_config_for(model_name: str) -> GateConfig:
     """The gate of one model. Precedence (docs/configuration.md): the model's own policy (GatePolicy; an
     empty metric falls through), then its owning team's policy, then the default ('gate.default' stored by
-    apply_config, else the PROMOTION_GATE_* / REGISTRY_DEFAULT_GATE_METRIC settings)."""
+    apply_config, else the PROMOTION_GATE_* / REGISTRY_DEFAULT_GATE_METRIC settings). The metric's direction
+    comes from the model's policy, else from its name (registry_ui.metric_direction)."""
     from configuration.selectors import gate_default, gate_team
 
     team = team_for_model(model_name)
     merged = {**gate_default(), **(gate_team(team.name) if team else {})}
     own = GatePolicy.objects.filter(model_name=model_name).first()
+    direction, count_imported = "", bool(settings.PROMOTION_GATE_COUNT_IMPORTED_APPROVALS)
     if own is not None:
         merged.update(
             metric=own.metric or merged["metric"],
@@ -48,11 +66,15 @@ def gate_config_for(model_name: str) -> GateConfig:
             max_drop_pct=own.max_drop_pct,
             require_approval=own.require_approval,
         )
+        direction, count_imported = own.direction, own.count_imported_approvals
+    metric = str(merged["metric"])
     return GateConfig(
-        metric=str(merged["metric"]),
+        metric=metric,
         threshold=float(merged["threshold"]),
         max_drop_pct=float(merged["max_drop_pct"]),
         require_approval=bool(merged["require_approval"]),
+        direction=metric_direction(metric, direction),
+        count_imported_approvals=count_imported,
     )
 
 
@@ -115,29 +137,26 @@ def alias_history(model_name: str, *, limit: int = 200) -> list[AliasEvent]:
     return list(AliasEvent.objects.filter(model_name=model_name).order_by("-occurred_at", "-id")[:limit])
 
 
-def run_metric(run_id: str, metric: str) -> float | None:
-    if not run_id:
-        return None
-    try:
-        return mlf.get_run(run_id).metrics.get(metric)
-    except mlf.MlflowNotFound:
-        return None
-
-
 def _version_and_metric(
     model_name: str, version: str, metric: str, deadline: bounded.Deadline
-) -> tuple[str | None, float | None]:
-    """(version, its source run's metric) within the deadline; (None, None) when the version is gone."""
+) -> tuple[str | None, float | None, SourceRun | None]:
+    """(version, its source run's metric, the source run's state) within the deadline; (None, None, None)
+    when the version is gone. The run: the version's run_id, a `runs:/<id>/…` source, or the source run
+    of a logged model (`models:/m-…`)."""
     try:
-        run_id = bounded.get_model_version_run_id(model_name, version, timeout=deadline.call_timeout())
+        run_id, source = bounded.get_model_version_source(model_name, version, timeout=deadline.call_timeout())
     except mlf.MlflowNotFound:
-        return None, None
+        return None, None, None
+    run_id = registry_selectors.run_id_from(run_id, source)
+    if not run_id and source.startswith("models:/m-"):
+        run_id = mlf.logged_model_source_run(source[len("models:/") :].split("/", 1)[0]) or ""
     if not run_id:
-        return version, None
+        return version, None, SourceRun("", RUN_NONE)
     try:
-        return version, bounded.get_run_metrics(run_id, timeout=deadline.call_timeout()).get(metric)
-    except mlf.MlflowNotFound:
-        return version, None
+        stage, metrics = bounded.get_run_state(run_id, timeout=deadline.call_timeout())
+    except (mlf.MlflowNotFound, mlf.MlflowInvalid):
+        return version, None, SourceRun(run_id, RUN_MISSING)
+    return version, metrics.get(metric), SourceRun(run_id, RUN_ACTIVE if stage == "active" else RUN_DELETED)
 
 
 def gate_check(
@@ -155,8 +174,8 @@ def gate_check(
             if champion_version is not None
             else None
         )
-        candidate, candidate_metric = _version_and_metric(model_name, version, config.metric, deadline)
-        champion, champion_metric = champion_future.result() if champion_future else (None, None)
+        candidate, candidate_metric, candidate_run = _version_and_metric(model_name, version, config.metric, deadline)
+        champion, champion_metric, _ = champion_future.result() if champion_future else (None, None, None)
     if candidate is None:
         raise mlf.MlflowNotFound(f"Model {model_name} has no version {version}.", operation="get_model_version")
     return gate_evaluate(
@@ -166,7 +185,13 @@ def gate_check(
         champion_version=champion,
         champion_metric=champion_metric,
         approved=version_is_approved(model_name=model_name, version=candidate),
+        source_run=candidate_run,
     )
+
+
+def version_gate(model: mlf.RegisteredModel, version: str) -> GateResult:
+    """The gate for promoting `version` now, as the version page shows it (reads MLflow, writes nothing)."""
+    return gate_check(model_name=model.name, aliases=normalise(model.aliases), version=version)
 
 
 @dataclass(frozen=True)

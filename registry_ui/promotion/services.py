@@ -143,6 +143,7 @@ def alias_change(
 class ReconcileReport:
     models_checked: int = 0
     changes: int = 0
+    baselines: int = 0
     skipped: list[str] = field(default_factory=list)
 
 
@@ -151,7 +152,9 @@ def _reconcile_one(model_name: str, report: ReconcileReport, hint: tuple[str, st
         with model_lock(model_name, wait=2.0):
             live = selectors.live_aliases(model_name)
             recording.intents_resolve(model_name, live)
+            first_sight = not AliasState.objects.filter(model_name=model_name).exists()
             report.changes += recording.record_external(model_name, live, hint)
+            report.baselines += int(first_sight)
             report.models_checked += 1
     except (Conflict, mlf.MlflowNotFound):
         report.skipped.append(model_name)
@@ -186,9 +189,20 @@ def alias_reconcile(*, model_name: str | None = None, hint: tuple[str, str | Non
 
 # --- Gate policy -----------------------------------------------------------------------------------
 def gate_policy_update(
-    *, model_name: str, actor: Any, metric: str, threshold: float, max_drop_pct: float, require_approval: bool
+    *,
+    model_name: str,
+    actor: Any,
+    metric: str,
+    threshold: float,
+    max_drop_pct: float,
+    require_approval: bool,
+    direction: str = "",
+    count_imported_approvals: bool = True,
 ) -> GatePolicy:
+    """Save a model's gate policy (audited). direction: "" (from the metric's name), "higher" or "lower"."""
     model_name = clean_model_name(model_name)
+    if direction not in ("", "higher", "lower"):
+        raise InvalidInput("The metric direction must be empty (by name), 'higher' or 'lower'.")
     team, team_key = model_team(model_name)
     policy.require(actor, Action.MODEL_SETTINGS_EDIT, team=team)
     metric = (metric or "").strip()
@@ -207,6 +221,8 @@ def gate_policy_update(
                 "threshold": threshold,
                 "max_drop_pct": max_drop_pct,
                 "require_approval": require_approval,
+                "direction": direction,
+                "count_imported_approvals": count_imported_approvals,
                 "updated_at": timezone.now(),
                 "updated_by": actor_label(actor)[:150],
             },

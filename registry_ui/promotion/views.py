@@ -37,6 +37,7 @@ def _page_context(request: HttpRequest, name: str) -> dict[str, object]:
         "versions": overview.versions,
         "history": selectors.alias_history(name),
         "gate_config": selectors.gate_config_for(name),
+        "gate_policy": selectors.gate_policy_row(name),
         "state_token": plans.state_token(overview.aliases),
         "as_of": timezone.now(),
         "team": team_for_model(name),
@@ -132,6 +133,8 @@ def gate_policy_view(request: HttpRequest, name: str) -> HttpResponse:
         threshold=_float(request, "threshold"),
         max_drop_pct=_float(request, "max_drop_pct"),
         require_approval=request.POST.get("require_approval") == "on",
+        direction=request.POST.get("direction", ""),
+        count_imported_approvals=request.POST.get("count_imported_approvals") == "on",
     )
     messages.success(request, f"Gate policy of {name} saved.")
     return redirect(reverse("promotion:aliases", args=[name]))

@@ -17,7 +17,8 @@ TABLE = [
     ("/search-team/query-ranking/bert-v4-sweep", None, [], None),
     ("experiment_1", None, ["flat"], None),
     ("experiment_1", "churn", ["flat"], "/churn-team/experiment-1/general"),
-    ("test_model", "search", ["flat", "reserved"], "/search-team/model/general"),
+    ("test_model", "search", ["flat"], "/search-team/test-model/general"),  # reserved words: whole segments only
+    ("test", "search", ["flat", "reserved"], None),
     ("johns_experiment", "fraud", ["flat"], "/fraud-team/johns-experiment/general"),
     ("johns_experiment", None, ["flat"], None),
     ("/recommendation/item2vec/hyperopt-sweep", None, ["unknown_prefix"], "/rec-team/item2vec/hyperopt-sweep"),
@@ -29,7 +30,8 @@ TABLE = [
     ("/fraud-team/Transaction_Classifier/xgb", None, ["characters"], "/fraud-team/transaction-classifier/xgb"),
     ("/fraud-team/tx/xgb baseline", None, ["characters"], "/fraud-team/tx/xgb-baseline"),
     ("/fraud-team/tmp/test", "fraud", ["reserved"], None),
-    ("/churn-team/churn-model/tmp-sweep", None, ["reserved"], "/churn-team/churn-model/sweep"),
+    ("/churn-team/churn-model/tmp-sweep", None, [], None),
+    ("/churn-team/churn-model/tmp", None, ["reserved"], "/churn-team/churn-model/general"),
     ("/search-team//bert", None, ["characters"], "/search-team/bert/general"),
 ]
 

@@ -45,7 +45,7 @@ def test_model_page_shows_versions_metadata_and_promotion_include(own_model, log
     assert "registry_ui/_promotion_panel.html" in [t.name for t in response.templates]
     v1 = re.search(r'<tr data-version="1">(.*?)</tr>', page).group(1)
     assert "@champion" in v1 and "0.8000" in v1  # gate metric value from the source run
-    assert "missing training_commit, validation_ndcg_at_10, approved_by, approval_date" in v1
+    assert "missing training_commit, validation_ndcg, approved_by, approval_date" in v1
     assert login("outsider").get("/registry/models/no-such-model-abc/").status_code == 404
 
 

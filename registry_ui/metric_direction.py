@@ -1,0 +1,79 @@
+"""Which way is better for a metric: higher (ndcg, accuracy, auc) or lower (loss, error, latency).
+
+Used by the champion comparison's colours, the chart's axis label and the validation gate. The default
+comes from the metric's name: lower-is-better when one of its words (split at `_ - . / :` and camelCase)
+is in LOWER_WORDS or in the METRICS_LOWER_IS_BETTER setting; an exact name listed in
+METRICS_HIGHER_IS_BETTER (or METRICS_LOWER_IS_BETTER) overrides the words. sklearn's `neg_…` scores
+(`neg_log_loss`) are higher-is-better. A gate policy may also set the direction of its own metric.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+
+HIGHER = "higher"
+LOWER = "lower"
+DIRECTIONS = (HIGHER, LOWER)
+
+LOWER_WORDS = frozenset(
+    {
+        "loss",
+        "logloss",
+        "error",
+        "errors",
+        "err",
+        "latency",
+        "mae",
+        "mse",
+        "rmse",
+        "msle",
+        "rmsle",
+        "mape",
+        "smape",
+        "wape",
+        "perplexity",
+        "wer",
+        "cer",
+        "fpr",
+        "fnr",
+        "brier",
+        "hamming",
+        "duration",
+        "seconds",
+        "ms",
+        "cost",
+        "regret",
+    }
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def name_words(metric: str) -> list[str]:
+    """`val_RMSE@10`, `trainLoss`, `p95-latency.ms` → lower-case words."""
+    return [w for w in re.split(r"[^a-z0-9]+", _CAMEL.sub("_", metric).lower()) if w]
+
+
+def metric_direction(metric: str, override: str = "") -> str:
+    """HIGHER or LOWER for `metric`; `override` (a gate policy's explicit choice) wins when set."""
+    if override in DIRECTIONS:
+        return override
+    higher = {n.strip() for n in settings.METRICS_HIGHER_IS_BETTER if n.strip()}
+    lower = {n.strip().lower() for n in settings.METRICS_LOWER_IS_BETTER if n.strip()}
+    if metric in higher:
+        return HIGHER
+    if metric.lower() in lower:
+        return LOWER
+    words = name_words(metric)
+    if words and words[0] == "neg":
+        return HIGHER
+    return LOWER if any(w in LOWER_WORDS or w in lower for w in words) else HIGHER
+
+
+def improvement_pct(metric: str, champion: float | None, candidate: float | None, direction: str = "") -> float | None:
+    """How much better the candidate is than the champion, in % of the champion (negative: worse)."""
+    if champion is None or candidate is None or champion == 0:
+        return None
+    change = (candidate - champion) / abs(champion) * 100.0
+    return -change if metric_direction(metric, direction) == LOWER else change

@@ -1,0 +1,48 @@
+"""Case 10 of issue 16: a name held by a soft-deleted experiment (mlflow/mlflow #2651). Creating or renaming
+to it says which deleted experiment holds it and how to free it (restore, or a permanent delete by an
+admin, audited); the admin's permanent delete frees the name (real MLflow server, its store)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from catalog.services import catalog_sync, experiment_create, experiment_rename
+from mlopsadmin.core.errors import Conflict
+from mlopsadmin.core.models import AuditEvent
+from mlopsadmin.lib import mlflow_client as mlf
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_and_rename_to_a_deleted_experiments_name(mlflow, personas) -> None:
+    from catalog.services import deleted_experiment_purge
+
+    project = f"held-{uuid.uuid4().hex[:6]}"
+    name = f"/search-team/{project}/sweep"
+    holder = mlf.create_experiment(name)
+    mlf.delete_experiment(holder)
+    other = mlf.create_experiment(f"/search-team/{project}/other")
+    catalog_sync(full=True)
+    lead, admin = personas["lead_search"], personas["admin"]
+
+    with pytest.raises(Conflict) as refused:
+        experiment_create(actor=lead, team="search", project=project, experiment_type="sweep")
+    message = str(refused.value)
+    assert f"deleted experiment {holder}" in message and "restore" in message.lower()
+    assert "permanently" in message and "admin" in message
+    with pytest.raises(Conflict) as refused:
+        experiment_rename(actor=lead, experiment_id=other, new_name=name)
+    assert f"deleted experiment {holder}" in str(refused.value)
+
+    with pytest.raises(PermissionDenied):
+        deleted_experiment_purge(actor=lead, experiment_id=holder, reason="free the name")
+    deleted_experiment_purge(actor=admin, experiment_id=holder, reason="free the name")
+    assert mlf.get_experiment_by_name(name) is None
+    event = AuditEvent.objects.get(action="experiment.purge", target_id=holder)
+    assert event.actor_name == "admin" and event.before["name"] == name and event.reason == "free the name"
+
+    experiment_rename(actor=lead, experiment_id=other, new_name=name)
+    assert mlf.get_experiment(other).name == name

@@ -1,0 +1,52 @@
+"""Case 3 of issue 16: the gate rule "source run exists and is active". A version whose source run is
+soft-deleted (the next gc removes it) or purged is not promoted, with that reason, and the version page
+shows the rule."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+
+from mlopsadmin.lib import mlflow_client as mlf
+
+pytestmark = pytest.mark.django_db
+
+
+def _promote(api, name: str, version: str):  # type: ignore[no-untyped-def]
+    return api("lead_search").post(
+        f"/api/v1/models/{name}/promote", {"version": version}, content_type="application/json"
+    )
+
+
+def test_deleted_then_purged_source_run_blocks_promotion_with_its_reason(make_model, api, login) -> None:
+    made = make_model([{"val_ndcg_at_10": 0.85}, {"val_ndcg_at_10": 0.90}], aliases={"champion": 1})
+    mlf.delete_run(made.run_ids[1])
+
+    refused = _promote(api, made.name, "2")
+    assert refused.status_code == 422, refused.content
+    reasons = refused.json()["reasons"]
+    assert any(f"source run {made.run_ids[1]} is deleted" in r for r in reasons), reasons
+    assert mlf.get_registered_model(made.name).aliases == {"champion": "1"}
+
+    page = login("lead_search").get(f"/registry/models/{made.name}/versions/2/")
+    assert page.status_code == 200
+    assert b'data-rule="source_run"' in page.content and b"is deleted (soft)" in page.content
+
+    store = os.environ.get("MLOPSADMIN_TEST_MLFLOW_STORE") or settings.MLFLOW_BACKEND_STORE_URI
+    done = mlf.run_gc(backend_store_uri=store, run_ids=[made.run_ids[1]], timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    refused = _promote(api, made.name, "2")
+    assert refused.status_code == 422
+    reasons = refused.json()["reasons"]
+    assert any("no longer exists in MLflow (purged)" in r for r in reasons), reasons
+    assert not any("has no metric" in r for r in reasons), reasons
+
+
+def test_active_source_run_passes_the_rule(make_model, api) -> None:
+    made = make_model([{"val_ndcg_at_10": 0.85}, {"val_ndcg_at_10": 0.90}], aliases={"champion": 1})
+    done = _promote(api, made.name, "2")
+    assert done.status_code == 200, done.content
+    rules = {r["rule"]: r["status"] for r in done.json()["gate"]["rules"]}
+    assert rules["source_run"] == "pass"

@@ -1,0 +1,60 @@
+"""Case 5 of issue 16: each metric has a direction (by name, configurable), used by the comparison's
+colours, the chart and the gate; a gate on a lower-is-better metric works (real MLflow server)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from registry_ui.metric_direction import HIGHER, LOWER, metric_direction
+from registry_ui.promotion.models import GatePolicy
+
+pytestmark = pytest.mark.django_db
+
+
+def _row(html: str, metric: str) -> str:
+    html = html[html.index('class="grid comparison"') :]
+    found = re.search(rf"<tr[^>]*><td><code>{re.escape(metric)}</code>.*?</tr>", html, re.S)
+    assert found, f"no comparison row for {metric}"
+    return found.group(0)
+
+
+def test_comparison_colours_follow_each_metric_direction(make_model, login) -> None:
+    made = make_model(
+        [{"val_ndcg_at_10": 0.85, "train_loss": 0.34}, {"val_ndcg_at_10": 0.86, "train_loss": 0.38}],
+        aliases={"champion": 1},
+    )
+    html = login("lead_search").get(f"/registry/models/{made.name}/versions/2/").content.decode()
+    loss = _row(html, "train_loss")
+    assert "+11.76 %" in loss and "pill-critical" in loss and "pill-ok" not in loss  # worse loss: red
+    assert "pill-ok" in _row(html, "val_ndcg_at_10")
+    assert "val_ndcg_at_10 (higher is better)" in html  # the chart's axis
+
+
+def test_gate_on_a_lower_is_better_metric(make_model, api) -> None:
+    made = make_model(
+        [{"val_rmse": 0.40}, {"val_rmse": 0.39}, {"val_rmse": 0.45}],
+        aliases={"champion": 1},
+        approval_required=None,
+    )
+    GatePolicy.objects.create(model_name=made.name, metric="val_rmse", threshold=0.5, require_approval=False)
+    client = api("lead_search")
+    worse = client.post(f"/api/v1/models/{made.name}/promote", {"version": "3"}, content_type="application/json")
+    assert worse.status_code == 422, worse.content
+    assert [r for r in worse.json()["gate"]["rules"] if r["status"] == "fail"][0]["rule"] == "no_regression"
+    assert "12.50% above champion v1" in " ".join(worse.json()["reasons"])
+    better = client.post(f"/api/v1/models/{made.name}/promote", {"version": "2"}, content_type="application/json")
+    assert better.status_code == 200, better.content
+
+
+def test_default_directions_by_name_and_settings(settings) -> None:
+    lower = ["train_loss", "val_rmse", "error_rate", "p95_latency_ms", "valMAE", "log_loss", "wer"]
+    assert {m: metric_direction(m) for m in lower} == dict.fromkeys(lower, LOWER)
+    higher = ["val_ndcg_at_10", "accuracy", "auc", "neg_log_loss", "f1", "recall_at_5"]
+    assert {m: metric_direction(m) for m in higher} == dict.fromkeys(higher, HIGHER)
+    settings.METRICS_LOWER_IS_BETTER = ["drift"]
+    settings.METRICS_HIGHER_IS_BETTER = ["error_budget_left"]
+    assert metric_direction("feature_drift") == LOWER
+    assert metric_direction("error_budget_left") == HIGHER
+    assert metric_direction("train_loss", "higher") == HIGHER  # a gate policy's explicit choice wins

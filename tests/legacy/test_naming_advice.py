@@ -1,0 +1,60 @@
+"""Case 9 of issue 16: naming advice that does not harm. Reserved words match whole segments only; a
+name without the leading slash or with only the team prefix is not "flat" and the suggestion does not
+repeat the team; an experiment with no runs but an experiment tag team=… gets that team (real server)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from catalog import naming
+from catalog.models import CatalogExperiment
+from catalog.services import catalog_sync
+from mlopsadmin.lib import mlflow_client as mlf
+
+CONVENTION = naming.Convention(
+    prefixes={"risk": "/risk-team", "forecasting": "/forecasting-team", "vision": "/vision-team"}
+)
+
+# name, hint, violation kinds, suggestion
+TABLE = [
+    ("/risk-team/default-prediction/xgboost", None, [], None),  # 'default' inside a segment is fine
+    ("/risk-team/default/xgboost", None, ["reserved"], None),  # a whole segment is not
+    ("forecasting-team/capacity-forecast/sweep", None, ["leading_slash"], "/forecasting-team/capacity-forecast/sweep"),
+    (
+        "forecasting-team/capacity-forecast/sweep",
+        "forecasting",
+        ["leading_slash"],
+        "/forecasting-team/capacity-forecast/sweep",
+    ),
+    ("/vision-team", None, ["segments"], None),
+    ("/vision-team/", "vision", ["segments"], None),
+    (
+        "forecasting-team/capacity-forecast",
+        None,
+        ["leading_slash", "segments"],
+        "/forecasting-team/capacity-forecast/general",
+    ),
+    ("capacity_forecast", "forecasting", ["flat"], "/forecasting-team/capacity-forecast/general"),
+]
+
+
+@pytest.mark.parametrize(("name", "hint", "kinds", "suggestion"), TABLE)
+def test_naming_advice(name: str, hint: str | None, kinds: list[str], suggestion: str | None) -> None:
+    report = naming.lint_name(name, CONVENTION, team_hint=hint)
+    assert report.kinds == sorted(kinds), report.violations
+    assert report.suggested_name == suggestion
+    if suggestion:
+        assert naming.lint_name(suggestion, CONVENTION).compliant
+
+
+@pytest.mark.django_db
+def test_experiment_tag_team_assigns_a_team_without_runs(mlflow, personas) -> None:
+    name = f"capacity_notes_{uuid.uuid4().hex[:6]}"
+    experiment_id = mlf.create_experiment(name, tags={"team": "search"})
+    catalog_sync(full=True)
+    row = CatalogExperiment.objects.select_related("team").get(experiment_id=experiment_id)
+    assert row.run_count == 0
+    assert row.team is not None and row.team.name == "search"
+    assert row.suggested_name == f"/search-team/{name.replace('_', '-')}/general"
