@@ -49,6 +49,13 @@ ENTRIES: list[ScheduleEntry] = [
         "Alias reconciliation (external changes): every 15 minutes",
     ),
     ScheduleEntry(
+        "approvals_import",
+        "registry_ui.tasks.approvals_import_scheduled",
+        "20 * * * *",
+        3300,
+        "Import approvals recorded in MLflow tags (approved outside mlopsadmin): every hour at :20",
+    ),
+    ScheduleEntry(
         "latency_probe",
         "checklists.tasks.latency_probe_scheduled",
         "*/5 * * * *",

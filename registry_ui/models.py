@@ -88,3 +88,21 @@ class RequiredMetadataKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ImportedApproval(models.Model):
+    """An approval recorded outside mlopsadmin: the version's MLflow tags `approved_by` / `approval_date`
+    (as the operations guide writes them by hand), imported as found (registry_ui.approvals.imports).
+    A decision made in mlopsadmin supersedes it; the gate policy says whether it counts."""
+
+    model_name = models.CharField(max_length=256)
+    version = models.CharField(max_length=32)
+    approved_by = models.CharField(max_length=150, help_text="As the approved_by tag says (not a user here).")
+    approval_date = models.CharField(max_length=32, blank=True, help_text="As the approval_date tag says.")
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model_name", "version"], name="imported_approval_version")]
+
+    def __str__(self) -> str:
+        return f"{self.model_name}/{self.version} approved by {self.approved_by} (imported)"

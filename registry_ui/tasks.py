@@ -20,3 +20,18 @@ def alias_reconcile_scheduled(model_name: str | None = None) -> dict[str, object
 
     report = alias_reconcile(model_name=model_name)
     return {"models_checked": report.models_checked, "changes": report.changes, "skipped": report.skipped}
+
+
+@shared_task(
+    name="registry_ui.tasks.approvals_import_scheduled",
+    acks_late=True,
+    autoretry_for=(MlflowUnavailable,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def approvals_import_scheduled(model_name: str | None = None) -> dict[str, object]:
+    """Import approvals found in MLflow version tags (approved outside mlopsadmin), audited per version."""
+    from registry_ui.approvals.imports import approvals_import
+
+    report = approvals_import(model_name=model_name)
+    return {"versions_read": report.versions_read, "imported": report.imported, "updated": report.updated}

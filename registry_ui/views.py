@@ -125,6 +125,7 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
         "history": history,
         "pending": pending,
         "state": approval_selectors.approval_state(model_name=name, version=found.version),
+        "imported": approval_selectors.imported_approval(model_name=name, version=found.version),
         "may_edit": policy.can(user, policy.Action.MODEL_EDIT_TAGS, team=team),
         "may_request": policy.can(user, policy.Action.APPROVAL_REQUEST, team=team),
         "may_decide": bool(pending)

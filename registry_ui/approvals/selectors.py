@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 
 from mlopsadmin import policy
 from mlopsadmin.core.models import Team
-from registry_ui.models import ApprovalRequest, ApprovalState
+from registry_ui.models import ApprovalRequest, ApprovalState, ImportedApproval
 
 APPROVAL_TAGS = ("approved_by", "approval_date")  # version tags written only by an approval
 
@@ -32,6 +32,19 @@ def approval_state(*, model_name: str, version: str) -> str | None:
 def version_is_approved(*, model_name: str, version: str) -> bool:
     """True when the latest decided request for the version is 'approved' and not superseded."""
     return approval_state(model_name=model_name, version=str(version)) == ApprovalState.APPROVED
+
+
+def imported_approval(*, model_name: str, version: str) -> ImportedApproval | None:
+    """The approval found in the version's MLflow tags (approved outside mlopsadmin), if imported."""
+    return ImportedApproval.objects.filter(model_name=model_name, version=str(version)).first()
+
+
+def imported_approval_counts(*, model_name: str, version: str) -> ImportedApproval | None:
+    """The imported approval when it stands: mlopsadmin has no request for the version other than
+    withdrawn ones (a decision or a pending re-review made here supersedes the imported one)."""
+    if approval_state(model_name=model_name, version=str(version)) is not None:
+        return None
+    return imported_approval(model_name=model_name, version=version)
 
 
 def approval_latest(*, model_name: str, version: str) -> ApprovalRequest | None:

@@ -219,12 +219,32 @@ def rule_no_regression(
     return RuleResult("no_regression", FAIL, message, values)
 
 
-def rule_approval(config: GateConfig, approved: bool) -> RuleResult:
-    values = {"required": config.require_approval, "approved": approved}
+def rule_approval(config: GateConfig, approved: bool, approved_outside: str = "") -> RuleResult:
+    """Approved in mlopsadmin, or (when the policy counts them) approved outside mlopsadmin: the
+    `approved_by`/`approval_date` tags found in MLflow and imported (`approved_outside`: "by X on D")."""
+    values: dict[str, Any] = {"required": config.require_approval, "approved": approved}
+    if approved_outside:
+        values["approved_outside"] = approved_outside
     if not config.require_approval:
         return RuleResult("approval", PASS, "Approval not required by this model's policy.", values)
     if approved:
         return RuleResult("approval", PASS, "The version is approved.", values)
+    if approved_outside and config.count_imported_approvals:
+        return RuleResult(
+            "approval",
+            PASS,
+            f"Approved outside mlopsadmin {approved_outside} (imported from MLflow tags; this model's policy "
+            "counts imported approvals).",
+            values,
+        )
+    if approved_outside:
+        return RuleResult(
+            "approval",
+            FAIL,
+            f"Approved only outside mlopsadmin ({approved_outside}, imported); this model's policy counts only "
+            "approvals decided in mlopsadmin.",
+            values,
+        )
     return RuleResult(
         "approval", FAIL, "The version is not approved, and this model's policy requires approval.", values
     )
@@ -239,6 +259,7 @@ def gate_evaluate(
     champion_metric: float | None,
     approved: bool,
     source_run: SourceRun | None = None,
+    approved_outside: str = "",
 ) -> GateResult:
     """Every rule, each on its own (a blocked promotion lists every failed rule). `source_run` None: the
     caller did not look it up (unit tests of the metric rules); gate_check always passes it."""
@@ -252,6 +273,6 @@ def gate_evaluate(
             rule_metric_present(config, candidate_metric, source_run),
             rule_threshold(config, candidate_metric),
             rule_no_regression(config, candidate_metric, champion_metric, champion_version),
-            rule_approval(config, approved),
+            rule_approval(config, approved, approved_outside),
         ],
     )

@@ -78,6 +78,15 @@ def gate_config_for(model_name: str) -> GateConfig:
     )
 
 
+def approved_outside(*, model_name: str, version: str) -> str:
+    """'by X on D' when the version's approval was recorded outside mlopsadmin (imported from its MLflow
+    tags) and nothing decided here supersedes it; '' otherwise."""
+    imported = approval_selectors.imported_approval_counts(model_name=model_name, version=str(version))
+    if imported is None:
+        return ""
+    return f"by {imported.approved_by}" + (f" on {imported.approval_date}" if imported.approval_date else "")
+
+
 def version_is_approved(*, model_name: str, version: str) -> bool:
     """Approval state comes from the registry feature's approval workflow."""
     return approval_selectors.version_is_approved(model_name=model_name, version=str(version))
@@ -185,6 +194,7 @@ def gate_check(
         champion_version=champion,
         champion_metric=champion_metric,
         approved=version_is_approved(model_name=model_name, version=candidate),
+        approved_outside=approved_outside(model_name=model_name, version=candidate),
         source_run=candidate_run,
     )
 

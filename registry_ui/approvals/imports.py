@@ -1,0 +1,90 @@
+"""Approvals recorded outside mlopsadmin: versions whose MLflow tags already carry `approved_by` /
+`approval_date` (the operations guide tells people to write them by hand). They are imported as
+"approved outside mlopsadmin" — who and when as the tags say —, each import one audit event
+`approval.import` (old values kept in `before` when the tags changed since the last import). A decision
+made in mlopsadmin supersedes an imported one; the gate policy says whether imported approvals count
+(`GatePolicy.count_imported_approvals`, default PROMOTION_GATE_COUNT_IMPORTED_APPROVALS = true)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from mlopsadmin.audit.services import audit_record
+from mlopsadmin.core.selectors import team_for_model
+from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui.models import ApprovalRequest, ApprovalState, ImportedApproval
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_IMPORTER = "system:approval-import"
+
+
+@dataclass
+class ImportReport:
+    versions_read: int = 0
+    imported: list[str] = field(default_factory=list)  # "<model>/<version>"
+    updated: list[str] = field(default_factory=list)
+
+
+def _written_by_mlopsadmin(name: str, version: str, approved_by: str) -> bool:
+    """The tags come from an approval decided here (same approver): nothing to import."""
+    return ApprovalRequest.objects.filter(
+        model_name=name, version=version, state=ApprovalState.APPROVED, decided_by__username=approved_by
+    ).exists()
+
+
+def _import_one(version: mlf.ModelVersion, report: ImportReport) -> None:
+    approved_by = version.tags.get("approved_by", "").strip()[:150]
+    approval_date = version.tags.get("approval_date", "").strip()[:32]
+    if not approved_by or _written_by_mlopsadmin(version.name, version.version, approved_by):
+        return
+    target = f"{version.name}/{version.version}"
+    with transaction.atomic():
+        row = (
+            ImportedApproval.objects.select_for_update()
+            .filter(model_name=version.name, version=version.version)
+            .first()
+        )
+        if row is not None and (row.approved_by, row.approval_date) == (approved_by, approval_date):
+            return
+        before = {"approved_by": row.approved_by, "approval_date": row.approval_date} if row else None
+        if row is None:
+            ImportedApproval.objects.create(
+                model_name=version.name, version=version.version, approved_by=approved_by, approval_date=approval_date
+            )
+            report.imported.append(target)
+        else:
+            row.approved_by, row.approval_date, row.imported_at = approved_by, approval_date, timezone.now()
+            row.save(update_fields=["approved_by", "approval_date", "imported_at"])
+            report.updated.append(target)
+        team = team_for_model(version.name)
+        audit_record(
+            actor=SYSTEM_IMPORTER,
+            action="approval.import",
+            target_kind="model_version",
+            target_id=target,
+            team=team.name if team else "",
+            before=before,
+            after={"approved_by": approved_by, "approval_date": approval_date, "source": "MLflow version tags"},
+            reason="Approved outside mlopsadmin (approved_by/approval_date tags found in MLflow); imported.",
+        )
+
+
+def approvals_import(*, model_name: str | None = None) -> ImportReport:
+    """Import the approvals found in MLflow version tags, of one model or of every model (all pages)."""
+    report = ImportReport()
+    versions = mlf.iter_model_versions(name=model_name) if model_name else mlf.iter_model_versions()
+    for version in versions:
+        report.versions_read += 1
+        _import_one(version, report)
+    logger.info(
+        "approval import: %d versions read, %d imported, %d updated",
+        report.versions_read,
+        len(report.imported),
+        len(report.updated),
+    )
+    return report

@@ -1,0 +1,64 @@
+"""Case 6 of issue 16: approvals recorded in MLflow tags before mlopsadmin (approved_by / approval_date,
+as the operations guide writes them) are imported as "approved outside mlopsadmin" (who, when, audited as
+imported, old values kept when they change); the gate policy says whether they count; approving in
+mlopsadmin keeps the overwritten values in its audit event (real MLflow server)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from mlopsadmin.core.models import AuditEvent
+from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui.approvals import services as approvals
+from registry_ui.promotion.models import GatePolicy
+
+pytestmark = pytest.mark.django_db
+
+BY_HAND = {"approved_by": "jane.doe", "approval_date": "2026-03-05"}
+
+
+def _promote(api, name: str, version: str):  # type: ignore[no-untyped-def]
+    return api("lead_search").post(
+        f"/api/v1/models/{name}/promote", {"version": version}, content_type="application/json"
+    )
+
+
+def test_imported_approval_counts_and_changes_are_audited(make_model, api) -> None:
+    made = make_model([{"val_ndcg_at_10": 0.85}, {"val_ndcg_at_10": 0.90}], aliases={"champion": 1}, tags=BY_HAND)
+    GatePolicy.objects.filter(model_name=made.name).update(require_approval=True)
+    refused = _promote(api, made.name, "2")
+    assert refused.status_code == 422 and any("not approved" in r for r in refused.json()["reasons"])
+
+    call_command("import_approvals", model=made.name)  # at install; hourly afterwards
+    event = AuditEvent.objects.get(action="approval.import", target_id=f"{made.name}/2")
+    assert event.after["approved_by"] == "jane.doe" and event.after["approval_date"] == "2026-03-05"
+    assert event.before is None
+
+    mlf.set_model_version_tag(made.name, "2", "approved_by", "john.roe")  # changed by hand in MLflow
+    call_command("import_approvals", model=made.name)
+    changed = AuditEvent.objects.filter(action="approval.import", target_id=f"{made.name}/2").order_by("-id").first()
+    assert changed.before == BY_HAND and changed.after["approved_by"] == "john.roe"
+
+    done = _promote(api, made.name, "2")
+    assert done.status_code == 200, done.content
+    rule = next(r for r in done.json()["gate"]["rules"] if r["rule"] == "approval")
+    assert rule["status"] == "pass" and "Approved outside mlopsadmin by john.roe on 2026-03-05" in rule["message"]
+
+
+def test_policy_can_refuse_imported_approvals(make_model, api) -> None:
+    made = make_model([{"val_ndcg_at_10": 0.85}, {"val_ndcg_at_10": 0.90}], aliases={"champion": 1}, tags=BY_HAND)
+    GatePolicy.objects.filter(model_name=made.name).update(require_approval=True, count_imported_approvals=False)
+    call_command("import_approvals", model=made.name)
+    refused = _promote(api, made.name, "2")
+    assert refused.status_code == 422
+    assert any("counts only approvals decided in mlopsadmin" in r for r in refused.json()["reasons"])
+
+
+def test_approving_here_keeps_the_overwritten_tags_in_the_audit(make_model, personas) -> None:
+    made = make_model([{"val_ndcg_at_10": 0.85}], tags=BY_HAND)
+    request = approvals.approval_request_create(actor=personas["member_search"], model_name=made.name, version="1")
+    approvals.approval_request_approve(actor=personas["lead_search"], request_id=request.pk)
+    event = AuditEvent.objects.get(action="approval.approve", target_id=f"{made.name}/1")
+    assert event.after["overwritten"] == BY_HAND
+    assert mlf.get_model_version(made.name, "1").tags["approved_by"] == "lead_search"
