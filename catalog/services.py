@@ -227,32 +227,27 @@ def deleted_experiment_purge(*, actor: Any, experiment_id: str, reason: str) -> 
         purged = purge_deleted_experiment(str(settings.MLFLOW_BACKEND_STORE_URI or ""), live.experiment_id)
     except mlf.MlflowInvalid as exc:
         raise RuleViolation(str(exc)) from exc
-    except mlf.MlflowError:
-        gone = _gone(live.experiment_id)
+    except mlf.MlflowError as exc:
+        failure: mlf.MlflowError | None = exc
+        purged = []
+    else:
+        failure = None
+    gone = failure is None or _gone(live.experiment_id)  # after a failure, MLflow read back decides
+    with transaction.atomic():
+        if gone:
+            CatalogExperiment.objects.filter(experiment_id=live.experiment_id).update(lifecycle_stage="gone")
         audit_record(
             actor=actor,
             action="experiment.purge",
             target_kind="experiment",
             target_id=live.experiment_id,
             before=before,
-            after={"purged": gone},
-            reason=reason,
+            after={"purged": gone, "runs_purged": len(purged)},
+            reason=reason if failure is None else f"{reason} | {failure}",
             outcome="ok" if gone else "failed",
         )
-        if gone:
-            return []
-        raise
-    with transaction.atomic():
-        CatalogExperiment.objects.filter(experiment_id=live.experiment_id).update(lifecycle_stage="gone")
-        audit_record(
-            actor=actor,
-            action="experiment.purge",
-            target_kind="experiment",
-            target_id=live.experiment_id,
-            before=before,
-            after={"purged": True, "runs_purged": len(purged)},
-            reason=reason,
-        )
+    if not gone and failure is not None:
+        raise failure
     return purged
 
 

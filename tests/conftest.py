@@ -225,13 +225,11 @@ def browser_login(page: object, live_server: object, personas: dict[str, object]
 
 # --- A second MLflow server run with `--app-name basic-auth` (issue 16) ------------------------
 class BasicAuthMlflow:
-    """A real `mlflow server --app-name basic-auth` (own SQLite store and auth database). The admin
-    manages users and permissions over MLflow's REST API; `service` is mlopsadmin's account."""
+    """A real `mlflow server --app-name basic-auth` (own SQLite store and auth database, started by
+    tests/accounts/basic_auth_server.py). Its admin manages users and permissions over MLflow's REST API."""
 
-    ADMIN = ("admin", "admin-password-1234")
-
-    def __init__(self, url: str, store: Path) -> None:
-        self.url, self.store = url, store
+    def __init__(self, url: str, store: Path, admin: tuple[str, str]) -> None:
+        self.url, self.store, self.ADMIN = url, store, admin
 
     def admin(self, method: str, path: str, payload: dict[str, object]) -> dict[str, object]:
         import requests
@@ -254,30 +252,8 @@ class BasicAuthMlflow:
 @pytest.fixture(scope="session")
 def basic_auth_mlflow() -> Iterator[BasicAuthMlflow]:
     """Started on a free port on first use, stopped at the end of the session (needs Flask-WTF)."""
-    from mlopsadmin.lib import mlflow_server as server
+    from tests.accounts.basic_auth_server import SERVICE_PASSWORD, SERVICE_USER, basic_auth_server
 
     workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-mlflow-auth-"))
-    config = workdir / "basic_auth.ini"
-    config.write_text(
-        "[mlflow]\ndefault_permission = READ\n"
-        f"database_uri = sqlite:///{workdir / 'auth.db'}\n"
-        f"admin_username = {BasicAuthMlflow.ADMIN[0]}\nadmin_password = {BasicAuthMlflow.ADMIN[1]}\n"
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-        "auth_cache_ttl_seconds = 60\n"  # PBKDF2 per request costs ~1 s here; a password change clears it
-    )
-    port = server.free_port()
-    process = server.start_server(
-        port=port,
-        backend_store_uri=f"sqlite:///{workdir / 'mlflow.db'}",
-        artifact_root=workdir / "artifacts",
-        log_path=workdir / "mlflow.log",
-        workers=1,
-        extra=["--app-name", "basic-auth"],
-        env={"MLFLOW_AUTH_CONFIG_PATH": str(config), "MLFLOW_FLASK_SERVER_SECRET_KEY": "tests-only-csrf-key"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        server.wait_healthy(url, process=process)
-        yield BasicAuthMlflow(url, workdir / "mlflow.db")
-    finally:
-        server.stop_server(process)
+    with basic_auth_server(workdir) as url:
+        yield BasicAuthMlflow(url, workdir / "mlflow.db", (SERVICE_USER, SERVICE_PASSWORD))

@@ -66,10 +66,7 @@ def start_server(
     log_path: Path,
     workers: int = 2,
     extra: list[str] | None = None,
-    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `mlflow server` (gunicorn, job runner off); `extra` CLI options and `env` variables are added
-    (e.g. `--app-name basic-auth` with MLFLOW_AUTH_CONFIG_PATH)."""
     artifact_root.mkdir(parents=True, exist_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
@@ -79,7 +76,7 @@ def start_server(
         ),
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**server_env(), **(env or {})},
+        env=server_env(),
         start_new_session=True,
     )
 

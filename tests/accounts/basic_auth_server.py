@@ -15,8 +15,10 @@ SERVICE_PASSWORD = "svc-password-for-tests-9f3a"
 
 
 @contextlib.contextmanager
-def basic_auth_server() -> Iterator[str]:
-    workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-mlflow-auth-"))
+def basic_auth_server(workdir: Path | None = None) -> Iterator[str]:
+    """Start it (its store is `workdir`/mlflow.db, a temp folder by default); yields its URL. The admin
+    user is SERVICE_USER."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="mlopsadmin-mlflow-auth-"))
     ini = workdir / "basic_auth.ini"
     ini.write_text(
         "[mlflow]\ndefault_permission = READ\n"

@@ -16,7 +16,7 @@ from mlopsadmin.lib import mlflow_client as mlf
 
 pytestmark = pytest.mark.django_db
 
-SERVICE = ("mlopsadmin-svc", "service-password-1234")
+SERVICE = ("registry-svc", "service-password-1234")  # not an MLflow admin
 
 
 @pytest.fixture(scope="module")
