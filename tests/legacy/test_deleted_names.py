@@ -9,7 +9,9 @@ import uuid
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from catalog.services import catalog_sync, experiment_create, experiment_rename
+from catalog.deleted_names import deleted_experiment_purge
+from catalog.services import experiment_create, experiment_rename
+from catalog.sync import catalog_sync
 from mlopsadmin.core.errors import Conflict
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
@@ -18,7 +20,6 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_and_rename_to_a_deleted_experiments_name(mlflow, personas) -> None:
-    from catalog.services import deleted_experiment_purge
 
     project = f"held-{uuid.uuid4().hex[:6]}"
     name = f"/search-team/{project}/sweep"

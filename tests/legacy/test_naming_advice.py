@@ -10,7 +10,7 @@ import pytest
 
 from catalog import naming
 from catalog.models import CatalogExperiment
-from catalog.services import catalog_sync
+from catalog.sync import catalog_sync
 from mlopsadmin.lib import mlflow_client as mlf
 
 CONVENTION = naming.Convention(

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.services import deleted_experiment_purge
+from catalog.deleted_names import deleted_experiment_purge
 from mlopsadmin.core.errors import DomainError
 from mlopsadmin.lib.mlflow_client import MlflowError
 
