@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 from django.test import Client
-from checklists import probes
 
+from checklists import probes
 from mlopsadmin.core.services import api_token_create
 from mlopsadmin.lib import mlflow_client as mlf
 
