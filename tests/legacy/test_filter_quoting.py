@@ -40,22 +40,22 @@ def corpus(mlflow_server: str, django_db_blocker: object) -> dict[str, tuple[str
     run_id = mlf.create_run(experiment_id)
     made = {}
     for index, text in enumerate(CORPUS):
-        model = f"q{stamp}{index}-{text}"
+        model = f"zq{stamp}{index}-{text}"  # 'zq': listed after the demo models (probes show the first ten)
         experiment = f"/search-team/quoting-{stamp}/{index}-{text}"
         mlf.create_registered_model(model, tags={"team": f"{stamp}{text}"})
         mlf.create_model_version(model, source=f"runs:/{run_id}/model", run_id=run_id)
         mlf.create_experiment(experiment, tags={"team": f"{stamp}{text}"})
         made[text] = (model, experiment)
     # Near-misses that a loose (LIKE) fallback would also select: the exact match must drop them.
-    mlf.create_registered_model(f"q{stamp}8-it_s _quoted_")
-    mlf.create_model_version(f"q{stamp}8-it_s _quoted_", source=f"runs:/{run_id}/model", run_id=run_id)
+    mlf.create_registered_model(f"zq{stamp}8-it_s _quoted_")
+    mlf.create_model_version(f"zq{stamp}8-it_s _quoted_", source=f"runs:/{run_id}/model", run_id=run_id)
     return made
 
 
 @pytest.mark.parametrize("text", CORPUS)
 def test_versions_models_and_experiments_found_by_exact_name_and_tag(corpus, mlflow, text) -> None:
     model, experiment = corpus[text]
-    stamp = model[1:7]
+    stamp = model[2:8]
     assert [(v.name, v.version) for v in mlf.iter_model_versions(name=model)] == [(model, "1")]
     assert [m.name for m in mlf.iter_registered_models(where={"name": model})] == [model]
     assert [m.name for m in mlf.iter_registered_models(where={"tags.team": stamp + text})] == [model]
