@@ -35,8 +35,8 @@ def test_deleted_then_purged_source_run_blocks_promotion_with_its_reason(make_mo
     assert b'data-rule="source_run"' in page.content and b"is deleted (soft)" in page.content
 
     store = os.environ.get("MLOPSADMIN_TEST_MLFLOW_STORE") or settings.MLFLOW_BACKEND_STORE_URI
-    done = mlf.run_gc(backend_store_uri=store, run_ids=[made.run_ids[1]], timeout=120)
-    assert done.returncode == 0, done.stderr[-500:]
+    done = mlf.purge_runs(store, [made.run_ids[1]])
+    assert done.hard_deleted == [made.run_ids[1]], done
     refused = _promote(api, made.name, "2")
     assert refused.status_code == 422
     reasons = refused.json()["reasons"]
