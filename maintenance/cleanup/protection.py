@@ -6,10 +6,16 @@ A run is protected when it
   keep_values, compared trimmed and lower-cased);
 - is tagged `mlflow.registeredModelName` (MLflow sets it when a run logs a model with a registered name);
 - is the source of any registered model version, whatever its tags: the version's `run_id`, a
-  `runs:/<run_id>/…` source, or the source run of a `models:/m-…` (logged model) source.
+  `runs:/<run_id>/…` source, a path or URI under the run's artifact location (file path, file://, s3://,
+  mlflow-artifacts:/…; registered by path with an empty run_id), the source run of a `models:/m-…` logged
+  model (or of a path under it), or — for a version copied from another (`models:/<name>/<version>` or
+  `@alias`) — whatever protects the origin version.
 """
 
 from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
 
 from configuration.selectors import keep_values
 from mlopsadmin.lib import mlflow_client as mlf
@@ -20,24 +26,85 @@ PROTECTING_TAGS = (KEEP_TAG, REGISTERED_MODEL_TAG)  # the only tags planning rea
 VERSION_SOURCE_REASON = "source of a registered model version"
 
 
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
+MAX_COPY_DEPTH = 10  # models:/<name>/<version> chains followed at most this deep
+
+
 def protected_run_ids(*, store_uri: str = "") -> set[str]:
     """Ids of every run that backs a registered model version (see the module docstring). With
-    `store_uri` the registry is read from the backend store (read-only), else through REST.
+    `store_uri` the registry is read from the backend store (read-only), else through REST; runs and
+    copied versions named by a source are looked up through REST either way.
     Raises mlf.MlflowError (BackendStoreError when the store read fails part-way)."""
     run_ids: set[str] = set()
     model_ids: set[str] = set()
     for run_id, source in mlf.model_version_sources(store_uri=store_uri):
         if run_id:
             run_ids.add(run_id)
-        source = source or ""
-        if source.startswith("runs:/"):
-            run_ids.add(source[len("runs:/") :].split("/", 1)[0])
-        elif source.startswith("models:/m-"):
-            model_ids.add(source[len("models:/") :].split("/", 1)[0])
+        _source_runs(source or "", run_ids, model_ids, depth=0)
     resolved = mlf.logged_model_source_runs(sorted(model_ids), store_uri=store_uri)
     run_ids.update(run_id for run_id in resolved.values() if run_id)
     run_ids.discard("")
     return run_ids
+
+
+def _source_runs(source: str, run_ids: set[str], model_ids: set[str], *, depth: int) -> None:
+    """Add the run (or logged model) a version source names: `runs:/<id>/…`, `models:/m-<id>`,
+    `models:/<name>/<version>` or `models:/<name>@<alias>` (followed to the origin version), or a path/URI
+    under a run's artifact location (file path, file://, s3://, mlflow-artifacts:, …)."""
+    if source.startswith("runs:/"):
+        run_ids.add(source[len("runs:/") :].lstrip("/").split("/", 1)[0])
+        return
+    if source.startswith("models:/"):
+        ref = source[len("models:/") :].lstrip("/")
+        head = ref.split("/", 1)[0]
+        if _MODEL_ID.match(head):
+            model_ids.add(head)
+        elif depth < MAX_COPY_DEPTH:
+            _copied_from(ref, run_ids, model_ids, depth=depth)
+        return
+    segments = [part for part in urlsplit(source).path.split("/") if part]
+    model_ids.update(part for part in segments if _MODEL_ID.match(part))
+    for candidate in {part for part in segments if _RUN_ID.match(part)}:
+        try:
+            run = mlf.get_run(candidate)
+        except mlf.MlflowNotFound:
+            continue
+        if _under(source, run.artifact_uri) or f"/{candidate}/artifacts" in source:
+            run_ids.add(candidate)
+
+
+def _copied_from(ref: str, run_ids: set[str], model_ids: set[str], *, depth: int) -> None:
+    name, _, version = ref.rstrip("/").rpartition("/")
+    try:
+        if "@" in ref and not version.isdigit():
+            name, _, alias = ref.rstrip("/").partition("@")
+            origin = mlf.get_model_version_by_alias(name, alias)
+        else:
+            origin = mlf.get_model_version(name, version) if name and version.isdigit() else None
+    except (mlf.MlflowNotFound, mlf.MlflowInvalid):
+        return
+    if origin is None:
+        return
+    if origin.run_id:
+        run_ids.add(origin.run_id)
+    _source_runs(origin.source or "", run_ids, model_ids, depth=depth + 1)
+
+
+def _comparable(uri: str) -> str:
+    """A location without the parts that differ between spellings of it: file:// and the
+    mlflow-artifacts server name are dropped, trailing slashes too."""
+    parts = urlsplit(uri.strip())
+    if parts.scheme in ("", "file", "mlflow-artifacts"):
+        return (parts.scheme == "mlflow-artifacts" and "mlflow-artifacts:" or "") + parts.path.rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _under(source: str, artifact_uri: str) -> bool:
+    if not artifact_uri:
+        return False
+    inner, outer = _comparable(source), _comparable(artifact_uri)
+    return inner == outer or inner.startswith(outer + "/")
 
 
 def exclusion_reason(run: mlf.Run, protected: set[str]) -> str:
