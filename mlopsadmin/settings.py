@@ -51,6 +51,11 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY and DEBUG:
     SECRET_KEY = "insecure-dev-only-key-do-not-use-in-production-0123456789abcdef"
+# The audit chain's HMAC key: kept outside the database (env / secret store), so a database writer cannot
+# recompute the chain. A dev default only in DEBUG; production without it is check E010.
+AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", "")
+if not AUDIT_HMAC_KEY and DEBUG:
+    AUDIT_HMAC_KEY = "insecure-dev-only-audit-key"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -420,6 +425,10 @@ METRICS_AUDIT_VERIFY_SECONDS = env_int("METRICS_AUDIT_VERIFY_SECONDS", 300)
 
 # --- Audit ------------------------------------------------------------------------------------
 AUDIT_PAGE_SIZE = env_int("AUDIT_PAGE_SIZE", 50)
+# Where the audit chain's head (id, hash, count) is written outside the database: a file path or
+# s3://bucket/key; empty = no checkpoint. Written after every AUDIT_CHECKPOINT_EVERY-th event and by verify.
+AUDIT_CHECKPOINT_PATH = os.environ.get("AUDIT_CHECKPOINT_PATH", "")
+AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 100)
 
 
 LOGGING = {

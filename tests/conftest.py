@@ -33,6 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if not getattr(settings._wrapped, "SECRET_KEY", ""):
         settings.SECRET_KEY = "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
+    if not getattr(settings._wrapped, "AUDIT_HMAC_KEY", ""):
+        settings.AUDIT_HMAC_KEY = "tests-only-audit-hmac-key"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast personas
     # Per-process cache: parallel test runs must not share rate-limit counters.
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -198,6 +198,7 @@ def _celery_worker_process(
         **_worker_database_env(),
         "DJANGO_SETTINGS_MODULE": "mlopsadmin.settings",
         "SECRET_KEY": "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEY,
         "MLOPSADMIN_VAR_DIR": str(workdir),
         "MLFLOW_TRACKING_URI": mlflow_server,
         # the session server's own store (SQLite or PostgreSQL), whatever the settings point at just now

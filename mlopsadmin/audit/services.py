@@ -7,13 +7,22 @@ Every state change in mlopsadmin calls `audit_record` exactly once. Secrets neve
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from mlopsadmin.audit.checkpoint import (
+    CheckpointError,
+    checkpoint_head,
+    compare_checkpoint,
+    read_checkpoint,
+    write_checkpoint,
+)
 from mlopsadmin.core.formatting import json_safe
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.core.request_context import current_request_id
@@ -60,15 +69,32 @@ DIGEST_FIELDS = (
 )
 
 
-def digest_values(values: dict[str, Any]) -> str:
-    """The hash of one event given its DIGEST_FIELDS as a dict (occurred_at an aware datetime)."""
+UNKEYED, KEYED = 1, 2  # AuditEvent.chain_version
+
+
+class AuditKeyMissing(Exception):
+    """A keyed (version 2) event must be hashed or verified but AUDIT_HMAC_KEY is not set."""
+
+
+def digest_values(values: dict[str, Any], chain_version: int = UNKEYED, key: str | None = None) -> str:
+    """The hash of one event given its DIGEST_FIELDS as a dict (occurred_at an aware datetime).
+
+    Version 1: SHA-256 of the canonical JSON (events written before the keyed chain). Version 2:
+    HMAC-SHA256 with `key` (default settings.AUDIT_HMAC_KEY) over the same JSON plus the version, so
+    whoever can write the table but lacks the key cannot recompute it. Raises AuditKeyMissing."""
     content = dict(values)
     content["occurred_at"] = values["occurred_at"].isoformat(timespec="microseconds")
-    return hashlib.sha256(_canonical(content).encode()).hexdigest()
+    if chain_version == UNKEYED:
+        return hashlib.sha256(_canonical(content).encode()).hexdigest()
+    secret = key if key is not None else settings.AUDIT_HMAC_KEY
+    if not secret:
+        raise AuditKeyMissing("AUDIT_HMAC_KEY is not set: keyed audit events cannot be hashed or verified.")
+    content["chain_version"] = chain_version
+    return hmac.new(secret.encode(), _canonical(content).encode(), hashlib.sha256).hexdigest()
 
 
 def event_digest(event: AuditEvent) -> str:
-    return digest_values({name: getattr(event, name) for name in DIGEST_FIELDS})
+    return digest_values({name: getattr(event, name) for name in DIGEST_FIELDS}, event.chain_version)
 
 
 def actor_label(actor: Any) -> str:
@@ -113,12 +139,15 @@ def audit_record(
             request_id=request_id if request_id is not None else current_request_id.get(),
             outcome=outcome,
             prev_hash=last or GENESIS_HASH,
+            # Without a key (production refuses to start: check E010) the chain stays verifiable, unkeyed.
+            chain_version=KEYED if settings.AUDIT_HMAC_KEY else UNKEYED,
         )
         # Hash what the database will give back (JSON round trip), so verify() sees the same bytes.
         event.before = json.loads(_canonical(event.before))
         event.after = json.loads(_canonical(event.after))
         event.event_hash = event_digest(event)
         event.save()
+        transaction.on_commit(lambda: checkpoint_after_write(event.id))
     return event
 
 
@@ -130,27 +159,77 @@ class ChainReport:
 
     @property
     def ok(self) -> bool:
-        return self.first_break_id is None
+        return self.first_break_id is None and not self.problem
 
 
-def audit_verify_chain(*, batch_size: int = 5000) -> ChainReport:
-    """Walk the chain oldest first; report the first event whose hash or link does not match.
+class ChainWalk:
+    """Checks events fed oldest first (from the database or an export file): links, hashes, versions.
+
+    A keyed event followed by an unkeyed one is a break: the chain only moves from version 1 to 2, so a
+    rewrite that recomputes plain SHA-256 hashes over keyed events is found. `check` returns a problem
+    text or "" (the event is good)."""
+
+    def __init__(self, *, key: str | None = None, expected_prev: str | None = GENESIS_HASH) -> None:
+        self.key = key
+        self.expected_prev = expected_prev  # None: the first event may link to anything (partial export)
+        self.checked = 0
+        self.version = UNKEYED
+        self.head: tuple[int, str] | None = None
+
+    def check(self, event_id: int, event_hash: str, chain_version: int, values: dict[str, Any]) -> str:
+        if self.expected_prev is not None and values["prev_hash"] != self.expected_prev:
+            return "link to the previous event is broken (a row was removed or reordered)"
+        if chain_version < self.version or chain_version not in (UNKEYED, KEYED):
+            return f"chain version {chain_version} after version {self.version} (unkeyed rewrite of keyed events)"
+        try:
+            digest = digest_values(values, chain_version, self.key)
+        except AuditKeyMissing as exc:
+            return str(exc)
+        if not hmac.compare_digest(digest, event_hash):
+            return "content does not match its hash (the row was altered)"
+        self.expected_prev, self.version = event_hash, chain_version
+        self.checked += 1
+        self.head = (event_id, event_hash)
+        return ""
+
+
+def audit_verify_chain(*, batch_size: int = 5000, checkpoint: Any = None) -> ChainReport:
+    """Walk the chain oldest first; report the first event whose hash or link does not match, then
+    compare the end of the chain with the checkpoint outside the database (truncation, tail deletion).
 
     Reads only the hashed columns (as tuples, no model instances) through a server-side cursor in
-    chunks of `batch_size`, so a million events are checked in constant memory.
+    chunks of `batch_size`, so a million events are checked in constant memory. `checkpoint`: a
+    `Checkpoint` to compare with; default: read from AUDIT_CHECKPOINT_PATH (none configured: skipped).
+    An intact chain that reaches the checkpoint moves the checkpoint to the current head.
     """
-    expected_prev = GENESIS_HASH
-    checked = 0
-    rows = AuditEvent.objects.order_by("id").values_list("id", "event_hash", *DIGEST_FIELDS)
+    walk = ChainWalk()
+    at_mark: tuple[str | None, int] = (None, 0)
+    try:
+        mark = checkpoint if checkpoint is not None else read_checkpoint()
+    except CheckpointError as exc:
+        return ChainReport(0, None, str(exc))
+    rows = AuditEvent.objects.order_by("id").values_list("id", "event_hash", "chain_version", *DIGEST_FIELDS)
     for row in rows.iterator(chunk_size=batch_size):
-        event_id, event_hash = row[0], row[1]
-        values = dict(zip(DIGEST_FIELDS, row[2:], strict=True))
-        if values["prev_hash"] != expected_prev:
-            return ChainReport(
-                checked, event_id, "link to the previous event is broken (a row was removed or reordered)"
-            )
-        if digest_values(values) != event_hash:
-            return ChainReport(checked, event_id, "content does not match its hash (the row was altered)")
-        expected_prev = event_hash
-        checked += 1
-    return ChainReport(checked, None, "")
+        values = dict(zip(DIGEST_FIELDS, row[3:], strict=True))
+        problem = walk.check(row[0], row[1], row[2], values)
+        if problem:
+            return ChainReport(walk.checked, row[0], problem)
+        if mark is not None and row[0] == mark.event_id:
+            at_mark = (row[1], walk.checked)
+    if mark is not None:
+        problem = compare_checkpoint(mark, at_mark[0], at_mark[1], walk.checked)
+        if problem:
+            return ChainReport(walk.checked, mark.event_id, problem)
+    if walk.head is not None and checkpoint is None:
+        try:
+            write_checkpoint(*walk.head, walk.checked)
+        except CheckpointError as exc:
+            return ChainReport(walk.checked, None, f"chain intact, but {exc}")
+    return ChainReport(walk.checked, None, "")
+
+
+def checkpoint_after_write(event_id: int) -> None:
+    """After a committed write: move the checkpoint to the head every AUDIT_CHECKPOINT_EVERY events."""
+    every = max(1, settings.AUDIT_CHECKPOINT_EVERY)
+    if settings.AUDIT_CHECKPOINT_PATH and event_id % every == 0:
+        checkpoint_head()

@@ -137,3 +137,28 @@ def check_audit_table_owner(app_configs: Any, **kwargs: Any) -> list[Warning]:
             id="mlopsadmin.W005",
         )
     ]
+
+
+@register(Tags.security, deploy=False)
+def check_audit_keys(app_configs: Any, **kwargs: Any) -> list[Error | Warning]:
+    """The audit chain's HMAC key (E010) and its checkpoint location (W006); docs/audit.md."""
+    problems: list[Error | Warning] = []
+    if not settings.AUDIT_HMAC_KEY:
+        problems.append(
+            Error(
+                "AUDIT_HMAC_KEY is not set: audit events would be hashed without a key, so anyone who can write "
+                "the audit table could recompute the chain.",
+                hint="Set AUDIT_HMAC_KEY from a secret store (not the database); a default exists only with DEBUG.",
+                id="mlopsadmin.E010",
+            )
+        )
+    if not settings.DEBUG and not settings.AUDIT_CHECKPOINT_PATH:
+        problems.append(
+            Warning(
+                "AUDIT_CHECKPOINT_PATH is not set: truncating the audit table or deleting its newest events "
+                "cannot be detected.",
+                hint="Set it to a file path on storage the database role cannot reach, or s3://bucket/key.",
+                id="mlopsadmin.W006",
+            )
+        )
+    return problems

@@ -139,6 +139,9 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=16, default="ok", help_text="ok, partial or failed")
     prev_hash = models.CharField(max_length=64)
     event_hash = models.CharField(max_length=64, unique=True)
+    chain_version = models.PositiveSmallIntegerField(
+        default=1, help_text="1: unkeyed SHA-256 (events before the keyed chain); 2: HMAC-SHA256 with AUDIT_HMAC_KEY."
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 

@@ -26,6 +26,7 @@ URI_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/@'\"<>
 # Settings whose values are secrets themselves, and settings that are URIs which may carry a password.
 SECRET_SETTINGS = (
     "SECRET_KEY",
+    "AUDIT_HMAC_KEY",
     "MLFLOW_TRACKING_PASSWORD",
     "S3_ACCESS_KEY_ID",
     "S3_SECRET_ACCESS_KEY",

@@ -100,3 +100,24 @@ def put_object(bucket: str, key: str, body: bytes) -> None:
         client().put_object(Bucket=bucket, Key=key, Body=body)
     except _errors() as exc:
         raise S3Error(f"put s3://{bucket}/{key} failed: {exc}") from exc
+
+
+def put_text(uri: str, text: str) -> None:
+    """Write `text` (UTF-8) to the object at s3://bucket/key. Raises S3Error."""
+    bucket, key = parse_s3_uri(uri)
+    try:
+        client().put_object(Bucket=bucket, Key=key.rstrip("/"), Body=text.encode())
+    except _errors() as exc:
+        raise S3Error(f"writing {uri} failed: {exc}") from exc
+
+
+def get_text(uri: str) -> str | None:
+    """The object's text, or None when it does not exist. Raises S3Error for any other failure."""
+    bucket, key = parse_s3_uri(uri)
+    try:
+        body = client().get_object(Bucket=bucket, Key=key.rstrip("/"))["Body"].read()
+    except _errors() as exc:
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise S3Error(f"reading {uri} failed: {exc}") from exc
+    return body.decode()

@@ -15,7 +15,7 @@ class Command(BaseCommand):
         report = audit_verify_chain(batch_size=max(100, options["batch_size"]))
         if not report.ok:
             raise CommandError(
-                f"Audit chain BROKEN at event {report.first_break_id}: {report.problem} "
+                f"Audit chain BROKEN at event {report.first_break_id or '-'}: {report.problem} "
                 f"({report.checked} events before it verified).",
                 returncode=1,
             )

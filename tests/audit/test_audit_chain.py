@@ -1,0 +1,154 @@
+"""Issue #14 case 9: the chain is keyed (HMAC, key outside the database), its head is checkpointed outside
+the database, and an export verifies offline. The tampering is done as the table owner (direct SQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.urls import reverse
+
+from mlopsadmin.audit.services import DIGEST_FIELDS, GENESIS_HASH, audit_verify_chain, digest_values
+from mlopsadmin.core.models import AuditEvent
+
+from .conftest import record
+from .test_audit_verify import tamper
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def checkpoint_file(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    settings.AUDIT_CHECKPOINT_PATH = str(tmp_path / "audit-head.json")
+    settings.AUDIT_CHECKPOINT_EVERY = 1
+    return Path(settings.AUDIT_CHECKPOINT_PATH)
+
+
+def events(count: int) -> list[AuditEvent]:
+    return [record(action=f"thing.step{i}", target_id=str(i), after={"n": i}) for i in range(count)]
+
+
+def rewrite_unkeyed(start: AuditEvent, reason: str) -> None:
+    """What a table owner without the key can do: change an event, then recompute every later hash with
+    plain SHA-256 (chain version 1) so that all links match again."""
+    rows = list(AuditEvent.objects.order_by("id").filter(id__gte=start.id))
+    previous = AuditEvent.objects.filter(id__lt=start.id).order_by("-id").values_list("event_hash", flat=True).first()
+    previous = previous or GENESIS_HASH
+    for row in rows:
+        values = {name: getattr(row, name) for name in DIGEST_FIELDS}
+        values["prev_hash"] = previous
+        if row.id == start.id:
+            values["reason"] = reason
+        new_hash = digest_values(values, 1)
+        tamper(
+            "UPDATE core_auditevent SET reason = %s, prev_hash = %s, event_hash = %s, chain_version = 1 WHERE id = %s",
+            [values["reason"], previous, new_hash, row.id],
+        )
+        previous = new_hash
+
+
+def test_new_events_are_hmac_keyed_and_need_the_key(settings) -> None:  # type: ignore[no-untyped-def]
+    event = record()
+    values = {name: getattr(event, name) for name in DIGEST_FIELDS}
+    assert event.chain_version == 2 and event.event_hash != digest_values(values, 1)
+    assert audit_verify_chain().ok
+    settings.AUDIT_HMAC_KEY = "another-key"
+    report = audit_verify_chain()
+    assert not report.ok and report.first_break_id == event.id
+
+
+def test_a_rewrite_with_unkeyed_hashes_is_detected(login) -> None:  # type: ignore[no-untyped-def]
+    written = events(6)
+    rewrite_unkeyed(written[3], "nothing happened here")
+    report = login("auditor").get(reverse("audit:verify"), {"run": "1"}).context["report"]
+    assert not report.ok and report.first_break_id == written[3].id
+    with pytest.raises(CommandError, match=f"BROKEN at event {written[3].id}"):
+        call_command("verify_audit")
+
+
+def test_a_full_rewrite_from_the_first_event_is_detected_by_the_checkpoint(checkpoint_file) -> None:  # type: ignore[no-untyped-def]
+    written = events(5)
+    assert audit_verify_chain().ok  # moves the checkpoint to the head
+    rewrite_unkeyed(AuditEvent.objects.order_by("id").first(), "rewritten")  # type: ignore[arg-type]
+    report = audit_verify_chain()
+    assert not report.ok and report.first_break_id == written[-1].id
+    assert "does not match the checkpoint" in report.problem
+
+
+def test_tail_deletion_is_detected(login, checkpoint_file, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    with django_capture_on_commit_callbacks(execute=True):
+        written = events(6)
+    head = json.loads(checkpoint_file.read_text())
+    assert (head["event_id"], head["event_hash"]) == (written[-1].id, written[-1].event_hash)
+    tamper("DELETE FROM core_auditevent WHERE id >= %s", [written[4].id])
+    # a later write does not move the checkpoint past the loss
+    with django_capture_on_commit_callbacks(execute=True):
+        record(action="after.deletion")
+    assert json.loads(checkpoint_file.read_text())["event_id"] == written[-1].id
+    response = login("auditor").get(reverse("audit:verify"), {"run": "1"})
+    report = response.context["report"]
+    assert not report.ok and f"chain shorter than checkpoint #{written[-1].id}" in report.problem
+    assert 'data-ok="false"' in response.content.decode()
+    with pytest.raises(CommandError, match="chain shorter than checkpoint") as error:
+        call_command("verify_audit")
+    assert error.value.returncode == 1
+
+
+def test_truncation_is_detected_against_the_checkpoint(checkpoint_file) -> None:  # type: ignore[no-untyped-def]
+    written = events(3)
+    assert audit_verify_chain().ok and json.loads(checkpoint_file.read_text())["count"] == 3
+    truncate = (
+        "TRUNCATE core_auditevent CASCADE" if connection.vendor == "postgresql" else "DELETE FROM core_auditevent"
+    )
+    tamper(truncate, [])
+    report = audit_verify_chain()
+    assert not report.ok and report.checked == 0
+    assert report.problem.startswith(f"chain shorter than checkpoint #{written[-1].id}")
+
+
+def starts_event(line: str, event_id: int) -> bool:
+    return line.startswith((f"{event_id},", f'{{"id": {event_id},'))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_export_verifies_offline_and_a_changed_line_is_found(
+    login, checkpoint_file, tmp_path, settings, fmt
+) -> None:  # type: ignore[no-untyped-def]
+    client = login("auditor")
+    written = events(4) + [record(actor="member_fraud", action="=cmd|x", reason="-1+1", after={"v": 1.5})]
+    assert audit_verify_chain().ok
+    text = b"".join(client.get(reverse(f"audit:export_{fmt}")).streaming_content).decode()
+    export = tmp_path / f"audit.{fmt}"
+    export.write_text(text)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/no_such_database",  # offline: no database at all
+        "SECRET_KEY": "x" * 50,
+        "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEY,
+    }
+    args = [sys.executable, "manage.py", "verify_audit_export", str(export), "--checkpoint", str(checkpoint_file)]
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert f"{AuditEvent.objects.count()} events verified" in done.stdout
+
+    victim = written[2]
+    lines = text.splitlines(keepends=True)
+    changed = [line.replace("thing.step2", "thing.stepX") if starts_event(line, victim.id) else line for line in lines]
+    assert changed != lines
+    export.write_text("".join(changed))
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and f"BROKEN at event {victim.id}" in done.stderr, done.stderr[-1500:]
+
+    # the newest event left out: the file stops short of the checkpoint
+    export.write_text("".join(line for line in lines if not starts_event(line, written[-1].id)))
+    with pytest.raises(CommandError, match=f"chain shorter than checkpoint #{written[-1].id}"):
+        call_command("verify_audit_export", str(export), "--checkpoint", str(checkpoint_file))
