@@ -13,13 +13,18 @@ from mlopsadmin.core.dashboard import Tile
 def catalog_tiles(user: Any) -> list[Tile]:
     percent, compliant, total = naming_compliance_percent()
     state = sync_status()
-    if not total and state.last_success_at is None:
+    if percent is None or not total:  # 0 of 0 is "not synced", never a green 100 %
+        detail = (
+            "The experiment catalog has not been synced yet."
+            if state.last_success_at is None
+            else "The catalog index holds no active experiments; run a sync."
+        )
         return [
             Tile(
                 title="Naming compliance",
                 value="not synced",
                 url=reverse("catalog:index"),
-                detail="The experiment catalog has not been synced yet.",
+                detail=detail,
                 level="info",
                 order=20,
             )

@@ -74,6 +74,9 @@ class CatalogExperiment(models.Model):
     runs_missing_any = models.IntegerField(default=0)
     tags_compliant = models.BooleanField(default=True, db_index=True)
     runs_scanned_at = models.DateTimeField(null=True, blank=True)
+    deleted_run_count = models.IntegerField(
+        null=True, blank=True, help_text="Soft-deleted runs MLflow listed at the last sync (None: not counted yet)."
+    )
     first_seen_at = models.DateTimeField(default=timezone.now)
     synced_at = models.DateTimeField(default=timezone.now)
     previous_name = models.CharField(max_length=500, blank=True, help_text="Set when the sync saw a rename.")
@@ -95,6 +98,16 @@ class CatalogExperiment(models.Model):
     @property
     def compliant(self) -> bool:
         return self.name_compliant and self.tags_compliant
+
+
+class CatalogIndexState(models.Model):
+    """The index's version (row pk=1), bumped by every write to the index. Cached summaries are keyed by it,
+    so a summary can never outlive the index it summarises (the cache may evict or expire anything)."""
+
+    version = models.BigIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"catalog index v{self.version}"
 
 
 class CatalogTagCount(models.Model):

@@ -3,7 +3,7 @@ live drill-down of one experiment's offending runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -13,9 +13,10 @@ from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from catalog import naming
-from catalog.models import CatalogExperiment, NamingConvention
+from catalog.models import CatalogExperiment, CatalogIndexState, NamingConvention
 from maintenance.models import TaskKind, TaskRun, TaskState
 from mlopsadmin.core.models import Team
+from mlopsadmin.core.selectors import team_for_experiment
 from mlopsadmin.lib import mlflow_client as mlf
 
 T = TypeVar("T")
@@ -204,12 +205,27 @@ def catalog_experiments(filters: CatalogFilters) -> QuerySet[CatalogExperiment]:
     return qs.order_by(*SORTS[filters.sort])
 
 
-INDEX_VERSION_KEY = "catalog:index-version"
+def experiment_teams(experiments: Iterable[tuple[str, str]], teams: list[Team] | None = None) -> dict[str, Team | None]:
+    """{experiment id: owning team} of (experiment id, name) pairs by the one attribution rule
+    (`mlopsadmin.core.selectors.team_for_experiment`), with the experiment's own `team` tag, else its runs'
+    dominant one, read from the catalog index (an experiment the catalog has not indexed yet is attributed by its name only). One query."""
+    pairs = list(experiments)
+    teams = teams if teams is not None else list(Team.objects.all())
+    names = {t.name for t in teams}
+    tags = {
+        i: (own if own in names else dominant)
+        for i, own, dominant in CatalogExperiment.objects.filter(experiment_id__in=[i for i, _ in pairs]).values_list(
+            "experiment_id", "team_tag", "dominant_team_tag"
+        )
+    }
+    return {i: team_for_experiment(name, teams, team_tag=tags.get(i, "")) for i, name in pairs}
 
 
 def index_version() -> int:
-    """Bumped by every write to the index (catalog_evaluate); keys the cached summaries."""
-    return int(cache.get_or_set(INDEX_VERSION_KEY, 1, None) or 1)
+    """The index's version, read from the database (bumped by `catalog.services.index_changed` on every write
+    to the index); keys the cached summaries. Kept out of the cache on purpose: a cache that expires or evicts
+    the version key (the file cache's default 300 s) must not fall back to summaries of an older index."""
+    return CatalogIndexState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
 
 
 def _cached(name: str, compute: Callable[[], T]) -> T:
@@ -276,16 +292,17 @@ def _team_compliance(required_tags: list[str]) -> list[TeamCompliance]:
     return sorted(summary.values(), key=lambda e: (e.team == "—", e.team))
 
 
-def naming_compliance_percent() -> tuple[int, int, int]:
-    """(percent, compliant, total) over active experiments."""
+def naming_compliance_percent() -> tuple[int | None, int, int]:
+    """(percent, compliant, total) over active experiments; percent is None when nothing is indexed (0 of 0
+    is "not synced", never 100 %)."""
     return _cached("percent", _naming_compliance_percent)
 
 
-def _naming_compliance_percent() -> tuple[int, int, int]:
+def _naming_compliance_percent() -> tuple[int | None, int, int]:
     active = CatalogExperiment.objects.filter(lifecycle_stage="active")
     total = active.count()
     compliant = active.filter(name_compliant=True).count()
-    return (round(100 * compliant / total) if total else 100, compliant, total)
+    return (round(100 * compliant / total) if total else None, compliant, total)
 
 
 def experiment_url(experiment_id: str) -> str:

@@ -12,18 +12,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from catalog import naming
 from catalog.deleted_names import refuse_taken_name
-from catalog.models import CatalogExperiment, CatalogTagCount, NamingConvention
-from catalog.selectors import INDEX_VERSION_KEY, convention_for, convention_get
+from catalog.models import CatalogExperiment, CatalogIndexState, CatalogTagCount, NamingConvention
+from catalog.selectors import convention_for, convention_get
 from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.models import Team
+from mlopsadmin.core.selectors import team_for_experiment
 from mlopsadmin.lib import mlflow_client as mlf
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,9 @@ def _evaluate_row(
     # but tagged team=… still gets that team.
     hint = row.team_tag if row.team_tag in teams else row.dominant_team_tag
     report = naming.lint_name(row.name, convention, team_hint=hint or None, taken=taken)
-    team_key = report.team or (hint if hint in teams else "")
-    row.team = teams.get(team_key)
-    row.team_key = team_key
+    owner = team_for_experiment(row.name, list(teams.values()), team_tag=hint)
+    row.team = owner
+    row.team_key = owner.name if owner else ""
     row.project = report.project
     row.experiment_type = report.experiment_type
     row.violations = [v.as_dict() for v in report.violations]
@@ -112,11 +113,10 @@ def catalog_evaluate(*, experiment_ids: Iterable[str] | None = None) -> int:
 
 
 def index_changed() -> None:
-    """Invalidate the cached summaries (team compliance, filter choices, home tile)."""
-    try:
-        cache.incr(INDEX_VERSION_KEY)
-    except ValueError:
-        cache.set(INDEX_VERSION_KEY, 2, None)
+    """Invalidate the cached summaries (team compliance, filter choices, home tile): bump the index version
+    kept in the database (`catalog.selectors.index_version`)."""
+    if not CatalogIndexState.objects.filter(pk=1).update(version=F("version") + 1):
+        CatalogIndexState.objects.get_or_create(pk=1, defaults={"version": 2})
 
 
 # --- Run scans (the sync and the fixes) -----------------------------------------------------------

@@ -18,7 +18,7 @@ from django.utils import timezone
 from catalog.models import CatalogExperiment
 from catalog.selectors import sync_status
 from catalog.services import catalog_evaluate, experiment_scan_runs, store_scan
-from maintenance.models import TaskKind, TaskRun, TaskState
+from maintenance.models import ItemOutcome, PlanItem, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import (
     actor_for,
     task_run_claim,
@@ -92,7 +92,9 @@ def catalog_sync_run(run: TaskRun) -> SyncResult:
 
     Lists all experiments (deleted included; cheap), detects new / renamed / deleted / restored ones,
     and scans the runs of those that need it: new ones, ones whose `last_update_time` moved, ones with
-    runs started or ended since the last successful sync, never-scanned ones — or all of them on a full
+    runs started or ended since the last successful sync, ones whose number of soft-deleted runs changed
+    (run deletions and restores made anywhere), ones the product's cleanup deleted runs from since the last
+    successful sync, never-scanned ones — or all of them on a full
     scan (forced, or when the last full scan is older than CATALOG_FULL_RESCAN_SECONDS). Progress,
     counts and the outcome are the TaskRun's.
     """
@@ -155,12 +157,13 @@ def _sync(mode: str, *, full: bool, since: datetime | None, progress: _Progress)
     result.experiments = len(listing)
     index = {row.experiment_id: row for row in CatalogExperiment.objects.all()}
     to_scan = _apply_listing(listing, index, result)
+    active = [i for i, e in listing.items() if not e.is_deleted]
+    to_scan |= _deleted_runs_changed(active)  # counted on every sync: the next incremental one compares
     if not full:
         to_scan |= {i for i, row in index.items() if row.runs_scanned_at is None and i in listing}
         if since is not None:
-            to_scan |= _experiments_with_recent_runs(
-                [i for i, e in listing.items() if not e.is_deleted], since - timedelta(minutes=5)
-            )
+            to_scan |= _experiments_with_recent_runs(active, since - timedelta(minutes=5))
+            to_scan |= _touched_by_cleanup(since - timedelta(minutes=5))
     else:
         to_scan = set(listing)
     to_scan = {i for i in to_scan if i in listing and not listing[i].is_deleted}
@@ -238,6 +241,38 @@ def _experiments_with_recent_runs(experiment_ids: list[str], since: datetime) ->
             for run in mlf.iter_runs(chunk, filter_string=f"attributes.{attribute} >= {since_ms}"):
                 found.add(run.experiment_id)
     return found
+
+
+def _deleted_runs_changed(experiment_ids: list[str]) -> set[str]:
+    """Run deletions and restores made anywhere (MLflow UI, SDK, another tool): experiments whose number of
+    soft-deleted runs differs from the index's last count. One DELETED_ONLY listing per chunk of 100
+    experiments (cost: the soft-deleted runs, not all runs); the new counts are stored. A first count (None
+    in the index) only triggers a rescan when there are deleted runs the index may still count."""
+    counts: dict[str, int] = dict.fromkeys(experiment_ids, 0)
+    for start in range(0, len(experiment_ids), 100):
+        for run in mlf.iter_runs(experiment_ids[start : start + 100], deleted_only=True):
+            counts[run.experiment_id] = counts.get(run.experiment_id, 0) + 1
+    known = dict(
+        CatalogExperiment.objects.filter(experiment_id__in=experiment_ids).values_list(
+            "experiment_id", "deleted_run_count"
+        )
+    )
+    changed = {i for i, n in counts.items() if i in known and known[i] != n and (known[i] is not None or n)}
+    with transaction.atomic():
+        for experiment_id, count in counts.items():
+            if experiment_id in known and known[experiment_id] != count:
+                CatalogExperiment.objects.filter(experiment_id=experiment_id).update(deleted_run_count=count)
+    return changed
+
+
+def _touched_by_cleanup(since: datetime) -> set[str]:
+    """Experiments the product's own cleanup deleted runs from since `since`: its executed plan items are the
+    mark (maintenance.PlanItem, outcome deleted), so the next sync rescans them whatever MLflow's listing says."""
+    return set(
+        PlanItem.objects.filter(outcome=ItemOutcome.DELETED, executed_at__gte=since)
+        .values_list("experiment_id", flat=True)
+        .distinct()
+    )
 
 
 def _scan(experiment_ids: list[str], result: SyncResult, progress: _Progress) -> None:

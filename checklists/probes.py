@@ -193,9 +193,16 @@ def mlflow_version() -> ProbeResult:
 def _capacity(attribute: str, limit: int, label: str) -> ProbeResult:
     totals = sources.capacity_totals()
     value = getattr(totals, attribute) if totals else None
-    if totals is None or value is None:
+    if totals is None:
         return ProbeResult(UNKNOWN, NO_RESULTS)
     when = f" (capacity check of {totals.measured_at:%Y-%m-%d %H:%M})" if totals.measured_at else ""
+    if value is None:  # a probe on no data is unknown, never pass
+        measured = totals.artifact_measured if attribute == "artifact_bytes" else None
+        if measured and limit and measured >= limit:
+            return ProbeResult(FAIL, f"{label} is at least {human_bytes(measured)}, over {human_bytes(limit)}{when}.")
+        missing = f"{totals.unknown_locations} location(s) could not be measured" if totals.unknown_locations else ""
+        part = f"; {human_bytes(measured)} measured" if measured else ""
+        return ProbeResult(UNKNOWN, f"{label} unknown: {missing or 'not measured'}{part}{when}.")
     if not limit:
         return ProbeResult(PASS, f"{label} {human_bytes(value)}{when}; no threshold set.")
     share = value / limit

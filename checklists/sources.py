@@ -51,9 +51,14 @@ def last_cleanup() -> CleanupResult | None:
 
 @dataclass(frozen=True)
 class CapacityTotals:
+    """Sizes in bytes; None is unknown (never 0). `artifact_measured` is the known part of an incomplete
+    artifact sum, `unknown_locations` the experiment locations that could not be measured."""
+
     artifact_bytes: int | None
     db_bytes: int | None
     measured_at: datetime | None
+    artifact_measured: int | None = None
+    unknown_locations: int = 0
 
 
 def capacity_totals() -> CapacityTotals | None:
@@ -65,6 +70,8 @@ def capacity_totals() -> CapacityTotals | None:
         artifact_bytes=int(artifact) if artifact is not None else None,
         db_bytes=int(database) if database is not None else None,
         measured_at=totals.get("measured_at"),
+        artifact_measured=totals.get("measured_bytes"),
+        unknown_locations=int(totals.get("unknown_locations") or 0),
     )
 
 

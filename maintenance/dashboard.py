@@ -50,14 +50,22 @@ def maintenance_tiles(user: Any) -> list[Tile]:
     if totals is None:
         tiles.append(Tile(title="Capacity", value="not measured", url=url, order=63))
     else:
-        level = "critical" if totals["critical"] else "warning" if totals["warning"] else "ok"
+        level = (
+            "critical"
+            if totals["critical"]
+            else "warning"
+            if totals["warning"]
+            else "info"
+            if totals["unknown"]
+            else "ok"
+        )
         tiles.append(
             Tile(
                 title="Capacity alerts",
                 url=url,
                 order=63,
-                level=level,
-                value="none" if level == "ok" else level,
+                level=level,  # unknown is never a green "none"
+                value="unknown" if level == "info" else "none" if level == "ok" else level,
                 detail=f"artifacts {human_bytes(totals['artifact_bytes'])}, "
                 f"database {human_bytes(totals['database_bytes'])}",
                 items=list(totals.get("messages", []))[:2],

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.selectors import experiment_teams
 from maintenance.models import TaskKind, TaskRun, TaskState
 from maintenance.selectors import experiment_resolve
 from maintenance.task_runs import (
@@ -24,7 +25,7 @@ from maintenance.task_runs import (
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import Team
-from mlopsadmin.core.selectors import all_teams, team_for_experiment_name
+from mlopsadmin.core.selectors import all_teams
 from mlopsadmin.lib import mlflow_client as mlf
 
 REAPED_AT_TAG = "mlopsadmin.reaped_at"
@@ -152,7 +153,7 @@ def _reap_one(
     except mlf.MlflowError as exc:
         entry["error"] = str(exc)[:200]
         return "failed"
-    team = team_for_experiment_name(names.get(fresh.experiment_id, ""), teams)
+    team = experiment_teams([(fresh.experiment_id, names.get(fresh.experiment_id, ""))], teams)[fresh.experiment_id]
     audit_record(
         actor=actor_for(run),
         action="run.reap",

@@ -28,7 +28,10 @@ def last_task_run(*, kind: str, state: str = "succeeded") -> TaskRun | None:
 
 
 def latest_capacity_totals() -> dict[str, Any] | None:
-    """Latest capacity check totals: artifact_bytes, database_bytes, measured_at, warning, critical."""
+    """Latest capacity check totals: artifact_bytes and database_bytes (None: unknown, never 0), measured_at,
+    level (ok/warning/critical/unknown), warning, critical, unknown, messages; measured_bytes and
+    unknown_locations (locations not measured) of an incomplete artifact sum; deleted_bytes /
+    deleted_experiments of soft-deleted experiments awaiting purge (included in artifact_bytes)."""
     sample = CapacitySample.objects.filter(scope="total").order_by("-measured_at", "-id").first()
     if sample is None:
         return None
@@ -40,7 +43,12 @@ def latest_capacity_totals() -> dict[str, Any] | None:
         "warning": bool(detail.get("warning")),
         "critical": bool(detail.get("critical")),
         "level": detail.get("level", "ok"),
+        "unknown": sample.size_bytes is None or detail.get("database_bytes") is None or bool(detail.get("unknown")),
         "messages": detail.get("messages", []),
+        "measured_bytes": detail.get("measured_bytes"),
+        "unknown_locations": int(detail.get("unknown_experiments", 0)) + int(detail.get("failed_experiments", 0)),
+        "deleted_bytes": detail.get("deleted_bytes"),
+        "deleted_experiments": int(detail.get("deleted_experiments", 0)),
     }
 
 

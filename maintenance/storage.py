@@ -57,7 +57,14 @@ def resolve(artifact_location: str) -> Location:
     return Location("unknown", uri, parsed.scheme + ":", f"{parsed.scheme}: stores are not measured")
 
 
+class Unmeasurable(Exception):
+    """A location exists in MLflow's records but cannot be read here (missing root, no permission): its size
+    is unknown, never 0 B."""
+
+
 def _tree_size(path: Path) -> tuple[int, int]:
+    """(bytes, files) under `path`. Raises Unmeasurable when any folder in it cannot be read (a partial sum
+    would be shown as a smaller size than the truth)."""
     total = count = 0
     stack = [path]
     while stack:
@@ -65,23 +72,40 @@ def _tree_size(path: Path) -> tuple[int, int]:
         try:
             with os.scandir(current) as entries:
                 for entry in entries:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(Path(entry.path))
-                        elif entry.is_file(follow_symlinks=False):
-                            total += entry.stat(follow_symlinks=False).st_size
-                            count += 1
-                    except OSError:
-                        continue
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            continue
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+                        count += 1
+        except FileNotFoundError:
+            if current == path:
+                raise
+            continue  # removed while we walked (a purge): it holds nothing any more
+        except OSError as exc:
+            raise Unmeasurable(f"cannot read {current}: {exc.strerror or exc}") from exc
     return total, count
 
 
+def _local_size(root: Path) -> tuple[int, int]:
+    """A local location's size. A missing folder is 0 B only when its store root (the parent folder) exists
+    and is readable: MLflow creates an experiment's folder with its first artifact. A missing store root (a
+    volume not mounted here) or an unreadable folder is Unmeasurable."""
+    try:
+        return _tree_size(root)
+    except FileNotFoundError:
+        parent = root.parent
+        if parent.is_dir() and os.access(parent, os.R_OK | os.X_OK):
+            return 0, 0
+        raise Unmeasurable(f"folder {root} not found here (and its store root {parent} is not readable)") from None
+    except NotADirectoryError:
+        raise Unmeasurable(f"{root} is not a folder") from None
+
+
 def location_size(location: Location) -> tuple[int | None, int | None]:
-    """(bytes, objects) of a whole location; (None, None) when it cannot be measured."""
+    """(bytes, objects) of a whole location; (None, None) when its kind is never measured (see
+    `Location.note`). Raises Unmeasurable for a local folder that cannot be read, and lib.s3's errors."""
     if location.kind == "local":
-        return _tree_size(Path(location.uri))
+        return _local_size(Path(location.uri))
     if location.kind == "s3":
         return s3.prefix_size(location.uri)
     return None, None
@@ -96,9 +120,14 @@ def sizes_by_run(location: Location) -> dict[str, int] | None:
             with os.scandir(root) as entries:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
-                        sizes[entry.name] = _tree_size(Path(entry.path))[0]
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
+                        try:
+                            sizes[entry.name] = _tree_size(Path(entry.path))[0]
+                        except (FileNotFoundError, Unmeasurable):
+                            continue  # that run's size is unknown: its estimate stays empty
+        except FileNotFoundError:
             return {}
+        except OSError:
+            return None
         return sizes
     if location.kind == "s3":
         return s3.sizes_by_first_segment(location.uri)

@@ -10,12 +10,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.selectors import experiment_teams
 from maintenance import storage
 from maintenance.capacity import thresholds
 from maintenance.models import CapacitySample, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import actor_for, task_run_create, task_run_enqueue, task_run_finish, task_run_progress
 from mlopsadmin.audit.services import audit_record
-from mlopsadmin.core.selectors import all_teams, team_for_experiment_name
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import tracking_db
 from notifications import events as notification_events
@@ -38,14 +38,19 @@ def capacity_check_start(*, actor: Any) -> TaskRun:
 
 def capacity_run(run: TaskRun) -> None:
     """Handler: size of every experiment's artifact location (local / S3 / unknown), per team and per
-    store, and of the tracking database; samples stored; thresholds checked."""
-    experiments = list(mlf.iter_experiments())
-    teams = all_teams()
+    store, and of the tracking database; samples stored; thresholds checked.
+
+    Unknown is never 0: a location that could not be read (unknown kind, missing store root, no permission,
+    S3 error) makes every sum it belongs to None (its measured part stays in the detail), and the level is
+    "unknown" unless the measured part alone crosses a threshold. Soft-deleted experiments (their artifacts
+    stay until purged) are measured too: in the store sums and the total, apart in the "deleted" sample, never
+    in a team's. Teams by the one attribution rule (catalog.selectors.experiment_teams)."""
+    experiments = list(mlf.iter_experiments(include_deleted=True))
+    owners = experiment_teams((e.experiment_id, e.name) for e in experiments)
     task_run_progress(run, done=0, total=len(experiments) + 1)
     now = timezone.now()
     samples: list[CapacitySample] = []
-    per_team: dict[str, list[int]] = {}
-    per_store: dict[str, list[int]] = {}
+    sums: dict[tuple[str, str], _Sum] = {}  # (scope, key) -> sum
     counts: dict[str, Any] = {"experiments": len(experiments), "unknown": 0, "errors": 0}
     errors: list[str] = []
 
@@ -59,19 +64,17 @@ def capacity_run(run: TaskRun) -> None:
 
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="capacity") as pool:
         for index, (experiment, location, size, objects, error) in enumerate(pool.map(measure, experiments), 1):
-            team = team_for_experiment_name(experiment.name, teams)
+            team = owners.get(experiment.experiment_id)
             team_key = team.name if team else ""
             if error:
                 counts["errors"] += 1
                 errors.append(f"{experiment.name}: {error}")
             elif size is None:
                 counts["unknown"] += 1
-            for bucket, key in ((per_team, team_key), (per_store, location.store)):
-                acc = bucket.setdefault(key, [0, 0, 0, 0])  # bytes, objects, unknown, failed
-                acc[0] += size or 0
-                acc[1] += objects or 0
-                acc[2] += 1 if size is None else 0
-                acc[3] += 1 if error else 0
+            groups = [("store", location.store), ("total", "all")]
+            groups.append(("deleted", "all") if experiment.is_deleted else ("team", team_key))
+            for group in groups:
+                sums.setdefault(group, _Sum()).add(size, objects, failed=bool(error))
             samples.append(
                 CapacitySample(
                     task_run=run,
@@ -86,47 +89,36 @@ def capacity_run(run: TaskRun) -> None:
                     detail={
                         "location": experiment.artifact_location,
                         "kind": location.kind,
+                        "lifecycle_stage": experiment.lifecycle_stage,
                         "note": error or location.note,
                     },
                 )
             )
             if index % 50 == 0:
                 task_run_progress(run, done=index)
-    # A group with a location that failed this time (S3 down) has no size: its growth chart skips the point
-    # instead of dropping towards 0. What was measured stays in the detail. Locations of a kind that is never
-    # measurable (unknown) only leave the sum incomplete, as the page says.
-    for key, (size, objects, unknown, failed) in per_team.items():
+    total = sums.get(("total", "all"), _Sum())
+    deleted = sums.get(("deleted", "all"), _Sum())
+    for (scope, key), acc in sums.items():
+        if scope == "total":
+            continue
+        label = (key or "(no team)") if scope == "team" else "soft-deleted experiments" if scope == "deleted" else key
         samples.append(
             CapacitySample(
                 task_run=run,
                 measured_at=now,
-                scope="team",
-                key=key or "(no team)",
-                label=key or "(no team)",
-                team=key,
-                size_bytes=None if failed else size,
-                object_count=None if failed else objects,
-                detail={"unknown_experiments": unknown, "failed_experiments": failed, "measured_bytes": size},
-            )
-        )
-    for key, (size, objects, unknown, failed) in per_store.items():
-        samples.append(
-            CapacitySample(
-                task_run=run,
-                measured_at=now,
-                scope="store",
-                key=key[:512],
-                label=key[:512],
-                store=key[:512],
-                size_bytes=None if failed else size,
-                object_count=None if failed else objects,
-                detail={"unknown_experiments": unknown, "failed_experiments": failed, "measured_bytes": size},
+                scope=scope,
+                key=label[:512],
+                label=label[:512],
+                team=key if scope == "team" else "",
+                store=key[:512] if scope == "store" else "",
+                size_bytes=acc.size,
+                object_count=acc.objects,
+                detail=acc.detail(),
             )
         )
     database = tracking_db.database_size(settings.MLFLOW_BACKEND_STORE_URI)
     if database.get("error"):
         errors.append(f"database: {database['error']}")
-    artifact_total = sum(v[0] for v in per_store.values())
     samples.append(
         CapacitySample(
             task_run=run,
@@ -138,7 +130,7 @@ def capacity_run(run: TaskRun) -> None:
             detail=database,
         )
     )
-    levels = thresholds.levels(artifact_total, database.get("bytes"))
+    levels = thresholds.levels(total.size, database.get("bytes"), artifact_measured=total.measured)
     samples.append(
         CapacitySample(
             task_run=run,
@@ -146,15 +138,21 @@ def capacity_run(run: TaskRun) -> None:
             scope="total",
             key="all",
             label="all stores",
-            size_bytes=artifact_total,
-            detail={"database_bytes": database.get("bytes"), **levels, "unknown_experiments": counts["unknown"]},
+            size_bytes=total.size,
+            detail={
+                "database_bytes": database.get("bytes"),
+                **levels,
+                **total.detail(),
+                "deleted_bytes": deleted.size if deleted.experiments else 0,
+                "deleted_experiments": deleted.experiments,
+            },
         )
     )
     with transaction.atomic():
         CapacitySample.objects.bulk_create(samples, batch_size=1000)
-        if levels["level"] != "ok":
-            _capacity_alert(run, levels, artifact_total, database.get("bytes"))
-        counts.update({"artifact_bytes": artifact_total, "database_bytes": database.get("bytes")})
+        if levels["warning"]:
+            _capacity_alert(run, levels, total.size, database.get("bytes"))
+        counts.update({"artifact_bytes": total.size, "database_bytes": database.get("bytes")})
         task_run_finish(
             run,
             state=TaskState.SUCCEEDED,
@@ -163,14 +161,52 @@ def capacity_run(run: TaskRun) -> None:
                 "level": levels["level"],
                 "messages": levels["messages"],
                 "database": database,
-                "teams": {k or "(no team)": v[0] for k, v in per_team.items()},
-                "stores": {k: v[0] for k, v in per_store.items()},
+                "teams": {k or "(no team)": v.size for (scope, k), v in sums.items() if scope == "team"},
+                "stores": {k: v.size for (scope, k), v in sums.items() if scope == "store"},
+                "deleted_bytes": deleted.size if deleted.experiments else 0,
             },
             errors=errors[:50],
         )
 
 
-def _capacity_alert(run: TaskRun, levels: dict[str, Any], artifact_bytes: int, database_bytes: int | None) -> None:
+class _Sum:
+    """A sum of location sizes that stays honest: `size` is None as soon as one location is unknown or
+    failed (the measured part is `measured`)."""
+
+    def __init__(self) -> None:
+        self.measured = self.objects_measured = self.experiments = self.unknown = self.failed = 0
+
+    def add(self, size: int | None, objects: int | None, *, failed: bool) -> None:
+        self.experiments += 1
+        self.measured += size or 0
+        self.objects_measured += objects or 0
+        self.unknown += int(size is None and not failed)
+        self.failed += int(failed)
+
+    @property
+    def complete(self) -> bool:
+        return not (self.unknown or self.failed)
+
+    @property
+    def size(self) -> int | None:
+        return self.measured if self.complete else None
+
+    @property
+    def objects(self) -> int | None:
+        return self.objects_measured if self.complete else None
+
+    def detail(self) -> dict[str, int]:
+        return {
+            "experiments": self.experiments,
+            "unknown_experiments": self.unknown,
+            "failed_experiments": self.failed,
+            "measured_bytes": self.measured,
+        }
+
+
+def _capacity_alert(
+    run: TaskRun, levels: dict[str, Any], artifact_bytes: int | None, database_bytes: int | None
+) -> None:
     text = "; ".join(levels["messages"])
     audit_record(
         actor=actor_for(run),

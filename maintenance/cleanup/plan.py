@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.selectors import experiment_teams
 from configuration.selectors import cleanup_defaults
 from maintenance.cleanup import sources
 from maintenance.cleanup.protection import exclusion_reason, protected_run_ids
@@ -22,7 +23,6 @@ from maintenance.task_runs import fmt_ms, now_ms, task_run_create, task_run_enqu
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import Team
-from mlopsadmin.core.selectors import all_teams, team_for_experiment_name
 from mlopsadmin.lib import mlflow_client as mlf
 
 logger = logging.getLogger(__name__)
@@ -110,8 +110,8 @@ def _scope_experiments(plan: CleanupPlan) -> list[mlf.Experiment]:
         return [mlf.get_experiment(plan.scope_value)]
     experiments = list(mlf.iter_experiments())
     if plan.scope == "team":
-        team = Team.objects.get(name=plan.scope_value)
-        experiments = [e for e in experiments if team_for_experiment_name(e.name, [team]) is not None]
+        owners = experiment_teams((e.experiment_id, e.name) for e in experiments)
+        experiments = [e for e in experiments if (t := owners[e.experiment_id]) and t.name == plan.scope_value]
     return experiments
 
 
@@ -155,8 +155,7 @@ def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[d
     PlanItem.objects.filter(plan=plan).delete()  # a retried plan starts over
     experiments = _scope_experiments(plan)
     by_id = {e.experiment_id: e for e in experiments}
-    team_list = all_teams()
-    teams = {e.experiment_id: team_for_experiment_name(e.name, team_list) for e in experiments}
+    teams = experiment_teams((e.experiment_id, e.name) for e in experiments)
     protected = protected_run_ids(store_uri=settings.MLFLOW_BACKEND_STORE_URI if from_store else "")
     task_run_progress(run, done=0, total=len(experiments))
     out: queue.Queue[Any] = queue.Queue(maxsize=8)  # bounded: memory stays a few pages

@@ -25,11 +25,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from catalog.selectors import experiment_teams
 from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict
 from mlopsadmin.core.models import Team
-from mlopsadmin.core.selectors import model_ownership_map, team_for_experiment_name, team_for_model
+from mlopsadmin.core.selectors import model_ownership_map, team_for_model
 from mlopsadmin.lib import mlflow_auth, mlflow_client
 from mlopsadmin.lib.mlflow_auth import PRIORITY, Grant
 
@@ -118,8 +119,9 @@ def _intended_direct(user: User | None, experiments: list[Any], models: list[str
     default = settings.MLFLOW_PERMISSIONS_DEFAULT
     wanted: dict[tuple[str, str], str] = {}
     ownership = model_ownership_map()
+    owners = experiment_teams(((e.experiment_id, e.name) for e in experiments), teams)
     for experiment in experiments:
-        team = team_for_experiment_name(experiment.name, teams)
+        team = owners[experiment.experiment_id]
         if (
             team is not None
             and team.pk in team_ids

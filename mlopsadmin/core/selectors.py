@@ -12,13 +12,25 @@ def all_teams() -> list[Team]:
 
 
 def team_for_experiment_name(name: str, teams: list[Team] | None = None) -> Team | None:
-    """The team whose prefix starts the name ('/search-team/x/y' → search). Longest prefix wins."""
+    """The team whose prefix starts the name ('/search-team/x/y' → search). Longest prefix wins. Only the
+    name half of the rule: owners of experiments are decided by `team_for_experiment`. A name that lacks
+    only its leading '/' ('search-team/x/y') still names its team (the catalog flags it as leading_slash)."""
+    name = name if name.startswith("/") else "/" + name
     matches = [
         t
         for t in (teams if teams is not None else all_teams())
-        if name == t.experiment_prefix or name.startswith(t.experiment_prefix + "/")
+        if (prefix := t.experiment_prefix.rstrip("/")) and (name == prefix or name.startswith(prefix + "/"))
     ]
-    return max(matches, key=lambda t: len(t.experiment_prefix), default=None)
+    return max(matches, key=lambda t: len(t.experiment_prefix.rstrip("/")), default=None)
+
+
+def team_for_experiment(name: str, teams: list[Team] | None = None, *, team_tag: str = "") -> Team | None:
+    """THE rule for which team owns an experiment, used by the catalog, capacity, cleanup scope, the reaper
+    and MLflow permissions: the longest team prefix that starts the name ('/search-team/x/y' → search); else
+    `team_tag`, the dominant `team` tag of its runs, when it names a team (flat names like 'johns_experiment').
+    The catalog index keeps that tag: callers with many experiments use `catalog.selectors.experiment_teams`."""
+    teams = teams if teams is not None else all_teams()
+    return team_for_experiment_name(name, teams) or next((t for t in teams if team_tag and t.name == team_tag), None)
 
 
 def team_for_model(

@@ -78,6 +78,7 @@ from mlopsadmin.lib.mlflow_tracking import (
     iter_runs,
     log_batch,
     rename_experiment,
+    restore_run,
     set_run_tag,
     set_terminated,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "delete_model_version",
     "delete_model_version_tag",
     "delete_run",
+    "restore_run",
     "display_uri",
     "get_experiment",
     "get_experiment_by_name",

@@ -68,14 +68,16 @@ def iter_runs(
     filter_string: str = "",
     order_by: list[str] | None = None,
     include_deleted: bool = False,
+    deleted_only: bool = False,
     page_size: int = RUNS_PAGE_SIZE,
 ) -> Iterator[Run]:
-    """Every matching run across all pages, streamed page by page (memory stays one page)."""
+    """Every matching run across all pages, streamed page by page (memory stays one page). Active runs;
+    `include_deleted` adds soft-deleted ones, `deleted_only` lists only those."""
     if not experiment_ids:
         return
     from mlflow.entities import ViewType  # lazily: see mlflow_connection
 
-    view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
+    view = ViewType.DELETED_ONLY if deleted_only else ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
     for r in paginate(
         "search_runs",
         client().search_runs,
@@ -135,6 +137,11 @@ def set_terminated(run_id: str, *, status: str = "FINISHED", end_time: int | Non
 
 def delete_run(run_id: str) -> None:
     call("delete_run", client().delete_run, run_id)
+
+
+def restore_run(run_id: str) -> None:
+    """Undo a soft delete (the run becomes active again)."""
+    call("restore_run", client().restore_run, run_id)
 
 
 def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:

@@ -166,7 +166,9 @@ def test_capacity_measures_local_folder_and_s3(celery_worker, personas, mlflow, 
     database = CapacitySample.objects.get(task_run=run, scope="database")
     assert database.size_bytes and database.size_bytes > 0
     totals = selectors.latest_capacity_totals()
-    assert totals is not None and totals["warning"] is True and totals["artifact_bytes"] >= 13800
+    # the demo's mlflow-artifacts: locations are unknown: the total is unknown, its measured part crosses
+    assert totals is not None and totals["warning"] is True and totals["artifact_bytes"] is None
+    assert totals["measured_bytes"] >= 13800
     assert AuditEvent.objects.filter(action="capacity.alert", target_id=str(run.pk)).count() == 1
     demo = mlf.get_experiment_by_name("/search-team/query-ranking/bert-finetune")
     assert sizes[demo.experiment_id].size_bytes is None  # mlflow-artifacts: without a destination: unknown
