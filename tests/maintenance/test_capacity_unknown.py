@@ -30,7 +30,7 @@ def test_unknown_is_never_zero_and_teams_follow_the_catalog(mlflow, personas, un
     settings.MAINTENANCE_DATABASE_WARNING_BYTES = settings.MAINTENANCE_DATABASE_CRITICAL_BYTES = 10**15
     team = Team.objects.create(name=f"u{unique}", experiment_prefix=f"/capu-{unique}")
     store = tmp_path / "store"
-    named = mlf.create_experiment(f"/capu-{unique}/p/named", artifact_location=_folder(store / "a", 100))
+    mlf.create_experiment(f"/capu-{unique}/p/named", artifact_location=_folder(store / "a", 100))
     flat = mlf.create_experiment(f"capu_flat_{unique}", artifact_location=_folder(store / "b", 50))
     for _ in range(2):  # the catalog gives a flat name to the team its runs' `team` tag names
         mlf.set_terminated(mlf.create_run(flat, tags={"team": team.name}))
