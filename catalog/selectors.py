@@ -208,7 +208,8 @@ def catalog_experiments(filters: CatalogFilters) -> QuerySet[CatalogExperiment]:
 def experiment_teams(experiments: Iterable[tuple[str, str]], teams: list[Team] | None = None) -> dict[str, Team | None]:
     """{experiment id: owning team} of (experiment id, name) pairs by the one attribution rule
     (`mlopsadmin.core.selectors.team_for_experiment`), with the experiment's own `team` tag, else its runs'
-    dominant one, read from the catalog index (an experiment the catalog has not indexed yet is attributed by its name only). One query."""
+    dominant one, read from the catalog index (an experiment the catalog has not indexed yet is attributed
+    by its name only). One query."""
     pairs = list(experiments)
     teams = teams if teams is not None else list(Team.objects.all())
     names = {t.name for t in teams}
