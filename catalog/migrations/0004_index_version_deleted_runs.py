@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0002_sync_state_to_task_runs'),
+        ('catalog', '0003_experiment_team_tag'),
     ]
 
     operations = [
