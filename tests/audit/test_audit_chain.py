@@ -152,3 +152,13 @@ def test_an_export_verifies_offline_and_a_changed_line_is_found(
     export.write_text("".join(line for line in lines if not starts_event(line, written[-1].id)))
     with pytest.raises(CommandError, match=f"chain shorter than checkpoint #{written[-1].id}"):
         call_command("verify_audit_export", str(export), "--checkpoint", str(checkpoint_file))
+
+
+def test_start_up_checks_name_a_missing_key_and_checkpoint(settings) -> None:  # type: ignore[no-untyped-def]
+    from django.core import checks
+
+    settings.DEBUG, settings.AUDIT_HMAC_KEY, settings.AUDIT_CHECKPOINT_PATH = False, "", ""
+    ids = {message.id for message in checks.run_checks()}
+    assert {"mlopsadmin.E010", "mlopsadmin.W006"} <= ids
+    settings.AUDIT_HMAC_KEY, settings.AUDIT_CHECKPOINT_PATH = "k" * 32, "/var/lib/audit/head.json"
+    assert not {"mlopsadmin.E010", "mlopsadmin.W006"} & {message.id for message in checks.run_checks()}
