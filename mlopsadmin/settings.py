@@ -10,39 +10,15 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import dj_database_url
 
 from mlopsadmin.lib.uris import split_uri_credentials
+from mlopsadmin.settings_helpers import env_bool, env_float, env_int, env_list, logging_config, redis_caches
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MLOPSADMIN_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    return int(value) if value.strip() else default
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "")
-    return float(value) if value.strip() else default
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -274,19 +250,6 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 
-def redis_caches(url: str) -> dict[str, Any]:
-    """The cache on Redis, failing open: with Redis down a read is a miss and a write is skipped, with a
-    log line (logger mlopsadmin.cache), so login (its rate-limit counter) and every page keep working;
-    the rate limit is not enforced meanwhile. Promotion locks do not use the cache and refuse clearly."""
-    return {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": url,
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
-        }
-    }
-
-
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "mlopsadmin.cache"
 if REDIS_URL:
@@ -431,17 +394,4 @@ AUDIT_CHECKPOINT_PATH = os.environ.get("AUDIT_CHECKPOINT_PATH", "")
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 100)
 
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # botocore's DEBUG lines carry signed request headers (the S3 access key id), even with LOG_LEVEL=DEBUG.
-    # Every record is also scrubbed of configured secrets (mlopsadmin.lib.redaction).
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "alembic": {"level": "WARNING"},
-        "botocore": {"level": "INFO"},
-    },
-}
+LOGGING = logging_config(os.environ.get("LOG_LEVEL", "INFO"))

@@ -1,0 +1,66 @@
+"""Helpers of the settings module: environment readers, the Redis cache and the logging configuration
+(kept apart so settings.py stays a list of settings). Pure functions; nothing here imports Django or an SDK."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """`name` as a boolean (1/true/yes/on, any case); `default` when unset or empty."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    """`name` as an int; `default` when unset or blank. Raises ValueError on a non-number."""
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+def env_float(name: str, default: float) -> float:
+    """`name` as a float; `default` when unset or blank. Raises ValueError on a non-number."""
+    value = os.environ.get(name, "")
+    return float(value) if value.strip() else default
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """`name` split at commas, items trimmed, empty items dropped; `default` when unset."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def redis_caches(url: str) -> dict[str, Any]:
+    """The cache on Redis, failing open: with Redis down a read is a miss and a write is skipped, with a
+    log line (logger mlopsadmin.cache), so login (its rate-limit counter) and every page keep working;
+    the rate limit is not enforced meanwhile. Promotion locks do not use the cache and refuse clearly."""
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """Django's LOGGING: one console handler at `level` (e.g. "INFO"); chatty libraries capped."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"handlers": ["console"], "level": level},
+        # botocore's DEBUG lines carry signed request headers (the S3 access key id), even with LOG_LEVEL=DEBUG.
+        # Every record is also scrubbed of configured secrets (mlopsadmin.lib.redaction).
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            "alembic": {"level": "WARNING"},
+            "botocore": {"level": "INFO"},
+        },
+    }
