@@ -104,13 +104,17 @@ def _has_nul(value: object) -> bool:
     return False
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 class RequestContractMiddleware:
     """What every request may carry, and the one error shape of the API.
 
     - A NUL character in the path, the query or a form field is refused with 400 (PostgreSQL cannot store
       it; no view has to think of it).
     - Under /api/, a request body (POST/PUT/PATCH) must be `Content-Type: application/json` (else 415) and
-      a JSON object without NUL characters (else 422); `null`, an array or a string is not "{}".
+      a JSON object without NUL characters (else 422); `null`, an array or a string is not "{}". A form
+      body with no fields counts as no body.
     - Under /api/, every error answer is `{"detail": "..."}` JSON, including Django's own 404, 405 and 500.
     """
 
@@ -150,6 +154,8 @@ class RequestContractMiddleware:
         if request.method not in self.BODY_METHODS or not request.body:
             return None
         content_type = request.content_type or ""
+        if content_type in FORM_TYPES and not request.POST and not request.FILES:
+            return None  # a form with no fields carries nothing: the same as no body (`curl -X POST`)
         if content_type != "application/json" and not content_type.endswith("+json"):
             return _error_answer(request, "Send the body as JSON with 'Content-Type: application/json'.", 415)
         try:
