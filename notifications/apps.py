@@ -8,7 +8,10 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from mlopsadmin.core.dashboard import register_tiles
-        from notifications import checks  # noqa: F401 - registers the system checks
+        from notifications import (
+            checks,  # noqa: F401 - registers the system checks
+            tasks,  # noqa: F401 - registers the delivery task (enqueued by name)
+        )
         from notifications.dashboard import delivery_failure_tiles
 
         register_tiles(delivery_failure_tiles)

@@ -16,6 +16,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -95,11 +96,13 @@ def _record(event: Event) -> list[int]:
     return created_ids
 
 
-def _enqueue(notification_id: int) -> None:
-    from notifications.tasks import deliver_notification
+DELIVER_TASK_NAME = "notifications.tasks.deliver_notification"
 
+
+def _enqueue(notification_id: int) -> None:
+    # By task name (registered in NotificationsConfig.ready): the tasks module calls this one, never back.
     try:
-        deliver_notification.delay(notification_id=notification_id)
+        current_app.tasks[DELIVER_TASK_NAME].delay(notification_id=notification_id)
     except Exception as exc:  # broker down: the row stays pending; the requeue sweep sends it later
         logger.warning("notification %s not queued (will be retried by the sweep): %s", notification_id, exc)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
@@ -228,14 +229,16 @@ def _gate(
     return gate, True
 
 
+RECONCILE_TASK_NAME = "registry_ui.tasks.alias_reconcile_scheduled"
+
+
 def _schedule_reconcile(model_name: str) -> None:
     """Ask a worker to resolve an unknown or watched outcome soon (the 15-minute schedule is the backstop)."""
 
     def send() -> None:
-        from registry_ui.tasks import alias_reconcile_scheduled
-
+        # By task name (registered in RegistryUiConfig.ready): registry_ui.tasks calls the services, never back.
         try:
-            alias_reconcile_scheduled.apply_async(kwargs={"model_name": model_name}, countdown=30)
+            current_app.tasks[RECONCILE_TASK_NAME].apply_async(kwargs={"model_name": model_name}, countdown=30)
         except Exception as exc:  # broker down: the schedule resolves it later
             logger.warning("could not enqueue the reconciliation of %s: %s", model_name, exc)
 
