@@ -97,7 +97,9 @@ def render(units: Units) -> str:
     gate.add("teams", gate_teams)
     gate.add("models", gate_models)
     doc.add("gate", gate)
-    cleanup = _table("Cleanup form defaults; runs tagged keep=<one of keep_values> are never deleted.")
+    cleanup = _table(
+        "Cleanup form defaults; runs tagged keep=true/yes/y/1/on/keep or <one of keep_values> are never deleted."
+    )
     for field, value in units["cleanup"].items():
         cleanup.add(field, _array(value) if isinstance(value, list) else value)
     doc.add("cleanup", cleanup)

@@ -2,8 +2,9 @@
 
 A run is protected when it
 - is still RUNNING (stuck runs are the reaper's job, never the cleanup's);
-- is tagged `keep=true` (the ops guide's opt-out tag; the accepted values are configuration, [cleanup]
-  keep_values, compared trimmed and lower-cased);
+- is tagged `keep` (key in any case) with any truthy spelling (KEEP_TRUE: true, yes, y, 1, on, keep — plus configuration
+  [cleanup] keep_values), compared trimmed and case-insensitively; a value that is neither clearly true nor
+  clearly false (KEEP_FALSE, or empty) also protects, with the reason "keep=<value>: not understood, kept";
 - is tagged `mlflow.registeredModelName` (MLflow sets it when a run logs a model with a registered name);
 - is the source of any registered model version, whatever its tags: the version's `run_id`, a
   `runs:/<run_id>/…` source, a path or URI under the run's artifact location (file path, file://, s3://,
@@ -22,7 +23,10 @@ from mlopsadmin.lib import mlflow_client as mlf
 
 KEEP_TAG = "keep"
 REGISTERED_MODEL_TAG = "mlflow.registeredModelName"
-PROTECTING_TAGS = (KEEP_TAG, REGISTERED_MODEL_TAG)  # the only tags planning reads (backend-store fast path)
+KEEP_TRUE = frozenset({"true", "yes", "y", "1", "on", "keep"})  # documented in docs/maintenance.md
+KEEP_FALSE = frozenset({"false", "no", "n", "0", "off", "none"})
+KEEP_TAG_SPELLINGS = (KEEP_TAG, "Keep", "KEEP")  # the key is matched case-insensitively; the store path reads these
+PROTECTING_TAGS = (*KEEP_TAG_SPELLINGS, REGISTERED_MODEL_TAG)  # the only tags planning reads (backend-store fast path)
 VERSION_SOURCE_REASON = "source of a registered model version"
 
 
@@ -111,14 +115,27 @@ def exclusion_reason(run: mlf.Run, protected: set[str]) -> str:
     """Why `run` must be kept ('' when it may be deleted). `protected`: from protected_run_ids()."""
     if run.status == "RUNNING":
         return "still RUNNING (stuck runs are the reaper's job)"
-    keep = run.tags.get(KEEP_TAG, "").strip().lower()
-    if keep and keep in keep_values():
-        return f"tagged {KEEP_TAG}={keep}"[:256]
+    for key, value in run.tags.items():
+        keep = keep_tag_reason(value) if key.strip().lower() == KEEP_TAG else ""
+        if keep:
+            return keep
     if run.tags.get(REGISTERED_MODEL_TAG):
         return f"tagged {REGISTERED_MODEL_TAG}={run.tags[REGISTERED_MODEL_TAG]}"[:256]
     if run.run_id in protected:
         return VERSION_SOURCE_REASON
     return ""
+
+
+def keep_tag_reason(value: str | None) -> str:
+    """Why a `keep` tag value protects its run ('' when it does not): any truthy spelling (KEEP_TRUE or
+    configured keep_values, trimmed, case-insensitive) -> "tagged keep=<value>"; absent, empty or clearly
+    false (KEEP_FALSE) -> ''; anything else -> "keep=<value>: not understood, kept" (shown in the plan)."""
+    keep = (value or "").strip().lower()
+    if not keep or keep in KEEP_FALSE:
+        return ""
+    if keep in KEEP_TRUE or keep in keep_values():
+        return f"tagged {KEEP_TAG}={keep}"[:256]
+    return f"{KEEP_TAG}={(value or '').strip()}: not understood, kept"[:256]
 
 
 def backs_a_version_now(run_id: str) -> bool:
