@@ -19,7 +19,7 @@ from catalog.services import TAG_KEY_RE
 from configuration.locate import key_lines, line_of
 from configuration.schema import ConfigFile
 from configuration.selectors import literal_count
-from configuration.state import GATE_FIELDS, MODEL_GATE_DEFAULTS, Units, names, words
+from configuration.state import GATE_FIELDS, MODEL_GATE_DEFAULTS, MODEL_GATE_FIELDS, Units, names, words
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import TEAM_PREFIX_RE
@@ -244,6 +244,20 @@ def _check_rest(config: ConfigFile, teams: set[str], refuse: Callable[..., None]
     for team in config.gate.teams:
         if team not in teams:
             refuse(("gate", "teams", team), f"unknown team {team!r}")
+    own_only = [k for k in MODEL_GATE_FIELDS if k not in GATE_FIELDS]
+    for where, spec in [(("gate", "default"), config.gate.default)] + [
+        (("gate", "teams", t), s) for t, s in config.gate.teams.items()
+    ]:
+        for key in own_only:
+            if getattr(spec, key) is not None:
+                refuse((*where, key), "only a model's own policy (gate.models) sets this")
+    for kind in ("lower_is_better", "higher_is_better"):
+        for metric in getattr(config.metrics, kind):
+            if not metric.strip() or len(metric) > 250:
+                refuse(("metrics", kind), f"{metric!r} is not a metric name")
+    both = {m.strip() for m in config.metrics.lower_is_better} & {m.strip() for m in config.metrics.higher_is_better}
+    if both:
+        refuse(("metrics", "higher_is_better"), f"also lower_is_better: {', '.join(sorted(both))}")
     for value in config.cleanup.keep_values:
         if not value.strip() or len(value) > 250:
             refuse(("cleanup", "keep_values"), f"{value!r} is not a tag value")
@@ -263,8 +277,8 @@ def _check_rest(config: ConfigFile, teams: set[str], refuse: Callable[..., None]
             refuse(("notifications", "emails"), f"{email!r} is not an email address")
 
 
-def _gate(spec: Any) -> dict[str, Any]:
-    return {k: getattr(spec, k) for k in GATE_FIELDS if getattr(spec, k) is not None}
+def _gate(spec: Any, fields: tuple[str, ...] = GATE_FIELDS) -> dict[str, Any]:
+    return {k: getattr(spec, k) for k in fields if getattr(spec, k) is not None}
 
 
 def _desired(config: ConfigFile) -> Desired:
@@ -305,7 +319,11 @@ def _desired(config: ConfigFile) -> Desired:
         if _gate(spec):
             units[f"gate.team:{team_name}"] = _gate(spec)
     for model, spec in config.gate.models.items():
-        units[f"gate.model:{model}"] = {**MODEL_GATE_DEFAULTS, **_gate(spec)}
+        units[f"gate.model:{model}"] = {**MODEL_GATE_DEFAULTS, **_gate(spec, MODEL_GATE_FIELDS)}
+    units["metrics"] = {
+        "lower_is_better": sorted({m.strip() for m in config.metrics.lower_is_better}),
+        "higher_is_better": sorted({m.strip() for m in config.metrics.higher_is_better}),
+    }
     units["cleanup"] = {
         "older_than_days": config.cleanup.older_than_days,
         "statuses": sorted(set(config.cleanup.statuses)),
@@ -334,6 +352,7 @@ def _manages(config: ConfigFile, listed: set[str]) -> Callable[[str], bool]:
         "required_run_tags": "required_run_tags" in present,
         "required_version_metadata": "required_version_metadata" in present,
         "gate.default": "default" in gate_present,
+        "metrics": "metrics" in present,
         "cleanup": "cleanup" in present,
         "notifications": "notifications" in present,
     }

@@ -9,7 +9,7 @@ import tomlkit
 from django.utils import timezone
 from tomlkit.items import Table
 
-from configuration.state import GATE_FIELDS, Units
+from configuration.state import MODEL_GATE_FIELDS, Units
 from mlopsadmin.schedules import ENTRIES
 
 HEADER = """mlopsadmin configuration (docs/configuration.md). Apply with `manage.py apply_config FILE [--dry-run]`.
@@ -85,6 +85,10 @@ def render(units: Units) -> str:
     models.add("reserved_words", _array(units["naming.models"]["reserved_words"], multiline=True))
     naming.add("models", models)
     doc.add("naming", naming)
+    metrics = _table("Metric direction by name; others by their words (loss, error, latency... lower is better).")
+    metrics.add("lower_is_better", _array(units["metrics"]["lower_is_better"]))
+    metrics.add("higher_is_better", _array(units["metrics"]["higher_is_better"]))
+    doc.add("metrics", metrics)
     gate = _table()
     gate.add(tomlkit.comment("Promotion gate. A model's own policy wins, then its team's, then the default."))
     gate.add("default", _gate_table(units["gate.default"]))
@@ -115,7 +119,7 @@ def render(units: Units) -> str:
 
 def _gate_table(value: dict[str, Any]) -> Any:
     table = tomlkit.inline_table()
-    table.update({k: value[k] for k in GATE_FIELDS if k in value})
+    table.update({k: value[k] for k in MODEL_GATE_FIELDS if k in value})
     return table
 
 

@@ -40,6 +40,9 @@ class GateSpec(Strict):
     threshold: float | None = None
     max_drop_pct: float | None = Field(None, ge=0, le=100)
     require_approval: bool | None = None
+    # A model's own policy only (gate.models): "" = from the metric's name (registry_ui.metric_direction).
+    direction: Literal["", "higher", "lower"] | None = None
+    count_imported_approvals: bool | None = None
 
 
 class GateSection(Strict):
@@ -74,6 +77,14 @@ class CleanupSection(Strict):
     keep_values: list[str] = Field(default_factory=lambda: ["true"], min_length=1)
 
 
+class MetricsSection(Strict):
+    """Metric direction by exact name (case-insensitive for lower_is_better); names not listed go by their
+    words (loss, error, latency... are lower-is-better). Defaults: METRICS_LOWER/HIGHER_IS_BETTER."""
+
+    lower_is_better: list[str] = Field(default_factory=lambda: list(settings.METRICS_LOWER_IS_BETTER))
+    higher_is_better: list[str] = Field(default_factory=lambda: list(settings.METRICS_HIGHER_IS_BETTER))
+
+
 class NotificationSection(Strict):
     emails: list[str] = Field(default_factory=list)
 
@@ -88,6 +99,7 @@ class ConfigFile(Strict):
     naming: NamingSection = Field(default_factory=NamingSection)
     required_run_tags: list[str] = Field(default_factory=lambda: list(catalog_naming.DEFAULT_REQUIRED_TAGS))
     required_version_metadata: list[RequiredKey] = Field(default_factory=list)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
     gate: GateSection = Field(default_factory=GateSection)
     cleanup: CleanupSection = Field(default_factory=CleanupSection)
     schedules: dict[str, str] = Field(default_factory=dict)

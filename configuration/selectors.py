@@ -67,8 +67,34 @@ def keep_values() -> frozenset[str]:
     return _KEEP_CACHE["values"]
 
 
+def metric_names_builtin_default() -> dict[str, list[str]]:
+    return {
+        "lower_is_better": sorted({n.strip() for n in settings.METRICS_LOWER_IS_BETTER if n.strip()}),
+        "higher_is_better": sorted({n.strip() for n in settings.METRICS_HIGHER_IS_BETTER if n.strip()}),
+    }
+
+
+def metric_names() -> dict[str, list[str]]:
+    """{'lower_is_better': [name], 'higher_is_better': [name]}: stored 'metrics' over the settings
+    METRICS_LOWER_IS_BETTER / METRICS_HIGHER_IS_BETTER (registry_ui.metric_direction reads these)."""
+    return {**metric_names_builtin_default(), **(stored("metrics") or {})}
+
+
+_METRICS_CACHE: dict[str, Any] = {}
+
+
+def metric_names_cached() -> dict[str, list[str]]:
+    """metric_names(), read at most every KEEP_CACHE_SECONDS per process (a comparison asks per metric)."""
+    now = time.monotonic()
+    if _METRICS_CACHE.get("at", -1e9) + KEEP_CACHE_SECONDS < now:
+        _METRICS_CACHE["values"] = metric_names()
+        _METRICS_CACHE["at"] = now
+    return _METRICS_CACHE["values"]
+
+
 def clear_caches() -> None:
     _KEEP_CACHE.clear()
+    _METRICS_CACHE.clear()
 
 
 def notification_builtin_default() -> dict[str, Any]:

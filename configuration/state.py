@@ -1,7 +1,7 @@
 """The live configuration as "units" (one key per thing a change is audited on) and the writers that
 set one unit. Unit keys: 'team:<name>', 'ownership:<model>', 'user:<username>', 'naming.experiments',
 'naming.models', 'required_run_tags', 'required_version_metadata', 'gate.default', 'gate.team:<team>',
-'gate.model:<model>', 'cleanup', 'schedule:<entry>', 'notifications'. Values are plain JSON, normalised
+'gate.model:<model>', 'metrics', 'cleanup', 'schedule:<entry>', 'notifications'. Values are plain JSON, normalised
 (sorted where order carries no meaning) so a file and the database compare equal when they agree."""
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ from registry_ui.promotion.models import GatePolicy
 
 Units = dict[str, Any]
 GATE_FIELDS = ("metric", "threshold", "max_drop_pct", "require_approval")
-MODEL_GATE_DEFAULTS = {"metric": "", "threshold": 0.80, "max_drop_pct": 2.0, "require_approval": True}
+MODEL_GATE_FIELDS = (*GATE_FIELDS, "direction", "count_imported_approvals")
+MODEL_GATE_DEFAULTS = {
+    "metric": "",
+    "threshold": 0.80,
+    "max_drop_pct": 2.0,
+    "require_approval": True,
+    "direction": "",
+    "count_imported_approvals": True,
+}
 
 
 def words(values: list[str]) -> list[str]:
@@ -73,6 +81,7 @@ def live_units() -> Units:
     units["required_version_metadata"] = [
         {"key": k, "description": d} for k, d in RequiredMetadataKey.objects.values_list("key", "description")
     ]
+    units["metrics"] = selectors.metric_names()
     units["gate.default"] = selectors.gate_default()
     for row in ConfigSetting.objects.filter(key__startswith="gate.team:"):
         units[row.key] = {k: row.value[k] for k in GATE_FIELDS if k in row.value}
@@ -82,6 +91,8 @@ def live_units() -> Units:
             "threshold": policy_row.threshold,
             "max_drop_pct": policy_row.max_drop_pct,
             "require_approval": policy_row.require_approval,
+            "direction": policy_row.direction,
+            "count_imported_approvals": policy_row.count_imported_approvals,
         }
     cleanup = selectors.cleanup_defaults()
     units["cleanup"] = {
@@ -181,6 +192,8 @@ def write_unit(key: str, value: Any, actor_name: str) -> None:
             )
     elif key == "gate.default":
         _setting(key, value, selectors.gate_builtin_default(), actor_name)
+    elif key == "metrics":
+        _setting(key, value, selectors.metric_names_builtin_default(), actor_name)
     elif kind == "gate.team":
         _setting(key, value or None, None, actor_name)
     elif key == "cleanup":

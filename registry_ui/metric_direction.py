@@ -2,16 +2,17 @@
 
 Used by the champion comparison's colours, the chart's axis label and the validation gate. The default
 comes from the metric's name: lower-is-better when one of its words (split at `_ - . / :` and camelCase)
-is in LOWER_WORDS or in the METRICS_LOWER_IS_BETTER setting; an exact name listed in
-METRICS_HIGHER_IS_BETTER (or METRICS_LOWER_IS_BETTER) overrides the words. sklearn's `neg_…` scores
-(`neg_log_loss`) are higher-is-better. A gate policy may also set the direction of its own metric.
+is in LOWER_WORDS or in the lower_is_better list; an exact name listed in higher_is_better (or
+lower_is_better) overrides the words. The lists: the configuration file's [metrics] section, else the
+METRICS_LOWER_IS_BETTER / METRICS_HIGHER_IS_BETTER settings (configuration.selectors.metric_names).
+sklearn's `neg_…` scores (`neg_log_loss`) are higher-is-better. A gate policy may also set the direction of its own metric.
 """
 
 from __future__ import annotations
 
 import re
 
-from django.conf import settings
+from configuration.selectors import metric_names_cached
 
 HIGHER = "higher"
 LOWER = "lower"
@@ -59,8 +60,9 @@ def metric_direction(metric: str, override: str = "") -> str:
     """HIGHER or LOWER for `metric`; `override` (a gate policy's explicit choice) wins when set."""
     if override in DIRECTIONS:
         return override
-    higher = {n.strip() for n in settings.METRICS_HIGHER_IS_BETTER if n.strip()}
-    lower = {n.strip().lower() for n in settings.METRICS_LOWER_IS_BETTER if n.strip()}
+    names = metric_names_cached()
+    higher = {n.strip() for n in names["higher_is_better"] if n.strip()}
+    lower = {n.strip().lower() for n in names["lower_is_better"] if n.strip()}
     if metric in higher:
         return HIGHER
     if metric.lower() in lower:

@@ -166,3 +166,43 @@ def test_api_export_and_apply_for_admins_only(login) -> None:  # type: ignore[no
     bad = client.post("/api/v1/config/apply", {"toml": "[cleanup]\nstatuses = 3\n"}, content_type="application/json")
     assert bad.status_code == 400 and bad.json()["problems"][0]["line"] == 2
     assert login("lead_search").get("/api/v1/config").status_code == 403
+
+
+@pytest.mark.django_db
+def test_metric_directions_and_a_models_gate_direction_come_from_the_file(personas) -> None:  # type: ignore[no-untyped-def]
+    from registry_ui.metric_direction import HIGHER, LOWER, metric_direction
+    from registry_ui.promotion.models import GatePolicy
+
+    text = config_export()
+    assert "[metrics]" in text and 'higher_is_better = ["error_reduction"]' in text  # from demo_config.toml
+    assert metric_direction("error_reduction") == HIGHER  # "error" alone would say lower
+    assert metric_direction("val_rmse") == LOWER
+    text = text.replace("lower_is_better = []", 'lower_is_better = ["time_to_first_click"]')
+    assert text.count('direction = "", count_imported_approvals = true') == 1  # the one model policy
+    text = text.replace(
+        'direction = "", count_imported_approvals = true', 'direction = "lower", count_imported_approvals = false'
+    )
+    changes = config_apply(actor="tester", text=text, source="edit").changes
+    assert {c.key for c in changes} == {"metrics", "gate.model:recommendation-item2vec"}
+    assert metric_direction("Time_To_First_Click") == LOWER
+    policy = GatePolicy.objects.get(model_name="recommendation-item2vec")
+    assert (policy.direction, policy.count_imported_approvals) == ("lower", False)
+    again = config_apply(actor="tester", text=config_export(), source="export")
+    assert again.changes == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("section", "line", "reason"),
+    [
+        ('[gate]\ndefault = {direction = "lower"}\n', 3, "only a model's own policy"),
+        ('[metrics]\nlower_is_better = ["x"]\nhigher_is_better = ["x"]\n', 4, "also lower_is_better"),
+        ('[gate.models]\nm1 = {direction = "sideways"}\n', 3, "gate.models.m1.direction"),
+    ],
+)
+def test_a_wrong_direction_is_refused_with_its_line(personas, section: str, line: int, reason: str) -> None:  # type: ignore[no-untyped-def]
+    before = live_units()
+    with pytest.raises(ConfigInvalid) as info:
+        config_apply(actor="tester", text="version = 1\n" + section, source="broken.toml")
+    assert any(p.line == line and reason in f"{p.path}: {p.message}" for p in info.value.problems), str(info.value)
+    assert live_units() == before

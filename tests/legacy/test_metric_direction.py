@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from configuration.selectors import clear_caches
 from registry_ui.metric_direction import HIGHER, LOWER, metric_direction
 from registry_ui.promotion.models import GatePolicy
 
@@ -55,6 +56,7 @@ def test_default_directions_by_name_and_settings(settings) -> None:
     assert {m: metric_direction(m) for m in higher} == dict.fromkeys(higher, HIGHER)
     settings.METRICS_LOWER_IS_BETTER = ["drift"]
     settings.METRICS_HIGHER_IS_BETTER = ["error_budget_left"]
+    clear_caches()  # the lists are read at most every few seconds per process (configuration.selectors)
     assert metric_direction("feature_drift") == LOWER
     assert metric_direction("error_budget_left") == HIGHER
     assert metric_direction("train_loss", "higher") == HIGHER  # a gate policy's explicit choice wins
