@@ -5,7 +5,8 @@ comes from the metric's name: lower-is-better when one of its words (split at `_
 is in LOWER_WORDS or in the lower_is_better list; an exact name listed in higher_is_better (or
 lower_is_better) overrides the words. The lists: the configuration file's [metrics] section, else the
 METRICS_LOWER_IS_BETTER / METRICS_HIGHER_IS_BETTER settings (configuration.selectors.metric_names).
-sklearn's `neg_…` scores (`neg_log_loss`) are higher-is-better. A gate policy may also set the direction of its own metric.
+sklearn's `neg_…` scores (`neg_log_loss`) are higher-is-better. A gate policy may also set the direction
+of its own metric.
 """
 
 from __future__ import annotations
