@@ -21,3 +21,15 @@ def test_a_capped_reaper_report_says_showing_n_of_m(login) -> None:  # type: ign
     page = login("operator").get(f"/maintenance/tasks/{run.pk}/").content.decode()
     assert "showing 500 of 1000" in page
     assert "showing 500 of 700" in page
+
+
+def test_a_capped_cleanup_execute_report_says_showing_n_of_m(login) -> None:  # type: ignore[no-untyped-def]
+    run = TaskRun.objects.create(
+        kind=TaskKind.CLEANUP_EXECUTE,
+        started_by="tests",
+        state=TaskState.SUCCEEDED,
+        counts={"deleted": 0, "skipped": 900, "failed": 0},
+        report={"skipped": [{"run_id": "b" * 32, "outcome_reason": "already deleted"}] * 500},
+    )
+    page = login("operator").get(f"/maintenance/tasks/{run.pk}/").content.decode()
+    assert "showing 500 of 900" in page
