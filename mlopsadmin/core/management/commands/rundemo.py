@@ -54,6 +54,7 @@ class Command(BaseCommand):
                 self.stdout.write("Seeding demo data (teams and people from mlopsadmin/core/demo_config.toml) …")
                 with open(logs / "seed.log", "a") as seed_log, redirect_stdout(seed_log), redirect_stderr(seed_log):
                     call_command("seed_demo", "--capacity", stdout=seed_log)  # MLflow prints each version made
+            self._print_logins()  # before the web server answers: whoever waits for the page has them
             python = sys.executable
             for name, command in [
                 ("worker", [python, "-m", "celery", "-A", "mlopsadmin", "worker", "-l", "info", "--concurrency", "2"]),
@@ -82,7 +83,7 @@ class Command(BaseCommand):
                 )
             url = f"http://127.0.0.1:{options['port']}/"
             self._wait_for(url + "accounts/login/")
-            self._print_welcome(url, logs)
+            self._print_running(url, logs)
             if options["exit_after_start"]:
                 return
             while all(child.poll() is None for child in children):
@@ -133,14 +134,18 @@ class Command(BaseCommand):
             time.sleep(0.5)
         raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
-    def _print_welcome(self, url: str, logs: Path) -> None:
+    def _print_logins(self) -> None:
         summary = demo_summary()
-        self.stdout.write(self.style.SUCCESS(f"\nmlopsadmin is running at {url}"))
-        self.stdout.write(f"MLflow UI: {settings.MLFLOW_UI_URL}   logs: {logs}")
         self.stdout.write(f"\nDemo logins (password: {summary['password']}):")
         width = max(len(u) for u in summary["logins"])
         self.stdout.write(f"  {'username':<{width}}  role")
         self.stdout.write(f"  {'-' * width}  {'-' * 30}")
         for username, role in summary["logins"].items():
             self.stdout.write(f"  {username:<{width}}  {role}")
+        self.stdout.flush()
+
+    def _print_running(self, url: str, logs: Path) -> None:
+        self.stdout.write(self.style.SUCCESS(f"\nmlopsadmin is running at {url}"))
+        self.stdout.write(f"MLflow UI: {settings.MLFLOW_UI_URL}   logs: {logs}")
         self.stdout.write("\nPress Ctrl-C to stop.\n")
+        self.stdout.flush()
