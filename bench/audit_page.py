@@ -40,7 +40,14 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from mlopsadmin.audit.services import GENESIS_HASH, _canonical, digest_values  # noqa: E402
+from mlopsadmin.audit.services import (  # noqa: E402
+    DIGEST_FIELDS,
+    GENESIS_HASH,
+    KEYED,
+    UNKEYED,
+    _canonical,
+    digest_values,
+)
 from mlopsadmin.core.models import AuditEvent  # noqa: E402
 
 TEAMS = ["search", "fraud", "recommendation", "churn", ""]
@@ -80,22 +87,8 @@ WORDS = [
     "audit",
     "baseline",
 ]
-COLUMNS = (
-    "occurred_at",
-    "actor_id",
-    "actor_name",
-    "action",
-    "target_kind",
-    "target_id",
-    "team",
-    "before",
-    "after",
-    "reason",
-    "request_id",
-    "outcome",
-    "prev_hash",
-    "event_hash",
-)
+# The COPY columns: what audit_record hashes, then the hash and the chain version it used.
+COLUMNS = (*DIGEST_FIELDS, "event_hash", "chain_version")
 
 
 def _target(rng: random.Random, action: str) -> tuple[str, str, dict | None, dict | None]:
@@ -136,6 +129,7 @@ def generate(count: int, *, seed: int = 8, batch: int = 50_000) -> float:
     """Append `count` chained events with COPY; returns seconds taken."""
     rng = random.Random(seed)
     started = time.perf_counter()
+    chain_version = KEYED if settings.AUDIT_HMAC_KEY else UNKEYED  # as audit_record writes them
     last = AuditEvent.objects.order_by("-id").values_list("event_hash", "occurred_at").first()
     prev_hash, moment = (last[0], last[1]) if last else (GENESIS_HASH, datetime(2025, 1, 1, tzinfo=UTC))
     moment = max(moment, datetime.now(UTC) - timedelta(seconds=30 * count))  # ~1 year at 1M events
@@ -164,7 +158,7 @@ def generate(count: int, *, seed: int = 8, batch: int = 50_000) -> float:
                 "outcome": rng.choice(["ok"] * 18 + ["partial", "failed"]),
                 "prev_hash": prev_hash,
             }
-            event_hash = digest_values(values)
+            event_hash = digest_values(values, chain_version)
             row = [
                 moment.isoformat(),
                 "\\N",
@@ -180,6 +174,7 @@ def generate(count: int, *, seed: int = 8, batch: int = 50_000) -> float:
                 values["outcome"],
                 prev_hash,
                 event_hash,
+                str(chain_version),
             ]
             buffer.write("\t".join(_copy_text(v) for v in row) + "\n")
             prev_hash = event_hash
