@@ -15,12 +15,14 @@ from django.utils import timezone
 
 from checklists import sources
 from checklists.models import FAIL, PASS, UNKNOWN, WARN, LatencySample
-from maintenance.reaper import is_stuck, stuck_cutoff_ms, stuck_query
+from maintenance import reaper
+from maintenance.task_runs import fmt_ms
 from mlopsadmin.core.formatting import human_bytes
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib.uris import without_credentials
 
 NO_RESULTS = "no maintenance results yet"
+EVIDENCE_LINES = 25  # items named in a probe's evidence; the head line gives the total ("showing N of M")
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "wasbs", "wasb", "abfss", "oss")
 SQL_SERVERS = ("postgresql", "postgres", "mysql", "mariadb")
 
@@ -124,25 +126,25 @@ def tls() -> ProbeResult:
 
 # --- Runs and models ---------------------------------------------------------------------------
 def stuck_runs() -> ProbeResult:
-    """Stuck runs by the reaper's own rule and age (MAINTENANCE_REAPER_THRESHOLD_HOURS): a run the reaper
-    deliberately leaves alone (it logged a metric within the threshold) does not fail the checklist."""
+    """Stuck runs by the reaper's own rule and age (maintenance.reaper.stuck_runs,
+    MAINTENANCE_REAPER_THRESHOLD_HOURS): what the reaper would end now, no more (a run it leaves alone does
+    not fail the checklist) and no less (a resumed run keeping an old end_time is not called alive)."""
     hours = settings.MAINTENANCE_REAPER_THRESHOLD_HOURS
-    cutoff_ms = stuck_cutoff_ms(hours)
     experiments = {e.experiment_id: e.name for e in mlf.iter_experiments()}
-    stuck = [
-        r for r in mlf.iter_runs(list(experiments), filter_string=stuck_query(cutoff_ms)) if is_stuck(r, cutoff_ms)
-    ]
+    stuck = list(reaper.stuck_runs(list(experiments), reaper.stuck_cutoff_ms(hours)))
     if not stuck:
         return ProbeResult(
             PASS, f"No run has been RUNNING for more than {hours:g} h ({len(experiments)} experiments searched)."
         )
+    stuck.sort(key=lambda v: v.sign.at_ms or 0)
     lines = [
-        f"{experiments.get(r.experiment_id, r.experiment_id)} / {r.run_name or r.run_id} ({r.run_id})"
-        for r in stuck[:10]
+        f"{experiments.get(v.run.experiment_id, v.run.experiment_id)} / {v.run.run_name or v.run.run_id} "
+        f"({v.run.run_id}): no sign of life since {fmt_ms(v.sign.at_ms)} ({v.sign.source})"
+        for v in stuck[:EVIDENCE_LINES]
     ]
-    more = f"\n… and {len(stuck) - 10} more" if len(stuck) > 10 else ""
-    head = f"{len(stuck)} run(s) RUNNING for more than {hours:g} h with no metric logged in that time:\n"
-    return ProbeResult(FAIL, head + "\n".join(lines) + more)
+    shown = f"; showing {len(lines)} of {len(stuck)}, silent longest first" if len(stuck) > len(lines) else ""
+    head = f"{len(stuck)} run(s) RUNNING for more than {hours:g} h with no sign of life in that time{shown}:\n"
+    return ProbeResult(FAIL, head + "\n".join(lines))
 
 
 def unused_models() -> ProbeResult:

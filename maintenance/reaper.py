@@ -1,8 +1,18 @@
-"""The stuck-run reaper: RUNNING runs with no end time, started before the threshold and with no metric
-logged within it, are terminated as FAILED and tagged with when and why (or only listed, in a dry run)."""
+"""The stuck-run reaper and THE stuck-run rule (used by the reaper, the cleanup plan's "still RUNNING"
+exclusion and the weekly checklist probe; nothing else decides whether a run is stuck).
+
+A RUNNING run is stuck when its last sign of life is older than the threshold, whatever its end_time says
+(a finished run resumed with `mlflow.start_run(run_id=…)` is RUNNING with its OLD end_time; MLFLOW-NOTES.md).
+Signs of life MLflow 3 records a time for: metric values, logged models whose source run it is, the end of
+an earlier life (the end_time a resumed run keeps) and the start. Params and tags carry no time. A reaped
+run is terminated as FAILED with end_time = its last sign of life (not now: it enters the 90-day cleanup on
+time) and tagged `mlopsadmin.reaped=true`, `mlopsadmin.end_time_source`, when and why."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -28,8 +38,40 @@ from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams
 from mlopsadmin.lib import mlflow_client as mlf
 
+logger = logging.getLogger(__name__)
+
+REAPED_TAG = "mlopsadmin.reaped"
+END_TIME_SOURCE_TAG = "mlopsadmin.end_time_source"
 REAPED_AT_TAG = "mlopsadmin.reaped_at"
 REAP_REASON_TAG = "mlopsadmin.reap_reason"
+# Where a last sign of life comes from (the value of END_TIME_SOURCE_TAG), preferred in this order on a tie.
+SOURCE_METRIC, SOURCE_MODEL, SOURCE_PREVIOUS_END, SOURCE_START = (
+    "last_metric",
+    "logged_model",
+    "previous_end_time",
+    "start_time",
+)
+CONFIRM_BATCH = {True: 500, False: 50}  # suspects confirmed per call: from the backend store / over REST
+
+
+@dataclass(frozen=True)
+class SignOfLife:
+    """The newest time (ms since the epoch) a run is known to have done something, and where it comes from
+    (SOURCE_*); at_ms None when MLflow records no time at all for the run."""
+
+    at_ms: int | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The rule's answer for one listed run; `activity` is set when the run was confirmed against its full
+    metric history and logged models (only runs that looked stuck on what the listing returned)."""
+
+    run: mlf.Run
+    sign: SignOfLife
+    stuck: bool
+    activity: mlf.RunActivity | None = None
 
 
 def stuck_cutoff_ms(hours: float | None = None) -> int:
@@ -40,15 +82,87 @@ def stuck_cutoff_ms(hours: float | None = None) -> int:
 
 
 def stuck_query(cutoff_ms: int) -> str:
-    """The server-side filter for stuck-run suspects (RUNNING, started before the cutoff)."""
+    """The server-side filter for stuck-run suspects: RUNNING and started before the cutoff (the start is
+    a sign of life, so a run started later cannot be stuck)."""
     return f"attributes.status = 'RUNNING' AND attributes.start_time < {cutoff_ms}"
 
 
-def is_stuck(run: mlf.Run, cutoff_ms: int) -> bool:
-    """The reaper's rule: RUNNING, no end time, started before the cutoff and no metric logged since it."""
-    if run.status != "RUNNING" or run.end_time or (run.start_time or 0) >= cutoff_ms:
+def last_sign_of_life(run: mlf.Run, activity: mlf.RunActivity | None = None) -> SignOfLife:
+    """The newest of: the metric timestamps the run was listed with (each key's latest value), and with
+    `activity` its newest metric value of any step and its logged models' last update; the end_time it
+    kept from an earlier life (RUNNING runs only: a resumed run); its start_time. Pure function."""
+    seen: list[tuple[int | None, str]] = [(run.last_metric_time, SOURCE_METRIC)]
+    if activity is not None:
+        seen += [(activity.last_metric_time, SOURCE_METRIC), (activity.last_model_time, SOURCE_MODEL)]
+    seen += [(run.end_time if run.status == "RUNNING" else None, SOURCE_PREVIOUS_END), (run.start_time, SOURCE_START)]
+    best = SignOfLife(None, "")
+    for at_ms, source in seen:
+        if at_ms and (best.at_ms is None or at_ms > best.at_ms):
+            best = SignOfLife(int(at_ms), source)
+    return best
+
+
+def is_stuck(run: mlf.Run, cutoff_ms: int, activity: mlf.RunActivity | None = None) -> bool:
+    """THE stuck-run rule: RUNNING and the last sign of life (last_sign_of_life) is older than `cutoff_ms`,
+    whatever end_time says. A run with no recorded time at all is never called stuck. Pure function."""
+    if run.status != "RUNNING":
         return False
-    return not (run.last_metric_time and run.last_metric_time >= cutoff_ms)
+    at_ms = last_sign_of_life(run, activity).at_ms
+    return at_ms is not None and at_ms < cutoff_ms
+
+
+def running_reason(run: mlf.Run, cutoff_ms: int) -> str:
+    """Why a cleanup keeps a RUNNING run, by the rule above on what the listing returned: stuck (the
+    reaper's job) or alive, with the last sign of life."""
+    sign = last_sign_of_life(run)
+    when = f"{fmt_ms(sign.at_ms)} ({sign.source or 'no time recorded'})"
+    if is_stuck(run, cutoff_ms):
+        return f"still RUNNING: stuck, no sign of life since {when}; the reaper's job"
+    return f"still RUNNING: alive, last sign of life {when}"
+
+
+def activity_store() -> str:
+    """The backend store URI when it can be read (read-only) for confirming suspects, else '' (then the
+    tracking API is asked: slower, same answer)."""
+    uri = settings.MLFLOW_BACKEND_STORE_URI
+    return uri if uri and not mlf.backend_store_unusable_reason(uri) else ""
+
+
+def judge(runs: Iterable[mlf.Run], cutoff_ms: int, *, store_uri: str = "") -> Iterator[Verdict]:
+    """The rule over a stream of listed runs. A run that looks stuck on what the listing returned is
+    confirmed, in batches, against its full metric history and logged models (MLflow's latest value of a
+    metric is its highest step: a resumed run logging lower steps again would otherwise look silent), from
+    the backend store `store_uri` when given, else through the tracking API. Verdicts come out per batch,
+    not in listing order. Raises MlflowError."""
+    pending: list[mlf.Run] = []
+    for run in runs:
+        if not is_stuck(run, cutoff_ms):
+            yield Verdict(run, last_sign_of_life(run), False)
+            continue
+        pending.append(run)
+        if len(pending) >= CONFIRM_BATCH[bool(store_uri)]:
+            yield from _confirm(pending, cutoff_ms, store_uri)
+            pending = []
+    yield from _confirm(pending, cutoff_ms, store_uri)
+
+
+def _confirm(suspects: list[mlf.Run], cutoff_ms: int, store_uri: str) -> Iterator[Verdict]:
+    if not suspects:
+        return
+    try:
+        activities = mlf.runs_activity(suspects, store_uri=store_uri)
+    except mlf.BackendStoreError as exc:
+        logger.warning("reaper: %s; asking the tracking API instead", exc)
+        activities = mlf.runs_activity(suspects)
+    for run in suspects:
+        activity = activities.get(run.run_id)
+        yield Verdict(run, last_sign_of_life(run, activity), is_stuck(run, cutoff_ms, activity), activity)
+
+
+def stuck_runs(experiment_ids: list[str], cutoff_ms: int) -> Iterator[Verdict]:
+    """The stuck runs of these experiments (all pages), confirmed: what the reaper would end now."""
+    listed = mlf.iter_runs(experiment_ids, filter_string=stuck_query(cutoff_ms))
+    yield from (verdict for verdict in judge(listed, cutoff_ms, store_uri=activity_store()) if verdict.stuck)
 
 
 def reaper_start(
@@ -78,8 +192,8 @@ def reaper_start(
 
 
 def reaper_run(run: TaskRun) -> None:
-    """Handler: RUNNING, no end time, started before the threshold and no metric logged within it
-    → terminated as FAILED and tagged with when and why (unless a dry run)."""
+    """Handler: every RUNNING run whose last sign of life is older than the threshold (is_stuck, confirmed
+    by judge) → terminated as FAILED at that last sign of life and tagged (unless a dry run)."""
     dry_run = bool(run.parameters.get("dry_run", True))
     hours = float(run.parameters.get("threshold_hours", settings.MAINTENANCE_REAPER_THRESHOLD_HOURS))
     cutoff_ms = stuck_cutoff_ms(hours)
@@ -87,39 +201,36 @@ def reaper_run(run: TaskRun) -> None:
     experiments = [mlf.get_experiment(scoped)] if scoped else list(mlf.iter_experiments())
     names = {e.experiment_id: e.name for e in experiments}
     teams = all_teams()
+    store_uri = activity_store()
     # Collect first, change later: terminating runs while paging would shift the server's offsets.
     suspects: list[dict[str, Any]] = []
+    activities: dict[str, mlf.RunActivity | None] = {}
     alive: list[dict[str, Any]] = []
     ids = [e.experiment_id for e in experiments]
     query = stuck_query(cutoff_ms)
     seen = alive_count = 0
     for start in range(0, len(ids), 100):
-        for mrun in mlf.iter_runs(
-            ids[start : start + 100], filter_string=query, page_size=settings.MAINTENANCE_RUNS_PAGE_SIZE
-        ):
-            entry = {
-                "run_id": mrun.run_id,
-                "experiment_id": mrun.experiment_id,
-                "run_name": mrun.run_name,
-                "started": fmt_ms(mrun.start_time),
-                "last_metric": fmt_ms(mrun.last_metric_time),
-            }
-            if not is_stuck(mrun, cutoff_ms):
+        chunk = ids[start : start + 100]
+        listed = mlf.iter_runs(chunk, filter_string=query, page_size=settings.MAINTENANCE_RUNS_PAGE_SIZE)
+        for verdict in judge(listed, cutoff_ms, store_uri=store_uri):
+            entry = _entry(verdict)
+            if not verdict.stuck:
                 alive_count += 1
                 if len(alive) < REPORT_LIST_LIMIT:
                     alive.append(entry)
             else:
                 suspects.append(entry)
+                activities[verdict.run.run_id] = verdict.activity
             seen += 1
             if seen % 500 == 0:
                 task_run_progress(run)  # heartbeat while listing
         task_run_progress(run, done=0, total=max(1, len(suspects)))
     counts = {"stuck": len(suspects), "reaped": 0, "changed": 0, "failed": 0, "alive": alive_count}
-    reason = f"RUNNING for more than {hours:g} h with no metric logged in that time"
+    reason = f"RUNNING with no sign of life for more than {hours:g} h (no metric, logged model, start or resume since)"
     reaped: list[dict[str, Any]] = []
     for index, entry in enumerate(suspects, start=1):
         if not dry_run:
-            outcome = _reap_one(entry, cutoff_ms, reason, names, teams, run)
+            outcome = _reap_one(entry, activities[entry["run_id"]], cutoff_ms, reason, names, teams, run)
             counts[outcome] += 1
             entry["outcome"] = outcome
         else:
@@ -135,19 +246,41 @@ def reaper_run(run: TaskRun) -> None:
     )
 
 
+def _entry(verdict: Verdict) -> dict[str, Any]:
+    run, sign = verdict.run, verdict.sign
+    return {
+        "run_id": run.run_id,
+        "experiment_id": run.experiment_id,
+        "run_name": run.run_name,
+        "started": fmt_ms(run.start_time),
+        "last_metric": fmt_ms(run.last_metric_time),
+        "last_sign_of_life": fmt_ms(sign.at_ms),
+        "end_time_source": sign.source,
+    }
+
+
 def _reap_one(
-    entry: dict[str, Any], cutoff_ms: int, reason: str, names: dict[str, str], teams: list[Team], run: TaskRun
+    entry: dict[str, Any],
+    activity: mlf.RunActivity | None,
+    cutoff_ms: int,
+    reason: str,
+    names: dict[str, str],
+    teams: list[Team],
+    run: TaskRun,
 ) -> str:
     try:
         fresh = mlf.get_run(entry["run_id"])
     except mlf.MlflowNotFound:
         return "changed"
-    if not is_stuck(fresh, cutoff_ms):
+    if not is_stuck(fresh, cutoff_ms, activity):
         return "changed"  # it finished or logged something since we listed it
+    sign = last_sign_of_life(fresh, activity)
+    entry.update(last_sign_of_life=fmt_ms(sign.at_ms), end_time_source=sign.source)
     now_iso = timezone.now().isoformat(timespec="seconds")
+    tags = {REAPED_TAG: "true", END_TIME_SOURCE_TAG: sign.source, REAPED_AT_TAG: now_iso, REAP_REASON_TAG: reason}
     try:
-        mlf.set_terminated(fresh.run_id, status="FAILED")
-        mlf.log_batch(fresh.run_id, tags={REAPED_AT_TAG: now_iso, REAP_REASON_TAG: reason})
+        _terminate(fresh.run_id, sign.at_ms)
+        mlf.log_batch(fresh.run_id, tags=tags)
     except mlf.MlflowUnavailable:
         raise
     except mlf.MlflowError as exc:
@@ -160,8 +293,22 @@ def _reap_one(
         target_kind="run",
         target_id=fresh.run_id,
         team=team.name if team else "",
-        before={"status": "RUNNING"},
-        after={"status": "FAILED", REAPED_AT_TAG: now_iso},
+        before={"status": "RUNNING", "end_time": fresh.end_time},
+        after={"status": "FAILED", "end_time": sign.at_ms, **tags},
         reason=reason,
     )
     return "reaped"
+
+
+def _terminate(run_id: str, end_time: int | None) -> None:
+    """set_terminated(FAILED, end_time); when the write fails, MLflow is read back: a write that was applied
+    anyway counts as done (raises the write's error otherwise)."""
+    try:
+        mlf.set_terminated(run_id, status="FAILED", end_time=end_time)
+    except mlf.MlflowError:
+        try:
+            after = mlf.get_run(run_id)
+        except mlf.MlflowError:
+            after = None
+        if after is None or (after.status, after.end_time) != ("FAILED", end_time):
+            raise

@@ -16,8 +16,9 @@ from django.utils import timezone
 from catalog.selectors import experiment_teams
 from configuration.selectors import cleanup_defaults
 from maintenance.cleanup import sources
-from maintenance.cleanup.protection import exclusion_reason, protected_run_ids
+from maintenance.cleanup.protection import exclusion_reason, protected_run_ids, reason_group
 from maintenance.models import CleanupPlan, PlanItem, PlanState, TaskKind, TaskRun, TaskState
+from maintenance.reaper import stuck_cutoff_ms
 from maintenance.selectors import experiment_resolve
 from maintenance.task_runs import fmt_ms, now_ms, task_run_create, task_run_enqueue, task_run_finish, task_run_progress
 from mlopsadmin.audit.services import audit_record
@@ -169,6 +170,7 @@ def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[d
         )
     counts = {"candidates": 0, "excluded": 0, "experiments": len(experiments), "estimated_bytes": 0}
     by_reason: dict[str, int] = {}
+    stuck_before = stuck_cutoff_ms()  # one cutoff for every RUNNING run of this plan
     pending: list[PlanItem] = []
     finished = 0
     with ThreadPoolExecutor(max_workers=max(1, len(chunks)), thread_name_prefix="cleanup-plan") as pool:
@@ -191,6 +193,7 @@ def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[d
                             by_id[mrun.experiment_id],
                             teams[mrun.experiment_id],
                             protected,
+                            stuck_before,
                             size,
                             counts,
                             by_reason,
@@ -214,14 +217,15 @@ def _plan_item(
     experiment: mlf.Experiment,
     team: Team | None,
     protected: set[str],
+    stuck_before: int,
     size: int | None,
     counts: dict[str, int],
     by_reason: dict[str, int],
 ) -> PlanItem:
-    excluded_reason = exclusion_reason(mrun, protected)
+    excluded_reason = exclusion_reason(mrun, protected, stuck_before_ms=stuck_before)
     if excluded_reason:
         counts["excluded"] += 1
-        by_reason[excluded_reason.split("=")[0]] = by_reason.get(excluded_reason.split("=")[0], 0) + 1
+        by_reason[reason_group(excluded_reason)] = by_reason.get(reason_group(excluded_reason), 0) + 1
         reason = excluded_reason
     else:
         counts["candidates"] += 1

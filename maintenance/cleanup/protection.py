@@ -1,7 +1,8 @@
 """Which runs a cleanup never deletes: the one place for that rule (planning and execution both ask it).
 
 A run is protected when it
-- is still RUNNING (stuck runs are the reaper's job, never the cleanup's);
+- is still RUNNING: stuck or alive by the reaper's rule (maintenance.reaper.is_stuck), said in the reason;
+  stuck runs are the reaper's job, never the cleanup's;
 - is tagged `keep` (key in any case) with any truthy spelling (KEEP_TRUE: true, yes, y, 1, on, keep — plus configuration
   [cleanup] keep_values), compared trimmed and case-insensitively; a value that is neither clearly true nor
   clearly false (KEEP_FALSE, or empty) also protects, with the reason "keep=<value>: not understood, kept";
@@ -19,6 +20,7 @@ import re
 from urllib.parse import urlsplit
 
 from configuration.selectors import keep_values
+from maintenance.reaper import running_reason, stuck_cutoff_ms
 from mlopsadmin.lib import mlflow_client as mlf
 
 KEEP_TAG = "keep"
@@ -111,10 +113,12 @@ def _under(source: str, artifact_uri: str) -> bool:
     return inner == outer or inner.startswith(outer + "/")
 
 
-def exclusion_reason(run: mlf.Run, protected: set[str]) -> str:
-    """Why `run` must be kept ('' when it may be deleted). `protected`: from protected_run_ids()."""
+def exclusion_reason(run: mlf.Run, protected: set[str], *, stuck_before_ms: int | None = None) -> str:
+    """Why `run` must be kept ('' when it may be deleted). `protected`: from protected_run_ids();
+    `stuck_before_ms`: the reaper's cutoff for a RUNNING run's last sign of life (default: now minus
+    MAINTENANCE_REAPER_THRESHOLD_HOURS; a plan passes one cutoff for all its runs)."""
     if run.status == "RUNNING":
-        return "still RUNNING (stuck runs are the reaper's job)"
+        return running_reason(run, stuck_cutoff_ms() if stuck_before_ms is None else stuck_before_ms)[:256]
     for key, value in run.tags.items():
         keep = keep_tag_reason(value) if key.strip().lower() == KEEP_TAG else ""
         if keep:
@@ -141,3 +145,9 @@ def keep_tag_reason(value: str | None) -> str:
 def backs_a_version_now(run_id: str) -> bool:
     """True when a registered model version names this run now (asked again just before deleting it)."""
     return any(True for _ in mlf.iter_model_versions(filter_string=f"run_id = '{run_id}'"))
+
+
+def reason_group(reason: str) -> str:
+    """The kind of an exclusion reason, for counting them ("tagged keep", "still RUNNING: stuck", ...):
+    its text before any value, date or detail."""
+    return reason.split("=")[0].split(",")[0].strip()

@@ -44,7 +44,15 @@ from mlopsadmin.lib.mlflow_http import (
     server_version,
     timed_call,
 )
-from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, ModelVersion, PurgeResult, RegisteredModel, Run
+from mlopsadmin.lib.mlflow_records import (
+    Experiment,
+    MetricPoint,
+    ModelVersion,
+    PurgeResult,
+    RegisteredModel,
+    Run,
+    RunActivity,
+)
 from mlopsadmin.lib.mlflow_records import run_record as _run
 from mlopsadmin.lib.mlflow_registry import (
     MODELS_PAGE_SIZE,
@@ -79,6 +87,7 @@ from mlopsadmin.lib.mlflow_tracking import (
     log_batch,
     rename_experiment,
     restore_run,
+    run_activity,
     set_run_tag,
     set_terminated,
 )
@@ -101,6 +110,7 @@ __all__ = [
     "ModelVersion",
     "RegisteredModel",
     "Run",
+    "RunActivity",
     "client",
     "client_version",
     "create_experiment",
@@ -114,6 +124,7 @@ __all__ = [
     "delete_model_version_tag",
     "delete_run",
     "restore_run",
+    "run_activity",
     "display_uri",
     "get_experiment",
     "get_experiment_by_name",
@@ -252,7 +263,7 @@ def iter_store_cleanup_runs(
         uri, [int(i) for i in experiment_ids], statuses=statuses, cutoff_ms=cutoff_ms, tag_keys=tag_keys
     )
     for row in _store_rows(rows):
-        run_id, experiment_id, name, status, start_time, end_time, *values = row
+        run_id, experiment_id, name, status, start_time, end_time, latest_metric_time, *values = row
         yield Run(
             run_id=run_id,
             experiment_id=str(experiment_id),
@@ -263,7 +274,24 @@ def iter_store_cleanup_runs(
             lifecycle_stage="active",
             artifact_uri="",
             tags={key: value or "" for key, value in zip(tag_keys, values, strict=True) if value is not None},
+            latest_metric_time=latest_metric_time,
         )
+
+
+def runs_activity(runs: list[Run], *, store_uri: str = "") -> dict[str, RunActivity]:
+    """run id → RunActivity (mlflow_records) of these runs: from the backend store (read-only, two grouped
+    queries per 500 runs) with `store_uri`, else through the tracking API (per run: one call per metric key
+    and one logged-model search). Raises BackendStoreError when the store read fails, MlflowError otherwise."""
+    if not store_uri:
+        return {run.run_id: run_activity(run) for run in runs}
+    from mlopsadmin.lib import mlflow_store
+
+    rows = _store_call(lambda: mlflow_store.run_activity(store_uri, [run.run_id for run in runs]))
+    found = {run.run_id: rows.get(run.run_id, (None, None)) for run in runs}
+    return {
+        run_id: RunActivity(run_id, last_metric_time=metric, last_model_time=model)
+        for run_id, (metric, model) in found.items()
+    }
 
 
 def search_runs_page(

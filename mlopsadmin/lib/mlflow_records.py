@@ -40,10 +40,26 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     metric_timestamps: dict[str, int] = field(default_factory=dict)
+    # backend-store listings read only the newest of the latest-metric timestamps, not each key's
+    latest_metric_time: int | None = None
 
     @property
     def last_metric_time(self) -> int | None:
-        return max(self.metric_timestamps.values(), default=None)
+        """The newest timestamp among the metric values MLflow returns with the run (each key's latest,
+        i.e. highest-step, value), None when it has no metric."""
+        return max(self.metric_timestamps.values(), default=self.latest_metric_time)
+
+
+@dataclass(frozen=True)
+class RunActivity:
+    """When a run last did something, beyond its start and end time (ms since the epoch, None when never):
+    the newest timestamp among ALL its metric values (MLflow's "latest" metric of a key is the highest
+    step, not the newest write) and the newest creation/update time of a logged model whose source run it
+    is (MLflow 3 checkpoints). MLflow keeps no time for param or tag writes."""
+
+    run_id: str
+    last_metric_time: int | None = None
+    last_model_time: int | None = None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any
 import mlflow
 import sqlalchemy as sa
 from mlflow.store.model_registry.dbmodels.models import SqlModelVersion
-from mlflow.store.tracking.dbmodels.models import SqlLoggedModel, SqlRun, SqlTag
+from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlLoggedModel, SqlMetric, SqlRun, SqlTag
 
 STREAM_ROWS = 1000  # rows per fetch from the server-side cursor
 ID_CHUNK = 500  # experiment ids / model ids per IN list
@@ -159,8 +159,19 @@ def iter_cleanup_rows(
 ) -> Iterator[Any]:
     """Active runs of these experiments that a cleanup plan looks at: `statuses` ended before the cutoff,
     and RUNNING started before it. Rows (run_uuid, experiment_id, name, status, start_time, end_time,
-    *tag values), ordered by experiment then run."""
+    latest_metric_time, *tag values), ordered by experiment then run. latest_metric_time (RUNNING rows only,
+    else None): the newest timestamp of the run's `latest_metrics` rows — exactly the metric timestamps the
+    tracking API returns with a run, so both plan sources judge a RUNNING run alike."""
     tags = [_tag(key) for key in tag_keys]
+    run: Any = SqlRun  # MLflow declares untyped Columns: comparisons would type as bool
+    latest: Any = SqlLatestMetric
+    latest_metric_time = sa.case(
+        (
+            run.status == "RUNNING",
+            sa.select(sa.func.max(latest.timestamp)).where(latest.run_uuid == run.run_uuid).scalar_subquery(),
+        ),
+        else_=sa.null(),
+    ).label("latest_metric_time")
     columns = [
         SqlRun.run_uuid,
         SqlRun.experiment_id,
@@ -168,9 +179,9 @@ def iter_cleanup_rows(
         SqlRun.status,
         SqlRun.start_time,
         SqlRun.end_time,
+        latest_metric_time,
         *tags,
     ]
-    run: Any = SqlRun  # MLflow declares untyped Columns: comparisons would type as bool
     wanted = sa.or_(
         sa.and_(run.status.in_(statuses), run.end_time < cutoff_ms),
         sa.and_(run.status == "RUNNING", run.start_time < cutoff_ms),
@@ -204,4 +215,30 @@ def logged_model_source_runs(uri: str, model_ids: list[str]) -> dict[str, str]:
             SqlLoggedModel.lifecycle_stage != "deleted",
         )
         found.update({model_id: run_id for model_id, run_id in _stream(uri, statement) if run_id})
+    return found
+
+
+def run_activity(uri: str, run_ids: list[str]) -> dict[str, tuple[int | None, int | None]]:
+    """run id → (newest timestamp among all its metric values, newest update time of a logged model whose
+    source run it is), for these runs; runs with neither are left out."""
+    metric: Any = SqlMetric
+    model: Any = SqlLoggedModel
+    found: dict[str, tuple[int | None, int | None]] = {}
+    ordered = sorted(set(run_ids))
+    for start in range(0, len(ordered), ID_CHUNK):
+        chunk = ordered[start : start + ID_CHUNK]
+        metrics = (
+            sa.select(metric.run_uuid, sa.func.max(metric.timestamp))
+            .where(metric.run_uuid.in_(chunk))
+            .group_by(metric.run_uuid)
+        )
+        for run_id, newest in _stream(uri, metrics):
+            found[run_id] = (newest, None)
+        models = (
+            sa.select(model.source_run_id, sa.func.max(model.last_updated_timestamp_ms))
+            .where(model.source_run_id.in_(chunk))
+            .group_by(model.source_run_id)
+        )
+        for run_id, newest in _stream(uri, models):
+            found[run_id] = (found.get(run_id, (None, None))[0], newest)
     return found

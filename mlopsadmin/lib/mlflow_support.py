@@ -6,9 +6,13 @@ product itself never logs or loads a model). Import as `from mlopsadmin.lib impo
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
-from mlopsadmin.lib.mlflow_connection import use_fluent_api
+from mlopsadmin.lib.mlflow_connection import tracking_uri, use_fluent_api
 from mlopsadmin.lib.mlflow_errors import call
 
 # isort: split
@@ -44,3 +48,46 @@ def load_pyfunc(model_uri: str) -> Any:
     """Load a logged or registered model (`models:/name@alias`, `runs:/…`) as a pyfunc model."""
     use_fluent_api()
     return call("load_model", mlflow.pyfunc.load_model, model_uri)
+
+
+_RESUME_AND_DIE = """
+import json, os, sys
+import mlflow
+mlflow.start_run(run_id=sys.argv[1])
+for key, value, timestamp, step in json.loads(sys.argv[2]):
+    mlflow.log_metric(key, value, step=step, timestamp=timestamp)
+os._exit(9)
+"""
+
+
+def resume_and_die(run_id: str, *, metrics: list[tuple[str, float, int, int]] | None = None) -> None:
+    """What a resumed training script that crashes does to a run: a separate Python process calls
+    `mlflow.start_run(run_id=…)` on it, logs `metrics` ((key, value, timestamp ms, step)) and dies without
+    `end_run` (os._exit: no atexit). MLflow then leaves the run RUNNING with its old end_time
+    (../shared/MLFLOW-NOTES.md). Raises RuntimeError when the process did not get as far as dying."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()}
+    done = subprocess.run(
+        [sys.executable, "-c", _RESUME_AND_DIE, run_id, json.dumps(metrics or [])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 9:
+        raise RuntimeError(f"resuming {run_id} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+def create_logged_model(experiment_id: str, run_id: str, *, name: str = "checkpoint") -> str:
+    """Create a LoggedModel (MLflow 3) whose source run is `run_id`, as `log_model` inside a run does; its
+    creation time is the server's now. Returns the model id."""
+    from mlopsadmin.lib.mlflow_connection import client
+
+    model = call(
+        "create_logged_model",
+        client().create_logged_model,
+        experiment_id=experiment_id,
+        name=name,
+        source_run_id=run_id,
+    )
+    return str(model.model_id)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from mlopsadmin.lib import mlflow_filters
 from mlopsadmin.lib.mlflow_connection import client
 from mlopsadmin.lib.mlflow_errors import call, paginate
-from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, Run, experiment_record, run_record
+from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, Run, RunActivity, experiment_record, run_record
 
 RUNS_PAGE_SIZE = 1000
 EXPERIMENTS_PAGE_SIZE = 1000
@@ -150,3 +150,24 @@ def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
         (MetricPoint(int(m.step), float(m.value), int(m.timestamp)) for m in history),
         key=lambda p: (p.step, p.timestamp),
     )
+
+
+def run_activity(run: Run) -> RunActivity:
+    """When `run` last did something, through the tracking API: the full history of every metric it has
+    (one `get_metric_history` per key; MLflow's latest value of a key is its highest step, so a resumed run
+    logging lower steps again would hide its newest writes) and the logged models whose source run it is
+    (`search_logged_models`, MLflow 3)."""
+    newest_metric: int | None = None
+    for key in run.metric_timestamps:
+        for point in get_metric_history(run.run_id, key):
+            newest_metric = max(newest_metric or 0, point.timestamp)
+    newest_model: int | None = None
+    for model in paginate(
+        "search_logged_models",
+        client().search_logged_models,
+        experiment_ids=[run.experiment_id],
+        filter_string=f"source_run_id = '{run.run_id}'",
+    ):
+        stamp = model.last_updated_timestamp or model.creation_timestamp
+        newest_model = max(newest_model or 0, int(stamp)) if stamp else newest_model
+    return RunActivity(run_id=run.run_id, last_metric_time=newest_metric, last_model_time=newest_model)

@@ -14,6 +14,7 @@ import pytest
 
 from maintenance.cleanup.sources import SOURCE_API, SOURCE_STORE
 from maintenance.models import CleanupPlan, TaskKind, TaskRun, TaskState
+from maintenance.task_runs import fmt_ms
 from maintenance.tasks import task_run_execute
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib import mlflow_client as mlf
@@ -125,6 +126,11 @@ def seeded(mlflow: str, unique: str, tmp_path: Path) -> dict[str, Any]:
 
 def test_store_and_api_plans_are_identical(seeded: dict[str, Any], settings: Any) -> None:
     runs = seeded["runs"]
+    # finished long ago, resumed by a script that was killed (RUNNING with its old end_time): one silent
+    # since 100 days, one that logged an hour ago (issue 15, case 3)
+    for label, logged_at in (("resumed-stuck", 100 * DAY_MS), ("resumed-alive", 3_600_000)):
+        runs[label] = make_run(seeded["second"], status="FINISHED", name=label)
+        mlflow_support.resume_and_die(runs[label], metrics=[("loss", 0.1, int(time.time() * 1000) - logged_at, 1)])
     store_items, api_items = _both(settings, scope="team", scope_value=seeded["team"].name)
     assert store_items == api_items
     candidates = {r for r, item in store_items.items() if not item[1]}
@@ -135,8 +141,7 @@ def test_store_and_api_plans_are_identical(seeded: dict[str, Any], settings: Any
     )
     assert candidates == expected
     reasons = {
-        label: store_items[runs[label]][2]
-        for label in ("keep-upper", "keep-space", "tagged", "version", "logged", "running")
+        label: store_items[runs[label]][2] for label in ("keep-upper", "keep-space", "tagged", "version", "logged")
     }
     assert reasons == {
         "keep-upper": "tagged keep=true",
@@ -144,8 +149,16 @@ def test_store_and_api_plans_are_identical(seeded: dict[str, Any], settings: Any
         "tagged": "tagged mlflow.registeredModelName=m",
         "version": "source of a registered model version",
         "logged": "source of a registered model version",
-        "running": "still RUNNING (stuck runs are the reaper's job)",
     }
+    # RUNNING runs are kept, judged by the reaper's rule (last sign of life, whatever end_time says)
+    started = fmt_ms(mlf.get_run(runs["running"]).start_time)
+    assert (
+        store_items[runs["running"]][2]
+        == f"still RUNNING: stuck, no sign of life since {started} (start_time); the reaper's job"
+    )
+    assert store_items[runs["resumed-stuck"]][2].startswith("still RUNNING: stuck, no sign of life since")
+    assert store_items[runs["resumed-stuck"]][2].endswith("(last_metric); the reaper's job")
+    assert store_items[runs["resumed-alive"]][2].startswith("still RUNNING: alive, last sign of life")
     for label in ("finished", "recent", "running-new", "deleted", "in-deleted-exp"):
         assert runs[label] not in store_items, label
     assert store_items[runs["failed-0"]][-1] == 1200 and store_items[runs["keep-upper"]][-1] == 99

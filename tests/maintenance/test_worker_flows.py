@@ -135,7 +135,7 @@ def test_reaper_reaps_only_silent_old_runs(celery_worker, personas, make_experim
     for run_id in (stuck, silent):
         reaped = mlf.get_run(run_id)
         assert reaped.status == "FAILED" and reaped.end_time
-        assert reaped.tags["mlopsadmin.reaped_at"] and "no metric" in reaped.tags["mlopsadmin.reap_reason"]
+        assert reaped.tags["mlopsadmin.reaped_at"] and "no sign of life" in reaped.tags["mlopsadmin.reap_reason"]
         assert AuditEvent.objects.filter(action="run.reap", target_id=run_id).count() == 1
     assert mlf.get_run(recent).status == "RUNNING"
     assert mlf.get_run(logging_run).status == "RUNNING"
