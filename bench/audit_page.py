@@ -133,12 +133,18 @@ def generate(count: int, *, seed: int = 8, batch: int = 50_000) -> float:
     last = AuditEvent.objects.order_by("-id").values_list("event_hash", "occurred_at").first()
     prev_hash, moment = (last[0], last[1]) if last else (GENESIS_HASH, datetime(2025, 1, 1, tzinfo=UTC))
     moment = max(moment, datetime.now(UTC) - timedelta(seconds=30 * count))  # ~1 year at 1M events
+    with connection.cursor() as cursor:  # COPY takes ids from the sequence one by one: predict them
+        cursor.execute("SELECT last_value, is_called FROM core_auditevent_id_seq")
+        last_value, is_called = cursor.fetchone()
+    next_id = last_value + 1 if is_called else last_value
     written = 0
+    operation: tuple[int, int] | None = None  # (head id, items left): a cleanup and its run deletions
     while written < count:
         buffer = io.StringIO()
         for _ in range(min(batch, count - written)):
             moment += timedelta(seconds=rng.randint(1, 59), microseconds=rng.randrange(1_000_000))
-            action = rng.choice(ACTIONS)
+            action = "run.delete" if operation else rng.choice(ACTIONS)
+            operation_id = operation[0] if operation else None
             kind, target_id, before, after = _target(rng, action)
             reason = " ".join(rng.sample(WORDS, 3)) if rng.random() < 0.6 else ""
             if rng.random() < 0.001:
@@ -157,6 +163,7 @@ def generate(count: int, *, seed: int = 8, batch: int = 50_000) -> float:
                 "request_id": f"{rng.getrandbits(128):032x}",
                 "outcome": rng.choice(["ok"] * 18 + ["partial", "failed"]),
                 "prev_hash": prev_hash,
+                "operation_id": operation_id,
             }
             event_hash = digest_values(values, chain_version)
             row = [
@@ -173,11 +180,17 @@ def generate(count: int, *, seed: int = 8, batch: int = 50_000) -> float:
                 values["request_id"],
                 values["outcome"],
                 prev_hash,
+                "\\N" if operation_id is None else str(operation_id),
                 event_hash,
                 str(chain_version),
             ]
             buffer.write("\t".join(_copy_text(v) for v in row) + "\n")
             prev_hash = event_hash
+            if operation is not None:
+                operation = (operation[0], operation[1] - 1) if operation[1] > 1 else None
+            elif action == "task.start" and rng.random() < 0.02:  # 1 in 50 task starts: 5-100 run deletions
+                operation = (next_id, rng.randint(5, 100))
+            next_id += 1
             written += 1
         buffer.seek(0)
         with connection.cursor() as cursor:

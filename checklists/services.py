@@ -27,6 +27,7 @@ from checklists.models import (
     InstanceItem,
     LatencySample,
 )
+from mlopsadmin.audit.operations import audit_operation
 from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.lib import mlflow_client as mlf
@@ -52,37 +53,44 @@ def definitions_sync(*, actor: Any = SYSTEM_ACTOR) -> list[ChecklistDefinition]:
     """Load the code's definition files; a file whose version is not in the database yet becomes a new
     definition version. Admin edits made in the UI survive until the file's version is raised."""
     created = []
-    for kind, spec in code_definitions().items():
-        with transaction.atomic():
-            if ChecklistDefinition.objects.select_for_update().filter(kind=kind, code_version=spec.version).exists():
-                continue
-            latest = latest_definition(kind)
-            try:
-                with transaction.atomic():
-                    definition = ChecklistDefinition.objects.create(
-                        kind=kind,
-                        version=(latest.version + 1) if latest else 1,
-                        title=spec.title,
-                        code_version=spec.version,
-                        source="code",
-                        created_by=actor_label(actor),
-                        note=f"Loaded from definitions/{kind}.md (file version {spec.version}).",
+    with audit_operation():  # one operation: every definition loaded now
+        for kind, spec in code_definitions().items():
+            with transaction.atomic():
+                if (
+                    ChecklistDefinition.objects.select_for_update()
+                    .filter(kind=kind, code_version=spec.version)
+                    .exists()
+                ):
+                    continue
+                latest = latest_definition(kind)
+                try:
+                    with transaction.atomic():
+                        definition = ChecklistDefinition.objects.create(
+                            kind=kind,
+                            version=(latest.version + 1) if latest else 1,
+                            title=spec.title,
+                            code_version=spec.version,
+                            source="code",
+                            created_by=actor_label(actor),
+                            note=f"Loaded from definitions/{kind}.md (file version {spec.version}).",
+                        )
+                except IntegrityError:
+                    continue  # another process loaded it at the same moment
+                DefinitionItem.objects.bulk_create(
+                    DefinitionItem(
+                        definition=definition, position=n, key=i.key, text=i.text, mode=i.mode, probe=i.probe
                     )
-            except IntegrityError:
-                continue  # another process loaded it at the same moment
-            DefinitionItem.objects.bulk_create(
-                DefinitionItem(definition=definition, position=n, key=i.key, text=i.text, mode=i.mode, probe=i.probe)
-                for n, i in enumerate(spec.items, start=1)
-            )
-            audit_record(
-                actor=actor,
-                action="checklist.definition_load",
-                target_kind="checklist",
-                target_id=f"definition/{kind}",
-                before=_definition_snapshot(latest) if latest else None,
-                after=_definition_snapshot(definition),
-            )
-            created.append(definition)
+                    for n, i in enumerate(spec.items, start=1)
+                )
+                audit_record(
+                    actor=actor,
+                    action="checklist.definition_load",
+                    target_kind="checklist",
+                    target_id=f"definition/{kind}",
+                    before=_definition_snapshot(latest) if latest else None,
+                    after=_definition_snapshot(definition),
+                )
+                created.append(definition)
     return created
 
 
@@ -252,7 +260,7 @@ def instance_probe_run(*, instance_id: int, actor: Any = SYSTEM_ACTOR) -> list[I
     items = [i for i in instance.items.all() if i.has_probe]
     results = {item.key: probes.run_probe(item.probe) for item in items}  # outside the transaction: slow I/O
     changed = []
-    with transaction.atomic():
+    with transaction.atomic(), audit_operation():  # one operation: the changed items of this probe run
         instance = _locked_open_instance(instance_id)
         for item in instance.items.select_for_update().filter(key__in=list(results)):
             result = results[item.key]

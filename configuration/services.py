@@ -12,6 +12,7 @@ from configuration import selectors
 from configuration.files import ConfigInvalid, Problem, parse
 from configuration.render import render
 from configuration.state import live_units, write_unit
+from mlopsadmin.audit.operations import audit_operation
 from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.core.models import Team
 
@@ -106,7 +107,7 @@ def config_apply(*, actor: Any, text: str, source: str = "configuration", dry_ru
         return ApplyResult(changes, applied=False)
     actor_name = actor_label(actor)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), audit_operation():  # one operation: the audit page folds its changes
             for change in changes:
                 write_unit(change.key, change.after, actor_name)
                 target_kind, target_id, team = _audit_target(change.key)

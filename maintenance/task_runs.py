@@ -18,8 +18,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from maintenance.models import ACTIVE_STATES, TaskRun, TaskState
+from mlopsadmin.audit.operations import audit_operation
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, QueueUnavailable
+from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib.redaction import scrub
 from notifications import events as notification_events
@@ -256,7 +258,8 @@ def task_run_execute(
         return "not claimed"
     handler = handlers[run.kind]
     try:
-        handler.run(run)
+        with audit_operation(head_id=task_start_event_id(run)):  # its audit events are items of its start
+            handler.run(run)
     except TaskLost as exc:
         logger.warning("%s", exc)
         return "lost"
@@ -273,6 +276,17 @@ def task_run_execute(
         _failed(handler, run)
         return "failed"
     return "done"
+
+
+def task_start_event_id(run: TaskRun) -> int | None:
+    """The audit event that queued this task run (cleanup.execute, reaper.start ... target task:<id>), the
+    operation its events belong to; None when it has none (then the task's first event starts one)."""
+    return (
+        AuditEvent.objects.filter(target_kind="task", target_id=str(run.pk))
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
 
 
 def _failed(handler: Handler, run: TaskRun) -> None:

@@ -114,7 +114,7 @@ def cleanup_plan_run(run: TaskRun) -> None:
     report: dict[str, Any] = {"plan_id": plan.pk}
     errors: list[str] = []
     if plan.purge and counts["deleted"]:
-        report["purge"] = _purge(plan, errors)
+        report["purge"] = _purge(plan, errors, actor)
     with transaction.atomic():
         CleanupPlan.objects.filter(pk=plan.pk).update(state=PlanState.EXECUTED)
         skipped = list(
@@ -171,10 +171,11 @@ def _item_done(item: PlanItem, outcome: str, reason: str) -> str:
     return outcome
 
 
-def _purge(plan: CleanupPlan, errors: list[str]) -> dict[str, Any]:
+def _purge(plan: CleanupPlan, errors: list[str], actor: Any) -> dict[str, Any]:
     """Hard-delete exactly the runs this plan deleted (mlf.purge_runs: MLflow's store layer in-process,
     never `mlflow gc`, which also destroys every soft-deleted experiment). The store is re-counted after
-    each chunk; anything else leaving it stops the purge and is reported. Bytes freed are measured."""
+    each chunk; anything else leaving it stops the purge and is reported. Bytes freed are measured. Each
+    run the store no longer holds gets one `run.purge` audit event (an item of the cleanup's operation)."""
     deleted = plan.items.filter(excluded=False, outcome=ItemOutcome.DELETED)
     planned = list(deleted.values_list("run_id", flat=True))
     report: dict[str, Any] = {
@@ -190,6 +191,7 @@ def _purge(plan: CleanupPlan, errors: list[str]) -> dict[str, Any]:
     except mlf.MlflowError as exc:
         errors.append(f"purge failed: {exc}")
         return report
+    _audit_purged(plan, result.hard_deleted, actor)
     already = [run_id for run_id, why in result.skipped.items() if why == "not found"]  # purged by an earlier try
     report["runs_purged"] = len(result.hard_deleted) + len(already)
     report["hard_deleted"] = result.hard_deleted[:REPORT_LIST_LIMIT]
@@ -204,6 +206,22 @@ def _purge(plan: CleanupPlan, errors: list[str]) -> dict[str, Any]:
         report["surprise"] = result.surprise
         errors.append(f"purge stopped: {result.surprise}")
     return report
+
+
+def _audit_purged(plan: CleanupPlan, run_ids: list[str], actor: Any) -> None:
+    """One `run.purge` event per run the purge removed (what the store reported after each chunk)."""
+    items = plan.items.filter(run_id__in=run_ids).values_list("run_id", "team", "experiment_id")
+    for run_id, team, experiment_id in items.iterator(chunk_size=1000):
+        audit_record(
+            actor=actor,
+            action="run.purge",
+            target_kind="run",
+            target_id=run_id,
+            team=team,
+            before={"lifecycle_stage": "deleted", "experiment_id": experiment_id},
+            after={"lifecycle_stage": "purged"},
+            reason=f"cleanup plan #{plan.pk}: hard-deleted from the tracking store, artifacts removed",
+        )
 
 
 def cleanup_failed(run: TaskRun) -> None:

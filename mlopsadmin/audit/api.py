@@ -30,6 +30,9 @@ class AuditEventOut(Schema):
     after: Any = None
     event_hash: str
     prev_hash: str
+    operation_id: int | None = Field(
+        None, description="The first event of the operation this event is an item of (null: none, or it is the first)"
+    )
 
 
 class AuditEventPage(Schema):
@@ -50,6 +53,9 @@ class AuditQuery(Schema):
     target_kind: str = Field("", max_length=32)
     target_id: str = Field("", max_length=512)
     q: str = Field("", description="Text contained in the reason (case-insensitive)", max_length=200)
+    operation: int | None = Field(
+        None, ge=1, le=2**62, description="One operation: its first event (this id) and every item of it"
+    )
     cursor: int | None = Field(None, ge=1, le=2**62, description="Events older than this id")
     limit: int = Field(50, ge=1, le=sel.MAX_PAGE_SIZE)
 

@@ -15,7 +15,13 @@ from typing import Any
 
 from mlopsadmin.audit.checkpoint import Checkpoint, compare_checkpoint
 from mlopsadmin.audit.selectors import parse_csv_export
-from mlopsadmin.audit.services import DIGEST_FIELDS, GENESIS_HASH, ChainReport, ChainWalk
+from mlopsadmin.audit.services import (
+    DIGEST_FIELDS,
+    GENESIS_HASH,
+    OPTIONAL_DIGEST_FIELDS,
+    ChainReport,
+    ChainWalk,
+)
 
 
 class ExportFormatError(Exception):
@@ -35,6 +41,8 @@ def read_export(path: Path) -> list[dict[str, Any]]:
             rows = parse_csv_export(text)
         for row in rows:
             row["occurred_at"] = datetime.fromisoformat(row["occurred_at"])
+            for name in OPTIONAL_DIGEST_FIELDS:  # exports written before the column existed: never set
+                row.setdefault(name, None)
             missing = [name for name in ("id", "event_hash", "chain_version", *DIGEST_FIELDS) if name not in row]
             if missing:
                 raise ExportFormatError(f"event {row.get('id')} lacks {', '.join(missing)} (an older export?)")

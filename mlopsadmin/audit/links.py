@@ -7,7 +7,6 @@ are not installed give plain text), and an MLflow link only when the event says 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 from urllib.parse import quote
 
@@ -87,50 +86,3 @@ def target_links(event: Any) -> TargetLinks:
         mlflow_url=mlflow_url(event.target_kind, event.target_id, event.before, event.after),
         history_url=history_url(event.target_kind, event.target_id),
     )
-
-
-OUTCOME_PILL = {"ok": "pill-ok", "partial": "pill-warning"}
-
-
-@dataclass(frozen=True)
-class EventRow:
-    """One line of the audit table, formatted once in Python (a 50-row page renders in a few ms)."""
-
-    id: int
-    url: str
-    when: str
-    actor: str
-    action: str
-    target: str
-    history_url: str | None
-    team: str
-    outcome: str
-    pill: str
-    reason: str
-
-
-def event_rows(events: list[Any]) -> list[EventRow]:
-    event_prefix = reverse("audit:event", args=[1]).removesuffix("1/")
-    history_prefix = reverse("audit:history", args=["k", "t"]).removesuffix("k/t/")
-    rows = []
-    for e in events:
-        linkable = bool(e.target_kind and e.target_id and "/" not in e.target_kind)
-        reason = e.reason if len(e.reason) <= 80 else e.reason[:79] + "…"
-        rows.append(
-            EventRow(
-                id=e.id,
-                url=f"{event_prefix}{e.id}/",
-                when=e.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                actor=e.actor_name,
-                action=e.action,
-                target=f"{e.target_kind}:{e.target_id}",
-                history_url=f"{history_prefix}{quote(e.target_kind, safe='')}/{quote(e.target_id, safe='/')}/"
-                if linkable
-                else None,
-                team=e.team,
-                outcome=e.outcome,
-                pill=OUTCOME_PILL.get(e.outcome, "pill-critical"),
-                reason=reason,
-            )
-        )
-    return rows

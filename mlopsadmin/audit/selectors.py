@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from mlopsadmin.audit.diff import flatten
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.formatting import CsvLines, csv_cell_value
 from mlopsadmin.core.models import AuditEvent
@@ -46,8 +47,9 @@ EXPORT_FIELDS = (
     "prev_hash",
     "event_hash",
     "chain_version",
+    "operation_id",
 )
-FILTER_PARAMS = ("since", "until", "actor", "action", "team", "target_kind", "target_id", "q")
+FILTER_PARAMS = ("since", "until", "actor", "action", "team", "target_kind", "target_id", "q", "operation")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class AuditFilters:
     target_kind: str = ""
     target_id: str = ""
     q: str = ""
+    operation: int | None = None  # one operation: its first event and its items
     raw: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -107,6 +110,7 @@ def parse_filters(params: Any) -> AuditFilters:
     until = _parse_moment("until", raw["until"], end=True)
     if since and until and since >= until:
         raise InvalidInput("'since' must be before 'until'.")
+    operation = parse_cursor(raw["operation"], "operation")
     return AuditFilters(
         since=since,
         until=until,
@@ -116,6 +120,7 @@ def parse_filters(params: Any) -> AuditFilters:
         target_kind=raw["target_kind"],
         target_id=raw["target_id"],
         q=raw["q"],
+        operation=operation,
         raw=raw,
     )
 
@@ -132,45 +137,55 @@ def parse_cursor(value: Any, name: str = "cursor") -> int | None:
     return cursor
 
 
-def audit_events_filtered(filters: AuditFilters) -> QuerySet[AuditEvent]:
-    """The filtered events, newest first.
-
-    A time range is also applied as an id range (two lookups in the (occurred_at, id) index):
+def _filter_q(filters: AuditFilters) -> Q:
+    """The filters as one condition (usable on the events and, for grouping, on their operation's first
+    event). A time range is also applied as an id range (two lookups in the (occurred_at, id) index):
     events are appended under the chain lock with occurred_at taken inside it, so occurred_at never
-    decreases with id, and combined filters ("this actor in March") then stay inside their own index.
-    """
-    qs = AuditEvent.objects.all()
+    decreases with id, and combined filters ("this actor in March") then stay inside their own index."""
+    q = Q()
     if filters.since:
-        qs = qs.filter(occurred_at__gte=filters.since)
         first = (
             AuditEvent.objects.filter(occurred_at__gte=filters.since)
             .order_by("occurred_at", "id")
             .values_list("id", flat=True)
             .first()
         )
-        qs = qs.filter(id__gte=first) if first is not None else qs.none()
+        q &= Q(occurred_at__gte=filters.since, id__gte=first) if first is not None else Q(pk__in=[])
     if filters.until:
-        qs = qs.filter(occurred_at__lt=filters.until)
         last = (
             AuditEvent.objects.filter(occurred_at__lt=filters.until)
             .order_by("-occurred_at", "-id")
             .values_list("id", flat=True)
             .first()
         )
-        qs = qs.filter(id__lte=last) if last is not None else qs.none()
+        q &= Q(occurred_at__lt=filters.until, id__lte=last) if last is not None else Q(pk__in=[])
     if filters.actor:
-        qs = qs.filter(actor_name=filters.actor)
+        q &= Q(actor_name=filters.actor)
     if filters.action:
         prefix = filters.action_prefix
-        qs = qs.filter(action__startswith=prefix) if prefix is not None else qs.filter(action=filters.action)
-    if filters.team:
-        qs = qs.filter(team=filters.team)
-    if filters.target_kind:
-        qs = qs.filter(target_kind=filters.target_kind)
-    if filters.target_id:
-        qs = qs.filter(target_id=filters.target_id)
+        q &= Q(action__startswith=prefix) if prefix is not None else Q(action=filters.action)
+    for name in ("team", "target_kind", "target_id"):
+        if getattr(filters, name):
+            q &= Q(**{name: getattr(filters, name)})
     if filters.q:
-        qs = qs.filter(reason__icontains=filters.q)
+        q &= Q(reason__icontains=filters.q)
+    if filters.operation is not None:
+        q &= Q(pk=filters.operation) | Q(operation_id=filters.operation)
+    return q
+
+
+def audit_events_filtered(filters: AuditFilters, *, grouped: bool = False) -> QuerySet[AuditEvent]:
+    """The filtered events, newest first. `grouped` (the audit page): an operation's items are left out
+    when its first event is listed too (it carries them, folded); items whose operation does not match
+    the filters are listed one by one. The view of one operation (`operation` filter) is never grouped."""
+    q = _filter_q(filters)
+    qs = AuditEvent.objects.filter(q)
+    if grouped and filters.operation is None:
+        if filters.active:
+            head_listed = Exists(AuditEvent.objects.filter(q, pk=OuterRef("operation_id")))
+            qs = qs.filter(Q(operation_id__isnull=True) | ~head_listed)
+        else:  # every first event is listed: only the top rows (partial index audit_top_idx)
+            qs = qs.filter(operation_id__isnull=True)
     return qs.order_by("-id")
 
 
@@ -183,17 +198,23 @@ class AuditPage:
 
 
 def audit_page(
-    filters: AuditFilters, *, before: int | None = None, after: int | None = None, size: int = 50
+    filters: AuditFilters,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    size: int = 50,
+    grouped: bool = False,
 ) -> AuditPage:
-    """One page newest first. `before`: events older than that id; `after`: the page just newer than it."""
+    """One page newest first. `before`: events older than that id; `after`: the page just newer than it.
+    `grouped`: one row per operation (see audit_events_filtered)."""
     size = max(1, min(size, MAX_PAGE_SIZE))
-    qs = audit_events_filtered(filters)
+    qs = audit_events_filtered(filters, grouped=grouped)
     if after is not None and before is None:
         newer = list(qs.filter(id__gt=after).order_by("id")[: size + 1])
         has_newer = len(newer) > size
         events = list(reversed(newer[:size]))
         if not events:  # nothing newer: show the first page
-            return audit_page(filters, size=size)
+            return audit_page(filters, size=size, grouped=grouped)
         has_older = qs.filter(id__lt=events[-1].id).exists()
         return AuditPage(
             events, events[-1].id if has_older else None, events[0].id if has_newer else None, is_first=not has_newer
@@ -260,86 +281,14 @@ def parse_csv_export(text: str) -> list[dict[str, Any]]:
         row: dict[str, Any] = {key: csv_cell_value(value) for key, value in raw.items()}
         row["id"], row["chain_version"] = int(row["id"]), int(row["chain_version"])
         row["actor_id"] = int(row["actor_id"]) if row["actor_id"] else None
+        operation = row.get("operation_id")  # absent from exports written before operations existed
+        row["operation_id"] = int(operation) if operation else None
         row["before"], row["after"] = json.loads(row["before"]), json.loads(row["after"])
         rows.append(row)
     return rows
 
 
-# --- Differences -------------------------------------------------------------------------------
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested JSON as dotted paths: {"a": {"b": [1, 2]}} → {"a.b.0": 1, "a.b.1": 2}. Empty containers stay."""
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(value, list) and value:
-        out = {}
-        for index, item in enumerate(value):
-            out.update(flatten(item, f"{prefix}.{index}" if prefix else str(index)))
-        return out
-    if not prefix:
-        return {} if value in (None, {}, []) else {"(value)": value}
-    return {prefix: value}
-
-
-@dataclass(frozen=True)
-class DiffLine:
-    path: str
-    change: str  # added, removed, changed, same
-    before: Any
-    after: Any
-
-    @property
-    def before_text(self) -> str:
-        return _show(self.before)
-
-    @property
-    def after_text(self) -> str:
-        return _show(self.after)
-
-
-def _show(value: Any) -> str:
-    """A value as the diff shows it; floats to 6 significant digits (0.8400000000000001 → 0.84: the
-    stored record keeps every digit)."""
-    if value is _MISSING:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-_MISSING = object()
-
-
-def state_diff(before: Any, after: Any) -> list[DiffLine]:
-    """Added, removed and changed keys first (in path order), unchanged ones last. An empty dict/list
-    that is absent on the other side (or became filled: its keys show) makes no line."""
-    old, new = flatten(before), flatten(after)
-    lines = []
-    for path in sorted(set(old) | set(new)):
-        if (path not in old and new[path] in ({}, [])) or (path not in new and old[path] in ({}, [])):
-            continue  # an empty container on one side only ("tags: removed {}") is no change
-        if path not in old:
-            lines.append(DiffLine(path, "added", _MISSING, new[path]))
-        elif path not in new:
-            lines.append(DiffLine(path, "removed", old[path], _MISSING))
-        elif old[path] != new[path]:
-            lines.append(DiffLine(path, "changed", old[path], new[path]))
-        else:
-            lines.append(DiffLine(path, "same", old[path], new[path]))
-    return sorted(lines, key=lambda line: line.change == "same")
-
-
 # --- Object histories ---------------------------------------------------------------------------
-def action_names() -> list[str]:
-    """The Action filter's choices: each family prefix ("approval.", matching every approval action)
-    then every action recorded so far, sorted. One DISTINCT query over the audit table."""
-    names = sorted(AuditEvent.objects.order_by().values_list("action", flat=True).distinct())
-    prefixes = sorted({name.split(".", 1)[0] + "." for name in names if "." in name})
-    return prefixes + names
-
-
 HISTORY_KINDS = ("model_version", "model", "experiment", "run", "checklist", "task", "team", "user")
 
 

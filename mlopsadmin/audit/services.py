@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from mlopsadmin.audit import operations
 from mlopsadmin.audit.checkpoint import (
     CheckpointError,
     checkpoint_head,
@@ -66,7 +67,11 @@ DIGEST_FIELDS = (
     "request_id",
     "outcome",
     "prev_hash",
+    "operation_id",
 )
+# Columns added to the chain after events existed: hashed only when set, so every earlier event (where
+# they are empty) keeps its hash, and setting or clearing one later breaks the event's hash.
+OPTIONAL_DIGEST_FIELDS = ("operation_id",)
 
 
 UNKEYED, KEYED = 1, 2  # AuditEvent.chain_version
@@ -81,8 +86,9 @@ def digest_values(values: dict[str, Any], chain_version: int = UNKEYED, key: str
 
     Version 1: SHA-256 of the canonical JSON (events written before the keyed chain). Version 2:
     HMAC-SHA256 with `key` (default settings.AUDIT_HMAC_KEY) over the same JSON plus the version, so
-    whoever can write the table but lacks the key cannot recompute it. Raises AuditKeyMissing."""
-    content = dict(values)
+    whoever can write the table but lacks the key cannot recompute it. OPTIONAL_DIGEST_FIELDS count only
+    when set. Raises AuditKeyMissing."""
+    content = {k: v for k, v in values.items() if not (k in OPTIONAL_DIGEST_FIELDS and v is None)}
     content["occurred_at"] = values["occurred_at"].isoformat(timespec="microseconds")
     if chain_version == UNKEYED:
         return hashlib.sha256(_canonical(content).encode()).hexdigest()
@@ -118,8 +124,10 @@ def audit_record(
     outcome: str = "ok",
     request_id: str | None = None,
 ) -> AuditEvent:
-    """Append one event. `actor` is a user, None, or a string like 'system:reaper'."""
+    """Append one event. `actor` is a user, None, or a string like 'system:reaper'. Inside
+    `operations.audit_operation()` the event is an item of that operation (or starts it: see there)."""
     user = actor if actor is not None and not isinstance(actor, str) else None
+    operation = operations.current()
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -141,12 +149,15 @@ def audit_record(
             prev_hash=last or GENESIS_HASH,
             # Without a key (production refuses to start: check E010) the chain stays verifiable, unkeyed.
             chain_version=KEYED if settings.AUDIT_HMAC_KEY else UNKEYED,
+            operation_id=operation.head_id if operation is not None else None,
         )
         # Hash what the database will give back (JSON round trip), so verify() sees the same bytes.
         event.before = json.loads(_canonical(event.before))
         event.after = json.loads(_canonical(event.after))
         event.event_hash = event_digest(event)
         event.save()
+        if operation is not None and operation.head_id is None:
+            operation.head_id = event.id  # the operation's first event: later ones are its items
         transaction.on_commit(lambda: checkpoint_after_write(event.id))
     return event
 

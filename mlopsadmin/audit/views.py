@@ -18,8 +18,12 @@ from django.views.decorators.http import require_GET
 
 from mlopsadmin import policy
 from mlopsadmin.audit import selectors as sel
-from mlopsadmin.audit.links import event_rows, target_links
+from mlopsadmin.audit.actions import action_choices
+from mlopsadmin.audit.diff import state_diff
+from mlopsadmin.audit.links import target_links
+from mlopsadmin.audit.rows import event_rows, operation_folds
 from mlopsadmin.audit.services import audit_verify_chain
+from mlopsadmin.audit.summaries import event_summary, gate_rules
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.htmx import HtmxHttpRequest
 from mlopsadmin.core.models import AuditEvent, Team
@@ -31,21 +35,22 @@ def _filter_query(filters: sel.AuditFilters, **extra: object) -> str:
     return urlencode(params)
 
 
-DATE_PRESETS = (
-    ("Last hour", timedelta(hours=1)),
-    ("24 hours", timedelta(days=1)),
-    ("7 days", timedelta(days=7)),
-    ("30 days", timedelta(days=30)),
-)
+DATE_PRESETS = (("Today", None), ("7 days", timedelta(days=7)), ("30 days", timedelta(days=30)))
 
 
-def _date_presets(filters: sel.AuditFilters) -> list[tuple[str, str]]:
-    """(label, query) links that set 'since' to that long ago (local time of the page, minutes), keeping
-    the other filters and dropping the page cursor."""
+def _date_presets(filters: sel.AuditFilters) -> list[tuple[str, str, bool]]:
+    """(label, query, chosen) links that set 'since' (local time of the page, minutes): today's midnight,
+    or that long ago; they keep the other filters and 'until', and drop the page cursor. "Any time" clears
+    'since'. `chosen`: the preset the page shows now."""
     now = timezone.localtime()
-    return [
-        (label, _filter_query(filters, since=(now - age).strftime("%Y-%m-%dT%H:%M"))) for label, age in DATE_PRESETS
-    ]
+    presets = []
+    for label, age in DATE_PRESETS:
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0) if age is None else now - age
+        since = start.strftime("%Y-%m-%dT%H:%M")
+        chosen = filters.since is not None and abs((filters.since - start).total_seconds()) < 120
+        presets.append((label, _filter_query(filters, since=since), chosen))
+    presets.append(("Any time", _filter_query(sel.parse_filters({**filters.raw, "since": ""})), not filters.since))
+    return presets
 
 
 @require_GET
@@ -54,10 +59,10 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = sel.parse_filters(request.GET)
     before = sel.parse_cursor(request.GET.get("before"), "before")
     after = sel.parse_cursor(request.GET.get("after"), "after")
-    page = sel.audit_page(filters, before=before, after=after, size=settings.AUDIT_PAGE_SIZE)
+    page = sel.audit_page(filters, before=before, after=after, size=settings.AUDIT_PAGE_SIZE, grouped=True)
     context = {
         "page": page,
-        "rows": event_rows(page.events),
+        "rows": event_rows(page.events, folded=filters.operation is None),
         "filters": filters,
         "nav_key": "audit",
         "query": _filter_query(filters),
@@ -65,7 +70,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "newer_query": _filter_query(filters, after=page.prev_cursor) if page.prev_cursor else "",
         "teams": Team.objects.values_list("name", flat=True),
         "kinds": sel.HISTORY_KINDS,
-        "actions": sel.action_names(),
+        "actions": action_choices(filters.action),
         "presets": _date_presets(filters),
         "may_verify": policy.can(request.user, policy.Action.AUDIT_VERIFY),
     }
@@ -83,12 +88,17 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
 def audit_event(request: HttpRequest, event_id: int) -> HttpResponse:
     policy.require(request.user, policy.Action.AUDIT_VIEW)
     event = get_object_or_404(AuditEvent, pk=event_id)
-    diff = sel.state_diff(event.before, event.after)
+    diff = state_diff(event.before, event.after)
+    head = AuditEvent.objects.filter(pk=event.operation_id).first() if event.operation_id else None
     return render(
         request,
         "audit/event.html",
         {
             "event": event,
+            "summary": event_summary(event),
+            "gate": gate_rules(event.after),
+            "head": head,  # the operation this event is an item of
+            "fold": operation_folds([event]).get(event.id),  # the items of the operation it started
             "diff": diff,
             "links": target_links(event),
             "nav_key": "audit",
@@ -114,7 +124,7 @@ def audit_history(request: HttpRequest, kind: str, target_id: str) -> HttpRespon
             "links": target_links(first),
             "truncated": len(events) >= sel.HISTORY_LIMIT,
             "nav_key": "audit",
-            "rows": [(e, sel.state_diff(e.before, e.after)) for e in events],
+            "rows": [(e, event_summary(e), state_diff(e.before, e.after)) for e in events],
         },
     )
 

@@ -142,6 +142,12 @@ class AuditEvent(models.Model):
     chain_version = models.PositiveSmallIntegerField(
         default=1, help_text="1: unkeyed SHA-256 (events before the keyed chain); 2: HMAC-SHA256 with AUDIT_HMAC_KEY."
     )
+    operation_id = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The id of the event that started the operation this event is an item of (a cleanup's "
+        "cleanup.execute for its run.delete events); empty for an operation's first event and single events.",
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -153,6 +159,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["team", "-id"], name="audit_team_idx"),
             models.Index(fields=["target_kind", "target_id", "-id"], name="audit_target_idx"),
             models.Index(fields=["occurred_at", "id"], name="audit_time_idx"),
+            models.Index(fields=["operation_id", "id"], name="audit_operation_idx"),
+            # the audit page lists operations and single events: the rows without an operation, newest first
+            models.Index(fields=["-id"], condition=models.Q(operation_id__isnull=True), name="audit_top_idx"),
         ]
 
     def __str__(self) -> str:

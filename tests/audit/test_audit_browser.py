@@ -32,7 +32,7 @@ def test_auditor_filters_the_audit_page(browser_login, live_server, personas) ->
     page.wait_for_selector("#audit-results")
     assert page.locator("#audit-results tbody tr[data-event-id]").count() >= 4
     page.evaluate("() => { window.__notReloaded = true; }")  # survives only an in-place (htmx) update
-    page.fill("input[name=action]", "approval.")
+    page.select_option("select[name=action]", "approval.")  # the family: every approval action
     page.select_option("select[name=team]", "fraud")
     with page.expect_response(lambda r: "/audit/?" in r.url and r.request.headers.get("hx-request") == "true"):
         page.click("#audit-filters button[type=submit]")

@@ -1,4 +1,4 @@
-"""Exports carry exactly the rows of the filtered page, streamed."""
+"""Exports carry exactly the events of the filtered pages (an operation's items too), streamed."""
 
 from __future__ import annotations
 
@@ -16,13 +16,15 @@ pytestmark = pytest.mark.django_db
 
 
 def all_page_ids(client, params: dict) -> list[int]:  # type: ignore[no-untyped-def]
+    """Every event the pages show, newest first: their rows and the items folded under operations."""
     ids, query = [], dict(params)
     while True:
-        page = client.get(reverse("audit:index"), query).context["page"]
-        ids += [e.id for e in page.events]
-        if not page.next_cursor:
-            return ids
-        query = {**params, "before": page.next_cursor}
+        context = client.get(reverse("audit:index"), query).context
+        ids += [e.id for e in context["page"].events]
+        ids += [item.id for row in context["rows"] if row.fold for item in row.fold.items]
+        if not context["page"].next_cursor:
+            return sorted(ids, reverse=True)
+        query = {**params, "before": context["page"].next_cursor}
 
 
 @pytest.mark.parametrize(
