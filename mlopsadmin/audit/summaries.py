@@ -8,6 +8,7 @@ changed keys (empty containers are no news), else its reason, else its target: n
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from mlopsadmin.audit.actions import ITEM_WORDS, OPERATION_FAMILIES, OPERATION_STARTS
@@ -136,6 +137,15 @@ def _run_delete(event: Any) -> str:
     return f"run {word}{where}{was}"
 
 
+def _run_reap(event: Any) -> str:
+    before, after = _dict(event.before), _dict(event.after)
+    text = f"status {before.get('status', 'RUNNING')} → {after.get('status', 'FAILED')}"
+    end = after.get("end_time")
+    if isinstance(end, int | float) and not isinstance(end, bool):
+        text += f", ended {datetime.fromtimestamp(end / 1000, tz=UTC):%Y-%m-%d %H:%M} UTC (last sign of life)"
+    return text
+
+
 def _config(event: Any) -> str:
     before, after = _dict(event.before), _dict(event.after)
     unit = after.get("unit") or before.get("unit") or event.target_id
@@ -182,6 +192,7 @@ SUMMARIZERS: dict[str, Callable[[Any], str]] = {
     "model.alias_external_change": _external_aliases,
     "run.delete": _run_delete,
     "run.purge": _run_delete,
+    "run.reap": _run_reap,
     "cleanup.execute": _cleanup_execute,
     "reaper.start": _reaper_start,
     "capacity.alert": _capacity_alert,
