@@ -58,3 +58,59 @@ def test_dead_server_raises_unavailable_quickly(settings: object) -> None:
         list(mlf.iter_experiments())
     assert caught.value.retryable
     assert time.monotonic() - start < 30
+
+
+class _Recorder:
+    """Counts what a block of code looks up: environment variables (os.environ, os.getenv) and imports
+    that are not loaded yet (each one is a search of sys.path; MLflow's Databricks probes are such)."""
+
+    def __init__(self) -> None:
+        self.env: list[str] = []
+        self.imports: list[str] = []
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+        self.imports.append(fullname)
+        return None
+
+
+def test_gateway_calls_do_no_per_call_setup(mlflow: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20: the gateway's client is configured once per process. After a first call, 40 more reads
+    and writes look up no environment variable, search for no module (no request-header or Databricks
+    context probing) and build no new transport."""
+    import os
+    import sys
+
+    from mlopsadmin.lib import mlflow_rest
+
+    experiment = mlf.get_experiment_by_name("/search-team/query-ranking/bert-finetune")
+    assert experiment is not None
+    run_id = mlf.create_run(experiment.experiment_id, run_name="per-call-setup")
+    mlf.get_registered_model("search-ranker")
+    builds = mlflow_rest.builds
+    recorder = _Recorder()
+
+    class CountingEnviron(type(os.environ)):  # type: ignore[misc]
+        def __getitem__(self, key: str) -> str:
+            recorder.env.append(key)
+            return super().__getitem__(key)
+
+    counting = CountingEnviron(
+        os.environ._data,  # type: ignore[attr-defined]
+        os.environ.encodekey,  # type: ignore[attr-defined]
+        os.environ.decodekey,  # type: ignore[attr-defined]
+        os.environ.encodevalue,  # type: ignore[attr-defined]
+        os.environ.decodevalue,  # type: ignore[attr-defined]
+    )
+    monkeypatch.setattr(os, "environ", counting)
+    sys.meta_path.insert(0, recorder)  # type: ignore[arg-type]
+    try:
+        for step in range(10):
+            mlf.get_registered_model("search-ranker")
+            mlf.get_model_version("search-ranker", "1")
+            mlf.set_run_tag(run_id, "step", str(step))
+            assert mlf.get_run(run_id).tags["step"] == str(step)
+    finally:
+        sys.meta_path.remove(recorder)  # type: ignore[arg-type]
+    assert recorder.env == [], f"environment read per call: {sorted(set(recorder.env))}"
+    assert recorder.imports == [], f"modules searched per call: {sorted(set(recorder.imports))}"
+    assert mlflow_rest.builds == builds

@@ -1,13 +1,12 @@
 """Registry reads and writes with an explicit time budget: one HTTP request each, no retries.
 
-The SDK behind `mlflow_client` reads its timeout and retry count from the environment (process-wide), so
-one call can take `timeout × (retries + 1)` plus back-off. An alias change must finish within one
-deadline (shorter than the web worker's timeout and the lock's TTL), so its writes and the read-back
-that decides the outcome go through here, each with the time the caller has left.
+A gateway call retries (settings.MLFLOW_REQUEST_MAX_RETRIES), so one call can take `timeout × (retries + 1)`
+plus back-off. An alias change must finish within one deadline (shorter than the web worker's timeout and
+the lock's TTL), so its writes and the read-back that decides the outcome go through here: the same
+transport (mlflow_rest.py), one attempt each, with the time the caller has left.
 
 A write that fails with `MlflowUnavailable` may still have been applied (a lost response): callers read
-the state back before saying what happened. `sent` on the error says whether the request may have reached
-the server.
+the state back before saying what happened.
 """
 
 from __future__ import annotations
@@ -15,22 +14,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import requests
 from django.conf import settings
 
-from mlopsadmin.lib.mlflow_client import (
-    MlflowError,
-    MlflowInvalid,
-    MlflowNotFound,
-    MlflowServerError,
-    MlflowUnavailable,
-    refusal_error,
-    tracking_uri,
-)
-from mlopsadmin.lib.mlflow_connection import basic_auth
-
-REGISTRY = "/api/2.0/mlflow"
-_session = requests.Session()
+from mlopsadmin.lib import mlflow_rest
+from mlopsadmin.lib.mlflow_errors import MlflowUnavailable
 
 
 class Deadline:
@@ -48,41 +35,13 @@ class Deadline:
         return max(0.0, min(float(settings.MLFLOW_REQUEST_TIMEOUT), self.remaining() - reserve))
 
 
-def _error_for(response: requests.Response, operation: str, subject: tuple[str, ...] = ()) -> MlflowError:
-    try:
-        body = response.json()
-        code, message = str(body.get("error_code", "")), str(body.get("message", ""))[:300]
-    except ValueError:
-        code, message = "", response.text[:200]
-    text = f"{operation}: MLflow answered HTTP {response.status_code} {code} {' '.join(message.split())}".strip()
-    if response.status_code >= 500 or code == "INTERNAL_ERROR":
-        return MlflowServerError(text, operation=operation)
-    if response.status_code == 404 or code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
-        return MlflowNotFound(text, operation=operation)
-    if response.status_code in (401, 403):
-        return refusal_error(response.status_code, "", operation, subject, response.text)
-    return MlflowInvalid(text, operation=operation)
-
-
 def _request(method: str, endpoint: str, *, timeout: float, body: dict[str, Any]) -> dict[str, Any]:
+    """One attempt through the gateway's transport (mlflow_rest: configured once), within `timeout`."""
     operation = f"{method} {endpoint}"
     if timeout < 0.5:
         raise MlflowUnavailable(f"{operation}: not sent, the action's time budget is spent", operation=operation)
-    url = tracking_uri().rstrip("/") + REGISTRY + endpoint
-    kwargs: dict[str, Any] = {"params": body} if method == "GET" else {"json": body}
-    try:
-        response = _session.request(method, url, auth=basic_auth(), timeout=timeout, **kwargs)
-    except requests.exceptions.RequestException as exc:
-        kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "unreachable"
-        raise MlflowUnavailable(
-            f"MLflow server {kind} during {operation} (after {timeout:.1f} s)", operation=operation
-        ) from None
-    if response.status_code != 200:
-        raise _error_for(response, operation, (str(body.get("name") or body.get("run_id") or ""),))
-    try:
-        return dict(response.json())
-    except ValueError:
-        raise MlflowServerError(f"{operation}: MLflow answered with no JSON", operation=operation) from None
+    subject = (str(body.get("name") or body.get("run_id") or ""),)
+    return mlflow_rest.request(operation, method, endpoint, body, subject=subject, timeout=timeout, single=True)
 
 
 def set_model_alias(name: str, alias: str, version: str, *, timeout: float) -> None:

@@ -7,7 +7,8 @@ all pages; there is no silent `max_results` cap), conversion of MLflow entities 
 whether retrying can help (`MlflowError.retryable`). Only `mlopsadmin/lib/` imports `mlflow`.
 
 Behind this module (a new MLflow call goes in one of them and is re-exported here):
-- `mlflow_connection.py`: timeouts, the client, the tracking URI;
+- `mlflow_connection.py`: the tracking URI, credentials, the SDK's timeouts (for the few SDK-only calls);
+- `mlflow_rest.py`: the HTTP transport every call goes through, configured once per process;
 - `mlflow_errors.py`: domain errors, error translation, the HTTP status map;
 - `mlflow_records.py`: the plain dataclasses;
 - `mlflow_tracking.py`: experiments and runs; `mlflow_registry.py`: models, versions, aliases;
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from mlopsadmin.lib.mlflow_connection import client, display_uri, tracking_uri, ui_url
+from mlopsadmin.lib.mlflow_connection import display_uri, tracking_uri, ui_url
 from mlopsadmin.lib.mlflow_errors import (
     MlflowAuthFailed,
     MlflowConflict,
@@ -34,7 +35,6 @@ from mlopsadmin.lib.mlflow_errors import (
     refusal_error,
     translate_error,
 )
-from mlopsadmin.lib.mlflow_errors import call as _call
 from mlopsadmin.lib.mlflow_errors import short_message as _short
 from mlopsadmin.lib.mlflow_http import (
     client_version,
@@ -53,7 +53,6 @@ from mlopsadmin.lib.mlflow_records import (
     Run,
     RunActivity,
 )
-from mlopsadmin.lib.mlflow_records import run_record as _run
 from mlopsadmin.lib.mlflow_registry import (
     MODELS_PAGE_SIZE,
     VERSIONS_PAGE_SIZE,
@@ -85,9 +84,11 @@ from mlopsadmin.lib.mlflow_tracking import (
     iter_experiments,
     iter_runs,
     log_batch,
+    logged_model_source_run,
     rename_experiment,
     restore_run,
     run_activity,
+    search_runs_page,
     set_run_tag,
     set_terminated,
 )
@@ -111,7 +112,6 @@ __all__ = [
     "RegisteredModel",
     "Run",
     "RunActivity",
-    "client",
     "client_version",
     "create_experiment",
     "create_model_version",
@@ -139,6 +139,8 @@ __all__ = [
     "iter_registered_models",
     "iter_runs",
     "log_batch",
+    "logged_model_source_run",
+    "search_runs_page",
     "refusal_error",
     "register_model_version",
     "rename_experiment",
@@ -161,15 +163,6 @@ T = TypeVar("T")
 
 
 # --- Maintenance (cleanup, reaper, capacity): additions ---------------------------------------
-def logged_model_source_run(model_id: str) -> str | None:
-    """The run that produced a logged model (`models:/m-…` version sources), or None if unknown."""
-    try:
-        logged = _call("get_logged_model", client().get_logged_model, model_id)
-    except (MlflowNotFound, MlflowInvalid):
-        return None
-    return str(logged.source_run_id) if getattr(logged, "source_run_id", None) else None
-
-
 def model_version_sources(*, store_uri: str = "") -> Iterator[tuple[str | None, str | None]]:
     """(run_id, source) of every registered model version; with `store_uri` read from the backend store
     (read-only) instead of REST. Raises MlflowError (BackendStoreError when the store read fails)."""
@@ -292,30 +285,6 @@ def runs_activity(runs: list[Run], *, store_uri: str = "") -> dict[str, RunActiv
         run_id: RunActivity(run_id, last_metric_time=metric, last_model_time=model)
         for run_id, (metric, model) in found.items()
     }
-
-
-def search_runs_page(
-    experiment_ids: list[str],
-    *,
-    filter_string: str = "",
-    order_by: list[str] | None = None,
-    max_results: int = RUNS_PAGE_SIZE,
-    page_token: str | None = None,
-) -> tuple[list[Run], str | None]:
-    """ONE page of search_runs (bench/: the guide's single-call cleanup script is measured with it)."""
-    from mlflow.entities import ViewType  # lazily: see mlflow_connection
-
-    page = _call(
-        "search_runs",
-        client().search_runs,
-        experiment_ids=[str(i) for i in experiment_ids],
-        filter_string=filter_string,
-        run_view_type=ViewType.ACTIVE_ONLY,
-        max_results=max_results,
-        order_by=order_by,
-        page_token=page_token,
-    )
-    return [_run(r) for r in page], page.token or None
 
 
 # --- end Maintenance additions ---------------------------------------------------------------

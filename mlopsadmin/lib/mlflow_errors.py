@@ -7,6 +7,7 @@ says whether trying again later can help. Error texts never carry URI credential
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -186,6 +187,28 @@ def translate_error(exc: BaseException, operation: str, args: tuple[Any, ...] = 
             f"MLflow server unreachable during {operation}: {short_message(str(exc))}", operation=operation
         )
     return MlflowError(f"{operation}: {short_message(str(exc))}", operation=operation)
+
+
+def answer_error(status: int, text: str, operation: str, args: tuple[Any, ...] = ()) -> MlflowError:
+    """The domain error for an HTTP answer other than 200 (`text`: its body, MLflow's
+    {"error_code", "message"} JSON or plain text): 401/403 a refusal naming what the call needs on its
+    subject (`args`, the model name or run id first), 5xx (or INTERNAL_ERROR) MLflow's own server error,
+    404 / RESOURCE_DOES_NOT_EXIST not found, then by error code (invalid, already exists...)."""
+    try:
+        body = json.loads(text)
+        code, message = str(body.get("error_code", "")), str(body.get("message", ""))
+    except (ValueError, AttributeError):
+        code, message = "", text
+    if status in (401, 403) or code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        return refusal_error(status, code, operation, args, message)
+    if status == 408:  # a proxy in front of MLflow gave up waiting: not answering
+        return MlflowUnavailable(f"MLflow server timed out during {operation} (HTTP 408)", operation=operation)
+    if status >= 500 or _CODE_TO_ERROR.get(code) is MlflowServerError:
+        return server_error(status if status >= 500 else 500, operation, f"{code} {message}".strip())
+    if status == 404 and not code:
+        code = "RESOURCE_DOES_NOT_EXIST"
+    error_class = _CODE_TO_ERROR.get(code, MlflowInvalid if status == 400 else MlflowError)
+    return error_class(f"{operation}: {short_message(f'{code}: {message}' if code else message)}", operation=operation)
 
 
 def short_message(message: str, limit: int = 400) -> str:

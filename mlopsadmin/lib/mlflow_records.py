@@ -95,38 +95,6 @@ class RegisteredModel:
     latest_version: str | None
 
 
-def experiment_record(e: Any) -> Experiment:
-    return Experiment(
-        experiment_id=str(e.experiment_id),
-        name=e.name,
-        lifecycle_stage=e.lifecycle_stage,
-        artifact_location=e.artifact_location or "",
-        tags=dict(e.tags or {}),
-        creation_time=e.creation_time,
-        last_update_time=e.last_update_time,
-    )
-
-
-def run_record(r: Any) -> Run:
-    info, data = r.info, r.data
-    # `data.metrics` holds latest values; timestamps come from the raw metric objects when present.
-    metric_timestamps = {m.key: int(m.timestamp) for m in getattr(data, "_metric_objs", []) or []}
-    return Run(
-        run_id=info.run_id,
-        experiment_id=str(info.experiment_id),
-        run_name=info.run_name or "",
-        status=info.status,
-        start_time=info.start_time,
-        end_time=info.end_time,
-        lifecycle_stage=info.lifecycle_stage,
-        artifact_uri=info.artifact_uri or "",
-        tags=dict(data.tags or {}),
-        params=dict(data.params or {}),
-        metrics=dict(data.metrics or {}),
-        metric_timestamps=metric_timestamps,
-    )
-
-
 def version_record(v: Any) -> ModelVersion:
     return ModelVersion(
         name=v.name,
@@ -143,19 +111,6 @@ def version_record(v: Any) -> ModelVersion:
     )
 
 
-def model_record(m: Any) -> RegisteredModel:
-    versions = [int(v.version) for v in (m.latest_versions or [])]
-    return RegisteredModel(
-        name=m.name,
-        description=m.description or "",
-        creation_timestamp=m.creation_timestamp,
-        last_updated_timestamp=m.last_updated_timestamp,
-        tags=dict(m.tags or {}),
-        aliases={str(alias): str(version) for alias, version in (m.aliases or {}).items()},
-        latest_version=str(max(versions)) if versions else None,
-    )
-
-
 @dataclass
 class PurgeResult:
     """What a purge did. `hard_deleted`: run ids removed from the store; `bytes_freed`: measured artifact
@@ -168,3 +123,79 @@ class PurgeResult:
     unmeasured: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     surprise: str = ""
+
+
+# --- From MLflow's REST answers (JSON), as mlflow_rest returns them ---------------------------------------
+def _pairs(items: Any) -> dict[str, str]:
+    """[{key, value}, ...] -> {key: value} (tags and params of MLflow's JSON)."""
+    return {str(i["key"]): str(i.get("value", "")) for i in items or []}
+
+
+def _number(value: Any) -> float:
+    """A metric value from JSON: a number, or "NaN" / "Infinity" / "-Infinity" as MLflow writes them."""
+    return float(value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
+def experiment_from_json(e: dict[str, Any]) -> Experiment:
+    return Experiment(
+        experiment_id=str(e["experiment_id"]),
+        name=str(e.get("name", "")),
+        lifecycle_stage=str(e.get("lifecycle_stage", "active")),
+        artifact_location=str(e.get("artifact_location") or ""),
+        tags=_pairs(e.get("tags")),
+        creation_time=_int(e.get("creation_time")),
+        last_update_time=_int(e.get("last_update_time")),
+    )
+
+
+def run_from_json(r: dict[str, Any]) -> Run:
+    """A run of search_runs / get_run: `data.metrics` holds each metric's latest value and timestamp."""
+    info, data = r.get("info", {}), r.get("data", {})
+    metrics = data.get("metrics") or []
+    return Run(
+        run_id=str(info.get("run_id") or info.get("run_uuid")),
+        experiment_id=str(info.get("experiment_id", "")),
+        run_name=str(info.get("run_name") or ""),
+        status=str(info.get("status", "")),
+        start_time=_int(info.get("start_time")),
+        end_time=_int(info.get("end_time")),
+        lifecycle_stage=str(info.get("lifecycle_stage", "active")),
+        artifact_uri=str(info.get("artifact_uri") or ""),
+        tags=_pairs(data.get("tags")),
+        params=_pairs(data.get("params")),
+        metrics={str(m["key"]): _number(m.get("value", "NaN")) for m in metrics},
+        metric_timestamps={str(m["key"]): int(m.get("timestamp", 0)) for m in metrics},
+    )
+
+
+def version_from_json(v: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        name=str(v["name"]),
+        version=str(v["version"]),
+        run_id=str(v.get("run_id") or ""),
+        source=str(v.get("source") or ""),
+        status=str(v.get("status") or ""),
+        current_stage=str(v.get("current_stage") or ""),
+        creation_timestamp=_int(v.get("creation_timestamp")),
+        last_updated_timestamp=_int(v.get("last_updated_timestamp")),
+        description=str(v.get("description") or ""),
+        tags=_pairs(v.get("tags")),
+        aliases=sorted(str(a) for a in v.get("aliases") or []),
+    )
+
+
+def model_from_json(m: dict[str, Any]) -> RegisteredModel:
+    versions = [int(v["version"]) for v in m.get("latest_versions") or []]
+    return RegisteredModel(
+        name=str(m["name"]),
+        description=str(m.get("description") or ""),
+        creation_timestamp=_int(m.get("creation_timestamp")),
+        last_updated_timestamp=_int(m.get("last_updated_timestamp")),
+        tags=_pairs(m.get("tags")),
+        aliases={str(a["alias"]): str(a["version"]) for a in m.get("aliases") or []},
+        latest_version=str(max(versions)) if versions else None,
+    )

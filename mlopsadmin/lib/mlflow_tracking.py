@@ -1,21 +1,40 @@
 """MLflow tracking calls: experiments, runs, metric history (purges: mlflow_purge.py).
 
 Part of the MLflow gateway (`mlopsadmin/lib/mlflow_client.py` is its public face; callers use
-`mlflow_client`, not this module). Every `iter_*` walks all pages (no silent `max_results` cap); every
-failure is raised as an `MlflowError` (mlflow_errors.py).
+`mlflow_client`, not this module). Each call is one REST request through the process's transport
+(mlflow_rest.py: configured once, timeouts and retries from settings); every `iter_*` walks all pages (no
+silent `max_results` cap); every failure is raised as an `MlflowError` (mlflow_errors.py).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from urllib.parse import quote
 
 from mlopsadmin.lib import mlflow_filters
-from mlopsadmin.lib.mlflow_connection import client
-from mlopsadmin.lib.mlflow_errors import call, paginate
-from mlopsadmin.lib.mlflow_records import Experiment, MetricPoint, Run, RunActivity, experiment_record, run_record
+from mlopsadmin.lib.mlflow_errors import MlflowInvalid, MlflowNotFound
+from mlopsadmin.lib.mlflow_records import (
+    Experiment,
+    MetricPoint,
+    Run,
+    RunActivity,
+    experiment_from_json,
+    run_from_json,
+)
+from mlopsadmin.lib.mlflow_rest import pages, request
 
 RUNS_PAGE_SIZE = 1000
 EXPERIMENTS_PAGE_SIZE = 1000
+METRIC_HISTORY_PAGE_SIZE = 25000
+# MLflow's limits for one log-batch request (mlflow.utils.validation)
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_METRICS_PER_BATCH = 1000
+MAX_ENTITIES_PER_BATCH = 1000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 # --- Experiments -----------------------------------------------------------------------------
@@ -24,44 +43,57 @@ def iter_experiments(
 ) -> Iterator[Experiment]:
     """All experiments (all pages). `where` maps `name` / `tags.<key>` to an exact value, quoted by
     mlflow_filters (any name or tag value works)."""
-    from mlflow.entities import ViewType  # lazily: see mlflow_connection
-
-    view = ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
     filter_string, inexact = mlflow_filters.build(where, filter_string)
-    pages = paginate(
-        "search_experiments",
-        client().search_experiments,
-        view_type=view,
-        max_results=EXPERIMENTS_PAGE_SIZE,
-        filter_string=filter_string,
-    )
-    yield from mlflow_filters.keep_matching((experiment_record(e) for e in pages), inexact)
+    body = {
+        "view_type": "ALL" if include_deleted else "ACTIVE_ONLY",
+        "max_results": EXPERIMENTS_PAGE_SIZE,
+        "filter": filter_string,
+    }
+    found = pages("search_experiments", "POST", "/experiments/search", body, "experiments")
+    yield from mlflow_filters.keep_matching((experiment_from_json(e) for e in found), inexact)
 
 
 def get_experiment(experiment_id: str) -> Experiment:
-    return experiment_record(call("get_experiment", client().get_experiment, str(experiment_id)))
+    answer = request(
+        "get_experiment", "GET", "/experiments/get", {"experiment_id": str(experiment_id)}, subject=(experiment_id,)
+    )
+    return experiment_from_json(answer["experiment"])
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
-    found = call("get_experiment_by_name", client().get_experiment_by_name, name)
-    return experiment_record(found) if found is not None else None
+    try:
+        answer = request(
+            "get_experiment_by_name", "GET", "/experiments/get-by-name", {"experiment_name": name}, subject=(name,)
+        )
+    except MlflowNotFound:
+        return None
+    return experiment_from_json(answer["experiment"])
 
 
 def create_experiment(name: str, *, tags: dict[str, str] | None = None, artifact_location: str | None = None) -> str:
-    return str(
-        call("create_experiment", client().create_experiment, name, artifact_location=artifact_location, tags=tags)
-    )
+    body = {
+        "name": name,
+        "artifact_location": artifact_location,
+        "tags": [{"key": k, "value": str(v)} for k, v in (tags or {}).items()],
+    }
+    return str(request("create_experiment", "POST", "/experiments/create", body, subject=(name,))["experiment_id"])
 
 
 def rename_experiment(experiment_id: str, new_name: str) -> None:
-    call("rename_experiment", client().rename_experiment, str(experiment_id), new_name)
+    body = {"experiment_id": str(experiment_id), "new_name": new_name}
+    request("rename_experiment", "POST", "/experiments/update", body, subject=(experiment_id,))
 
 
 def delete_experiment(experiment_id: str) -> None:
-    call("delete_experiment", client().delete_experiment, str(experiment_id))
+    body = {"experiment_id": str(experiment_id)}
+    request("delete_experiment", "POST", "/experiments/delete", body, subject=(experiment_id,))
 
 
 # --- Runs ------------------------------------------------------------------------------------
+def run_view(*, include_deleted: bool = False, deleted_only: bool = False) -> str:
+    return "DELETED_ONLY" if deleted_only else "ALL" if include_deleted else "ACTIVE_ONLY"
+
+
 def iter_runs(
     experiment_ids: list[str],
     *,
@@ -75,23 +107,40 @@ def iter_runs(
     `include_deleted` adds soft-deleted ones, `deleted_only` lists only those."""
     if not experiment_ids:
         return
-    from mlflow.entities import ViewType  # lazily: see mlflow_connection
+    body = {
+        "experiment_ids": [str(i) for i in experiment_ids],
+        "filter": filter_string,
+        "run_view_type": run_view(include_deleted=include_deleted, deleted_only=deleted_only),
+        "max_results": page_size,
+        "order_by": order_by,
+    }
+    for run in pages("search_runs", "POST", "/runs/search", body, "runs"):
+        yield run_from_json(run)
 
-    view = ViewType.DELETED_ONLY if deleted_only else ViewType.ALL if include_deleted else ViewType.ACTIVE_ONLY
-    for r in paginate(
-        "search_runs",
-        client().search_runs,
-        experiment_ids=[str(i) for i in experiment_ids],
-        filter_string=filter_string,
-        run_view_type=view,
-        max_results=page_size,
-        order_by=order_by,
-    ):
-        yield run_record(r)
+
+def search_runs_page(
+    experiment_ids: list[str],
+    *,
+    filter_string: str = "",
+    order_by: list[str] | None = None,
+    max_results: int = RUNS_PAGE_SIZE,
+    page_token: str | None = None,
+) -> tuple[list[Run], str | None]:
+    """ONE page of active runs (bench/: the guide's single-call cleanup script is measured with it)."""
+    body = {
+        "experiment_ids": [str(i) for i in experiment_ids],
+        "filter": filter_string,
+        "run_view_type": "ACTIVE_ONLY",
+        "max_results": max_results,
+        "order_by": order_by,
+        "page_token": page_token,
+    }
+    answer = request("search_runs", "POST", "/runs/search", body)
+    return [run_from_json(r) for r in answer.get("runs") or []], answer.get("next_page_token") or None
 
 
 def get_run(run_id: str) -> Run:
-    return run_record(call("get_run", client().get_run, run_id))
+    return run_from_json(request("get_run", "GET", "/runs/get", {"run_id": run_id}, subject=(run_id,))["run"])
 
 
 def create_run(
@@ -101,14 +150,34 @@ def create_run(
     tags: dict[str, str] | None = None,
     start_time: int | None = None,
 ) -> str:
-    run = call(
-        "create_run", client().create_run, str(experiment_id), start_time=start_time, tags=tags, run_name=run_name
-    )
-    return str(run.info.run_id)
+    """A new RUNNING run (start_time defaults to now; user_id from the `mlflow.user` tag, as MLflow's client)."""
+    tags = dict(tags or {})
+    body = {
+        "experiment_id": str(experiment_id),
+        "user_id": tags.get("mlflow.user", "unknown"),
+        "start_time": start_time or now_ms(),
+        "tags": [{"key": k, "value": str(v)} for k, v in tags.items()],
+        "run_name": run_name,
+    }
+    answer = request("create_run", "POST", "/runs/create", body, subject=(experiment_id,))
+    return str(answer["run"]["info"]["run_id"])
 
 
 def set_run_tag(run_id: str, key: str, value: str) -> None:
-    call("set_tag", client().set_tag, run_id, key, value)
+    body = {"run_id": run_id, "run_uuid": run_id, "key": key, "value": str(value)}
+    request("set_tag", "POST", "/runs/set-tag", body, subject=(run_id,))
+
+
+def _batches(
+    metrics: list[dict[str, object]], params: list[dict[str, str]], tags: list[dict[str, str]]
+) -> Iterator[tuple[list[dict[str, object]], list[dict[str, str]], list[dict[str, str]]]]:
+    """log-batch requests within MLflow's limits (100 params, 100 tags, 1,000 metrics, 1,000 in all)."""
+    while params or tags or metrics:
+        p, params = params[:MAX_PARAMS_TAGS_PER_BATCH], params[MAX_PARAMS_TAGS_PER_BATCH:]
+        t, tags = tags[:MAX_PARAMS_TAGS_PER_BATCH], tags[MAX_PARAMS_TAGS_PER_BATCH:]
+        room = min(MAX_ENTITIES_PER_BATCH - len(p) - len(t), MAX_METRICS_PER_BATCH)
+        m, metrics = metrics[:room], metrics[room:]
+        yield m, p, t
 
 
 def log_batch(
@@ -118,36 +187,38 @@ def log_batch(
     params: dict[str, str] | None = None,
     tags: dict[str, str] | None = None,
 ) -> None:
-    """metrics: (key, value, timestamp_ms, step) tuples."""
-    from mlflow.entities import Metric, Param, RunTag
-
-    call(
-        "log_batch",
-        client().log_batch,
-        run_id,
-        metrics=[Metric(k, v, ts, step) for k, v, ts, step in metrics],
-        params=[Param(k, str(v)) for k, v in (params or {}).items()],
-        tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
-    )
+    """metrics: (key, value, timestamp_ms, step) tuples (NaN and ±inf allowed)."""
+    metric_items: list[dict[str, object]] = [
+        {"key": k, "value": float(v), "timestamp": int(ts), "step": int(step)} for k, v, ts, step in metrics
+    ]
+    param_items = [{"key": k, "value": str(v)} for k, v in (params or {}).items()]
+    tag_items = [{"key": k, "value": str(v)} for k, v in (tags or {}).items()]
+    for m, p, t in _batches(metric_items, param_items, tag_items):
+        body = {"run_id": run_id, "metrics": m, "params": p, "tags": t}
+        request("log_batch", "POST", "/runs/log-batch", body, subject=(run_id,))
 
 
 def set_terminated(run_id: str, *, status: str = "FINISHED", end_time: int | None = None) -> None:
-    call("set_terminated", client().set_terminated, run_id, status=status, end_time=end_time)
+    """End a run with `status` (end_time defaults to now). One request (MLflow's client adds a get_run)."""
+    body = {"run_id": run_id, "run_uuid": run_id, "status": status or "FINISHED", "end_time": end_time or now_ms()}
+    request("set_terminated", "POST", "/runs/update", body, subject=(run_id,))
 
 
 def delete_run(run_id: str) -> None:
-    call("delete_run", client().delete_run, run_id)
+    request("delete_run", "POST", "/runs/delete", {"run_id": run_id}, subject=(run_id,))
 
 
 def restore_run(run_id: str) -> None:
     """Undo a soft delete (the run becomes active again)."""
-    call("restore_run", client().restore_run, run_id)
+    request("restore_run", "POST", "/runs/restore", {"run_id": run_id}, subject=(run_id,))
 
 
 def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
-    history = call("get_metric_history", client().get_metric_history, run_id, key)
+    """Every logged value of one metric of a run (all pages), by step then time."""
+    body = {"run_id": run_id, "run_uuid": run_id, "metric_key": key, "max_results": METRIC_HISTORY_PAGE_SIZE}
+    points = pages("get_metric_history", "GET", "/metrics/get-history", body, "metrics", subject=(run_id,))
     return sorted(
-        (MetricPoint(int(m.step), float(m.value), int(m.timestamp)) for m in history),
+        (MetricPoint(int(m.get("step", 0)), float(m.get("value", "NaN")), int(m.get("timestamp", 0))) for m in points),
         key=lambda p: (p.step, p.timestamp),
     )
 
@@ -162,12 +233,19 @@ def run_activity(run: Run) -> RunActivity:
         for point in get_metric_history(run.run_id, key):
             newest_metric = max(newest_metric or 0, point.timestamp)
     newest_model: int | None = None
-    for model in paginate(
-        "search_logged_models",
-        client().search_logged_models,
-        experiment_ids=[run.experiment_id],
-        filter_string=f"source_run_id = '{run.run_id}'",
-    ):
-        stamp = model.last_updated_timestamp or model.creation_timestamp
+    body = {"experiment_ids": [run.experiment_id], "filter": f"source_run_id = '{run.run_id}'", "max_results": 100}
+    for model in pages("search_logged_models", "POST", "/logged-models/search", body, "models", subject=(run.run_id,)):
+        info = model.get("info", {})
+        stamp = info.get("last_updated_timestamp_ms") or info.get("creation_timestamp_ms")
         newest_model = max(newest_model or 0, int(stamp)) if stamp else newest_model
     return RunActivity(run_id=run.run_id, last_metric_time=newest_metric, last_model_time=newest_model)
+
+
+def logged_model_source_run(model_id: str) -> str | None:
+    """The run that produced a logged model (`models:/m-…` version sources), or None if unknown."""
+    try:
+        answer = request("get_logged_model", "GET", f"/logged-models/{quote(model_id, safe='')}", subject=(model_id,))
+    except (MlflowNotFound, MlflowInvalid):
+        return None
+    source_run = answer.get("model", {}).get("info", {}).get("source_run_id")
+    return str(source_run) if source_run else None
