@@ -17,6 +17,7 @@ from maintenance.models import (
     TaskKind,
     TaskRun,
 )
+from mlopsadmin.core.charts import LineChart, line_chart
 from mlopsadmin.core.errors import NotFound
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.schedules import ENTRIES, cron_to_crontab, entry_cron
@@ -112,19 +113,32 @@ def capacity_latest(*, scope: str) -> list[CapacitySample]:
     return list(CapacitySample.objects.filter(scope=scope, task_run_id=last.task_run_id).order_by("-size_bytes", "key"))
 
 
-def capacity_series(*, scope: str, limit: int = 60) -> dict[str, list[tuple[datetime, int]]]:
-    """Growth per key of a scope (store/team/database/total): [(measured_at, bytes)] oldest first."""
-    series: dict[str, list[tuple[datetime, int]]] = {}
+def capacity_series(*, scope: str, limit: int = 60) -> dict[str, list[tuple[datetime, int | None]]]:
+    """Growth per key of a scope (store/team/database/total): [(measured_at, bytes)] oldest first, the last
+    `limit` samples of each; bytes None where the check could not measure (a gap in the chart, never 0)."""
+    series: dict[str, list[tuple[datetime, int | None]]] = {}
     samples = (
-        CapacitySample.objects.filter(scope=scope, size_bytes__isnull=False)
+        CapacitySample.objects.filter(scope=scope)
         .order_by("-measured_at")
         .values_list("label", "measured_at", "size_bytes")[: limit * 50]
     )
     for label, measured_at, size in samples:
         points = series.setdefault(label or "(none)", [])
         if len(points) < limit:
-            points.append((measured_at, int(size or 0)))
+            points.append((measured_at, None if size is None else int(size)))
     return {label: list(reversed(points)) for label, points in sorted(series.items())}
+
+
+PALETTE_SIZE = 8  # CSS classes series-0 … series-7
+
+
+def capacity_chart(*, scope: str, title: str) -> LineChart:
+    """The growth chart of one scope: a line per key over time, a byte axis, unknown samples as gaps."""
+    series = [
+        (label, f"series-{index % PALETTE_SIZE}", points)
+        for index, (label, points) in enumerate(capacity_series(scope=scope).items())
+    ]
+    return line_chart(series, x_kind="time", y_kind="bytes", x_label="measured (UTC)", title=title)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from configuration.selectors import cleanup_defaults
-from maintenance import charts, reaper, selectors
+from maintenance import reaper, selectors
 from maintenance.capacity.check import capacity_check_start
 from maintenance.cleanup.execute import cleanup_plan_execute
 from maintenance.cleanup.plan import cleanup_plan_create
@@ -55,9 +55,9 @@ def index(request: HttpRequest) -> HttpResponse:
         "teams": selectors.capacity_latest(scope="team"),
         "stores": selectors.capacity_latest(scope="store"),
         "database": next(iter(selectors.capacity_latest(scope="database")), None),
-        "store_chart": charts.growth_svg(selectors.capacity_series(scope="store"), title="Artifact store growth"),
-        "team_chart": charts.growth_svg(selectors.capacity_series(scope="team"), title="Artifact growth per team"),
-        "db_chart": charts.growth_svg(selectors.capacity_series(scope="database"), title="Database growth"),
+        "store_chart": selectors.capacity_chart(scope="store", title="Artifact store growth"),
+        "team_chart": selectors.capacity_chart(scope="team", title="Artifact growth per team"),
+        "db_chart": selectors.capacity_chart(scope="database", title="Database growth"),
         "plan_form": PlanForm(
             initial={
                 "scope": "experiment",

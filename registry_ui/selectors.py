@@ -10,12 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from configuration.selectors import pattern_rules
+from mlopsadmin.core.charts import LineChart, line_chart
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams, model_ownership_map, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import mlflow_filters
 from registry_ui.approvals import selectors as approval_selectors
-from registry_ui.charts import LineChart, line_chart
 from registry_ui.metric_direction import HIGHER, LOWER, metric_direction
 from registry_ui.models import (
     ApprovalRequest,
@@ -341,7 +341,7 @@ def champion_comparison(
         series.append(
             (
                 f"champion v{champion.version if champion else ''}",
-                "champion",
+                "series-champion",
                 [(float(p.step), p.value) for p in mlf.get_metric_history(champion_run.run_id, gate_metric)],
             )
         )
@@ -349,7 +349,7 @@ def champion_comparison(
         series.append(
             (
                 f"candidate v{candidate.version}",
-                "candidate",
+                "series-candidate",
                 [(float(p.step), p.value) for p in mlf.get_metric_history(candidate_run.run_id, gate_metric)],
             )
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry_ui.charts import line_chart
+from mlopsadmin.core.charts import X_FROM, X_TO, line_chart
 from registry_ui.naming import lint_model_name, tokens
 
 
@@ -63,13 +63,14 @@ def test_line_chart_maps_points_into_the_plot_area() -> None:
         y_label="m",
     )
     champion, candidate = chart.series
-    first = [tuple(map(float, p.split(","))) for p in champion.points.split()]
-    top = [tuple(map(float, p.split(","))) for p in candidate.points.split()]
-    assert first[0][0] == chart.left and first[-1][0] == chart.right  # x spans the plot
-    assert top[-1][1] == chart.top and first[0][1] == chart.bottom  # highest value on top, lowest at bottom
-    assert len(candidate.dots) == 2 and "0.9000" in candidate.dots[-1][2]
+    first = [tuple(map(float, p.split(","))) for p in champion.segments[0].split()]
+    top = [tuple(map(float, p.split(","))) for p in candidate.segments[0].split()]
+    assert first[0][0] == X_FROM * chart.line_units / 100 and first[-1][0] == X_TO * chart.line_units / 100
+    assert top[-1][1] == min(t.position for t in chart.y_ticks)  # highest value on the top tick
+    assert first[0][1] == max(t.position for t in chart.y_ticks)  # lowest on the bottom one
+    assert len(candidate.points) == 2 and "0.9000" in candidate.points[-1].tip
 
 
 def test_line_chart_flat_series_does_not_divide_by_zero() -> None:
     chart = line_chart([("only", "candidate", [(3, 0.7)])])
-    assert chart.series[0].points
+    assert chart.series[0].points[0].label == "0.7000"

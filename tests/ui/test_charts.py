@@ -1,11 +1,19 @@
-"""Issue 19 case 7 (registry charts): ticks are round numbers evenly spaced ("nice numbers"), the y axis
-ends on ticks that cover the data, and labels carry just the digits the step needs."""
+"""Issue 19 case 7: one chart module for every chart (mlopsadmin/core/charts.py). Ticks are round numbers
+evenly spaced ("nice numbers"), the y axis ends on ticks that cover the data, labels carry just the digits
+the step needs; byte axes start at 0 and top at a round size in its unit (never "1 B"); a single sample is
+a labelled value; an unknown value is a gap, never drawn as 0 (issue 15's rule)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from registry_ui.charts import line_chart, nice_ticks
+from mlopsadmin.core.charts import line_chart, nice_ticks
+
+MB = 1024**2
+GB = 1024**3
+T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -26,3 +34,58 @@ def test_step_chart_ticks_were_irregular_now_even() -> None:
     assert [t.label for t in chart.y_ticks] == ["0.65", "0.70", "0.75", "0.80", "0.85"]  # was 0.652, 0.699 …
     gaps = [b.position - a.position for a, b in zip(chart.y_ticks, chart.y_ticks[1:], strict=False)]
     assert max(gaps) - min(gaps) < 0.2  # evenly spaced on screen
+    (series,) = chart.series
+    assert len(series.segments) == 1 and len(series.points) == 10
+
+
+def test_byte_axis_starts_at_zero_and_tops_at_a_round_size_in_its_unit() -> None:
+    samples = [(T0 + timedelta(days=d), size) for d, size in enumerate([700 * MB, 900 * MB, 1.3 * GB])]
+    chart = line_chart([("s3://bucket", "series-0", samples)], x_kind="time", y_kind="bytes")
+    assert [t.label for t in chart.y_ticks] == ["0 B", "0.5 GB", "1.0 GB", "1.5 GB"]
+    assert [t.label for t in chart.x_ticks] == ["Nov 26", "Nov 27"]  # round days inside the data
+
+
+def test_an_empty_or_tiny_store_does_not_top_at_one_byte() -> None:
+    chart = line_chart([("empty", "series-0", [(T0, 0), (T0 + timedelta(hours=6), 0)])], x_kind="time", y_kind="bytes")
+    assert chart.y_ticks[-1].label != "1 B" and chart.y_ticks[-1].label.endswith("KB")
+    small = line_chart([("tiny", "series-0", [(T0, 300), (T0 + timedelta(hours=6), 700)])], y_kind="bytes")
+    assert [t.label for t in small.y_ticks] == ["0 B", "200 B", "400 B", "600 B", "800 B"]
+
+
+def test_a_single_sample_is_a_labelled_value() -> None:
+    chart = line_chart([("search", "series-0", [(T0, 1288490189)])], x_kind="time", y_kind="bytes")
+    (series,) = chart.series
+    assert series.segments == []  # no line to draw …
+    (point,) = series.points
+    assert point.label == "1.2 GB"  # … the value itself, written next to its dot
+    assert [t.label for t in chart.x_ticks] == ["2026-11-25 06:00 UTC"]
+    assert chart.y_ticks[-1].label == "1.5 GB" and chart.y_ticks[0].label == "0 B"
+
+
+def test_unknown_values_are_gaps_not_zero() -> None:
+    nan = float("nan")
+    samples = [
+        (T0, 100 * MB),
+        (T0 + timedelta(days=1), None),
+        (T0 + timedelta(days=2), 120 * MB),
+        (T0 + timedelta(days=3), nan),
+    ]
+    chart = line_chart([("store", "series-0", samples)], x_kind="time", y_kind="bytes")
+    (series,) = chart.series
+    assert series.unknown == 2
+    assert len(series.points) == 2  # the known ones
+    bottom = chart.plot_height
+    assert all(p.y < bottom - 1 for p in series.points)  # nothing drawn on the 0 line
+    assert series.segments == []  # two known samples separated by an unknown: no line across the gap
+    assert "2 unknown" in series.legend
+
+
+def test_capacity_series_keeps_unknown_samples(db) -> None:  # type: ignore[no-untyped-def]
+    from maintenance.models import CapacitySample
+    from maintenance.selectors import capacity_series
+
+    for day, size in enumerate([5 * MB, None, 7 * MB]):
+        CapacitySample.objects.create(
+            scope="store", key="s3://b", label="s3://b", size_bytes=size, measured_at=T0 + timedelta(days=day)
+        )
+    assert [size for _, size in capacity_series(scope="store")["s3://b"]] == [5 * MB, None, 7 * MB]
