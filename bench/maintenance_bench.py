@@ -1,22 +1,31 @@
-"""Maintenance at scale: cleanup planning vs the guide's sequential script, reaping, capacity, memory.
+"""Maintenance at scale: cleanup planning vs the guide's sequential script, reaping, execute and purge,
+capacity, memory.
 
-    python bench/maintenance_bench.py --runs 100000 --experiments 100 --workdir /tmp/bench-maint-100k
+    python bench/maintenance_bench.py --runs 100000 --experiments 100 --workdir /tmp/bench-maint-100k \
+        [--baseline /path/to/an/earlier/tree]
 
-Builds the store (bench/maintenance_store.py; `--reuse-store` keeps the one in --workdir), starts a real
-`mlflow server` on it (gunicorn, 2 workers, as the test fixture and the demo do), registers model versions
-backed by old FAILED runs, then measures in ONE run, on the same store:
+Builds the store (bench/maintenance_store.py, kept as a pristine copy in --workdir; `--reuse-store` starts
+from that copy again, since a run changes the store), starts a real `mlflow server` on it (gunicorn,
+2 workers, as the test fixture and the demo do), registers model versions backed by old FAILED runs, then
+measures in ONE run, on the same store:
   1. the guide's `cleanup_old_runs` (ops guide, "Artifact Cleanup Automation") run over every experiment,
      dry run: one `search_runs` call per experiment, `max_results=500`, no page token, client-side
      keep / registeredModelName checks — exactly as written;
   2. mlopsadmin's cleanup plan reading the backend store (read-only fast path) and
   3. the same plan through the tracking API (MAINTENANCE_PLAN_READ_STORE=false), both the worker's handler
      in a child process, with the same cutoff, compared with the SQL ground truth and with each other;
+     with `--baseline`, the same two plans by an earlier source tree too, interleaved with this one's on the
+     same server and store (before/after figures under the same load);
   4. the guide's script made complete (following page tokens), so both sides find every candidate;
-  5. the stuck-run reaper (real, not dry) and 6. the capacity check, each in a child process (skipped with
-     `--skip-reaper-capacity`: their section of the results file is then kept from the earlier run).
+  5. the stuck-run reaper (real, not dry; every reaped run's end_time checked against its last sign of life
+     in the store) and 6. the capacity check, each in a child process (skipped with `--skip-reaper-capacity`:
+     their section of the results file is then kept from the earlier run);
+  7. executing the backend-store plan with purge (soft delete through the tracking API with the per-run
+     re-check, then the verified hard delete), checked against the store and the artifact folders
+     (skipped with `--skip-execute`).
 Each child reports wall time and peak RSS (ru_maxrss) — the worker's memory for that task. The machine's
-load average is sampled every 5 s during the cleanup measurements. The results go to
-bench/results/maintenance.md.
+load average is sampled every 5 s during the cleanup measurements and during execute. The results go to
+bench/results/maintenance.md (bench/maintenance_report.py writes them).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -37,6 +47,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.maintenance_guide import guide_cleanup  # noqa: E402 - after the path is set
+from bench.maintenance_report import report  # noqa: E402
+from bench.maintenance_truth import (  # noqa: E402
+    artifact_bytes,
+    ground_truth,
+    reaped_check,
+    store_runs,
+    stuck_truth,
+)
+
 DAY_MS = 86_400_000
 CLEANUP_DAYS = 90
 
@@ -81,6 +102,8 @@ def child(kind: str) -> None:
         )
         run.parameters = {"plan_id": plan.pk}
         run.save()
+    elif kind == "execute":
+        return _child_execute(started)
     elif kind == "reaper":
         run = TaskRun.objects.create(
             kind=TaskKind.REAPER, started_by="bench", parameters={"dry_run": False, "threshold_hours": 24.0}
@@ -110,74 +133,63 @@ def child(kind: str) -> None:
             )
         ) + sorted([r, x] for r, x in items.filter(excluded=True).values_list("run_id", "reason"))
         result["items_sha"] = hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+        result["plan_id"] = run.parameters["plan_id"]
         result["source"] = run.report.get("source", "")
         result["source_note"] = run.report.get("source_note", "")
     print("RESULT " + json.dumps(result, default=str))
 
 
-# --- the guide's script ------------------------------------------------------------------------
-def guide_cleanup(*, complete: bool) -> dict[str, object]:
-    """`cleanup_old_runs(name, days_old=90, dry_run=True)` for every experiment, through the gateway's
-    single-page call (the guide: max_results=500, no page token). complete=True follows page tokens."""
-    from mlopsadmin.lib import mlflow_client as mlf
+def _child_execute(started: float) -> None:
+    """Execute the plan BENCH_PLAN_ID with purge, as the worker does after an operator confirmed it; the
+    purge step is timed apart (the handler's _purge, wrapped here)."""
+    from maintenance.cleanup import execute
+    from maintenance.models import CleanupPlan, PlanState, TaskKind, TaskRun
+    from maintenance.tasks import task_run_execute
 
-    started = time.perf_counter()
-    cutoff = int(time.time() * 1000) - CLEANUP_DAYS * DAY_MS
-    would_delete: list[str] = []
-    found = 0
-    for experiment in mlf.iter_experiments():
-        token = None
-        while True:
-            runs, token = mlf.search_runs_page(
-                [experiment.experiment_id],
-                filter_string=f"attributes.end_time < {cutoff} AND attributes.status != 'RUNNING'",
-                order_by=["attributes.end_time ASC"],
-                max_results=500,
-                page_token=token,
-            )
-            found += len(runs)
-            for run in runs:
-                if run.tags.get("keep", "false").lower() == "true":
-                    continue
-                if run.tags.get("mlflow.registeredModelName"):
-                    continue
-                would_delete.append(run.run_id)  # the guide prints "[DRY RUN] Would delete run ..."
-            if not complete or not token:
-                break
-    return {"seconds": time.perf_counter() - started, "would_delete": would_delete, "runs_listed": found}
+    plan_id = int(os.environ["BENCH_PLAN_ID"])
+    run = TaskRun.objects.create(
+        kind=TaskKind.CLEANUP_EXECUTE, started_by="bench", parameters={"plan_id": plan_id, "purge": True}
+    )
+    CleanupPlan.objects.filter(pk=plan_id).update(
+        state=PlanState.EXECUTING, execute_task=run, executed_by="bench", purge=True
+    )
+    purge_seconds: list[float] = []
+    real_purge = execute._purge
 
+    def timed_purge(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        begun = time.perf_counter()
+        try:
+            return real_purge(*args, **kwargs)
+        finally:
+            purge_seconds.append(time.perf_counter() - begun)
 
-def ground_truth(db: Path, protected: set[str], cutoff: int) -> set[str]:
-    conn = sqlite3.connect(db)
-    rows = conn.execute(
-        "SELECT r.run_uuid FROM runs r WHERE r.lifecycle_stage = 'active' AND r.status IN ('FAILED', 'KILLED') "
-        "AND r.end_time < ? AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.run_uuid = r.run_uuid AND t.key = 'keep' "
-        "AND lower(trim(t.value)) = 'true')",
-        [cutoff],
-    ).fetchall()
-    conn.close()
-    return {r[0] for r in rows} - protected
-
-
-def stuck_truth(db: Path) -> int:
-    cutoff = int(time.time() * 1000) - DAY_MS
-    conn = sqlite3.connect(db)
-    (count,) = conn.execute(
-        "SELECT count(*) FROM runs r WHERE r.status = 'RUNNING' AND r.lifecycle_stage = 'active' AND r.start_time < ? "
-        "AND COALESCE((SELECT max(timestamp) FROM latest_metrics m WHERE m.run_uuid = r.run_uuid), 0) < ?",
-        [cutoff, cutoff],
-    ).fetchone()
-    conn.close()
-    return int(count)
+    execute._purge = timed_purge  # type: ignore[assignment]
+    outcome = task_run_execute(task_run_id=run.pk)
+    run.refresh_from_db()
+    purge = dict(run.report.get("purge") or {})
+    purge.pop("hard_deleted", None)
+    result = {
+        "kind": "execute",
+        "outcome": outcome,
+        "state": run.state,
+        "seconds": time.perf_counter() - started,
+        "purge_seconds": sum(purge_seconds),
+        "rss_mb": _rss_mb(),
+        "counts": run.counts,
+        "purge": purge,
+        "errors": run.errors[:3],
+    }
+    print("RESULT " + json.dumps(result, default=str))
 
 
-def run_child(kind: str, env: dict[str, str]) -> dict[str, object]:
+def run_child(kind: str, env: dict[str, str], *, root: Path = ROOT) -> dict[str, Any]:
+    """One task handler in a child process of the source tree `root` (this one, or --baseline's)."""
     out = subprocess.run(
-        [sys.executable, __file__, "--child", kind],
-        env=env,
+        [sys.executable, str(root / "bench" / "maintenance_bench.py"), "--child", kind],
+        env={**env, "PYTHONPATH": str(root)},
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=root,
         timeout=7200,
         check=False,
     )
@@ -211,17 +223,30 @@ def _uptime() -> str:
 
 
 def _store(workdir: Path, args: argparse.Namespace) -> tuple[dict[str, int], float]:
+    """The store in --workdir: generated (and copied to workdir/pristine), or with --reuse-store restored
+    from that copy (a run reaps, deletes and purges, so each run starts from the same store)."""
     from bench.maintenance_store import generate
 
-    saved = workdir / "store.json"
-    if args.reuse_store and saved.exists() and (workdir / "mlflow.db").exists():
+    saved, pristine = workdir / "store.json", workdir / "pristine"
+    if args.reuse_store and saved.exists() and (pristine / "mlflow.db").exists():
+        _copy_store(pristine, workdir)
         stats = json.loads(saved.read_text())
         return stats, float(stats.get("generate_seconds", 0))
     started = time.perf_counter()
     stats = generate(workdir, runs=args.runs, experiments=args.experiments)
     seconds = time.perf_counter() - started
     saved.write_text(json.dumps({**stats, "generate_seconds": round(seconds)}))
+    _copy_store(workdir, pristine)
     return stats, seconds
+
+
+def _copy_store(source: Path, target: Path) -> None:
+    target.mkdir(exist_ok=True)
+    shutil.rmtree(target / "artifacts", ignore_errors=True)
+    for old in target.glob("mlflow.db*"):
+        old.unlink()
+    for path in [*source.glob("mlflow.db*"), source / "artifacts"]:
+        subprocess.run(["cp", "-a", str(path), str(target / path.name)], check=True)
 
 
 def _register_backed(workdir: Path) -> list[str]:
@@ -246,7 +271,7 @@ def _register_backed(workdir: Path) -> list[str]:
     return backed
 
 
-def measure(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
+def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Everything that needs the server, in one run on one store."""
     backend = f"sqlite:///{workdir / 'mlflow.db'}"
     from mlopsadmin.lib import mlflow_server as server
@@ -256,7 +281,7 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
         port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts", log_path=workdir / "mlflow.log"
     )
     url = f"http://127.0.0.1:{port}"
-    found: dict[str, object] = {"load_start": _uptime(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    found: dict[str, Any] = {"load_start": _uptime(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     try:
         server.wait_healthy(url, process=process, timeout=300)
         _django(workdir / "mlopsadmin.sqlite3", url, backend, workdir / "artifacts")
@@ -267,12 +292,9 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
 
         backed = _register_backed(workdir)
         cutoff = int(time.time() * 1000) - CLEANUP_DAYS * DAY_MS
-        found.update(
-            backed=backed,
-            truth=sorted(ground_truth(workdir / "mlflow.db", set(backed), cutoff)),
-            stuck=stuck_truth(workdir / "mlflow.db"),
-        )
-        print(f"ground truth: {len(found['truth']):,} candidates, {found['stuck']} stuck runs", flush=True)  # type: ignore[arg-type]
+        stuck = stuck_truth(workdir / "mlflow.db")
+        found.update(backed=backed, truth=sorted(ground_truth(workdir / "mlflow.db", set(backed), cutoff)), stuck=stuck)
+        print(f"ground truth: {len(found['truth']):,} candidates, {len(stuck['ends'])} stuck runs", flush=True)
         # warm-up for every approach alike: the store file in the OS cache, server workers started
         with open(workdir / "mlflow.db", "rb") as handle:
             while handle.read(1 << 24):
@@ -284,151 +306,75 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, object]:
         sampler.start()
         env = {**os.environ, "BENCH_CUTOFF_MS": str(cutoff)}
         found["guide"] = guide_cleanup(complete=False)
-        print(f"guide (as written): {found['guide']['seconds']:.1f} s", flush=True)  # type: ignore[index]
-        found["plan_store"] = run_child("plan", {**env, "MAINTENANCE_PLAN_READ_STORE": "true"})
-        print(f"plan (store): {found['plan_store']['seconds']:.1f} s", flush=True)  # type: ignore[index]
-        found["plan_api"] = run_child("plan", {**env, "MAINTENANCE_PLAN_READ_STORE": "false"})
-        print(f"plan (API): {found['plan_api']['seconds']:.1f} s", flush=True)  # type: ignore[index]
+        print(f"guide (as written): {found['guide']['seconds']:.1f} s", flush=True)
+        _plans(found, env, args)
         found["guide_full"] = guide_cleanup(complete=True)
-        print(f"guide (complete): {found['guide_full']['seconds']:.1f} s", flush=True)  # type: ignore[index]
+        print(f"guide (complete): {found['guide_full']['seconds']:.1f} s", flush=True)
         sampler.halt.set()
         found.update(
             load_during=sampler.summary(), load_end=_uptime(), finished=time.strftime("%H:%M UTC", time.gmtime())
         )
         if not args.skip_reaper_capacity:
             found["reaper"] = run_child("reaper", env)
+            found["reaped"] = reaped_check(workdir / "mlflow.db", stuck["ends"])
+            print(f"reaper: {found['reaper']['seconds']:.1f} s {found['reaped']}", flush=True)
             found["capacity"] = run_child("capacity", env)
+        if not args.skip_execute:
+            found["execute"] = _execute(workdir, found, env)
     finally:
         server.stop_server(process)
     return found
 
 
-def _plan_row(label: str, plan: dict[str, Any], truth: set[str]) -> str:
-    planned = set(plan["candidates"])
-    correct = (
-        "**equal to the ground truth**"
-        if planned == truth
-        else (f"MISMATCH: misses {len(truth - planned):,}, {len(planned - truth):,} extra")
+def _plans(found: dict[str, Any], env: dict[str, str], args: argparse.Namespace) -> None:
+    """Both plan sources by this tree; with --baseline, by the earlier tree too, interleaved on the same
+    server and store: earlier-store, this-store, earlier-store, this-store, earlier-API, this-API."""
+    store = {**env, "MAINTENANCE_PLAN_READ_STORE": "true"}
+    api = {**env, "MAINTENANCE_PLAN_READ_STORE": "false"}
+    baseline: dict[str, list[dict[str, Any]]] = {"store": [], "api": [], "store_now": []}
+    rounds = 2 if args.baseline else 1
+    for index in range(rounds):
+        if args.baseline:
+            baseline["store"].append(run_child("plan", store, root=args.baseline))
+            print(f"plan (store, baseline): {baseline['store'][-1]['seconds']:.1f} s", flush=True)
+        result = run_child("plan", store)
+        print(f"plan (store): {result['seconds']:.1f} s", flush=True)
+        if index == 0:
+            found["plan_store"] = result
+        else:
+            baseline["store_now"].append(result)
+    if args.baseline:
+        baseline["api"].append(run_child("plan", api, root=args.baseline))
+        print(f"plan (API, baseline): {baseline['api'][-1]['seconds']:.1f} s", flush=True)
+    found["plan_api"] = run_child("plan", api)
+    print(f"plan (API): {found['plan_api']['seconds']:.1f} s", flush=True)
+    if args.baseline:
+        found["baseline"] = baseline
+
+
+def _execute(workdir: Path, found: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """Execute the backend-store plan with purge; check the store and the artifact folders afterwards."""
+    planned = set(found["plan_store"]["candidates"])
+    before = store_runs(workdir / "mlflow.db")
+    on_disk = artifact_bytes(workdir, planned)
+    sampler = LoadSampler()
+    sampler.start()
+    load_start = _uptime()
+    result = run_child("execute", {**env, "BENCH_PLAN_ID": str(found["plan_store"]["plan_id"])})
+    sampler.halt.set()
+    after = store_runs(workdir / "mlflow.db")
+    result.update(
+        load_start=load_start,
+        load_end=_uptime(),
+        load_during=sampler.summary(),
+        gone_planned=len((before - after) & planned),
+        gone_unplanned=len((before - after) - planned),
+        planned=len(planned),
+        bytes_on_disk=on_disk,
+        left_on_disk=artifact_bytes(workdir, planned),
     )
-    correct += f'; the task report says "{plan["source"]}"'
-    return (
-        f"| {label} | **{float(plan['seconds']):.1f} s** | "
-        f"{plan['counts'].get('candidates', 0) + plan['counts'].get('excluded', 0):,} "
-        f"({plan['counts'].get('candidates', 0):,} candidates + {plan['counts'].get('excluded', 0):,} exclusions "
-        f"with reasons) | {len(planned):,} | {correct}; state {plan['state']}; peak RSS "
-        f"**{float(plan['rss_mb']):.0f} MB** |"
-    )
-
-
-def _guide_row(label: str, guide: dict[str, Any], truth: set[str], backed: set[str]) -> str:
-    chosen = set(guide["would_delete"])
-    return (
-        f"| {label} | {float(guide['seconds']):.1f} s | {guide['runs_listed']:,} | {len(chosen):,} | misses "
-        f"{len(truth - chosen):,} candidates; would also delete {len(chosen & backed)} model-version sources "
-        f"and {len(chosen - truth - backed):,} FINISHED runs (its filter is `status != 'RUNNING'`) |"
-    )
-
-
-def _reaper_section(found: dict[str, Any], previous: str) -> list[str]:
-    if "reaper" not in found:
-        kept = previous.split("## Reaper and capacity", 1)
-        if len(kept) == 2:
-            title, _, body = kept[1].partition("\n")
-            body = body.split("\nPeak RSS is", 1)[0]  # the closing note is written again below
-            title = title if "earlier run" in title else " (earlier run, not re-measured here)"
-            return ["## Reaper and capacity" + title, body.rstrip()]
-        return ["## Reaper and capacity", "", "Not measured in this run (`--skip-reaper-capacity`)."]
-    reaper, capacity = found["reaper"], found["capacity"]
-    return [
-        f"## Reaper and capacity ({found['started']})",
-        "",
-        "| task | wall time | result | peak RSS |",
-        "|---|---|---|---|",
-        f"| stuck-run reaper (real) | {float(reaper['seconds']):.1f} s | {reaper['counts']} "
-        f"(truth: {found['stuck']}) | "
-        f"{float(reaper['rss_mb']):.0f} MB |",
-        f"| capacity check | {float(capacity['seconds']):.1f} s | state {capacity['state']}, "
-        f"counts {capacity['counts']} | {float(capacity['rss_mb']):.0f} MB |",
-    ]
-
-
-def report(found: dict[str, Any], stats: dict[str, int], generate_s: float, args: argparse.Namespace) -> str:
-    truth, backed = set(found["truth"]), set(found["backed"])
-    guide, guide_full = found["guide"], found["guide_full"]
-    store, api = found["plan_store"], found["plan_api"]
-    ratio = float(guide["seconds"]) / float(store["seconds"])
-    same = store["items_sha"] == api["items_sha"]
-    previous = args.results.read_text() if args.results.exists() else ""
-    lines = [
-        "# Maintenance benchmark",
-        "",
-        f"Store: {stats['runs']:,} runs in {args.experiments} experiments (+ Default; {stats['files']:,} artifact "
-        f"files), SQLite backend, `mlflow server` with 2 gunicorn workers, on this shared 2-core machine. Measured "
-        f"{found['started']}–{found['finished']}. Store generated in {generate_s:.0f} s by "
-        "bench/maintenance_store.py (schema by `mlflow db upgrade`, rows by sqlite3). 20 model versions are backed "
-        "by old FAILED runs that carry no tag. Command: `python bench/maintenance_bench.py --runs "
-        f"{args.runs} --experiments {args.experiments} --workdir {args.workdir}"
-        + (" --reuse-store" if args.reuse_store else "")
-        + (" --skip-reaper-capacity" if args.skip_reaper_capacity else "")
-        + "`.",
-        "",
-        f"Machine load (1/5/15-minute load average, `uptime`): {found['load_start']} at the start, "
-        f"{found['load_end']} at the end; 1-minute load sampled every 5 s during the four cleanup measurements: "
-        f"{found['load_during']}.",
-        "",
-        f"Ground truth (SQL on the store, same cutoff as both plans): **{len(truth):,}** cleanup candidates "
-        "(FAILED/KILLED, ended > 90 days ago, not keep=true in any case, not a model-version source); "
-        f"**{found['stuck']:,}** stuck runs (RUNNING > 24 h with no metric in 24 h).",
-        "",
-        "## Cleanup planning vs the guide's sequential script (one run, one store)",
-        "",
-        "| approach | wall time | runs listed | would delete | correct? |",
-        "|---|---|---|---|---|",
-        _guide_row(
-            "guide's `cleanup_old_runs`, as written, over every experiment (500/experiment, no paging), dry run",
-            guide,
-            truth,
-            backed,
-        ),
-        _guide_row("guide's script, completed with page tokens", guide_full, truth, backed),
-        _plan_row(
-            "mlopsadmin cleanup plan from the backend store (default when `MLFLOW_BACKEND_STORE_URI` is "
-            "set), worker handler",
-            store,
-            truth,
-        ),
-        _plan_row(
-            "mlopsadmin cleanup plan through the tracking API (`MAINTENANCE_PLAN_READ_STORE=false`), worker handler",
-            api,
-            truth,
-        ),
-        "",
-        f"**Speed-up of the plan (backend store) vs the guide as written: {ratio:.1f}×** "
-        f"({float(guide['seconds']):.1f} s / {float(store['seconds']):.1f} s); vs the guide completed: "
-        f"{float(guide_full['seconds']) / float(store['seconds']):.1f}×. The plan through the tracking API: "
-        f"{float(guide['seconds']) / float(api['seconds']):.1f}× vs the guide as written.",
-        "",
-        "The two plan paths produced " + ("**identical plans**" if same else "**DIFFERENT plans**") + " (every "
-        "candidate with status, end time and artifact size estimate; every exclusion with its reason; sha256 "
-        f"`{store['items_sha'][:16]}…`" + ("" if same else f" vs `{api['items_sha'][:16]}…`") + ").",
-        "",
-        "Why the difference: over REST, MLflow's SQL store loads every listed run's tags, params and latest "
-        "metrics and serialises them, and the client parses them (the guide and the API plan pay this per run). "
-        "The store path reads run id, experiment, name, status, start/end time and two tags (`keep`, "
-        "`mlflow.registeredModelName`) of the matching active runs in one streamed, read-only query over "
-        "MLflow's own SQLAlchemy models, after checking that the store's alembic revision is the installed "
-        "MLflow's head. The rest of its time is the same for both paths: artifact size estimates (a walk of each "
-        "experiment's folder) and writing the plan items. Execution always goes through the tracking API with a "
-        "per-run re-check.",
-        "",
-        *_reaper_section(found, previous),
-        "",
-        "Peak RSS is `ru_maxrss` of the child process that ran each task handler exactly as the Celery worker does "
-        "(Django and the MLflow client imported, runs streamed through a bounded queue); the 300 MB budget holds "
-        f"when every figure above is below it. Of that, {float(found['idle']['rss_mb']):.0f} MB is the same "
-        "process before any task (Django set up, the MLflow gateway imported).",
-    ]
-    return "\n".join(lines) + "\n"
+    print(f"execute: {result['seconds']:.1f} s (purge {result['purge_seconds']:.1f} s)", flush=True)
+    return result
 
 
 def main() -> None:
@@ -447,6 +393,10 @@ def main() -> None:
         action="store_true",
         help="measure only the cleanup approaches; the results keep the earlier reaper and capacity figures",
     )
+    parser.add_argument("--skip-execute", action="store_true", help="do not execute the plan (nor purge)")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="an earlier source tree whose plans are measured alongside"
+    )
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results" / "maintenance.md")
     args = parser.parse_args()
     if args.child:
@@ -462,7 +412,7 @@ def main() -> None:
     stats, generate_s = _store(args.workdir, args)
     print(f"store: {stats} in {generate_s:.0f} s", flush=True)
     found = measure(args.workdir, args)
-    text = report(found, stats, generate_s, args)
+    text = report(found, stats, generate_s, args, args.results.read_text() if args.results.exists() else "")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(text)
     print(text)

@@ -5,6 +5,9 @@ its gateway); rows are then inserted with sqlite3 in bulk, which takes seconds i
 100,000 runs would take over REST. Shape (deterministic, seed 2026): experiments under the demo teams'
 prefixes; runs 60% FINISHED, 25% FAILED, 10% KILLED, 5% RUNNING; ages uniform over a year; 6 tags,
 4 params and 2 metrics per run; 2% tagged keep=true (mixed case); a small artifact file for 10% of runs.
+A tenth of the finished runs were resumed (`mlflow.start_run(run_id=…)`) by a script that was killed: RUNNING
+with their old end_time, half of them still logging (a metric within the last hour), half silent since their
+resume (a metric logged between the old end and two days ago).
 
     python bench/maintenance_store.py --runs 100000 --experiments 100 --out var/bench-maintenance
 """
@@ -72,6 +75,8 @@ def generate(out: Path, *, runs: int, experiments: int, seed: int = 2026) -> dic
             status = rng.choices(["FINISHED", "FAILED", "KILLED", "RUNNING"], weights=[60, 25, 10, 5])[0]
             start = now - int(rng.uniform(0.01, 365) * DAY_MS)
             end = None if status == "RUNNING" else start + rng.randint(60_000, 6 * 3_600_000)
+            resumed = status == "FINISHED" and rng.random() < 0.1 and end is not None and end < now - 2 * DAY_MS
+            status = "RUNNING" if resumed else status  # resumed and killed: RUNNING, the old end_time kept
             run_rows.append(
                 (
                     run_id,
@@ -105,8 +110,13 @@ def generate(out: Path, *, runs: int, experiments: int, seed: int = 2026) -> dic
                 for k, v in {"lr": "1e-4", "batch_size": "64", "epochs": "10", "optimizer": "AdamW"}.items()
             ]
             metric_time = (
-                start + 60_000 if status != "RUNNING" or rng.random() < 0.5 else now - rng.randint(60_000, 3_600_000)
+                start + 60_000
+                if status != "RUNNING" or resumed or rng.random() < 0.5
+                else now - rng.randint(60_000, 3_600_000)
             )  # half the RUNNING runs still log (recent metric)
+            if resumed and end is not None:  # its resumed life logged a metric: within the hour, or days ago
+                alive = rng.random() < 0.5
+                metric_time = now - rng.randint(60_000, 3_600_000) if alive else rng.randint(end, now - 2 * DAY_MS)
             for key, value in (("loss", rng.random()), ("val_ndcg_at_10", rng.random())):
                 metric_rows.append((key, value, metric_time, run_id, 0, 0))
                 latest_rows.append((key, value, metric_time, 0, 0, run_id))
