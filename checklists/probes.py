@@ -17,7 +17,7 @@ from checklists import sources
 from checklists.models import FAIL, PASS, UNKNOWN, WARN, LatencySample
 from maintenance import reaper
 from maintenance.task_runs import fmt_ms
-from mlopsadmin.core.formatting import human_bytes
+from mlopsadmin.core.formatting import capped_lines, human_bytes
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib.uris import without_credentials
 
@@ -77,7 +77,10 @@ def artifact_store() -> ProbeResult:
     if not locations:
         return ProbeResult(UNKNOWN, "No experiments: no artifact location to inspect.")
     verdicts = {root: _artifact_verdict(root) for root in locations}
-    lines = [f"{without_credentials(root)} → {verdict}" for root, verdict in sorted(verdicts.items())]
+    ordered = sorted(verdicts.items(), key=lambda item: (item[1] == PASS, item[0]))  # failures first
+    lines = capped_lines(
+        [f"{without_credentials(root)} → {verdict}" for root, verdict in ordered], EVIDENCE_LINES, "locations"
+    )
     destination = settings.MLFLOW_ARTIFACTS_DESTINATION
     if any(_scheme(r) == "mlflow-artifacts" for r in verdicts):
         lines.append(
@@ -92,7 +95,7 @@ def artifact_store() -> ProbeResult:
         WARN: "Artifact destination cannot be verified as object storage.",
         FAIL: "Some artifact locations are local files, not object storage (S3/GCS/Azure).",
     }[status]
-    return ProbeResult(status, head + "\n" + "\n".join(lines[:20]))
+    return ProbeResult(status, head + "\n" + "\n".join(lines))
 
 
 AUTH_PROBE_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
@@ -137,13 +140,16 @@ def stuck_runs() -> ProbeResult:
             PASS, f"No run has been RUNNING for more than {hours:g} h ({len(experiments)} experiments searched)."
         )
     stuck.sort(key=lambda v: v.sign.at_ms or 0)
-    lines = [
-        f"{experiments.get(v.run.experiment_id, v.run.experiment_id)} / {v.run.run_name or v.run.run_id} "
-        f"({v.run.run_id}): no sign of life since {fmt_ms(v.sign.at_ms)} ({v.sign.source})"
-        for v in stuck[:EVIDENCE_LINES]
-    ]
-    shown = f"; showing {len(lines)} of {len(stuck)}, silent longest first" if len(stuck) > len(lines) else ""
-    head = f"{len(stuck)} run(s) RUNNING for more than {hours:g} h with no sign of life in that time{shown}:\n"
+    lines = capped_lines(
+        [
+            f"{experiments.get(v.run.experiment_id, v.run.experiment_id)} / {v.run.run_name or v.run.run_id} "
+            f"({v.run.run_id}): no sign of life since {fmt_ms(v.sign.at_ms)} ({v.sign.source})"
+            for v in stuck
+        ],
+        EVIDENCE_LINES,
+        "runs, silent longest first",
+    )
+    head = f"{len(stuck)} run(s) RUNNING for more than {hours:g} h with no sign of life in that time:\n"
     return ProbeResult(FAIL, head + "\n".join(lines))
 
 
@@ -161,7 +167,7 @@ def unused_models() -> ProbeResult:
             unused.append(model.name)
     if not unused:
         return ProbeResult(PASS, f"All {total} registered models have an alias or a version newer than {days} days.")
-    listing = "\n".join(sorted(unused)[:25]) + (f"\n… and {len(unused) - 25} more" if len(unused) > 25 else "")
+    listing = "\n".join(capped_lines(sorted(unused), EVIDENCE_LINES, "models"))
     return ProbeResult(
         WARN,
         f"{len(unused)} of {total} registered models have no alias and no new version for "
@@ -241,7 +247,8 @@ def _naming(summary: sources.NamingSummary | None, what: str) -> ProbeResult:
         return ProbeResult(UNKNOWN, f"No {what} names checked yet (is the index synced?).")
     if summary.non_compliant == 0:
         return ProbeResult(PASS, f"All {summary.total} {what} names follow the conventions.")
-    examples = ("\n" + "\n".join(summary.examples)) if summary.examples else ""
+    shown = capped_lines(summary.examples, len(summary.examples), "names", total=summary.non_compliant)
+    examples = ("\n" + "\n".join(shown)) if summary.examples else ""
     return ProbeResult(
         WARN, f"{summary.non_compliant} of {summary.total} {what} names break the conventions." + examples
     )

@@ -16,9 +16,12 @@ from maintenance.capacity import thresholds
 from maintenance.models import CapacitySample, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import actor_for, task_run_create, task_run_enqueue, task_run_finish, task_run_progress
 from mlopsadmin.audit.services import audit_record
+from mlopsadmin.core.formatting import capped_lines
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import tracking_db
 from notifications import events as notification_events
+
+ERROR_LINES = 50  # unreadable locations named in the task's errors ("showing N of M" beyond)
 
 
 def capacity_check_start(*, actor: Any) -> TaskRun:
@@ -117,6 +120,7 @@ def capacity_run(run: TaskRun) -> None:
             )
         )
     database = tracking_db.database_size(settings.MLFLOW_BACKEND_STORE_URI)
+    errors = capped_lines(errors, ERROR_LINES, "unreadable locations")  # every one is in its experiment's sample
     if database.get("error"):
         errors.append(f"database: {database['error']}")
     samples.append(
@@ -165,7 +169,7 @@ def capacity_run(run: TaskRun) -> None:
                 "stores": {k: v.size for (scope, k), v in sums.items() if scope == "store"},
                 "deleted_bytes": deleted.size if deleted.experiments else 0,
             },
-            errors=errors[:50],
+            errors=errors,
         )
 
 

@@ -28,6 +28,7 @@ from maintenance.task_runs import (
 )
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from mlopsadmin.core.formatting import capped_lines
 from mlopsadmin.lib import mlflow_client as mlf
 
 
@@ -199,9 +200,8 @@ def _purge(plan: CleanupPlan, errors: list[str], actor: Any) -> dict[str, Any]:
     report["artifact_bytes_freed"] = result.bytes_freed
     if result.unmeasured:
         report["unmeasured_runs"] = len(result.unmeasured)
-    left = {run_id: why for run_id, why in result.skipped.items() if why != "not found"}
-    for run_id, why in list(left.items())[:REPORT_LIST_LIMIT]:
-        errors.append(f"run {run_id} not purged: {why}")
+    left = [f"run {run_id} not purged: {why}" for run_id, why in result.skipped.items() if why != "not found"]
+    errors.extend(capped_lines(left, REPORT_LIST_LIMIT, "runs not purged"))
     if result.surprise:
         report["surprise"] = result.surprise
         errors.append(f"purge stopped: {result.surprise}")

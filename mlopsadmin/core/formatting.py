@@ -22,6 +22,20 @@ def human_bytes(value: int | float | None) -> str:
     return f"{size:.1f} TB"
 
 
+def showing(shown: int, total: int, noun: str) -> str:
+    """'' when all `total` items are shown, else "showing N of M <noun>": the one wording for a list that
+    holds only part of its items (issue 15: no report truncates a list without saying so)."""
+    return "" if shown >= total else f"showing {shown:,} of {total:,} {noun}"
+
+
+def capped_lines(lines: list[str], limit: int, noun: str, *, total: int | None = None) -> list[str]:
+    """The first `limit` of `lines`, then a "showing N of M <noun>" line when some were left out (`total`:
+    how many there are when the caller holds only some of them)."""
+    kept = lines[:limit]
+    note = showing(len(kept), len(lines) if total is None else max(total, len(lines)), noun)
+    return [*kept, f"… {note}"] if note else kept
+
+
 def is_finite_number(value: float | None) -> bool:
     """False for None, NaN and ±inf, and for ±sys.float_info.max (how MLflow's SQL stores keep ±inf)."""
     return value is not None and math.isfinite(value) and abs(value) < sys.float_info.max

@@ -22,7 +22,8 @@ def _postgres_dsn(uri: str) -> str:
 
 
 def database_size(uri: str) -> dict[str, Any]:
-    """{'kind', 'label', 'bytes', 'tables': [[name, bytes], ...], 'error'}; bytes None when unknown."""
+    """{'kind', 'label', 'bytes', 'tables': [[name, bytes], ...] (the 10 largest), 'table_count' (how many
+    there are; PostgreSQL), 'error'}; bytes None when unknown."""
     if not uri:
         return {
             "kind": "unknown",
@@ -61,12 +62,14 @@ def _postgres_size(uri: str) -> dict[str, Any]:
         with psycopg2.connect(_postgres_dsn(uri), connect_timeout=10) as conn, conn.cursor() as cursor:
             cursor.execute("SELECT pg_database_size(current_database())")
             total = int(cursor.fetchone()[0])
-            cursor.execute(
-                "SELECT relname, pg_total_relation_size(relid) FROM pg_catalog.pg_statio_user_tables "
-                "ORDER BY 2 DESC LIMIT 10"
+            cursor.execute(  # the window count is taken before LIMIT: how many tables there are
+                "SELECT relname, pg_total_relation_size(relid), count(*) OVER () "
+                "FROM pg_catalog.pg_statio_user_tables ORDER BY 2 DESC LIMIT 10"
             )
-            tables = [[str(name), int(size)] for name, size in cursor.fetchall()]
+            rows = cursor.fetchall()
         conn.close()
     except psycopg2.Error as exc:
         return {"kind": "postgresql", "label": label, "bytes": None, "tables": [], "error": str(exc).strip()[:300]}
-    return {"kind": "postgresql", "label": label, "bytes": total, "tables": tables}
+    tables = [[str(name), int(size)] for name, size, _ in rows]
+    count = int(rows[0][2]) if rows else 0
+    return {"kind": "postgresql", "label": label, "bytes": total, "tables": tables, "table_count": count}
