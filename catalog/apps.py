@@ -6,7 +6,6 @@ class CatalogConfig(AppConfig):
     verbose_name = "Experiment catalog"
 
     def ready(self) -> None:
-        from catalog.dashboard import catalog_tiles
         from mlopsadmin.core.dashboard import register_tiles
 
-        register_tiles(catalog_tiles)
+        register_tiles("catalog.dashboard.catalog_tiles")

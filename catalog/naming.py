@@ -17,6 +17,7 @@ DEFAULT_SEGMENT_PATTERN = r"[a-z0-9]+(?:-[a-z0-9]+)*"  # lowercase kebab-case
 DEFAULT_RESERVED_WORDS = ["test", "tmp", "temp", "scratch", "untitled", "default", "foo", "bar", "delete-me"]
 DEFAULT_REQUIRED_TAGS = ["team", "owner", "git.commit", "data.version", "environment", "purpose"]
 DEFAULT_EXPERIMENT_TYPE = "general"
+TAG_KEY_RE = re.compile(r"^[\w.\-/: ]{1,250}$")  # MLflow's rule for tag names (runs, experiments, versions)
 
 # Violation kinds (stable keys used in filters, the API and the CSV export).
 FLAT = "flat"

@@ -4,7 +4,6 @@ and the fixes (rename, bulk tag, create) and convention edits. Each user action 
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from django.utils import timezone
 from catalog import naming
 from catalog.deleted_names import refuse_taken_name
 from catalog.models import CatalogExperiment, CatalogIndexState, CatalogTagCount, NamingConvention
+from catalog.naming import TAG_KEY_RE
 from catalog.selectors import convention_for, convention_get
 from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
@@ -29,7 +29,6 @@ from mlopsadmin.lib import mlflow_client as mlf
 
 logger = logging.getLogger(__name__)
 
-TAG_KEY_RE = re.compile(r"^[\w.\-/: ]{1,250}$")
 MAX_BULK_RUNS = 1000
 
 

@@ -8,8 +8,7 @@ class ChecklistsConfig(AppConfig):
     label = "checklists"
 
     def ready(self) -> None:
-        from checklists.dashboard import checklist_badge, checklist_tiles
         from mlopsadmin.core.dashboard import register_badge, register_tiles
 
-        register_tiles(checklist_tiles)
-        register_badge("checklists", checklist_badge)
+        register_tiles("checklists.dashboard.checklist_tiles")
+        register_badge("checklists", "checklists.dashboard.checklist_badge")

@@ -8,22 +8,23 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from pydantic import ValidationError as PydanticError
 
-from catalog.services import TAG_KEY_RE
+from catalog.naming import TAG_KEY_RE
 from configuration.locate import key_lines, line_of
-from configuration.schema import ConfigFile
 from configuration.selectors import literal_count
 from configuration.state import GATE_FIELDS, MODEL_GATE_DEFAULTS, MODEL_GATE_FIELDS, Units, names, words
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.models import TEAM_PREFIX_RE
-from mlopsadmin.schedules import ENTRIES, cron_to_crontab
+from mlopsadmin.schedules import ENTRIES, cron_valid
+
+if TYPE_CHECKING:  # pydantic is imported by parse(): exporting the configuration does not need it
+    from configuration.schema import ConfigFile
 
 TEAM_NAME_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 WORD_RE = re.compile(r"^[a-z0-9]+$")
@@ -85,6 +86,10 @@ def parse(text: str, *, source: str = "configuration", existing_teams: set[str] 
     """Parse and validate a configuration text. Raises ConfigInvalid (line, key path, reason for each
     problem) without touching the database. `existing_teams`: team names that stay when the file has no
     [teams] section (to check user memberships and team gate policies against)."""
+    from pydantic import ValidationError as PydanticError
+
+    from configuration.schema import ConfigFile
+
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -265,11 +270,8 @@ def _check_rest(config: ConfigFile, teams: set[str], refuse: Callable[..., None]
     for key, cron in config.schedules.items():
         if key not in known:
             refuse(("schedules", key), f"unknown schedule; known: {', '.join(sorted(known))}")
-        elif cron.strip().lower() != "off":
-            try:
-                cron_to_crontab(cron)
-            except (ValueError, TypeError, KeyError):
-                refuse(("schedules", key), f"{cron!r} is not five cron fields or 'off'")
+        elif cron.strip().lower() != "off" and not cron_valid(cron):
+            refuse(("schedules", key), f"{cron!r} is not five cron fields or 'off'")
     for email in config.notifications.emails:
         try:
             validate_email(email)

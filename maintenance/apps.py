@@ -5,10 +5,8 @@ class MaintenanceConfig(AppConfig):
     name = "maintenance"
 
     def ready(self) -> None:
-        from maintenance.dashboard import maintenance_badge, maintenance_tiles
         from mlopsadmin.core.dashboard import register_badge, register_tiles
 
-        register_tiles(maintenance_tiles)
-        register_badge("maintenance", maintenance_badge)
-        # Register the Celery tasks in every process (web too): task_runs enqueues by task name.
-        import maintenance.tasks  # noqa: F401
+        register_tiles("maintenance.dashboard.maintenance_tiles")
+        register_badge("maintenance", "maintenance.dashboard.maintenance_badge")
+        # The Celery tasks are sent by name (mlopsadmin.task_queue imports maintenance.tasks then).

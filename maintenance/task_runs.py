@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -24,6 +23,7 @@ from mlopsadmin.core.errors import Conflict, QueueUnavailable
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib.redaction import scrub
+from mlopsadmin.task_queue import queued_task
 from notifications import events as notification_events
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def _publish(run: TaskRun, task_id: str) -> None:
     an audit event, so it neither blocks its kind nor claims a start that never happened, and the caller
     gets a clear 503."""
     try:
-        current_app.tasks[RUN_TASK_NAME].apply_async(
+        queued_task(RUN_TASK_NAME).apply_async(
             kwargs={"task_run_id": run.pk}, task_id=task_id, retry=True, retry_policy=PUBLISH_RETRY
         )
     except Exception as exc:  # kombu/redis raise their own types; any failure means "not published"

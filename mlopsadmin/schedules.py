@@ -5,9 +5,12 @@ a backlog never runs stale work twice."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from celery.schedules import crontab
+if TYPE_CHECKING:
+    from celery.schedules import crontab
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,68 @@ def entry_cron(entry: ScheduleEntry, overrides: dict[str, str] | None = None) ->
 
 
 def cron_to_crontab(cron: str) -> crontab:
+    """Five cron fields as Celery's crontab. Raises ValueError (Celery's own ParseException, e.g. for a
+    negative number, too), TypeError or KeyError when they are not. Celery is imported here, not at the
+    top: pages and commands read ENTRIES without loading Celery."""
+    from celery.schedules import ParseException, crontab
+
     minute, hour, day_of_month, month_of_year, day_of_week = cron.split()
-    return crontab(
-        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week
-    )
+    try:
+        return crontab(
+            minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week
+        )
+    except ParseException as exc:
+        raise ValueError(f"{cron!r}: {exc}") from None
+
+
+# (lowest, highest) of each field as Celery's crontab_parser has them: minute, hour, day of month, month, day
+# of week (0 = Sunday).
+_CRON_FIELDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+_PLAIN_PART = re.compile(r"(?:\*|(?P<first>[0-9]+)(?:-(?P<last>[0-9]+))?)(?:/(?P<step>[0-9]+))?")
+
+
+def _plain_part(part: str, low: int, high: int) -> bool:
+    """`*`, `*/s`, `n`, `a-b`, `a-b/s` with numbers in range (a ≤ b, s ≥ 1): forms Celery accepts."""
+    match = _PLAIN_PART.fullmatch(part)
+    if match is None:
+        return False
+    first, last, step = match.group("first", "last", "step")
+    if step is not None and (int(step) < 1 or (first is not None and last is None)):
+        return False  # Celery refuses a zero step and `n/s`
+    if first is None:
+        return True
+    return low <= int(first) <= int(last if last is not None else first) <= high
+
+
+def _first_day(day_of_month: str) -> int:
+    """The lowest day a plain day-of-month field names (`*` and `*/s` start at 1)."""
+    firsts = []
+    for part in day_of_month.split(","):
+        match = _PLAIN_PART.fullmatch(part)
+        firsts.append(int(match["first"]) if match and match["first"] else 1)
+    return min(firsts)
+
+
+def cron_valid(cron: str) -> bool:
+    """Whether `cron` is five cron fields Celery's beat accepts. Plain numeric forms are checked here;
+    any other (names such as `mon-fri`, wrapping ranges) by Celery's own parser, imported only then, so
+    checking a configuration file with the usual schedules does not load Celery."""
+    fields = cron.split()
+    if (
+        len(fields) == 5
+        and all(
+            _plain_part(part, low, high)
+            for field, (low, high) in zip(fields, _CRON_FIELDS, strict=True)
+            for part in field.split(",")
+        )
+        and _first_day(fields[2]) <= 29  # a day every month has (Celery refuses e.g. day 31 in month 2 or 4)
+    ):
+        return True
+    try:
+        cron_to_crontab(cron)
+    except (ValueError, TypeError, KeyError):
+        return False
+    return True
 
 
 def beat_schedule() -> dict[str, dict[str, object]]:

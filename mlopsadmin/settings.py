@@ -14,9 +14,20 @@ from pathlib import Path
 import dj_database_url
 
 from mlopsadmin.lib.uris import split_uri_credentials
-from mlopsadmin.settings_helpers import env_bool, env_float, env_int, env_list, logging_config, redis_caches
+from mlopsadmin.settings_helpers import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    logging_config,
+    package_dir,
+    redis_caches,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# django-ninja's templates and static files (the API reference at /api/v1/docs, served locally) by folder,
+# not as an installed app: installed apps are imported by every process, `manage.py help` included.
+NINJA_DIR = package_dir("ninja")
 VAR_DIR = Path(os.environ.get("MLOPSADMIN_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -45,7 +56,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
-    "ninja",  # its templates and static files: the API reference at /api/v1/docs, served locally
     "mlopsadmin.core",
     "mlopsadmin.accounts",
     "catalog",
@@ -83,7 +93,7 @@ WSGI_APPLICATION = "mlopsadmin.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "templates", NINJA_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -180,7 +190,7 @@ SILENCED_SYSTEM_CHECKS = env_list("SILENCED_SYSTEM_CHECKS", [])
 
 # --- Static files (htmx and CSS are served by the app itself: air-gapped) --------------------
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", NINJA_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -3,8 +3,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 from typing import Any
+
+
+def package_dir(name: str) -> Path:
+    """The folder of the installed top-level package `name`, found without importing it.
+    Raises ModuleNotFoundError when it is not installed."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(f"package {name!r} is not installed", name=name)
+    return Path(spec.origin).parent
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -8,10 +8,7 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from mlopsadmin.core.dashboard import register_tiles
-        from notifications import (
-            checks,  # noqa: F401 - registers the system checks
-            tasks,  # noqa: F401 - registers the delivery task (enqueued by name)
-        )
-        from notifications.dashboard import delivery_failure_tiles
+        from notifications import checks  # noqa: F401 - registers the system checks
 
-        register_tiles(delivery_failure_tiles)
+        # The delivery task is sent by name (mlopsadmin.task_queue imports notifications.tasks then).
+        register_tiles("notifications.dashboard.delivery_failure_tiles")

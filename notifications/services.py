@@ -16,7 +16,6 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -27,6 +26,7 @@ from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, NotFound
 from mlopsadmin.core.models import Team
+from mlopsadmin.task_queue import queued_task
 from notifications import selectors
 from notifications.channels import CHANNELS, DeliveryFailed
 from notifications.models import DeliveryState, ModelWatch, Notification
@@ -100,9 +100,9 @@ DELIVER_TASK_NAME = "notifications.tasks.deliver_notification"
 
 
 def _enqueue(notification_id: int) -> None:
-    # By task name (registered in NotificationsConfig.ready): the tasks module calls this one, never back.
+    # By task name (queued_task imports notifications.tasks): the tasks module calls this one, never back.
     try:
-        current_app.tasks[DELIVER_TASK_NAME].delay(notification_id=notification_id)
+        queued_task(DELIVER_TASK_NAME).delay(notification_id=notification_id)
     except Exception as exc:  # broker down: the row stays pending; the requeue sweep sends it later
         logger.warning("notification %s not queued (will be retried by the sweep): %s", notification_id, exc)
 

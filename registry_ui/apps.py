@@ -12,8 +12,8 @@ class RegistryUiConfig(AppConfig):
 
     def ready(self) -> None:
         from mlopsadmin.core.dashboard import register_badge, register_tiles
-        from registry_ui import tasks  # noqa: F401 - registers the tasks the services enqueue by name
 
+        # The tasks the services enqueue are sent by name (mlopsadmin.task_queue imports registry_ui.tasks).
         register_badge(
             "registry", _inbox_badge, url_name="registry:inbox", label="approval requests waiting for your decision"
         )

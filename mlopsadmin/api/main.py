@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.renderers import JSONRenderer
@@ -74,12 +75,23 @@ class FiniteJSONRenderer(JSONRenderer):
 
 class SignedInSwagger(Swagger):
     """django-ninja's Swagger UI page for signed-in users only (others go to the login page). Not
-    ninja's docs_decorator: that would also guard /openapi.json, which token clients read."""
+    ninja's docs_decorator: that would also guard /openapi.json, which token clients read.
+
+    Always ninja's local template and assets (settings.py adds ninja's templates/ and static/ folders):
+    ninja is not an installed app (so commands do not import it), and ninja's own render_page would
+    then fall back to its CDN page, which an air-gapped site cannot load."""
 
     def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        return super().render_page(request, api, **kwargs)
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        auths = api.auth if isinstance(api.auth, list | tuple) else []
+        context = {
+            "swagger_settings": json.dumps(self.settings, indent=1),
+            "api": api,
+            "add_csrf": any(getattr(auth, "csrf", False) for auth in auths),  # the page's "Try it out" POSTs
+        }
+        return render(request, self.template, context)
 
 
 api = DocumentedErrorsAPI(

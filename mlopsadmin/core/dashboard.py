@@ -1,7 +1,9 @@
 """Extension points the feature apps fill in their AppConfig.ready(): home-page tiles and nav badges.
 
 A tile provider takes the user and returns Tile objects; a badge provider returns a count shown next
-to a navigation item (e.g. pending approvals for ML leads).
+to a navigation item (e.g. pending approvals for ML leads). Apps register a provider by its dotted path
+("catalog.dashboard.catalog_tiles"), imported when a page first asks for it: every process runs ready(),
+and a `manage.py` command should not import each app's selectors (and the gateway behind them) to start.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
@@ -28,21 +32,23 @@ class Tile:
 TileProvider = Callable[[Any], list[Tile]]
 BadgeProvider = Callable[[Any], int]
 
-_tile_providers: list[TileProvider] = []
-_badge_providers: dict[str, BadgeProvider] = {}
+_tile_providers: list[TileProvider | str] = []
+_badge_providers: dict[str, BadgeProvider | str] = {}
 _badge_targets: dict[str, tuple[str, str]] = {}
 
 
-def register_tiles(provider: TileProvider) -> TileProvider:
+def register_tiles(provider: TileProvider | str) -> TileProvider | str:
+    """Add a tile provider: a callable, or its dotted path (imported on first use)."""
     if provider not in _tile_providers:
         _tile_providers.append(provider)
     return provider
 
 
-def register_badge(nav_key: str, provider: BadgeProvider, *, url_name: str = "", label: str = "") -> None:
-    """Show provider(user) next to the nav item `nav_key` when it is not 0. The badge links to the
-    URL named `url_name` (default: the nav item's own page); `label` says what it counts
-    ("approvals waiting for your decision") for screen readers and the tooltip."""
+def register_badge(nav_key: str, provider: BadgeProvider | str, *, url_name: str = "", label: str = "") -> None:
+    """Show provider(user) next to the nav item `nav_key` when it is not 0; `provider` is a callable or
+    its dotted path (imported on first use). The badge links to the URL named `url_name` (default: the
+    nav item's own page); `label` says what it counts ("approvals waiting for your decision") for screen
+    readers and the tooltip."""
     _badge_providers[nav_key] = provider
     if url_name:
         _badge_targets[nav_key] = (url_name, label)
@@ -53,9 +59,14 @@ def badge_targets() -> dict[str, tuple[str, str]]:
     return dict(_badge_targets)
 
 
+def _resolved(provider: Callable[[Any], Any] | str) -> Callable[[Any], Any]:
+    return import_string(provider) if isinstance(provider, str) else provider
+
+
 def tiles_for(user: Any) -> list[Tile]:
     tiles: list[Tile] = []
-    for provider in _tile_providers:
+    for registered in _tile_providers:
+        provider = _resolved(registered)
         try:
             tiles.extend(provider(user))
         except Exception as exc:  # one broken tile must not take the home page down
@@ -76,7 +87,7 @@ def badges_for(user: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
     for key, provider in _badge_providers.items():
         try:
-            counts[key] = provider(user)
+            counts[key] = _resolved(provider)(user)
         except Exception as exc:
             logger.warning("badge provider %s failed: %s", key, exc)
     return counts

@@ -1,11 +1,10 @@
 """Outgoing HTTP calls of the product's own (notification webhooks): one place that imports `requests`
-for them, with a timeout on every call, no redirects followed, and one error type."""
+for them, with a timeout on every call, no redirects followed, and one error type. `requests` is imported
+on the first call: every process imports the notification channels (the admin does), few send."""
 
 from __future__ import annotations
 
 from typing import Any
-
-import requests
 
 
 class HttpError(Exception):
@@ -16,6 +15,8 @@ class HttpError(Exception):
 def post_json(url: str, payload: dict[str, Any], *, headers: dict[str, str], timeout: float) -> int:
     """POST `payload` as JSON to `url`; returns the HTTP status (redirects are not followed: a webhook
     that redirects is misconfigured). `timeout` in seconds, for connecting and for each read."""
+    import requests
+
     try:
         response = requests.post(url, json=payload, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import requests
 from django.conf import settings
 
 from mlopsadmin.lib.metrics import observe_mlflow_call
@@ -182,7 +181,8 @@ def translate_error(exc: BaseException, operation: str, args: tuple[Any, ...] = 
         if error_class is MlflowServerError:
             return server_error(500, operation, message)
         return error_class(f"{operation}: {short_message(message)}", operation=operation)
-    if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError | OSError):
+    # requests' RequestException is an OSError (so is urllib3's): no need to import requests to know it.
+    if isinstance(exc, ConnectionError | TimeoutError | OSError):
         return MlflowUnavailable(
             f"MLflow server unreachable during {operation}: {short_message(str(exc))}", operation=operation
         )

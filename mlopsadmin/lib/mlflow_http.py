@@ -2,16 +2,16 @@
 
 Part of the MLflow gateway (`mlopsadmin/lib/mlflow_client.py` is its public face). Requests use the
 service account's basic-auth credentials and the configured request timeout; failures are raised as
-`MlflowError` (mlflow_errors.py).
+`MlflowError` (mlflow_errors.py). `requests` is imported on the first call: every process imports the
+gateway, few start by probing the server.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from django.conf import settings
 
 from mlopsadmin.lib.mlflow_connection import basic_auth, tracking_uri
@@ -24,9 +24,14 @@ from mlopsadmin.lib.mlflow_errors import (
     translate_error,
 )
 
+if TYPE_CHECKING:
+    import requests
+
 
 def server_get(path: str, *, authenticated: bool = True, timeout: float | None = None) -> requests.Response:
     """A raw GET against the tracking server (health, version, auth probes)."""
+    import requests
+
     url = tracking_uri().rstrip("/") + path
     try:
         return requests.get(

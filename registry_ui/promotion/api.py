@@ -120,9 +120,10 @@ def alias_reconcile_queue(request: Any, payload: ReconcileIn) -> tuple[int, dict
     from django.db import transaction
 
     from mlopsadmin import policy
-    from registry_ui.tasks import alias_reconcile_scheduled
+    from mlopsadmin.task_queue import queued_task
+    from registry_ui.promotion.changes import RECONCILE_TASK_NAME
 
     policy.require(request.user, policy.Action.MAINTENANCE_RUN)
     name = payload.model_name
-    transaction.on_commit(lambda: alias_reconcile_scheduled.delay(model_name=name))
+    transaction.on_commit(lambda: queued_task(RECONCILE_TASK_NAME).delay(model_name=name))
     return 202, {"queued": True, "detail": f"Reconciliation of {name or 'all models'} queued for a worker."}

@@ -9,6 +9,5 @@ class PromotionConfig(AppConfig):
 
     def ready(self) -> None:
         from mlopsadmin.core.dashboard import register_tiles
-        from registry_ui.promotion.tiles import alias_moves_tile
 
-        register_tiles(alias_moves_tile)
+        register_tiles("registry_ui.promotion.tiles.alias_moves_tile")

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 
@@ -24,6 +23,7 @@ from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
+from mlopsadmin.task_queue import queued_task
 from notifications import events as notification_events
 from registry_ui import validation
 from registry_ui.promotion import plans, recording, seams, selectors
@@ -236,9 +236,9 @@ def _schedule_reconcile(model_name: str) -> None:
     """Ask a worker to resolve an unknown or watched outcome soon (the 15-minute schedule is the backstop)."""
 
     def send() -> None:
-        # By task name (registered in RegistryUiConfig.ready): registry_ui.tasks calls the services, never back.
+        # By task name (queued_task imports registry_ui.tasks): registry_ui.tasks calls the services, never back.
         try:
-            current_app.tasks[RECONCILE_TASK_NAME].apply_async(kwargs={"model_name": model_name}, countdown=30)
+            queued_task(RECONCILE_TASK_NAME).apply_async(kwargs={"model_name": model_name}, countdown=30)
         except Exception as exc:  # broker down: the schedule resolves it later
             logger.warning("could not enqueue the reconciliation of %s: %s", model_name, exc)
 

@@ -67,6 +67,9 @@ BROKEN = [
     ),
     ("[users.jane]\nroles = ['ML lead']\nteams = ['nope']\n", 3, "unknown team 'nope'"),
     ("[schedules]\nreaper = 'every hour'\n", 2, "not five cron fields"),
+    # Celery's parser raises its own ParseException for these (a traceback before): refused with the line.
+    ("[schedules]\nreaper = '-1 * * * *'\n", 2, "not five cron fields"),
+    ("[schedules]\nreaper = '0 0 31 2 *'\n", 2, "not five cron fields"),
     ("[naming.experiments]\nsegment_pattern = '[a-z'\n", 2, "not a valid regular expression"),
     # Control characters (a NUL cannot even be stored by PostgreSQL): refused with the line, never a traceback.
     ('[teams.a]\nexperiment_prefix = "/a-team"\ndisplay_name = "A\\u0000"\n', 3, "control character"),

@@ -1,5 +1,5 @@
-"""Commands that never talk to MLflow, S3 or Redis start without importing their libraries (the
-start-up time itself is measured by bench/startup.py, not here)."""
+"""Commands that never talk to MLflow, S3, Redis, the task queue or the JSON API start without importing
+their libraries (the start-up time itself is measured side by side by bench/startup.py, not here)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,53 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bench.startup import loaded_modules
+
 ROOT = Path(__file__).resolve().parents[2]
-PROBE = (
-    "import atexit, runpy, sys; "
-    "atexit.register(lambda: sys.stderr.write('LOADED=' + ','.join("
-    "m for m in ('mlflow', 'boto3', 'redis', 'pandas') if m in sys.modules))); "
-    "sys.argv = ['manage.py', *sys.argv[1:]]; runpy.run_path('manage.py', run_name='__main__')"
-)
+# What a command that needs no service must not load: the SDKs, Celery's app and worker machinery (and
+# kombu behind it), django-ninja (the API, loaded with the URL conf), pandas.
+NOT_NEEDED = ("mlflow", "boto3", "botocore", "redis", "pandas", "celery.app", "celery.worker", "kombu", "ninja")
 
 
-def test_commands_without_mlflow_do_not_import_it(tmp_path: Path) -> None:
-    env = {**os.environ, "MLOPSADMIN_VAR_DIR": str(tmp_path), "DEBUG": "true", "PYTHONPATH": str(ROOT)}
-    # The embedded defaults (no Redis cache or broker): what a command needs when it needs no service.
+@pytest.fixture(scope="module")
+def command_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A migrated SQLite install on the embedded defaults (no Redis cache or broker), whatever the test
+    run's own DATABASE_URL / REDIS_URL say."""
+    var = tmp_path_factory.mktemp("startup")
+    env = {**os.environ, "MLOPSADMIN_VAR_DIR": str(var), "DEBUG": "true", "PYTHONPATH": str(ROOT)}
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    for args in (["help"], ["export_config", "-"], ["check"]):
-        done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr[-2000:]
-        assert done.stderr.rsplit("LOADED=", 1)[1].strip() == "", (args, done.stderr[-500:])
+    export = [sys.executable, "manage.py", "export_config", str(var / "live.toml")]
+    subprocess.run(export, cwd=ROOT, env=env, check=True)
+    return env
+
+
+def loaded_by(args: list[str], env: dict[str, str], names: tuple[str, ...] = NOT_NEEDED) -> list[str]:
+    try:
+        return loaded_modules(args, names, root=ROOT, env=env)
+    except subprocess.CalledProcessError as exc:
+        raise AssertionError(f"{args} failed: {exc.stderr[-2000:]}") from None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["help"],
+        ["export_config", "-"],
+        ["apply_config", "{var}/live.toml", "--dry-run"],
+        ["model_owner", "search-ranker"],
+        ["createsuperuser", "--help"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_commands_without_services_load_none_of_their_libraries(args: list[str], command_env: dict[str, str]) -> None:
+    args = [a.format(var=command_env["MLOPSADMIN_VAR_DIR"]) for a in args]
+    assert loaded_by(args, command_env) == [], args
+
+
+def test_check_loads_no_sdk(command_env: dict[str, str]) -> None:
+    # `check` loads the URL conf, so the API (ninja) and the task modules: but still no SDK.
+    assert loaded_by(["check"], command_env, ("mlflow", "boto3", "botocore", "redis", "pandas")) == []

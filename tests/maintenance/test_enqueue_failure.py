@@ -5,9 +5,9 @@ hours, and the next start is not refused as "already queued"."""
 from __future__ import annotations
 
 import pytest
-from celery import current_app
 
 from maintenance.models import TaskKind, TaskRun, TaskState
+from mlopsadmin.celery import app as current_app  # the app the senders use (mlopsadmin.task_queue)
 from mlopsadmin.core.models import AuditEvent
 
 from ..faults import private_redis
