@@ -1,12 +1,13 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from catalog.sync import catalog_sync
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.core.errors import DomainError
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Sync the experiment catalog from MLflow now (incremental; --full rescans every experiment's runs)."
 
     def add_arguments(self, parser: Any) -> None:

@@ -5,14 +5,15 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from catalog.deleted_names import deleted_experiment_purge
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.core.errors import DomainError
 from mlopsadmin.lib.mlflow_client import MlflowError
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Permanently delete a soft-deleted experiment and its runs (admins only, audited), freeing its name."
 
     def add_arguments(self, parser: Any) -> None:

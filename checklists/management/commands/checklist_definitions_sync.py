@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
 from checklists.services import definitions_sync
+from mlopsadmin.core.commands import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Load the checklist definition files (initial, weekly, monthly) into the database."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from configuration.files import ConfigInvalid
 from configuration.services import config_apply
+from mlopsadmin.core.commands import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     requires_system_checks: list[str] = []  # scripted many times in a row: `manage.py check` runs them
     help = "Apply a configuration file (see docs/configuration.md); --dry-run only shows the changes."
 

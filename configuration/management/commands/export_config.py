@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import CommandError
 
 from configuration.services import config_export
+from mlopsadmin.core.commands import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     requires_system_checks: list[str] = []  # scripted many times in a row: `manage.py check` runs them
     help = "Write the live configuration (teams, people, naming, gates, cleanup, schedules…) to a TOML file."
 
@@ -22,5 +23,8 @@ class Command(BaseCommand):
         if options["file"] == "-":
             self.stdout.write(text, ending="")
             return
-        Path(options["file"]).write_text(text, encoding="utf-8")
+        try:
+            Path(options["file"]).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"Cannot write {options['file']}: {exc.strerror or exc}") from None
         self.stdout.write(f"Wrote {options['file']}.")

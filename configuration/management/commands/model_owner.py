@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from configuration.ownership import model_owner_explain, model_owner_set
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.core.errors import DomainError
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     requires_system_checks: list[str] = []  # scripted many times in a row: `manage.py check` runs them
     help = "Show or set the owning team of a registered model (explicit ownership wins over patterns)."
 

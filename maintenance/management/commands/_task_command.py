@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from maintenance.models import TaskRun, TaskState
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.core.errors import DomainError
 
 
-class TaskCommand(BaseCommand):
+class TaskCommand(ProjectCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--wait", action="store_true", help="Run it here and now instead of queueing it.")
         parser.add_argument("--actor", default="system:cli", help="Name recorded in the audit log.")

@@ -4,12 +4,11 @@ Models that already have a baseline are compared instead (external changes are r
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from mlopsadmin.core.commands import ProjectCommand
 from registry_ui.promotion.services import alias_reconcile
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Take the alias-history baseline of every registered model now (install / first sync)."
 
     def handle(self, *args: Any, **options: Any) -> None:

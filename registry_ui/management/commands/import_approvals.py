@@ -4,12 +4,11 @@ keeps it current."""
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from mlopsadmin.core.commands import ProjectCommand
 from registry_ui.approvals.imports import approvals_import
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Import approvals recorded in MLflow version tags as 'approved outside mlopsadmin' (audited)."
 
     def add_arguments(self, parser: Any) -> None:

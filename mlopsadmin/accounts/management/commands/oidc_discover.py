@@ -5,13 +5,14 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from mlopsadmin.accounts.discovery import discover
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.core.errors import DomainError
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Print the OIDC_OP_* environment variables for an OpenID provider (from its discovery document)."
 
     def add_arguments(self, parser: Any) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from mlopsadmin.accounts.mlflow_permissions import apply_plan, build_plan
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.lib.mlflow_client import MlflowError
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Show (--dry-run) or apply the difference between the MLflow permissions mlopsadmin's teams and roles "
         "intend and those the basic-auth tracking server holds. Exit 1 when something could not be applied."

@@ -1,12 +1,13 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.core.errors import DomainError
 from mlopsadmin.core.services import team_create_or_update
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Create or update a team with its experiment prefix, e.g. create_team search /search-team."
 
     def add_arguments(self, parser: Any) -> None:

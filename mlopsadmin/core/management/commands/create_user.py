@@ -1,14 +1,15 @@
 import os
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from mlopsadmin import policy
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.core.errors import DomainError
 from mlopsadmin.core.services import user_create_or_update
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Create or update a user with roles and teams. The password comes from --password or the "
         "MLOPSADMIN_PASSWORD environment variable."

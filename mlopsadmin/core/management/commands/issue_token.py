@@ -1,13 +1,14 @@
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.services import api_token_create
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Issue an API token for a user and print it once (only its hash is stored)."
 
     def add_arguments(self, parser: Any) -> None:

@@ -17,13 +17,13 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
 
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.core.demo import demo_summary
 from mlopsadmin.lib import mlflow_server
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Run the dashboard on embedded defaults with demo data (web + worker + beat + local MLflow)."
 
     def add_arguments(self, parser: Any) -> None:

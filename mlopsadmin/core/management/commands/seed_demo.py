@@ -1,12 +1,11 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from mlopsadmin.core.commands import ProjectCommand
 from mlopsadmin.core.demo import seed_capacity_history, seed_demo
 from mlopsadmin.lib.mlflow_client import tracking_uri
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Write demo teams, users, experiments, runs and models into the tracking server (idempotent)."
 
     def add_arguments(self, parser: Any) -> None:

@@ -1,11 +1,12 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from mlopsadmin.audit.services import audit_verify_chain
+from mlopsadmin.core.commands import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Walk the audit hash chain oldest first; exit 1 and name the first broken event if any."
 
     def add_arguments(self, parser: Any) -> None:

@@ -1,13 +1,14 @@
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from mlopsadmin.audit.checkpoint import CheckpointError, read_checkpoint
 from mlopsadmin.audit.export_verify import ExportFormatError, read_export, verify_rows
+from mlopsadmin.core.commands import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Verify an audit export file (CSV or JSON Lines) without the database, with AUDIT_HMAC_KEY from the "
         "environment; exit 1 and name the first bad event if any."

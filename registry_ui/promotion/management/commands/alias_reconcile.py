@@ -1,9 +1,11 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+
+from mlopsadmin.core.commands import ProjectCommand
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = "Record alias changes made directly in MLflow (all models, or --model NAME) in the alias history."
 
     def add_arguments(self, parser: Any) -> None:
