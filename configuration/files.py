@@ -3,31 +3,21 @@ the reason when it is invalid; and writing the live units back out as a commente
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-
-from catalog.naming import TAG_KEY_RE
 from configuration.locate import key_lines, line_of
-from configuration.selectors import literal_count
+from configuration.rules import check_rules
 from configuration.state import GATE_FIELDS, MODEL_GATE_DEFAULTS, MODEL_GATE_FIELDS, Units, names, words
-from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput
-from mlopsadmin.core.models import TEAM_PREFIX_RE
-from mlopsadmin.schedules import ENTRIES, cron_valid
+from mlopsadmin.schedules import ENTRIES
 
 if TYPE_CHECKING:  # pydantic is imported by parse(): exporting the configuration does not need it
     from configuration.schema import ConfigFile
-
-TEAM_NAME_RE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
-WORD_RE = re.compile(r"^[a-z0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -59,83 +49,54 @@ class Desired:
     manages: Callable[[str], bool]
 
 
-def globs_overlap(a: str, b: str) -> bool:
-    """Whether some name matches both globs (`*` any run, `?` one character, other characters literal)."""
-    memo: dict[tuple[int, int], bool] = {}
-
-    def go(i: int, j: int) -> bool:
-        if (i, j) in memo:
-            return memo[(i, j)]
-        if i == len(a) and j == len(b):
-            result = True
-        elif i < len(a) and a[i] == "*":
-            result = go(i + 1, j) or (j < len(b) and go(i, j + 1))
-        elif j < len(b) and b[j] == "*":
-            result = go(i, j + 1) or (i < len(a) and go(i + 1, j))
-        elif i == len(a) or j == len(b):
-            result = False
-        else:
-            result = (a[i] == b[j] or "?" in (a[i], b[j])) and go(i + 1, j + 1)
-        memo[(i, j)] = result
-        return result
-
-    return go(0, 0)
-
-
 def parse(text: str, *, source: str = "configuration", existing_teams: set[str] | None = None) -> Desired:
-    """Parse and validate a configuration text. Raises ConfigInvalid (line, key path, reason for each
-    problem) without touching the database. `existing_teams`: team names that stay when the file has no
-    [teams] section (to check user memberships and team gate policies against)."""
-    from pydantic import ValidationError as PydanticError
+    """Parse and validate a configuration text without touching the database. Raises ConfigInvalid listing
+    every problem (line, key path, reason) in one round: shape (pydantic), control characters and the
+    rules between sections (configuration.rules) together; only a file that is not TOML stops at its
+    first syntax error (the parser cannot read on). `existing_teams`: team names that stay when the file
+    has no [teams] section (to check user memberships and team gate policies against)."""
+    raw = _read_toml(text, source)
+    lines = key_lines(text)
+    problems: list[Problem] = []
 
-    from configuration.schema import ConfigFile
+    def refuse(path: tuple[Any, ...], message: str) -> None:
+        problems.append(Problem(line_of(lines, path), ".".join(_shown(part) for part in path), message))
 
     try:
-        raw = tomllib.loads(text)
+        controls = _control_characters(raw, ())
+    except RecursionError:
+        raise ConfigInvalid(source, [Problem(1, "", "not valid TOML: arrays or tables nested too deeply")]) from None
+    for path in controls:
+        refuse(path, "contains a control character (e.g. \\u0000)")
+    config, left_out = _shape(raw, controls, refuse)
+    if config is not None:
+
+        def broken(path: tuple[Any, ...]) -> bool:
+            return any(gone[: len(path)] == path or path[: len(gone)] == gone for gone in left_out)
+
+        check_rules(config, teams=_team_names(raw, existing_teams), broken=broken, refuse=refuse)
+    if problems or config is None:
+        raise ConfigInvalid(source, sorted(dict.fromkeys(problems), key=lambda p: p.line))
+    return _desired(config)
+
+
+def _read_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         line = int(match.group(1)) if match else 1
         raise ConfigInvalid(source, [Problem(line, "", f"not valid TOML: {exc}")]) from None
     except RecursionError:
         raise ConfigInvalid(source, [Problem(1, "", "not valid TOML: arrays or tables nested too deeply")]) from None
-    lines = key_lines(text)
-    try:
-        controls = [
-            Problem(
-                line_of(lines, path),
-                ".".join(str(p).encode("unicode_escape").decode("ascii") for p in path),
-                "contains a control character (e.g. \\u0000)",
-            )
-            for path in _control_characters(raw, ())
-        ]
-    except RecursionError:
-        raise ConfigInvalid(source, [Problem(1, "", "not valid TOML: arrays or tables nested too deeply")]) from None
-    if controls:
-        raise ConfigInvalid(source, controls)
-    try:
-        config = ConfigFile.model_validate(raw)
-    except PydanticError as exc:
-        found = [
-            Problem(line_of(lines, err["loc"]), ".".join(str(p) for p in err["loc"]), err["msg"])
-            for err in exc.errors()
-        ]
-        raise ConfigInvalid(source, found) from None
-    problems: list[Problem] = []
-
-    def refuse(path: tuple[Any, ...], message: str) -> None:
-        problems.append(Problem(line_of(lines, path), ".".join(str(p) for p in path), message))
-
-    present = config.model_fields_set
-    teams = set(config.teams) if "teams" in present else set(existing_teams or ())
-    _check_teams(config, refuse)
-    _check_users(config, teams, refuse)
-    _check_rest(config, teams, refuse)
-    if problems:
-        raise ConfigInvalid(source, sorted(problems, key=lambda p: p.line))
-    return _desired(config)
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _shown(part: Any) -> str:
+    """One part of a key path as shown in a problem: control characters escaped (`\\x00`)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(part))
 
 
 def _control_characters(value: Any, path: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -154,129 +115,78 @@ def _control_characters(value: Any, path: tuple[Any, ...]) -> list[tuple[Any, ..
     return []
 
 
-def _check_teams(config: ConfigFile, refuse: Callable[..., None]) -> None:
-    prefixes: dict[str, str] = {}
-    owners: dict[str, str] = {}
-    patterns: list[tuple[str, str]] = []
-    for name, team in config.teams.items():
-        if not TEAM_NAME_RE.match(name):
-            refuse(("teams", name), "a team key is 1-64 letters, digits, '-' or '_'")
-        if not TEAM_PREFIX_RE.match(team.experiment_prefix):
-            refuse(("teams", name, "experiment_prefix"), f"{team.experiment_prefix!r} must look like '/search-team'")
-        elif team.experiment_prefix in prefixes:
-            other = prefixes[team.experiment_prefix]
-            refuse(("teams", name, "experiment_prefix"), f"already the prefix of team {other}")
-        prefixes.setdefault(team.experiment_prefix, name)
-        for model in team.models:
-            if not model.strip() or len(model) > 256:
-                refuse(("teams", name, "models"), f"{model!r} is not a registered model name")
-            elif model in owners and owners[model] != name:
-                refuse(("teams", name, "models"), f"{model!r} is already owned explicitly by team {owners[model]}")
-            owners[model] = name
-        for pattern in team.model_patterns:
-            if not pattern.strip() or len(pattern) > 256 or "[" in pattern or "]" in pattern:
-                refuse(("teams", name, "model_patterns"), f"{pattern!r}: patterns use literal text, * and ? only")
-            else:
-                patterns.append((pattern, name))
-        if team.model_regex:
-            try:
-                re.compile(team.model_regex)
-            except re.error as exc:
-                refuse(("teams", name, "model_regex"), f"not a valid regular expression: {exc}")
-    seen: dict[str, str] = {}
-    for pattern, team_name in patterns:
-        if pattern in seen:
-            refuse(("teams", team_name, "model_patterns"), f"{pattern!r} is also a pattern of team {seen[pattern]}")
-        seen.setdefault(pattern, team_name)
-    for (p1, t1), (p2, t2) in combinations(patterns, 2):
-        if t1 != t2 and p1 != p2 and literal_count(p1) == literal_count(p2) and globs_overlap(p1, p2):
-            refuse(
-                ("teams", t2, "model_patterns"),
-                f"{p2!r} (team {t2}) and {p1!r} (team {t1}) are equally specific and can match the same name; "
-                "make one more specific or name the model explicitly",
-            )
+def _shape(
+    raw: dict[str, Any], remove: list[tuple[Any, ...]], refuse: Callable[[tuple[Any, ...], str], None]
+) -> tuple[ConfigFile | None, set[tuple[Any, ...]]]:
+    """`raw` checked against the file's shape (configuration.schema) with the parts at `remove` and every
+    part pydantic refuses left out (each refused with its location), so the rules can still check the
+    rest: a wrong value is left out, a table missing a required key is left out whole. Returns the
+    ConfigFile of what is left (None if nothing could be kept) and the paths left out. A gap that only
+    leaving a part out made (a list now empty, a key now missing) is not reported again."""
+    from pydantic import ValidationError as PydanticError
 
+    from configuration.schema import ConfigFile
 
-def _check_users(config: ConfigFile, teams: set[str], refuse: Callable[..., None]) -> None:
-    for username, user in config.users.items():
+    data = copy.deepcopy(raw)
+    left_out = set(remove)
+    _leave_out(data, left_out)
+    while True:
         try:
-            UnicodeUsernameValidator()(username)
-            if len(username) > 150:
-                raise ValidationError("too long")
-        except ValidationError:
-            refuse(("users", username), "a username is up to 150 letters, digits and @ . + - _")
-        if user.email:
-            try:
-                validate_email(user.email)
-            except ValidationError:
-                refuse(("users", username, "email"), f"{user.email!r} is not an email address")
-        for role in user.roles:
-            if role not in policy.ALL_ROLES:
-                refuse(("users", username, "roles"), f"unknown role {role!r}; known: {', '.join(policy.ALL_ROLES)}")
-        for field in ("teams", "read_only_teams"):
-            for team in getattr(user, field):
-                if team not in teams:
-                    refuse(("users", username, field), f"unknown team {team!r}")
-        both = set(user.teams) & set(user.read_only_teams)
-        if both:
-            refuse(("users", username, "read_only_teams"), f"listed in teams too: {', '.join(sorted(both))}")
+            return ConfigFile.model_validate(data), left_out
+        except PydanticError as exc:
+            errors = [(tuple(err["loc"]), err["msg"]) for err in exc.errors()]
+        for loc, message in errors:
+            if not any(gone[: len(loc)] == loc for gone in left_out):
+                refuse(loc, message)
+        if not _leave_out(data, {loc for loc, _ in errors}):
+            return None, left_out
+        left_out |= {loc for loc, _ in errors}
 
 
-def _check_rest(config: ConfigFile, teams: set[str], refuse: Callable[..., None]) -> None:
-    try:
-        re.compile(config.naming.experiments.segment_pattern)
-    except re.error as exc:
-        refuse(("naming", "experiments", "segment_pattern"), f"not a valid regular expression: {exc}")
-    for kind in ("algorithm_words", "reserved_words"):
-        for word in getattr(config.naming.models, kind):
-            if not WORD_RE.match(word.strip().lower()) or len(word) > 64:
-                refuse(("naming", "models", kind), f"{word!r}: one lowercase token of letters and digits")
-    for word in config.naming.experiments.reserved_words:
-        if not word.strip() or len(word) > 64:
-            refuse(("naming", "experiments", "reserved_words"), f"{word!r} is not a word")
-    overlap = set(words(config.naming.models.algorithm_words)) & set(words(config.naming.models.reserved_words))
-    if overlap:
-        refuse(("naming", "models", "reserved_words"), f"also algorithm words: {', '.join(sorted(overlap))}")
-    for tag in config.required_run_tags:
-        if not TAG_KEY_RE.match(tag):
-            refuse(("required_run_tags",), f"{tag!r} is not a tag key")
-    keys = [item.key for item in config.required_version_metadata]
-    for key in keys:
-        if not TAG_KEY_RE.match(key):
-            refuse(("required_version_metadata",), f"{key!r} is not a tag key")
-    if len(set(keys)) != len(keys):
-        refuse(("required_version_metadata",), "a key is listed twice")
-    for team in config.gate.teams:
-        if team not in teams:
-            refuse(("gate", "teams", team), f"unknown team {team!r}")
-    own_only = [k for k in MODEL_GATE_FIELDS if k not in GATE_FIELDS]
-    for where, spec in [(("gate", "default"), config.gate.default)] + [
-        (("gate", "teams", t), s) for t, s in config.gate.teams.items()
-    ]:
-        for key in own_only:
-            if getattr(spec, key) is not None:
-                refuse((*where, key), "only a model's own policy (gate.models) sets this")
-    for kind in ("lower_is_better", "higher_is_better"):
-        for metric in getattr(config.metrics, kind):
-            if not metric.strip() or len(metric) > 250:
-                refuse(("metrics", kind), f"{metric!r} is not a metric name")
-    both = {m.strip() for m in config.metrics.lower_is_better} & {m.strip() for m in config.metrics.higher_is_better}
-    if both:
-        refuse(("metrics", "higher_is_better"), f"also lower_is_better: {', '.join(sorted(both))}")
-    for value in config.cleanup.keep_values:
-        if not value.strip() or len(value) > 250:
-            refuse(("cleanup", "keep_values"), f"{value!r} is not a tag value")
-    known = {e.key for e in ENTRIES}
-    for key, cron in config.schedules.items():
-        if key not in known:
-            refuse(("schedules", key), f"unknown schedule; known: {', '.join(sorted(known))}")
-        elif cron.strip().lower() != "off" and not cron_valid(cron):
-            refuse(("schedules", key), f"{cron!r} is not five cron fields or 'off'")
-    for email in config.notifications.emails:
-        try:
-            validate_email(email)
-        except ValidationError:
-            refuse(("notifications", "emails"), f"{email!r} is not an email address")
+_GONE = object()
+
+
+def _leave_out(data: Any, paths: set[tuple[Any, ...]]) -> bool:
+    """Remove from `data` (parsed TOML) the deepest value that exists along each path; False when none did."""
+    removed = False
+    for path in paths:
+        node, slot = data, None
+        for key in path:
+            if not _holds(node, key):
+                break
+            slot, node = (node, key), node[key]
+        if slot is not None and slot[0][slot[1]] is not _GONE:
+            slot[0][slot[1]] = _GONE
+            removed = True
+    _sweep(data)
+    return removed
+
+
+def _holds(node: Any, key: Any) -> bool:
+    if isinstance(node, dict):
+        return key in node
+    return isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
+
+
+def _sweep(value: Any) -> None:
+    if isinstance(value, dict):
+        for key in [k for k, v in value.items() if v is _GONE]:
+            del value[key]
+        for item in value.values():
+            _sweep(item)
+    elif isinstance(value, list):
+        value[:] = [item for item in value if item is not _GONE]
+        for item in value:
+            _sweep(item)
+
+
+def _team_names(raw: dict[str, Any], existing_teams: set[str] | None) -> set[str] | None:
+    """The team names a reference may use: every key of the file's [teams] (a team whose table is broken
+    is reported there, not again at each reference), the existing teams when the file has no [teams], and
+    None when [teams] is not a table (nobody can say which teams there will be)."""
+    if "teams" not in raw:
+        return set(existing_teams or ())
+    return set(raw["teams"]) if isinstance(raw["teams"], dict) else None
 
 
 def _gate(spec: Any, fields: tuple[str, ...] = GATE_FIELDS) -> dict[str, Any]:

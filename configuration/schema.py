@@ -1,6 +1,6 @@
 """The shape of the configuration file (docs/configuration.md), validated with pydantic: unknown keys,
 wrong types and out-of-range values are refused with their location. Cross-field rules (teams that
-exist, ownership ties, valid regular expressions and crons) are in configuration.files."""
+exist, ownership ties, valid regular expressions and crons) are in configuration.rules."""
 
 from __future__ import annotations
 
