@@ -6,7 +6,9 @@ from mlopsadmin.core import views as core_views
 from mlopsadmin.core.admin import site as admin_site
 from monitoring import views as monitoring_views
 
+handler400 = "mlopsadmin.core.views.bad_request"
 handler404 = "mlopsadmin.core.views.page_not_found"
+handler500 = "mlopsadmin.core.views.server_error"
 
 urlpatterns = [
     path("", core_views.home, name="home"),

@@ -123,3 +123,59 @@ def test_csv_cells_cannot_start_a_formula(login, personas) -> None:
     assert not any(cell.startswith(("=", "+", "-", "@")) for line in text.splitlines() for cell in line.split(","))
     row = parse_csv_export(text)[0]
     assert (row["target_id"], row["reason"]) == (formula, "@SUM(1)")  # read back exactly
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_request_refused_before_any_view_is_json_under_api(login, settings, debug: bool) -> None:  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from maintenance.models import TaskRun
+
+    settings.DEBUG = debug  # `make run` serves with DEBUG on: Django's debug pages must not answer the API
+    client = login("operator")
+    client.raise_request_exception = False
+    path = "/api/v1/maintenance/capacity-checks"
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    big = '{"x": "' + "a" * limit + '"}'
+    body = assert_json_error(client.post(path, data=big, content_type="application/json"), 413)
+    assert f"{limit} bytes" in body["detail"]
+    declared = client.generic("POST", path, b"{}", content_type="application/json", CONTENT_LENGTH=str(10 * limit))
+    assert_json_error(declared, 413)
+    many = "&".join(f"f{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    assert "fields" in assert_json_error(client.post(path, data=many, content_type=FORM), 400)["detail"]
+    files = {f"f{i}": SimpleUploadedFile(f"{i}.txt", b"x") for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1)}
+    assert "files" in assert_json_error(client.post(path, data=files), 400)["detail"]
+    assert_json_error(client.post(path, data="x", content_type="multipart/form-data"), 400)  # no boundary
+    bad_length = client.generic("POST", path, b"{}", content_type="application/json", CONTENT_LENGTH="12abc")
+    assert "Content-Length" in assert_json_error(bad_length, 400)["detail"]
+    assert not TaskRun.objects.exists()  # nothing was started by any of them
+
+
+@pytest.mark.parametrize("ssl_redirect", [False, True])
+def test_an_unknown_host_is_json_under_api(login, settings, ssl_redirect: bool) -> None:  # type: ignore[no-untyped-def]
+    # With the https redirect on (production) the host is checked by the outermost middleware.
+    settings.SECURE_SSL_REDIRECT = ssl_redirect
+    client = login("operator")
+    body = assert_json_error(client.get("/api/v1/audit-events", HTTP_HOST="evil.example"), 400)
+    assert "Host" in body["detail"] and "evil.example" not in body["detail"]
+
+
+def test_a_missing_csrf_token_is_json_under_api(personas) -> None:  # type: ignore[no-untyped-def]
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(personas["operator"])
+    response = client.post("/api/v1/maintenance/capacity-checks", data="{}", content_type="application/json")
+    assert "CSRF" in assert_json_error(response, 403)["detail"]
+
+
+def test_a_page_refuses_an_oversized_body_with_413_not_a_trace(login, settings) -> None:  # type: ignore[no-untyped-def]
+    client = login("operator")
+    client.raise_request_exception = False
+    big = "note=" + "a" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = client.post("/maintenance/capacity/start", data=big, content_type=FORM)
+    assert response.status_code == 413, (response.status_code, response.content[:200])
+    assert b"Traceback" not in response.content
+    bad_length = client.generic("POST", "/maintenance/capacity/start", b"", content_type=FORM, CONTENT_LENGTH="x")
+    assert bad_length.status_code == 400

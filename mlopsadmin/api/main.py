@@ -34,6 +34,8 @@ COMMON_ERRORS = {
     "403": "Not allowed by policy",
     "404": "Not found",
     "409": "Conflict with the current state",
+    "413": "Request body larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default)",
+    "415": "Request body not sent as application/json",
     "422": "Refused by a rule or invalid body",
     "502": "MLflow refused the request",
     "503": "MLflow, the database or the lock service is unavailable",

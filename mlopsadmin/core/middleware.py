@@ -11,8 +11,16 @@ from urllib.parse import unquote, urlparse
 
 from django import db
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -104,6 +112,7 @@ def _has_nul(value: object) -> bool:
     return False
 
 
+INTERNAL_ERROR = "Internal error; it was logged (see the request id)."
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
@@ -124,7 +133,10 @@ class RequestContractMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        refusal = self._refusal(request)
+        try:
+            refusal = self._refusal(request)
+        except UNREADABLE as exc:  # reading the body here: too big, too many fields, malformed
+            refusal = request_refused(request, exc)
         response = refusal or self.get_response(request)
         if is_api(request) and response.status_code >= 400 and not _is_json(response):
             detail = response.reason_phrase or "Error"
@@ -133,7 +145,7 @@ class RequestContractMiddleware:
             elif response.status_code == 404:
                 detail = f"No API endpoint at {request.path[:200]}."
             elif response.status_code >= 500:
-                detail = "Internal error; it was logged (see the request id)."
+                detail = INTERNAL_ERROR
             json_response = JsonResponse({"detail": detail}, status=response.status_code)
             for header in ("Allow", "X-Request-ID", "Retry-After"):
                 if response.has_header(header):
@@ -142,6 +154,9 @@ class RequestContractMiddleware:
         return response
 
     def _refusal(self, request: HttpRequest) -> HttpResponse | None:
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit():  # Django would fail reading the body with a 500
+            return _error_answer(request, "The Content-Length header is not a number of bytes.", 400)
         if "\x00" in request.path or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
             return _error_answer(request, "The address contains a NUL character.", 400)
         if is_api(request):
@@ -170,11 +185,35 @@ class RequestContractMiddleware:
 
 
 def _form_has_nul(request: HttpRequest) -> bool:
-    try:
-        request.body  # noqa: B018 - read (and keep) the raw body first, so views may still read it after POST
-    except RequestDataTooBig:
-        return False  # Django refuses it itself
+    request.body  # noqa: B018 - read (and keep) the raw body first, so views may still read it after POST
     return _has_nul({key: request.POST.getlist(key) for key in request.POST})
+
+
+# What Django raises while reading a request (its body, its Host header) before any view can answer.
+UNREADABLE = (SuspiciousOperation, BadRequest, MultiPartParserError)
+
+
+def refusal_of(exc: Exception) -> tuple[int, str]:
+    """(HTTP status, detail) for a request Django refuses to read (`UNREADABLE`): 413 for a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, else 400 saying which limit or rule it broke. The detail never quotes
+    the request (a Host header or a field name is the sender's text)."""
+    if isinstance(exc, RequestDataTooBig):
+        return 413, f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+    if isinstance(exc, TooManyFieldsSent):
+        return 400, f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields."
+    if isinstance(exc, TooManyFilesSent):
+        return 400, f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files."
+    if isinstance(exc, DisallowedHost):
+        return 400, "The Host header names a host this server does not answer for (ALLOWED_HOSTS)."
+    if isinstance(exc, MultiPartParserError):
+        return 400, "The multipart request body cannot be read (malformed)."
+    return 400, "The request was refused as malformed."
+
+
+def request_refused(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The answer to a request Django refuses to read: JSON `{"detail"}` under /api/, plain text for pages."""
+    status, detail = refusal_of(exc)
+    return _error_answer(request, detail, status)
 
 
 def _is_json(response: HttpResponse) -> bool:

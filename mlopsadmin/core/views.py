@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mlopsadmin import policy
@@ -18,6 +19,7 @@ from mlopsadmin.core import health
 from mlopsadmin.core.dashboard import tiles_for
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.htmx import AuthenticatedHttpRequest
+from mlopsadmin.core.middleware import INTERNAL_ERROR, request_refused
 from mlopsadmin.core.models import ApiToken
 from mlopsadmin.core.services import api_token_create, api_token_revoke
 
@@ -28,6 +30,20 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": said or f"No API endpoint at {request.path}."}, status=404)
     return render(request, "404.html", {"exception": said or "There is nothing at this address."}, status=404)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 handler, for what it refuses while reading a request outside our middleware (a Host
+    header, a body read by the CSRF check): the same answers as RequestContractMiddleware gives, 413 for a
+    body over DATA_UPLOAD_MAX_MEMORY_SIZE, JSON under /api/."""
+    return request_refused(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 handler: under /api/ the API's JSON error shape (an error outside any view), else the 500 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": INTERNAL_ERROR}, status=500)
+    return defaults.server_error(request)
 
 
 @require_GET
