@@ -91,7 +91,7 @@ def test_purge_errors_say_showing_n_of_m(mlflow, unique, monkeypatch) -> None:  
         run_id = make_run(experiment_id, name=f"active-{index}")
         PlanItem.objects.create(plan=plan, run_id=run_id, experiment_id=experiment_id, outcome=ItemOutcome.DELETED)
     errors: list[str] = []
-    execute._purge(plan, errors)
+    execute._purge(plan, errors, "tests")
     assert len(errors) == 2 and errors[-1] == "… showing 1 of 2 runs not purged"
 
 
