@@ -257,6 +257,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600} if CELERY_BROKER_URL.startswith(("redis", "rediss")) else {}
 )
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")  # workers must consume it
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 

@@ -28,12 +28,14 @@ ALIAS_EVENTS = {  # action → (event, verb, subject after the model name; {alia
     "repair": ("model.repaired", "repaired the aliases of", "aliases repaired"),
 }
 
+ACTION_NOUNS = {"challenger": "make-challenger", "promote": "promotion", "rollback": "rollback", "repair": "repair"}
+
 
 def _describe(aliases: dict[str, str]) -> str:
     return ", ".join(f"@{a} v{v}" for a, v in sorted(aliases.items())) or "no aliases"
 
 
-def _approval(req: Any, *, kind: str, subject: str, line: str, people: list[str] | None = None) -> None:
+def _approval(req: Any, *, kind: str, subject: str, line: str, actor: Any, people: list[str] | None = None) -> None:
     comment = req.decision_comment if kind != "approval.requested" else req.comment
     notify(
         Event(
@@ -45,6 +47,7 @@ def _approval(req: Any, *, kind: str, subject: str, line: str, people: list[str]
             team=team_for_model(req.model_name),
             model_name=req.model_name,
             people=people or [],
+            actor=actor,
         )
     )
 
@@ -56,6 +59,7 @@ def approval_requested(req: Any, *, actor: Any) -> None:
         kind="approval.requested",
         subject=f"Approval requested: {req.target_id}",
         line=f"{actor_label(actor)} asks for approval of {req.target_id}.",
+        actor=actor,
     )
 
 
@@ -66,17 +70,21 @@ def approval_decided(req: Any, *, actor: Any) -> None:
         kind="approval.decided",
         subject=f"Approval {req.state}: {req.target_id}",
         line=f"{actor_label(actor)} {req.state} {req.target_id} (requested by {req.requester.get_username()}).",
+        actor=actor,
         people=[req.requester.email],
     )
 
 
 def approval_withdrawn(req: Any, *, actor: Any) -> None:
-    """A pending request was withdrawn (by the requester or an admin)."""
+    """A pending request was withdrawn (by the requester or an admin); the requester is told when an
+    admin withdrew it."""
     _approval(
         req,
         kind="approval.withdrawn",
         subject=f"Approval request withdrawn: {req.target_id}",
         line=f"{actor_label(actor)} withdrew the approval request #{req.pk} for {req.target_id}.",
+        actor=actor,
+        people=[req.requester.email],
     )
 
 
@@ -102,7 +110,39 @@ def alias_changed(result: Any, *, actor: Any, reason: str) -> None:
         lines.append("The validation gate was OVERRIDDEN by an admin.")
     if reason:
         lines.append(f"Reason: {reason}")
-    _model_event(kind, result.model_name, subject, lines)
+    _model_event(kind, result.model_name, subject, lines, actor=actor)
+
+
+def alias_outcome_resolved(
+    intent: Any, *, action: str, was: str, outcome: str, aliases: dict[str, str], applied: list[str], missing: list[str]
+) -> None:
+    """Reconciliation read back what an alias change did after all (registry_ui.promotion.recording): its
+    outcome was unknown when it ran (`was`), or a write whose answer was lost was applied late by MLflow.
+    The final outcome is told like the change itself (all applied: the action's own event; part of it:
+    "repair needed"; nothing: "not applied"), to the team, the watchers and the person who asked (it is
+    news to them too: they were told "unknown" or "failed"). Once per intent and applied count."""
+    model_name = intent.model_name
+    kind, _, headline = ALIAS_EVENTS.get(action, (f"model.{action}", action, action))
+    subject = f"{model_name}: " + headline.format_map(defaultdict(lambda: "–", aliases))
+    if outcome == "partial":
+        kind, subject = "model.repair_needed", f"Repair needed: {model_name}"
+    elif outcome == "failed":
+        kind, subject = "model.change_failed", f"{model_name}: the {ACTION_NOUNS.get(action, action)} was not applied"
+    when = "its outcome was unknown when it ran" if was == "unknown" else f"it was recorded as {was} when it ran"
+    noun = ACTION_NOUNS.get(action, action)
+    lines = [
+        f"The {noun} of {model_name} requested by {intent.actor_name}: {when}.",
+        f"Read back from MLflow later by reconciliation: applied: {'; '.join(applied) or 'nothing'}"
+        + (f"; NOT applied: {'; '.join(missing)}." if missing else "."),
+        f"Aliases now: {_describe(aliases)}.",
+    ]
+    if outcome == "partial":
+        lines.append("Use Repair on the aliases page.")
+    if intent.reason:
+        lines.append(f"Reason: {intent.reason}")
+    asker = getattr(intent.actor, "email", "") if intent.actor_id else ""
+    key = f"model.outcome_resolved:{intent.pk}:{len(applied)}"
+    _model_event(kind, model_name, subject, lines, key=key, people=[asker] if asker else [])
 
 
 def alias_external(model_name: str, *, before: dict[str, str], after: dict[str, str]) -> None:
@@ -114,16 +154,27 @@ def alias_external(model_name: str, *, before: dict[str, str], after: dict[str, 
     _model_event("model.alias_external", model_name, f"{model_name}: aliases changed outside mlopsadmin", lines)
 
 
-def _model_event(kind: str, model_name: str, subject: str, lines: list[str]) -> None:
+def _model_event(
+    kind: str,
+    model_name: str,
+    subject: str,
+    lines: list[str],
+    *,
+    actor: Any = None,
+    key: str = "",
+    people: list[str] | None = None,
+) -> None:
     notify(
         Event(
             kind=kind,
-            key=f"{kind}:{model_name}:{uuid.uuid4().hex}",
+            key=key or f"{kind}:{model_name}:{uuid.uuid4().hex}",
             subject=subject,
             lines=lines,
             link=reverse("promotion:aliases", args=[model_name]),
             team=team_for_model(model_name),
             model_name=model_name,
+            people=people or [],
+            actor=actor,
         )
     )
 

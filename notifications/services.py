@@ -42,7 +42,9 @@ SYSTEM_ACTOR = "system:notifications"
 class Event:
     """One governed event. `link` is a path of this site (made absolute with SITE_URL); `lines` are plain
     text (user text included as typed: each channel escapes it for its format). `audience`: "team" (the
-    owning team's ML leads and the model's watchers) or "operations" (operators)."""
+    owning team's ML leads and the model's watchers) or "operations" (operators). `people`: addresses told
+    besides the audience (the requester of a decision). `actor`: the person whose action this is, never
+    told of it by email (None for what the system found or finished on its own)."""
 
     kind: str
     key: str
@@ -53,10 +55,13 @@ class Event:
     model_name: str = ""
     people: list[str] = field(default_factory=list)
     audience: str = "team"
+    actor: Any = None
 
 
 def recipients_for(event: Event) -> list[str]:
-    """Email addresses for `event` (lower-cased, de-duplicated by the email channel)."""
+    """Email addresses for `event` (de-duplicated, case-insensitively, by the email channel). The actor's
+    own address is left out wherever it comes from (lead, watcher, NOTIFY_EMAILS): nobody is told of what
+    they just did. A requester told of a decision is never its actor (four-eyes; a withdrawal by an admin)."""
     emails = list(notification_targets()["emails"]) + [p for p in event.people if p]
     if event.audience == "operations":
         emails += selectors.operator_emails()
@@ -64,7 +69,8 @@ def recipients_for(event: Event) -> list[str]:
         emails += selectors.team_lead_emails(event.team)
     if event.model_name:
         emails += selectors.watcher_emails(event.model_name)
-    return emails
+    own = (getattr(event.actor, "email", "") or "").strip().lower()
+    return [e for e in emails if not own or e.strip().lower() != own]
 
 
 def _idempotency_key(event_key: str, channel: str, recipient: str) -> str:

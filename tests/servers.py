@@ -205,6 +205,8 @@ def _celery_worker_process(
         "MLFLOW_BACKEND_STORE_URI": os.environ["MLOPSADMIN_TEST_MLFLOW_STORE"],
         "CELERY_BROKER_URL": broker,
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        # what the worker queues itself (a notification raised by a task it runs) comes back to it
+        "CELERY_TASK_DEFAULT_QUEUE": queue_name,
         "S3_ENDPOINT_URL": s3_server,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -242,6 +242,7 @@ def _resolve_one(intent: AliasChangeIntent, live: dict[str, str]) -> None:
         return
     outcome = outcome_of(applied, missing)
     late = intent.status == AliasChangeIntent.WATCH
+    was = outcome_of(intent.recorded_applied, ["?"]) if late else "unknown"
     with transaction.atomic():
         _record_moves(intent, plan, new, outcome, None)
         _audit_outcome(
@@ -263,6 +264,9 @@ def _resolve_one(intent: AliasChangeIntent, live: dict[str, str]) -> None:
         intent.recorded_applied = applied
         intent.status = AliasChangeIntent.WATCH if late and missing and not expired else AliasChangeIntent.CLOSED
         intent.save(update_fields=["recorded_applied", "status"])
+        notification_events.alias_outcome_resolved(
+            intent, action=plan.action, was=was, outcome=outcome, aliases=live, applied=applied, missing=missing
+        )
 
 
 def intents_resolve(model_name: str, live: dict[str, str]) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.promotion.conftest import make_model  # noqa: F401 - throw-away registered models
+from tests.promotion.conftest import fast_timeouts, make_model  # noqa: F401 - shared fixtures
 from tests.servers import WORKER_SITE_URL
 
 
@@ -34,6 +34,19 @@ def wait_delivered(ids: Iterable[int], *, timeout: float = 60.0) -> dict[int, An
     tail = Path(log).read_text()[-4000:] if log else ""
     states = list(Notification.objects.filter(pk__in=wanted).values_list("pk", "state", "last_error"))
     raise AssertionError(f"notifications not finished after {timeout} s: {states}\n{tail}")
+
+
+def last_notification_id() -> int:
+    """The newest Notification id now (0 when there is none): mark before an action, then read what it made."""
+    from notifications.models import Notification
+
+    return Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def notification_ids_since(first_id: int) -> list[int]:
+    from notifications.models import Notification
+
+    return list(Notification.objects.filter(pk__gt=first_id).values_list("pk", flat=True))
 
 
 def subject(message: Message) -> str:

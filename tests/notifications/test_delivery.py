@@ -25,20 +25,18 @@ from notifications.services import model_watch_set
 from registry_ui.approvals import services as registry_services
 from registry_ui.promotion import seams
 from registry_ui.promotion import services as promotion_services
-from tests.notifications.conftest import mails_about, subject, wait_delivered
+from tests.notifications.conftest import (
+    last_notification_id,
+    mails_about,
+    notification_ids_since,
+    subject,
+    wait_delivered,
+)
 from tests.servers import WORKER_SITE_URL
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 SLACK_TRAP = "<!channel> <http://evil.example/x|click here> & co"
-
-
-def _ids_since(first_id: int) -> list[int]:
-    return list(Notification.objects.filter(pk__gt=first_id).values_list("pk", flat=True))
-
-
-def _last_id() -> int:
-    return Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 def _running(kind: str, **parameters: object) -> TaskRun:
@@ -100,10 +98,10 @@ def test_every_event_reaches_every_channel_exactly_once(  # type: ignore[no-unty
     team_hook = webhook_receiver.url("search")
     TeamWebhook.objects.create(team=Team.objects.get(name="search"), url=team_hook)
     model_watch_set(actor=personas["member_fraud"], model_name=name, watch=True)  # a watcher outside the team
-    first = _last_id()
+    first = last_notification_id()
     _trigger_every_event(name, personas, team_hook)
 
-    rows = wait_delivered(_ids_since(first))
+    rows = wait_delivered(notification_ids_since(first))
     assert {n.state for n in rows.values()} == {DeliveryState.SENT}, [n.last_error for n in rows.values()]
     per_event = Counter(n.event_key for n in rows.values() if n.recipient == "global")
     overdue = len(overdue_instances())  # the 2020 week and month (and the initial checklist)
@@ -153,9 +151,9 @@ def test_receiver_down_email_sent_webhook_failed_on_the_log_and_resent(  # type:
     secret = "T0SECRET/B0SECRET/xoxb9f3c2e7a1d"  # the part of a Slack URL that is the secret
     down = f"http://127.0.0.1:{free_port()}/services/{secret}"  # nothing listens there
     hook = TeamWebhook.objects.create(team=Team.objects.get(name="search"), url=down)
-    first = _last_id()
+    first = last_notification_id()
     registry_services.approval_request_create(actor=personas["member_search"], model_name=name, version=2)
-    rows = wait_delivered(_ids_since(first))
+    rows = wait_delivered(notification_ids_since(first))
     by_channel = {(n.channel, n.recipient): n for n in rows.values()}
     team_row = by_channel[("webhook", f"team:{hook.team_id}")]
     assert team_row.state == DeliveryState.FAILED and team_row.attempts == 3  # first try + 2 retries
@@ -193,9 +191,9 @@ def test_smtp_down_webhook_sent_once_and_email_resent_later(  # type: ignore[no-
     name = make_model([0.85, 0.86], aliases={"champion": 1})
     smtp_server.stop()
     try:
-        first = _last_id()
+        first = last_notification_id()
         promotion_services.alias_make_challenger(model_name=name, version=2, actor=personas["lead_search"])
-        rows = wait_delivered(_ids_since(first))
+        rows = wait_delivered(notification_ids_since(first))
     finally:
         smtp_server.start()
     hook_row = next(n for n in rows.values() if n.channel == "webhook")

@@ -55,3 +55,10 @@ def make_model(mlflow: str, personas: dict[str, object]) -> Callable[..., str]:
         return name
 
     return _make
+
+
+@pytest.fixture
+def fast_timeouts(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """MLflow calls of this process give up after 2 s (fault tests: a frozen or slow server)."""
+    settings.MLFLOW_REQUEST_TIMEOUT = 2
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")  # the SDK's reads

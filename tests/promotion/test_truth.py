@@ -38,12 +38,6 @@ def aliases(name: str) -> dict[str, str]:
     return dict(mlf.get_registered_model(name).aliases)
 
 
-@pytest.fixture
-def fast_timeouts(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    settings.MLFLOW_REQUEST_TIMEOUT = 2
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")  # the SDK's reads
-
-
 @pytest.mark.parametrize("lost_write", [1, 2])
 def test_a_lost_write_answer_is_unknown_then_attributed_to_the_promotion(
     make_model, login, settings, fast_timeouts, lost_write
