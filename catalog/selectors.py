@@ -1,5 +1,5 @@
-"""Reads of the catalog: the convention, filtered views of the local index, summaries, and the
-live drill-down of one experiment's offending runs."""
+"""Reads of the catalog: the convention, filtered views of the local index, summaries (the live drill-down of
+one experiment's offending runs is catalog/drilldown.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
@@ -312,38 +311,3 @@ def experiment_url(experiment_id: str) -> str:
 
 def run_url(experiment_id: str, run_id: str) -> str:
     return f"{experiment_url(experiment_id)}/runs/{run_id}"
-
-
-@dataclass(frozen=True)
-class OffendingRun:
-    run_id: str
-    run_name: str
-    owner: str
-    missing: list[str]
-    status: str
-    url: str
-
-
-def offending_runs(
-    experiment_id: str, required_tags: list[str], *, limit: int | None = None
-) -> tuple[list[OffendingRun], bool]:
-    """Runs of one experiment (read live from MLflow) missing any required tag; (runs, truncated)."""
-    limit = limit or settings.CATALOG_DRILLDOWN_LIMIT
-    found: list[OffendingRun] = []
-    for run in mlf.iter_runs([experiment_id], page_size=settings.CATALOG_SYNC_PAGE_SIZE):
-        missing = [t for t in required_tags if not run.tags.get(t)]
-        if not missing:
-            continue
-        if len(found) >= limit:
-            return found, True
-        found.append(
-            OffendingRun(
-                run_id=run.run_id,
-                run_name=run.run_name,
-                status=run.status,
-                owner=run.tags.get("owner") or run.tags.get("mlflow.user") or "",
-                missing=missing,
-                url=run_url(experiment_id, run.run_id),
-            )
-        )
-    return found, False

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from catalog import naming, selectors, services
+from catalog import drilldown, naming, selectors, services
 from catalog.sync import catalog_sync_start
 from mlopsadmin import policy
 from mlopsadmin.core.errors import Conflict, InvalidInput
@@ -134,11 +134,13 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
 def experiment_detail(request: HttpRequest, experiment_id: str) -> HttpResponse:
     row = services._index_row(experiment_id)
     conv = selectors.convention_get()
-    runs: list[selectors.OffendingRun] = []
-    truncated, live_error = False, ""
+    runs: drilldown.OffendingPage | None = None
+    live_error = ""
     if not row.is_deleted:
         try:
-            runs, truncated = selectors.offending_runs(row.experiment_id, list(conv.required_tags))
+            runs = drilldown.offending_runs(
+                row.experiment_id, list(conv.required_tags), after=request.GET.get("after", "")
+            )
         except MlflowError as exc:  # the index part of the page still helps while MLflow is down
             live_error = f"Could not read the runs from MLflow: {exc}"
     team = row.team
@@ -147,7 +149,6 @@ def experiment_detail(request: HttpRequest, experiment_id: str) -> HttpResponse:
         "nav_key": "catalog",
         "e": row,
         "runs": runs,
-        "truncated": truncated,
         "live_error": live_error,
         "required_tags": conv.required_tags,
         "experiment_url": selectors.experiment_url(row.experiment_id),

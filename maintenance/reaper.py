@@ -121,9 +121,9 @@ def running_reason(run: mlf.Run, cutoff_ms: int) -> str:
     return f"still RUNNING: alive, last sign of life {when}"
 
 
-def activity_store() -> str:
-    """The backend store URI when it can be read (read-only) for confirming suspects, else '' (then the
-    tracking API is asked: slower, same answer)."""
+def readable_backend_store() -> str:
+    """The backend store URI when it can be read (read-only: reachable, on the installed MLflow's schema
+    revision), else '' (callers then ask the tracking API: slower, same answer)."""
     uri = settings.MLFLOW_BACKEND_STORE_URI
     return uri if uri and not mlf.backend_store_unusable_reason(uri) else ""
 
@@ -162,7 +162,7 @@ def _confirm(suspects: list[mlf.Run], cutoff_ms: int, store_uri: str) -> Iterato
 def stuck_runs(experiment_ids: list[str], cutoff_ms: int) -> Iterator[Verdict]:
     """The stuck runs of these experiments (all pages), confirmed: what the reaper would end now."""
     listed = mlf.iter_runs(experiment_ids, filter_string=stuck_query(cutoff_ms))
-    yield from (verdict for verdict in judge(listed, cutoff_ms, store_uri=activity_store()) if verdict.stuck)
+    yield from (verdict for verdict in judge(listed, cutoff_ms, store_uri=readable_backend_store()) if verdict.stuck)
 
 
 def reaper_start(
@@ -201,7 +201,7 @@ def reaper_run(run: TaskRun) -> None:
     experiments = [mlf.get_experiment(scoped)] if scoped else list(mlf.iter_experiments())
     names = {e.experiment_id: e.name for e in experiments}
     teams = all_teams()
-    store_uri = activity_store()
+    store_uri = readable_backend_store()
     # Collect first, change later: terminating runs while paging would shift the server's offsets.
     suspects: list[dict[str, Any]] = []
     activities: dict[str, mlf.RunActivity | None] = {}

@@ -20,7 +20,7 @@ import re
 from urllib.parse import urlsplit
 
 from configuration.selectors import keep_values
-from maintenance.reaper import running_reason, stuck_cutoff_ms
+from maintenance.reaper import readable_backend_store, running_reason, stuck_cutoff_ms
 from mlopsadmin.lib import mlflow_client as mlf
 
 KEEP_TAG = "keep"
@@ -145,6 +145,21 @@ def keep_tag_reason(value: str | None) -> str:
 def backs_a_version_now(run_id: str) -> bool:
     """True when a registered model version names this run now (asked again just before deleting it)."""
     return any(True for _ in mlf.iter_model_versions(filter_string=f"run_id = '{run_id}'"))
+
+
+def cleanup_exclusions(runs: list[mlf.Run]) -> dict[str, str]:
+    """run id → why a cleanup keeps the run ('' when nothing protects it), by exclusion_reason with one
+    reaper cutoff, for pages that show runs (the catalog drill-down). The registry is read once, from the
+    backend store when it is readable, else (or when that read fails) through the tracking API.
+    Raises mlf.MlflowError."""
+    if not runs:
+        return {}
+    try:
+        protected = protected_run_ids(store_uri=readable_backend_store())
+    except mlf.BackendStoreError:
+        protected = protected_run_ids()
+    stuck_before = stuck_cutoff_ms()
+    return {run.run_id: exclusion_reason(run, protected, stuck_before_ms=stuck_before) for run in runs}
 
 
 def reason_group(reason: str) -> str:
