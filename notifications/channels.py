@@ -87,19 +87,21 @@ class EmailChannel(Channel):
 
     def send(self, notification: Notification) -> None:
         domain = (urlsplit(settings.SITE_URL).hostname or "mlopsadmin").strip(".")
-        message = EmailMessage(
-            subject=one_line(notification.subject),
-            body=email_body(notification),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[notification.recipient],
-            # the same Message-ID on every attempt: a mail system can drop a duplicate
-            headers={"Message-ID": f"<{notification.idempotency_key}@{domain}>"},
-            connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
-        )
-        try:
-            message.send(fail_silently=False)
+        try:  # opening the backend fails too (file backend: the folder cannot be created or written)
+            message = EmailMessage(
+                subject=one_line(notification.subject),
+                body=email_body(notification),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[notification.recipient],
+                # the same Message-ID on every attempt: a mail system can drop a duplicate
+                headers={"Message-ID": f"<{notification.idempotency_key}@{domain}>"},
+                connection=get_connection(timeout=settings.EMAIL_TIMEOUT),
+            )
+            sent = message.send(fail_silently=False)
         except Exception as exc:  # smtplib, socket, file backend errors: all mean "not sent"
             raise DeliveryFailed(scrub(f"{type(exc).__name__}: {exc}")[:1000]) from None
+        if sent != 1:
+            raise DeliveryFailed("The email backend accepted no message (nothing was sent).")
 
 
 class WebhookChannel(Channel):

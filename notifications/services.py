@@ -26,6 +26,7 @@ from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, NotFound
 from mlopsadmin.core.models import Team
+from mlopsadmin.lib.redaction import scrub
 from mlopsadmin.task_queue import queued_task
 from notifications import selectors
 from notifications.channels import CHANNELS, DeliveryFailed
@@ -145,31 +146,50 @@ def notification_deliver(*, notification_id: int, final: bool) -> str:
     if row is None:
         return "not claimed"
     try:
-        CHANNELS[row.channel].send(row)
+        _send(row)
     except DeliveryFailed as exc:
-        state = DeliveryState.FAILED if final else DeliveryState.PENDING
-        Notification.objects.filter(pk=row.pk, state=DeliveryState.SENDING).update(
-            state=state, last_error=str(exc), updated_at=timezone.now()
-        )
         logger.warning(
             "notification %s (%s, %s) attempt %d failed: %s", row.pk, row.event, row.channel, row.attempts, exc
         )
+        with transaction.atomic():  # a failed row always has its audit event, and the reverse
+            state = DeliveryState.FAILED if final else DeliveryState.PENDING
+            Notification.objects.filter(pk=row.pk, state=DeliveryState.SENDING).update(
+                state=state, last_error=str(exc), updated_at=timezone.now()
+            )
+            if final:
+                audit_record(
+                    actor=SYSTEM_ACTOR,
+                    action="notification.failed",
+                    target_kind="notification",
+                    target_id=row.pk,
+                    team=row.team,
+                    after={
+                        "event": row.event,
+                        "channel": row.channel,
+                        "recipient": _shown(row),
+                        "attempts": row.attempts,
+                    },
+                    reason=str(exc),
+                    outcome="failed",
+                )
         if not final:
             raise
-        audit_record(
-            actor=SYSTEM_ACTOR,
-            action="notification.failed",
-            target_kind="notification",
-            target_id=row.pk,
-            team=row.team,
-            after={"event": row.event, "channel": row.channel, "recipient": _shown(row), "attempts": row.attempts},
-            reason=str(exc),
-            outcome="failed",
-        )
         return "failed"
     now = timezone.now()
     Notification.objects.filter(pk=row.pk).update(state=DeliveryState.SENT, sent_at=now, last_error="", updated_at=now)
     return "sent"
+
+
+def _send(row: Notification) -> None:
+    """The channel's send; whatever else it raises (a channel bug, a worker time limit) is a failed
+    attempt too, never a row left in `sending`."""
+    try:
+        CHANNELS[row.channel].send(row)
+    except DeliveryFailed:
+        raise
+    except Exception as exc:
+        logger.exception("notification %s: unexpected error while sending", row.pk)
+        raise DeliveryFailed(scrub(f"{type(exc).__name__}: {exc}")[:1000]) from None
 
 
 def _shown(row: Notification) -> str:

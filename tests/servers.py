@@ -4,6 +4,7 @@ receiver for webhooks, all on 127.0.0.1 with free ports and stopped at the end o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mailbox
 import os
@@ -85,13 +86,18 @@ def smtp_server() -> Iterator[SmtpServer]:
 # --- HTTP receiver for webhooks ---------------------------------------------------------------------------
 @dataclass
 class WebhookReceiver:
-    """Records every POST (path, headers, JSON body); `url(name)` is a fresh Slack-like hook address."""
+    """Records every POST (path, headers, JSON body); `url(name)` is a fresh Slack-like hook address.
+    `answer` says how that address answers: "200" (default) or another status, "close" (the socket is
+    closed without an answer), "trickle" (the answer arrives one byte a second, for ~40 s)."""
 
     base: str
     posts: list[dict[str, Any]] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
 
-    def url(self, name: str = "hook") -> str:
-        return f"{self.base}/services/{name}/{uuid.uuid4().hex}"
+    def url(self, name: str = "hook", *, answer: str = "200") -> str:
+        path = f"/services/{name}/{uuid.uuid4().hex}"
+        self.answers[path] = answer
+        return self.base + path
 
     def posts_to(self, url: str) -> list[dict[str, Any]]:
         path = url.removeprefix(self.base)
@@ -101,12 +107,24 @@ class WebhookReceiver:
 @pytest.fixture(scope="session")
 def webhook_receiver() -> Iterator[WebhookReceiver]:
     received: list[dict[str, Any]] = []
+    answers: dict[str, str] = {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             received.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body or b"null")})
-            self.send_response(200)
+            answer = answers.get(self.path, "200")
+            if answer == "close":
+                self.close_connection = True
+                return
+            if answer == "trickle":  # a complete answer in ~40 s, each byte well within any per-read timeout
+                with contextlib.suppress(OSError):  # the client gave up
+                    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                        time.sleep(1)
+                        self.wfile.write(bytes([byte]))
+                self.close_connection = True
+                return
+            self.send_response(int(answer))
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
@@ -115,9 +133,10 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield WebhookReceiver(base=f"http://127.0.0.1:{server.server_address[1]}", posts=received)
+    yield WebhookReceiver(base=f"http://127.0.0.1:{server.server_address[1]}", posts=received, answers=answers)
     server.shutdown()
     server.server_close()
 

@@ -1,10 +1,12 @@
 """Outgoing HTTP calls of the product's own (notification webhooks): one place that imports `requests`
-for them, with a timeout on every call, no redirects followed, and one error type. `requests` is imported
-on the first call: every process imports the notification channels (the admin does), few send."""
+for them, with a deadline on every call, no redirects followed, and one error type."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+import requests
 
 
 class HttpError(Exception):
@@ -14,12 +16,37 @@ class HttpError(Exception):
 
 def post_json(url: str, payload: dict[str, Any], *, headers: dict[str, str], timeout: float) -> int:
     """POST `payload` as JSON to `url`; returns the HTTP status (redirects are not followed: a webhook
-    that redirects is misconfigured). `timeout` in seconds, for connecting and for each read."""
-    import requests
+    that redirects is misconfigured). `timeout` in seconds bounds the whole attempt: connecting, sending
+    and receiving the status line and headers (the body of the answer is not read). A receiver that
+    dribbles its answer byte by byte would keep a per-read timeout from ever firing; here the caller gets
+    HttpError after `timeout` seconds and the request is left to end on its own in the background."""
+    outcome: dict[str, Any] = {}
 
+    def attempt() -> None:
+        try:
+            with requests.post(
+                url, json=payload, headers=headers, timeout=timeout, allow_redirects=False, stream=True
+            ) as response:
+                outcome["status"] = response.status_code
+        except Exception as exc:  # requests' own and anything else: never an unhandled error in a thread
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+
+    worker = threading.Thread(target=attempt, name="webhook-post", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if "status" in outcome:
+        return int(outcome["status"])
+    if "error" in outcome:
+        raise HttpError(outcome["error"])
+    raise HttpError(f"Timeout: no complete answer within {timeout:g} s")
+
+
+def url_forms(url: str) -> list[str]:
+    """`url` as `requests` sends and reports it (IDNA host, path and query re-quoted) and, of that, the part
+    after the host: what an error message or a library log line may show instead of the URL as typed."""
+    prepared = requests.models.PreparedRequest()
     try:
-        response = requests.post(url, json=payload, headers=headers, timeout=timeout, allow_redirects=False)
-    except requests.RequestException as exc:
-        raise HttpError(f"{type(exc).__name__}: {exc}") from None
-    response.close()
-    return response.status_code
+        prepared.prepare_url(url, None)
+    except requests.RequestException:
+        return []
+    return [str(prepared.url), prepared.path_url]

@@ -10,11 +10,12 @@ tracking URI, every page has the context its base template reads).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 
@@ -54,13 +55,25 @@ def register_secret(value: str) -> None:
         _runtime_secrets.add(value)
 
 
+@functools.lru_cache(maxsize=256)
+def _webhook_url_secrets(url: str) -> tuple[str, ...]:
+    from mlopsadmin.lib.http import url_forms  # imports requests: only once a webhook URL is redacted
+
+    values: set[str] = set()
+    for form in [url, *url_forms(url)]:
+        parts = urlsplit(form)
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        values.add(form)
+        if len(tail) > 1:
+            values.update((tail, unquote(tail)))
+    return tuple(sorted(values, key=len, reverse=True))
+
+
 def webhook_url_secrets(url: str) -> list[str]:
-    """A Slack-style webhook URL is a secret by its path (and query), not by a password."""
-    if not url:
-        return []
-    parts = urlsplit(url)
-    tail = parts.path + (f"?{parts.query}" if parts.query else "")
-    return [url, tail] if len(tail) > 1 else [url]
+    """A Slack-style webhook URL is a secret by its path (and query), not by a password: the URL and that
+    part, as typed, percent-decoded and as `requests` re-quotes them in its errors and log lines (a space
+    becomes %20, `é` becomes %C3%A9, %7E becomes ~). Longest first."""
+    return list(_webhook_url_secrets(url)) if url else []
 
 
 def _uri_password(uri: str) -> str:
