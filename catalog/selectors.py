@@ -16,6 +16,7 @@ from catalog.models import CatalogExperiment, CatalogIndexState, NamingConventio
 from maintenance.models import TaskKind, TaskRun, TaskState
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import team_for_experiment
+from mlopsadmin.core.sorting import Column
 from mlopsadmin.lib import mlflow_client as mlf
 
 T = TypeVar("T")
@@ -29,15 +30,13 @@ SORTS = {
     "activity": ["last_activity", "name"],
     "-activity": ["-last_activity", "name"],
 }
-SORT_LABELS = {
-    "group": "Team → project",
-    "name": "Name A–Z",
-    "-name": "Name Z–A",
-    "runs": "Fewest runs",
-    "-runs": "Most runs",
-    "activity": "Oldest activity",
-    "-activity": "Latest activity",
-}
+# The catalog table's sortable headers (mlopsadmin.core.sorting); default "group": team → project → name.
+SORT_COLUMNS = [
+    Column("name", "Experiment", "name", "-name"),
+    Column("team", "Team", "group"),
+    Column("runs", "Runs", "runs", "-runs", first="desc"),
+    Column("activity", "Last activity", "activity", "-activity", first="desc"),
+]
 STATUSES = {
     "": "Any",
     "violations": "Naming violations",

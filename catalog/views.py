@@ -22,6 +22,7 @@ from mlopsadmin.core.errors import Conflict, InvalidInput
 from mlopsadmin.core.formatting import CsvLines
 from mlopsadmin.core.htmx import HtmxHttpRequest, stop_polling_and_refresh
 from mlopsadmin.core.models import Team
+from mlopsadmin.core.sorting import sort_headers
 from mlopsadmin.lib.mlflow_client import MlflowError
 
 
@@ -46,7 +47,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         "query": urlencode(params),
         "required_tags": conv.required_tags,
         "kinds": naming.VIOLATION_KINDS,
-        "sorts": selectors.SORT_LABELS,
+        "headers": sort_headers(selectors.SORT_COLUMNS, filters.sort, params),
         "statuses": selectors.STATUSES,
         "mlflow_ui": settings.MLFLOW_UI_URL,
         "choices": selectors.filter_choices(),

@@ -18,6 +18,7 @@ urlpatterns = [
     path("account/tokens/", core_views.api_tokens, name="tokens"),
     path("account/tokens/<int:token_id>/revoke", core_views.api_token_revoke_view, name="token_revoke"),
     path("audit/", include(("mlopsadmin.audit.urls", "audit"))),
+    path("search/", include(("mlopsadmin.search.urls", "search"))),
     path("catalog/", include(("catalog.urls", "catalog"))),
     path("registry/", include(("registry_ui.urls", "registry"))),
     path("maintenance/", include(("maintenance.urls", "maintenance"))),

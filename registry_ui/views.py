@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -15,9 +16,10 @@ from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput, NotFound
 from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post, wants_fragment
 from mlopsadmin.core.selectors import all_teams, team_for_model
+from mlopsadmin.core.sorting import sort_headers
 from mlopsadmin.lib import mlflow_client as mlf
 from notifications.selectors import is_watching
-from registry_ui import selectors, services, validation
+from registry_ui import selectors, services, sorting, validation
 from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
 from registry_ui.promotion import selectors as promotion_selectors
@@ -48,9 +50,11 @@ def _version_or_404(name: str, version: str) -> mlf.ModelVersion:
 def index(request: HtmxHttpRequest) -> HttpResponse:
     query, team = request.GET.get("q", "").strip()[:200], request.GET.get("team", "")[:64]
     flagged_only = request.GET.get("flagged") == "1"
-    filters = {"query": query, "team": team, "flagged_only": flagged_only}
+    sort = sorting.clean_sort(request.GET.get("sort", ""))
+    filters = {"query": query, "team": team, "flagged_only": flagged_only, "sort": sort}
     rows = selectors.registry_overview(query=query, team=team, flagged_only=flagged_only)
-    page = Paginator(rows, MODELS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(sorting.sort_model_rows(rows, sort), MODELS_PER_PAGE).get_page(request.GET.get("page"))
+    params = {"q": query, "team": team, "flagged": "1" if flagged_only else ""}
     context = {
         "title": "Model registry",
         "nav_key": "registry",
@@ -59,6 +63,8 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         "flagged": sum(1 for r in rows if r.findings),
         "teams": all_teams(),
         "filters": filters,
+        "headers": sort_headers(sorting.SORT_COLUMNS, sort, params),
+        "query": urlencode({k: v for k, v in {**params, "sort": sort}.items() if v and v != sorting.DEFAULT_SORT}),
         "tracked_aliases": selectors.TRACKED_ALIASES,
         "inbox_count": len(approval_selectors.inbox_for(request.user)),
     }
