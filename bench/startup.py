@@ -1,18 +1,21 @@
 """How long a `manage.py` command takes to start, side by side with bare Django (`python -m django help`,
 no project), and which libraries a command that needs no service loaded anyway.
 
-Run from the repository root:  python bench/startup.py [--runs N] [--label TEXT] [--root CHECKOUT]
-Appends one section to bench/results/startup.md (of this repository, whatever --root says). Runs are
-interleaved (one of each command per round) so a change in machine load hits every row alike; the load
-average is written at the start and the end. `--root` measures another checkout with the same virtualenv,
-e.g. a worktree of the commit before a change (`git worktree add --detach /tmp/before HEAD~1`), for a
-before/after. Uses a throwaway SQLite database (migrated once) and the embedded defaults (no Redis).
+Run from the repository root:  python bench/startup.py [--runs N] [--label TEXT] [--baseline CHECKOUT]
+Appends one section to bench/results/startup.md. Runs are interleaved (one of each command per round, in
+both checkouts) so a change in machine load hits every row alike; the load average is written at the start
+and the end, and each command's CPU time (user + system, which depends little on that load) next to its
+wall time. `--baseline` also measures another checkout with the same virtualenv, e.g. a worktree of the
+commit before a change (`git worktree add --detach /tmp/before <commit>`), for a before/after column
+(`--root` measures another checkout instead of this one). Each checkout gets a throwaway SQLite database
+(migrated once) and the embedded defaults (no Redis).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,13 +53,69 @@ def loaded_modules(args: list[str], names: tuple[str, ...], *, root: Path, env: 
     return [name for name in out.stderr.rsplit("LOADED=", 1)[1].strip().split(",") if name]
 
 
-def run_once(command: list[str], root: Path, env: dict[str, str]) -> float:
-    """Wall seconds of one run of `command` in `root` (must exit 0)."""
+def run_once(command: list[str], root: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one run of `command` in `root` (must exit 0). The CPU
+    time hardly depends on what else runs on the machine; the wall time does."""
     if command[1:3] == ["-m", "django"]:
         env = {k: v for k, v in env.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+class Install:
+    """One checkout set up to run commands: its own throwaway SQLite database (migrated) and exported file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
+        self.env = {
+            **os.environ,
+            "MLOPSADMIN_VAR_DIR": str(work / "var"),
+            "DJANGO_SETTINGS_MODULE": "mlopsadmin.settings",
+            "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            "AUDIT_HMAC_KEY": "bench-only-audit-key",
+            "PYTHONPATH": str(self.root),
+        }
+        for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+            self.env.pop(name, None)
+        self.config = work / "live.toml"
+        subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=self.root, env=self.env, check=True)
+        subprocess.run([PY, "manage.py", "export_config", str(self.config)], cwd=self.root, env=self.env, check=True)
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=self.root, capture_output=True, text=True)
+        self.commit = commit.stdout.strip() or "?"
+
+    def command(self, args: list[str]) -> list[str]:
+        args = [a.replace("FILE", str(self.config)) for a in args]
+        return [PY, *args] if args[0] == "-m" else [PY, "manage.py", *args]
+
+
+def medians(times: list[tuple[float, float]]) -> list[str]:
+    """[median wall seconds, median CPU seconds] as table cells ("" when not measured)."""
+    if not times:
+        return ["", ""]
+    return [f"{statistics.median(w for w, _ in times):.2f}", f"{statistics.median(c for _, c in times):.2f}"]
+
+
+def modules_of(install: Install, args: list[str]) -> str:
+    """Which WATCHED libraries `manage.py args` loads in `install` ("" for bare Django)."""
+    if args[0] == "-m":
+        return ""
+    loaded = loaded_modules(install.command(args)[2:], WATCHED, root=install.root, env=install.env)
+    return ", ".join(loaded) or "none"
+
+
+CASES: list[tuple[str, list[str]]] = [
+    ("bare Django, no project: `python -m django help`", ["-m", "django", "help"]),
+    ("`manage.py help`", ["help"]),
+    ("`manage.py export_config -`", ["export_config", "-"]),
+    ("`manage.py apply_config FILE --dry-run`", ["apply_config", "FILE", "--dry-run"]),
+    ("`manage.py model_owner search-ranker`", ["model_owner", "search-ranker"]),
+    ("`manage.py createsuperuser --help`", ["createsuperuser", "--help"]),
+]
 
 
 def main() -> None:
@@ -64,51 +123,38 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--label", default="")
     parser.add_argument("--root", type=Path, default=HERE, help="the checkout to measure (default: this one)")
+    parser.add_argument("--baseline", type=Path, default=None, help="a checkout to measure alongside (before)")
     options = parser.parse_args()
-    root = options.root.resolve()
-    work = Path(tempfile.mkdtemp(prefix="bench-startup-"))
-    env = {
-        **os.environ,
-        "MLOPSADMIN_VAR_DIR": str(work / "var"),
-        "DJANGO_SETTINGS_MODULE": "mlopsadmin.settings",
-        "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "PYTHONPATH": str(root),
-    }
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
-        env.pop(name, None)
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=root, env=env, check=True)
-    config = work / "live.toml"
-    subprocess.run([PY, "manage.py", "export_config", str(config)], cwd=root, env=env, check=True)
-    cases: list[tuple[str, list[str]]] = [
-        ("bare Django, no project: `python -m django help`", ["-m", "django", "help"]),
-        ("`manage.py help`", ["help"]),
-        ("`manage.py export_config -`", ["export_config", "-"]),
-        ("`manage.py apply_config FILE --dry-run`", ["apply_config", str(config), "--dry-run"]),
-        ("`manage.py model_owner search-ranker`", ["model_owner", "search-ranker"]),
-        ("`manage.py createsuperuser --help`", ["createsuperuser", "--help"]),
-    ]
-    commands = [[PY, *args] if args[0] == "-m" else [PY, "manage.py", *args] for _, args in cases]
-    for command in commands:  # warm the file cache and .pyc files: not counted
-        run_once(command, root, env)
+    installs = [Install(options.root)] + ([Install(options.baseline)] if options.baseline else [])
+    # (case index, install index) pairs, bare Django once: it is the same in every checkout
+    slots = [(i, j) for i, (_, args) in enumerate(CASES) for j in range(len(installs)) if j == 0 or args[0] != "-m"]
+    for i, j in slots:  # warm the file cache and .pyc files: not counted
+        run_once(installs[j].command(CASES[i][1]), installs[j].root, installs[j].env)
     load_start = os.getloadavg()[0]
-    seconds: list[list[float]] = [[] for _ in cases]
+    seconds: dict[tuple[int, int], list[tuple[float, float]]] = {slot: [] for slot in slots}
     for _ in range(options.runs):
-        for i, command in enumerate(commands):
-            seconds[i].append(run_once(command, root, env))
+        for i, j in slots:
+            seconds[(i, j)].append(run_once(installs[j].command(CASES[i][1]), installs[j].root, installs[j].env))
     load_end = os.getloadavg()[0]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+    now, after = installs[0], installs[-1] if len(installs) > 1 else None
     lines = [
         f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} {options.label}".rstrip(),
         "",
-        f"Commit {commit.stdout.strip() or '?'}; {options.runs} interleaved runs each; load average (1 min) "
-        f"{load_start:.2f} at start, {load_end:.2f} at end (2 cores, shared).",
+        f"Commit {now.commit}" + (f", baseline {after.commit}" if after else "") + f"; {options.runs} interleaved "
+        f"runs each; load average (1 min) {load_start:.2f} at start, {load_end:.2f} at end (2 cores, shared).",
         "",
-        "| command | median s | max s | loaded of " + ", ".join(WATCHED) + " |",
-        "|---|---|---|---|",
+        ("| command | baseline median s | baseline CPU s | baseline loaded " if after else "| command ")
+        + "| median s | CPU s | max s | loaded (of "
+        + ", ".join(WATCHED)
+        + ") |",
+        "|---|---|---|---|---|" + ("---|---|---|" if after else ""),
     ]
-    for (label, args), times in zip(cases, seconds, strict=True):
-        modules = "" if args[0] == "-m" else ", ".join(loaded_modules(args, WATCHED, root=root, env=env)) or "none"
-        lines.append(f"| {label} | {statistics.median(times):.2f} | {max(times):.2f} | {modules} |")
+    for i, (label, args) in enumerate(CASES):
+        row = [label]
+        if after is not None:
+            row += [*medians(seconds.get((i, 1), [])), modules_of(after, args)]
+        row += [*medians(seconds[(i, 0)]), f"{max(wall for wall, _ in seconds[(i, 0)]):.2f}", modules_of(now, args)]
+        lines.append("| " + " | ".join(row) + " |")
         print(lines[-1], flush=True)
     out = HERE / "bench" / "results" / "startup.md"
     if not out.exists():
