@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import ImproperlyConfigured
+
 if TYPE_CHECKING:
     from celery.schedules import crontab
 
@@ -175,7 +177,24 @@ def cron_valid(cron: str) -> bool:
     return True
 
 
+def environment_problems() -> list[str]:
+    """One sentence per SCHEDULE_<KEY> environment variable that is neither `off` nor five cron fields beat
+    accepts (checked by `cron_valid`), naming the variable and its value; [] when all are usable."""
+    problems = []
+    for entry in ENTRIES:
+        variable = f"SCHEDULE_{entry.key.upper()}"
+        value = os.environ.get(variable)
+        if value and value.strip().lower() != "off" and not cron_valid(value):
+            problems.append(f'{variable}={value!r} is not five cron fields beat accepts (e.g. "5 * * * *" or off)')
+    return problems
+
+
 def beat_schedule() -> dict[str, dict[str, object]]:
+    """Celery beat's schedule: every entry with its effective cron (see `entry_cron`), entries set to `off`
+    left out. Raises ImproperlyConfigured naming the variable when a SCHEDULE_<KEY> value is unusable."""
+    problems = environment_problems()
+    if problems:
+        raise ImproperlyConfigured("; ".join(problems))
     overrides = stored_overrides()
     crons = {entry.key: entry_cron(entry, overrides) for entry in ENTRIES}
     return {

@@ -162,3 +162,12 @@ def check_audit_keys(app_configs: Any, **kwargs: Any) -> list[Error | Warning]:
             )
         )
     return problems
+
+
+@register()
+def check_schedules(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """SCHEDULE_<NAME> environment variables beat could not use (mlopsadmin/schedules.py): reported at
+    start-up with the variable's name instead of beat failing on its first read."""
+    from mlopsadmin.schedules import environment_problems
+
+    return [Error(problem, id="mlopsadmin.E011") for problem in environment_problems()]
