@@ -88,6 +88,7 @@ def task_runs_sweep_stale(*, now: datetime | None = None) -> int:
                     reason=why,
                     outcome="failed",
                 )
+                notification_events.task_finished(run, state=TaskState.INTERRUPTED, errors=[why])
                 swept += 1
     return swept
 
@@ -144,6 +145,7 @@ def _publish(run: TaskRun, task_id: str) -> None:
                     reason=why,
                     outcome="failed",
                 )
+                notification_events.task_finished(run, state=TaskState.FAILED, errors=[why], actor=actor_for(run))
         raise QueueUnavailable(
             f"The task queue (broker) is not answering: task #{run.pk} was not started and is recorded as "
             f"failed. Nothing was changed; try again when the queue is back."

@@ -1,5 +1,6 @@
-"""Admin: per-team webhooks. The URL is a secret (whoever has it can post): the list shows only its host
-and the form never renders it back (leave the field empty to keep the current URL)."""
+"""Admin: per-team webhooks, for the Admin role (policy, like the rest of the admin) and audited. The URL
+is a secret (whoever has it can post): the list and the audit events show only its host and the form never
+renders it back (leave the field empty to keep the current URL)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.validators import URLValidator
 
-from mlopsadmin.core.admin import site
+from mlopsadmin.core.admin import AuditedAdmin, site
 from notifications.channels import redact_url
 from notifications.models import TeamWebhook
 
@@ -17,6 +19,7 @@ class TeamWebhookForm(forms.ModelForm):
     url = forms.URLField(
         max_length=1000,
         required=False,
+        validators=[URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// webhook URL.")],
         widget=forms.PasswordInput(render_value=False),
         help_text="Slack-compatible incoming webhook URL. Never shown again; leave empty to keep the current one.",
     )
@@ -35,9 +38,13 @@ class TeamWebhookForm(forms.ModelForm):
 
 
 @admin.register(TeamWebhook, site=site)
-class TeamWebhookAdmin(admin.ModelAdmin):
+class TeamWebhookAdmin(AuditedAdmin):
     form = TeamWebhookForm
+    target_kind = "team_webhook"
     list_display = ("team", "shown_url", "enabled")
+
+    def snapshot(self, obj: TeamWebhook) -> dict[str, Any]:
+        return {"team": obj.team.name, "url": redact_url(obj.url), "enabled": obj.enabled}
 
     @admin.display(description="URL")
     def shown_url(self, obj: TeamWebhook) -> str:

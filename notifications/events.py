@@ -179,20 +179,32 @@ def _model_event(
     )
 
 
-def _operations_event(kind: str, key: str, subject: str, lines: list[str], link: str) -> None:
-    notify(Event(kind=kind, key=key, subject=subject, lines=lines, link=link, audience="operations"))
+def _operations_event(kind: str, key: str, subject: str, lines: list[str], link: str, *, actor: Any = None) -> None:
+    notify(Event(kind=kind, key=key, subject=subject, lines=lines, link=link, audience="operations", actor=actor))
 
 
 def task_finished(
-    run: Any, *, state: str, counts: dict[str, Any] | None = None, errors: list[str] | None = None
+    run: Any,
+    *,
+    state: str,
+    counts: dict[str, Any] | None = None,
+    errors: list[str] | None = None,
+    actor: Any = None,
 ) -> None:
-    """A maintenance TaskRun ended (maintenance task_run_finish): failed → "task failed"; a cleanup
-    execution that succeeded → "cleanup executed"."""
+    """A maintenance TaskRun ended (maintenance.task_runs): failed (the handler failed, or the broker refused
+    to queue it) or interrupted (its worker was lost, or no worker ever picked it up) → "task failed", once
+    per attempt (a resumed run that fails again is told again); a cleanup execution that succeeded →
+    "cleanup executed". `actor`: who was told then and there (a start refused with a 503)."""
     link = reverse("maintenance:task", args=[run.pk])
     label = run.get_kind_display()
-    if state == "failed":
-        lines = [f"The {label} task #{run.pk} failed."] + [f"Error: {scrub(e)}" for e in (errors or [])[:3]]
-        _operations_event("task.failed", f"task.failed:{run.pk}", f"Task failed: {label} #{run.pk}", lines, link)
+    if state in ("failed", "interrupted"):
+        errors = [scrub(e) for e in (errors or [])[:3]]
+        headline = "Task failed" if state == "failed" else "Task interrupted"
+        lines = [f"The {label} task #{run.pk} {state}."] + [f"Error: {e}" for e in errors]
+        if state == "interrupted":
+            lines.append("It resumes if a worker receives its message again; otherwise start it again.")
+        key = f"task.failed:{run.pk}:{run.attempts}"
+        _operations_event("task.failed", key, f"{headline}: {label} #{run.pk}", lines, link, actor=actor)
     elif state == "succeeded" and run.kind == "cleanup_execute":
         done = ", ".join(f"{n} {k}" for k, n in (counts or {}).items() if isinstance(n, int))
         lines = [f"Cleanup plan #{run.parameters.get('plan_id')} was executed (task #{run.pk}): {done or 'done'}."]

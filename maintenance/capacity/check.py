@@ -225,8 +225,9 @@ def _capacity_alert(
 
 
 def _previous_level(run: TaskRun) -> str:
-    """The level of the capacity check before `run` ("ok" when there was none)."""
-    previous = (
-        TaskRun.objects.filter(kind=TaskKind.CAPACITY, state=TaskState.SUCCEEDED, pk__lt=run.pk).order_by("-pk").first()
-    )
-    return str((previous.report or {}).get("level", "ok")) if previous else "ok"
+    """The level of the last capacity check before `run` that measured one ("ok" when there was none). A
+    check whose level is "unknown" (a store could not be read) is skipped: it neither ends a crossing nor
+    starts one, so a store that is unreadable now and then does not re-send the same alert."""
+    earlier = TaskRun.objects.filter(kind=TaskKind.CAPACITY, state=TaskState.SUCCEEDED, pk__lt=run.pk)
+    known = earlier.exclude(report__level="unknown").order_by("-pk").values_list("report", flat=True).first()
+    return str((known or {}).get("level", "ok"))

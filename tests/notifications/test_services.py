@@ -76,10 +76,13 @@ def test_startup_checks_report_wrong_mail_and_link_settings(settings, tmp_path) 
 
 
 def _capacity_check(level: str, settings) -> TaskRun:  # type: ignore[no-untyped-def]
+    """A finished capacity check at `level`; "unknown": a store could not be read (S3 down), nothing measured."""
     run = TaskRun.objects.create(kind=TaskKind.CAPACITY, state=TaskState.RUNNING, started_by="system:schedule.capacity")
-    size = {"warning": 5000, "critical": 10**10}[level]
-    found = levels(size, None)
-    _capacity_alert(run, found, size, None)
+    size = {"ok": 10, "warning": 5000, "critical": 10**10, "unknown": None}[level]
+    found = levels(size, 10)
+    assert found["level"] == level
+    if found["warning"]:
+        _capacity_alert(run, found, size, 10)
     task_runs.task_run_finish(run, state=TaskState.SUCCEEDED, report={"level": found["level"]})
     return run
 
@@ -92,6 +95,19 @@ def test_capacity_notifies_once_per_crossing_not_on_every_check(db, settings) ->
     events = list(Notification.objects.filter(recipient="ops@example.com").values_list("event", flat=True))
     assert sorted(events) == ["capacity.critical", "capacity.warning"]
     assert AuditEvent.objects.filter(action="capacity.alert").count() == 5  # every finding stays audited
+
+
+def test_a_capacity_check_that_could_not_measure_is_no_crossing(db, settings) -> None:  # type: ignore[no-untyped-def]
+    """A store that cannot be read for a while (level unknown) neither ends nor starts a crossing: the
+    level it is compared with is the last one measured."""
+    settings.MAINTENANCE_ARTIFACT_WARNING_BYTES, settings.MAINTENANCE_ARTIFACT_CRITICAL_BYTES = 1000, 10**9
+    settings.NOTIFY_EMAILS = ["ops@example.com"]
+    for level in ("warning", "unknown", "warning", "unknown", "unknown", "warning", "ok", "unknown", "warning"):
+        _capacity_check(level, settings)
+    for level in ("critical", "unknown", "critical"):
+        _capacity_check(level, settings)
+    events = list(Notification.objects.filter(recipient="ops@example.com").values_list("event", flat=True))
+    assert sorted(events) == ["capacity.critical", "capacity.warning", "capacity.warning"]  # 2nd: after "ok"
 
 
 def test_an_event_twice_is_one_notification_and_a_sent_one_is_never_sent_again(db, settings, mailoutbox) -> None:  # type: ignore[no-untyped-def]
