@@ -32,10 +32,33 @@ def refuse_taken_name(name: str) -> None:
     raise Conflict(f"The name '{name}' is already taken by experiment {holder.experiment_id}; nothing was changed.")
 
 
+def refuse_runs_backing_versions(experiment_id: str) -> None:
+    """RuleViolation when a run of the experiment (deleted runs too) backs a registered model version in any
+    source form (the cleanup's protection rule, maintenance/cleanup/protection.py): purging would destroy
+    the run, and with it the artifacts a version (maybe @champion) is served from."""
+    from maintenance.cleanup.protection import protected_run_ids
+    from registry_ui.selectors import run_id_of
+
+    runs = {r.run_id for r in mlf.iter_runs([experiment_id], include_deleted=True)}
+    backing = runs & protected_run_ids() if runs else set()
+    if not backing:
+        return
+    versions = [v for v in mlf.iter_model_versions() if run_id_of(v) in backing]
+    named = [f"{v.name} v{v.version} (run {run_id_of(v)})" for v in versions]
+    shown = "; ".join(named[:10]) or ", ".join(sorted(backing)[:10])
+    more = f" and {len(named) - 10} more" if len(named) > 10 else ""
+    raise RuleViolation(
+        f"Experiment {experiment_id} cannot be purged: {len(backing)} of its runs back registered model versions "
+        f"({shown}{more}), and a permanent delete would destroy them. Delete or re-register those versions first, "
+        "or restore the experiment in MLflow and rename it to free the name. Nothing was changed."
+    )
+
+
 def deleted_experiment_purge(*, actor: Any, experiment_id: str, reason: str) -> list[str]:
     """Permanently delete one soft-deleted experiment and its runs (admins only, a reason required,
     audited with the experiment's name): frees its name. Returns the purged run ids. Refuses an active
-    experiment (422) and a server without MLFLOW_BACKEND_STORE_URI (422)."""
+    experiment (422), one whose runs back a registered model version (422) and a server without
+    MLFLOW_BACKEND_STORE_URI (422)."""
     from mlopsadmin.lib.mlflow_experiment_purge import purge_deleted_experiment
 
     policy.require(actor, policy.Action.EXPERIMENT_PURGE)
@@ -48,6 +71,7 @@ def deleted_experiment_purge(*, actor: Any, experiment_id: str, reason: str) -> 
         raise NotFound(f"Experiment {experiment_id} does not exist in MLflow.") from exc
     if not live.is_deleted:
         raise RuleViolation(f"Experiment {experiment_id} ('{live.name}') is not deleted: delete it in MLflow first.")
+    refuse_runs_backing_versions(live.experiment_id)
     before = {"experiment_id": live.experiment_id, "name": live.name, "lifecycle_stage": live.lifecycle_stage}
     try:
         purged = purge_deleted_experiment(str(settings.MLFLOW_BACKEND_STORE_URI or ""), live.experiment_id)
