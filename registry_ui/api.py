@@ -73,7 +73,9 @@ def list_models(request: HttpRequest) -> list[ModelOut]:
 def list_versions(request: HttpRequest, name: str) -> list[VersionOut]:
     try:
         model = mlf.get_registered_model(validation.model_name(name))
-    except (InvalidInput, mlf.MlflowNotFound, mlf.MlflowInvalid) as exc:
+    except InvalidInput as exc:
+        raise NotFound(str(exc)) from exc
+    except (mlf.MlflowNotFound, mlf.MlflowInvalid) as exc:
         raise NotFound(f"No registered model named {name!r}.") from exc
     required = selectors.required_metadata_keys()
     by_version: dict[str, set[str]] = {}

@@ -1,7 +1,9 @@
 """The one check of user-supplied registry identifiers and free text (pages, API and tasks share it).
 
 - Model name: what MLflow's registry accepts (`mlflow.utils.validation._validate_model_name`: not blank,
-  no "/" or ":"), at most 256 characters, no control characters.
+  no "/" or ":"; a tab or a line break is accepted, so they are too), no NUL, at most 256 characters
+  (MLflow's `registered_models.name` column; only a SQLite store holds longer ones, and mlopsadmin's own
+  tables cannot: those are refused with that reason, never called unknown).
 - Version: digits only (a leading "v" as in "v3" is tolerated), at most `MAX_VERSION`. MLflow keeps the
   version number in an SQL INTEGER column (`model_versions.version`), so no version above 2,147,483,647 can
   exist; asking PostgreSQL-backed MLflow for one fails with a server error instead of "not found".
@@ -33,13 +35,13 @@ def text_field(value: Any, *, field: str, limit: int, required: bool = False) ->
 
 
 def model_name(value: Any) -> str:
-    """A registered model name MLflow accepts, unchanged; InvalidInput otherwise (blank, too long, a control
-    character, "/" or ":")."""
+    """A registered model name MLflow accepts, unchanged; InvalidInput otherwise (blank, a NUL, too long,
+    "/" or ":")."""
     name = "" if value is None else str(value)
     if not name.strip():
         raise InvalidInput("Model name is required.")
-    if any(ord(c) < 32 for c in name):
-        raise InvalidInput("Model name contains a control character.")
+    if "\x00" in name:
+        raise InvalidInput("Model name contains a NUL character.")
     if len(name) > MAX_MODEL_NAME_LENGTH:
         raise InvalidInput(f"Model name is too long ({len(name)} characters, at most {MAX_MODEL_NAME_LENGTH}).")
     if "/" in name or ":" in name:

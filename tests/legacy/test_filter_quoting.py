@@ -82,3 +82,22 @@ def test_model_page_and_api_list_the_versions_of_a_quoted_name(corpus, mlflow, l
         assert page.status_code == 200
         assert b"No versions" not in page.content and b"no versions" not in page.content
         assert b"/versions/1/" in page.content
+
+
+def test_names_with_control_characters_are_found_and_their_pages_open(mlflow, login) -> None:
+    """MLflow accepts a tab or a line break in a model name (it refuses only '/' and ':'): the API lists the
+    versions (not "No registered model named …") and the model, version and alias pages open (no 404/500)."""
+    stamp = uuid.uuid4().hex[:6]
+    run_id = mlf.create_run(mlf.create_experiment(f"/search-team/quoting-control/{stamp}"))
+    client = login("admin")
+    for index, text in enumerate(["tab\there", "line\nbreak"]):
+        model = f"zq{stamp}c{index}-{text}"
+        mlf.create_registered_model(model)
+        mlf.create_model_version(model, source=f"runs:/{run_id}/model", run_id=run_id)
+        quoted = quote(model, safe="")
+        api = client.get(f"/api/v1/registry/models/{quoted}/versions")
+        assert api.status_code == 200, api.content
+        assert [v["version"] for v in api.json()] == ["1"]
+        for path in (f"/registry/models/{quoted}/", f"/registry/models/{quoted}/versions/1/"):
+            assert client.get(path).status_code == 200, path
+        assert client.get(f"/registry/models/{quoted}/aliases/").status_code == 200
