@@ -18,7 +18,7 @@ router = Router(tags=["catalog"])
 class ExperimentFilters(Schema):
     team: str = Field("", max_length=200, description="Team key; '-' for experiments with no team")
     project: str = Field("", max_length=200)
-    kind: Literal["", "flat", "unknown_prefix", "segments", "characters", "reserved"] = Field(
+    kind: Literal["", "flat", "leading_slash", "unknown_prefix", "segments", "characters", "reserved"] = Field(
         "", description="Naming violation kind"
     )
     missing: str = Field("", max_length=200, description="Required tag that some runs lack")

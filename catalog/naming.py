@@ -10,6 +10,7 @@ team prefixes come from the core `Team` model (e.g. search → `/search-team`).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -92,7 +93,9 @@ class NameReport:
 
 
 def _tokens(text: str) -> list[str]:
-    return [t for t in re.split(r"[^a-zA-Z0-9]+", _decamel(text).lower()) if t]
+    """Lower-case ASCII words; accented letters keep their base letter ('prévision' → 'prevision')."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return [t for t in re.split(r"[^a-zA-Z0-9]+", _decamel(ascii_text).lower()) if t]
 
 
 def _decamel(text: str) -> str:
@@ -156,6 +159,8 @@ def lint_name(
         if bad or "" in rest or (team is None and not prefix_segment):
             shown = ", ".join(f"'{s}'" if s else "an empty segment" for s in bad) or "an empty segment"
             violations.append(Violation(CHARACTERS, f"Segments must match {convention.segment_pattern}: {shown}."))
+    if name != name.strip():  # MLflow keeps the spaces: ' /a-team/x/y ' is another experiment than '/a-team/x/y'
+        violations.append(Violation(CHARACTERS, "Leading or trailing whitespace is part of the name in MLflow."))
     reserved_hits = sorted({w for s in (rest or [stripped]) for w in _reserved_in(s, convention.reserved_words)})
     if reserved_hits:
         violations.append(Violation(RESERVED, f"Reserved word(s): {', '.join(reserved_hits)}."))

@@ -15,7 +15,7 @@ from catalog import naming
 from catalog.models import CatalogExperiment, CatalogIndexState, NamingConvention
 from maintenance.models import TaskKind, TaskRun, TaskState
 from mlopsadmin.core.models import Team
-from mlopsadmin.core.selectors import team_for_experiment
+from mlopsadmin.core.selectors import team_for_experiment, team_for_tag
 from mlopsadmin.core.sorting import Column
 from mlopsadmin.lib import mlflow_client as mlf
 
@@ -210,9 +210,8 @@ def experiment_teams(experiments: Iterable[tuple[str, str]], teams: list[Team] |
     by its name only). One query."""
     pairs = list(experiments)
     teams = teams if teams is not None else list(Team.objects.all())
-    names = {t.name for t in teams}
     tags = {
-        i: (own if own in names else dominant)
+        i: (own if team_for_tag(own, teams) else dominant)
         for i, own, dominant in CatalogExperiment.objects.filter(experiment_id__in=[i for i, _ in pairs]).values_list(
             "experiment_id", "team_tag", "dominant_team_tag"
         )

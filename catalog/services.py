@@ -24,7 +24,7 @@ from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.models import Team
-from mlopsadmin.core.selectors import team_for_experiment
+from mlopsadmin.core.selectors import team_for_experiment, team_for_tag
 from mlopsadmin.lib import mlflow_client as mlf
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ def _evaluate_row(
 ) -> None:
     # The experiment's own `team` tag, else the team most of its runs name: an experiment without runs
     # but tagged team=… still gets that team.
-    hint = row.team_tag if row.team_tag in teams else row.dominant_team_tag
+    known = list(teams.values())
+    tagged = team_for_tag(row.team_tag, known) or team_for_tag(row.dominant_team_tag, known)
+    hint = tagged.name if tagged else ""
     report = naming.lint_name(row.name, convention, team_hint=hint or None, taken=taken)
     owner = team_for_experiment(row.name, list(teams.values()), team_tag=hint)
     row.team = owner

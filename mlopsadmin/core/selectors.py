@@ -24,13 +24,26 @@ def team_for_experiment_name(name: str, teams: list[Team] | None = None) -> Team
     return max(matches, key=lambda t: len(t.experiment_prefix.rstrip("/")), default=None)
 
 
+def team_for_tag(value: str, teams: list[Team] | None = None) -> Team | None:
+    """The team a `team` tag written by hand names: its key in any case and with stray spaces ('Search',
+    ' search '), or its experiment prefix with or without the slash ('search-team', '/search-team')."""
+    wanted = (value or "").strip().strip("/").casefold()
+    if not wanted:
+        return None
+    for team in teams if teams is not None else all_teams():
+        if wanted in (team.name.casefold(), team.experiment_prefix.strip().strip("/").casefold()):
+            return team
+    return None
+
+
 def team_for_experiment(name: str, teams: list[Team] | None = None, *, team_tag: str = "") -> Team | None:
     """THE rule for which team owns an experiment, used by the catalog, capacity, cleanup scope, the reaper
     and MLflow permissions: the longest team prefix that starts the name ('/search-team/x/y' → search); else
-    `team_tag`, the dominant `team` tag of its runs, when it names a team (flat names like 'johns_experiment').
-    The catalog index keeps that tag: callers with many experiments use `catalog.selectors.experiment_teams`."""
+    `team_tag`, the dominant `team` tag of its runs, when it names a team (flat names like 'johns_experiment';
+    any spelling `team_for_tag` reads). The catalog index keeps that tag: callers with many experiments use
+    `catalog.selectors.experiment_teams`."""
     teams = teams if teams is not None else all_teams()
-    return team_for_experiment_name(name, teams) or next((t for t in teams if team_tag and t.name == team_tag), None)
+    return team_for_experiment_name(name, teams) or team_for_tag(team_tag, teams)
 
 
 def team_for_model(

@@ -37,6 +37,9 @@ TABLE = [
         "/forecasting-team/capacity-forecast/general",
     ),
     ("capacity_forecast", "forecasting", ["flat"], "/forecasting-team/capacity-forecast/general"),
+    # Whitespace around a name is part of the name in MLflow (a different experiment): flagged, trimmed.
+    (" /risk-team/default-prediction/xgboost ", None, ["characters"], "/risk-team/default-prediction/xgboost"),
+    ("/risk-team/prévision-énergie/sweep", None, ["characters"], "/risk-team/prevision-energie/sweep"),  # accents kept
 ]
 
 
@@ -58,3 +61,24 @@ def test_experiment_tag_team_assigns_a_team_without_runs(mlflow, personas) -> No
     assert row.run_count == 0
     assert row.team is not None and row.team.name == "search"
     assert row.suggested_name == f"/search-team/{name.replace('_', '-')}/general"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tag", ["Search", " search ", "search-team", "/search-team"])
+def test_team_tag_written_by_hand_in_another_shape_names_the_team(mlflow, personas, tag) -> None:
+    experiment_id = mlf.create_experiment(f"notes_{uuid.uuid4().hex[:6]}", tags={"team": tag})
+    catalog_sync(full=True)
+    row = CatalogExperiment.objects.select_related("team").get(experiment_id=experiment_id)
+    assert row.team is not None and row.team.name == "search", tag
+
+
+@pytest.mark.django_db
+def test_api_filters_by_every_violation_kind(mlflow, personas, login) -> None:
+    name = f"search-team/leading-{uuid.uuid4().hex[:6]}/sweep"
+    mlf.create_experiment(name)
+    catalog_sync(full=True)
+    client = login("admin")
+    for kind in naming.VIOLATION_KINDS:
+        assert client.get("/api/v1/experiments", {"kind": kind}).status_code == 200, kind
+    found = client.get("/api/v1/experiments", {"kind": "leading_slash", "limit": 500}).json()["items"]
+    assert name in [e["name"] for e in found]
