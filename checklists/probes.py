@@ -108,13 +108,29 @@ def authentication() -> ProbeResult:
     code = response.status_code
     try:
         own = mlf.credentials_check()
-    except (mlf.MlflowPermissionDenied, mlf.MlflowServerError) as exc:
+    except (mlf.MlflowPermissionDenied, mlf.MlflowServerError, mlf.MlflowNotMlflow) as exc:
         return ProbeResult(FAIL, f"Unauthenticated GET answered {code}; mlopsadmin's own request failed: {exc}")
     if code in (401, 403):
-        return ProbeResult(PASS, f"Unauthenticated GET {AUTH_PROBE_PATH} answered {code}; {own}.")
+        return _service_account_edits(f"Unauthenticated GET {AUTH_PROBE_PATH} answered {code}; {own}")
     if code == 200:
         return ProbeResult(FAIL, f"Unauthenticated GET {AUTH_PROBE_PATH} answered 200: anyone can read the server.")
     return ProbeResult(WARN, f"Unauthenticated GET {AUTH_PROBE_PATH} answered {code} (expected 401/403).")
+
+
+def _service_account_edits(checked: str) -> ProbeResult:
+    """PASS when the service account may change every registered model; FAIL naming each one it lacks EDIT
+    on (a downgraded account still reads, but its promotions and approvals of those models are refused)."""
+    from mlopsadmin.accounts.mlflow_permissions import service_account_gaps
+
+    scope, lacking = service_account_gaps()
+    user = settings.MLFLOW_TRACKING_USERNAME
+    if not lacking:
+        return ProbeResult(PASS, f"{checked}; {scope}.")
+    lines = "\n".join(f"The service account {user!r} lacks EDIT on model {name}" for name in lacking[:10])
+    more = f"\n… and {len(lacking) - 10} more" if len(lacking) > 10 else ""
+    return ProbeResult(
+        FAIL, f"{checked}; {scope}. Promotions and approvals of these models will be refused:\n{lines}{more}"
+    )
 
 
 def tls() -> ProbeResult:

@@ -1,8 +1,9 @@
 """Which way is better for a metric: higher (ndcg, accuracy, auc) or lower (loss, error, latency).
 
 Used by the champion comparison's colours, the chart's axis label and the validation gate. The default
-comes from the metric's name: lower-is-better when one of its words (split at `_ - . / :` and camelCase)
-is in LOWER_WORDS or in the lower_is_better list; an exact name listed in higher_is_better (or
+comes from the metric's name: lower-is-better when one of its words (split at `_ - . / :` and camelCase) is
+in LOWER_WORDS (loss, error, latency, mae/rmse…, time, false as in false_positive_rate, miss, divergence,
+drift …) or in the lower_is_better list; an exact name listed in higher_is_better (or
 lower_is_better) overrides the words. The lists: the configuration file's [metrics] section, else the
 METRICS_LOWER_IS_BETTER / METRICS_HIGHER_IS_BETTER settings (configuration.selectors.metric_names).
 sklearn's `neg_…` scores (`neg_log_loss`) are higher-is-better. A gate policy may also set the direction
@@ -47,6 +48,12 @@ LOWER_WORDS = frozenset(
         "ms",
         "cost",
         "regret",
+        "false",  # false_positive_rate, false_negatives, false_alarms
+        "miss",  # miss_rate
+        "misses",
+        "time",  # inference_time, train_time_s, time_to_first_token
+        "divergence",  # kl_divergence
+        "drift",
     }
 )
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

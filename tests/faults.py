@@ -33,7 +33,8 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.write_delay = 0.0
         self.freeze_after_writes: int | None = None
-        self.fail_with: int | None = None  # answer every request with this status (MLflow's own error)
+        self.fail_with: int | None = None  # answer every request with this status (MLflow's own error) ...
+        self.fail_body = b"Internal Server Error"  # ... and this body: e.g. a proxy's HTML error or login page
         self.writes = 0
         self.frozen = False
         self._thawed = threading.Event()
@@ -61,9 +62,10 @@ class FaultProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if proxy.fail_with is not None:
                     self.send_response(proxy.fail_with)
-                    self.send_header("Content-Length", "21")
+                    self.send_header("Content-Type", "text/html" if b"<html" in proxy.fail_body else "text/plain")
+                    self.send_header("Content-Length", str(len(proxy.fail_body)))
                     self.end_headers()
-                    self.wfile.write(b"Internal Server Error")
+                    self.wfile.write(proxy.fail_body)
                     return
                 is_write = self.command in WRITE_METHODS
                 proxy._wait_if_frozen()

@@ -5,7 +5,9 @@ installed MLflow 3.17): users are listed and created under /api/2.0/mlflow/users
 granted and revoked through the v3 convenience endpoints (/api/3.0/mlflow/users/permissions/list|grant|revoke|get),
 which write to each user's synthetic `__user_<id>__` role. Calls run as the service account
 (MLFLOW_TRACKING_USERNAME, which must be an MLflow admin), with the gateway's timeout; failures leave as the
-gateway's domain errors (MlflowUnavailable is retryable; 401/403 are MlflowPermissionDenied, not outages).
+gateway's domain errors, classified as the other gateway calls are (mlflow_errors): a connection failure is
+MlflowUnavailable (retryable), 401 MlflowAuthFailed (credentials refused), 403 MlflowPermissionDenied (the
+service account is not an MLflow admin), MLflow's own 5xx MlflowServerError; none of them is an outage.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from mlopsadmin.lib.mlflow_client import (
     MlflowNotFound,
     MlflowPermissionDenied,
     MlflowUnavailable,
+    refusal_error,
+    server_error,
     tracking_uri,
 )
 
@@ -69,14 +73,21 @@ def _error(response: requests.Response, operation: str) -> MlflowError:
     code = str(body.get("error_code", "")) if isinstance(body, dict) else ""
     message = (body.get("message") if isinstance(body, dict) else "") or response.text[:300]
     text = f"{operation}: MLflow answered {response.status_code}: {message}"
-    if response.status_code in (401, 403):
-        return MlflowPermissionDenied(text, operation=operation)
+    if response.status_code == 401:
+        return refusal_error(401, code, operation, (), message)
+    if response.status_code == 403:
+        user = settings.MLFLOW_TRACKING_USERNAME or "(no user name set)"
+        return MlflowPermissionDenied(
+            f"The service account {user!r} may not use MLflow's permission API ({operation} answered 403): "
+            "it must be an MLflow admin. Retrying will not help.",
+            operation=operation,
+        )
     if response.status_code == 404 or code == "RESOURCE_DOES_NOT_EXIST":
         return MlflowNotFound(text, operation=operation)
     if code == "RESOURCE_ALREADY_EXISTS":
         return MlflowConflict(text, operation=operation)
     if response.status_code >= 500:
-        return MlflowUnavailable(text, operation=operation)
+        return server_error(response.status_code, operation, response.text, body=response.text)
     return MlflowInvalid(text, operation=operation)
 
 
@@ -113,6 +124,17 @@ def auth_enabled() -> bool:
     except MlflowNotFound:
         return False
     return True
+
+
+def current_user() -> AuthUser | None:
+    """The user mlopsadmin calls MLflow as (the service account), or None when the server has no basic-auth
+    app. Any authenticated user may read this about themselves."""
+    try:
+        data = _request("GET", USERS_CURRENT)
+    except MlflowNotFound:
+        return None
+    user = data.get("user", {}) if isinstance(data, dict) else {}
+    return AuthUser(str(user.get("username", "")), bool(user.get("is_admin")))
 
 
 def list_users() -> list[AuthUser]:

@@ -74,11 +74,17 @@ def get_model_version_tags(name: str, version: str, *, timeout: float) -> dict[s
     return {str(t["key"]): str(t.get("value", "")) for t in found.get("model_version", {}).get("tags", [])}
 
 
-def get_model_version_source(name: str, version: str, *, timeout: float) -> tuple[str, str]:
-    """(run_id, source) of a model version (either may be ''); MlflowNotFound when the version is gone."""
+def get_model_version_info(name: str, version: str, *, timeout: float) -> tuple[str, str, dict[str, str]]:
+    """(run_id, source, tags) of a model version (run_id/source may be ''); MlflowNotFound when it is gone."""
     found = _request("GET", "/model-versions/get", timeout=timeout, body={"name": name, "version": str(version)})
     record = found.get("model_version", {})
-    return str(record.get("run_id", "") or ""), str(record.get("source", "") or "")
+    tags = {str(t["key"]): str(t.get("value", "")) for t in record.get("tags", [])}
+    return str(record.get("run_id", "") or ""), str(record.get("source", "") or ""), tags
+
+
+def get_model_version_source(name: str, version: str, *, timeout: float) -> tuple[str, str]:
+    """(run_id, source) of a model version (either may be ''); MlflowNotFound when the version is gone."""
+    return get_model_version_info(name, version, timeout=timeout)[:2]
 
 
 def get_model_version_run_id(name: str, version: str, *, timeout: float) -> str:
@@ -86,12 +92,20 @@ def get_model_version_run_id(name: str, version: str, *, timeout: float) -> str:
     return get_model_version_source(name, version, timeout=timeout)[0]
 
 
-def get_run_state(run_id: str, *, timeout: float) -> tuple[str, dict[str, float]]:
-    """(lifecycle stage — 'active' or 'deleted' —, latest value of each metric) of a run; MlflowNotFound
-    when it is gone (purged). NaN and ±inf come back as floats (MLflow sends "NaN", "Infinity", ...)."""
+def get_run_state(run_id: str, *, timeout: float) -> tuple[str, dict[str, float], str]:
+    """(lifecycle stage — 'active' or 'deleted' —, latest value of each metric, experiment id) of a run;
+    MlflowNotFound when it is gone (purged). NaN and ±inf come back as floats (MLflow sends "NaN", ...)."""
     run = _request("GET", "/runs/get", timeout=timeout, body={"run_id": run_id}).get("run", {})
-    stage = str(run.get("info", {}).get("lifecycle_stage", "active") or "active")
-    return stage, {str(m["key"]): float(m["value"]) for m in run.get("data", {}).get("metrics", [])}
+    info = run.get("info", {})
+    stage = str(info.get("lifecycle_stage", "active") or "active")
+    metrics = {str(m["key"]): float(m["value"]) for m in run.get("data", {}).get("metrics", [])}
+    return stage, metrics, str(info.get("experiment_id", "") or "")
+
+
+def get_experiment_stage(experiment_id: str, *, timeout: float) -> str:
+    """An experiment's lifecycle stage ('active' or 'deleted'); MlflowNotFound when it is gone."""
+    found = _request("GET", "/experiments/get", timeout=timeout, body={"experiment_id": experiment_id})
+    return str(found.get("experiment", {}).get("lifecycle_stage", "active") or "active")
 
 
 def get_run_metrics(run_id: str, *, timeout: float) -> dict[str, float]:

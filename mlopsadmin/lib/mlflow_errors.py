@@ -62,6 +62,11 @@ class MlflowAuthFailed(MlflowPermissionDenied):
     """MLflow answered 401: it refused mlopsadmin's credentials (wrong or rotated password). Not retried."""
 
 
+class MlflowNotMlflow(MlflowError):
+    """The tracking URI answered, but not as MLflow does (HTTP 200 with an HTML page, e.g. the sign-in page of
+    a proxy in front of it): a configuration problem, neither an outage nor MLflow's own error. Not retried."""
+
+
 class MlflowServerError(MlflowError):
     """The server answered, with an internal error (HTTP 5xx or INTERNAL_ERROR): it is up, the request
     failed on its side. Trying again later may help; it is not "not answering"."""
@@ -137,8 +142,30 @@ def refusal_error(status: int | None, code: str, operation: str, args: tuple[Any
     )
 
 
-def server_error(status: int, operation: str, detail: str) -> MlflowServerError:
-    """MLflow's own 5xx: reachable, the call failed on its side."""
+_GATEWAY_STATUSES = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+def server_error(status: int, operation: str, detail: str, *, body: str | None = None) -> MlflowError:
+    """A 5xx answer (`body`: the answer's body when known). MLflow answers its internal errors with 500 and a
+    failing backend store with 503, always as JSON with an `error_code`; 502 and 504, and a 503 whose body is
+    not MLflow's JSON, come from a proxy or load balancer in front of it whose tracking server is down or too
+    slow: that is the server not answering (MlflowUnavailable). Any other 5xx is MLflow's own: reachable, the
+    call failed on its side (MlflowServerError)."""
+    from_gateway = status in (502, 504) or (status == 503 and body is not None and '"error_code"' not in body)
+    if from_gateway:
+        return MlflowUnavailable(
+            f"MLflow server unreachable during {operation}: its address answered HTTP {status} "
+            f"({_GATEWAY_STATUSES[status]}), the answer of a proxy or gateway whose tracking server behind it is "
+            f"down or not answering in time. {short_message(detail, 200)}".strip(),
+            operation=operation,
+        )
+    if status == 503:
+        return MlflowServerError(
+            f"MLflow answered HTTP 503 during {operation}: the tracking server (or a proxy in front of it) cannot "
+            f"serve requests now; MLflow answers 503 when its backend store fails. {short_message(detail, 300)}",
+            operation=operation,
+            status=status,
+        )
     return MlflowServerError(
         f"MLflow answered HTTP {status} during {operation}: an error inside the tracking server (it is "
         f"reachable). {short_message(detail, 300)}",
@@ -160,10 +187,13 @@ def translate_error(exc: BaseException, operation: str, args: tuple[Any, ...] = 
         code = str(getattr(exc, "error_code", "") or "")
         message = exc.message if hasattr(exc, "message") else str(exc)
         status = None if isinstance(exc, RestException) else _answered_status(message)
+        if status is None and "not in a valid JSON format" in message:
+            return not_mlflow(operation, message)
         if status in (401, 403) or code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
             return refusal_error(status, code, operation, args, message)
         if status is not None and status >= 500:
-            return server_error(status, operation, message)
+            body = message.split("Response body:", 1)[1] if "Response body:" in message else None
+            return server_error(status, operation, message, body=body)
         if (
             status is None
             and not isinstance(exc, RestException)
@@ -204,11 +234,21 @@ def answer_error(status: int, text: str, operation: str, args: tuple[Any, ...] =
     if status == 408:  # a proxy in front of MLflow gave up waiting: not answering
         return MlflowUnavailable(f"MLflow server timed out during {operation} (HTTP 408)", operation=operation)
     if status >= 500 or _CODE_TO_ERROR.get(code) is MlflowServerError:
-        return server_error(status if status >= 500 else 500, operation, f"{code} {message}".strip())
+        return server_error(status if status >= 500 else 500, operation, f"{code} {message}".strip(), body=text)
     if status == 404 and not code:
         code = "RESOURCE_DOES_NOT_EXIST"
     error_class = _CODE_TO_ERROR.get(code, MlflowInvalid if status == 400 else MlflowError)
     return error_class(f"{operation}: {short_message(f'{code}: {message}' if code else message)}", operation=operation)
+
+
+def not_mlflow(operation: str, detail: str) -> MlflowNotMlflow:
+    """The tracking URI answered `operation` with something that is not MLflow's JSON."""
+    return MlflowNotMlflow(
+        f"The tracking URI answered {operation} with a page that is not MLflow's JSON answer (the sign-in or "
+        "error page of a proxy in front of MLflow?): check MLFLOW_TRACKING_URI and what sits in front of the "
+        f"server; retrying will not help. {short_message(detail, 200)}",
+        operation=operation,
+    )
 
 
 def short_message(message: str, limit: int = 400) -> str:
@@ -246,6 +286,7 @@ _HTTP_STATUS: tuple[tuple[type[MlflowError], int, str], ...] = (
     (MlflowServerError, 502, "The MLflow tracking server answered with an internal error"),
     (MlflowNotFound, 404, "Not found in MLflow"),
     (MlflowAuthFailed, 502, "MLflow refused mlopsadmin's credentials"),
+    (MlflowNotMlflow, 502, "The tracking URI did not answer as MLflow"),
     (MlflowPermissionDenied, 502, "MLflow refused: the service account lacks a permission"),
     (MlflowError, 502, "MLflow refused the request"),
 )

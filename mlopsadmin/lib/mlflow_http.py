@@ -18,6 +18,7 @@ from mlopsadmin.lib.mlflow_connection import basic_auth, tracking_uri
 from mlopsadmin.lib.mlflow_errors import (
     MlflowError,
     MlflowUnavailable,
+    not_mlflow,
     refusal_error,
     server_error,
     short_message,
@@ -62,9 +63,13 @@ def credentials_check(*, timeout: float = 3.0) -> str:
     if status in (401, 403):
         raise refusal_error(status, "", "search_experiments", (), response.text)
     if status >= 500:
-        raise server_error(status, operation, response.text)
+        raise server_error(status, operation, response.text, body=response.text)
     if status != 200:
         raise MlflowError(f"{operation} answered {status}: {short_message(response.text, 200)}", operation=operation)
+    try:
+        response.json()
+    except ValueError:
+        raise not_mlflow(operation, response.text) from None
     user = settings.MLFLOW_TRACKING_USERNAME
     return f"service account {user!r} can read" if user else "reads answered without credentials"
 

@@ -35,9 +35,9 @@ from mlopsadmin.lib.metrics import observe_mlflow_call
 from mlopsadmin.lib.mlflow_connection import tracking_uri
 from mlopsadmin.lib.mlflow_errors import (
     MlflowError,
-    MlflowServerError,
     MlflowUnavailable,
     answer_error,
+    not_mlflow,
     short_message,
 )
 
@@ -172,8 +172,8 @@ def request(
             raise answer_error(response.status_code, response.text, operation, subject)
         try:
             answer = response.json()
-        except ValueError:
-            raise MlflowServerError(f"{operation}: MLflow answered with no JSON", operation=operation) from None
+        except ValueError:  # e.g. the sign-in page of a proxy in front of MLflow, answered with 200
+            raise not_mlflow(operation, response.text) from None
         if not isinstance(answer, dict):
             raise MlflowError(f"{operation}: MLflow answered with unexpected JSON", operation=operation)
         return answer

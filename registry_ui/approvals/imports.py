@@ -1,13 +1,16 @@
 """Approvals recorded outside mlopsadmin: versions whose MLflow tags already carry `approved_by` /
 `approval_date` (the operations guide tells people to write them by hand). They are imported as
-"approved outside mlopsadmin" — who and when as the tags say —, each import one audit event
-`approval.import` (old values kept in `before` when the tags changed since the last import). A decision
+"approved outside mlopsadmin" — who and when as the tags say (keys in any spelling, see approval_tags) —,
+each import one audit event `approval.import` (old values kept in `before` when the tags changed since the
+last import; tags taken off in MLflow end the imported approval, audited the same way). A decision
 made in mlopsadmin supersedes an imported one; the gate policy says whether imported approvals count
 (`GatePolicy.count_imported_approvals`, default PROMOTION_GATE_COUNT_IMPORTED_APPROVALS = true)."""
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -21,6 +24,11 @@ from registry_ui.models import ApprovalRequest, ApprovalState, ImportedApproval
 logger = logging.getLogger(__name__)
 
 SYSTEM_IMPORTER = "system:approval-import"
+APPROVED_BY, APPROVAL_DATE = "approved_by", "approval_date"
+# What people write in approved_by while nobody has approved yet: not an approval.
+PLACEHOLDER_APPROVERS = frozenset(
+    {"", "-", "--", "—", "?", "none", "null", "nil", "n/a", "na", "tbd", "todo", "pending", "no", "false", "unknown"}
+)
 
 
 @dataclass
@@ -28,6 +36,29 @@ class ImportReport:
     versions_read: int = 0
     imported: list[str] = field(default_factory=list)  # "<model>/<version>"
     updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # the tags were taken off in MLflow
+
+
+def _tag_key(key: str) -> str:
+    """'Approved By', 'approved-by', 'approvedBy', 'APPROVED_BY' → 'approved_by'."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key.strip())
+    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
+
+
+def approval_tags(tags: Mapping[str, str]) -> tuple[str, str]:
+    """(approved_by, approval_date) as a version's MLflow tags record them, ('', '') when they record no
+    approval. Keys written by hand in another spelling count ('Approved By', 'approved-by', 'approvedBy');
+    the guide's exact key wins when both exist. A placeholder approver ('pending', 'TBD', 'n/a', …) is no
+    approval. Values are trimmed and cut to the stored lengths (150 and 32 characters)."""
+    found: dict[str, str] = {}
+    for key, value in tags.items():
+        wanted = _tag_key(key)
+        if wanted in (APPROVED_BY, APPROVAL_DATE) and (wanted not in found or key == wanted):
+            found[wanted] = str(value or "")
+    approved_by = found.get(APPROVED_BY, "").strip()[:150]
+    if approved_by.lower() in PLACEHOLDER_APPROVERS:
+        return "", ""
+    return approved_by, found.get(APPROVAL_DATE, "").strip()[:32]
 
 
 def _written_by_mlopsadmin(name: str, version: str, approved_by: str) -> bool:
@@ -38,9 +69,8 @@ def _written_by_mlopsadmin(name: str, version: str, approved_by: str) -> bool:
 
 
 def _import_one(version: mlf.ModelVersion, report: ImportReport) -> None:
-    approved_by = version.tags.get("approved_by", "").strip()[:150]
-    approval_date = version.tags.get("approval_date", "").strip()[:32]
-    if not approved_by or _written_by_mlopsadmin(version.name, version.version, approved_by):
+    approved_by, approval_date = approval_tags(version.tags)
+    if approved_by and _written_by_mlopsadmin(version.name, version.version, approved_by):
         return
     target = f"{version.name}/{version.version}"
     with transaction.atomic():
@@ -49,14 +79,21 @@ def _import_one(version: mlf.ModelVersion, report: ImportReport) -> None:
             .filter(model_name=version.name, version=version.version)
             .first()
         )
+        if row is None and not approved_by:
+            return
         if row is not None and (row.approved_by, row.approval_date) == (approved_by, approval_date):
             return
         before = {"approved_by": row.approved_by, "approval_date": row.approval_date} if row else None
+        reason = "Approved outside mlopsadmin (approved_by/approval_date tags found in MLflow); imported."
         if row is None:
             ImportedApproval.objects.create(
                 model_name=version.name, version=version.version, approved_by=approved_by, approval_date=approval_date
             )
             report.imported.append(target)
+        elif not approved_by:  # the tags were taken off in MLflow: the imported approval stops counting
+            row.delete()
+            report.removed.append(target)
+            reason = "The approval tags were removed in MLflow; the imported approval no longer counts."
         else:
             row.approved_by, row.approval_date, row.imported_at = approved_by, approval_date, timezone.now()
             row.save(update_fields=["approved_by", "approval_date", "imported_at"])
@@ -70,7 +107,7 @@ def _import_one(version: mlf.ModelVersion, report: ImportReport) -> None:
             team=team.name if team else "",
             before=before,
             after={"approved_by": approved_by, "approval_date": approval_date, "source": "MLflow version tags"},
-            reason="Approved outside mlopsadmin (approved_by/approval_date tags found in MLflow); imported.",
+            reason=reason,
         )
 
 
@@ -82,9 +119,10 @@ def approvals_import(*, model_name: str | None = None) -> ImportReport:
         report.versions_read += 1
         _import_one(version, report)
     logger.info(
-        "approval import: %d versions read, %d imported, %d updated",
+        "approval import: %d versions read, %d imported, %d updated, %d removed",
         report.versions_read,
         len(report.imported),
         len(report.updated),
+        len(report.removed),
     )
     return report

@@ -173,7 +173,8 @@ def _write_approval_tags(model_name: str, version: str, tags: dict[str, str], be
             + (
                 f"; tags {', '.join(left)} may remain in MLflow and need a manual check."
                 if left
-                else "; MLflow was left as before. Try again."
+                else "; MLflow was left as before. "
+                + ("Try again." if exc.retryable else "Retrying will not help until this is fixed in MLflow.")
             )
         )
         error.status = 503 if exc.retryable else 502

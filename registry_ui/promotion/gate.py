@@ -85,6 +85,7 @@ RUN_ACTIVE = "active"
 RUN_DELETED = "deleted"  # soft-deleted: the next `mlflow gc` removes it
 RUN_MISSING = "missing"  # purged, or never existed
 RUN_NONE = "none"  # the version names no run at all
+RUN_IN_DELETED_EXPERIMENT = "experiment_deleted"  # active run, soft-deleted experiment: gc removes both
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,14 @@ class SourceRun:
     """The run a version was registered from, as the gate saw it."""
 
     run_id: str
-    state: str  # RUN_ACTIVE, RUN_DELETED, RUN_MISSING or RUN_NONE
+    state: str  # RUN_ACTIVE, RUN_DELETED, RUN_IN_DELETED_EXPERIMENT, RUN_MISSING or RUN_NONE
+    experiment_id: str = ""
+    experiment_deleted: bool = False  # the run's experiment is soft-deleted (gc removes it with its runs)
 
     @property
     def readable(self) -> bool:
         """Its metrics can be read (a soft-deleted run still has them)."""
-        return self.state in (RUN_ACTIVE, RUN_DELETED)
+        return self.state in (RUN_ACTIVE, RUN_DELETED, RUN_IN_DELETED_EXPERIMENT)
 
 
 def rule_source_run(source: SourceRun) -> RuleResult:
@@ -106,10 +109,17 @@ def rule_source_run(source: SourceRun) -> RuleResult:
     values = {"run_id": source.run_id, "state": source.state}
     if source.state == RUN_ACTIVE:
         return RuleResult("source_run", PASS, f"Source run {source.run_id} exists and is active.", values)
+    in_deleted = f" in deleted experiment {source.experiment_id}" if source.experiment_deleted else ""
     if source.state == RUN_DELETED:
         message = (
-            f"The source run {source.run_id} is deleted (soft): the next garbage collection removes it. "
-            "Restore the run in MLflow first."
+            f"The source run {source.run_id} is deleted (soft){in_deleted}: the next garbage collection removes "
+            f"it. Restore {'the experiment and ' if in_deleted else ''}the run in MLflow first."
+        )
+    elif source.state == RUN_IN_DELETED_EXPERIMENT:
+        message = (
+            f"The source run {source.run_id} is active, but its experiment {source.experiment_id} is deleted: "
+            "garbage collection removes a deleted experiment with all its runs. Restore the experiment in "
+            "MLflow first."
         )
     elif source.state == RUN_MISSING:
         message = f"The source run {source.run_id} no longer exists in MLflow (purged)."
@@ -205,23 +215,30 @@ def rule_no_regression(
             f"{', lower is better' if low else ''})",
             values,
         )
+    # How much worse: in % of the champion, or in absolute terms when the champion is exactly 0 (then the
+    # relative allowance is 0 too: any worsening fails).
+    by = f"{worse_pct:.2f}%" if champion else f"{abs(candidate - champion):.4f}"
+    zero = "; a champion at 0 allows no worsening (the allowance is a percentage of it)" if not champion else ""
     if low:
         message = (
-            f"{config.metric} {_fmt(candidate)} is {worse_pct:.2f}% above champion v{champion_version} "
+            f"{config.metric} {_fmt(candidate)} is {by} above champion v{champion_version} "
             f"({_fmt(champion)}), and lower is better; at most {config.max_drop_pct:g}% worse is allowed "
-            f"(ceiling {_fmt(limit)})."
+            f"(ceiling {_fmt(limit)}){zero}."
         )
     else:
         message = (
-            f"{config.metric} {_fmt(candidate)} is {worse_pct:.2f}% below champion v{champion_version} "
-            f"({_fmt(champion)}); at most {config.max_drop_pct:g}% is allowed (floor {_fmt(limit)})."
+            f"{config.metric} {_fmt(candidate)} is {by} below champion v{champion_version} "
+            f"({_fmt(champion)}); at most {config.max_drop_pct:g}% is allowed (floor {_fmt(limit)}){zero}."
         )
     return RuleResult("no_regression", FAIL, message, values)
 
 
-def rule_approval(config: GateConfig, approved: bool, approved_outside: str = "") -> RuleResult:
+def rule_approval(
+    config: GateConfig, approved: bool, approved_outside: str = "", imported_no_longer: str = ""
+) -> RuleResult:
     """Approved in mlopsadmin, or (when the policy counts them) approved outside mlopsadmin: the
-    `approved_by`/`approval_date` tags found in MLflow and imported (`approved_outside`: "by X on D")."""
+    `approved_by`/`approval_date` tags found in MLflow and imported (`approved_outside`: "by X on D").
+    `imported_no_longer` ("by X on D"): an imported approval whose tags MLflow no longer carries as imported."""
     values: dict[str, Any] = {"required": config.require_approval, "approved": approved}
     if approved_outside:
         values["approved_outside"] = approved_outside
@@ -245,6 +262,16 @@ def rule_approval(config: GateConfig, approved: bool, approved_outside: str = ""
             "approvals decided in mlopsadmin.",
             values,
         )
+    if imported_no_longer:
+        values["imported_no_longer"] = imported_no_longer
+        return RuleResult(
+            "approval",
+            FAIL,
+            f"The approval imported from MLflow tags ({imported_no_longer}) no longer stands: the version's "
+            "approved_by/approval_date tags in MLflow were removed or changed since. Approve it in mlopsadmin "
+            "(or re-import once the tags are right).",
+            values,
+        )
     return RuleResult(
         "approval", FAIL, "The version is not approved, and this model's policy requires approval.", values
     )
@@ -260,6 +287,7 @@ def gate_evaluate(
     approved: bool,
     source_run: SourceRun | None = None,
     approved_outside: str = "",
+    imported_no_longer: str = "",
 ) -> GateResult:
     """Every rule, each on its own (a blocked promotion lists every failed rule). `source_run` None: the
     caller did not look it up (unit tests of the metric rules); gate_check always passes it."""
@@ -273,6 +301,6 @@ def gate_evaluate(
             rule_metric_present(config, candidate_metric, source_run),
             rule_threshold(config, candidate_metric),
             rule_no_regression(config, candidate_metric, champion_metric, champion_version),
-            rule_approval(config, approved, approved_outside),
+            rule_approval(config, approved, approved_outside, imported_no_longer),
         ],
     )

@@ -17,10 +17,12 @@ from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui import selectors as registry_selectors
 from registry_ui.approvals import selectors as approval_selectors
+from registry_ui.approvals.imports import approval_tags
 from registry_ui.metric_direction import metric_direction
 from registry_ui.promotion.gate import (
     RUN_ACTIVE,
     RUN_DELETED,
+    RUN_IN_DELETED_EXPERIMENT,
     RUN_MISSING,
     RUN_NONE,
     GateConfig,
@@ -78,13 +80,18 @@ def gate_config_for(model_name: str) -> GateConfig:
     )
 
 
-def approved_outside(*, model_name: str, version: str) -> str:
-    """'by X on D' when the version's approval was recorded outside mlopsadmin (imported from its MLflow
-    tags) and nothing decided here supersedes it; '' otherwise."""
+def approved_outside(*, model_name: str, version: str, live_tags: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """('by X on D', '') when the version's approval was recorded outside mlopsadmin (imported from its MLflow
+    tags), nothing decided here supersedes it and `live_tags` (the version's tags in MLflow now; None: not
+    read) still say the same; ('', 'by X on D') when the tags were removed or changed since the import (the
+    imported approval no longer stands); ('', '') when there is none."""
     imported = approval_selectors.imported_approval_counts(model_name=model_name, version=str(version))
     if imported is None:
-        return ""
-    return f"by {imported.approved_by}" + (f" on {imported.approval_date}" if imported.approval_date else "")
+        return "", ""
+    said = f"by {imported.approved_by}" + (f" on {imported.approval_date}" if imported.approval_date else "")
+    if live_tags is not None and approval_tags(live_tags) != (imported.approved_by, imported.approval_date):
+        return "", said
+    return said, ""
 
 
 def version_is_approved(*, model_name: str, version: str) -> bool:
@@ -146,26 +153,38 @@ def alias_history(model_name: str, *, limit: int = 200) -> list[AliasEvent]:
     return list(AliasEvent.objects.filter(model_name=model_name).order_by("-occurred_at", "-id")[:limit])
 
 
-def _version_and_metric(
-    model_name: str, version: str, metric: str, deadline: bounded.Deadline
-) -> tuple[str | None, float | None, SourceRun | None]:
-    """(version, its source run's metric, the source run's state) within the deadline; (None, None, None)
-    when the version is gone. The run: the version's run_id, a `runs:/<id>/…` source, or the source run
-    of a logged model (`models:/m-…`)."""
+@dataclass(frozen=True)
+class VersionFacts:
+    """What the gate reads of one version in MLflow: its source run's metric and state, and its tags."""
+
+    version: str
+    metric: float | None
+    source_run: SourceRun
+    tags: dict[str, str]
+
+
+def _version_and_metric(model_name: str, version: str, metric: str, deadline: bounded.Deadline) -> VersionFacts | None:
+    """The version's facts within the deadline; None when the version is gone. The run: the version's
+    run_id, a `runs:/<id>/…` source, or the source run of a logged model (`models:/m-…`)."""
     try:
-        run_id, source = bounded.get_model_version_source(model_name, version, timeout=deadline.call_timeout())
+        run_id, source, tags = bounded.get_model_version_info(model_name, version, timeout=deadline.call_timeout())
     except mlf.MlflowNotFound:
-        return None, None, None
+        return None
     run_id = registry_selectors.run_id_from(run_id, source)
     if not run_id and source.startswith("models:/m-"):
         run_id = mlf.logged_model_source_run(source[len("models:/") :].split("/", 1)[0]) or ""
     if not run_id:
-        return version, None, SourceRun("", RUN_NONE)
+        return VersionFacts(version, None, SourceRun("", RUN_NONE), tags)
     try:
-        stage, metrics = bounded.get_run_state(run_id, timeout=deadline.call_timeout())
+        stage, metrics, experiment_id = bounded.get_run_state(run_id, timeout=deadline.call_timeout())
     except (mlf.MlflowNotFound, mlf.MlflowInvalid):
-        return version, None, SourceRun(run_id, RUN_MISSING)
-    return version, metrics.get(metric), SourceRun(run_id, RUN_ACTIVE if stage == "active" else RUN_DELETED)
+        return VersionFacts(version, None, SourceRun(run_id, RUN_MISSING), tags)
+    try:  # gc removes a deleted experiment with every run in it, active ones included
+        experiment_deleted = bounded.get_experiment_stage(experiment_id, timeout=deadline.call_timeout()) != "active"
+    except (mlf.MlflowNotFound, mlf.MlflowInvalid):
+        experiment_deleted = True
+    state = RUN_DELETED if stage != "active" else RUN_IN_DELETED_EXPERIMENT if experiment_deleted else RUN_ACTIVE
+    return VersionFacts(version, metrics.get(metric), SourceRun(run_id, state, experiment_id, experiment_deleted), tags)
 
 
 def gate_check(
@@ -183,19 +202,21 @@ def gate_check(
             if champion_version is not None
             else None
         )
-        candidate, candidate_metric, candidate_run = _version_and_metric(model_name, version, config.metric, deadline)
-        champion, champion_metric, _ = champion_future.result() if champion_future else (None, None, None)
+        candidate = _version_and_metric(model_name, version, config.metric, deadline)
+        champion = champion_future.result() if champion_future else None
     if candidate is None:
         raise mlf.MlflowNotFound(f"Model {model_name} has no version {version}.", operation="get_model_version")
+    outside, withdrawn = approved_outside(model_name=model_name, version=candidate.version, live_tags=candidate.tags)
     return gate_evaluate(
         config=config,
-        candidate_version=candidate,
-        candidate_metric=candidate_metric,
-        champion_version=champion,
-        champion_metric=champion_metric,
-        approved=version_is_approved(model_name=model_name, version=candidate),
-        approved_outside=approved_outside(model_name=model_name, version=candidate),
-        source_run=candidate_run,
+        candidate_version=candidate.version,
+        candidate_metric=candidate.metric,
+        champion_version=champion.version if champion else None,
+        champion_metric=champion.metric if champion else None,
+        approved=version_is_approved(model_name=model_name, version=candidate.version),
+        approved_outside=outside,
+        imported_no_longer=withdrawn,
+        source_run=candidate.source_run,
     )
 
 

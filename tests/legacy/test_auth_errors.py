@@ -83,7 +83,7 @@ def test_rotated_password_fails_health_probe_and_tasks_without_retry(
     from registry_ui.tasks import alias_reconcile_scheduled
 
     as_service()
-    assert probes.authentication().status == probes.PASS
+    assert "refused mlopsadmin's credentials" not in probes.authentication().evidence  # its password works
     basic_auth_mlflow.create_user("rotated-svc", "old-password-1234")
     basic_auth_mlflow.set_password("rotated-svc", "new-password-5678")
     as_service()
@@ -127,3 +127,107 @@ def test_mlflow_own_5xx_is_a_server_error_not_unreachable(auth_model, as_service
         store.execute("ALTER TABLE model_versions_away RENAME TO model_versions")
         store.commit()
         store.close()
+
+
+@pytest.fixture
+def read_only_model(auth_model, basic_auth_mlflow, settings) -> str:  # type: ignore[no-untyped-def]
+    """A fresh model (one version) made by the MLflow admin; the service account (created with
+    `auth_model`) has MLflow's default READ on it."""
+    settings.MLFLOW_TRACKING_URI = basic_auth_mlflow.url
+    settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD = basic_auth_mlflow.ADMIN
+    name = f"search-auth-ro-{uuid.uuid4().hex[:8]}"
+    run_id = mlf.create_run("0")
+    mlf.create_registered_model(name)
+    mlf.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id)
+    return name
+
+
+def test_refused_approval_write_says_retrying_will_not_help(read_only_model, as_service, personas) -> None:
+    from registry_ui.approvals import services as approvals
+
+    member = personas["member_search"]
+    request = approvals.approval_request_create(actor=member, model_name=read_only_model, version="1")
+    as_service()
+    with pytest.raises(approvals.ApprovalWriteFailed) as refused:
+        approvals.approval_request_approve(actor=personas["lead_search"], request_id=request.pk)
+    message = str(refused.value)
+    assert f"lacks EDIT on model {read_only_model}" in message and "retrying will not help" in message.lower()
+    assert "Try again" not in message, message
+    request.refresh_from_db()
+    assert request.state == "pending" and "approved_by" not in mlf.get_model_version(read_only_model, "1").tags
+
+
+def test_authentication_probe_fails_when_the_service_account_lacks_edit_on_a_model(
+    read_only_model, as_service, basic_auth_mlflow, settings
+) -> None:
+    """A service account downgraded to READ can still read, but every promotion of that model will be
+    refused: the probe names the model."""
+    as_service()
+    probe = probes.authentication()
+    assert probe.status == probes.FAIL, probe.evidence
+    assert f"lacks EDIT on model {read_only_model}" in probe.evidence
+    settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD = basic_auth_mlflow.ADMIN
+    assert probes.authentication().status == probes.PASS  # an MLflow admin may change every model
+
+
+def test_permission_page_and_sync_name_refused_credentials(as_service, client, personas) -> None:
+    from django.core.management import CommandError, call_command
+
+    as_service(password="not-the-password-0000")
+    client.force_login(personas["admin"])
+    page = client.get("/accounts/mlflow-permissions/")
+    assert page.status_code == 502
+    assert b"refused mlopsadmin&#x27;s credentials" in page.content and b"lacks a permission" not in page.content
+    with pytest.raises(CommandError, match="refused mlopsadmin's credentials"):
+        call_command("sync_mlflow_permissions", "--dry-run")
+
+
+def test_install_commands_report_refusals_without_a_traceback(as_service) -> None:
+    from django.core.management import CommandError, call_command
+
+    as_service(password="not-the-password-0000")
+    for command in ("import_approvals", "alias_baseline", "alias_reconcile"):
+        with pytest.raises(CommandError, match="refused mlopsadmin's credentials"):
+            call_command(command)
+    with pytest.raises(CommandError, match="Not a valid registered model name"):
+        call_command("alias_reconcile", model="a/b")
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_proxy_answering_for_a_tracking_server_that_is_down_is_unreachable(
+    mlflow_server, settings, personas, status
+) -> None:
+    """MLflow behind a proxy: when the server is down the proxy answers 502/503/504 itself (HTML, not MLflow's
+    JSON). That is the server not answering (retryable, 503), not "an error inside the tracking server (it
+    is reachable)". MLflow's own 503 (JSON, its store failing) stays a server error (test above)."""
+    from tests.faults import FaultProxy
+
+    with FaultProxy(mlflow_server) as proxy:
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        proxy.fail_with, proxy.fail_body = status, b"<html><body><h1>%d</h1><hr>nginx</body></html>" % status
+        with pytest.raises(mlf.MlflowUnavailable) as down:  # raw HTTP: the proxy's HTML body is seen
+            mlf.credentials_check()
+        assert f"HTTP {status}" in str(down.value) and "it is reachable" not in str(down.value)
+        with pytest.raises(mlf.MlflowUnavailable) as failed:  # the gateway's calls, after their retries
+            list(mlf.iter_registered_models())
+        assert f"HTTP {status}" in str(failed.value) and "it is reachable" not in str(failed.value)
+        answer = _api(personas, "admin").get("/api/v1/registry/models")
+        assert answer.status_code == 503, answer.content
+
+
+def test_a_login_page_instead_of_mlflow_fails_health(mlflow_server, settings, personas, client) -> None:
+    """A sign-in proxy in front of MLflow answers 200 with its HTML login page: health and the
+    authentication probe fail, and calls say what answered instead of "unreachable"."""
+    from tests.faults import FaultProxy
+
+    with FaultProxy(mlflow_server) as proxy:
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        proxy.fail_with, proxy.fail_body = 200, b"<html><body><form>Sign in with SSO</form></body></html>"
+        with pytest.raises(mlf.MlflowError) as wrong:
+            list(mlf.iter_registered_models())
+        assert "not MLflow's" in str(wrong.value) and "unreachable" not in str(wrong.value)
+        assert not isinstance(wrong.value, mlf.MlflowUnavailable)
+        client.force_login(personas["admin"])
+        health = client.get("/healthz")
+        assert health.status_code == 503 and "not MLflow's" in health.json()["checks"]["mlflow"]["detail"]
+        assert probes.authentication().status == probes.FAIL

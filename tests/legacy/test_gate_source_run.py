@@ -5,6 +5,8 @@ shows the rule."""
 from __future__ import annotations
 
 import os
+import time
+import uuid
 
 import pytest
 from django.conf import settings
@@ -50,3 +52,25 @@ def test_active_source_run_passes_the_rule(make_model, api) -> None:
     assert done.status_code == 200, done.content
     rules = {r["rule"]: r["status"] for r in done.json()["gate"]["rules"]}
     assert rules["source_run"] == "pass"
+
+
+def test_active_run_in_a_deleted_experiment_blocks_promotion(make_model, api, login) -> None:
+    """MLflow lets a run be restored while its experiment stays deleted; garbage collection still removes
+    the experiment with every run in it, so the rule fails and names the experiment."""
+    made = make_model([{"val_ndcg_at_10": 0.85}], aliases={"champion": 1})
+    experiment_id = mlf.create_experiment(f"/search-team/legacy-deleted/{uuid.uuid4().hex[:8]}")
+    run_id = mlf.create_run(experiment_id)
+    mlf.log_batch(run_id, metrics=[("val_ndcg_at_10", 0.9, int(time.time() * 1000), 0)])
+    mlf.set_terminated(run_id)
+    mlf.create_model_version(made.name, source=f"runs:/{run_id}/model", run_id=run_id)
+    mlf.delete_experiment(experiment_id)
+    mlf.restore_run(run_id)
+    assert mlf.get_run(run_id).lifecycle_stage == "active" and mlf.get_experiment(experiment_id).is_deleted
+
+    refused = _promote(api, made.name, "2")
+    assert refused.status_code == 422, refused.content
+    reasons = refused.json()["reasons"]
+    assert any(f"experiment {experiment_id}" in r and "deleted" in r for r in reasons), reasons
+    assert mlf.get_registered_model(made.name).aliases == {"champion": "1"}
+    page = login("lead_search").get(f"/registry/models/{made.name}/versions/2/")
+    assert f"experiment {experiment_id}".encode() in page.content

@@ -62,3 +62,54 @@ def test_approving_here_keeps_the_overwritten_tags_in_the_audit(make_model, pers
     event = AuditEvent.objects.get(action="approval.approve", target_id=f"{made.name}/1")
     assert event.after["overwritten"] == BY_HAND
     assert mlf.get_model_version(made.name, "1").tags["approved_by"] == "lead_search"
+
+
+def test_approval_tags_removed_in_mlflow_no_longer_count(make_model, api) -> None:
+    """Someone takes the approval back by deleting the tags in MLflow: the gate reads MLflow's tags at
+    promotion time (before any re-import), and the next import records the removal (old values kept)."""
+    made = make_model([{"val_ndcg_at_10": 0.85}, {"val_ndcg_at_10": 0.90}], aliases={"champion": 1}, tags=BY_HAND)
+    GatePolicy.objects.filter(model_name=made.name).update(require_approval=True)
+    call_command("import_approvals", model=made.name)
+    for key in BY_HAND:
+        mlf.delete_model_version_tag(made.name, "2", key)
+
+    refused = _promote(api, made.name, "2")
+    assert refused.status_code == 422, refused.content
+    rule = next(r for r in refused.json()["gate"]["rules"] if r["rule"] == "approval")
+    assert rule["status"] == "fail" and "no longer" in rule["message"], rule
+    assert mlf.get_registered_model(made.name).aliases == {"champion": "1"}
+
+    call_command("import_approvals", model=made.name)
+    removed = AuditEvent.objects.filter(action="approval.import", target_id=f"{made.name}/2").order_by("-id").first()
+    assert removed.before == BY_HAND and removed.after["approved_by"] == "" and "removed" in removed.reason
+    call_command("import_approvals", model=made.name)  # nothing new: no second event
+    assert AuditEvent.objects.filter(action="approval.import", target_id=f"{made.name}/2").count() == 2
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"Approved_By": "jane.doe", "Approval_Date": "2026-03-05"},
+        {"approved-by": "jane.doe", "approval-date": "2026-03-05"},
+        {"approvedBy": "jane.doe", "approvalDate": "2026-03-05"},
+        {"Approved By": " jane.doe ", "Approval Date": "2026-03-05"},
+    ],
+)
+def test_approvals_recorded_by_hand_in_other_spellings_are_imported(make_model, api, tags) -> None:
+    made = make_model([{"val_ndcg_at_10": 0.85}, {"val_ndcg_at_10": 0.90}], aliases={"champion": 1}, tags=tags)
+    GatePolicy.objects.filter(model_name=made.name).update(require_approval=True)
+    call_command("import_approvals", model=made.name)
+    event = AuditEvent.objects.get(action="approval.import", target_id=f"{made.name}/2")
+    assert (event.after["approved_by"], event.after["approval_date"]) == ("jane.doe", "2026-03-05")
+    assert _promote(api, made.name, "2").status_code == 200
+
+
+@pytest.mark.parametrize("placeholder", ["pending", "TBD", "n/a", "-", "none", "?"])
+def test_a_placeholder_approver_is_not_an_approval(make_model, api, placeholder) -> None:
+    made = make_model(
+        [{"val_ndcg_at_10": 0.85}, {"val_ndcg_at_10": 0.90}], aliases={"champion": 1}, tags={"approved_by": placeholder}
+    )
+    GatePolicy.objects.filter(model_name=made.name).update(require_approval=True)
+    call_command("import_approvals", model=made.name)
+    assert not AuditEvent.objects.filter(action="approval.import", target_id=f"{made.name}/2").exists()
+    assert _promote(api, made.name, "2").status_code == 422

@@ -9,6 +9,7 @@ import pytest
 
 from configuration.selectors import clear_caches
 from registry_ui.metric_direction import HIGHER, LOWER, metric_direction
+from registry_ui.promotion.gate import GateConfig, rule_no_regression
 from registry_ui.promotion.models import GatePolicy
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +61,29 @@ def test_default_directions_by_name_and_settings(settings) -> None:
     assert metric_direction("feature_drift") == LOWER
     assert metric_direction("error_budget_left") == HIGHER
     assert metric_direction("train_loss", "higher") == HIGHER  # a gate policy's explicit choice wins
+
+
+def test_more_lower_is_better_names_by_default() -> None:
+    """Rates of mistakes, times and divergences are lower-is-better whatever their spelling."""
+    lower = ["false_positive_rate", "false_negatives", "miss_rate", "inference_time", "train_time_s",
+             "kl_divergence", "psi_drift"]  # fmt: skip
+    assert {m: metric_direction(m) for m in lower} == dict.fromkeys(lower, LOWER)
+    higher = ["true_positive_rate", "throughput", "fps", "uptime", "precision_at_5"]
+    assert {m: metric_direction(m) for m in higher} == dict.fromkeys(higher, HIGHER)
+
+
+@pytest.mark.parametrize(
+    ("direction", "champion", "candidate", "said"),
+    [
+        ("lower", 0.0, 0.05, "0.0500 above champion v1 (0.0000)"),
+        ("higher", 0.0, -0.4, "0.4000 below champion v1 (0.0000)"),
+    ],
+)
+def test_regression_against_a_zero_champion_is_not_called_zero_percent(direction, champion, candidate, said) -> None:
+    """A champion at exactly 0 allows no worsening at all (the allowance is relative); the reason says by
+    how much the candidate is worse, never '0.00%'."""
+    config = GateConfig(metric="m", threshold=-10.0 if direction == "higher" else 10.0, max_drop_pct=2.0,
+                        require_approval=False, direction=direction)  # fmt: skip
+    result = rule_no_regression(config, candidate, champion, "1")
+    assert result.status == "fail"
+    assert said in result.message and "0.00%" not in result.message, result.message

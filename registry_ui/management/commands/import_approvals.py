@@ -18,5 +18,5 @@ class Command(ProjectCommand):
         report = approvals_import(model_name=options["model"])
         self.stdout.write(
             f"{report.versions_read} versions read; {len(report.imported)} approvals imported, "
-            f"{len(report.updated)} updated."
+            f"{len(report.updated)} updated, {len(report.removed)} removed (tags taken off in MLflow)."
         )
