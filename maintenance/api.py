@@ -12,6 +12,7 @@ from maintenance import reaper, selectors
 from maintenance.capacity.check import capacity_check_start
 from maintenance.cleanup.execute import cleanup_plan_execute
 from maintenance.cleanup.plan import cleanup_plan_create
+from maintenance.cleanup.resume import cleanup_plan_resume
 from maintenance.models import CleanupPlan, TaskRun
 from mlopsadmin import policy
 from mlopsadmin.core.errors import NotFound
@@ -86,6 +87,7 @@ class PlanOut(Schema):
     estimated_bytes: int
     plan_task_id: int | None
     execute_task_id: int | None
+    resumable: bool = Field(..., description="The execution was interrupted: POST …/resume continues it")
     items: list[PlanItemOut]
     items_total: int
 
@@ -125,7 +127,6 @@ def _plan_out(plan: CleanupPlan, query: PlanItemsQuery) -> dict[str, Any]:
                 "older_than_days",
                 "statuses",
                 "cutoff_ms",
-                "state",
                 "created_by",
                 "created_at",
                 "planned_at",
@@ -136,6 +137,8 @@ def _plan_out(plan: CleanupPlan, query: PlanItemsQuery) -> dict[str, Any]:
                 "execute_task_id",
             )
         },
+        "state": plan.display_state,
+        "resumable": plan.interrupted,
         "expired": selectors.plan_is_expired(plan),
         "items_total": items.count(),
         "items": list(items[query.offset : query.offset + query.limit]),
@@ -171,6 +174,28 @@ def read_plan(request: HttpRequest, plan_id: int, query: Query[PlanItemsQuery]) 
 def execute_plan(request: HttpRequest, plan_id: int, payload: ExecuteIn) -> tuple[int, TaskRun]:
     policy.require(request.user, Action.MAINTENANCE_RUN)
     return 202, cleanup_plan_execute(actor=request.user, plan_id=plan_id, confirm=payload.confirm, purge=payload.purge)
+
+
+class ResumeIn(Schema):
+    confirm: bool = Field(..., description="The operator confirms the rest of the plan may be deleted")
+
+
+@router.post(
+    "/maintenance/cleanup-plans/{plan_id}/resume",
+    response={202: TaskRunOut},
+    summary="Resume an interrupted execution (queued)",
+    description=(
+        "When a plan's execution stopped before the end (its worker was lost: `state` is `interrupted`, "
+        "`resumable` is true), its execute task is queued again and continues where it stopped. Runs whose "
+        "deletion was sent but not recorded are looked up in MLflow: deleted ones get their `run.delete` audit "
+        "event now (attributed to the execute's actor, reason 'recovered on resume'); the others are re-checked "
+        "and deleted. Nothing is deleted twice. 409 when the plan is not interrupted (e.g. a worker is still on "
+        "it) or another cleanup execution is active; 422 without `confirm`."
+    ),
+)
+def resume_plan(request: HttpRequest, plan_id: int, payload: ResumeIn) -> tuple[int, TaskRun]:
+    policy.require(request.user, Action.MAINTENANCE_RUN)
+    return 202, cleanup_plan_resume(actor=request.user, plan_id=plan_id, confirm=payload.confirm)
 
 
 @router.post("/maintenance/reaper", response={202: TaskRunOut}, summary="Reap stuck runs (dry run by default)")

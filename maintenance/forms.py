@@ -23,6 +23,10 @@ class ExecuteForm(forms.Form):
     purge = forms.BooleanField(required=False, label="Also purge (hard-delete) exactly the deleted runs")
 
 
+class ResumeForm(forms.Form):
+    confirm = forms.BooleanField(required=False, label="Resume: delete the rest of this plan")
+
+
 class ReaperForm(forms.Form):
     dry_run = forms.BooleanField(required=False, initial=True)
     threshold_hours = forms.FloatField(required=False, min_value=0.01, max_value=8760)

@@ -124,10 +124,24 @@ class CleanupPlan(models.Model):
     def scope_label(self) -> str:
         return "all experiments" if self.scope == "all" else f"{self.scope} {self.scope_value}"
 
+    @property
+    def interrupted(self) -> bool:
+        """Executing, but no task is on it any more: its execute task was interrupted (worker lost) or never
+        started (broker down). It can be resumed (cleanup/resume.py)."""
+        return self.state == PlanState.EXECUTING and bool(
+            self.execute_task and self.execute_task.state in (TaskState.INTERRUPTED, TaskState.FAILED)
+        )
+
+    @property
+    def display_state(self) -> str:
+        """The state people see: 'interrupted' for an executing plan whose worker was lost."""
+        return "interrupted" if self.interrupted else self.state
+
 
 class ItemOutcome(models.TextChoices):
     PENDING = "pending", "Pending"
     CLAIMED = "claimed", "Claimed"
+    DELETING = "deleting", "Delete sent, not yet recorded"
     DELETED = "deleted", "Deleted"
     SKIPPED = "skipped", "Skipped"
     FAILED = "failed", "Failed"
@@ -150,6 +164,14 @@ class PlanItem(models.Model):
     outcome = models.CharField(max_length=16, choices=ItemOutcome.choices, default=ItemOutcome.PENDING)
     outcome_reason = models.CharField(max_length=256, blank=True)
     executed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        TaskRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The execute task that claimed the run (whose actor a recovered deletion is attributed to).",
+    )
 
     class Meta:
         ordering = ["id"]

@@ -4,15 +4,17 @@ maintenance.tasks runs a record with the handler of its kind."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -63,7 +65,11 @@ def task_runs_sweep_stale(*, now: datetime | None = None) -> int:
     lost = TaskRun.objects.filter(
         Q(state=TaskState.RUNNING, heartbeat_at__lt=stale_beat)
         | Q(state=TaskState.RUNNING, heartbeat_at__isnull=True, started_at__lt=stale_beat)
-        | Q(state=TaskState.QUEUED, created_at__lt=stale_queue)
+        | Q(
+            Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale_queue),
+            state=TaskState.QUEUED,
+            created_at__lt=stale_queue,
+        )
     )
     swept = 0
     for run in lost:
@@ -109,6 +115,33 @@ def task_run_create(*, kind: str, parameters: dict[str, Any], actor: Any) -> Tas
             )
     except IntegrityError as exc:
         raise Conflict(f"A {kind} task is already queued or running.") from exc
+
+
+RESUMABLE_STATES = (TaskState.INTERRUPTED, TaskState.FAILED)
+
+
+def task_run_requeue(*, task_run_id: int, note: str) -> TaskRun:
+    """Put a stopped record back in the queue, to be resumed by a worker: interrupted (its worker was lost)
+    or failed (never started: broker down, or gave up). `note` is added to its errors; its heartbeat is set
+    to now (a requeued record counts as queued from now for the sweep). Lost workers are swept first, so a
+    record whose worker just died can be requeued without waiting for the beat. Raises Conflict when the
+    record is not stopped or another task of its kind is active. The caller audits and enqueues."""
+    task_runs_sweep_stale()
+    run = TaskRun.objects.filter(pk=task_run_id).first()
+    if run is None or run.state not in RESUMABLE_STATES:
+        state = run.state if run else "gone"
+        raise Conflict(f"Task #{task_run_id} is {state}: only an interrupted or failed task can be resumed.")
+    try:
+        with transaction.atomic():
+            updated = TaskRun.objects.filter(pk=run.pk, state=run.state).update(
+                state=TaskState.QUEUED, finished_at=None, heartbeat_at=timezone.now(), errors=[*run.errors, note]
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"Another {run.get_kind_display().lower()} task is queued or running.") from exc
+    if not updated:
+        raise Conflict(f"Task #{run.pk} was resumed by someone else meanwhile.")
+    run.refresh_from_db()
+    return run
 
 
 def task_run_enqueue(run: TaskRun) -> None:
@@ -208,8 +241,50 @@ def task_run_progress(
         changes["counts"] = run.counts = counts
     if report is not None:
         changes["report"] = run.report = report
-    if not TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(**changes):
-        raise TaskLost(f"task run {run.pk} is no longer running")
+    if not _ours(run).update(**changes):
+        raise TaskLost(f"task run {run.pk} is no longer running here")
+
+
+def _ours(run: TaskRun) -> Any:
+    """The record while this worker's claim holds: running, and not claimed again since (`attempts` is the
+    fencing token of a claim), so a worker that was swept as lost and then woke up cannot write over the
+    worker that resumed the record."""
+    return TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING, attempts=run.attempts)
+
+
+def task_run_beat(run: TaskRun) -> bool:
+    """Write the heartbeat of a running record we hold; False when it is no longer ours."""
+    return bool(_ours(run).update(heartbeat_at=timezone.now()))
+
+
+@contextlib.contextmanager
+def heartbeat(run: TaskRun, *, every: float) -> Iterator[None]:
+    """Beat `run`'s heartbeat every `every` seconds from a thread while the body runs, so one long step (a
+    slow MLflow call, a purge) is not taken for a lost worker; the thread dies with the worker process,
+    which is what the sweep (task_runs_sweep_stale) detects. `every` <= 0: no thread (progress calls beat)."""
+    if every <= 0:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                try:
+                    if not task_run_beat(run):
+                        return  # swept or taken over: the body's next progress call stops it
+                except DatabaseError as exc:  # a database blip: try again at the next beat
+                    logger.warning("task run %s heartbeat not written: %s", run.pk, exc)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-task-{run.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every + 10)
 
 
 def task_run_finish(
@@ -229,15 +304,13 @@ def task_run_finish(
         changes["errors"] = [*run.errors, *(scrub(e) for e in errors)]
     if state == TaskState.SUCCEEDED and run.progress_total:
         changes["progress_done"] = run.progress_total
-    if TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(**changes):
+    if _ours(run).update(**changes):
         notification_events.task_finished(run, state=state, counts=counts, errors=errors)
 
 
 def task_run_release(run: TaskRun, *, error: str) -> None:
     """A transient failure: give the record back to the queue for the Celery retry."""
-    TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING).update(
-        state=TaskState.QUEUED, errors=[*run.errors, scrub(error)]
-    )
+    _ours(run).update(state=TaskState.QUEUED, errors=[*run.errors, scrub(error)])
 
 
 @dataclass(frozen=True)
@@ -250,15 +323,25 @@ class Handler:
 
 
 def task_run_execute(
-    *, task_run_id: int, handlers: dict[str, Handler], celery_task_id: str = "", can_retry: bool = False
+    *,
+    task_run_id: int,
+    handlers: dict[str, Handler],
+    celery_task_id: str = "",
+    can_retry: bool = False,
+    heartbeat_seconds: float = 0,
 ) -> str:
-    """What the Celery task does: claim, run the handler for the kind (`handlers`, keyed by TaskKind),
-    record the outcome. MlflowUnavailable is re-raised (after releasing the record) when Celery may retry.
+    """What the Celery task does: claim, run the handler for the kind (`handlers`, keyed by TaskKind) while a
+    thread beats the heartbeat every `heartbeat_seconds` (0: only progress calls beat), record the outcome.
+    MlflowUnavailable is re-raised (after releasing the record) when Celery may retry.
     Returns "not claimed", "lost", "failed" or "done"."""
     run = task_run_claim(task_run_id=task_run_id, celery_task_id=celery_task_id)
     if run is None:
         return "not claimed"
-    handler = handlers[run.kind]
+    with heartbeat(run, every=heartbeat_seconds):
+        return _run_handler(run, handlers[run.kind], can_retry=can_retry)
+
+
+def _run_handler(run: TaskRun, handler: Handler, *, can_retry: bool) -> str:
     try:
         with audit_operation(head_id=task_start_event_id(run)):  # its audit events are items of its start
             handler.run(run)

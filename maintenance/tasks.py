@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from catalog.sync import catalog_sync_run
 from maintenance import task_runs
@@ -32,10 +33,16 @@ HANDLERS: dict[str, task_runs.Handler] = {
 }
 
 
-def task_run_execute(*, task_run_id: int, celery_task_id: str = "", can_retry: bool = False) -> str:
+def task_run_execute(
+    *, task_run_id: int, celery_task_id: str = "", can_retry: bool = False, heartbeat_seconds: float = 0
+) -> str:
     """Run one TaskRun record with the handler of its kind (see task_runs.task_run_execute)."""
     return task_runs.task_run_execute(
-        task_run_id=task_run_id, handlers=HANDLERS, celery_task_id=celery_task_id, can_retry=can_retry
+        task_run_id=task_run_id,
+        handlers=HANDLERS,
+        celery_task_id=celery_task_id,
+        can_retry=can_retry,
+        heartbeat_seconds=heartbeat_seconds,
     )
 
 
@@ -62,8 +69,19 @@ def scheduled_start(*, kind: str, schedule_key: str) -> TaskRun | None:
 )
 def run_maintenance_task(self, *, task_run_id: int) -> str:  # type: ignore[no-untyped-def]
     return task_run_execute(
-        task_run_id=task_run_id, celery_task_id=self.request.id or "", can_retry=self.request.retries < self.max_retries
+        task_run_id=task_run_id,
+        celery_task_id=self.request.id or "",
+        can_retry=self.request.retries < self.max_retries,
+        heartbeat_seconds=settings.MAINTENANCE_HEARTBEAT_SECONDS,  # a thread beats while the task runs
     )
+
+
+@shared_task(name="maintenance.tasks.sweep_lost_tasks_scheduled")
+def sweep_lost_tasks_scheduled() -> int:
+    """Beat: every minute (SCHEDULE_TASK_SWEEP). Running tasks whose heartbeat is older than
+    MAINTENANCE_HEARTBEAT_STALE_SECONDS (their worker died) are marked interrupted, with an audit event; an
+    interrupted cleanup can then be resumed. Returns how many were marked."""
+    return task_runs.task_runs_sweep_stale()
 
 
 @shared_task(name="maintenance.tasks.reap_stuck_runs_scheduled", acks_late=True)

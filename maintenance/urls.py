@@ -9,6 +9,7 @@ urlpatterns = [
     path("plans/new", views.plan_create, name="plan_create"),
     path("plans/<int:plan_id>/", views.plan_detail, name="plan"),
     path("plans/<int:plan_id>/execute", views.plan_execute, name="plan_execute"),
+    path("plans/<int:plan_id>/resume", views.plan_resume, name="plan_resume"),
     path("reaper/start", views.reaper_start, name="reaper_start"),
     path("capacity/start", views.capacity_start, name="capacity_start"),
 ]

@@ -15,7 +15,8 @@ from maintenance import reaper, selectors
 from maintenance.capacity.check import capacity_check_start
 from maintenance.cleanup.execute import cleanup_plan_execute
 from maintenance.cleanup.plan import cleanup_plan_create
-from maintenance.forms import ExecuteForm, PlanForm, ReaperForm
+from maintenance.cleanup.resume import cleanup_plan_resume
+from maintenance.forms import ExecuteForm, PlanForm, ReaperForm, ResumeForm
 from maintenance.models import TaskKind, TaskState
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput
@@ -24,7 +25,7 @@ from mlopsadmin.core.htmx import stop_polling_and_refresh
 from mlopsadmin.policy import Action
 
 
-def _form_error(form: PlanForm | ExecuteForm | ReaperForm) -> InvalidInput:
+def _form_error(form: PlanForm | ExecuteForm | ReaperForm | ResumeForm) -> InvalidInput:
     problems = "; ".join(f"{field}: {' '.join(str(e) for e in errs)}" for field, errs in form.errors.items())
     return InvalidInput(f"Invalid input — {problems}")
 
@@ -153,6 +154,16 @@ def plan_execute(request: HttpRequest, plan_id: int) -> HttpResponse:
         actor=request.user, plan_id=plan_id, confirm=form.cleaned_data["confirm"], purge=form.cleaned_data["purge"]
     )
     return _to_task(request, run.pk, f"Executing cleanup plan #{plan_id}.")
+
+
+@require_POST
+def plan_resume(request: HttpRequest, plan_id: int) -> HttpResponse:
+    _require_run(request)
+    form = ResumeForm(request.POST)
+    if not form.is_valid():
+        raise _form_error(form)
+    run = cleanup_plan_resume(actor=request.user, plan_id=plan_id, confirm=form.cleaned_data["confirm"])
+    return _to_task(request, run.pk, f"Resuming cleanup plan #{plan_id}.")
 
 
 @require_POST

@@ -26,6 +26,13 @@ class ScheduleEntry:
 
 ENTRIES: list[ScheduleEntry] = [
     ScheduleEntry(
+        "task_sweep",
+        "maintenance.tasks.sweep_lost_tasks_scheduled",
+        "* * * * *",
+        55,
+        "Maintenance tasks whose worker died (no heartbeat) marked interrupted: every minute",
+    ),
+    ScheduleEntry(
         "reaper",
         "maintenance.tasks.reap_stuck_runs_scheduled",
         "5 * * * *",

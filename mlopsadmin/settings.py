@@ -353,6 +353,9 @@ MAINTENANCE_PLAN_READ_STORE = env_bool("MAINTENANCE_PLAN_READ_STORE", True)
 MAINTENANCE_REAPER_THRESHOLD_HOURS = env_float("MAINTENANCE_REAPER_THRESHOLD_HOURS", 24.0)
 # A running task whose heartbeat is older than this was lost with its worker: marked "interrupted".
 MAINTENANCE_HEARTBEAT_STALE_SECONDS = env_int("MAINTENANCE_HEARTBEAT_STALE_SECONDS", 300)
+# How often a running task's heartbeat is written (a thread of the task, so one long MLflow call or purge is
+# not taken for a lost worker). Must stay well under the staleness above (check mlopsadmin.E011).
+MAINTENANCE_HEARTBEAT_SECONDS = env_float("MAINTENANCE_HEARTBEAT_SECONDS", 30.0)
 # A queued task never picked up within this long (lost message) is marked "interrupted" too.
 MAINTENANCE_QUEUED_STALE_SECONDS = env_int("MAINTENANCE_QUEUED_STALE_SECONDS", 2 * 3600)
 # Capacity thresholds (bytes; 0 disables): artifact store total and tracking database size.

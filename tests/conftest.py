@@ -16,6 +16,7 @@ import pytest
 from tests.servers import (  # noqa: F401 - session servers shared by every test directory
     _celery_worker_process,
     celery_worker,
+    extra_worker,
     s3_server,
     smtp_server,
     webhook_receiver,

@@ -27,7 +27,8 @@ HOLD_LIMIT = 60.0  # a frozen request is released after this at the latest (boun
 class FaultProxy:
     """Forwards every request to `upstream`. `write_delay` seconds pass before each write is forwarded
     (a slow server); after `freeze_after_writes` writes were forwarded, the proxy freezes: the response of
-    that write and every later request wait until `thaw()` (a server stopped right after a commit)."""
+    that write and every later request wait until `thaw()` (a server stopped right after a commit).
+    `write_path`: only writes whose path contains it are slowed and counted (e.g. "/runs/delete")."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
@@ -35,6 +36,7 @@ class FaultProxy:
         self.freeze_after_writes: int | None = None
         self.fail_with: int | None = None  # answer every request with this status (MLflow's own error) ...
         self.fail_body = b"Internal Server Error"  # ... and this body: e.g. a proxy's HTML error or login page
+        self.write_path = ""
         self.writes = 0
         self.frozen = False
         self._thawed = threading.Event()
@@ -67,7 +69,7 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(proxy.fail_body)
                     return
-                is_write = self.command in WRITE_METHODS
+                is_write = self.command in WRITE_METHODS and proxy.write_path in self.path
                 proxy._wait_if_frozen()
                 if is_write and proxy.write_delay:
                     time.sleep(proxy.write_delay)

@@ -186,12 +186,94 @@ def _point_app_at(broker: str, queue_name: str) -> None:
     app.conf.task_always_eager = False
 
 
+@dataclass
+class WorkerSession:
+    """The session worker's broker, queue and environment (a test starts extra workers from it)."""
+
+    broker: str
+    queue_name: str
+    env: dict[str, str]
+    workdir: Path
+
+
 @pytest.fixture
-def celery_worker(_celery_worker_process: tuple[str, str]) -> str:
+def celery_worker(_celery_worker_process: WorkerSession) -> str:
     """A real `celery worker` subprocess (one per session); every test re-points the app at it."""
-    broker, queue_name = _celery_worker_process
-    _point_app_at(broker, queue_name)
-    return queue_name
+    _point_app_at(_celery_worker_process.broker, _celery_worker_process.queue_name)
+    return _celery_worker_process.queue_name
+
+
+def spawn_worker(env: dict[str, str], queue_name: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start `celery worker --pool solo` on `queue_name` (its own process group, so a test can SIGKILL it)
+    and wait until it is ready; its output goes to `log_path`."""
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "mlopsadmin", "worker", "--pool", "solo", "-Q", queue_name]
+            + ["--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"celery worker exited: {log_path.read_text()[-3000:]}")
+        if b"ready." in log_path.read_bytes():
+            return process
+        time.sleep(0.3)
+    process.kill()
+    raise TimeoutError(f"celery worker not ready: {log_path.read_text()[-3000:]}")
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@dataclass
+class ExtraWorker:
+    process: subprocess.Popen[bytes]
+    queue_name: str
+    log_path: Path
+
+
+class ExtraWorkers:
+    """Real worker processes of one test: `start(**env)` → an ExtraWorker on a queue of its own (the app is
+    pointed at it), with the session worker's environment plus `env` (e.g. MLFLOW_TRACKING_URI of a fault
+    proxy); tests may SIGKILL it. `use_session_worker()` points the app back at the session worker."""
+
+    def __init__(self, session: WorkerSession) -> None:
+        self.session = session
+        self.started: list[ExtraWorker] = []
+
+    def start(self, **env: str) -> ExtraWorker:
+        queue_name = f"extra-{uuid.uuid4().hex[:10]}"
+        log_path = self.session.workdir / f"{queue_name}.log"
+        process = spawn_worker({**self.session.env, **env}, queue_name, log_path)
+        self.started.append(ExtraWorker(process, queue_name, log_path))
+        _point_app_at(self.session.broker, queue_name)
+        return self.started[-1]
+
+    def use_session_worker(self) -> None:
+        _point_app_at(self.session.broker, self.session.queue_name)
+
+
+@pytest.fixture
+def extra_worker(_celery_worker_process: WorkerSession) -> Iterator[ExtraWorkers]:
+    """Extra real worker processes for one test (see ExtraWorkers); whatever is left is stopped at the end."""
+    workers = ExtraWorkers(_celery_worker_process)
+    yield workers
+    for worker in workers.started:
+        stop_worker(worker.process)
+    workers.use_session_worker()
 
 
 @pytest.fixture(scope="session")
@@ -202,8 +284,8 @@ def _celery_worker_process(
     s3_server: str,
     smtp_server: SmtpServer,
     webhook_receiver: WebhookReceiver,
-) -> Iterator[tuple[str, str]]:
-    """The worker subprocess; yields (broker URL, queue name)."""
+) -> Iterator[WorkerSession]:
+    """The worker subprocess; yields its broker, queue and environment."""
     from django.conf import settings
 
     workdir = Path(tempfile.mkdtemp(prefix="mlopsadmin-worker-"))
@@ -246,45 +328,7 @@ def _celery_worker_process(
         "NOTIFY_WEBHOOK_TIMEOUT": "5",
     }
     log_path = workdir / "worker.log"
-    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "mlopsadmin",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            queue_name,
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"celery worker exited: {log_path.read_text()[-3000:]}")
-        if b"ready." in log_path.read_bytes():
-            break
-        time.sleep(0.3)
-    else:
-        raise TimeoutError(f"celery worker not ready: {log_path.read_text()[-3000:]}")
+    process = spawn_worker(env, queue_name, log_path)
     os.environ["MLOPSADMIN_TEST_WORKER_LOG"] = str(log_path)
-    yield broker, queue_name
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    yield WorkerSession(broker=broker, queue_name=queue_name, env=env, workdir=workdir)
+    stop_worker(process)

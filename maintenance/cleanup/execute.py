@@ -11,6 +11,15 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from maintenance.cleanup.claims import (
+    OPEN,
+    deletion_event,
+    item_delete_was_sent,
+    item_recover,
+    item_sending,
+    item_settle,
+    item_take,
+)
 from maintenance.cleanup.protection import (
     VERSION_SOURCE_REASON,
     backs_a_version_now,
@@ -39,6 +48,10 @@ def cleanup_plan_execute(*, actor: Any, plan_id: int, confirm: bool, purge: bool
     plan = CleanupPlan.objects.filter(pk=plan_id).first() if 0 < plan_id < 2**63 else None
     if plan is None:
         raise NotFound(f"No cleanup plan #{plan_id}.")
+    if plan.interrupted:
+        raise Conflict(
+            f"Plan #{plan.pk}'s execution was interrupted (its task stopped before the end): resume it instead."
+        )
     if plan.state != PlanState.READY:
         raise Conflict(f"Plan #{plan.pk} is {plan.get_state_display().lower()}, not ready to execute.")
     max_age = timedelta(hours=settings.MAINTENANCE_PLAN_MAX_AGE_HOURS)
@@ -89,25 +102,20 @@ def _ineligible_now(item: PlanItem, fresh: mlf.Run, plan: CleanupPlan, protected
 
 def cleanup_plan_run(run: TaskRun) -> None:
     """Handler: delete exactly the plan's candidates, re-checking each at that moment. Each item is
-    claimed with a conditional update, so retries and second workers never delete twice."""
+    claimed with a conditional update, so retries and second workers never delete twice; items a lost
+    worker left unsettled are settled from what MLflow shows (claims.py)."""
     plan = CleanupPlan.objects.get(pk=run.parameters["plan_id"])
     protected = protected_run_ids()
     candidates = plan.items.filter(excluded=False)
     total = candidates.count()
     counts = {"deleted": 0, "skipped": 0, "failed": 0}
-    finished_items = candidates.exclude(outcome__in=[ItemOutcome.PENDING, ItemOutcome.CLAIMED])
-    for row in finished_items.values("outcome").annotate(n=Count("id")):
+    for row in candidates.exclude(outcome__in=OPEN).values("outcome").annotate(n=Count("id")):
         counts[row["outcome"]] = row["n"]
     done = sum(counts.values())
     task_run_progress(run, done=done, total=total, counts=counts)
-    ids = list(
-        candidates.filter(outcome__in=[ItemOutcome.PENDING, ItemOutcome.CLAIMED])
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    actor = actor_for(run)
+    ids = list(candidates.filter(outcome__in=OPEN).order_by("id").values_list("id", flat=True))
     for item_id in ids:
-        outcome = _execute_item(item_id, plan, protected, actor)
+        outcome = _execute_item(item_id, plan, protected, run)
         if outcome:
             counts[outcome] += 1
             done += 1
@@ -117,7 +125,7 @@ def cleanup_plan_run(run: TaskRun) -> None:
     if plan.purge and counts["deleted"]:
         report["purge"] = _purge(plan, errors, actor)
     with transaction.atomic():
-        CleanupPlan.objects.filter(pk=plan.pk).update(state=PlanState.EXECUTED)
+        CleanupPlan.objects.filter(pk=plan.pk, state=PlanState.EXECUTING).update(state=PlanState.EXECUTED)
         skipped = list(
             plan.items.filter(excluded=False, outcome=ItemOutcome.SKIPPED).values("run_id", "outcome_reason")[
                 :REPORT_LIST_LIMIT
@@ -128,48 +136,39 @@ def cleanup_plan_run(run: TaskRun) -> None:
         task_run_finish(run, state=state, counts=counts, report=report, errors=errors)
 
 
-def _execute_item(item_id: int, plan: CleanupPlan, protected: set[str], actor: Any) -> str:
-    """Claim, re-check and delete one run. Returns the final outcome, or '' if it was not ours."""
-    resumed = False
-    if not PlanItem.objects.filter(pk=item_id, outcome=ItemOutcome.PENDING).update(outcome=ItemOutcome.CLAIMED):
-        # claimed earlier by this same task run before an interruption: finish it now
-        if not PlanItem.objects.filter(pk=item_id, outcome=ItemOutcome.CLAIMED).exists():
-            return ""
-        resumed = True
-    item = PlanItem.objects.get(pk=item_id)
+def _execute_item(item_id: int, plan: CleanupPlan, protected: set[str], run: TaskRun) -> str:
+    """Claim (or take over), re-check and delete one run. Returns the recorded outcome, or '' if it was not
+    ours to record."""
+    item = item_take(item_id, run)
+    if item is None:
+        return ""
     try:
         fresh = mlf.get_run(item.run_id)
     except mlf.MlflowNotFound:
-        return _item_done(item, ItemOutcome.SKIPPED, "run no longer exists")
+        return item_settle(item, ItemOutcome.SKIPPED, "run no longer exists")
+    if item_delete_was_sent(item, fresh):
+        return item_recover(item, fresh, plan, run)
     reason = _ineligible_now(item, fresh, plan, protected)
-    if reason == "already deleted" and resumed:
-        return _item_done(item, ItemOutcome.DELETED, "deleted (confirmed after a retry)")
     if reason:
-        return _item_done(item, ItemOutcome.SKIPPED, reason)
+        return item_settle(item, ItemOutcome.SKIPPED, reason)
+    item_sending(item, run)
     try:
         mlf.delete_run(item.run_id)
     except mlf.MlflowUnavailable:
-        raise  # the item stays claimed; the retry finishes it
+        raise  # the item stays DELETING: the retry (or a resume) reads MLflow back before recording
     except mlf.MlflowError as exc:
-        return _item_done(item, ItemOutcome.FAILED, str(exc)[:256])
-    with transaction.atomic():
-        outcome = _item_done(item, ItemOutcome.DELETED, f"deleted by plan #{plan.pk}")
-        audit_record(
-            actor=actor,
-            action="run.delete",
-            target_kind="run",
-            target_id=item.run_id,
-            team=item.team,
-            before={"lifecycle_stage": "active", "status": fresh.status, "experiment_id": item.experiment_id},
-            after={"lifecycle_stage": "deleted"},
-            reason=f"cleanup plan #{plan.pk}: {item.reason}",
-        )
-    return outcome
+        if not _shows_deleted(item.run_id):  # refused, and MLflow shows it was not applied
+            return item_settle(item, ItemOutcome.FAILED, str(exc))
+    event = deletion_event(item, plan, status=fresh.status, actor=actor_for(run))
+    return item_settle(item, ItemOutcome.DELETED, f"deleted by plan #{plan.pk}", event=event)
 
 
-def _item_done(item: PlanItem, outcome: str, reason: str) -> str:
-    PlanItem.objects.filter(pk=item.pk).update(outcome=outcome, outcome_reason=reason[:256], executed_at=timezone.now())
-    return outcome
+def _shows_deleted(run_id: str) -> bool:
+    """Read back after a refused delete: does MLflow show the run deleted anyway?"""
+    try:
+        return mlf.get_run(run_id).lifecycle_stage == "deleted"
+    except mlf.MlflowNotFound:
+        return False
 
 
 def _purge(plan: CleanupPlan, errors: list[str], actor: Any) -> dict[str, Any]:

@@ -61,6 +61,23 @@ def check_action_deadline(app_configs: Any, **kwargs: Any) -> list[Error]:
 
 
 @register()
+def check_task_heartbeat(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """A running task beats every MAINTENANCE_HEARTBEAT_SECONDS; the sweep calls it lost after
+    MAINTENANCE_HEARTBEAT_STALE_SECONDS of silence. Beating less than twice in that window would mark live
+    tasks interrupted (and stop them)."""
+    every, stale = settings.MAINTENANCE_HEARTBEAT_SECONDS, settings.MAINTENANCE_HEARTBEAT_STALE_SECONDS
+    if not 0 < every * 2 <= stale:
+        return [
+            Error(
+                f"MAINTENANCE_HEARTBEAT_SECONDS ({every:g}) must be positive and at most half of "
+                f"MAINTENANCE_HEARTBEAT_STALE_SECONDS ({stale:g}).",
+                id="mlopsadmin.E011",
+            )
+        ]
+    return []
+
+
+@register()
 def check_broker_and_redis(app_configs: Any, **kwargs: Any) -> list[Error]:
     problems = []
     broker = urlparse(settings.CELERY_BROKER_URL)
