@@ -257,7 +257,9 @@ class ExtraWorkers:
     def start(self, **env: str) -> ExtraWorker:
         queue_name = f"extra-{uuid.uuid4().hex[:10]}"
         log_path = self.session.workdir / f"{queue_name}.log"
-        process = spawn_worker({**self.session.env, **env}, queue_name, log_path)
+        process = spawn_worker(
+            {**self.session.env, "CELERY_TASK_DEFAULT_QUEUE": queue_name, **env}, queue_name, log_path
+        )
         self.started.append(ExtraWorker(process, queue_name, log_path))
         _point_app_at(self.session.broker, queue_name)
         return self.started[-1]

@@ -123,7 +123,7 @@ def cleanup_plan_run(run: TaskRun) -> None:
     report: dict[str, Any] = {"plan_id": plan.pk}
     errors: list[str] = []
     if plan.purge and counts["deleted"]:
-        report["purge"] = _purge(plan, errors, actor)
+        report["purge"] = _purge(plan, errors, actor_for(run))
     with transaction.atomic():
         CleanupPlan.objects.filter(pk=plan.pk, state=PlanState.EXECUTING).update(state=PlanState.EXECUTED)
         skipped = list(
