@@ -18,24 +18,43 @@ def package_dir(name: str) -> Path:
     return Path(spec.origin).parent
 
 
+class SettingError(ValueError):
+    """An environment variable that cannot be read as what it sets. Every process refuses to start with it
+    (manage.py prints the message alone): a misspelt EMAIL_USE_TLS or OIDC_VERIFY_SSL must never quietly
+    turn TLS off. The message names the variable, never its value (it may be a secret put in the wrong place)."""
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def env_bool(name: str, default: bool) -> bool:
-    """`name` as a boolean (1/true/yes/on, any case); `default` when unset or empty."""
-    value = os.environ.get(name)
-    if value is None or value == "":
+    """`name` as a boolean: 1/true/yes/on or 0/false/no/off, any case; `default` when unset or blank.
+    Raises SettingError on any other value."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in TRUE_WORDS or value in FALSE_WORDS:
+        return value in TRUE_WORDS
+    raise SettingError(f"{name} must be one of 1/true/yes/on or 0/false/no/off (any case).")
 
 
 def env_int(name: str, default: int) -> int:
-    """`name` as an int; `default` when unset or blank. Raises ValueError on a non-number."""
-    value = os.environ.get(name, "")
-    return int(value) if value.strip() else default
+    """`name` as an int; `default` when unset or blank. Raises SettingError on anything else."""
+    value = os.environ.get(name, "").strip()
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise SettingError(f"{name} must be a whole number.") from None
 
 
 def env_float(name: str, default: float) -> float:
-    """`name` as a float; `default` when unset or blank. Raises ValueError on a non-number."""
-    value = os.environ.get(name, "")
-    return float(value) if value.strip() else default
+    """`name` as a number; `default` when unset or blank. Raises SettingError on anything else."""
+    value = os.environ.get(name, "").strip()
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise SettingError(f"{name} must be a number.") from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

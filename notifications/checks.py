@@ -1,4 +1,4 @@
-"""Start-up checks of the notification settings (ids mlopsadmin.E020…E027): a wrong SMTP or webhook
+"""Start-up checks of the notification settings (ids mlopsadmin.E020…E029): a wrong SMTP or webhook
 setting is reported when the process starts, not when the first notification is lost."""
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, register
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 FILE_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
@@ -64,4 +66,17 @@ def check_notification_links(app_configs: Any, **kwargs: Any) -> list[Error]:
         problems.append(Error("NOTIFY_WEBHOOK_URL must be an http(s) URL.", id="mlopsadmin.E025"))
     if settings.NOTIFY_MAX_RETRIES < 0 or settings.NOTIFY_RETRY_DELAY <= 0:
         problems.append(Error("NOTIFY_MAX_RETRIES must be ≥ 0 and NOTIFY_RETRY_DELAY > 0.", id="mlopsadmin.E027"))
+    if settings.NOTIFY_WEBHOOK_TIMEOUT <= 0:
+        problems.append(Error("NOTIFY_WEBHOOK_TIMEOUT must be a positive number of seconds.", id="mlopsadmin.E028"))
+    for position, entry in enumerate(settings.NOTIFY_EMAILS, start=1):
+        try:  # the rule of the configuration file's [notifications] emails (configuration.rules)
+            validate_email(entry)
+        except ValidationError:
+            problems.append(
+                Error(
+                    f"Entry {position} of NOTIFY_EMAILS is not an email address.",
+                    hint="Comma-separated plain addresses: ops@example.com,oncall@example.com",
+                    id="mlopsadmin.E029",
+                )
+            )
     return problems
