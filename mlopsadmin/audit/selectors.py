@@ -182,8 +182,10 @@ def audit_events_filtered(filters: AuditFilters, *, grouped: bool = False) -> Qu
     qs = AuditEvent.objects.filter(q)
     if grouped and filters.operation is None:
         if filters.active:
-            head_listed = Exists(AuditEvent.objects.filter(q, pk=OuterRef("operation_id")))
-            qs = qs.filter(Q(operation_id__isnull=True) | ~head_listed)
+            # NOT EXISTS alone (no "operation_id IS NULL OR"): PostgreSQL then runs a nested-loop anti join,
+            # one primary-key probe per candidate row; with the OR it hashed every event matching the
+            # filters first (0.5 s at 1M events). A NULL operation_id never finds a row, so it stays listed.
+            qs = qs.filter(~Exists(AuditEvent.objects.filter(q, pk=OuterRef("operation_id"))))
         else:  # every first event is listed: only the top rows (partial index audit_top_idx)
             qs = qs.filter(operation_id__isnull=True)
     return qs.order_by("-id")
