@@ -196,16 +196,25 @@ def _shown(row: Notification) -> str:
     return CHANNELS[row.channel].describe(row.recipient) if row.channel in CHANNELS else row.recipient
 
 
-def notifications_requeue(*, older_than: timedelta = CLAIM_LEASE) -> int:
-    """Enqueue again what is pending (never queued: broker was down) or claimed by a dead worker."""
-    cutoff = timezone.now() - older_than
-    stuck = Q(state=DeliveryState.PENDING, updated_at__lt=cutoff) | Q(
-        state=DeliveryState.SENDING, claimed_at__lt=cutoff
+def notifications_requeue(*, older_than: timedelta = CLAIM_LEASE) -> list[int]:
+    """Enqueue again (at most 1000, oldest first) what no queued message will deliver: rows never queued
+    (the broker was down), rows claimed by a dead worker, and rows whose retry is overdue by `older_than`
+    (its message was lost). A row still waiting for its retry (NOTIFY_RETRY_DELAY doubling, up to
+    `older_than` late) is left to it, or it would get a second chain of attempts. Returns the ids."""
+    now = timezone.now()
+    cutoff = now - older_than
+    stuck = Q(state=DeliveryState.SENDING, claimed_at__lt=cutoff) | Q(
+        state=DeliveryState.PENDING, attempts=0, updated_at__lt=cutoff
     )
-    ids = list(Notification.objects.filter(stuck).values_list("pk", flat=True)[:1000])
+    for failed_attempts in range(1, settings.NOTIFY_MAX_RETRIES + 1):  # the wait before retry n is delay * 2**(n-1)
+        wait = timedelta(seconds=settings.NOTIFY_RETRY_DELAY * 2 ** (failed_attempts - 1))
+        stuck |= Q(state=DeliveryState.PENDING, attempts=failed_attempts, updated_at__lt=cutoff - wait)
+    longest = timedelta(seconds=settings.NOTIFY_RETRY_DELAY * 2 ** max(settings.NOTIFY_MAX_RETRIES - 1, 0))
+    stuck |= Q(state=DeliveryState.PENDING, attempts__gt=settings.NOTIFY_MAX_RETRIES, updated_at__lt=cutoff - longest)
+    ids = list(Notification.objects.filter(stuck).order_by("pk").values_list("pk", flat=True)[:1000])
     for notification_id in ids:
         _enqueue(notification_id)
-    return len(ids)
+    return ids
 
 
 # --- Re-send and watching (people's actions, audited) -------------------------------------------------

@@ -28,4 +28,4 @@ def deliver_notification(self, *, notification_id: int) -> str:  # type: ignore[
 @shared_task(name="notifications.tasks.notifications_requeue_scheduled", acks_late=True, ignore_result=True)
 def notifications_requeue_scheduled() -> int:
     """Beat: every 10 minutes (SCHEDULE_NOTIFICATIONS_REQUEUE). Sends what a broker outage left pending."""
-    return services.notifications_requeue()
+    return len(services.notifications_requeue())

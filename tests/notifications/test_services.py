@@ -159,3 +159,23 @@ def test_watch_button_on_the_model_page_is_audited(mlflow, login, personas) -> N
         login("auditor").post(reverse("notifications:watch", args=["search-ranker"]), {"watch": "on"}).status_code
         == 403
     )
+
+
+def test_the_requeue_sweep_leaves_a_row_waiting_for_its_retry_alone(db, settings) -> None:  # type: ignore[no-untyped-def]
+    """Only what no queued message will deliver is queued again: a row never queued (broker down) or whose
+    retry is long overdue; a row whose next retry is still to come (a long NOTIFY_RETRY_DELAY) is left to it,
+    so it never gets a second chain of attempts."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.services import notifications_requeue
+
+    settings.NOTIFY_EMAILS, settings.NOTIFY_WEBHOOK_URL = ["a@example.com", "b@example.com", "c@example.com"], ""
+    settings.NOTIFY_RETRY_DELAY, settings.NOTIFY_MAX_RETRIES = 300, 5  # retries after 5, 10, 20, 40, 80 min
+    never, waiting, overdue = notify(Event(kind="task.failed", key="task.failed:sweep", subject="s", lines=[], link=""))
+    ago = timezone.now() - timedelta(minutes=15)
+    Notification.objects.filter(pk=never).update(updated_at=ago)  # never queued: the broker was down
+    Notification.objects.filter(pk=waiting).update(updated_at=ago, attempts=3)  # its retry is due in 5 min
+    Notification.objects.filter(pk=overdue).update(updated_at=ago - timedelta(hours=2), attempts=3)
+    assert sorted(notifications_requeue()) == [never, overdue]
