@@ -84,19 +84,27 @@ def task_runs_sweep_stale(*, now: datetime | None = None) -> int:
                 state=TaskState.INTERRUPTED, finished_at=now, errors=[*run.errors, why]
             )
             if updated:
-                audit_record(
-                    actor="system:maintenance.sweep",
-                    action="task.interrupt",
-                    target_kind="task",
-                    target_id=run.pk,
-                    before={"state": before},
-                    after={"state": "interrupted"},
-                    reason=why,
-                    outcome="failed",
+                _audit_task_failure(
+                    run, "system:maintenance.sweep", "task.interrupt", before, TaskState.INTERRUPTED, why
                 )
                 notification_events.task_finished(run, state=TaskState.INTERRUPTED, errors=[why])
                 swept += 1
     return swept
+
+
+def _audit_task_failure(run: TaskRun, actor: str, action: str, before: str, after: str, why: str) -> None:
+    """The failed-outcome event of a task run the system gave up on, an item of its task's operation."""
+    with audit_operation(head_id=task_start_event_id(run)):
+        audit_record(
+            actor=actor,
+            action=action,
+            target_kind="task",
+            target_id=run.pk,
+            before={"state": before},
+            after={"state": after},
+            reason=why,
+            outcome="failed",
+        )
 
 
 def task_run_create(*, kind: str, parameters: dict[str, Any], actor: Any) -> TaskRun:
@@ -168,15 +176,8 @@ def _publish(run: TaskRun, task_id: str) -> None:
             if TaskRun.objects.filter(pk=run.pk, state=TaskState.QUEUED).update(
                 state=TaskState.FAILED, finished_at=timezone.now(), errors=[*run.errors, why]
             ):
-                audit_record(
-                    actor="system:maintenance.enqueue",
-                    action="task.enqueue",
-                    target_kind="task",
-                    target_id=run.pk,
-                    before={"state": TaskState.QUEUED},
-                    after={"state": TaskState.FAILED},
-                    reason=why,
-                    outcome="failed",
+                _audit_task_failure(
+                    run, "system:maintenance.enqueue", "task.enqueue", TaskState.QUEUED, TaskState.FAILED, why
                 )
                 notification_events.task_finished(run, state=TaskState.FAILED, errors=[why], actor=actor_for(run))
         raise QueueUnavailable(

@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from maintenance.models import CleanupPlan, TaskRun
-from maintenance.task_runs import task_run_enqueue, task_run_requeue, task_runs_sweep_stale
+from maintenance.task_runs import task_run_enqueue, task_run_requeue, task_runs_sweep_stale, task_start_event_id
 from mlopsadmin import policy
+from mlopsadmin.audit.operations import audit_operation
 from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound
 from mlopsadmin.policy import Action
@@ -39,15 +40,16 @@ def cleanup_plan_resume(*, actor: Any, plan_id: int, confirm: bool) -> TaskRun:
     with transaction.atomic():
         note = f"resumed by {actor_label(actor)} at {timezone.now():%Y-%m-%d %H:%M:%S} UTC"
         run = task_run_requeue(task_run_id=plan.execute_task_id, note=note)
-        audit_record(
-            actor=actor,
-            action="cleanup.resume",
-            target_kind="task",
-            target_id=run.pk,
-            team=plan.scope_value if plan.scope == "team" else "",
-            before={"plan_id": plan.pk, "state": "interrupted", "done": run.progress_done},
-            after={"plan_id": plan.pk, "state": run.state},
-            reason=f"resume interrupted execution of plan #{plan.pk} ({plan.scope_label})",
-        )
+        with audit_operation(head_id=task_start_event_id(run)):  # an item of the cleanup's operation
+            audit_record(
+                actor=actor,
+                action="cleanup.resume",
+                target_kind="task",
+                target_id=run.pk,
+                team=plan.scope_value if plan.scope == "team" else "",
+                before={"plan_id": plan.pk, "state": "interrupted", "done": run.progress_done},
+                after={"plan_id": plan.pk, "state": run.state},
+                reason=f"resume interrupted execution of plan #{plan.pk} ({plan.scope_label})",
+            )
         task_run_enqueue(run)
     return run

@@ -25,6 +25,9 @@ ITEM_WORDS: dict[str, tuple[str, str]] = {
     "checklist.probe_change": ("item changed", "items changed"),
     "checklist.definition_load": ("definition loaded", "definitions loaded"),
     "catalog.sync": ("catalog sync", "catalog syncs"),
+    "cleanup.resume": ("resume", "resumes"),
+    "task.interrupt": ("interruption", "interruptions"),
+    "task.enqueue": ("start refused by the queue", "starts refused by the queue"),
 }
 
 # the event that starts an operation (recorded when the task is queued) -> the operation's title
@@ -60,6 +63,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "checklist.tick",
     "cleanup.execute",
     "cleanup.plan",
+    "cleanup.resume",
     "config.create",
     "config.delete",
     "config.update",

@@ -10,7 +10,8 @@ hash chain (the operation id is hashed with it).
     with audit_operation(head_id=event.id): # an operation started by an event already recorded
         ...                                 # (a task's start event, recorded when it was queued)
 
-Operations do not nest: inside one, `audit_operation()` joins it.
+Operations do not nest: inside one, `audit_operation()` joins it; `audit_operation(head_id=…)` names its
+operation explicitly and holds for its block whatever surrounds it.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def audit_operation(head_id: int | None = None) -> Iterator[Operation]:
     """Group the audit events recorded inside into one operation (see the module docstring). `head_id`:
     the event that started it, when it was recorded earlier (elsewhere: a web request queued the task)."""
     running = _current.get()
-    if running is not None:
+    if running is not None and head_id is None:
         yield running
         return
     operation = Operation(head_id=head_id)

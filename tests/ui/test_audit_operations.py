@@ -114,3 +114,19 @@ def test_apply_config_is_one_row_with_its_changes(personas, login) -> None:  # t
     rows = _top_rows(login("auditor").get("/audit/").content.decode())
     assert head.id in rows and not {e.id for e in events[1:]} & set(rows)
     assert "configuration applied: 3 updated" in rows[head.id]
+
+
+def test_a_swept_task_is_an_item_of_its_operation(personas, make_experiment, settings) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from maintenance.task_runs import task_runs_sweep_stale
+
+    experiment_id, _ = make_experiment("sweep-ops")
+    run = reaper_start(actor=personas["operator"], dry_run=True, experiment=experiment_id)  # queued, never picked up
+    settings.MAINTENANCE_QUEUED_STALE_SECONDS = 0
+    assert task_runs_sweep_stale(now=timezone.now() + timedelta(seconds=5)) >= 1
+    head = AuditEvent.objects.get(action="reaper.start", target_id=str(run.pk))
+    interrupt = AuditEvent.objects.get(action="task.interrupt", target_id=str(run.pk))
+    assert interrupt.operation_id == head.id
