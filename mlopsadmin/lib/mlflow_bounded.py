@@ -63,10 +63,27 @@ def set_model_version_tag(name: str, version: str, key: str, value: str, *, time
     )
 
 
+def delete_model_version_tag(name: str, version: str, key: str, *, timeout: float) -> None:
+    _request(
+        "DELETE",
+        "/model-versions/delete-tag",
+        timeout=timeout,
+        body={"name": name, "version": str(version), "key": key},
+    )
+
+
 def get_model_aliases(name: str, *, timeout: float) -> dict[str, str]:
     """alias → version (str) as MLflow shows it now."""
+    return get_model_state(name, timeout=timeout)[0]
+
+
+def get_model_state(name: str, *, timeout: float) -> tuple[dict[str, str], int | None]:
+    """(alias → version, creation_timestamp in ms) of a registered model as MLflow shows it now. The creation
+    time tells a model deleted and re-created under the same name from the one seen before."""
     model = _request("GET", "/registered-models/get", timeout=timeout, body={"name": name}).get("registered_model", {})
-    return {str(a["alias"]): str(a["version"]) for a in model.get("aliases", [])}
+    created = model.get("creation_timestamp")
+    aliases = {str(a["alias"]): str(a["version"]) for a in model.get("aliases", [])}
+    return aliases, int(created) if created not in (None, "") else None
 
 
 def get_model_version_tags(name: str, version: str, *, timeout: float) -> dict[str, str]:

@@ -129,6 +129,11 @@ def delete_model_version_tag(name: str, version: str | int, key: str) -> None:
     request("delete_model_version_tag", "DELETE", "/model-versions/delete-tag", body, subject=(name,))
 
 
+def delete_registered_model(name: str) -> None:
+    """Delete a registered model with its versions and aliases (MLflow keeps no trace of it)."""
+    request("delete_registered_model", "DELETE", "/registered-models/delete", {"name": name}, subject=(name,))
+
+
 def delete_model_version(name: str, version: str | int) -> None:
     body = {"name": name, "version": str(version)}
     request("delete_model_version", "DELETE", "/model-versions/delete", body, subject=(name,))

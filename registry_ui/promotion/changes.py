@@ -26,7 +26,7 @@ from mlopsadmin.policy import Action
 from mlopsadmin.task_queue import queued_task
 from notifications import events as notification_events
 from registry_ui import validation
-from registry_ui.promotion import plans, recording, seams, selectors
+from registry_ui.promotion import identity, plans, recording, seams, selectors
 from registry_ui.promotion.gate import GateResult
 from registry_ui.promotion.locking import model_lock
 
@@ -183,7 +183,11 @@ def _steps(model_name: str, plan: plans.Plan) -> list[tuple[str, Callable[[float
         else:
             steps.append((move.describe(), _write(bounded.set_model_alias, model_name, move.alias, move.to_version)))
     for version, key, value in plan.tags:
-        steps.append((f"tag v{version} {key}", _write(bounded.set_model_version_tag, model_name, version, key, value)))
+        label = plans.tag_label(version, key, value)
+        if value is None:
+            steps.append((label, _write(bounded.delete_model_version_tag, model_name, version, key)))
+        else:
+            steps.append((label, _write(bounded.set_model_version_tag, model_name, version, key, value)))
     return steps
 
 
@@ -265,9 +269,10 @@ def change_run(
     policy.require(actor, action, team=team)
     deadline = bounded.Deadline(float(settings.PROMOTION_DEADLINE_SECONDS))
     with model_lock(model_name):
-        live = bounded.get_model_aliases(model_name, timeout=deadline.call_timeout())
+        live, created = bounded.get_model_state(model_name, timeout=deadline.call_timeout())
+        identity.model_recreated(model_name, created)  # deleted and re-created in MLflow: a new history
         recording.intents_resolve(model_name, live)
-        recording.record_external(model_name, live)
+        recording.record_external(model_name, live, model_created=created)
         if expected is not None and plans.normalise(expected) != live:
             raise StaleAliases(model_name, plans.normalise(expected), live)
         plan = build(live)

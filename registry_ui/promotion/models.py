@@ -37,7 +37,7 @@ class AliasEvent(models.Model):
 
     SOURCE_MLOPSADMIN = "mlopsadmin"
     SOURCE_EXTERNAL = "external"
-    SOURCE_BASELINE = "baseline"  # aliases as found when mlopsadmin first read the model
+    SOURCE_BASELINE = "baseline"  # aliases as found when mlopsadmin first read the model (or its re-creation)
     SOURCES = [
         (SOURCE_MLOPSADMIN, "mlopsadmin"),
         (SOURCE_EXTERNAL, "external change"),
@@ -72,6 +72,12 @@ class AliasState(models.Model):
 
     model_name = models.CharField(max_length=256, unique=True)
     aliases = models.JSONField(default=dict)
+    model_created = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="MLflow's creation_timestamp (ms) of the registered model these aliases belong to; another "
+        "value means the model was deleted and re-created under the same name (a new history).",
+    )
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

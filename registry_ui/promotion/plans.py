@@ -15,6 +15,14 @@ PREVIOUS = "previous-champion"
 ROLLED_BACK = "rolled-back"
 MANAGED_ALIASES = (CHAMPION, CHALLENGER, PREVIOUS, ROLLED_BACK)
 ACTIONS = ("challenger", "promote", "rollback", "repair")
+ROLLBACK_TAGS = ("rollback_reason", "rolled_back_at", "rolled_back_by")  # written on the version rolled back
+
+TagStep = tuple[str, str, str | None]  # (version, key, value); value None: the tag is deleted
+
+
+def tag_label(version: str, key: str, value: str | None) -> str:
+    """The step label of a tag write ('tag v3 key') or deletion ('untag v3 key'), as audited."""
+    return f"{'untag' if value is None else 'tag'} v{version} {key}"
 
 
 @dataclass(frozen=True)
@@ -35,8 +43,12 @@ class Plan:
     before: dict[str, str]
     moves: list[AliasMove]
     source_version: str | None = None  # the version being made challenger/promoted
-    tags: list[tuple[str, str, str]] = field(default_factory=list)  # (version, key, value)
+    tags: list[TagStep] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # repair: what was wrong
+
+    @property
+    def tag_labels(self) -> list[str]:
+        return [tag_label(*t) for t in self.tags]
 
     @property
     def after(self) -> dict[str, str]:
@@ -89,8 +101,17 @@ def plan_challenger(aliases: dict[str, str], version: str) -> Plan:
     return Plan("challenger", aliases, changes_only([AliasMove(CHALLENGER, aliases.get(CHALLENGER), version)]), version)
 
 
-def plan_promote(aliases: dict[str, str], version: str | None = None) -> Plan:
-    source = str(version) if version else aliases.get(CHALLENGER)
+def promote_source(aliases: dict[str, str], version: str | None = None) -> str | None:
+    """The version a promote would make @champion: the one chosen, else the @challenger."""
+    return str(version) if version else aliases.get(CHALLENGER)
+
+
+def plan_promote(
+    aliases: dict[str, str], version: str | None = None, source_tags: Mapping[str, str] | None = None
+) -> Plan:
+    """`source_tags`: the promoted version's MLflow tags; a version promoted again after a rollback loses
+    its rollback tags (it is no longer the rolled-back version), deleted as steps of the promote."""
+    source = promote_source(aliases, version)
     if not source:
         raise RuleViolation("There is no @challenger to promote; choose a version or set a challenger first.")
     old = aliases.get(CHAMPION)
@@ -106,7 +127,8 @@ def plan_promote(aliases: dict[str, str], version: str | None = None) -> Plan:
         moves.append(AliasMove(CHALLENGER, source, None))
     if aliases.get(ROLLED_BACK) == source:  # promoted again: it is no longer the rolled-back version
         moves.append(AliasMove(ROLLED_BACK, source, None))
-    return Plan("promote", aliases, changes_only(moves), source)
+    tags: list[TagStep] = [(source, key, None) for key in ROLLBACK_TAGS if key in (source_tags or {})]
+    return Plan("promote", aliases, changes_only(moves), source, tags)
 
 
 def plan_rollback(aliases: dict[str, str], *, reason: str, now_iso: str, actor_name: str) -> Plan:
@@ -118,13 +140,12 @@ def plan_rollback(aliases: dict[str, str], *, reason: str, now_iso: str, actor_n
     if current == previous:
         raise RuleViolation("@champion already equals @previous-champion: repair the aliases instead.")
     moves = [AliasMove(CHAMPION, current, previous)]
-    tags = []
+    tags: list[TagStep] = []
     if current is not None:
         moves.append(AliasMove(ROLLED_BACK, aliases.get(ROLLED_BACK), current))
         tags = [
-            (current, "rollback_reason", reason.strip()),
-            (current, "rolled_back_at", now_iso),
-            (current, "rolled_back_by", actor_name),
+            (current, key, value)
+            for key, value in zip(ROLLBACK_TAGS, (reason.strip(), now_iso, actor_name), strict=True)
         ]
     # previous-champion is now the champion; keeping it would leave champion == previous-champion.
     moves.append(AliasMove(PREVIOUS, previous, None))

@@ -48,7 +48,7 @@ def readback_reserve() -> float:
 
 
 def step_labels(plan: plans.Plan) -> list[str]:
-    return [m.describe() for m in plan.moves] + [f"tag v{v} {k}" for v, k, _ in plan.tags]
+    return [m.describe() for m in plan.moves] + plan.tag_labels
 
 
 def plan_as_json(plan: plans.Plan) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def plan_from_json(data: dict[str, Any]) -> plans.Plan:
         dict(data["before"]),
         [plans.AliasMove(a, f, t) for a, f, t in data["moves"]],
         data.get("source_version"),
-        [(str(v), str(k), str(x)) for v, k, x in data.get("tags", [])],
+        [(str(v), str(k), None if x is None else str(x)) for v, k, x in data.get("tags", [])],
     )
 
 
@@ -79,8 +79,8 @@ def compare(plan: plans.Plan, observed: Observed) -> tuple[list[str], list[str]]
         done = observed.aliases.get(move.alias) == move.to_version
         (applied if done else missing).append(move.describe())
     for version, key, value in plan.tags:
-        done = observed.tags.get(version, {}).get(key) == value
-        (applied if done else missing).append(f"tag v{version} {key}")
+        done = observed.tags.get(version, {}).get(key) == value  # a deleted tag: absent (None)
+        (applied if done else missing).append(plans.tag_label(version, key, value))
     return applied, missing
 
 
@@ -295,14 +295,14 @@ BASELINE_REASON = (
 )
 
 
-def record_baseline(model_name: str, live: dict[str, str]) -> bool:
-    """The first known alias state of a model, recorded AS the baseline in the alias history (one row
-    per alias, source 'baseline'), never silently. An observation, not a change: no audit event. False
-    when the model already had a known state."""
+def record_baseline(model_name: str, live: dict[str, str], model_created: int | None = None) -> bool:
+    """The first known alias state of a model (`model_created`: MLflow's creation time of the registered
+    model, ms), recorded AS the baseline in the alias history (one row per alias, source 'baseline'), never
+    silently. An observation, not a change: no audit event. False when the model already had a known state."""
     now = timezone.now()
     with transaction.atomic():
         state, created = AliasState.objects.get_or_create(
-            model_name=model_name, defaults={"aliases": live, "updated_at": now}
+            model_name=model_name, defaults={"aliases": live, "updated_at": now, "model_created": model_created}
         )
         if not created:
             return False
@@ -333,13 +333,16 @@ def _first_sight_baseline(live: dict[str, str], hint: tuple[str, str | None] | N
     return before
 
 
-def record_external(model_name: str, live: dict[str, str], hint: tuple[str, str | None] | None = None) -> int:
+def record_external(
+    model_name: str, live: dict[str, str], hint: tuple[str, str | None] | None = None, model_created: int | None = None
+) -> int:
     """Compare live aliases with the last known state; record differences as external changes. A model
-    seen for the first time gets its baseline from MLflow now; when a webhook said what changed (`hint`:
-    alias and new version, None when deleted), that change is recorded too (issue 21)."""
+    seen for the first time (or re-created: identity.model_recreated dropped its state) gets its baseline
+    from MLflow now; when a webhook said what changed (`hint`: alias and new version, None when deleted),
+    that change is recorded too (issue 21)."""
     state = AliasState.objects.filter(model_name=model_name).first()
     if state is None:
-        record_baseline(model_name, _first_sight_baseline(live, hint))
+        record_baseline(model_name, _first_sight_baseline(live, hint), model_created)
         state = AliasState.objects.get(model_name=model_name)
     known = plans.normalise(state.aliases or {})
     if known == live:

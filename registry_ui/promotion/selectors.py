@@ -40,6 +40,7 @@ from registry_ui.promotion.plans import (
     plan_promote,
     plan_repair,
     plan_rollback,
+    promote_source,
     state_token,
     unavailable_actions,
 )
@@ -150,7 +151,14 @@ def promotion_panel(
 
 
 def alias_history(model_name: str, *, limit: int = 200) -> list[AliasEvent]:
-    return list(AliasEvent.objects.filter(model_name=model_name).order_by("-occurred_at", "-id")[:limit])
+    """The alias history of the model now registered under `model_name`, newest first: when the name was
+    deleted and re-created in MLflow (registry_ui/promotion/identity.py) it starts at the `recreated` row,
+    the deleted model's moves stay in the audit log."""
+    events = AliasEvent.objects.filter(model_name=model_name)
+    start = events.filter(action="recreated").order_by("-id").values_list("id", flat=True).first()
+    if start is not None:
+        events = events.filter(id__gte=start)
+    return list(events.order_by("-occurred_at", "-id")[:limit])
 
 
 @dataclass(frozen=True)
@@ -249,7 +257,8 @@ def alias_change_preview(*, model_name: str, action: str, version: str | None) -
             mlf.get_model_version(model_name, version)
             plan = plan_challenger(aliases, version)
         elif action == "promote":
-            plan = plan_promote(aliases, version)
+            source = promote_source(aliases, version)
+            plan = plan_promote(aliases, version, mlf.get_model_version(model_name, source).tags if source else None)
             assert plan.source_version is not None
             gate = gate_check(model_name=model_name, aliases=aliases, version=plan.source_version)
         elif action == "rollback":

@@ -20,7 +20,7 @@ from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
-from registry_ui.promotion import plans, recording, selectors
+from registry_ui.promotion import identity, plans, recording, selectors
 from registry_ui.promotion.changes import (  # noqa: F401 - the errors and hooks callers know from here
     ChangeFailed,
     ChangeResult,
@@ -78,10 +78,21 @@ def alias_promote(
         actor=actor,
         action=Action.ALIAS_PROTECTED,
         expected=expected,
-        build=lambda live: plans.plan_promote(live, clean),
+        build=lambda live: plans.plan_promote(live, clean, _source_tags(model_name, plans.promote_source(live, clean))),
         audit_action="model.promote",
         override_reason=override_reason,
     )
+
+
+def _source_tags(model_name: str, version: str | None) -> dict[str, str]:
+    """The MLflow tags of the version a promote would make @champion ({} when none or it does not exist:
+    the gate then refuses it)."""
+    if not version:
+        return {}
+    try:
+        return dict(mlf.get_model_version(model_name, version).tags)
+    except mlf.MlflowNotFound:
+        return {}
 
 
 def alias_rollback(*, model_name: str, actor: Any, reason: str, expected: dict[str, str] | None = None) -> ChangeResult:
@@ -150,10 +161,12 @@ class ReconcileReport:
 def _reconcile_one(model_name: str, report: ReconcileReport, hint: tuple[str, str | None] | None = None) -> None:
     try:
         with model_lock(model_name, wait=2.0):
-            live = selectors.live_aliases(model_name)
+            model = mlf.get_registered_model(model_name)
+            live = plans.normalise(model.aliases)
+            identity.model_recreated(model_name, model.creation_timestamp)  # a new model: a new history
             recording.intents_resolve(model_name, live)
             first_sight = not AliasState.objects.filter(model_name=model_name).exists()
-            report.changes += recording.record_external(model_name, live, hint)
+            report.changes += recording.record_external(model_name, live, hint, model.creation_timestamp)
             report.baselines += int(first_sight)
             report.models_checked += 1
     except (Conflict, mlf.MlflowNotFound):
@@ -170,11 +183,11 @@ def alias_reconcile(*, model_name: str | None = None, hint: tuple[str, str | Non
         return report
     for name in recording.models_with_open_intents():  # unknown outcomes first, even if nothing moved
         _reconcile_one(name, report)
-    known = {s.model_name: plans.normalise(s.aliases or {}) for s in AliasState.objects.all()}
+    known = {s.model_name: (plans.normalise(s.aliases or {}), s.model_created) for s in AliasState.objects.all()}
     for model in mlf.iter_registered_models():
         if model.name in report.skipped:
             continue
-        if known.get(model.name) == plans.normalise(model.aliases):
+        if known.get(model.name) == (plans.normalise(model.aliases), model.creation_timestamp):
             report.models_checked += 1
             continue
         _reconcile_one(model.name, report)

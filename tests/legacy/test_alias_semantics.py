@@ -46,3 +46,23 @@ def test_plans_never_contain_a_move_that_changes_nothing() -> None:
     assert [m.describe() for m in rollback.moves] == ["@champion: v3 → v2", "@previous-champion: v2 → (removed)"]
     promote = plans.plan_promote({"previous-champion": "2"}, "2")
     assert promote.after == {"champion": "2"}
+
+
+ROLLBACK_TAGS = ("rollback_reason", "rolled_back_at", "rolled_back_by")
+
+
+def test_promoting_a_rolled_back_version_again_clears_its_rollback_tags(make_model, personas) -> None:
+    """A version promoted again after a rollback is no longer 'rolled back': its rollback tags leave MLflow
+    (read back), and the promote event's tag changes say so."""
+    lead = personas["lead_search"]
+    name = make_model(SCORES, aliases={"champion": 2}).name
+    services.alias_promote(model_name=name, actor=lead, version="3")
+    services.alias_rollback(model_name=name, actor=lead, reason="error rate up")
+    assert set(ROLLBACK_TAGS) <= set(mlf.get_model_version(name, "3").tags)
+
+    result = services.alias_promote(model_name=name, actor=lead, version="3")
+
+    assert not set(ROLLBACK_TAGS) & set(mlf.get_model_version(name, "3").tags)
+    assert all(f"untag v3 {key}" in result.applied for key in ROLLBACK_TAGS), result.applied
+    outcome = [e for e in object_history("model", name) if e.action == "model.promote" and e.outcome == "ok"][-1]
+    assert all(f"untag v3 {key}" in outcome.after["applied"] for key in ROLLBACK_TAGS), outcome.after

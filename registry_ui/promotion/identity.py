@@ -1,0 +1,72 @@
+"""Which registered model a name means: MLflow lets a model be deleted and another created under the same
+name. The alias history, the last known alias state and open alias-change intents belong to the model they
+were recorded for, told apart by MLflow's `creation_timestamp` of the registered model (kept in
+`AliasState.model_created`). A different creation time means a new model: the re-creation is recorded once
+(alias history and audit), the old state and unresolved intents are closed, and the next observation takes
+a new baseline. Every path that reads a model's live aliases checks this first: the reconcile task and the
+install baseline, the webhook receiver (through reconcile), and every alias change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.db import transaction
+
+from mlopsadmin.audit.services import audit_record
+from registry_ui.promotion.models import AliasChangeIntent, AliasEvent, AliasState
+
+SYSTEM_IDENTITY = "system:alias-reconcile"
+RECREATED_REASON = (
+    "The registered model was deleted in MLflow and created again under the same name (its creation time "
+    "changed): the alias history of the deleted model ends here and a new one starts."
+)
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def model_recreated(model_name: str, created: int | None) -> bool:
+    """Compare MLflow's creation time (`created`, ms; None when MLflow did not say) with the one the known
+    alias state was recorded for. True when the model was re-created: then one `recreated` row is added to
+    the alias history and one `model.recreated` audit event written, open intents of the deleted model are
+    closed, and the known state is dropped (the caller's next step records the new baseline). A state
+    recorded before creation times were kept just learns it (False). Call under the model's lock."""
+    if created is None:
+        return False
+    with transaction.atomic():
+        state = AliasState.objects.select_for_update().filter(model_name=model_name).first()
+        if state is None or state.model_created == created:
+            return False
+        if state.model_created is None:
+            state.model_created = created
+            state.save(update_fields=["model_created"])
+            return False
+        intents = AliasChangeIntent.objects.filter(model_name=model_name).exclude(status=AliasChangeIntent.CLOSED)
+        unresolved = list(intents.values_list("audit_event_id", flat=True))
+        intents.update(status=AliasChangeIntent.CLOSED)
+        AliasEvent.objects.create(
+            model_name=model_name,
+            alias="",
+            action="recreated",
+            actor_name="external (directly in MLflow)",
+            source=AliasEvent.SOURCE_EXTERNAL,
+            reason=RECREATED_REASON,
+        )
+        from mlopsadmin.core.selectors import team_for_model
+
+        team = team_for_model(model_name)
+        audit_record(
+            actor=SYSTEM_IDENTITY,
+            action="model.recreated",
+            target_kind="model",
+            target_id=model_name,
+            team=team.name if team else "",
+            before={"aliases": state.aliases, "created": _iso(state.model_created)},
+            after={"created": _iso(created), "unresolved_intents_closed": unresolved},
+            reason=RECREATED_REASON,
+        )
+        state.delete()
+    return True
