@@ -11,9 +11,10 @@ from django.db import transaction
 from configuration.selectors import pattern_rules
 from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
-from mlopsadmin.core.errors import InvalidInput, NotFound
+from mlopsadmin.core.errors import NotFound
 from mlopsadmin.core.models import ModelOwnership, Team
 from mlopsadmin.core.selectors import team_for_model
+from registry_ui import validation
 
 
 def model_owner_explain(model_name: str) -> dict[str, Any]:
@@ -38,9 +39,7 @@ def model_owner_set(*, actor: Any, model_name: str, team_name: str | None) -> di
     (bad name), NotFound (unknown team), PermissionDenied."""
     if not isinstance(actor, str):  # a person (page, API); strings are system actors (manage.py)
         policy.require(actor, policy.Action.TEAM_MANAGE)
-    model_name = (model_name or "").strip()
-    if not model_name or len(model_name) > 256:
-        raise InvalidInput("Give a registered model name of 1 to 256 characters.")
+    model_name = validation.model_name(model_name)
     with transaction.atomic():
         current = ModelOwnership.objects.select_for_update().filter(model_name=model_name).first()
         before = current.team.name if current else None

@@ -25,6 +25,7 @@ from configuration.state import GATE_FIELDS, MODEL_GATE_FIELDS, words
 from mlopsadmin import policy
 from mlopsadmin.core.models import TEAM_PREFIX_RE
 from mlopsadmin.schedules import ENTRIES, cron_valid
+from registry_ui.validation import model_name_problem
 
 if TYPE_CHECKING:
     from configuration.schema import ConfigFile
@@ -79,8 +80,8 @@ def _check_teams(config: ConfigFile, refuse: Refuse) -> None:
             refuse(("teams", name, "experiment_prefix"), f"already the prefix of team {other}")
         prefixes.setdefault(team.experiment_prefix, name)
         for model in team.models:
-            if not model.strip() or len(model) > 256:
-                refuse(("teams", name, "models"), f"{model!r} is not a registered model name")
+            if (problem := model_name_problem(model)) is not None:
+                refuse(("teams", name, "models"), problem)
             elif model in owners and owners[model] != name:
                 refuse(("teams", name, "models"), f"{model!r} is already owned explicitly by team {owners[model]}")
             owners[model] = name
@@ -157,6 +158,9 @@ def _check_rest(config: ConfigFile, teams: set[str] | None, broken: Broken, refu
             refuse(("required_version_metadata",), f"{key!r} is not a tag key")
     if len(set(keys)) != len(keys):
         refuse(("required_version_metadata",), "a key is listed twice")
+    for model in config.gate.models:
+        if (problem := model_name_problem(model)) is not None:
+            refuse(("gate", "models", model), problem)
     for team in config.gate.teams:
         if teams is not None and team not in teams:
             refuse(("gate", "teams", team), f"unknown team {team!r}")

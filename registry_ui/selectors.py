@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 
 from configuration.selectors import pattern_rules
 from mlopsadmin.core.charts import LineChart, line_chart
+from mlopsadmin.core.errors import NotFound
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams, model_ownership_map, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import mlflow_filters
+from registry_ui import validation
 from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.metric_direction import HIGHER, LOWER, metric_direction
 from registry_ui.models import (
@@ -362,3 +364,15 @@ def champion_comparison(
     elif not champion_number:
         note = "The model has no @champion yet: nothing to compare against."
     return Comparison(champion, candidate, gate_metric, rows, chart, note)
+
+
+def existing_model_name(model_name: str) -> str:
+    """`model_name` checked by the one name rule (registry_ui/validation.py) and found in MLflow's registry.
+    Raises InvalidInput (a name MLflow refuses) or NotFound ("No registered model named ..."): a command or
+    task given one model never reports an empty result for a mistyped name."""
+    name = validation.model_name(model_name)
+    try:
+        mlf.get_registered_model(name)
+    except mlf.MlflowNotFound:
+        raise NotFound(f"No registered model named {name!r} in MLflow.") from None
+    return name

@@ -1,7 +1,8 @@
 """The one check of user-supplied registry identifiers and free text (pages, API and tasks share it).
 
 - Model name: what MLflow's registry accepts (`mlflow.utils.validation._validate_model_name`: not blank,
-  no "/" or ":"; a tab or a line break is accepted, so they are too), no NUL, at most 256 characters
+  no "/" or ":", and not a name a path would resolve to another name: "." or starting with ".." —
+  `path_not_unique`; a tab or a line break is accepted, so they are too), no NUL, at most 256 characters
   (MLflow's `registered_models.name` column; only a SQLite store holds longer ones, and mlopsadmin's own
   tables cannot: those are refused with that reason, never called unknown).
 - Version: digits only (a leading "v" as in "v3" is tolerated), at most `MAX_VERSION`. MLflow keeps the
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from mlopsadmin.core.errors import InvalidInput
@@ -36,7 +38,8 @@ def text_field(value: Any, *, field: str, limit: int, required: bool = False) ->
 
 def model_name(value: Any) -> str:
     """A registered model name MLflow accepts, unchanged; InvalidInput otherwise (blank, a NUL, too long,
-    "/" or ":")."""
+    "/" or ":", "." or a leading ".."). Every place a model name is entered uses it: pages, API, admin,
+    manage.py commands and the configuration file."""
     name = "" if value is None else str(value)
     if not name.strip():
         raise InvalidInput("Model name is required.")
@@ -46,7 +49,21 @@ def model_name(value: Any) -> str:
         raise InvalidInput(f"Model name is too long ({len(name)} characters, at most {MAX_MODEL_NAME_LENGTH}).")
     if "/" in name or ":" in name:
         raise InvalidInput(f"Not a valid registered model name: {name[:80]!r} (MLflow refuses '/' and ':').")
+    normalised = posixpath.normpath(name)  # MLflow's path_not_unique
+    if normalised != name or normalised == "." or normalised.startswith(".."):
+        raise InvalidInput(
+            f"Not a valid registered model name: {name[:80]!r} (MLflow refuses '.' and names starting with '..')."
+        )
     return name
+
+
+def model_name_problem(value: Any) -> str | None:
+    """Why `value` is not a registered model name MLflow accepts (the message of `model_name`), or None."""
+    try:
+        model_name(value)
+    except InvalidInput as exc:
+        return str(exc)
+    return None
 
 
 def model_version(value: Any) -> str:

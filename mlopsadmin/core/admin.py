@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
@@ -100,9 +101,25 @@ class TeamAdmin(AuditedAdmin):
         return {**team_snapshot(obj), "members": sorted(obj.memberships.values_list("user__username", flat=True))}
 
 
+class ModelOwnershipForm(forms.ModelForm):
+    class Meta:
+        model = ModelOwnership
+        fields = ["model_name", "team"]
+
+    def clean_model_name(self) -> str:
+        """The one model-name rule (registry_ui/validation.py: what MLflow's registry accepts), inline."""
+        from registry_ui.validation import model_name_problem
+
+        name = self.cleaned_data["model_name"]
+        if (problem := model_name_problem(name)) is not None:
+            raise forms.ValidationError(problem)
+        return name
+
+
 @admin.register(ModelOwnership, site=site)
 class ModelOwnershipAdmin(AuditedAdmin):
     target_kind = "model_ownership"
+    form = ModelOwnershipForm
     list_display = ["model_name", "team"]
 
     def snapshot(self, obj: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui.models import ApprovalRequest, ApprovalState, ImportedApproval
+from registry_ui.selectors import existing_model_name
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,12 @@ def _import_one(version: mlf.ModelVersion, report: ImportReport) -> None:
 
 
 def approvals_import(*, model_name: str | None = None) -> ImportReport:
-    """Import the approvals found in MLflow version tags, of one model or of every model (all pages)."""
+    """Import the approvals found in MLflow version tags, of one model or of every model (all pages).
+    Raises InvalidInput for a name MLflow refuses and NotFound for a model MLflow does not have (never an
+    empty "0 versions read" for a mistyped name)."""
     report = ImportReport()
+    if model_name is not None:
+        model_name = existing_model_name(model_name)
     versions = mlf.iter_model_versions(name=model_name) if model_name else mlf.iter_model_versions()
     for version in versions:
         report.versions_read += 1

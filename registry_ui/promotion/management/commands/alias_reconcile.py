@@ -14,9 +14,11 @@ class Command(ProjectCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from mlopsadmin.lib.mlflow_client import MlflowError
         from registry_ui.promotion.services import alias_reconcile
+        from registry_ui.selectors import existing_model_name
 
+        model = options["model"]
         try:
-            report = alias_reconcile(model_name=options["model"])
+            report = alias_reconcile(model_name=existing_model_name(model) if model is not None else None)
         except MlflowError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
