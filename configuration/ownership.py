@@ -19,7 +19,8 @@ from registry_ui import validation
 
 def model_owner_explain(model_name: str) -> dict[str, Any]:
     """{'model_name', 'team' (key or None), 'rule'}: rule is 'explicit', 'pattern <glob>', 'model_regex of
-    <team>' or 'none'."""
+    <team>' or 'none'. InvalidInput for a name MLflow refuses (registry_ui/validation.py)."""
+    model_name = validation.model_name(model_name)
     team = team_for_model(model_name)
     glob = next(((p, tid) for p, tid in pattern_rules() if fnmatch.fnmatchcase(model_name, p)), None)
     if team is None:

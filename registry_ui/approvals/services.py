@@ -143,37 +143,54 @@ def approval_request_withdraw(*, actor: Any, request_id: int, comment: str = "")
     return req
 
 
+def _tags_read_back(model_name: str, version: str) -> dict[str, str] | None:
+    """The version's tags as MLflow shows them now; None when MLflow cannot be read."""
+    try:
+        return dict(mlf.get_model_version(model_name, version).tags)
+    except mlf.MlflowError as exc:
+        logger.warning("read-back of the tags of %s/%s failed: %s", model_name, version, exc)
+        return None
+
+
 def _restore_tags(model_name: str, version: str, before: dict[str, str], written: list[str]) -> list[str]:
-    """Put tags written by a failed approval back as they were; returns the keys that could not be."""
-    left = []
+    """Put tags written by a failed approval back as they were, then read MLflow back (a restore whose
+    answer was lost may be applied, one that answered may not be): returns the keys MLflow does not show
+    as before (all of `written` when it cannot be read back)."""
     for key in written:
         try:
             if key in before:
                 mlf.set_model_version_tag(model_name, version, key, before[key])
             else:
                 mlf.delete_model_version_tag(model_name, version, key)
+        except mlf.MlflowNotFound:
+            pass  # deleting a tag MLflow does not have: as before
         except mlf.MlflowError as exc:
             logger.error("could not restore tag %s on %s/%s: %s", key, model_name, version, exc)
-            left.append(key)
-    return left
+    shown = _tags_read_back(model_name, version)
+    return list(written) if shown is None else [key for key in written if shown.get(key) != before.get(key)]
 
 
 def _write_approval_tags(model_name: str, version: str, tags: dict[str, str], before: dict[str, str]) -> list[str]:
-    """Write the tags in order; on failure restore what was written and raise ApprovalWriteFailed."""
+    """Write the tags in order; on failure restore what was written and raise ApprovalWriteFailed. A write
+    that failed or timed out may still be applied by MLflow (its answer was lost), so the failing key is put
+    back too (read-back decides what is left): a stale approval tag would otherwise be imported later as an
+    approval made outside mlopsadmin."""
     written: list[str] = []
+    attempted: list[str] = []
     try:
         for key, value in tags.items():
+            attempted.append(key)
             mlf.set_model_version_tag(model_name, version, key, value)
             written.append(key)
     except mlf.MlflowError as exc:
-        left = _restore_tags(model_name, version, before, written)
+        left = _restore_tags(model_name, version, before, attempted)
         error = ApprovalWriteFailed(
             f"MLflow failed while writing the approval of {model_name}/{version} ({exc}). The approval was NOT "
             "recorded"
             + (
                 f"; tags {', '.join(left)} may remain in MLflow and need a manual check."
                 if left
-                else "; MLflow was left as before. "
+                else "; read back, MLflow shows the version as before. "
                 + ("Try again." if exc.retryable else "Retrying will not help until this is fixed in MLflow.")
             )
         )

@@ -46,6 +46,8 @@ def test_the_rule_is_mlflows_own(mlflow: str, name: str) -> None:
 def test_model_owner_command_refuses_a_name_mlflow_refuses(personas, name: str) -> None:
     with pytest.raises(CommandError, match="Not a valid registered model name"):
         call_command("model_owner", name, "--team", "search")
+    with pytest.raises(CommandError, match="Not a valid registered model name"):
+        call_command("model_owner", name)  # explaining one too
     with pytest.raises(InvalidInput):
         model_owner_set(actor="system:cli", model_name=name, team_name="search")
     assert not ModelOwnership.objects.filter(model_name=name).exists()
@@ -58,6 +60,8 @@ def test_api_refuses_a_name_mlflow_refuses(personas, api) -> None:
     assert response.status_code == 400, response.content
     assert "Not a valid registered model name" in response.json()["detail"]
     assert not ModelOwnership.objects.filter(model_name="a/b").exists()
+    explained = api("admin").get("/api/v1/ownership", {"model_name": "a:b"})
+    assert explained.status_code == 400, explained.content
 
 
 def test_admin_form_refuses_a_name_mlflow_refuses(personas) -> None:
