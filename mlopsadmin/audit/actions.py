@@ -79,6 +79,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "model.gate_policy_edit",
     "model.promote",
     "model.promote_gate_override",
+    "model.recreated",
     "model.rollback",
     "model.unwatch",
     "model.watch",
