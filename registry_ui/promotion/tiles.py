@@ -18,7 +18,9 @@ def alias_moves_tile(user: Any) -> list[Tile]:
     external = recent.filter(source=AliasEvent.SOURCE_EXTERNAL).count()
     latest = list(recent.order_by("-occurred_at", "-id")[:3])
     items = [
-        f"{e.model_name} @{e.alias}: {e.from_version or '–'} → {e.to_version or 'removed'}"
+        f"{e.model_name}: deleted and re-created in MLflow"
+        if e.action == "recreated"
+        else f"{e.model_name} @{e.alias}: {e.from_version or '–'} → {e.to_version or 'removed'}"
         + (" (external)" if e.source == AliasEvent.SOURCE_EXTERNAL else "")
         for e in latest
     ]

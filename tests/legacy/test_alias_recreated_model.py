@@ -12,9 +12,11 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui.promotion import selectors, services, webhooks
 from registry_ui.promotion.models import AliasEvent
+from registry_ui.promotion.tiles import alias_moves_tile
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +50,7 @@ def _assert_new_history(name: str, champion: str) -> None:
     assert [e.to_version for e in history if e.alias == "champion"] == [champion]
 
 
-def test_reconcile_task_starts_a_new_history_for_a_recreated_model(make_model) -> None:
+def test_reconcile_task_starts_a_new_history_for_a_recreated_model(make_model, personas) -> None:
     name, run_ids = _known_model(make_model)
     _recreate(name, run_ids, champion=2)
 
@@ -56,6 +58,10 @@ def test_reconcile_task_starts_a_new_history_for_a_recreated_model(make_model) -
     services.alias_reconcile(model_name=name)  # recorded once
 
     _assert_new_history(name, "2")
+    event = AuditEvent.objects.get(action="model.recreated", target_id=name)
+    assert event.before["aliases"] == {"champion": "1"} and event.after["created"] != event.before["created"]
+    tile = alias_moves_tile(personas["admin"])[0]
+    assert f"{name}: deleted and re-created in MLflow" in tile.items, tile.items
 
 
 def test_install_baseline_notices_a_recreated_model_with_the_same_aliases(make_model) -> None:
