@@ -8,17 +8,25 @@ from mlopsadmin.lib.mlflow_client import MlflowUnavailable
 
 
 @shared_task(
+    bind=True,
     name="registry_ui.tasks.alias_reconcile_scheduled",
     acks_late=True,
     autoretry_for=(MlflowUnavailable,),
     retry_backoff=True,
     max_retries=3,
 )
-def alias_reconcile_scheduled(model_name: str | None = None) -> dict[str, object]:
-    """Record alias changes made directly in MLflow (all models, or one after a webhook hint)."""
+def alias_reconcile_scheduled(  # type: ignore[no-untyped-def]
+    self, model_name: str | None = None, hint: list[str | None] | None = None
+) -> dict[str, object]:
+    """Record alias changes made directly in MLflow (all models, or one: after an unknown outcome, or what
+    an MLflow webhook reported, `hint` = [alias, version or None]). One model whose lock is held is tried
+    again shortly, so a hint is not lost to a running promotion."""
     from registry_ui.promotion.services import alias_reconcile
 
-    report = alias_reconcile(model_name=model_name)
+    alias, version = hint if hint and len(hint) == 2 else (None, None)
+    report = alias_reconcile(model_name=model_name, hint=(str(alias), version) if alias else None)
+    if model_name is not None and report.skipped and self.request.retries < self.max_retries:
+        raise self.retry(countdown=10)
     return {"models_checked": report.models_checked, "changes": report.changes, "skipped": report.skipped}
 
 

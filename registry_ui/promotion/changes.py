@@ -236,13 +236,19 @@ def _gate(
 RECONCILE_TASK_NAME = "registry_ui.tasks.alias_reconcile_scheduled"
 
 
-def _schedule_reconcile(model_name: str) -> None:
-    """Ask a worker to resolve an unknown or watched outcome soon (the 15-minute schedule is the backstop)."""
+def schedule_reconcile(model_name: str, *, hint: tuple[str, str | None] | None = None, countdown: float = 30) -> None:
+    """Ask a worker to reconcile `model_name` in `countdown` seconds (after the current transaction commits):
+    to resolve an unknown or watched outcome, or what an MLflow webhook reported (`hint`, see
+    services.alias_reconcile) when it could not be handled at once. The 15-minute schedule is the backstop,
+    but it knows no hint: the first change of a model never seen would become part of its baseline."""
+    kwargs: dict[str, Any] = {"model_name": model_name}
+    if hint is not None:
+        kwargs["hint"] = list(hint)
 
     def send() -> None:
         # By task name (queued_task imports registry_ui.tasks): registry_ui.tasks calls the services, never back.
         try:
-            queued_task(RECONCILE_TASK_NAME).apply_async(kwargs={"model_name": model_name}, countdown=30)
+            queued_task(RECONCILE_TASK_NAME).apply_async(kwargs=kwargs, countdown=countdown)
         except Exception as exc:  # broker down: the schedule resolves it later
             logger.warning("could not enqueue the reconciliation of %s: %s", model_name, exc)
 
@@ -315,7 +321,7 @@ def change_run(
             intent=intent, plan=plan, observed=observed, error=error, lost=lost, extra=extra
         )
         if outcome == "unknown" or (lost and not_applied):
-            _schedule_reconcile(model_name)
+            schedule_reconcile(model_name)
     result = ChangeResult(
         action=plan.action,
         model_name=model_name,

@@ -33,6 +33,7 @@ from registry_ui.promotion.changes import (  # noqa: F401 - the errors and hooks
     clean_reason,
     clean_version,
     model_team,
+    schedule_reconcile,
 )
 from registry_ui.promotion.locking import model_lock
 from registry_ui.promotion.models import AliasState, GatePolicy
@@ -197,6 +198,25 @@ def alias_reconcile(*, model_name: str | None = None, hint: tuple[str, str | Non
         report.changes,
         len(report.skipped),
     )
+    return report
+
+
+WEBHOOK_FOLLOW_UP_SECONDS = 10
+
+
+def alias_reconcile_reported(*, model_name: str, hint: tuple[str, str | None] | None) -> ReconcileReport | None:
+    """What an MLflow webhook delivery asks for: reconcile `model_name` now with what MLflow reported
+    (`hint`). When that cannot be done now (MLflow does not answer, the model's lock is held), a worker
+    does it shortly with the same hint (schedule_reconcile) and None is returned; the scheduled sweep,
+    which knows no hint, would take the change of a model never seen as its baseline (issue 21)."""
+    try:
+        report = alias_reconcile(model_name=model_name, hint=hint)
+    except mlf.MlflowError as exc:
+        logger.warning("webhook reconciliation of %r deferred: %s", model_name, exc)
+        report = None
+    if report is None or report.skipped:
+        schedule_reconcile(clean_model_name(model_name), hint=hint, countdown=WEBHOOK_FOLLOW_UP_SECONDS)
+        return None
     return report
 
 

@@ -19,7 +19,6 @@ from mlopsadmin import policy
 from mlopsadmin.core.errors import Conflict, InvalidInput, RuleViolation
 from mlopsadmin.core.htmx import HtmxHttpRequest
 from mlopsadmin.core.selectors import team_for_model
-from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
 from registry_ui import validation
 from registry_ui.promotion import plans, selectors, services, webhooks
@@ -162,8 +161,10 @@ def mlflow_webhook(request: HttpRequest) -> JsonResponse:
     if model_name is None:
         return JsonResponse({"detail": "No model in the payload; nothing to reconcile."}, status=202)
     try:
-        report = services.alias_reconcile(model_name=model_name, hint=webhooks.alias_hint(payload))
-    except (mlf.MlflowError, InvalidInput) as exc:
-        logger.warning("webhook reconciliation of %r deferred: %s", model_name, exc)
-        return JsonResponse({"detail": "Accepted; reconciliation deferred to the schedule."}, status=202)
+        report = services.alias_reconcile_reported(model_name=model_name, hint=webhooks.alias_hint(payload))
+    except InvalidInput as exc:
+        logger.warning("webhook for %r ignored: %s", model_name, exc)
+        return JsonResponse({"detail": "Accepted; not a model name mlopsadmin can reconcile."}, status=202)
+    if report is None:
+        return JsonResponse({"detail": "Accepted; reconciled shortly by a worker."}, status=202)
     return JsonResponse({"detail": "Reconciled.", "model": model_name, "external_changes": report.changes}, status=202)

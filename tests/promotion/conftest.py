@@ -3,6 +3,7 @@ MLflow server (never the demo models)."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -62,3 +63,21 @@ def fast_timeouts(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def
     """MLflow calls of this process give up after 2 s (fault tests: a frozen or slow server)."""
     settings.MLFLOW_REQUEST_TIMEOUT = 2
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")  # the SDK's reads
+
+
+def deliver(client, secret: str, payload: dict, *, timestamp: int | None = None, signature: str | None = None):  # type: ignore[no-untyped-def]
+    """POST `payload` to the MLflow webhook receiver signed as MLflow signs it (HMAC of id.timestamp.body)."""
+    from django.urls import reverse
+
+    from registry_ui.promotion import webhooks
+
+    body = json.dumps(payload)
+    delivery, stamp = str(uuid.uuid4()), str(timestamp or int(time.time()))
+    return client.post(
+        reverse("promotion:webhook"),
+        data=body,
+        content_type="application/json",
+        HTTP_X_MLFLOW_SIGNATURE=signature or webhooks.sign(secret, delivery, stamp, body),
+        HTTP_X_MLFLOW_TIMESTAMP=stamp,
+        HTTP_X_MLFLOW_DELIVERY_ID=delivery,
+    )

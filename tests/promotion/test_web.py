@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 from django.urls import reverse
 from django.utils.html import escape
@@ -12,8 +11,9 @@ from django.utils.html import escape
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.core.services import api_token_create
 from mlopsadmin.lib import mlflow_client as mlf
-from registry_ui.promotion import plans, webhooks
+from registry_ui.promotion import plans
 from registry_ui.promotion.models import AliasEvent, GatePolicy
+from tests.promotion.conftest import deliver
 
 
 def aliases(name: str) -> dict[str, str]:
@@ -138,19 +138,6 @@ def test_api_refuses_members_and_bad_input(make_model, client, personas) -> None
 
 
 # --- Webhook --------------------------------------------------------------------------------------
-def deliver(client, secret: str, payload: dict, *, timestamp: int | None = None, signature: str | None = None):  # type: ignore[no-untyped-def]
-    body = json.dumps(payload)
-    delivery, stamp = str(uuid.uuid4()), str(timestamp or int(time.time()))
-    return client.post(
-        reverse("promotion:webhook"),
-        data=body,
-        content_type="application/json",
-        HTTP_X_MLFLOW_SIGNATURE=signature or webhooks.sign(secret, delivery, stamp, body),
-        HTTP_X_MLFLOW_TIMESTAMP=stamp,
-        HTTP_X_MLFLOW_DELIVERY_ID=delivery,
-    )
-
-
 def test_signed_webhook_triggers_reconciliation_without_login(make_model, client, settings) -> None:
     settings.MLFLOW_WEBHOOK_SECRET = "s3cret-for-tests"
     name = make_model([0.85, 0.86], aliases={"champion": 1})
