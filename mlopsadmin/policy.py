@@ -26,6 +26,7 @@ ALL_ROLES = [ROLE_ML_LEAD, ROLE_OPERATOR, ROLE_AUDITOR, ROLE_ADMIN]
 
 class Action(StrEnum):
     VIEW = "view"
+    COMPARE = "compare"  # versions or runs side by side (read-only): everyone signed in
     AUDIT_VIEW = "audit.view"
     AUDIT_VERIFY = "audit.verify"  # walk the hash chain (audit feature): auditors and admins
     # experiments (catalog)
@@ -60,7 +61,7 @@ class Action(StrEnum):
     MLFLOW_PERMISSIONS = "mlflow.permissions"  # see and apply the MLflow permission drift (issue 17)
 
 
-READ_ONLY_ACTIONS = {Action.VIEW, Action.AUDIT_VIEW, Action.AUDIT_VERIFY}
+READ_ONLY_ACTIONS = {Action.VIEW, Action.COMPARE, Action.AUDIT_VIEW, Action.AUDIT_VERIFY}
 
 # Actions scoped to a team: an ML lead of *that* team (or an admin) may do them.
 LEAD_OF_TEAM_ACTIONS = {
@@ -148,7 +149,7 @@ def can(user: Any, action: Action | str, *, team: Team | None = None) -> bool:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     roles = role_names(user)
-    if action == Action.VIEW:
+    if action in (Action.VIEW, Action.COMPARE):
         return True
     if action == Action.AUDIT_VIEW:
         return bool(roles & {ROLE_AUDITOR, ROLE_ADMIN, ROLE_OPERATOR, ROLE_ML_LEAD})

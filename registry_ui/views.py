@@ -21,6 +21,7 @@ from mlopsadmin.lib import mlflow_client as mlf
 from notifications.selectors import is_watching
 from registry_ui import selectors, services, sorting, validation
 from registry_ui.approvals import selectors as approval_selectors
+from registry_ui.compare.selectors import MAX_COLUMNS as MAX_COMPARED
 from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
 from registry_ui.promotion import selectors as promotion_selectors
 
@@ -96,6 +97,7 @@ def model_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         **promotion_selectors.promotion_panel(request.user, name, model.aliases, versions),
         "may_watch": policy.can(request.user, policy.Action.MODEL_WATCH),
         "watching": is_watching(request.user, name),
+        "max_compare": MAX_COMPARED,
     }
     if request.htmx and request.GET.get("partial") == "versions":
         return render(request, "registry_ui/model.html#versions", context)

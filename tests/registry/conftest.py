@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from mlopsadmin.lib import mlflow_client as mlf
+from tests.registry.compare_data import drift_is_lower_is_better  # noqa: F401  (fixture)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from tests.catalog.conftest import synced  # noqa: F401  (fixture)
 from tests.checklists.conftest import monthly  # noqa: F401  (fixture)
 from tests.maintenance.conftest import make_experiment, unique  # noqa: F401  (fixture)
 from tests.promotion.conftest import make_model  # noqa: F401  (fixture)
-from tests.registry.conftest import own_model  # noqa: F401  (fixture)
+from tests.registry.conftest import drift_is_lower_is_better, own_model  # noqa: F401  (fixture)
 
 SHOTS = Path(os.environ.get("MLOPSADMIN_SCREENSHOTS", "")) if os.environ.get("MLOPSADMIN_SCREENSHOTS") else None
 
