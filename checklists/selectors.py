@@ -89,6 +89,15 @@ def failing_items(current: list[ChecklistInstance] | None = None) -> list[Instan
     return [item for item in items if item.status == FAIL]
 
 
+def items_due(current: list[ChecklistInstance] | None = None) -> list[InstanceItem]:
+    """Items of the open current instances that wait for a person: a manual tick not given yet, or a
+    failing result; the earliest due date first (the initial checklist, which has none, last)."""
+    ids = [i.pk for i in (current_instances() if current is None else current) if not i.is_signed]
+    items = InstanceItem.objects.filter(instance_id__in=ids).select_related("instance")
+    due = [item for item in items if item.status in (PENDING, FAIL)]
+    return sorted(due, key=lambda i: (i.instance.period_end is None, i.instance.period_end or 0, i.position))
+
+
 def instance_get(instance_id: int) -> ChecklistInstance | None:
     if not 0 < instance_id < 2**31:
         return None

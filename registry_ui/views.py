@@ -67,7 +67,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         "headers": sort_headers(sorting.SORT_COLUMNS, sort, params),
         "query": urlencode({k: v for k, v in {**params, "sort": sort}.items() if v and v != sorting.DEFAULT_SORT}),
         "tracked_aliases": selectors.TRACKED_ALIASES,
-        "inbox_count": len(approval_selectors.inbox_for(request.user)),
+        "inbox_count": approval_selectors.inbox_count(request.user),  # the badge's count: not one's own
     }
     if request.htmx:
         return render(request, "registry_ui/index.html#models", context)

@@ -38,7 +38,8 @@ def app_path(kind: str, target_id: str) -> str | None:
     if kind == "model":
         candidate = f"/registry/models/{_q(target_id)}/"
     elif kind == "model_version" and "/" in target_id:
-        candidate = f"/registry/models/{_q(target_id.rsplit('/', 1)[0])}/"
+        name, version = target_id.rsplit("/", 1)
+        candidate = f"/registry/models/{_q(name)}/versions/{_q(version)}/"
     elif kind == "experiment":
         candidate = f"/catalog/experiments/{_q(target_id)}/"
     elif kind == "checklist":

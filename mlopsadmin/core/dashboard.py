@@ -1,7 +1,10 @@
-"""Extension points the feature apps fill in their AppConfig.ready(): home-page tiles and nav badges.
+"""Extension points the feature apps fill in their AppConfig.ready(): home-page tiles, the home page's
+"for you" sections and nav badges.
 
-A tile provider takes the user and returns Tile objects; a badge provider returns a count shown next
-to a navigation item (e.g. pending approvals for ML leads). Apps register a provider by its dotted path
+A tile provider takes the user and returns Tile objects; a "for you" provider returns MySection objects
+(the user's own work: their requests, decisions waiting for them, their team's models, checklist items
+due, their recent actions); a badge provider returns a count shown next to a navigation item (e.g.
+pending approvals for ML leads). Apps register a provider by its dotted path
 ("catalog.dashboard.catalog_tiles"), imported when a page first asks for it: every process runs ready(),
 and a `manage.py` command should not import each app's selectors (and the gateway behind them) to start.
 """
@@ -29,10 +32,46 @@ class Tile:
     order: int = 50
 
 
+@dataclass
+class MyItem:
+    """One line of a "for you" section: what, where it leads, a detail line and an optional level
+    (warning, critical) for what is late or missing."""
+
+    text: str
+    url: str = ""
+    detail: str = ""
+    level: str = ""
+
+
+@dataclass
+class MySection:
+    """A "for you" section of the home page. `count` is the whole number (the items may be the first
+    few only); `empty` is what the section says when there is nothing; `error` when it could not be read."""
+
+    key: str
+    title: str
+    items: list[MyItem]
+    count: int
+    empty: str
+    more_url: str = ""
+    more_label: str = ""
+    order: int = 50
+    error: str = ""
+
+    @property
+    def rest(self) -> int:
+        """How many more there are than the items shown."""
+        return max(0, self.count - len(self.items))
+
+
+MY_ITEMS = 8  # items shown per "for you" section; the rest behind its "see all" link
+
 TileProvider = Callable[[Any], list[Tile]]
+MySectionProvider = Callable[[Any], list[MySection]]
 BadgeProvider = Callable[[Any], int]
 
 _tile_providers: list[TileProvider | str] = []
+_my_providers: list[MySectionProvider | str] = []
 _badge_providers: dict[str, BadgeProvider | str] = {}
 _badge_targets: dict[str, tuple[str, str]] = {}
 
@@ -41,6 +80,13 @@ def register_tiles(provider: TileProvider | str) -> TileProvider | str:
     """Add a tile provider: a callable, or its dotted path (imported on first use)."""
     if provider not in _tile_providers:
         _tile_providers.append(provider)
+    return provider
+
+
+def register_my_sections(provider: MySectionProvider | str) -> MySectionProvider | str:
+    """Add a "for you" section provider: a callable, or its dotted path (imported on first use)."""
+    if provider not in _my_providers:
+        _my_providers.append(provider)
     return provider
 
 
@@ -81,6 +127,21 @@ def tiles_for(user: Any) -> list[Tile]:
                 )
             )
     return sorted(tiles, key=lambda t: t.order)
+
+
+def my_sections_for(user: Any) -> list[MySection]:
+    """The signed-in user's "for you" sections, in order; a provider that fails gives one section that says
+    so (the home page never goes down with it)."""
+    sections: list[MySection] = []
+    for registered in _my_providers:
+        provider = _resolved(registered)
+        try:
+            sections.extend(provider(user))
+        except Exception as exc:
+            name = getattr(provider, "__name__", "section")
+            logger.warning("home section provider %s failed: %s", name, exc)
+            sections.append(MySection(key=name, title=name, items=[], count=0, empty="", error=str(exc)[:200]))
+    return sorted(sections, key=lambda s: s.order)
 
 
 def badges_for(user: Any) -> dict[str, int]:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mlopsadmin import policy
 from mlopsadmin.core import health
-from mlopsadmin.core.dashboard import tiles_for
+from mlopsadmin.core.dashboard import my_sections_for, tiles_for
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.htmx import AuthenticatedHttpRequest
 from mlopsadmin.core.middleware import INTERNAL_ERROR, request_refused
@@ -48,7 +48,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"tiles": tiles_for(request.user), "nav_key": "home"})
+    context = {"sections": my_sections_for(request.user), "tiles": tiles_for(request.user), "nav_key": "home"}
+    return render(request, "home.html", context)
 
 
 @login_not_required

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from mlopsadmin import policy
 from mlopsadmin.core.models import Team
@@ -105,14 +105,36 @@ def inbox_for(user: Any) -> list[ApprovalRequest]:
     )
 
 
-def inbox_count(user: Any) -> int:
-    """The nav badge: pending requests this user may decide now: their led teams' (every team's for
-    an admin), minus their own requests (four-eyes: a requester never decides their own). 0 for
-    auditors and everyone who decides nothing."""
+def _waiting_for(user: Any) -> QuerySet[ApprovalRequest] | None:
+    """Pending requests this user may decide now: their led teams' (every team's for an admin), minus
+    their own requests (four-eyes: a requester never decides their own). None for auditors and everyone
+    who decides nothing. The badge and the home page's "waiting for your decision" both count this."""
     scope = _lead_scope(user)
     if scope is None or policy.is_auditor(user):
-        return 0
-    return ApprovalRequest.objects.filter(scope, state=ApprovalState.PENDING).exclude(requester_id=user.pk).count()
+        return None
+    return ApprovalRequest.objects.filter(scope, state=ApprovalState.PENDING).exclude(requester_id=user.pk)
+
+
+def waiting_for_decision(user: Any, *, limit: int | None = None) -> list[ApprovalRequest]:
+    """The requests `inbox_count` counts, oldest first (at most `limit`)."""
+    waiting = _waiting_for(user)
+    if waiting is None:
+        return []
+    ordered = waiting.select_related("requester").order_by("created_at", "id")
+    return list(ordered[:limit] if limit is not None else ordered)
+
+
+def inbox_count(user: Any) -> int:
+    """The nav badge: how many pending requests this user may decide now (see `_waiting_for`)."""
+    waiting = _waiting_for(user)
+    return 0 if waiting is None else waiting.count()
+
+
+def pending_requests_by(user: Any, *, limit: int | None = None) -> tuple[list[ApprovalRequest], int]:
+    """The user's own pending requests, newest first (at most `limit`), and how many there are."""
+    mine = ApprovalRequest.objects.filter(requester_id=user.pk, state=ApprovalState.PENDING)
+    ordered = mine.order_by("-created_at", "-id")
+    return list(ordered[:limit] if limit is not None else ordered), mine.count()
 
 
 def pending_counts_by_model() -> dict[str, int]:
