@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from catalog.models import CatalogExperiment
@@ -266,13 +267,13 @@ def _deleted_runs_changed(experiment_ids: list[str]) -> set[str]:
 
 
 def _touched_by_cleanup(since: datetime) -> set[str]:
-    """Experiments the product's own cleanup deleted runs from since `since`: its executed plan items are the
-    mark (maintenance.PlanItem, outcome deleted), so the next sync rescans them whatever MLflow's listing says."""
-    return set(
-        PlanItem.objects.filter(outcome=ItemOutcome.DELETED, executed_at__gte=since)
-        .values_list("experiment_id", flat=True)
-        .distinct()
+    """Experiments the product's own cleanup deleted runs from, or restored runs to, since `since`: its plan
+    items are the mark (maintenance.PlanItem: outcome deleted, or restored_at set by
+    maintenance/cleanup/restore.py), so the next sync rescans them whatever MLflow's listing says."""
+    touched = PlanItem.objects.filter(
+        Q(outcome=ItemOutcome.DELETED, executed_at__gte=since) | Q(restored_at__gte=since)
     )
+    return set(touched.values_list("experiment_id", flat=True).distinct())
 
 
 def _scan(experiment_ids: list[str], result: SyncResult, progress: _Progress) -> None:

@@ -1,4 +1,5 @@
-"""Maintenance API: cleanup plans (create, read, execute), reaper and capacity triggers, task runs."""
+"""Maintenance API: cleanup plans (create, read, execute, restore), reaper (and reaping a dry run's list) and
+capacity triggers, task runs. Permissions are checked by the services (policy)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from maintenance import reaper, selectors
 from maintenance.capacity.check import capacity_check_start
 from maintenance.cleanup.execute import cleanup_plan_execute
 from maintenance.cleanup.plan import cleanup_plan_create
+from maintenance.cleanup.restore import cleanup_restore_all, cleanup_restore_run
 from maintenance.cleanup.resume import cleanup_plan_resume
-from maintenance.models import CleanupPlan, TaskRun
+from maintenance.models import CleanupPlan, PlanItem, TaskRun
+from maintenance.reap_listed import reaper_reap_listed
 from mlopsadmin import policy
 from mlopsadmin.core.errors import NotFound
 from mlopsadmin.policy import Action
@@ -68,6 +71,9 @@ class PlanItemOut(Schema):
     estimated_bytes: int | None
     outcome: str
     outcome_reason: str
+    restore_outcome: str = Field(description="restored, refused (purged), skipped (already active), failed or ''")
+    restore_reason: str
+    restored_at: datetime | None
 
 
 class PlanOut(Schema):
@@ -110,7 +116,7 @@ class ReaperIn(Schema):
 
 
 class TaskRunsQuery(Schema):
-    kind: Literal["", "cleanup_plan", "cleanup_execute", "reaper", "capacity", "catalog_sync"] = ""
+    kind: Literal["", "cleanup_plan", "cleanup_execute", "cleanup_restore", "reaper", "capacity", "catalog_sync"] = ""
     state: Literal["", "queued", "running", "succeeded", "failed", "interrupted"] = ""
     limit: int = Field(50, ge=1, le=500)
 
@@ -207,6 +213,43 @@ def start_reaper(request: HttpRequest, payload: ReaperIn) -> tuple[int, TaskRun]
         threshold_hours=payload.threshold_hours,
         experiment=payload.experiment,
     )
+
+
+@router.post(
+    "/maintenance/reaper/{task_run_id}/reap",
+    response={202: TaskRunOut},
+    summary="Reap the runs a reaper dry run listed (queued)",
+    description="Exactly the runs dry run `task_run_id` found stuck, each checked again by the reaper's rule "
+    "just before: a run that came alive since is skipped and the task's report says why. One reaper task at a "
+    "time. 404: no such task; 422: not a reaper dry run; 409: not finished, already reaped, or a reaper is "
+    "running.",
+)
+def reap_listed(request: HttpRequest, task_run_id: int) -> tuple[int, TaskRun]:
+    return 202, reaper_reap_listed(actor=request.user, dry_run_id=task_run_id)
+
+
+@router.post(
+    "/maintenance/cleanup-plans/{plan_id}/restore",
+    response={202: TaskRunOut},
+    summary="Restore every run a cleanup plan deleted (queued)",
+    description="A cleanup_restore task brings back (MLflow restore_run) each run the plan soft-deleted that is "
+    "not back yet; purged runs are refused with that reason in the task's report. One audit event per restored "
+    "run. 409: nothing left to restore or the plan is still running; 422: the plan purged every run it deleted.",
+)
+def restore_plan(request: HttpRequest, plan_id: int) -> tuple[int, TaskRun]:
+    return 202, cleanup_restore_all(actor=request.user, plan_id=plan_id)
+
+
+@router.post(
+    "/maintenance/cleanup-plans/{plan_id}/runs/{run_id}/restore",
+    response=PlanItemOut,
+    summary="Restore one run a cleanup plan deleted",
+    description="Restores the run now and answers its plan item with the outcome (restored, or skipped when it "
+    "was active again already). 404: not a run this plan deleted; 409: already restored; 422: the run was "
+    "purged (MLflow cannot restore it).",
+)
+def restore_plan_run(request: HttpRequest, plan_id: int, run_id: str) -> PlanItem:
+    return cleanup_restore_run(actor=request.user, plan_id=plan_id, run_id=run_id)
 
 
 @router.post("/maintenance/capacity-checks", response={202: TaskRunOut}, summary="Measure capacity (queued)")

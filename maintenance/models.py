@@ -17,6 +17,7 @@ class TaskKind(models.TextChoices):
     REAPER = "reaper", "Stuck-run reaper"
     CAPACITY = "capacity", "Capacity check"
     CATALOG_SYNC = "catalog_sync", "Catalog sync"
+    CLEANUP_RESTORE = "cleanup_restore", "Cleanup restore"
 
 
 class TaskState(models.TextChoices):
@@ -172,6 +173,11 @@ class PlanItem(models.Model):
         related_name="+",
         help_text="The execute task that claimed the run (whose actor a recovered deletion is attributed to).",
     )
+    # Undo (maintenance/cleanup/restore.py): restored, refused (purged), skipped (already back) or failed
+    restore_outcome = models.CharField(max_length=16, blank=True)
+    restore_reason = models.CharField(max_length=256, blank=True)
+    restored_at = models.DateTimeField(null=True, blank=True, help_text="Also the catalog's mark to rescan.")
+    restored_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -180,6 +186,37 @@ class PlanItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} ({'excluded' if self.excluded else 'candidate'})"
+
+
+class ReapOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CLAIMED = "claimed", "Claimed"
+    REAPED = "reaped", "Reaped"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+
+
+class ReapItem(models.Model):
+    """One run a reaper dry run listed as stuck: the reviewed list that "reap these now" reaps exactly
+    (maintenance/reap_listed.py), each re-checked at that moment; its outcome and why."""
+
+    dry_run = models.ForeignKey(TaskRun, on_delete=models.CASCADE, related_name="reap_items")
+    run_id = models.CharField(max_length=64)
+    experiment_id = models.CharField(max_length=64)
+    run_name = models.CharField(max_length=256, blank=True)
+    started = models.CharField(max_length=32, blank=True)
+    outcome = models.CharField(max_length=16, choices=ReapOutcome.choices, default=ReapOutcome.PENDING)
+    outcome_reason = models.CharField(max_length=256, blank=True)
+    reap_task = models.ForeignKey(TaskRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    executed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["dry_run", "run_id"], name="reapitem_unique_run")]
+        indexes = [models.Index(fields=["dry_run", "outcome"], name="reapitem_dry_run_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} ({self.outcome})"
 
 
 class CapacitySample(models.Model):

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.selectors import experiment_teams
-from maintenance.models import TaskKind, TaskRun, TaskState
+from maintenance.models import ReapItem, TaskKind, TaskRun, TaskState
 from maintenance.selectors import experiment_resolve
 from maintenance.task_runs import (
     REPORT_LIST_LIMIT,
@@ -226,11 +226,13 @@ def reaper_run(run: TaskRun) -> None:
                 task_run_progress(run)  # heartbeat while listing
         task_run_progress(run, done=0, total=max(1, len(suspects)))
     counts = {"stuck": len(suspects), "reaped": 0, "changed": 0, "failed": 0, "alive": alive_count}
-    reason = f"RUNNING with no sign of life for more than {hours:g} h (no metric, logged model, start or resume since)"
+    reason = reap_reason(hours)
+    if dry_run:
+        _record_listed(run, suspects)  # the reviewed list "reap these now" reaps (maintenance/reap_listed.py)
     reaped: list[dict[str, Any]] = []
     for index, entry in enumerate(suspects, start=1):
         if not dry_run:
-            outcome = _reap_one(entry, activities[entry["run_id"]], cutoff_ms, reason, names, teams, run)
+            outcome = reap_one(entry, activities[entry["run_id"]], cutoff_ms, reason, names, teams, run)
             counts[outcome] += 1
             entry["outcome"] = outcome
         else:
@@ -243,6 +245,29 @@ def reaper_run(run: TaskRun) -> None:
         state=TaskState.SUCCEEDED,
         counts=counts,
         report={"dry_run": dry_run, "threshold_hours": hours, "reason": reason, "runs": reaped, "left_alone": alive},
+    )
+
+
+def reap_reason(hours: float) -> str:
+    """Why a run is reaped (its reap_reason tag and audit reason), for a threshold of `hours`."""
+    return f"RUNNING with no sign of life for more than {hours:g} h (no metric, logged model, start or resume since)"
+
+
+def _record_listed(run: TaskRun, suspects: list[dict[str, Any]]) -> None:
+    """A dry run keeps every run it found stuck (not only the report's first REPORT_LIST_LIMIT)."""
+    ReapItem.objects.bulk_create(
+        [
+            ReapItem(
+                dry_run=run,
+                run_id=entry["run_id"],
+                experiment_id=entry["experiment_id"],
+                run_name=(entry["run_name"] or "")[:256],
+                started=entry["started"],
+            )
+            for entry in suspects
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,  # a resumed dry run lists them again
     )
 
 
@@ -259,7 +284,7 @@ def _entry(verdict: Verdict) -> dict[str, Any]:
     }
 
 
-def _reap_one(
+def reap_one(
     entry: dict[str, Any],
     activity: mlf.RunActivity | None,
     cutoff_ms: int,
@@ -268,6 +293,11 @@ def _reap_one(
     teams: list[Team],
     run: TaskRun,
 ) -> str:
+    """Reap one listed run (`entry`: run_id, …; updated with its last sign of life, and "error" when MLflow
+    refuses): read it again, re-check the rule (with `activity`, its confirmed history), terminate it as
+    FAILED at its last sign of life, tag it and write one `run.reap` audit event. Returns "reaped",
+    "changed" (no longer stuck, or gone) or "failed"; raises MlflowUnavailable. `names`: experiment id →
+    name (for the team), `run`: the TaskRun whose actor is recorded."""
     try:
         fresh = mlf.get_run(entry["run_id"])
     except mlf.MlflowNotFound:

@@ -80,6 +80,15 @@ def plan_for_task(run: TaskRun) -> CleanupPlan | None:
     return CleanupPlan.objects.filter(pk=plan_id).first() if plan_id else None
 
 
+def plan_restore_task(plan: CleanupPlan) -> TaskRun | None:
+    """The newest "restore all" task of a plan, if any (maintenance/cleanup/restore.py)."""
+    return (
+        TaskRun.objects.filter(kind=TaskKind.CLEANUP_RESTORE, parameters__plan_id=plan.pk)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def plan_get(*, plan_id: int) -> CleanupPlan | None:
     if not 0 < plan_id <= MAX_ID:
         return None

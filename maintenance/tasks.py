@@ -17,8 +17,10 @@ from maintenance import task_runs
 from maintenance.capacity.check import capacity_check_start, capacity_run
 from maintenance.cleanup.execute import cleanup_failed, cleanup_plan_run
 from maintenance.cleanup.plan import cleanup_plan_build
+from maintenance.cleanup.restore import cleanup_restore_run_task
 from maintenance.models import TaskKind, TaskRun
-from maintenance.reaper import reaper_run, reaper_start
+from maintenance.reap_listed import reaper_handler
+from maintenance.reaper import reaper_start
 from mlopsadmin.core.errors import Conflict
 from mlopsadmin.lib.mlflow_client import MlflowUnavailable
 
@@ -27,7 +29,8 @@ logger = logging.getLogger(__name__)
 HANDLERS: dict[str, task_runs.Handler] = {
     TaskKind.CLEANUP_PLAN: task_runs.Handler(run=cleanup_plan_build, failed=cleanup_failed),
     TaskKind.CLEANUP_EXECUTE: task_runs.Handler(run=cleanup_plan_run, failed=cleanup_failed),
-    TaskKind.REAPER: task_runs.Handler(run=reaper_run),
+    TaskKind.REAPER: task_runs.Handler(run=reaper_handler),  # the reaper, or the reap of a dry run's list
+    TaskKind.CLEANUP_RESTORE: task_runs.Handler(run=cleanup_restore_run_task),
     TaskKind.CAPACITY: task_runs.Handler(run=capacity_run),
     TaskKind.CATALOG_SYNC: task_runs.Handler(run=catalog_sync_run),
 }

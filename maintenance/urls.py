@@ -11,5 +11,8 @@ urlpatterns = [
     path("plans/<int:plan_id>/execute", views.plan_execute, name="plan_execute"),
     path("plans/<int:plan_id>/resume", views.plan_resume, name="plan_resume"),
     path("reaper/start", views.reaper_start, name="reaper_start"),
+    path("tasks/<int:task_run_id>/reap", views.reap_listed, name="reap_listed"),
+    path("plans/<int:plan_id>/restore", views.plan_restore, name="plan_restore"),
+    path("plans/<int:plan_id>/runs/<str:run_id>/restore", views.plan_restore_run, name="plan_restore_run"),
     path("capacity/start", views.capacity_start, name="capacity_start"),
 ]

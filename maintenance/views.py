@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from configuration.selectors import cleanup_defaults
@@ -15,13 +16,15 @@ from maintenance import reaper, selectors
 from maintenance.capacity.check import capacity_check_start
 from maintenance.cleanup.execute import cleanup_plan_execute
 from maintenance.cleanup.plan import cleanup_plan_create
+from maintenance.cleanup.restore import cleanup_restore_all, cleanup_restore_run, restorable
 from maintenance.cleanup.resume import cleanup_plan_resume
 from maintenance.forms import ExecuteForm, PlanForm, ReaperForm, ResumeForm
 from maintenance.models import TaskKind, TaskState
+from maintenance.reap_listed import reap_offer, reaper_reap_listed
 from mlopsadmin import policy
 from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.formatting import human_bytes
-from mlopsadmin.core.htmx import stop_polling_and_refresh
+from mlopsadmin.core.htmx import redirect_after_post, stop_polling_and_refresh
 from mlopsadmin.policy import Action
 
 
@@ -76,11 +79,9 @@ def task_detail(request: HttpRequest, task_run_id: int) -> HttpResponse:
     run = selectors.task_run_get(task_run_id=task_run_id)
     if run is None:
         raise Http404("No such task run.")
-    return render(
-        request,
-        "maintenance/task.html",
-        {"title": f"Task #{run.pk}", "nav_key": "maintenance", "run": run, "plan": selectors.plan_for_task(run)},
-    )
+    context = {"title": f"Task #{run.pk}", "nav_key": "maintenance", "run": run, "plan": selectors.plan_for_task(run)}
+    context.update(reap_offer(run, may_reap=policy.can(request.user, Action.MAINTENANCE_RUN)))
+    return render(request, "maintenance/task.html", context)
 
 
 @require_GET
@@ -140,6 +141,9 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
         "execute_form": ExecuteForm(),
         "estimated": human_bytes(plan.estimated_bytes),
         "purge_available": bool(settings.MLFLOW_BACKEND_STORE_URI),
+        "can_restore": policy.can(request.user, Action.CLEANUP_RESTORE),
+        "restorable": restorable(plan).count(),
+        "restore_task": selectors.plan_restore_task(plan),
     }
     return render(request, "maintenance/plan.html", context)
 
@@ -186,3 +190,25 @@ def capacity_start(request: HttpRequest) -> HttpResponse:
     _require_run(request)
     run = capacity_check_start(actor=request.user)
     return _to_task(request, run.pk, "Capacity check started.")
+
+
+@require_POST
+def reap_listed(request: HttpRequest, task_run_id: int) -> HttpResponse:
+    """ "Reap these now" on a dry run's page: a task reaps exactly the runs it listed, re-checked."""
+    run = reaper_reap_listed(actor=request.user, dry_run_id=task_run_id)
+    return _to_task(request, run.pk, f"Reaping the runs dry run #{task_run_id} listed (each is checked again first).")
+
+
+@require_POST
+def plan_restore(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """ "Restore all": a task restores every run the plan deleted that is not back yet."""
+    run = cleanup_restore_all(actor=request.user, plan_id=plan_id)
+    return _to_task(request, run.pk, f"Restoring the runs cleanup plan #{plan_id} deleted.")
+
+
+@require_POST
+def plan_restore_run(request: HttpRequest, plan_id: int, run_id: str) -> HttpResponse:
+    """Restore one run of the plan now; a refusal (purged, already back) is shown in the row's form."""
+    item = cleanup_restore_run(actor=request.user, plan_id=plan_id, run_id=run_id)
+    messages.success(request, f"Run {item.run_id}: {item.restore_reason}.")
+    return redirect_after_post(request, reverse("maintenance:plan", args=[plan_id]))

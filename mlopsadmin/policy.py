@@ -47,6 +47,7 @@ class Action(StrEnum):
     GATE_OVERRIDE = "gate.override"
     # maintenance and checklists
     MAINTENANCE_RUN = "maintenance.run"
+    CLEANUP_RESTORE = "cleanup.restore"  # bring back runs a cleanup soft-deleted: who may run cleanup
     CHECKLIST_TICK = "checklist.tick"
     CHECKLIST_SIGN_OFF = "checklist.sign_off"
     CHECKLIST_EDIT = "checklist.edit"
@@ -81,6 +82,7 @@ MEMBER_OF_TEAM_ACTIONS = {
 }
 OPERATOR_ACTIONS = {
     Action.MAINTENANCE_RUN,
+    Action.CLEANUP_RESTORE,
     Action.CHECKLIST_TICK,
     Action.CHECKLIST_SIGN_OFF,
     Action.CATALOG_SYNC,

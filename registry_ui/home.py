@@ -77,7 +77,8 @@ def waiting_for_my_decision(user: Any) -> MySection:
 
 
 def my_team_models(user: Any) -> MySection:
-    """Registered models owned by the user's teams, each with its @champion (or that it has none)."""
+    """Registered models owned by the user's teams, most recently changed first, each with its @champion
+    (or that it has none)."""
     teams = list(Team.objects.filter(pk__in=policy.member_team_ids(user)).order_by("name"))
     section = MySection(
         key="my-models",
@@ -103,7 +104,7 @@ def my_team_models(user: Any) -> MySection:
     except mlf.MlflowError as exc:
         section.error = f"MLflow did not answer: {exc}"[:200]
         return section
-    owned.sort(key=lambda m: m.name.lower())
+    owned.sort(key=lambda m: (-(m.last_updated_timestamp or 0), m.name.lower()))  # recently changed first
     section.count = len(owned)
     for model in owned[:MY_ITEMS]:
         champion = model.aliases.get("champion")

@@ -30,6 +30,12 @@ A = policy.Action
         ("lead_fraud", A.APPROVAL_DECIDE, "fraud", True),
         ("lead_fraud", A.CONVENTION_EDIT, None, False),
         ("member_search", A.AUDIT_VIEW, None, False),
+        ("auditor", A.COMPARE, None, True),  # comparing versions or runs is reading
+        ("outsider", A.COMPARE, None, True),
+        ("operator", A.CLEANUP_RESTORE, None, True),  # who may run cleanup may restore what it deleted
+        ("admin", A.CLEANUP_RESTORE, None, True),
+        ("lead_search", A.CLEANUP_RESTORE, None, False),
+        ("auditor", A.CLEANUP_RESTORE, None, False),
     ],
 )
 def test_policy_matrix(personas: dict, username: str, action: policy.Action, team: str | None, allowed: bool) -> None:

@@ -264,6 +264,7 @@ class DomainErrorMiddleware:
         if getattr(request, "htmx", False):
             response["HX-Retarget"] = "#messages"
             response["HX-Reswap"] = "innerHTML"
+            response["HX-Push-Url"] = "false"  # a refused (boosted) form stays on its page and its address
         return response
 
 

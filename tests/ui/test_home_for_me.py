@@ -49,7 +49,7 @@ def test_lead_sees_own_requests_apart_from_decisions_and_the_badge_count(login, 
         f"/registry/models/{own_model.name}/"
     )
     assert models[other.name].detail == "no @champion" and models[other.name].level == "warning"
-    assert "bert-search-ranking-2026" in models or sections["my-models"].count > len(models)
+    assert sections["my-models"].count >= len(models) >= 2
     actions = sections["my-actions"]
     assert actions.items[0].text == f"approval.request model_version:{other.name}/1"
     assert actions.items[0].url.startswith("/audit/events/")  # ML leads read the audit log
