@@ -113,7 +113,7 @@ def reap_listed_run(run: TaskRun) -> None:
     for outcome in (ReapOutcome.REAPED, ReapOutcome.SKIPPED, ReapOutcome.FAILED):
         counts[outcome] = items.filter(outcome=outcome, reap_task=run).count()  # finished before a retry
     task_run_progress(run, done=_done_count(counts), total=counts["listed"], counts=counts)
-    context = {"names": {}, "teams": all_teams(), "store_uri": reaper.activity_store()}
+    context = {"names": {}, "teams": all_teams(), "store_uri": reaper.readable_backend_store()}
     report: list[dict[str, Any]] = []
     todo = items.filter(outcome__in=[ReapOutcome.PENDING, ReapOutcome.CLAIMED]).order_by("id")
     for item_id in list(todo.values_list("id", flat=True)):

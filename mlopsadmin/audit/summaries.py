@@ -146,6 +146,21 @@ def _run_reap(event: Any) -> str:
     return text
 
 
+def _run_restore(event: Any) -> str:
+    where = _dict(event.after).get("experiment_id")
+    return f"run restored (deleted → active){f' in experiment {where}' if where else ''}"
+
+
+def _cleanup_restore(event: Any) -> str:
+    before = _dict(event.before)
+    return f"plan #{before.get('plan_id', '?')}: restore {before.get('deleted', '?')} deleted runs"
+
+
+def _reap_listed(event: Any) -> str:
+    after = _dict(event.after)
+    return f"reap the {after.get('runs', '?')} runs dry run #{after.get('listed_from', '?')} listed"
+
+
 def _config(event: Any) -> str:
     before, after = _dict(event.before), _dict(event.after)
     unit = after.get("unit") or before.get("unit") or event.target_id
@@ -193,6 +208,9 @@ SUMMARIZERS: dict[str, Callable[[Any], str]] = {
     "run.delete": _run_delete,
     "run.purge": _run_delete,
     "run.reap": _run_reap,
+    "run.restore": _run_restore,
+    "cleanup.restore": _cleanup_restore,
+    "reaper.reap_listed": _reap_listed,
     "cleanup.execute": _cleanup_execute,
     "reaper.start": _reaper_start,
     "capacity.alert": _capacity_alert,
