@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from mlopsadmin import policy
 from mlopsadmin.audit.links import target_links
+from mlopsadmin.audit.summaries import event_summary
 from mlopsadmin.core.dashboard import MY_ITEMS, MyItem, MySection
 from mlopsadmin.core.models import AuditEvent
 
@@ -27,9 +28,9 @@ def my_recent_actions(user: Any) -> list[MySection]:
         when = event.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         items.append(
             MyItem(
-                text=f"{event.action} {event.target_kind}:{event.target_id}",
+                text=event_summary(event),  # the audit page's summary line ("approval requested for m v3")
                 url=url,
-                detail=when + ("" if event.outcome == "ok" else f" · {event.outcome}"),
+                detail=f"{event.action} · {when}" + ("" if event.outcome == "ok" else f" · {event.outcome}"),
                 level="" if event.outcome == "ok" else "warning",
             )
         )

@@ -36,14 +36,15 @@ def store() -> str:
 
 
 @pytest.fixture
-def executed(personas, make_experiment):  # type: ignore[no-untyped-def]
+def executed(personas, make_experiment, tmp_path):  # type: ignore[no-untyped-def]
     """execute(n, purge=False): a new experiment with n old FAILED runs, planned and executed in this
     process; returns (plan, run ids, experiment id)."""
 
     made: list[str] = []
 
     def _execute(n: int = 3, *, purge: bool = False) -> tuple[CleanupPlan, list[str], str]:
-        experiment_id, name = make_experiment(f"restore-{len(made)}")
+        artifacts = (tmp_path / f"artifacts-{len(made)}").as_uri()  # purged without any artifact server
+        experiment_id, name = make_experiment(f"restore-{len(made)}", artifact_location=artifacts)
         made.append(experiment_id)
         runs = [make_run(experiment_id, status="FAILED", name=f"old-{i}") for i in range(n)]
         plan = cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=name)

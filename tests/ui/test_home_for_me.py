@@ -51,7 +51,8 @@ def test_lead_sees_own_requests_apart_from_decisions_and_the_badge_count(login, 
     assert models[other.name].detail == "no @champion" and models[other.name].level == "warning"
     assert sections["my-models"].count >= len(models) >= 2
     actions = sections["my-actions"]
-    assert actions.items[0].text == f"approval.request model_version:{other.name}/1"
+    assert actions.items[0].text == f"approval requested for {other.name} v1"  # the audit page's summary line
+    assert actions.items[0].detail.startswith("approval.request · ")
     assert actions.items[0].url.startswith("/audit/events/")  # ML leads read the audit log
     assert actions.more_url == "/audit/?actor=lead_search"
 

@@ -68,8 +68,11 @@ def test_reap_these_now_from_the_dry_run_page(browser_login, live_server, person
     assert page.locator("#reap-listed").count() == 0 and "already reaped by task" in page.inner_text("main")
 
 
-def test_restore_per_run_and_all_from_the_plan_page(browser_login, live_server, personas, make_experiment, shoot):  # type: ignore[no-untyped-def]
-    experiment_id, name = make_experiment("restore-browser")
+def test_restore_per_run_and_all_from_the_plan_page(  # type: ignore[no-untyped-def]
+    browser_login, live_server, personas, make_experiment, shoot, tmp_path
+):
+    # artifacts in a folder of the test's own: the purge below deletes them without any artifact server
+    experiment_id, name = make_experiment("restore-browser", artifact_location=(tmp_path / "artifacts").as_uri())
     runs = [make_run(experiment_id, status="FAILED", name=f"old-{i}") for i in range(3)]
     plan = cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=name)
     run_here(plan.plan_task)
