@@ -36,6 +36,12 @@ class ApprovalRequest(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    unconfirmed = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="An approval whose MLflow outcome was unknown (MLflow not readable after a failed tag write): "
+        "decider_id, tags, before, comment, at. Resolved from what MLflow shows (approvals/unconfirmed.py).",
+    )
 
     class Meta:
         ordering = ["created_at", "id"]

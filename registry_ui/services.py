@@ -18,6 +18,7 @@ from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui import validation
 from registry_ui.approvals.selectors import APPROVAL_TAGS
 from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
+from registry_ui.tag_writes import version_tags_write
 
 logger = logging.getLogger(__name__)
 
@@ -60,24 +61,20 @@ def version_tag_set(*, actor: Any, model_name: str, version: str | int, key: str
     if before == (value or None):
         return before
     target = f"{model_name}/{version}"
-    try:
-        if value:
-            mlf.set_model_version_tag(model_name, version, key, value)
-        else:
-            mlf.delete_model_version_tag(model_name, version, key)
-    except mlf.MlflowError as exc:
-        audit_record(
-            actor=actor,
-            action="model_version.tag_set",
-            target_kind="model_version",
-            target_id=target,
-            team=team.name if team else "",
-            before={key: before},
-            after={key: value or None},
-            outcome="failed",
-            reason=str(exc),
+    wanted = {key: value or None}
+    written = version_tags_write(model_name, version, wanted)
+    note, outcome, shown = "", "ok", value or None
+    if written.error is not None:  # refused, timed out or answer lost: MLflow read back says what happened
+        shown = None if written.observed is None else written.observed.get(key)
+        outcome = "unknown" if written.observed is None else ("ok" if shown == (value or None) else "failed")
+        note = (
+            f"MLflow's answer: {written.error}; read back: "
+            + {
+                "unknown": "MLflow could not be read, the outcome is unknown",
+                "ok": "the change is in MLflow",
+                "failed": "MLflow shows the tag unchanged",
+            }[outcome]
         )
-        raise
     audit_record(
         actor=actor,
         action="model_version.tag_set",
@@ -85,8 +82,12 @@ def version_tag_set(*, actor: Any, model_name: str, version: str | int, key: str
         target_id=target,
         team=team.name if team else "",
         before={key: before},
-        after={key: value or None},
+        after={key: shown if outcome == "failed" else value or None},
+        outcome=outcome,
+        reason=note,
     )
+    if outcome != "ok" and written.error is not None:
+        raise written.error
     return value or None
 
 

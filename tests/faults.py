@@ -28,7 +28,9 @@ class FaultProxy:
     """Forwards every request to `upstream`. `write_delay` seconds pass before each write is forwarded
     (a slow server); after `freeze_after_writes` writes were forwarded, the proxy freezes: the response of
     that write and every later request wait until `thaw()` (a server stopped right after a commit).
-    `write_path`: only writes whose path contains it are slowed and counted (e.g. "/runs/delete")."""
+    `write_path`: only writes whose path contains it are slowed and counted (e.g. "/runs/delete").
+    `drop_after_writes`: from that counted write on, each one is applied by MLflow and then its connection is
+    closed without an answer (a response lost after the commit); other requests are answered normally."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
@@ -37,6 +39,7 @@ class FaultProxy:
         self.fail_with: int | None = None  # answer every request with this status (MLflow's own error) ...
         self.fail_body = b"Internal Server Error"  # ... and this body: e.g. a proxy's HTML error or login page
         self.write_path = ""
+        self.drop_after_writes: int | None = None
         self.writes = 0
         self.frozen = False
         self._thawed = threading.Event()
@@ -82,6 +85,10 @@ class FaultProxy:
                         proxy.writes += 1
                         if proxy.freeze_after_writes is not None and proxy.writes >= proxy.freeze_after_writes:
                             proxy.frozen = True
+                        drop = proxy.drop_after_writes is not None and proxy.writes >= proxy.drop_after_writes
+                    if drop:  # committed; the caller never hears
+                        self.close_connection = True
+                        return
                     proxy._wait_if_frozen()  # the write is committed; its answer is lost while frozen
                 with contextlib.suppress(OSError):  # the caller may have given up meanwhile
                     self.send_response(upstream.status_code)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui.approvals.unconfirmed import approvals_unconfirmed_resolve
 from registry_ui.models import ApprovalRequest, ApprovalState, ImportedApproval
 from registry_ui.selectors import existing_model_name
 
@@ -63,10 +64,13 @@ def approval_tags(tags: Mapping[str, str]) -> tuple[str, str]:
 
 
 def _written_by_mlopsadmin(name: str, version: str, approved_by: str) -> bool:
-    """The tags come from an approval decided here (same approver): nothing to import."""
-    return ApprovalRequest.objects.filter(
-        model_name=name, version=version, state=ApprovalState.APPROVED, decided_by__username=approved_by
-    ).exists()
+    """The tags come from an approval decided here (same approver), or from one whose outcome is still
+    unknown (approvals/unconfirmed.py resolves it): nothing to import."""
+    mine = ApprovalRequest.objects.filter(model_name=name, version=version, decided_by__username=approved_by)
+    unconfirmed = ApprovalRequest.objects.filter(
+        model_name=name, version=version, state=ApprovalState.PENDING, unconfirmed__isnull=False
+    )
+    return mine.filter(state=ApprovalState.APPROVED).exists() or unconfirmed.exists()
 
 
 def _import_one(version: mlf.ModelVersion, report: ImportReport) -> None:
@@ -119,6 +123,7 @@ def approvals_import(*, model_name: str | None = None) -> ImportReport:
     report = ImportReport()
     if model_name is not None:
         model_name = existing_model_name(model_name)
+    approvals_unconfirmed_resolve(model_name=model_name)  # our own unknown outcomes first: never "outside"
     versions = mlf.iter_model_versions(name=model_name) if model_name else mlf.iter_model_versions()
     for version in versions:
         report.versions_read += 1

@@ -27,8 +27,10 @@ from mlopsadmin.lib import mlflow_client as mlf
 from notifications import events as notification_events
 from registry_ui import validation
 from registry_ui.approvals import selectors
+from registry_ui.approvals.unconfirmed import approve_outcome_event
 from registry_ui.models import ApprovalRequest, ApprovalState
 from registry_ui.services import live_version
+from registry_ui.tag_writes import differing, version_tags_read, version_tags_write
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +126,12 @@ def approval_request_withdraw(*, actor: Any, request_id: int, comment: str = "")
         before = _snapshot(req)
         now = timezone.now()
         updated = ApprovalRequest.objects.filter(pk=req.pk, state=ApprovalState.PENDING).update(
-            state=ApprovalState.WITHDRAWN, decided_by=actor, decided_at=now, decision_comment=comment, updated_at=now
+            state=ApprovalState.WITHDRAWN,
+            decided_by=actor,
+            decided_at=now,
+            decision_comment=comment,
+            updated_at=now,
+            unconfirmed=None,
         )
         if updated != 1:
             raise Conflict(f"Request #{req.pk} changed meanwhile; nothing was changed.")
@@ -143,61 +150,61 @@ def approval_request_withdraw(*, actor: Any, request_id: int, comment: str = "")
     return req
 
 
-def _tags_read_back(model_name: str, version: str) -> dict[str, str] | None:
-    """The version's tags as MLflow shows them now; None when MLflow cannot be read."""
-    try:
-        return dict(mlf.get_model_version(model_name, version).tags)
-    except mlf.MlflowError as exc:
-        logger.warning("read-back of the tags of %s/%s failed: %s", model_name, version, exc)
-        return None
+def _restore_tags(model_name: str, version: str, before: dict[str, str], keys: list[str]) -> dict[str, str] | None:
+    """Put `keys` back as they were in `before` (absent: deleted), then read the version's tags back: what
+    MLflow shows now, or None when it cannot be read."""
+    back: dict[str, str | None] = {key: before.get(key) for key in keys}
+    result = version_tags_write(model_name, version, back)
+    return result.observed if result.error else version_tags_read(model_name, version)
 
 
-def _restore_tags(model_name: str, version: str, before: dict[str, str], written: list[str]) -> list[str]:
-    """Put tags written by a failed approval back as they were, then read MLflow back (a restore whose
-    answer was lost may be applied, one that answered may not be): returns the keys MLflow does not show
-    as before (all of `written` when it cannot be read back)."""
-    for key in written:
-        try:
-            if key in before:
-                mlf.set_model_version_tag(model_name, version, key, before[key])
-            else:
-                mlf.delete_model_version_tag(model_name, version, key)
-        except mlf.MlflowNotFound:
-            pass  # deleting a tag MLflow does not have: as before
-        except mlf.MlflowError as exc:
-            logger.error("could not restore tag %s on %s/%s: %s", key, model_name, version, exc)
-    shown = _tags_read_back(model_name, version)
-    return list(written) if shown is None else [key for key in written if shown.get(key) != before.get(key)]
+def _write_approval_tags(model_name: str, version: str, tags: dict[str, str], before: dict[str, str]) -> str:
+    """Write the approval tags. After a failed or timed-out write MLflow is read back, and what it shows
+    decides: every tag there → the approval stands (returns a note saying the answer was lost); otherwise the
+    tags that did land are put back and read back again, and ApprovalWriteFailed says what MLflow shows
+    (outcome failed or partial), or that the outcome is unknown when MLflow cannot be read (nothing more is
+    sent blind; approvals/unconfirmed.py resolves it once MLflow answers). Returns "" when all answered."""
+    result = version_tags_write(model_name, version, tags)
+    if result.error is None:
+        return ""
+    if result.observed is not None and not differing(tags, result.observed):
+        return f"MLflow's answer was lost ({str(result.error)[:200]}); read back: the approval tags are in MLflow"
+    landed = [] if result.observed is None else [k for k in tags if result.observed.get(k) != before.get(k)]
+    observed = _restore_tags(model_name, version, before, landed) if landed else result.observed
+    raise _write_failed(model_name, version, result.error, tags, before, observed)
 
 
-def _write_approval_tags(model_name: str, version: str, tags: dict[str, str], before: dict[str, str]) -> list[str]:
-    """Write the tags in order; on failure restore what was written and raise ApprovalWriteFailed. A write
-    that failed or timed out may still be applied by MLflow (its answer was lost), so the failing key is put
-    back too (read-back decides what is left): a stale approval tag would otherwise be imported later as an
-    approval made outside mlopsadmin."""
-    written: list[str] = []
-    attempted: list[str] = []
-    try:
-        for key, value in tags.items():
-            attempted.append(key)
-            mlf.set_model_version_tag(model_name, version, key, value)
-            written.append(key)
-    except mlf.MlflowError as exc:
-        left = _restore_tags(model_name, version, before, attempted)
-        error = ApprovalWriteFailed(
-            f"MLflow failed while writing the approval of {model_name}/{version} ({exc}). The approval was NOT "
-            "recorded"
-            + (
-                f"; tags {', '.join(left)} may remain in MLflow and need a manual check."
-                if left
-                else "; read back, MLflow shows the version as before. "
-                + ("Try again." if exc.retryable else "Retrying will not help until this is fixed in MLflow.")
-            )
+def _write_failed(
+    model_name: str,
+    version: str,
+    exc: mlf.MlflowError,
+    tags: dict[str, str],
+    before: dict[str, str],
+    observed: dict[str, str] | None,
+) -> ApprovalWriteFailed:
+    """The refusal of an approval whose tags MLflow did not (all) take, saying what MLflow shows."""
+    head = f"MLflow failed while writing the approval of {model_name}/{version} ({exc}). The approval was NOT recorded"
+    if observed is None:
+        outcome, left = "unknown", list(tags)
+        tail = (
+            "; its outcome is unknown: MLflow could not be read back. The request stays pending and is resolved from "
+            "what MLflow shows as soon as it answers; approving again is safe."
         )
-        error.status = 503 if exc.retryable else 502
-        error.leftover = left  # type: ignore[attr-defined]
-        raise error from exc
-    return written
+    else:
+        left = [key for key in tags if observed.get(key) != before.get(key)]
+        outcome = "partial" if left else "failed"
+        tail = (
+            f"; read back: tags {', '.join(left)} are still in MLflow and need a manual check."
+            if left
+            else "; read back: MLflow shows the version as before. "
+            + ("Try again." if exc.retryable else "Retrying will not help until this is fixed in MLflow.")
+        )
+    error = ApprovalWriteFailed(head + tail)
+    error.status = 503 if exc.retryable or observed is None else 502
+    error.outcome = outcome  # type: ignore[attr-defined]
+    error.leftover = left  # type: ignore[attr-defined]
+    error.mlflow_tags = None if observed is None else {k: observed[k] for k in tags if k in observed}  # type: ignore[attr-defined]
+    return error
 
 
 def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comment: str = "") -> ApprovalRequest:
@@ -206,6 +213,7 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
     comment = validation.text_field(comment, field="Comment", limit=MAX_COMMENT, required=not approve)
     verb = "approved" if approve else "rejected"
     written: list[str] = []
+    pending_write: dict[str, Any] = {"tags": {}, "before": {}}
     target = team_key = ""
     try:
         with transaction.atomic():
@@ -224,14 +232,18 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
             before_tags = {k: version.tags[k] for k in selectors.APPROVAL_TAGS if k in version.tags}
             now = timezone.now()
             tags = {"approved_by": actor.get_username(), "approval_date": now.date().isoformat()}
+            note = ""
             if approve:
-                written = _write_approval_tags(req.model_name, req.version, tags, version.tags)
+                pending_write = {"tags": tags, "before": before_tags}
+                note = _write_approval_tags(req.model_name, req.version, tags, version.tags)
+                written = list(tags)
             updated = ApprovalRequest.objects.filter(pk=req.pk, state=ApprovalState.PENDING).update(
                 state=ApprovalState.APPROVED if approve else ApprovalState.REJECTED,
                 decided_by=actor,
                 decided_at=now,
                 decision_comment=comment,
                 updated_at=now,
+                unconfirmed=None,
             )
             if updated != 1:  # decided meanwhile (SQLite has no row locks): undo our MLflow write
                 raise Conflict(f"Request #{req.pk} was decided by someone else meanwhile; nothing was changed.")
@@ -249,20 +261,10 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
                     # tags recorded before (by hand, or an imported approval) that this approval replaced
                     "overwritten": {k: v for k, v in before_tags.items() if approve and tags.get(k) != v},
                 },
-                reason=comment,
+                reason=comment + (f" | {note}" if comment and note else note),
             )
     except ApprovalWriteFailed as exc:
-        left = getattr(exc, "leftover", [])
-        audit_record(
-            actor=actor,
-            action=f"approval.{'approve' if approve else 'reject'}",
-            target_kind="model_version",
-            target_id=target,
-            team=team_key,
-            reason=str(exc),
-            outcome="partial" if left else "failed",
-            after={"mlflow_tags_left": left},
-        )
+        _record_write_failed(exc, actor=actor, request_id=request_id, target=target, team_key=team_key, **pending_write)
         raise
     except mlf.MlflowError as exc:  # MLflow failed before anything was written: nothing recorded locally
         audit_record(
@@ -276,23 +278,42 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
         )
         raise
     except BaseException:
-        if written:  # MLflow has the tags but the local record failed: put MLflow back
+        if written:  # MLflow has the tags but the local record failed: put MLflow back, read back what is left
             target_model, target_version = target.rsplit("/", 1)
-            left = _restore_tags(target_model, target_version, before=before_tags, written=written)
+            observed = _restore_tags(target_model, target_version, before_tags, written)
+            left = written if observed is None else [k for k in written if observed.get(k) != before_tags.get(k)]
             if left:
-                audit_record(
-                    actor=actor,
-                    action="approval.approve",
-                    target_kind="model_version",
-                    target_id=target,
-                    team=team_key,
-                    outcome="partial",
-                    reason="local record failed after MLflow write",
-                    after={"mlflow_tags_left": left},
-                )
+                after = {"mlflow_tags_left": left}
+                reason = "local record failed after MLflow write"
+                approve_outcome_event(actor, target, team_key, outcome="partial", reason=reason, after=after)
         raise
     notification_events.approval_decided(req, actor=actor)
     return req
+
+
+def _record_write_failed(
+    exc: ApprovalWriteFailed,
+    *,
+    actor: Any,
+    request_id: int,
+    target: str,
+    team_key: str,
+    tags: dict[str, str],
+    before: dict[str, str],
+) -> None:
+    """The audit event of an approval MLflow did not (all) take, with what MLflow showed when read back. An
+    unknown outcome also marks the request, so that approvals/unconfirmed.py resolves it from MLflow later."""
+    outcome = getattr(exc, "outcome", "failed")
+    with transaction.atomic():
+        if outcome == "unknown":
+            marker = {"decider_id": actor.pk, "tags": tags, "before": before, "at": timezone.now().isoformat()}
+            ApprovalRequest.objects.filter(pk=request_id, state=ApprovalState.PENDING).update(unconfirmed=marker)
+        after = {
+            "planned_tags": tags,
+            "mlflow_tags": getattr(exc, "mlflow_tags", None),
+            "mlflow_tags_left": getattr(exc, "leftover", []),
+        }
+        approve_outcome_event(actor, target, team_key, outcome=outcome, reason=str(exc), after=after)
 
 
 def approval_request_approve(*, actor: Any, request_id: int, comment: str = "") -> ApprovalRequest:

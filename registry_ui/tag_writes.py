@@ -1,0 +1,66 @@
+"""Version tag writes whose outcome is read back from MLflow (issue 14: read-back is the truth).
+
+A tag write that fails or times out may still have been applied (the answer was lost after MLflow committed
+it, or it is applied later from the socket backlog). So a failed write is never recorded as "not applied" from
+the exception alone: the version's tags are read back and the outcome is what MLflow shows. When MLflow cannot
+be read back the outcome is unknown (None), and nothing more is sent blind. Used by the approval workflow and
+the metadata tag editor; alias changes read their rollback tags back the same way (promotion/recording.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mlopsadmin.lib import mlflow_client as mlf
+
+logger = logging.getLogger(__name__)
+
+TagChanges = Mapping[str, str | None]  # key → the value wanted (None: the tag is deleted)
+
+
+@dataclass(frozen=True)
+class TagWrite:
+    """What a write of tag changes ended with: `error` is the failed write's error (None when every write
+    answered); `observed` the version's tags read back after a failure (None: not read, or unreadable)."""
+
+    error: mlf.MlflowError | None = None
+    observed: dict[str, str] | None = None
+
+    @property
+    def unknown(self) -> bool:
+        """A write failed and MLflow could not be read back: nobody knows what it shows."""
+        return self.error is not None and self.observed is None
+
+
+def version_tags_read(model_name: str, version: str) -> dict[str, str] | None:
+    """The version's tags as MLflow shows them now; None when MLflow cannot be read."""
+    try:
+        return dict(mlf.get_model_version(model_name, version).tags)
+    except mlf.MlflowError as exc:
+        logger.warning("read-back of the tags of %s/%s failed: %s", model_name, version, exc)
+        return None
+
+
+def version_tags_write(model_name: str, version: str, changes: TagChanges) -> TagWrite:
+    """Write `changes` in order (set, or delete for None). At the first failure (refused, timed out, answer
+    lost) stop and read the version's tags back. MLflow errors are returned, never raised."""
+    for key, value in changes.items():
+        try:
+            if value is None:
+                mlf.delete_model_version_tag(model_name, version, key)
+            else:
+                mlf.set_model_version_tag(model_name, version, key, value)
+        except mlf.MlflowNotFound as exc:
+            if value is not None:
+                return TagWrite(error=exc, observed=version_tags_read(model_name, version))
+            # deleting a tag that is not there: it is as wanted
+        except mlf.MlflowError as exc:
+            logger.warning("tag %s of %s/%s not confirmed: %s", key, model_name, version, exc)
+            return TagWrite(error=exc, observed=version_tags_read(model_name, version))
+    return TagWrite()
+
+
+def differing(changes: TagChanges, observed: Mapping[str, str]) -> list[str]:
+    """The keys of `changes` whose value MLflow does not show (in the order of `changes`)."""
+    return [key for key, value in changes.items() if observed.get(key) != value]
