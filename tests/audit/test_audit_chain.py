@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from django.urls import reverse
 
 from mlopsadmin.audit.services import DIGEST_FIELDS, GENESIS_HASH, audit_verify_chain, digest_values
 from mlopsadmin.core.models import AuditEvent
+from mlopsadmin.lib import s3
 
 from .conftest import record
 from .test_audit_verify import tamper
@@ -25,11 +27,42 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def checkpoint_file(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    settings.AUDIT_CHECKPOINT_PATH = str(tmp_path / "audit-head.json")
+class S3Checkpoint:
+    """The checkpoint as an object on the test S3 server (tests/servers.py): read like the file, and the
+    environment a separate process needs to reach it."""
+
+    def __init__(self, uri: str, endpoint: str) -> None:
+        self.uri = uri
+        self.env = {"S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+    def read_text(self) -> str:
+        text = s3.get_text(self.uri)
+        assert text is not None, f"no checkpoint at {self.uri}"
+        return text
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+def _use_s3(settings, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+    """This test's S3 settings: the test S3 server (set through pytest-django's `settings`, restored after)."""
+    settings.S3_ENDPOINT_URL, settings.S3_REGION = endpoint, "us-east-1"
+    settings.S3_ACCESS_KEY_ID = settings.S3_SECRET_ACCESS_KEY = "testing"
+
+
+@pytest.fixture(params=["file", "s3"])
+def checkpoint_file(request, settings, tmp_path: Path) -> Path | S3Checkpoint:  # type: ignore[no-untyped-def]
+    """AUDIT_CHECKPOINT_PATH as a file, and as s3://bucket/key on the test S3 server (moto)."""
     settings.AUDIT_CHECKPOINT_EVERY = 1
-    return Path(settings.AUDIT_CHECKPOINT_PATH)
+    if request.param == "file":
+        settings.AUDIT_CHECKPOINT_PATH = str(tmp_path / "audit-head.json")
+        return Path(settings.AUDIT_CHECKPOINT_PATH)
+    endpoint = request.getfixturevalue("s3_server")
+    _use_s3(settings, endpoint)
+    bucket = f"audit-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(bucket)
+    settings.AUDIT_CHECKPOINT_PATH = f"s3://{bucket}/mlopsadmin/audit-head.json"
+    return S3Checkpoint(settings.AUDIT_CHECKPOINT_PATH, endpoint)
 
 
 def events(count: int) -> list[AuditEvent]:
@@ -134,6 +167,7 @@ def test_an_export_verifies_offline_and_a_changed_line_is_found(
         "DATABASE_URL": "postgres://nobody@127.0.0.1:1/no_such_database",  # offline: no database at all
         "SECRET_KEY": "x" * 50,
         "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEY,
+        **getattr(checkpoint_file, "env", {}),  # an S3 checkpoint: where the offline verifier reads it
     }
     args = [sys.executable, "manage.py", "verify_audit_export", str(export), "--checkpoint", str(checkpoint_file)]
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -162,3 +196,22 @@ def test_start_up_checks_name_a_missing_key_and_checkpoint(settings) -> None:  #
     assert {"mlopsadmin.E010", "mlopsadmin.W006"} <= ids
     settings.AUDIT_HMAC_KEY, settings.AUDIT_CHECKPOINT_PATH = "k" * 32, "/var/lib/audit/head.json"
     assert not {"mlopsadmin.E010", "mlopsadmin.W006"} & {message.id for message in checks.run_checks()}
+
+
+def test_an_unreachable_s3_checkpoint_is_reported_never_taken_as_intact(  # type: ignore[no-untyped-def]
+    settings, s3_server, caplog, django_capture_on_commit_callbacks
+) -> None:
+    """S3 refusing or not answering: verification says it cannot read the checkpoint (not "intact"), and a
+    change that committed is never failed by its checkpoint write (the failure is logged)."""
+    _use_s3(settings, s3_server)
+    settings.AUDIT_CHECKPOINT_EVERY = 1
+    settings.AUDIT_CHECKPOINT_PATH = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/audit-head.json"
+    with django_capture_on_commit_callbacks(execute=True):
+        written = record(action="thing.happened")
+    assert AuditEvent.objects.filter(pk=written.pk).exists()
+    assert "cannot read the audit checkpoint" in caplog.text  # logged; the change itself stands
+    report = audit_verify_chain()
+    assert not report.ok and "cannot read the audit checkpoint" in report.problem
+    settings.S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens: S3 down
+    report = audit_verify_chain()
+    assert not report.ok and "cannot read the audit checkpoint" in report.problem
