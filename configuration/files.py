@@ -244,6 +244,7 @@ def _desired(config: ConfigFile) -> Desired:
     for entry in ENTRIES:
         units[f"schedule:{entry.key}"] = config.schedules.get(entry.key, entry.cron).strip()
     units["notifications"] = {"emails": names(config.notifications.emails)}
+    units["environments"] = {name: spec.model_dump() for name, spec in sorted(config.environments.items())}
     return Desired(units=units, manages=_manages(config, set(units)))
 
 
@@ -267,6 +268,7 @@ def _manages(config: ConfigFile, listed: set[str]) -> Callable[[str], bool]:
         "metrics": "metrics" in present,
         "cleanup": "cleanup" in present,
         "notifications": "notifications" in present,
+        "environments": "environments" in present,
     }
 
     def manages(key: str) -> bool:

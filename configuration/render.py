@@ -114,6 +114,15 @@ def render(units: Units) -> str:
     notifications = _table("Approval and capacity notices; the webhook URL is a secret: NOTIFY_WEBHOOK_URL.")
     notifications.add("emails", _array(units["notifications"]["emails"]))
     doc.add("notifications", notifications)
+    environments = _table(
+        "Environments (kind 'server': own tracking_uri, credentials from the variables username_env/password_env;"
+    )
+    environments.add(tomlkit.comment("kind 'prefix': names with `prefix` in this registry); next = promotion path."))
+    for name, spec in units["environments"].items():
+        environment = tomlkit.inline_table()
+        environment.update({k: v for k, v in spec.items() if v is not None})
+        environments.add(tomlkit.key(name), environment)
+    doc.add("environments", environments)
     return tomlkit.dumps(doc)
 
 

@@ -41,6 +41,7 @@ def check_rules(config: ConfigFile, *, teams: set[str] | None, broken: Broken, r
     _check_teams(config, refuse)
     _check_users(config, teams, refuse)
     _check_rest(config, teams, broken, refuse)
+    _check_environments(config, refuse)
 
 
 def globs_overlap(a: str, b: str) -> bool:
@@ -192,3 +193,33 @@ def _check_rest(config: ConfigFile, teams: set[str] | None, broken: Broken, refu
             validate_email(email)
         except ValidationError:
             refuse(("notifications", "emails"), f"{email!r} is not an email address")
+
+
+def _check_environments(config: ConfigFile, refuse: Refuse) -> None:
+    """Environments (issue 22): a server has an http(s) URI without credentials in it (they come from the
+    variables named by username_env / password_env); a prefix environment has a prefix; `next` names
+    another environment and the promotion paths have no cycle."""
+    envs = config.environments
+    for name, spec in envs.items():
+        where = ("environments", name)
+        if not TEAM_NAME_RE.match(name):
+            refuse(where, "an environment key is 1-64 letters, digits, '-' or '_'")
+        if spec.kind == "server":
+            if not re.match(r"^https?://[^\s]+$", spec.tracking_uri):
+                refuse((*where, "tracking_uri"), "a server environment needs an http(s) tracking_uri")
+            elif "@" in spec.tracking_uri.split("://", 1)[1].split("/", 1)[0]:
+                refuse((*where, "tracking_uri"), "no credentials in the URI: name them in username_env/password_env")
+        elif not spec.prefix.strip():
+            refuse((*where, "prefix"), "a prefix environment needs a prefix such as 'prod.'")
+        if spec.next and spec.next not in envs:
+            refuse((*where, "next"), f"unknown environment {spec.next!r}")
+        if spec.threshold is not None and not spec.metric:
+            refuse((*where, "metric"), "a threshold needs the metric it applies to")
+    for name in envs:
+        seen, current = {name}, envs[name].next
+        while current in envs:
+            if current in seen:
+                refuse(("environments", name, "next"), "the promotion path goes round in a circle")
+                break
+            seen.add(current)
+            current = envs[current].next

@@ -89,6 +89,23 @@ class NotificationSection(Strict):
     emails: list[str] = Field(default_factory=list)
 
 
+class EnvironmentSpec(Strict):
+    """One environment (issue 22): its own tracking server (`tracking_uri`; credentials come from the
+    process environment variables NAMED by username_env / password_env, never from this file), or a name
+    prefix inside the default registry (`prefix`, e.g. "prod."). `next`: the environment a version is
+    promoted to from here (the promotion path). The gate of the TARGET environment applies to a copy."""
+
+    kind: Literal["server", "prefix"]
+    tracking_uri: str = Field("", max_length=1000)
+    username_env: str = Field("", max_length=100, pattern=r"^([A-Z_][A-Z0-9_]*)?$")
+    password_env: str = Field("", max_length=100, pattern=r"^([A-Z_][A-Z0-9_]*)?$")
+    prefix: str = Field("", max_length=64)
+    next: str = Field("", max_length=64)
+    require_approval: bool = False
+    metric: str = Field("", max_length=250)
+    threshold: float | None = None
+
+
 class ConfigFile(Strict):
     """Top-level sections. A section present in the file is the whole truth for what it holds; a section
     left out is left as it is (see docs/configuration.md)."""
@@ -104,3 +121,4 @@ class ConfigFile(Strict):
     cleanup: CleanupSection = Field(default_factory=CleanupSection)
     schedules: dict[str, str] = Field(default_factory=dict)
     notifications: NotificationSection = Field(default_factory=NotificationSection)
+    environments: dict[str, EnvironmentSpec] = Field(default_factory=dict)

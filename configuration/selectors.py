@@ -106,6 +106,12 @@ def notification_targets() -> dict[str, Any]:
     return {**notification_builtin_default(), **(stored("notifications") or {})}
 
 
+def environments() -> dict[str, dict[str, Any]]:
+    """The configured environments (issue 22): name -> EnvironmentSpec fields (configuration.schema);
+    {} when none are configured."""
+    return dict(stored("environments") or {})
+
+
 def schedule_overrides() -> dict[str, str]:
     """Stored cron overrides by schedule entry key ('reaper' → '5 * * * *' or 'off')."""
     rows = ConfigSetting.objects.filter(key__startswith="schedule:").values_list("key", "value")

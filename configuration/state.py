@@ -1,8 +1,8 @@
 """The live configuration as "units" (one key per thing a change is audited on) and the writers that
 set one unit. Unit keys: 'team:<name>', 'ownership:<model>', 'user:<username>', 'naming.experiments',
 'naming.models', 'required_run_tags', 'required_version_metadata', 'gate.default', 'gate.team:<team>',
-'gate.model:<model>', 'metrics', 'cleanup', 'schedule:<entry>', 'notifications'. Values are plain JSON, normalised
-(sorted where order carries no meaning) so a file and the database compare equal when they agree."""
+'gate.model:<model>', 'metrics', 'cleanup', 'schedule:<entry>', 'notifications', 'environments'. Values are plain JSON,
+normalised (sorted where order carries no meaning) so a file and the database compare equal when they agree."""
 
 from __future__ import annotations
 
@@ -104,6 +104,7 @@ def live_units() -> Units:
     for entry in ENTRIES:
         units[f"schedule:{entry.key}"] = overrides.get(entry.key, entry.cron)
     units["notifications"] = {"emails": names(selectors.notification_targets()["emails"])}
+    units["environments"] = selectors.environments()
     return units
 
 
@@ -204,5 +205,7 @@ def write_unit(key: str, value: Any, actor_name: str) -> None:
         _setting(key, value, entry.cron, actor_name)
     elif key == "notifications":
         _setting(key, value, {"emails": names(selectors.notification_builtin_default()["emails"])}, actor_name)
+    elif key == "environments":
+        _setting(key, value, {}, actor_name)
     else:  # pragma: no cover - the parser produces only the keys above
         raise ValueError(f"unknown configuration unit {key!r}")

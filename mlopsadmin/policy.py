@@ -45,6 +45,7 @@ class Action(StrEnum):
     ALIAS_CHALLENGER = "alias.challenger"
     ALIAS_PROTECTED = "alias.protected"  # champion / previous-champion: promote, roll back, repair
     GATE_OVERRIDE = "gate.override"
+    ENVIRONMENT_PROMOTE = "environment.promote"  # copy a version to the next environment (issue 22)
     # maintenance and checklists
     MAINTENANCE_RUN = "maintenance.run"
     CLEANUP_RESTORE = "cleanup.restore"  # bring back runs a cleanup soft-deleted: who may run cleanup
@@ -71,6 +72,7 @@ LEAD_OF_TEAM_ACTIONS = {
     Action.APPROVAL_DECIDE,
     Action.ALIAS_PROTECTED,
     Action.MODEL_SETTINGS_EDIT,
+    Action.ENVIRONMENT_PROMOTE,
 }
 # Actions any member of the team with edit rights may do (leads and admins too).
 MEMBER_OF_TEAM_ACTIONS = {

@@ -155,6 +155,7 @@ def _register_routers() -> None:
         ("registry_ui.api", "/"),
         ("registry_ui.approvals.api", "/"),
         ("registry_ui.promotion.api", "/"),
+        ("registry_ui.environments.api", "/"),
         ("maintenance.api", "/"),
         ("checklists.api", "/"),
         ("mlopsadmin.audit.api", "/"),

@@ -72,6 +72,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "config.delete",
     "config.update",
     "convention.update",
+    "environment.promote",
     "experiment.create",
     "experiment.purge",
     "experiment.rename",

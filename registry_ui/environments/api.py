@@ -1,0 +1,80 @@
+"""JSON API for CI pipelines (issue 22): a model's environments side by side, and "copy this version to
+the next environment" with the page's gate, audit and error semantics (422 refused by the target's gate
+with the reasons; 503 copy failed part-way with what was cleaned up and what the target holds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ninja import Field, Router, Schema
+
+from registry_ui import validation
+from registry_ui.environments import selectors, services
+
+router = Router(tags=["environments"])
+
+
+class EnvironmentRowOut(Schema):
+    environment: str
+    kind: str = Field(..., description="server: its own tracking server; prefix: a name prefix in this registry")
+    server: str = Field(..., description="Tracking server URI, without credentials")
+    model: str = Field(..., description="The model's registered name in this environment")
+    next: str = Field(..., description="The environment versions are promoted to from here ('' = end of path)")
+    champion: str | None
+    latest: str | None
+    copied_from: str = Field(..., description="Where @champion was copied from, e.g. 'dev v12'")
+    received: str | None = Field(..., description="Newest version of the previous environment copied here")
+    behind: int | None = Field(..., description="Versions of the previous environment newer than `received`")
+    error: str
+
+
+class PromoteIn(Schema):
+    version: str = Field(..., pattern=validation.VERSION_PATTERN, description="Version in the source environment.")
+
+
+class PromoteOut(Schema):
+    source_environment: str
+    target_environment: str
+    target_model: str
+    target_version: str
+    run_id: str = Field(..., description="The target run holding the copied artifacts ('' within one registry)")
+
+
+class EnvErrorOut(Schema):
+    detail: str | list[Any]
+    error: str | None = None
+    reasons: list[str] | None = None
+    environment: str | None = None
+    step: str | None = None
+    cleaned_up: list[str] | None = None
+    left_in_target: list[str] | None = None
+
+
+@router.get("/environments/models/{name}", response=list[EnvironmentRowOut], summary="A model in every environment")
+def model_environments(request: Any, name: str) -> list[dict[str, Any]]:
+    return selectors.model_environments(name)
+
+
+@router.post(
+    "/environments/{environment}/models/{name}/promote",
+    response={
+        200: PromoteOut,
+        400: EnvErrorOut,
+        401: EnvErrorOut,
+        403: EnvErrorOut,
+        422: EnvErrorOut,
+        502: EnvErrorOut,
+        503: EnvErrorOut,
+    },
+    summary="Copy a version to the next environment (the target environment's gate applies)",
+)
+def promote_to_next(request: Any, environment: str, name: str, body: PromoteIn) -> dict[str, Any]:
+    result = services.promote_to_next(actor=request.user, source_env=environment, model=name, version=body.version)
+    target = services.next_environment(services.environment(environment))
+    return {
+        "source_environment": environment,
+        "target_environment": target.name,
+        "target_model": result.target_model,
+        "target_version": result.target_version,
+        "run_id": result.run_id,
+    }

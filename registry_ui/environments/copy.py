@@ -1,0 +1,140 @@
+"""The mechanics of copying one model version into another environment (issue 22): within one registry
+`copy_model_version` (MLflow's advice, mlflow #10336); across servers the artifacts are downloaded from
+the source to a temporary folder (MLflow's artifact APIs, streamed to disk), uploaded into a run of the
+target's PROMOTION_EXPERIMENT, registered there with the source's tags and description, and lineage tags
+are written on both versions. A failure part-way removes what the copy created in the target (the version,
+the model when the copy created it, the run) and reports what the target holds afterwards (read back)."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlopsadmin.lib.mlflow_environments import EnvironmentHandle
+from mlopsadmin.lib.mlflow_errors import MlflowError
+from registry_ui.environments.config import Environment
+
+PROMOTION_EXPERIMENT = "/mlopsadmin/promotions"
+COPY_ID_TAG = "mlopsadmin.copy_id"
+FROM_TAGS = ("mlopsadmin.copied_from.environment", "mlopsadmin.copied_from.server", "mlopsadmin.copied_from.model")
+FROM_VERSION_TAG, FROM_RUN_TAG = "mlopsadmin.copied_from.version", "mlopsadmin.copied_from.run"
+TO_TAG_PREFIX = "mlopsadmin.copied_to."  # + target environment: "<model> v<version>"
+NOT_COPIED = ("mlopsadmin.copied_", "mlopsadmin.copy_id")  # lineage of earlier copies is not carried on
+
+
+class CopyFailed(Exception):
+    """The copy stopped part-way. `step` says where; `cleanup` what was removed; `left_in_target` the
+    versions tagged with this copy's id that the target still holds (read back; [] = clean)."""
+
+    def __init__(self, message: str, *, step: str, cleanup: list[str], left_in_target: list[str]) -> None:
+        super().__init__(message)
+        self.step, self.cleanup, self.left_in_target = step, cleanup, left_in_target
+
+
+@dataclass
+class CopyResult:
+    target_model: str
+    target_version: str
+    copy_id: str
+    run_id: str = ""
+    lineage: dict[str, str] = field(default_factory=dict)
+
+
+def lineage_tags(source: Environment, source_version: dict[str, Any], copy_id: str) -> dict[str, str]:
+    """The tags a copied version carries about where it came from (no credentials in the server URI)."""
+    return {
+        COPY_ID_TAG: copy_id,
+        FROM_TAGS[0]: source.name,
+        FROM_TAGS[1]: source.display_uri,
+        FROM_TAGS[2]: source_version["name"],
+        FROM_VERSION_TAG: source_version["version"],
+        FROM_RUN_TAG: source_version["run_id"],
+    }
+
+
+def copy_version(source: Environment, target: Environment, base: str, version: str) -> CopyResult:
+    """Copy version `version` of model `base` from `source` to `target`; raises CopyFailed (target left
+    clean or what is left listed) or MlflowError (nothing was created: the source could not be read)."""
+    src, dst = source.handle(), target.handle()
+    src_name, dst_name = source.model_name(base), target.model_name(base)
+    original = src.model_version(src_name, version)
+    copy_id = uuid.uuid4().hex
+    tags = {k: v for k, v in original["tags"].items() if not k.startswith(NOT_COPIED)}
+    tags |= lineage_tags(source, original, copy_id)
+    created_model = False
+    run_id, new_version, step = "", "", "download"
+    try:
+        if src.tracking_uri == dst.tracking_uri:
+            step = "copy_model_version"
+            created_model = dst.ensure_model(dst_name)
+            new_version = dst.copy_version(src_name, version, dst_name)
+            for key, value in tags.items():
+                dst.set_version_tag(dst_name, new_version, key, value)
+            if original["description"]:
+                step = "description"
+                dst.run(
+                    "update_model_version",
+                    lambda c: c.update_model_version(dst_name, new_version, description=original["description"]),
+                )
+        else:
+            with tempfile.TemporaryDirectory(prefix="mlopsadmin-copy-") as tmp:
+                local = src.download_version(src_name, version, Path(tmp) / "download")
+                step = "upload"
+                run_tags = {COPY_ID_TAG: copy_id, "mlopsadmin.copy_of": f"{source.name}:{src_name} v{version}"}
+                run_id = dst.upload_run(
+                    PROMOTION_EXPERIMENT, local, run_name=f"copy {src_name} v{version}", tags=run_tags
+                )
+            step = "register"
+            created_model = dst.ensure_model(dst_name)
+            artifact_uri = dst.run_artifact_uri(run_id, "model")
+            new_version = dst.create_version(
+                dst_name, artifact_uri, run_id, description=original["description"], tags=tags
+            )
+        step = "lineage"
+        src.set_version_tag(src_name, version, TO_TAG_PREFIX + target.name, f"{dst_name} v{new_version}")
+    except MlflowError as exc:
+        cleanup, left = _clean_target(
+            dst, dst_name, copy_id, [new_version] if new_version else [], created_model, run_id
+        )
+        raise CopyFailed(str(exc), step=step, cleanup=cleanup, left_in_target=left) from exc
+    return CopyResult(dst_name, new_version, copy_id, run_id, tags)
+
+
+def _deleter(dst: EnvironmentHandle, name: str, version: str) -> Callable[[], None]:
+    return lambda: dst.delete_version(name, version)
+
+
+def _clean_target(
+    dst: EnvironmentHandle, name: str, copy_id: str, known: list[str], created_model: bool, run_id: str
+) -> tuple[list[str], list[str]]:
+    """Remove what a failed copy created in the target, best effort: every version tagged with this copy's
+    id (a registration that timed out may have been committed) and `known`, the model when the copy
+    created it, the run. Returns (what was removed, versions read back afterwards: [] = clean)."""
+    removed: list[str] = []
+    try:
+        versions = sorted(set(known) | set(dst.versions_tagged(name, COPY_ID_TAG, copy_id)))
+    except MlflowError:
+        versions = known
+    steps: list[tuple[str, Callable[[], None]]] = []
+    for version in versions:
+        steps.append((f"version {name} v{version}", _deleter(dst, name, version)))
+    if created_model:
+        steps.append((f"model {name}", lambda: dst.delete_model(name)))
+    if run_id:
+        steps.append((f"run {run_id}", lambda: dst.delete_run(run_id)))
+    for label, undo in steps:
+        try:
+            undo()
+            removed.append(label)
+        except MlflowError:
+            continue
+    try:
+        left = [v for v in versions if dst.version_exists(name, v)]
+        left += [v for v in dst.versions_tagged(name, COPY_ID_TAG, copy_id) if v not in left]
+    except MlflowError:
+        left = ["unknown: the target could not be read back"]
+    return removed, left

@@ -1,0 +1,135 @@
+"""Copy a version to the next environment as one governed action (issue 22): policy
+(Action.ENVIRONMENT_PROMOTE: an ML lead of the owning team, or an admin), the TARGET environment's gate
+(its metric threshold and approval rule: an approval given for one environment does not approve
+another), the copy (registry_ui.environments.copy) and one audit event, whatever the outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlopsadmin.audit.services import audit_record
+from mlopsadmin.core.errors import DomainError, RuleViolation
+from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
+from mlopsadmin.policy import Action, require_actor
+from registry_ui.approvals.selectors import version_is_approved
+from registry_ui.environments.config import Environment, environment, next_environment
+from registry_ui.environments.copy import CopyFailed, CopyResult, copy_version
+from registry_ui.metric_direction import metric_direction
+from registry_ui.promotion.changes import model_team
+
+AUDIT_ACTION = "environment.promote"
+
+
+def approval_key(target: Environment, base: str) -> str:
+    """The approval request's model name that approves a copy INTO `target`: '<env>:<model there>'.
+    Approvals are per environment: one for 'dev:<m>' or for the model itself never counts for prod."""
+    return f"{target.name}:{target.model_name(base)}"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    target: str
+    passed: bool
+    reasons: list[str]
+
+
+def target_gate(source: Environment, target: Environment, base: str, version: str) -> GateResult:
+    """The gate of `target` for version `version` of `base` as it is in `source`: the metric threshold of
+    the target environment (source run's metric; direction from registry_ui.metric_direction) and its
+    approval rule. Raises MlflowError when the source cannot be read."""
+    reasons: list[str] = []
+    src = source.handle()
+    if target.metric and target.threshold is not None:
+        run_id = src.model_version(source.model_name(base), version)["run_id"]
+        metrics = src.run("get_run", lambda c: dict(c.get_run(run_id).data.metrics)) if run_id else {}
+        value = metrics.get(target.metric)
+        lower = metric_direction(target.metric) == "lower"
+        if value is None:
+            reasons.append(f"metric {target.metric} is not logged on the version's run")
+        elif (value > target.threshold) if lower else (value < target.threshold):
+            reasons.append(
+                f"{target.metric} = {value:g} does not meet {target.name}'s threshold "
+                f"({'≤' if lower else '≥'} {target.threshold:g})"
+            )
+    if target.require_approval and not version_is_approved(model_name=approval_key(target, base), version=version):
+        reasons.append(f"{target.name} requires an approval of v{version} for {target.name} (none approved)")
+    return GateResult(target=target.name, passed=not reasons, reasons=reasons)
+
+
+class GateFailed(RuleViolation):
+    """The target environment's gate refused the copy (HTTP 422, reasons in `extra`)."""
+
+    def __init__(self, gate: GateResult) -> None:
+        self.extra = {"reasons": gate.reasons, "environment": gate.target}
+        super().__init__(f"The gate of {gate.target} refuses: " + "; ".join(gate.reasons))
+
+
+class PromotionCopyFailed(DomainError):
+    """The copy stopped part-way (HTTP 503); what was cleaned up and what the target holds is in `extra`."""
+
+    status = 503
+    title = "The copy did not complete"
+
+    def __init__(self, failure: CopyFailed) -> None:
+        self.extra = {"step": failure.step, "cleaned_up": failure.cleanup, "left_in_target": failure.left_in_target}
+        clean = "the target is clean" if not failure.left_in_target else f"left in target: {failure.left_in_target}"
+        super().__init__(f"The copy failed at step {failure.step} ({failure}); {clean}.")
+
+
+def promote_to_next(*, actor: Any, source_env: str, model: str, version: str) -> CopyResult:
+    """Copy version `version` of model `model` (its name without any environment prefix) from
+    `source_env` to the next environment of its promotion path. Raises PermissionDenied, InvalidInput
+    (unknown environment / end of path), GateFailed, PromotionCopyFailed; MlflowError when the source
+    cannot be read (nothing created). One audit event either way (a failure records what was read back)."""
+    source = environment(source_env)
+    target = next_environment(source)
+    team, team_key = model_team(model)
+    require_actor(actor, Action.ENVIRONMENT_PROMOTE, team=team)
+    version = str(version).strip()
+    target_id = f"{model}/{source.name}→{target.name}"
+    try:
+        gate = target_gate(source, target, model, version)
+    except MlflowNotFound as exc:
+        raise RuleViolation(f"{source.model_name(model)} v{version} does not exist in {source.name}.") from exc
+    before = {"environment": source.name, "model": source.model_name(model), "version": version}
+
+    def record(outcome: str, reason: str, after: dict[str, Any] | None = None) -> None:
+        audit_record(
+            actor=actor,
+            action=AUDIT_ACTION,
+            target_kind="model",
+            target_id=target_id,
+            team=team_key,
+            before=before,
+            after=after,
+            outcome=outcome,
+            reason=reason,
+        )
+
+    if not gate.passed:
+        record("failed", f"refused by the gate of {target.name}", {"environment": target.name, "gate": gate.reasons})
+        raise GateFailed(gate)
+    try:
+        result = copy_version(source, target, model, version)
+    except CopyFailed as failure:
+        after = {
+            "environment": target.name,
+            "step": failure.step,
+            "cleaned_up": failure.cleanup,
+            "left_in_target": failure.left_in_target,
+        }
+        record("failed", str(failure)[:500], after)
+        raise PromotionCopyFailed(failure) from failure
+    except MlflowError:
+        record("failed", "the source could not be read; nothing was created")
+        raise
+    after = {
+        "environment": target.name,
+        "model": result.target_model,
+        "version": result.target_version,
+        "run": result.run_id,
+        "server": target.display_uri,
+    }
+    record("ok", f"copied from {source.name} v{version} → {target.name} v{result.target_version}", after)
+    return result
