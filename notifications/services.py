@@ -31,6 +31,7 @@ from mlopsadmin.task_queue import queued_task
 from notifications import selectors
 from notifications.channels import CHANNELS, DeliveryFailed
 from notifications.models import DeliveryState, ModelWatch, Notification
+from registry_ui import validation
 
 logger = logging.getLogger(__name__)
 
@@ -255,9 +256,7 @@ def model_watch_set(*, actor: Any, model_name: str, watch: bool) -> bool:
     """Start (`watch=True`) or stop watching a model; audited when it changes. Returns whether the
     actor now watches it. Any signed-in user but an auditor (read-only) may watch."""
     policy.require(actor, policy.Action.MODEL_WATCH)
-    model_name = (model_name or "").strip()[:256]
-    if not model_name:
-        raise NotFound("No model name.")
+    model_name = validation.model_name(model_name)  # InvalidInput (400): never another name, cut or trimmed
     with transaction.atomic():
         if watch:
             _, changed = ModelWatch.objects.get_or_create(user=actor, model_name=model_name)

@@ -179,3 +179,13 @@ def test_the_requeue_sweep_leaves_a_row_waiting_for_its_retry_alone(db, settings
     Notification.objects.filter(pk=waiting).update(updated_at=ago, attempts=3)  # its retry is due in 5 min
     Notification.objects.filter(pk=overdue).update(updated_at=ago - timedelta(hours=2), attempts=3)
     assert sorted(notifications_requeue()) == [never, overdue]
+
+
+def test_watching_a_name_that_is_no_model_name_is_refused_and_changes_nothing(login, personas) -> None:  # type: ignore[no-untyped-def]
+    client = login("lead_search")
+    for name in ["x" * 300, "..", "a:b"]:  # never silently another name (cut to 256 characters before)
+        response = client.post(reverse("notifications:watch", args=[name]), {"watch": "on"})
+        assert response.status_code == 400, (name, response.status_code)
+    assert not ModelWatch.objects.exists() and not AuditEvent.objects.filter(action="model.watch").exists()
+    client.post(reverse("notifications:watch", args=[" spaced"]), {"watch": "on"})  # a name MLflow accepts
+    assert list(ModelWatch.objects.values_list("model_name", flat=True)) == [" spaced"]  # as typed, not trimmed
