@@ -28,12 +28,30 @@ def _iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _void_approvals(model_name: str) -> dict[str, list[int] | int]:
+    """Approvals belong to the versions they were given for: the deleted model's requests are withdrawn
+    (pending or decided) and its imported approvals dropped, so its v2's approval never approves the new
+    model's v2. Returns what was voided, for the `model.recreated` event."""
+    from registry_ui.models import ApprovalRequest, ApprovalState, ImportedApproval
+
+    requests = ApprovalRequest.objects.filter(model_name=model_name).exclude(state=ApprovalState.WITHDRAWN)
+    ids = list(requests.order_by("id").values_list("id", flat=True))
+    requests.update(
+        state=ApprovalState.WITHDRAWN,
+        decision_comment="Withdrawn: the registered model was deleted and re-created in MLflow.",
+        updated_at=datetime.now(tz=UTC),
+    )
+    imported, _ = ImportedApproval.objects.filter(model_name=model_name).delete()
+    return {"approvals_voided": ids, "imported_approvals_dropped": imported}
+
+
 def model_recreated(model_name: str, created: int | None) -> bool:
     """Compare MLflow's creation time (`created`, ms; None when MLflow did not say) with the one the known
     alias state was recorded for. True when the model was re-created: then one `recreated` row is added to
     the alias history and one `model.recreated` audit event written, open intents of the deleted model are
-    closed, and the known state is dropped (the caller's next step records the new baseline). A state
-    recorded before creation times were kept just learns it (False). Call under the model's lock."""
+    closed, its approvals voided (`_void_approvals`), and the known state is dropped (the caller's next step
+    records the new baseline). A state recorded before creation times were kept just learns it (False). Call
+    under the model's lock."""
     if created is None:
         return False
     with transaction.atomic():
@@ -47,6 +65,7 @@ def model_recreated(model_name: str, created: int | None) -> bool:
         intents = AliasChangeIntent.objects.filter(model_name=model_name).exclude(status=AliasChangeIntent.CLOSED)
         unresolved = list(intents.values_list("audit_event_id", flat=True))
         intents.update(status=AliasChangeIntent.CLOSED)
+        voided = _void_approvals(model_name)
         AliasEvent.objects.create(
             model_name=model_name,
             alias="",
@@ -65,7 +84,7 @@ def model_recreated(model_name: str, created: int | None) -> bool:
             target_id=model_name,
             team=team.name if team else "",
             before={"aliases": state.aliases, "created": _iso(state.model_created)},
-            after={"created": _iso(created), "unresolved_intents_closed": unresolved},
+            after={"created": _iso(created), "unresolved_intents_closed": unresolved, **voided},
             reason=RECREATED_REASON,
         )
         state.delete()

@@ -108,3 +108,24 @@ def test_webhook_of_a_recreated_model_records_its_first_alias_as_new(make_model,
     _assert_new_history(name, "2")
     first = AliasEvent.objects.get(model_name=name, alias="champion", source=AliasEvent.SOURCE_EXTERNAL)
     assert (first.from_version, first.to_version) == ("", "2")  # the first alias set of the new model
+
+
+def test_approvals_of_a_deleted_model_do_not_approve_the_recreated_models_versions(make_model, personas) -> None:
+    from registry_ui.approvals import services as approvals
+    from registry_ui.approvals.selectors import version_is_approved
+    from registry_ui.promotion.models import GatePolicy
+
+    name, run_ids = _known_model(make_model)
+    GatePolicy.objects.filter(model_name=name).update(require_approval=True)
+    request = approvals.approval_request_create(actor=personas["lead_search"], model_name=name, version="2")
+    approvals.approval_request_approve(actor=personas["lead_search_2"], request_id=request.id)
+    assert version_is_approved(model_name=name, version="2")
+    _recreate(name, run_ids, champion=1)
+
+    with pytest.raises(services.GateFailed) as refused:
+        services.alias_promote(model_name=name, version="2", actor=personas["lead_search"])
+
+    assert "approval" in [rule.rule for rule in refused.value.gate.failures]
+    assert not version_is_approved(model_name=name, version="2")
+    recreated = AuditEvent.objects.get(action="model.recreated", target_id=name)
+    assert recreated.after["approvals_voided"] == [request.id]
