@@ -191,6 +191,7 @@ class PlanItem(models.Model):
 class ReapOutcome(models.TextChoices):
     PENDING = "pending", "Pending"
     CLAIMED = "claimed", "Claimed"
+    REAPING = "reaping", "Terminate sent, not yet recorded"
     REAPED = "reaped", "Reaped"
     SKIPPED = "skipped", "Skipped"
     FAILED = "failed", "Failed"
@@ -209,6 +210,9 @@ class ReapItem(models.Model):
     outcome_reason = models.CharField(max_length=256, blank=True)
     reap_task = models.ForeignKey(TaskRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     executed_at = models.DateTimeField(null=True, blank=True)
+    planned = models.JSONField(
+        null=True, blank=True, help_text="While reaping: the end_time and tags sent to MLflow (for recovery)."
+    )
 
     class Meta:
         ordering = ["id"]

@@ -17,7 +17,9 @@ from maintenance import reaper
 from maintenance.models import ReapItem, ReapOutcome, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import (
     REPORT_LIST_LIMIT,
+    actor_for,
     fmt_ms,
+    item_claim,
     task_run_create,
     task_run_enqueue,
     task_run_finish,
@@ -30,6 +32,9 @@ from mlopsadmin.core.selectors import all_teams
 from mlopsadmin.lib import mlflow_client as mlf
 
 MAX_ID = 2**63 - 1
+UNSETTLED = (ReapOutcome.CLAIMED, ReapOutcome.REAPING)  # held by a reaper task, outcome not recorded
+OPEN = (ReapOutcome.PENDING, *UNSETTLED)
+RECOVERED_NOTE = "recovered on resume: MLflow shows the run terminated; the worker was lost before recording it"
 
 
 def listed_dry_run(task_run_id: int) -> TaskRun:
@@ -46,7 +51,7 @@ def listed_dry_run(task_run_id: int) -> TaskRun:
 
 def reap_state(dry_run: TaskRun) -> tuple[int, int | None]:
     """(runs of the dry run's list still to reap, the task that reaped them when none is left)."""
-    pending = ReapItem.objects.filter(dry_run=dry_run, outcome__in=[ReapOutcome.PENDING, ReapOutcome.CLAIMED])
+    pending = ReapItem.objects.filter(dry_run=dry_run, outcome__in=OPEN)
     done_by = (
         ReapItem.objects.filter(dry_run=dry_run, reap_task__isnull=False).values_list("reap_task_id", flat=True).first()
     )
@@ -115,7 +120,7 @@ def reap_listed_run(run: TaskRun) -> None:
     task_run_progress(run, done=_done_count(counts), total=counts["listed"], counts=counts)
     context = {"names": {}, "teams": all_teams(), "store_uri": reaper.readable_backend_store()}
     report: list[dict[str, Any]] = []
-    todo = items.filter(outcome__in=[ReapOutcome.PENDING, ReapOutcome.CLAIMED]).order_by("id")
+    todo = items.filter(outcome__in=OPEN).order_by("id")
     for item_id in list(todo.values_list("id", flat=True)):
         entry = _reap_item(item_id, run, cutoff_ms, reason, context)
         if entry is None:
@@ -141,20 +146,21 @@ def _done_count(counts: dict[str, int]) -> int:
 def _reap_item(
     item_id: int, run: TaskRun, cutoff_ms: int, reason: str, context: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """One listed run: claimed (or resumed when this task claimed it before an interruption), re-checked by
+    """One listed run: claimed (or taken over from a task that stopped before recording it), re-checked by
     the rule on MLflow's state now, reaped by reaper.reap_one. None when another task has it."""
-    claimed = ReapItem.objects.filter(pk=item_id, outcome=ReapOutcome.PENDING).update(
-        outcome=ReapOutcome.CLAIMED, reap_task=run
-    )
-    if not claimed and not ReapItem.objects.filter(pk=item_id, outcome=ReapOutcome.CLAIMED, reap_task=run).exists():
+    item = _take(item_id, run)
+    if item is None:
         return None
-    item = ReapItem.objects.get(pk=item_id)
     entry: dict[str, Any] = {"run_id": item.run_id, "experiment_id": item.experiment_id, "run_name": item.run_name}
     entry.update(started=item.started, last_metric="—", last_sign_of_life="—", end_time_source="")
     try:
         fresh = mlf.get_run(item.run_id)
     except mlf.MlflowNotFound:
         return _done(item, entry, ReapOutcome.SKIPPED, "the run no longer exists in MLflow")
+    if fresh.experiment_id not in context["names"]:
+        context["names"][fresh.experiment_id] = _experiment_name(fresh.experiment_id)
+    if _terminate_was_sent(item, fresh):
+        return _recover(item, fresh, entry, run, reason, context)
     if fresh.lifecycle_stage == "deleted":
         return _done(item, entry, ReapOutcome.SKIPPED, "deleted since the dry run; left as it is")
     entry["last_metric"] = fmt_ms(fresh.last_metric_time)
@@ -163,14 +169,67 @@ def _reap_item(
     entry["end_time_source"] = verdict.sign.source
     if not verdict.stuck:
         return _done(item, entry, ReapOutcome.SKIPPED, _alive_reason(fresh, verdict))
-    if fresh.experiment_id not in context["names"]:
-        context["names"][fresh.experiment_id] = _experiment_name(fresh.experiment_id)
-    outcome = reaper.reap_one(entry, verdict.activity, cutoff_ms, reason, context["names"], context["teams"], run)
+
+    def sending(planned: dict[str, Any]) -> None:  # the claim says what is about to be sent
+        ReapItem.objects.filter(pk=item.pk, outcome__in=UNSETTLED).update(
+            outcome=ReapOutcome.REAPING, reap_task=run, planned=planned
+        )
+
+    names, teams = context["names"], context["teams"]
+    outcome = reaper.reap_one(entry, verdict.activity, cutoff_ms, reason, names, teams, run, on_send=sending)
     if outcome == "reaped":
         return _done(item, entry, ReapOutcome.REAPED, "reaped")
     if outcome == "changed":
         return _done(item, entry, ReapOutcome.SKIPPED, "came alive while it was being reaped; left running")
     return _done(item, entry, ReapOutcome.FAILED, entry.get("error", "MLflow refused the change"))
+
+
+def _take(item_id: int, run: TaskRun) -> ReapItem | None:
+    """Claim a pending item for `run`, or take over one a stopped task left claimed or reaping (one reaper
+    task runs at a time, so its holder is gone). None: settled already."""
+    item: ReapItem | None = item_claim(
+        ReapItem.objects.select_related("reap_task"),
+        item_id,
+        pending=ReapOutcome.PENDING,
+        claimed=ReapOutcome.CLAIMED,
+        unsettled=UNSETTLED,
+        reap_task=run,
+    )
+    return item
+
+
+def _terminate_was_sent(item: ReapItem, fresh: mlf.Run) -> bool:
+    """The item's terminate was sent by a task that did not record it, and MLflow shows it applied (FAILED at
+    the planned end time): the reap happened, only its record (and maybe its tags) is missing."""
+    planned = item.planned or {}
+    return (
+        item.outcome == ReapOutcome.REAPING and fresh.status == "FAILED" and fresh.end_time == planned.get("end_time")
+    )
+
+
+def _recover(
+    item: ReapItem, fresh: mlf.Run, entry: dict[str, Any], run: TaskRun, reason: str, context: dict[str, Any]
+) -> dict[str, Any]:
+    """Record the reap a lost worker sent but never recorded: missing tags written, one `run.reap` event
+    attributed to the actor of the task that sent it (`run`'s when unknown), saying it was recovered."""
+    planned = item.planned or {}
+    tags = {k: v for k, v in (planned.get("tags") or {}).items() if fresh.tags.get(k) != v}
+    if tags:
+        mlf.log_batch(fresh.run_id, tags=tags)  # MlflowUnavailable: the item stays reaping for the retry
+    with transaction.atomic():
+        if not ReapItem.objects.select_for_update().filter(pk=item.pk, outcome=ReapOutcome.REAPING).exists():
+            return {**entry, "outcome": "reaped", "reason": "recorded meanwhile"}
+        after = {"status": "FAILED", "end_time": planned.get("end_time"), **(planned.get("tags") or {})}
+        reaper.reap_audit(
+            fresh,
+            context["names"],
+            context["teams"],
+            actor=actor_for(item.reap_task or run),
+            before_end_time=planned.get("before_end_time"),
+            after=after,
+            reason=f"{reason}; {RECOVERED_NOTE}",
+        )
+        return _done(item, entry, ReapOutcome.REAPED, f"reaped ({RECOVERED_NOTE})")
 
 
 def _alive_reason(fresh: mlf.Run, verdict: reaper.Verdict) -> str:
@@ -188,6 +247,8 @@ def _experiment_name(experiment_id: str) -> str:
 
 
 def _done(item: ReapItem, entry: dict[str, Any], outcome: str, why: str) -> dict[str, Any]:
-    ReapItem.objects.filter(pk=item.pk).update(outcome=outcome, outcome_reason=why[:256], executed_at=timezone.now())
+    ReapItem.objects.filter(pk=item.pk, outcome__in=UNSETTLED).update(
+        outcome=outcome, outcome_reason=why[:256], executed_at=timezone.now()
+    )
     entry.update(outcome=str(outcome), reason=why)
     return entry

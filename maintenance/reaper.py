@@ -11,7 +11,7 @@ time) and tagged `mlopsadmin.reaped=true`, `mlopsadmin.end_time_source`, when an
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -292,12 +292,14 @@ def reap_one(
     names: dict[str, str],
     teams: list[Team],
     run: TaskRun,
+    on_send: Callable[[dict[str, Any]], None] | None = None,
 ) -> str:
     """Reap one listed run (`entry`: run_id, …; updated with its last sign of life, and "error" when MLflow
     refuses): read it again, re-check the rule (with `activity`, its confirmed history), terminate it as
     FAILED at its last sign of life, tag it and write one `run.reap` audit event. Returns "reaped",
     "changed" (no longer stuck, or gone) or "failed"; raises MlflowUnavailable. `names`: experiment id →
-    name (for the team), `run`: the TaskRun whose actor is recorded."""
+    name (for the team), `run`: the TaskRun whose actor is recorded. `on_send({"end_time", "tags"})` is
+    called right before the first write (a claim records what it is about to send, for recovery)."""
     try:
         fresh = mlf.get_run(entry["run_id"])
     except mlf.MlflowNotFound:
@@ -308,6 +310,8 @@ def reap_one(
     entry.update(last_sign_of_life=fmt_ms(sign.at_ms), end_time_source=sign.source)
     now_iso = timezone.now().isoformat(timespec="seconds")
     tags = {REAPED_TAG: "true", END_TIME_SOURCE_TAG: sign.source, REAPED_AT_TAG: now_iso, REAP_REASON_TAG: reason}
+    if on_send is not None:
+        on_send({"end_time": sign.at_ms, "tags": tags, "before_end_time": fresh.end_time})
     try:
         _terminate(fresh.run_id, sign.at_ms)
         mlf.log_batch(fresh.run_id, tags=tags)
@@ -316,18 +320,33 @@ def reap_one(
     except mlf.MlflowError as exc:
         entry["error"] = str(exc)[:200]
         return "failed"
+    after = {"status": "FAILED", "end_time": sign.at_ms, **tags}
+    reap_audit(fresh, names, teams, actor=actor_for(run), before_end_time=fresh.end_time, after=after, reason=reason)
+    return "reaped"
+
+
+def reap_audit(
+    fresh: mlf.Run,
+    names: dict[str, str],
+    teams: list[Team],
+    *,
+    actor: Any,
+    before_end_time: int | None,
+    after: dict[str, Any],
+    reason: str,
+) -> None:
+    """The one `run.reap` audit event of a reaped run (team from its experiment: `names` id → name)."""
     team = experiment_teams([(fresh.experiment_id, names.get(fresh.experiment_id, ""))], teams)[fresh.experiment_id]
     audit_record(
-        actor=actor_for(run),
+        actor=actor,
         action="run.reap",
         target_kind="run",
         target_id=fresh.run_id,
         team=team.name if team else "",
-        before={"status": "RUNNING", "end_time": fresh.end_time},
-        after={"status": "FAILED", "end_time": sign.at_ms, **tags},
+        before={"status": "RUNNING", "end_time": before_end_time},
+        after=after,
         reason=reason,
     )
-    return "reaped"
 
 
 def _terminate(run_id: str, end_time: int | None) -> None:

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from maintenance.models import CleanupPlan, ItemOutcome, PlanItem, TaskRun
-from maintenance.task_runs import actor_for
+from maintenance.task_runs import actor_for, item_claim
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.lib import mlflow_client as mlf
 
@@ -32,12 +32,14 @@ RECOVERED_NOTE = "recovered on resume: MLflow shows the run deleted; the worker 
 def item_take(item_id: int, run: TaskRun) -> PlanItem | None:
     """Claim a pending item for `run` (one conditional update), or take over one an earlier worker left
     claimed or deleting (who sent its delete stays recorded). None: settled already, nothing to do."""
-    taken = PlanItem.objects.filter(pk=item_id, outcome=ItemOutcome.PENDING).update(
-        outcome=ItemOutcome.CLAIMED, claimed_by=run
+    item: PlanItem | None = item_claim(
+        PlanItem.objects.select_related("claimed_by"),
+        item_id,
+        pending=ItemOutcome.PENDING,
+        claimed=ItemOutcome.CLAIMED,
+        unsettled=UNSETTLED,
+        claimed_by=run,
     )
-    item = PlanItem.objects.select_related("claimed_by").filter(pk=item_id).first()
-    if item is None or (not taken and item.outcome not in UNSETTLED):
-        return None
     return item
 
 

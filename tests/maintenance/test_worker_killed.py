@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ import pytest
 from maintenance.cleanup.execute import cleanup_plan_execute
 from maintenance.cleanup.plan import cleanup_plan_create
 from maintenance.models import CleanupPlan, TaskRun, TaskState
+from maintenance.reaper import REAPED_TAG, reaper_start
 from maintenance.tasks import sweep_lost_tasks_scheduled, task_run_execute
 from mlopsadmin.core.models import ApiToken, AuditEvent, hash_token
 from mlopsadmin.lib import mlflow_client as mlf
@@ -54,17 +56,21 @@ def _recorded(run_ids: set[str]) -> list[str]:
     )
 
 
-def _kill_mid_delete(worker: Any, proxy: FaultProxy, execute_id: int, run_ids: set[str], deleted: int) -> float:
-    """Wait until the worker's `deleted`-th deletion is committed in MLflow and its answer is held, show that
-    the blocked-but-alive worker is not swept, then SIGKILL it. Returns the monotonic time of the kill."""
-    _wait(lambda: proxy.frozen, "the held deletion")
-    _wait(lambda: len(_deleted(run_ids)) == deleted, f"{deleted} runs deleted in MLflow")
+def _kill_mid_write(worker: Any, proxy: FaultProxy, task_id: int, landed: Callable[[], bool]) -> float:
+    """Wait until the held write is committed in MLflow (`landed`) and its answer is held, show that the
+    blocked-but-alive worker is not swept, then SIGKILL it. Returns the monotonic time of the kill."""
+    _wait(lambda: proxy.frozen, "the held write")
+    _wait(landed, "the write to land in MLflow")
     time.sleep(STALE + 1)  # alive, blocked in one MLflow call longer than the staleness: still beating
     assert sweep_lost_tasks_scheduled() == 0
-    assert TaskRun.objects.get(pk=execute_id).state == TaskState.RUNNING
+    assert TaskRun.objects.get(pk=task_id).state == TaskState.RUNNING
     os.killpg(worker.process.pid, signal.SIGKILL)
     worker.process.wait(10)
     return time.monotonic()
+
+
+def _kill_mid_delete(worker: Any, proxy: FaultProxy, execute_id: int, run_ids: set[str], deleted: int) -> float:
+    return _kill_mid_write(worker, proxy, execute_id, lambda: len(_deleted(run_ids)) == deleted)
 
 
 def _detected_after(execute_id: int, killed_at: float) -> float:
@@ -183,3 +189,47 @@ def test_a_lost_delete_answer_is_recorded_by_the_celery_retry(  # type: ignore[n
     assert _deleted(runs) == runs and sorted(_recorded(runs)) == sorted(runs)
     recovered = AuditEvent.objects.get(action="run.delete", reason__contains="recovered on resume")
     assert recovered.actor_name == "operator" and recovered.target_id in runs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_reap_of_a_listed_dry_run_is_recovered(  # type: ignore[no-untyped-def]
+    celery_worker, extra_worker, personas, make_experiment, client, settings, mlflow
+) -> None:
+    """The reaper's claim pattern ("reap these now" claims each listed run): a worker killed after MLflow
+    terminated a run and before its `run.reap` event; starting the reap of the list again settles it from
+    what MLflow shows (tags completed, event recorded once, attributed to who started the killed reap)."""
+    settings.MAINTENANCE_HEARTBEAT_STALE_SECONDS = STALE
+    experiment_id, _ = make_experiment("reap-killed")
+    stuck = {make_run(experiment_id, status="RUNNING", age_days=3, name=f"stuck-{i}") for i in range(4)}
+    dry = reaper_start(actor=personas["operator"], dry_run=True, threshold_hours=24, experiment=experiment_id)
+    assert wait_task(dry.pk).state == TaskState.SUCCEEDED  # listed by the session worker
+
+    def failed() -> set[str]:
+        return {r for r in stuck if mlf.get_run(r).status == "FAILED"}
+
+    def reaps() -> list[str]:
+        return list(
+            AuditEvent.objects.filter(action="run.reap", target_id__in=stuck).values_list("target_id", flat=True)
+        )
+
+    operator_api = {"HTTP_AUTHORIZATION": f"Bearer {_token(personas['operator'])}"}
+    with FaultProxy(mlflow) as proxy:
+        proxy.write_path, proxy.freeze_after_writes = "/runs/update", 2  # the 2nd run's terminate lands, held
+        worker = extra_worker.start(MLFLOW_TRACKING_URI=proxy.url, **WORKER_ENV)
+        started = client.post(f"/api/v1/maintenance/reaper/{dry.pk}/reap", **operator_api)
+        assert started.status_code == 202, started.content
+        reap_id = started.json()["id"]
+        killed_at = _kill_mid_write(worker, proxy, reap_id, lambda: len(failed()) == 2)
+    assert _detected_after(reap_id, killed_at) <= STALE + 3
+    assert len(reaps()) == 1  # the 2nd run is terminated in MLflow, its event is missing
+
+    extra_worker.use_session_worker()
+    client.force_login(personas["admin"])
+    again = client.post(f"/maintenance/tasks/{dry.pk}/reap")  # the dry run's page: reap the rest of the list
+    assert again.status_code == 302, again.content
+    resumed = TaskRun.objects.filter(parameters__listed_from=dry.pk).exclude(pk=reap_id).get()
+    assert wait_task(resumed.pk).state == TaskState.SUCCEEDED, resumed.errors
+    assert failed() == stuck and sorted(reaps()) == sorted(stuck)  # one event each, none missing or doubled
+    assert all(mlf.get_run(r).tags.get(REAPED_TAG) == "true" for r in stuck)  # tags completed on recovery
+    recovered = AuditEvent.objects.get(action="run.reap", reason__contains="recovered on resume")
+    assert recovered.actor_name == "operator"  # who started the reap that sent it, not who resumed
