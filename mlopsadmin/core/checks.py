@@ -187,4 +187,4 @@ def check_schedules(app_configs: Any, **kwargs: Any) -> list[Error]:
     start-up with the variable's name instead of beat failing on its first read."""
     from mlopsadmin.schedules import environment_problems
 
-    return [Error(problem, id="mlopsadmin.E011") for problem in environment_problems()]
+    return [Error(problem, id="mlopsadmin.E012") for problem in environment_problems()]

@@ -14,7 +14,7 @@ from mlopsadmin.schedules import beat_schedule
 def test_an_unusable_schedule_variable_is_reported_by_name(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("SCHEDULE_REAPER", value)
     problems = check_schedules(None)
-    assert [p.id for p in problems] == ["mlopsadmin.E011"]
+    assert [p.id for p in problems] == ["mlopsadmin.E012"]
     assert "SCHEDULE_REAPER" in problems[0].msg and value in problems[0].msg
     with pytest.raises(ImproperlyConfigured, match="SCHEDULE_REAPER"):
         beat_schedule()
