@@ -190,7 +190,9 @@ def test_notifications_go_to_the_team_leads(
     leads = ["lead_search@example.com", "lead_search_2@example.com"]  # both ML leads of the team
     for lead in leads:
         assert (f"Approval requested: {req.target_id}", [lead]) in subjects
-        assert (f"Approval approved: {req.target_id}", [lead]) in subjects
+    # The decision goes to the other lead and the requester, never to the lead who made it (issue 21).
+    assert (f"Approval approved: {req.target_id}", ["lead_search_2@example.com"]) in subjects
+    assert (f"Approval approved: {req.target_id}", ["lead_search@example.com"]) not in subjects
     assert (f"Approval approved: {req.target_id}", ["member_search@example.com"]) in subjects  # the requester
 
 
