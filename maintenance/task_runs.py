@@ -253,6 +253,15 @@ def _ours(run: TaskRun) -> Any:
     return TaskRun.objects.filter(pk=run.pk, state=TaskState.RUNNING, attempts=run.attempts)
 
 
+def task_run_hold(run: TaskRun) -> None:
+    """Inside a transaction: lock `run`'s record while this worker's claim holds, so no sweep or resume can
+    take it over until the transaction ends (a write made under it is fenced). Raises TaskLost when the
+    claim was taken over — a worker that was paused (SIGSTOP, VM freeze) and swept must not act on what it
+    read before the pause."""
+    if not list(_ours(run).select_for_update().values_list("pk", flat=True)):
+        raise TaskLost(f"task run {run.pk} is no longer running here")
+
+
 def task_run_beat(run: TaskRun) -> bool:
     """Write the heartbeat of a running record we hold; False when it is no longer ours."""
     return bool(_ours(run).update(heartbeat_at=timezone.now()))

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from maintenance.models import CleanupPlan, ItemOutcome, PlanItem, TaskRun
-from maintenance.task_runs import actor_for, item_claim
+from maintenance.task_runs import actor_for, item_claim, task_run_hold
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.lib import mlflow_client as mlf
 
@@ -43,11 +43,19 @@ def item_take(item_id: int, run: TaskRun) -> PlanItem | None:
     return item
 
 
-def item_sending(item: PlanItem, run: TaskRun) -> None:
+def item_sending(item: PlanItem, run: TaskRun) -> bool:
     """Mark the item DELETING by `run` right before its delete is sent to MLflow: from here on, MLflow (not
-    this record) says whether the run was deleted, and a lost worker's item is settled by reading it back."""
-    PlanItem.objects.filter(pk=item.pk, outcome__in=UNSETTLED).update(outcome=ItemOutcome.DELETING, claimed_by=run)
-    item.outcome, item.claimed_by = ItemOutcome.DELETING, run
+    this record) says whether the run was deleted, and a lost worker's item is settled by reading it back.
+    False: someone else settled the item meanwhile (send nothing). Raises TaskLost when `run`'s claim was
+    taken over (the worker was swept while paused: what it read is stale, it must send nothing)."""
+    with transaction.atomic():
+        task_run_hold(run)
+        marked = PlanItem.objects.filter(pk=item.pk, outcome__in=UNSETTLED).update(
+            outcome=ItemOutcome.DELETING, claimed_by=run
+        )
+    if marked:
+        item.outcome, item.claimed_by = ItemOutcome.DELETING, run
+    return bool(marked)
 
 
 def item_delete_was_sent(item: PlanItem, fresh: mlf.Run) -> bool:
@@ -56,10 +64,13 @@ def item_delete_was_sent(item: PlanItem, fresh: mlf.Run) -> bool:
     return item.outcome == ItemOutcome.DELETING and fresh.lifecycle_stage == "deleted"
 
 
-def item_settle(item: PlanItem, outcome: str, reason: str, *, event: dict[str, Any] | None = None) -> str:
+def item_settle(item: PlanItem, outcome: str, reason: str, *, run: TaskRun, event: dict[str, Any] | None = None) -> str:
     """Record the item's final outcome — and `event`, its audit event (audit_record's keywords), in the same
-    transaction — if the item is still unsettled. Returns the outcome, or "" when someone else recorded it."""
+    transaction — if the item is still unsettled and `run`'s claim still holds. Returns the outcome, or ""
+    when someone else recorded it. Raises TaskLost when the claim was taken over: the worker that took it
+    over settles the item from what MLflow shows (a stale "already deleted" must not hide a deletion)."""
     with transaction.atomic():
+        task_run_hold(run)
         updated = PlanItem.objects.filter(Q(pk=item.pk) & Q(outcome__in=UNSETTLED)).update(
             outcome=outcome, outcome_reason=reason[:256], executed_at=timezone.now()
         )
@@ -93,4 +104,5 @@ def item_recover(item: PlanItem, fresh: mlf.Run, plan: CleanupPlan, run: TaskRun
     meanwhile by someone else."""
     actor = actor_for(item.claimed_by or run)
     event = deletion_event(item, plan, status=fresh.status, actor=actor, note=RECOVERED_NOTE)
-    return item_settle(item, ItemOutcome.DELETED, f"deleted by plan #{plan.pk} ({RECOVERED_NOTE})", event=event)
+    reason = f"deleted by plan #{plan.pk} ({RECOVERED_NOTE})"
+    return item_settle(item, ItemOutcome.DELETED, reason, run=run, event=event)

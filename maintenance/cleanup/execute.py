@@ -145,22 +145,23 @@ def _execute_item(item_id: int, plan: CleanupPlan, protected: set[str], run: Tas
     try:
         fresh = mlf.get_run(item.run_id)
     except mlf.MlflowNotFound:
-        return item_settle(item, ItemOutcome.SKIPPED, "run no longer exists")
+        return item_settle(item, ItemOutcome.SKIPPED, "run no longer exists", run=run)
     if item_delete_was_sent(item, fresh):
         return item_recover(item, fresh, plan, run)
     reason = _ineligible_now(item, fresh, plan, protected)
     if reason:
-        return item_settle(item, ItemOutcome.SKIPPED, reason)
-    item_sending(item, run)
+        return item_settle(item, ItemOutcome.SKIPPED, reason, run=run)
+    if not item_sending(item, run):
+        return ""  # settled by someone else meanwhile: nothing to send
     try:
         mlf.delete_run(item.run_id)
     except mlf.MlflowUnavailable:
         raise  # the item stays DELETING: the retry (or a resume) reads MLflow back before recording
     except mlf.MlflowError as exc:
         if not _shows_deleted(item.run_id):  # refused, and MLflow shows it was not applied
-            return item_settle(item, ItemOutcome.FAILED, str(exc))
+            return item_settle(item, ItemOutcome.FAILED, str(exc), run=run)
     event = deletion_event(item, plan, status=fresh.status, actor=actor_for(run))
-    return item_settle(item, ItemOutcome.DELETED, f"deleted by plan #{plan.pk}", event=event)
+    return item_settle(item, ItemOutcome.DELETED, f"deleted by plan #{plan.pk}", run=run, event=event)
 
 
 def _shows_deleted(run_id: str) -> bool:
