@@ -359,11 +359,13 @@ def _execute(workdir: Path, found: dict[str, Any], env: dict[str, str]) -> dict[
     on_disk = artifact_bytes(workdir, planned)
     sampler = LoadSampler()
     sampler.start()
-    load_start = _uptime()
+    load_start, started = _uptime(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     result = run_child("execute", {**env, "BENCH_PLAN_ID": str(found["plan_store"]["plan_id"])})
     sampler.halt.set()
     after = store_runs(workdir / "mlflow.db")
     result.update(
+        started=started,
+        finished=time.strftime("%H:%M UTC", time.gmtime()),
         load_start=load_start,
         load_end=_uptime(),
         load_during=sampler.summary(),
@@ -412,6 +414,7 @@ def main() -> None:
     stats, generate_s = _store(args.workdir, args)
     print(f"store: {stats} in {generate_s:.0f} s", flush=True)
     found = measure(args.workdir, args)
+    (args.workdir / "found.json").write_text(json.dumps(found, default=str))  # the raw figures, for re-reading
     text = report(found, stats, generate_s, args, args.results.read_text() if args.results.exists() else "")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(text)

@@ -73,7 +73,8 @@ def _execute_section(found: dict[str, Any]) -> list[str]:
     deleted = int(run["counts"].get("deleted", 0))
     return [
         "",
-        f"## Execute and purge the backend-store plan ({found['started']})",
+        f"## Execute and purge the backend-store plan ({run.get('started', found['started'])}–"
+        f"{run.get('finished', '')})",
         "",
         f"Machine load (`uptime`): {run['load_start']} at the start, {run['load_end']} at the end; 1-minute load "
         f"sampled every 5 s during it: {run['load_during']}.",
