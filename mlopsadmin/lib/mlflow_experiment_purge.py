@@ -13,6 +13,7 @@ import logging
 import tempfile
 
 from mlopsadmin.lib.mlflow_client import MlflowError, MlflowInvalid, MlflowNotFound
+from mlopsadmin.lib.mlflow_connection import tracking_uri
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def purge_deleted_experiment(backend_store_uri: str, experiment_id: str) -> list
                 break
         for run in runs:
             try:
-                get_artifact_repository(run.info.artifact_uri).delete_artifacts()
+                get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri()).delete_artifacts()
             except Exception as exc:  # artifacts are best effort, like mlflow gc
                 logger.warning("artifacts of run %s not deleted: %s", run.info.run_id, exc)
             store._hard_delete_run(run.info.run_id)

@@ -28,6 +28,7 @@ from mlflow.store.tracking.dbmodels.models import SqlExperiment, SqlLoggedModel,
 from mlflow.tracking._tracking_service.utils import _get_store
 
 from mlopsadmin.lib import mlflow_store
+from mlopsadmin.lib.mlflow_connection import tracking_uri
 from mlopsadmin.lib.mlflow_errors import short_message
 from mlopsadmin.lib.mlflow_records import PurgeResult
 
@@ -97,7 +98,9 @@ def _purge_one(store: Any, run_id: str, result: PurgeResult) -> bool:
         result.skipped[run_id] = f"not soft-deleted (lifecycle stage {run.info.lifecycle_stage}): left alone"
         return False
     try:
-        repo = get_artifact_repository(run.info.artifact_uri)
+        # `mlflow-artifacts:` locations resolve against the tracking server (as `mlflow gc --tracking-uri`),
+        # never against whatever process-wide tracking URI MLflow defaults to (a local sqlite file in 3.x).
+        repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri())
     except Exception as exc:
         result.skipped[run_id] = f"artifact location unusable: {short_message(str(exc), 200)}; run kept"
         return False
