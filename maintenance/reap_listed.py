@@ -17,12 +17,14 @@ from maintenance import reaper
 from maintenance.models import ReapItem, ReapOutcome, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import (
     REPORT_LIST_LIMIT,
+    TaskLost,
     actor_for,
     fmt_ms,
     item_claim,
     task_run_create,
     task_run_enqueue,
     task_run_finish,
+    task_run_hold,
     task_run_progress,
 )
 from mlopsadmin import policy
@@ -156,32 +158,36 @@ def _reap_item(
     try:
         fresh = mlf.get_run(item.run_id)
     except mlf.MlflowNotFound:
-        return _done(item, entry, ReapOutcome.SKIPPED, "the run no longer exists in MLflow")
+        return _done(item, entry, ReapOutcome.SKIPPED, "the run no longer exists in MLflow", run)
     if fresh.experiment_id not in context["names"]:
         context["names"][fresh.experiment_id] = _experiment_name(fresh.experiment_id)
     if _terminate_was_sent(item, fresh):
         return _recover(item, fresh, entry, run, reason, context)
     if fresh.lifecycle_stage == "deleted":
-        return _done(item, entry, ReapOutcome.SKIPPED, "deleted since the dry run; left as it is")
+        return _done(item, entry, ReapOutcome.SKIPPED, "deleted since the dry run; left as it is", run)
     entry["last_metric"] = fmt_ms(fresh.last_metric_time)
     verdict = next(reaper.judge([fresh], cutoff_ms, store_uri=context["store_uri"]))
     entry["last_sign_of_life"] = fmt_ms(verdict.sign.at_ms)
     entry["end_time_source"] = verdict.sign.source
     if not verdict.stuck:
-        return _done(item, entry, ReapOutcome.SKIPPED, _alive_reason(fresh, verdict))
+        return _done(item, entry, ReapOutcome.SKIPPED, _alive_reason(fresh, verdict), run)
 
     def sending(planned: dict[str, Any]) -> None:  # the claim says what is about to be sent
-        ReapItem.objects.filter(pk=item.pk, outcome__in=UNSETTLED).update(
-            outcome=ReapOutcome.REAPING, reap_task=run, planned=planned
-        )
+        with transaction.atomic():
+            task_run_hold(run)  # TaskLost: swept while paused, what was read is stale: send nothing
+            marked = ReapItem.objects.filter(pk=item.pk, outcome__in=UNSETTLED).update(
+                outcome=ReapOutcome.REAPING, reap_task=run, planned=planned
+            )
+        if not marked:
+            raise TaskLost(f"listed run {item.run_id} was settled by another task: nothing sent")
 
     names, teams = context["names"], context["teams"]
     outcome = reaper.reap_one(entry, verdict.activity, cutoff_ms, reason, names, teams, run, on_send=sending)
     if outcome == "reaped":
-        return _done(item, entry, ReapOutcome.REAPED, "reaped")
+        return _done(item, entry, ReapOutcome.REAPED, "reaped", run)
     if outcome == "changed":
-        return _done(item, entry, ReapOutcome.SKIPPED, "came alive while it was being reaped; left running")
-    return _done(item, entry, ReapOutcome.FAILED, entry.get("error", "MLflow refused the change"))
+        return _done(item, entry, ReapOutcome.SKIPPED, "came alive while it was being reaped; left running", run)
+    return _done(item, entry, ReapOutcome.FAILED, entry.get("error", "MLflow refused the change"), run)
 
 
 def _take(item_id: int, run: TaskRun) -> ReapItem | None:
@@ -229,7 +235,7 @@ def _recover(
             after=after,
             reason=f"{reason}; {RECOVERED_NOTE}",
         )
-        return _done(item, entry, ReapOutcome.REAPED, f"reaped ({RECOVERED_NOTE})")
+        return _done(item, entry, ReapOutcome.REAPED, f"reaped ({RECOVERED_NOTE})", run)
 
 
 def _alive_reason(fresh: mlf.Run, verdict: reaper.Verdict) -> str:
@@ -246,9 +252,13 @@ def _experiment_name(experiment_id: str) -> str:
         return ""
 
 
-def _done(item: ReapItem, entry: dict[str, Any], outcome: str, why: str) -> dict[str, Any]:
-    ReapItem.objects.filter(pk=item.pk, outcome__in=UNSETTLED).update(
-        outcome=outcome, outcome_reason=why[:256], executed_at=timezone.now()
-    )
+def _done(item: ReapItem, entry: dict[str, Any], outcome: str, why: str, run: TaskRun) -> dict[str, Any]:
+    """Record the item's outcome while `run`'s claim holds (TaskLost otherwise: the task that took over
+    settles the item from what MLflow shows)."""
+    with transaction.atomic():
+        task_run_hold(run)
+        ReapItem.objects.filter(pk=item.pk, outcome__in=UNSETTLED).update(
+            outcome=outcome, outcome_reason=why[:256], executed_at=timezone.now()
+        )
     entry.update(outcome=str(outcome), reason=why)
     return entry
