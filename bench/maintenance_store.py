@@ -36,6 +36,32 @@ def create_schema(db_path: Path) -> None:
     )
 
 
+def insert_runs(
+    conn: sqlite3.Connection,
+    runs: list[tuple[object, ...]],
+    tags: list[tuple[object, ...]],
+    params: list[tuple[object, ...]],
+    metrics: list[tuple[object, ...]],
+    latest: list[tuple[object, ...]],
+) -> None:
+    """Rows of MLflow's run tables: runs (13 columns, as below), tags and params (key, value, run),
+    metrics (key, value, timestamp, run, step, is_nan), latest_metrics (key, value, timestamp, step, is_nan, run)."""
+    conn.executemany(
+        "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, "
+        "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        runs,
+    )
+    conn.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", tags)
+    conn.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", params)
+    conn.executemany(
+        "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)", metrics
+    )
+    conn.executemany(
+        "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?)", latest
+    )
+
+
 def generate(out: Path, *, runs: int, experiments: int, seed: int = 2026) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     db_path = out / "mlflow.db"
@@ -125,21 +151,7 @@ def generate(out: Path, *, runs: int, experiments: int, seed: int = 2026) -> dic
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "model.bin").write_bytes(b"\0" * rng.randint(1_000, 50_000))
                 stats["files"] += 1
-        conn.executemany(
-            "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, "
-            "status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            run_rows,
-        )
-        conn.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", tag_rows)
-        conn.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)", param_rows)
-        conn.executemany(
-            "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)", metric_rows
-        )
-        conn.executemany(
-            "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, ?, ?)",
-            latest_rows,
-        )
+        insert_runs(conn, run_rows, tag_rows, param_rows, metric_rows, latest_rows)
         stats["runs"] += len(run_rows)
     conn.commit()
     conn.close()

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from catalog import selectors
 from mlopsadmin import policy
+from mlopsadmin.api.schemas import QueuedOut
 from mlopsadmin.core.errors import Conflict
 
 router = Router(tags=["catalog"])
@@ -90,11 +91,6 @@ def experiments(request: HttpRequest, filters: Query[ExperimentFilters]) -> Expe
 
 class SyncIn(Schema):
     full: bool = Field(False, description="Rescan every experiment's runs (default: only what changed).")
-
-
-class QueuedOut(Schema):
-    queued: bool
-    detail: str
 
 
 @router.post("/catalog/sync", response={202: QueuedOut}, summary="Queue a catalog sync (operators, admins)")

@@ -22,14 +22,13 @@ from catalog.services import catalog_evaluate, experiment_scan_runs, store_scan
 from maintenance.models import ItemOutcome, PlanItem, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import (
     actor_for,
-    task_run_claim,
     task_run_create,
     task_run_enqueue,
     task_run_finish,
+    task_run_here,
     task_run_progress,
 )
 from mlopsadmin.audit.services import audit_record
-from mlopsadmin.core.errors import Conflict
 from mlopsadmin.lib import mlflow_client as mlf
 
 logger = logging.getLogger(__name__)
@@ -77,15 +76,10 @@ def catalog_sync(*, actor: Any = None, full: bool | None = None) -> SyncResult:
     """Sync now, in this process (tests, bench, a shell): the same TaskRun record a worker would write.
     Raises Conflict when a sync is already queued or running; MlflowError when MLflow fails (the record
     is then failed)."""
-    created = task_run_create(kind=TaskKind.CATALOG_SYNC, parameters={"full": full}, actor=actor or SYSTEM_ACTOR)
-    run = task_run_claim(task_run_id=created.pk)
-    if run is None:
-        raise Conflict("A catalog sync is already running; wait for it to finish.")
-    try:
-        return catalog_sync_run(run)
-    except Exception as exc:
-        task_run_finish(run, state=TaskState.FAILED, errors=[f"{type(exc).__name__}: {exc}"[:1000]])
-        raise
+    parameters = {"full": full}
+    return task_run_here(
+        kind=TaskKind.CATALOG_SYNC, parameters=parameters, actor=actor or SYSTEM_ACTOR, handler=catalog_sync_run
+    )
 
 
 def catalog_sync_run(run: TaskRun) -> SyncResult:

@@ -18,6 +18,7 @@ class TaskKind(models.TextChoices):
     CAPACITY = "capacity", "Capacity check"
     CATALOG_SYNC = "catalog_sync", "Catalog sync"
     CLEANUP_RESTORE = "cleanup_restore", "Cleanup restore"
+    REGISTRY_SYNC = "registry_sync", "Registry index sync"
 
 
 class TaskState(models.TextChoices):

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 RUN_TASK_NAME = "maintenance.tasks.run_maintenance_task"
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}  # ~1.5 s
+T = TypeVar("T")
 REPORT_LIST_LIMIT = 500  # run lists inside a task report; the full record stays in PlanItem rows
 
 
@@ -401,3 +402,18 @@ def task_start_event_id(run: TaskRun) -> int | None:
 def _failed(handler: Handler, run: TaskRun) -> None:
     if handler.failed is not None:
         handler.failed(run)
+
+
+def task_run_here(*, kind: str, parameters: dict[str, Any], actor: Any, handler: Callable[[TaskRun], T]) -> T:
+    """Create, claim and run a TaskRun of `kind` in this process (a shell, a test, a bench) — the same record
+    a worker writes — and return what `handler` returns. Raises Conflict when one of the kind is already
+    queued or running; re-raises the handler's error after recording the run as failed."""
+    created = task_run_create(kind=kind, parameters=parameters, actor=actor)
+    run = task_run_claim(task_run_id=created.pk)
+    if run is None:
+        raise Conflict(f"A {created.get_kind_display().lower()} is already running; wait for it to finish.")
+    try:
+        return handler(run)
+    except Exception as exc:
+        task_run_finish(run, state=TaskState.FAILED, errors=[f"{type(exc).__name__}: {exc}"[:1000]])
+        raise

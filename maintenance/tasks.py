@@ -23,6 +23,7 @@ from maintenance.reap_listed import reaper_handler
 from maintenance.reaper import reaper_start
 from mlopsadmin.core.errors import Conflict
 from mlopsadmin.lib.mlflow_client import MlflowUnavailable
+from registry_ui.index_sync import registry_sync_run
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ HANDLERS: dict[str, task_runs.Handler] = {
     TaskKind.CLEANUP_RESTORE: task_runs.Handler(run=cleanup_restore_run_task),
     TaskKind.CAPACITY: task_runs.Handler(run=capacity_run),
     TaskKind.CATALOG_SYNC: task_runs.Handler(run=catalog_sync_run),
+    TaskKind.REGISTRY_SYNC: task_runs.Handler(run=registry_sync_run),
 }
 
 

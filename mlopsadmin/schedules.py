@@ -54,6 +54,13 @@ ENTRIES: list[ScheduleEntry] = [
         "Experiment catalog sync: every 10 minutes",
     ),
     ScheduleEntry(
+        "registry_sync",
+        "registry_ui.tasks.registry_sync_scheduled",
+        "*/5 * * * *",
+        270,
+        "Registry index sync (models, versions, source runs; full once an hour): every 5 minutes",
+    ),
+    ScheduleEntry(
         "alias_reconcile",
         "registry_ui.tasks.alias_reconcile_scheduled",
         "*/15 * * * *",

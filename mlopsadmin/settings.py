@@ -305,6 +305,8 @@ CATALOG_SYNC_WORKERS = env_int("CATALOG_SYNC_WORKERS", 4)
 # An incremental sync rescans changed experiments only; every so often rescan all (external tag edits).
 CATALOG_FULL_RESCAN_SECONDS = env_int("CATALOG_FULL_RESCAN_SECONDS", 6 * 3600)
 CATALOG_PAGE_SIZE = env_int("CATALOG_PAGE_SIZE", 50)
+# Registry index (registry_ui.index_sync): a full sync (every version and source run) at least this often.
+REGISTRY_FULL_SYNC_SECONDS = env_int("REGISTRY_FULL_SYNC_SECONDS", 3600)
 # The drill-down reads MLflow live for one experiment: at most this many offending runs are listed.
 CATALOG_DRILLDOWN_LIMIT = env_int("CATALOG_DRILLDOWN_LIMIT", 200)
 

@@ -1,13 +1,15 @@
-"""Registry API: models and versions (read-only). The approval workflow's API is in
-`registry_ui/approvals/api.py` (same router tag)."""
+"""Registry API: models and versions (read-only, from the registry index) and the index sync. The approval
+workflow's API is in `registry_ui/approvals/api.py` (same router tag)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Router, Schema
+from pydantic import Field
 
-from mlopsadmin.core.errors import InvalidInput, NotFound
-from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin import policy
+from mlopsadmin.api.schemas import QueuedOut
+from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound
 from registry_ui import selectors, validation
 from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.models import ApprovalState
@@ -72,17 +74,15 @@ def list_models(request: HttpRequest) -> list[ModelOut]:
 )
 def list_versions(request: HttpRequest, name: str) -> list[VersionOut]:
     try:
-        model = mlf.get_registered_model(validation.model_name(name))
+        model, versions, _ = selectors.model_for_page(validation.model_name(name))
     except InvalidInput as exc:
         raise NotFound(str(exc)) from exc
-    except (mlf.MlflowNotFound, mlf.MlflowInvalid) as exc:
-        raise NotFound(f"No registered model named {name!r}.") from exc
     required = selectors.required_metadata_keys()
     by_version: dict[str, set[str]] = {}
     for alias, number in model.aliases.items():
         by_version.setdefault(number, set()).add(alias)
     out = []
-    for v in selectors.model_versions(name):
+    for v in versions:
         state = approval_selectors.approval_state(model_name=name, version=v.version)
         out.append(
             VersionOut(
@@ -99,3 +99,19 @@ def list_versions(request: HttpRequest, name: str) -> list[VersionOut]:
             )
         )
     return out
+
+
+class RegistrySyncIn(Schema):
+    full: bool = Field(False, description="Re-read every version and source run (default: only what changed).")
+
+
+@router.post("/registry/sync", response={202: QueuedOut}, summary="Queue a registry index sync (operators, admins)")
+def registry_sync_queue(request: HttpRequest, payload: RegistrySyncIn) -> tuple[int, dict[str, object]]:
+    from registry_ui.index_sync import registry_sync_start
+
+    policy.require(request.user, policy.Action.MAINTENANCE_RUN)
+    try:
+        registry_sync_start(actor=request.user, full=payload.full or None)
+    except Conflict as exc:  # one is already queued or running: the sync the caller asked for is under way
+        return 202, {"queued": False, "detail": str(exc)}
+    return 202, {"queued": True, "detail": f"{'Full' if payload.full else 'Registry'} sync queued for a worker."}

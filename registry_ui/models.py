@@ -112,3 +112,91 @@ class ImportedApproval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name}/{self.version} approved by {self.approved_by} (imported)"
+
+
+# --- The local index of the registry (pages read it; registry_ui.index_sync keeps it in step with MLflow) ---
+class IndexedModel(models.Model):
+    """A registered model as mlopsadmin last read it from MLflow (a sync, a webhook, or its own change)."""
+
+    name = models.CharField(max_length=256, unique=True)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    aliases = models.JSONField(default=dict, blank=True, help_text="alias -> version (str)")
+    latest_version = models.CharField(max_length=32, blank=True)
+    version_count = models.IntegerField(default=0)
+    creation_timestamp = models.BigIntegerField(null=True, blank=True, help_text="MLflow's, in ms")
+    last_updated_timestamp = models.BigIntegerField(null=True, blank=True, help_text="MLflow's, in ms")
+    synced_at = models.DateTimeField(default=timezone.now, help_text="When this row was last read from MLflow.")
+    versions_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its versions were last read (None: not read yet)."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IndexedVersion(models.Model):
+    """One model version as mlopsadmin last read it. `run_id` is the version's source run, resolved from
+    every source form the gate knows (run_id, `runs:/…`, a logged model's source run); '' when none."""
+
+    model = models.ForeignKey(IndexedModel, on_delete=models.CASCADE, related_name="versions")
+    number = models.IntegerField()
+    run_id = models.CharField(max_length=64, blank=True)
+    source = models.TextField(blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    current_stage = models.CharField(max_length=32, blank=True)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    creation_timestamp = models.BigIntegerField(null=True, blank=True)
+    last_updated_timestamp = models.BigIntegerField(null=True, blank=True)
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["model", "-number"]
+        constraints = [models.UniqueConstraint(fields=["model", "number"], name="indexed_version_number")]
+        indexes = [models.Index(fields=["run_id"], name="indexed_version_run_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.model_id}/{self.number}"
+
+
+class IndexedRun(models.Model):
+    """A source run of a model version as last read: what the model and version pages show of it (latest
+    metric values — NaN/±inf kept as MLflow's strings —, params, the lineage tags, its lifecycle stage;
+    'missing' when MLflow no longer has it)."""
+
+    run_id = models.CharField(max_length=64, unique=True)
+    experiment_id = models.CharField(max_length=64, blank=True)
+    experiment_name = models.CharField(max_length=500, blank=True)
+    run_name = models.CharField(max_length=250, blank=True)
+    status = models.CharField(max_length=16, blank=True)
+    lifecycle_stage = models.CharField(max_length=16, default="active")
+    artifact_uri = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=dict, blank=True, help_text="Only the tags the pages show.")
+    start_time = models.BigIntegerField(null=True, blank=True)
+    end_time = models.BigIntegerField(null=True, blank=True)
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.run_id
+
+
+class RegistryIndexState(models.Model):
+    """The one row (pk=1) saying how fresh the index is."""
+
+    last_sync_started_at = models.DateTimeField(null=True, blank=True, help_text="Start of the last good sync.")
+    models_listed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last complete model listing (a sync, or the first registry page view)."
+    )
+    last_full_sync_at = models.DateTimeField(null=True, blank=True)
+    watermark_ms = models.BigIntegerField(
+        null=True, blank=True, help_text="Newest version last_updated_timestamp seen by a completed sync (ms)."
+    )
+
+    def __str__(self) -> str:
+        return "Registry index state"

@@ -1,6 +1,8 @@
 """Reads of the model pages: the model overview, a model's versions, lineage, champion vs candidate, the
-naming lint and required metadata. MLflow reads go through the gateway. Approval state and the inbox are
-read in `registry_ui/approvals/selectors.py`."""
+naming lint and required metadata. Models, versions and their source runs come from the registry index
+(registry_ui/index_read.py, kept in step with MLflow by registry_ui/index_sync.py); only a gate metric's step
+history is read from MLflow live (the version page's chart). Approval state and the inbox are read in
+`registry_ui/approvals/selectors.py`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from configuration.selectors import pattern_rules
 from mlopsadmin.core.charts import LineChart, line_chart
@@ -16,7 +19,7 @@ from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams, model_ownership_map, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import mlflow_filters
-from registry_ui import validation
+from registry_ui import index_read, validation
 from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.metric_direction import HIGHER, LOWER, metric_direction
 from registry_ui.models import (
@@ -81,12 +84,12 @@ class ModelRow:
 
 
 def registry_overview(*, query: str = "", team: str = "", flagged_only: bool = False) -> list[ModelRow]:
-    """Every registered model (all pages), with team, tracked aliases, pending approvals and lint."""
+    """Every registered model (from the index), with team, tracked aliases, pending approvals and lint."""
     teams, ownership, patterns = all_teams(), model_ownership_map(), pattern_rules()
     pending = approval_selectors.pending_counts_by_model()
     words = naming_words()
     rows: list[ModelRow] = []
-    for model in mlf.iter_registered_models():
+    for model in index_read.models():
         if query and query.lower() not in model.name.lower():
             continue
         owner = team_for_model(model.name, teams, ownership, patterns)
@@ -144,9 +147,10 @@ _RUN_ID_RE = re.compile(r"^[0-9a-fA-F]{8,64}$")
 
 
 def runs_by_id(run_ids: list[str]) -> dict[str, mlf.Run]:
-    """The source runs of one page of versions in few round trips: the first run tells its experiment,
-    one search_runs (`attributes.run_id IN (...)`) fetches the others of that experiment, and the few
-    left (other experiments) are fetched concurrently."""
+    """Runs read from MLflow now, with every tag, param and metric (the compare page; the model and version
+    pages read the registry index), in few round trips: the first run tells its experiment, one search_runs
+    (`attributes.run_id IN (...)`) fetches the others of that experiment, and the few left (other
+    experiments) are fetched concurrently."""
     wanted = sorted({r for r in run_ids if r and _RUN_ID_RE.match(r)})
     found: dict[str, mlf.Run] = {}
     if not wanted:
@@ -196,15 +200,36 @@ def missing_metadata(tags: dict[str, str], required: Iterable[str]) -> list[str]
     return [key for key in required if not str(tags.get(key, "")).strip()]
 
 
-def model_versions(name: str) -> list[mlf.ModelVersion]:
-    """All versions of a model (all pages), newest first."""
-    versions = list(mlf.iter_model_versions(name=name))
-    return sorted(versions, key=lambda v: int(v.version) if v.version.isdigit() else 0, reverse=True)
+def model_for_page(name: str) -> tuple[mlf.RegisteredModel, index_read.Versions, datetime | None]:
+    """(the model, its versions newest first, when they were read from MLflow) from the index; a model the
+    index does not hold yet is read from MLflow now. Raises NotFound when MLflow has no such model."""
+    row = index_read.model_row(name)
+    return index_read.model_record(row), index_read.Versions(row), index_read.as_of(row)
 
 
-def version_rows(model: mlf.RegisteredModel, versions: list[mlf.ModelVersion], gate_metric: str) -> list[VersionRow]:
-    """Rows for the versions given (one page): each fetches its source run for the gate metric."""
-    required = required_metadata_keys()
+def version_for_page(name: str, version: str) -> index_read.VersionView:
+    """One version with its model, the @champion version and both source runs, from the index (a version it
+    does not know sends the model to MLflow once). Raises NotFound when MLflow has no such model or version."""
+    return index_read.version_view(name, int(version))
+
+
+def registry_as_of() -> datetime | None:
+    """When the overview's models were last listed from MLflow."""
+    return index_read.as_of()
+
+
+def model_versions(name: str) -> index_read.Versions:
+    """All versions of a model (from the index), newest first: sliced by a Paginator in the database.
+    Raises NotFound when MLflow has no such model."""
+    return index_read.Versions(index_read.model_row(name))
+
+
+def version_rows(
+    model: mlf.RegisteredModel, versions: list[mlf.ModelVersion], gate_metric: str, required: list[str] | None = None
+) -> list[VersionRow]:
+    """Rows for the versions given (one page), with each source run's gate metric (indexed runs: one query).
+    `required`: the required metadata keys when the caller has them."""
+    required = required_metadata_keys() if required is None else required
     latest: dict[str, ApprovalRequest] = {}
     for req in (
         ApprovalRequest.objects.filter(model_name=model.name, version__in=[v.version for v in versions])
@@ -215,7 +240,7 @@ def version_rows(model: mlf.RegisteredModel, versions: list[mlf.ModelVersion], g
     by_version: dict[str, list[str]] = {}
     for alias, number in model.aliases.items():
         by_version.setdefault(number, []).append(alias)
-    runs = runs_by_id([run_id_of(v) for v in versions])
+    runs = index_read.runs(run_id_of(v) for v in versions)
     rows = []
     for version in versions:
         run = runs.get(run_id_of(version))
@@ -250,15 +275,11 @@ class Lineage:
     missing: list[str] = field(default_factory=list)
 
 
-def version_lineage(version: mlf.ModelVersion) -> Lineage:
-    """'What data was this trained on': the source run, its experiment, params, final metrics, tags."""
-    run = _safe_run(run_id_of(version))
-    experiment = None
-    if run is not None:
-        try:
-            experiment = mlf.get_experiment(run.experiment_id)
-        except mlf.MlflowNotFound:
-            experiment = None
+def version_lineage(view: index_read.VersionView, required: list[str] | None = None) -> Lineage:
+    """'What data was this trained on': the source run, its experiment, params, final metrics, tags (as
+    indexed). `required`: the required metadata keys when the caller has them."""
+    version, run = view.version, view.run_of(view.version)
+    experiment = view.experiment() if run is not None else None
     return Lineage(
         version=version,
         run=run,
@@ -271,7 +292,7 @@ def version_lineage(version: mlf.ModelVersion) -> Lineage:
         data_version=run.tags.get("data.version", "") if run else "",
         training_data=version.tags.get("training_data", ""),
         training_commit=version.tags.get("training_commit", ""),
-        missing=missing_metadata(version.tags, required_metadata_keys()),
+        missing=missing_metadata(version.tags, required_metadata_keys() if required is None else required),
     )
 
 
@@ -319,51 +340,43 @@ def metric_diffs(
 
 
 def champion_comparison(
-    model: mlf.RegisteredModel,
-    candidate: mlf.ModelVersion,
-    gate_metric: str,
-    directions: dict[str, str] | None = None,
+    view: index_read.VersionView, gate_metric: str, directions: dict[str, str] | None = None
 ) -> Comparison:
-    """The candidate's final metrics against the current @champion's (coloured by each metric's
-    direction), and the gate metric per step."""
-    champion_number = model.aliases.get("champion")
-    champion = None
-    if champion_number and champion_number != candidate.version:
-        champion = mlf.get_model_version(model.name, champion_number)
-    candidate_run = _safe_run(run_id_of(candidate))
-    champion_run = _safe_run(run_id_of(champion)) if champion else None
+    """The version's final metrics against the current @champion's (coloured by each metric's direction),
+    from the index. The step chart is drawn apart (`comparison_chart`: MLflow, on demand)."""
+    champion_run, candidate_run = view.run_of(view.champion), view.run_of(view.version)
     rows = metric_diffs(
         champion_run.metrics if champion_run else {},
         candidate_run.metrics if candidate_run else {},
         gate_metric,
         directions,
     )
-    series = []
-    if champion_run:
-        series.append(
-            (
-                f"champion v{champion.version if champion else ''}",
-                "series-champion",
-                [(float(p.step), p.value) for p in mlf.get_metric_history(champion_run.run_id, gate_metric)],
-            )
-        )
-    if candidate_run:
-        series.append(
-            (
-                f"candidate v{candidate.version}",
-                "series-candidate",
-                [(float(p.step), p.value) for p in mlf.get_metric_history(candidate_run.run_id, gate_metric)],
-            )
-        )
-    better = metric_direction(gate_metric, (directions or {}).get(gate_metric, ""))
-    label = f"{gate_metric} ({better} is better)"
-    chart = line_chart(series, x_label="step", y_label=label) if any(s[2] for s in series) else None
+    champion_number = view.model.aliases.get("champion")
     note = ""
-    if champion_number == candidate.version:
+    if champion_number == view.version.version:
         note = "This version is the current champion."
     elif not champion_number:
         note = "The model has no @champion yet: nothing to compare against."
-    return Comparison(champion, candidate, gate_metric, rows, chart, note)
+    return Comparison(view.champion, view.version, gate_metric, rows, None, note)
+
+
+def comparison_chart(
+    view: index_read.VersionView, gate_metric: str, directions: dict[str, str] | None = None
+) -> LineChart | None:
+    """The gate metric per step of the version and the @champion: their metric histories, read from MLflow
+    (two calls; the version page loads it after the page). None when neither has a history."""
+    series = []
+    champion = view.champion
+    for label, kind, run in (
+        (f"champion v{champion.version if champion else ''}", "series-champion", view.run_of(champion)),
+        (f"candidate v{view.version.version}", "series-candidate", view.run_of(view.version)),
+    ):
+        if run is not None:
+            points = [(float(p.step), p.value) for p in mlf.get_metric_history(run.run_id, gate_metric)]
+            series.append((label, kind, points))
+    better = metric_direction(gate_metric, (directions or {}).get(gate_metric, ""))
+    label = f"{gate_metric} ({better} is better)"
+    return line_chart(series, x_label="step", y_label=label) if any(s[2] for s in series) else None
 
 
 def existing_model_name(model_name: str) -> str:

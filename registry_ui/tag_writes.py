@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui import index_store
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,17 @@ def version_tags_read(model_name: str, version: str) -> dict[str, str] | None:
 
 def version_tags_write(model_name: str, version: str, changes: TagChanges) -> TagWrite:
     """Write `changes` in order (set, or delete for None). At the first failure (refused, timed out, answer
-    lost) stop and read the version's tags back. MLflow errors are returned, never raised."""
+    lost) stop and read the version's tags back. MLflow errors are returned, never raised. What MLflow
+    confirmed (every write answered) or showed (read back) goes to the registry index at once."""
+    written = _write(model_name, version, changes)
+    if written.error is None:
+        index_store.version_tags_record(model_name, version, dict(changes))
+    elif written.observed is not None:
+        index_store.version_tags_record(model_name, version, dict(written.observed), replace=True)
+    return written
+
+
+def _write(model_name: str, version: str, changes: TagChanges) -> TagWrite:
     for key, value in changes.items():
         try:
             if value is None:

@@ -43,3 +43,16 @@ def approvals_import_scheduled(model_name: str | None = None) -> dict[str, objec
 
     report = approvals_import(model_name=model_name)
     return {"versions_read": report.versions_read, "imported": report.imported, "updated": report.updated}
+
+
+@shared_task(name="registry_ui.tasks.registry_sync_scheduled", acks_late=True)
+def registry_sync_scheduled() -> dict[str, object]:
+    """Every 5 minutes (mlopsadmin/schedules.py): queue a registry index sync (incremental, full once an
+    hour); the sync itself runs as a maintenance TaskRun."""
+    from mlopsadmin.core.errors import Conflict
+    from registry_ui.index_sync import registry_sync_start
+
+    try:
+        return {"task_run": registry_sync_start(actor="system:schedule.registry_sync").pk}
+    except Conflict as exc:  # a sync is already queued or running
+        return {"skipped": str(exc)}

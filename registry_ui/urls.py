@@ -10,6 +10,7 @@ urlpatterns = [
     path("inbox/", approval_views.inbox, name="inbox"),
     path("settings/", views.registry_settings, name="settings"),
     path("runs/compare/", compare_views.runs_compare, name="compare_runs"),
+    path("sync", views.registry_sync, name="sync"),
     path("requests/<int:request_id>/withdraw", approval_views.approval_withdraw, name="withdraw"),
     path("requests/<int:request_id>/decide", approval_views.approval_decide, name="decide"),
     path("models/<str:name>/versions/<str:version>/tags", views.version_tag, name="version_tag"),

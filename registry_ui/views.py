@@ -10,18 +10,18 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mlopsadmin import policy
-from mlopsadmin.core.errors import InvalidInput, NotFound
+from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound
 from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post, wants_fragment
 from mlopsadmin.core.selectors import all_teams, team_for_model
 from mlopsadmin.core.sorting import sort_headers
-from mlopsadmin.lib import mlflow_client as mlf
 from notifications.selectors import is_watching
 from registry_ui import selectors, services, sorting, validation
 from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.compare.selectors import MAX_COLUMNS as MAX_COMPARED
+from registry_ui.index_sync import registry_sync_start
 from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
 from registry_ui.promotion import selectors as promotion_selectors
 
@@ -29,22 +29,11 @@ VERSIONS_PER_PAGE = 25
 MODELS_PER_PAGE = 50
 
 
-def _model_or_404(name: str) -> mlf.RegisteredModel:
+def _version_number(version: str) -> str:
     try:
-        return mlf.get_registered_model(name)
-    except (mlf.MlflowNotFound, mlf.MlflowInvalid) as exc:
-        raise NotFound(f"No registered model named {name!r} in MLflow.") from exc
-
-
-def _version_or_404(name: str, version: str) -> mlf.ModelVersion:
-    try:
-        version = validation.model_version(version)
+        return validation.model_version(version)
     except InvalidInput as exc:
         raise NotFound(f"{version[:40]!r} is not a version number.") from exc
-    try:
-        return mlf.get_model_version(name, version)
-    except (mlf.MlflowNotFound, mlf.MlflowInvalid) as exc:
-        raise NotFound(f"Model version {name}/{version} does not exist in MLflow (unknown or deleted).") from exc
 
 
 @require_GET
@@ -68,6 +57,8 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         "query": urlencode({k: v for k, v in {**params, "sort": sort}.items() if v and v != sorting.DEFAULT_SORT}),
         "tracked_aliases": selectors.TRACKED_ALIASES,
         "inbox_count": approval_selectors.inbox_count(request.user),  # the badge's count: not one's own
+        "as_of": selectors.registry_as_of(),
+        "may_sync": policy.can(request.user, policy.Action.MAINTENANCE_RUN),
     }
     if request.htmx:
         return render(request, "registry_ui/index.html#models", context)
@@ -76,11 +67,11 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def model_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    model = _model_or_404(name)
+    model, versions, as_of = selectors.model_for_page(name)
     gate_metric = selectors.gate_metric_for(model)
-    versions = selectors.model_versions(name)
     page = Paginator(versions, VERSIONS_PER_PAGE).get_page(request.GET.get("page"))
     team = team_for_model(name)
+    required = selectors.required_metadata_keys()
     context = {
         "title": name,
         "nav_key": "registry",
@@ -88,16 +79,17 @@ def model_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "team": team,
         "gate_metric": gate_metric,
         "page": page,
-        "rows": selectors.version_rows(model, list(page.object_list), gate_metric),
+        "rows": selectors.version_rows(model, list(page.object_list), gate_metric, required),
         "findings": selectors.model_name_findings(name),
-        "required_keys": selectors.required_metadata_keys(),
+        "required_keys": required,
         "tracked": [(a, model.aliases.get(a)) for a in selectors.TRACKED_ALIASES],
         "model_ui_url": selectors.model_ui_url(name),
         "may_request": policy.can(request.user, policy.Action.APPROVAL_REQUEST, team=team),
-        **promotion_selectors.promotion_panel(request.user, name, model.aliases, versions),
+        **promotion_selectors.promotion_panel(request.user, name, model.aliases, versions.numbers(), team),
         "may_watch": policy.can(request.user, policy.Action.MODEL_WATCH),
         "watching": is_watching(request.user, name),
         "max_compare": MAX_COMPARED,
+        "as_of": as_of,
     }
     if request.htmx and request.GET.get("partial") == "versions":
         return render(request, "registry_ui/model.html#versions", context)
@@ -105,12 +97,12 @@ def model_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
 
 
 def _version_context(request: HttpRequest, name: str, version: str) -> dict[str, Any]:
-    model = _model_or_404(name)
-    found = _version_or_404(name, version)
+    view = selectors.version_for_page(name, _version_number(version))
+    model, found = view.model, view.version
     team = team_for_model(name)
     gate_metric = selectors.gate_metric_for(model)
     required = selectors.required_metadata_keys()
-    gate = promotion_selectors.version_gate(model, found.version)
+    gate = promotion_selectors.version_gate(view)
     tag_rows = [(k, found.tags.get(k), True) for k in required]
     tag_rows += [(k, v, False) for k, v in sorted(found.tags.items()) if k not in required]
     user = request.user
@@ -123,10 +115,8 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
         "version": found,
         "team": team,
         "gate_metric": gate_metric,
-        "lineage": selectors.version_lineage(found),
-        "comparison": selectors.champion_comparison(
-            model, found, gate_metric, {gate.config.metric: gate.config.direction}
-        ),
+        "lineage": selectors.version_lineage(view, required),
+        "comparison": selectors.champion_comparison(view, gate_metric, {gate.config.metric: gate.config.direction}),
         "gate": gate,
         "tag_rows": tag_rows,
         "workflow_tags": services.WORKFLOW_TAGS,
@@ -144,14 +134,48 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
         and policy.can(user, policy.Action.APPROVAL_WITHDRAW, team=team),
         "own_pending": bool(pending) and pending.requester_id == user.pk,  # type: ignore[union-attr]
         "model_ui_url": selectors.model_ui_url(name, found.version),
+        "as_of": view.as_of,
+    }
+
+
+def _chart_context(name: str, version: str) -> dict[str, Any]:
+    """The champion-vs-version step chart (metric histories read from MLflow: loaded after the page)."""
+    view = selectors.version_for_page(name, _version_number(version))
+    gate_metric = selectors.gate_metric_for(view.model)
+    config = promotion_selectors.gate_config_for(name)
+    chart = selectors.comparison_chart(view, gate_metric, {config.metric: config.direction})
+    return {
+        "model": view.model,
+        "version": view.version,
+        "gate_metric": gate_metric,
+        "chart": chart,
+        "chart_loaded": True,
     }
 
 
 @require_GET
-def version_detail(request: HttpRequest, name: str, version: str) -> HttpResponse:
+def version_detail(request: HtmxHttpRequest, name: str, version: str) -> HttpResponse:
+    """The version page from the index; `?chart=1` adds the step chart (htmx loads it as a fragment)."""
+    if request.htmx and request.GET.get("chart"):
+        return render(request, "registry_ui/version.html#chart", _chart_context(name, version))
     context = _version_context(request, name, version)
     context["editing"] = request.GET.get("edit", "")
+    if request.GET.get("chart"):
+        context.update(_chart_context(name, version))
     return render(request, "registry_ui/version.html", context)
+
+
+@require_POST
+def registry_sync(request: HttpRequest) -> HttpResponse:
+    """ "Sync now": queue a registry index sync (`full=1`: every version and source run)."""
+    policy.require(request.user, policy.Action.MAINTENANCE_RUN)
+    try:
+        registry_sync_start(actor=request.user, full=request.POST.get("full") == "1" or None)
+    except Conflict:
+        messages.info(request, "A registry sync is already queued or running.")
+    else:
+        messages.success(request, "Registry sync queued; the pages show its data when it has finished.")
+    return redirect_after_post(request, reverse("registry:index"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -166,7 +190,7 @@ def version_tag(request: HtmxHttpRequest, name: str, version: str) -> HttpRespon
         if not wants_fragment(request):
             messages.success(request, f"Tag '{key}' saved to MLflow.")
             return redirect(reverse("registry:version", args=[name, version]))
-    found = _version_or_404(name, version)
+    found = selectors.version_for_page(name, _version_number(version)).version
     required = key in selectors.required_metadata_keys()
     context = {
         "model": found,

@@ -25,6 +25,7 @@ from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from notifications import events as notification_events
+from registry_ui import index_store
 from registry_ui.promotion import plans
 from registry_ui.promotion.models import AliasChangeIntent, AliasEvent, AliasState
 
@@ -217,6 +218,7 @@ def outcome_record(
         outcome = outcome_of(applied, missing)
     with transaction.atomic():
         if observed is not None:
+            _index_observed(intent.model_name, observed)
             _record_moves(intent, plan, applied, outcome, extra.get("gate"))
             intent.recorded_applied = applied
             intent.status = AliasChangeIntent.WATCH if lost and missing else AliasChangeIntent.CLOSED
@@ -225,6 +227,13 @@ def outcome_record(
         after = {"aliases": observed.aliases if observed else None, "error": error or None, **extra}
         _audit_outcome(intent, plan, applied, missing, outcome, after=after, reason=intent.reason)
     return outcome, applied, missing
+
+
+def _index_observed(model_name: str, observed: Observed) -> None:
+    """What MLflow showed after the change goes to the registry index at once (pages show it)."""
+    index_store.aliases_record(model_name, observed.aliases)
+    for version, tags in observed.tags.items():
+        index_store.version_tags_record(model_name, version, dict(tags), replace=True)
 
 
 def _resolve_one(intent: AliasChangeIntent, live: dict[str, str]) -> None:
@@ -339,7 +348,9 @@ def record_external(
     """Compare live aliases with the last known state; record differences as external changes. A model
     seen for the first time (or re-created: identity.model_recreated dropped its state) gets its baseline
     from MLflow now; when a webhook said what changed (`hint`: alias and new version, None when deleted),
-    that change is recorded too (issue 21)."""
+    that change is recorded too (issue 21). The live aliases
+    also go to the registry index (they were just read from MLflow)."""
+    index_store.aliases_record(model_name, live)
     state = AliasState.objects.filter(model_name=model_name).first()
     if state is None:
         record_baseline(model_name, _first_sight_baseline(live, hint), model_created)

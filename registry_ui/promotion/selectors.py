@@ -3,7 +3,7 @@ the alias history."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -120,10 +120,11 @@ def alias_overview(model_name: str) -> AliasOverview:
     return AliasOverview(model, aliases, versions, [why for _, why in problems])
 
 
-def alias_permissions(user: Any, model_name: str) -> dict[str, bool]:
+def alias_permissions(user: Any, model_name: str, team: Any = None) -> dict[str, bool]:
     """What the user may do on this model's aliases (policy.py decides): can_protected (promote, roll
-    back, repair), can_challenger, can_override (a failed gate), can_edit_policy (the gate form)."""
-    team = team_for_model(model_name)
+    back, repair), can_challenger, can_override (a failed gate), can_edit_policy (the gate form). `team`: the
+    owning team when the caller has it."""
+    team = team if team is not None else team_for_model(model_name)
     return {
         "can_protected": policy.can(user, policy.Action.ALIAS_PROTECTED, team=team),
         "can_challenger": policy.can(user, policy.Action.ALIAS_CHALLENGER, team=team),
@@ -133,21 +134,22 @@ def alias_permissions(user: Any, model_name: str) -> dict[str, bool]:
 
 
 def promotion_panel(
-    user: Any, model_name: str, aliases: Mapping[str, object], versions: list[mlf.ModelVersion]
+    user: Any, model_name: str, aliases: Mapping[str, object], versions: Iterable[str], team: Any = None
 ) -> dict[str, Any]:
     """Context of templates/registry_ui/_promotion_panel.html: the permissions above, `unavailable`
     ({action: why it cannot run now}) so a button shows only when its dialog would offer a plan, and
     `version_options` [(version, label)] for the Version dropdown, labels naming the version's
-    aliases from the live state (`aliases` {alias: version}; `versions` newest first)."""
+    aliases from the state given (`aliases` {alias: version}; `versions`: version numbers, newest first)."""
     live = normalise(aliases)
     by_version: dict[str, list[str]] = {}
     for alias, version in live.items():
         by_version.setdefault(version, []).append(f"@{alias}")
-    options = [
-        (v.version, f"v{v.version}" + (f" ({', '.join(by_version[v.version])})" if v.version in by_version else ""))
-        for v in versions
-    ]
-    return {**alias_permissions(user, model_name), "unavailable": unavailable_actions(live), "version_options": options}
+    options = [(v, f"v{v}" + (f" ({', '.join(by_version[v])})" if v in by_version else "")) for v in versions]
+    return {
+        **alias_permissions(user, model_name, team),
+        "unavailable": unavailable_actions(live),
+        "version_options": options,
+    }
 
 
 def alias_history(model_name: str, *, limit: int = 200) -> list[AliasEvent]:
@@ -228,9 +230,37 @@ def gate_check(
     )
 
 
-def version_gate(model: mlf.RegisteredModel, version: str) -> GateResult:
-    """The gate for promoting `version` now, as the version page shows it (reads MLflow, writes nothing)."""
-    return gate_check(model_name=model.name, aliases=normalise(model.aliases), version=version)
+def version_gate(view: Any) -> GateResult:
+    """The gate for promoting a version as the version page shows it (`view`: registry_ui.index_read's
+    VersionView): the same rules as `gate_check`, on the registry index (the versions' source runs, their
+    state and metrics as last read; reads no MLflow, writes nothing). The promotion itself re-reads MLflow
+    under the model's lock (`gate_check`)."""
+    config = gate_config_for(view.model.name)
+    version, champion = view.version, view.champion
+    if champion is None and view.model.aliases.get(CHAMPION) == version.version:
+        champion = version  # promoting the champion itself: its own value is the one to compare with
+
+    def source(candidate: mlf.ModelVersion) -> tuple[float | None, SourceRun]:
+        state = view.state_of(candidate)
+        if state is None:
+            return None, SourceRun("", RUN_NONE)
+        stage, metrics = state
+        if stage not in ("active", "deleted"):
+            return None, SourceRun(candidate.run_id, RUN_MISSING)
+        return metrics.get(config.metric), SourceRun(candidate.run_id, RUN_ACTIVE if stage == "active" else RUN_DELETED)
+
+    candidate_metric, candidate_run = source(version)
+    champion_metric = source(champion)[0] if champion is not None else None
+    return gate_evaluate(
+        config=config,
+        candidate_version=version.version,
+        candidate_metric=candidate_metric,
+        champion_version=champion.version if champion is not None else None,
+        champion_metric=champion_metric,
+        approved=version_is_approved(model_name=view.model.name, version=version.version),
+        approved_outside=approved_outside(model_name=view.model.name, version=version.version),
+        source_run=candidate_run,
+    )
 
 
 @dataclass(frozen=True)

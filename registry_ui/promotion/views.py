@@ -21,6 +21,7 @@ from mlopsadmin.core.htmx import HtmxHttpRequest
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.policy import Action
 from registry_ui import validation
+from registry_ui.index_store import index_refresh_after_webhook
 from registry_ui.promotion import plans, selectors, services, webhooks
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def _page_context(request: HttpRequest, name: str) -> dict[str, object]:
         "state_token": plans.state_token(overview.aliases),
         "as_of": timezone.now(),
         "team": team_for_model(name),
-        **selectors.promotion_panel(request.user, name, overview.aliases, overview.versions),
+        **selectors.promotion_panel(request.user, name, overview.aliases, [v.version for v in overview.versions]),
     }
 
 
@@ -143,7 +144,8 @@ def gate_policy_view(request: HttpRequest, name: str) -> HttpResponse:
 @login_not_required
 @require_POST
 def mlflow_webhook(request: HttpRequest) -> JsonResponse:
-    """MLflow registry webhook: a hint that aliases may have changed; reconcile that model."""
+    """MLflow registry webhook: a hint that the model changed (aliases, versions, version tags): reconcile
+    its aliases and read it into the registry index again."""
     from django.conf import settings
 
     try:
@@ -165,6 +167,7 @@ def mlflow_webhook(request: HttpRequest) -> JsonResponse:
     except InvalidInput as exc:
         logger.warning("webhook for %r ignored: %s", model_name, exc)
         return JsonResponse({"detail": "Accepted; not a model name mlopsadmin can reconcile."}, status=202)
+    index_refresh_after_webhook(model_name)  # the registry pages show the model as MLflow has it now
     if report is None:
         return JsonResponse({"detail": "Accepted; reconciled shortly by a worker."}, status=202)
     return JsonResponse({"detail": "Reconciled.", "model": model_name, "external_changes": report.changes}, status=202)

@@ -12,6 +12,7 @@ from mlopsadmin.lib import mlflow_client as mlf
 def test_member_requests_and_lead_approves_from_inbox(own_model, browser_login, live_server) -> None:
     page = browser_login("member_search")
     page.goto(f"{live_server.url}/registry/models/{own_model.name}/versions/2/")
+    page.wait_for_selector("figure.chart polyline")  # the chart is read from MLflow after the page (htmx)
     assert page.locator("figure.chart polyline").count() == 2  # champion vs candidate chart is drawn
     page.fill("form.request-form textarea[name=comment]", "beats the champion on ndcg")
     page.click("form.request-form button[type=submit]")

@@ -56,7 +56,13 @@ def test_version_page_shows_lineage_comparison_and_chart(own_model, login) -> No
     assert "learning_rate" in page
     gate = re.search(r'<tr class="gate">(.*?)</tr>', page).group(1)
     assert "0.8000" in gate and "0.8400" in gate and "+5.00 %" in gate
-    assert page.count("<polyline") == 2 and "champion v1" in page and "candidate v2" in page
+    assert "<polyline" not in page and 'id="comparison-chart"' in page  # read from MLflow after the page
+    with_chart = _text(login("outsider").get(f"/registry/models/{own_model.name}/versions/2/", {"chart": "1"}))
+    assert with_chart.count("<polyline") == 2 and "champion v1" in with_chart and "candidate v2" in with_chart
+    fragment = login("outsider").get(
+        f"/registry/models/{own_model.name}/versions/2/", {"chart": "1"}, HTTP_HX_REQUEST="true"
+    )
+    assert fragment.content.decode().count("<polyline") == 2 and b"Lineage" not in fragment.content
     assert "Request approval" not in page  # outsider may not
     assert login("outsider").get(f"/registry/models/{own_model.name}/versions/42/").status_code == 404
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 from django import template
+from django.utils.safestring import mark_safe
 
 from mlopsadmin.core.formatting import human_bytes
 
@@ -30,3 +32,11 @@ def ms_to_datetime(value: Any) -> datetime | None:
 @register.filter
 def filesize(value: Any) -> str:
     return "–" if value in (None, "") else human_bytes(float(value))
+
+
+@register.filter
+def select_options(options: Any) -> str:
+    """[(value, label), ...] as `<option>` tags, escaped: one join instead of a template loop (a model's
+    Version dropdown may list a thousand versions)."""
+    tags = (f'<option value="{escape(str(value))}">{escape(str(label))}</option>' for value, label in options)
+    return mark_safe("".join(tags))  # noqa: S308 - every value and label is escaped just above

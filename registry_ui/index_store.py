@@ -1,0 +1,355 @@
+"""Writing the registry index (registry_ui.models IndexedModel / IndexedVersion / IndexedRun) from what
+MLflow answers: a model listing, the versions of some models, their source runs; and the changes
+mlopsadmin itself makes (aliases, version tags), applied at once. The sync (index_sync.py), the webhook
+receiver and the pages (a model not indexed yet is read on first view) call these."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from mlopsadmin.core.formatting import json_number
+from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib import mlflow_filters
+from registry_ui.models import IndexedModel, IndexedRun, IndexedVersion
+
+logger = logging.getLogger(__name__)
+
+LINEAGE_RUN_TAGS = ("git.commit", "data.version")  # the run tags the version page shows
+NAMES_PER_CALL = 50  # models whose versions one search_model_versions call lists (name IN (...))
+RUNS_PER_CALL = 100  # run ids one search_runs call fetches (run_id IN (...))
+RUN_FETCH_THREADS = 2  # calls at a time: the tracking server serialises runs on its own workers (2 advised)
+MISSING = "missing"  # an IndexedRun MLflow no longer has (purged)
+
+
+def version_number(version: str) -> int:
+    return int(version) if str(version).isdigit() else 0
+
+
+# --- Models ---------------------------------------------------------------------------------------------
+def _model_fields(model: mlf.RegisteredModel, now: datetime) -> dict[str, object]:
+    return {
+        "description": model.description,
+        "tags": dict(model.tags),
+        "aliases": dict(sorted(model.aliases.items())),
+        "latest_version": model.latest_version or "",
+        "creation_timestamp": model.creation_timestamp,
+        "last_updated_timestamp": model.last_updated_timestamp,
+        "synced_at": now,
+    }
+
+
+def models_store(listing: dict[str, mlf.RegisteredModel], now: datetime) -> tuple[list[str], list[str], set[str]]:
+    """Bring IndexedModel rows in step with a complete model listing. Returns (new names, deleted names,
+    names whose versions must be read: new, `last_updated_timestamp` moved — MLflow moves it when a
+    version is created or deleted —, or never read)."""
+    index = {row.name: row for row in IndexedModel.objects.all()}
+    creates, updates, stale = [], [], set()
+    for name, model in listing.items():
+        row = index.get(name)
+        fields = _model_fields(model, now)
+        if row is None:
+            creates.append(IndexedModel(name=name, **fields))
+            stale.add(name)
+            continue
+        if row.last_updated_timestamp != model.last_updated_timestamp or row.versions_synced_at is None:
+            stale.add(name)
+        if any(getattr(row, key) != value for key, value in fields.items() if key != "synced_at"):
+            for key, value in fields.items():
+                setattr(row, key, value)
+            updates.append(row)  # unchanged rows keep their synced_at: the sync's own time covers them
+    gone = sorted(set(index) - set(listing))
+    with transaction.atomic():
+        IndexedModel.objects.bulk_create(creates, batch_size=500, ignore_conflicts=True)
+        IndexedModel.objects.bulk_update(updates, list(MODEL_FIELDS), batch_size=500)
+        IndexedModel.objects.filter(name__in=gone).delete()
+    return [m.name for m in creates], gone, stale
+
+
+MODEL_FIELDS = (
+    "description",
+    "tags",
+    "aliases",
+    "latest_version",
+    "creation_timestamp",
+    "last_updated_timestamp",
+    "synced_at",
+)
+
+
+def model_store(model: mlf.RegisteredModel, now: datetime | None = None) -> IndexedModel:
+    """Insert or update one model's row from MLflow's answer."""
+    fields = _model_fields(model, now or timezone.now())
+    row, _ = IndexedModel.objects.update_or_create(name=model.name, defaults=fields)
+    return row
+
+
+# --- Versions -------------------------------------------------------------------------------------------
+def _versions_of(names: list[str], *, everything: bool = False) -> dict[str, list[mlf.ModelVersion]]:
+    """Every version of these models, {name: versions}, in few calls: one listing of all versions when
+    `everything` (a full sync), else name IN lists (a name no MLflow literal can hold is listed alone,
+    matched exactly)."""
+    found: dict[str, list[mlf.ModelVersion]] = {name: [] for name in names}
+    if everything:
+        for version in mlf.iter_model_versions():
+            if version.name in found:
+                found[version.name].append(version)
+        return found
+    listable = [n for n in names if mlflow_filters.quote(n) is not None]
+    for start in range(0, len(listable), NAMES_PER_CALL):
+        chunk = listable[start : start + NAMES_PER_CALL]
+        for version in mlf.iter_model_versions(filter_string=mlflow_filters.in_list("name", chunk)):
+            if version.name in found:
+                found[version.name].append(version)
+    for name in (n for n in names if mlflow_filters.quote(n) is None):
+        found[name] = list(mlf.iter_model_versions(name=name))
+    return found
+
+
+def source_run_id(version: mlf.ModelVersion) -> str:
+    """The version's source run: its run_id, a `runs:/<id>/…` source, or a logged model's source run."""
+    from registry_ui.selectors import run_id_from
+
+    run_id = run_id_from(version.run_id, version.source)
+    if not run_id and version.source.startswith("models:/m-"):
+        run_id = mlf.logged_model_source_run(version.source[len("models:/") :].split("/", 1)[0]) or ""
+    return run_id
+
+
+def _version_fields(version: mlf.ModelVersion, run_id: str, now: datetime) -> dict[str, object]:
+    return {
+        "run_id": run_id[:64],
+        "source": version.source,
+        "status": version.status[:32],
+        "current_stage": version.current_stage[:32],
+        "description": version.description,
+        "tags": dict(version.tags),
+        "creation_timestamp": version.creation_timestamp,
+        "last_updated_timestamp": version.last_updated_timestamp,
+        "synced_at": now,
+    }
+
+
+VERSION_FIELDS = (
+    "run_id",
+    "source",
+    "status",
+    "current_stage",
+    "description",
+    "tags",
+    "creation_timestamp",
+    "last_updated_timestamp",
+    "synced_at",
+)
+
+
+def versions_store(listed: dict[str, list[mlf.ModelVersion]], *, complete: bool) -> dict[str, int]:
+    """Apply version records read from MLflow, {model name: versions}. `complete`: they are all the versions
+    of these models (the ones the index holds beyond them are deleted, the models marked as read); else only
+    these versions are added or updated (the "updated since" scan). Only rows that changed are written.
+    Returns counts {versions, changed, deleted} and the source run ids named (`run_ids`, in `self`)."""
+    now = timezone.now()
+    rows = {m.name: m for m in IndexedModel.objects.filter(name__in=list(listed))}
+    known = {(v.model_id, v.number): v for v in IndexedVersion.objects.filter(model__in=list(rows.values()))}
+    creates, updates, keep, run_ids = [], [], set(), set()
+    for name, versions in listed.items():
+        model = rows.get(name)
+        if model is None:
+            continue
+        for version in versions:
+            number = version_number(version.version)
+            row = known.get((model.pk, number))
+            run_id = row.run_id if row is not None and row.source == version.source else source_run_id(version)
+            run_ids.add(run_id)
+            fields = _version_fields(version, run_id, now)
+            keep.add((model.pk, number))
+            if row is None:
+                creates.append(IndexedVersion(model=model, number=number, **fields))
+            elif any(getattr(row, k) != v for k, v in fields.items() if k != "synced_at"):
+                for key, value in fields.items():
+                    setattr(row, key, value)
+                updates.append(row)
+    gone = [row.pk for key, row in known.items() if key not in keep] if complete else []
+    with transaction.atomic():
+        IndexedVersion.objects.bulk_create(creates, batch_size=500, ignore_conflicts=True)
+        IndexedVersion.objects.bulk_update(updates, list(VERSION_FIELDS), batch_size=500)
+        IndexedVersion.objects.filter(pk__in=gone).delete()
+        if complete:
+            for name, model in rows.items():
+                model.versions_synced_at, model.version_count = now, len(listed.get(name, []))
+            IndexedModel.objects.bulk_update(list(rows.values()), ["versions_synced_at", "version_count"], 500)
+    run_ids.discard("")
+    return {
+        "versions": sum(len(v) for v in listed.values()),
+        "changed": len(creates) + len(updates),
+        "deleted": len(gone),
+        "run_ids": run_ids,  # type: ignore[dict-item]
+    }
+
+
+def versions_refresh(names: Iterable[str], *, full: bool = False) -> dict[str, int]:
+    """Read every version of these models from MLflow and make the index hold exactly them (new ones
+    added, changed ones updated, deleted ones removed), then the source runs not indexed yet. `full`
+    (a full sync, `names` being every model): one listing of all versions, and every source run read
+    again (deleted or changed runs). Returns counts {versions, changed, deleted, runs}."""
+    names = sorted(set(names))
+    if not names:
+        return {"versions": 0, "changed": 0, "deleted": 0, "runs": 0}
+    counts = versions_store(_versions_of(names, everything=full), complete=True)
+    counts["runs"] = runs_read(counts.pop("run_ids"), again=full)  # type: ignore[arg-type]
+    return counts
+
+
+def runs_read(run_ids: set[str], *, again: bool = False) -> int:
+    """Read the source runs the index does not hold yet (all of them with `again`)."""
+    if not again:
+        run_ids = run_ids - set(IndexedRun.objects.filter(run_id__in=run_ids).values_list("run_id", flat=True))
+    return runs_refresh(sorted(run_ids))
+
+
+# --- Runs -----------------------------------------------------------------------------------------------
+def _run_fields(run: mlf.Run, experiment_name: str, now: datetime) -> dict[str, object]:
+    return {
+        "experiment_id": run.experiment_id[:64],
+        "experiment_name": experiment_name[:500],
+        "run_name": run.run_name[:250],
+        "status": run.status[:16],
+        "lifecycle_stage": run.lifecycle_stage[:16],
+        "artifact_uri": run.artifact_uri,
+        "params": dict(run.params),
+        "metrics": {k: json_number(v) for k, v in run.metrics.items()},
+        "tags": {k: run.tags[k] for k in LINEAGE_RUN_TAGS if k in run.tags},
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "synced_at": now,
+    }
+
+
+RUN_FIELDS = (
+    "experiment_id",
+    "experiment_name",
+    "run_name",
+    "status",
+    "lifecycle_stage",
+    "artifact_uri",
+    "params",
+    "metrics",
+    "tags",
+    "start_time",
+    "end_time",
+    "synced_at",
+)
+
+
+def _fetch_runs(chunk: list[str], experiment_ids: list[str]) -> list[mlf.Run]:
+    return list(
+        mlf.iter_runs(
+            experiment_ids,
+            filter_string=mlflow_filters.in_list("attributes.run_id", chunk),
+            include_deleted=True,
+            page_size=len(chunk) + 1,
+        )
+    )
+
+
+def runs_refresh(run_ids: list[str]) -> int:
+    """Read these runs (deleted ones too) — `run_id IN (...)` over every experiment, RUNS_PER_CALL a call,
+    RUN_FETCH_THREADS calls at a time — and store the ones that changed; a run MLflow no longer has is
+    stored as 'missing'. Returns how many were read."""
+    wanted = [r for r in run_ids if r and mlflow_filters.quote(r) is not None]
+    if not wanted:
+        return 0
+    experiments = {e.experiment_id: e.name for e in mlf.iter_experiments(include_deleted=True)}
+    chunks = [wanted[i : i + RUNS_PER_CALL] for i in range(0, len(wanted), RUNS_PER_CALL)]
+    found: dict[str, mlf.Run] = {}
+    with ThreadPoolExecutor(
+        max_workers=min(RUN_FETCH_THREADS, len(chunks)), thread_name_prefix="registry-runs"
+    ) as pool:
+        for batch in pool.map(lambda chunk: _fetch_runs(chunk, list(experiments)), chunks):
+            found.update((run.run_id, run) for run in batch)
+    now = timezone.now()
+    compared = RUN_FIELDS[:-1]  # all but synced_at
+    known = {row[0]: row[1:] for row in IndexedRun.objects.filter(run_id__in=wanted).values_list("run_id", *compared)}
+    rows = []
+    for run_id in wanted:
+        fetched = found.get(run_id)
+        if fetched is None:
+            fields: dict[str, object] = {"lifecycle_stage": MISSING, "synced_at": now}
+        else:
+            fields = _run_fields(fetched, experiments.get(fetched.experiment_id, ""), now)
+        row = IndexedRun(run_id=run_id, **fields)
+        if known.get(run_id) != tuple(getattr(row, f) for f in compared):
+            rows.append(row)
+    IndexedRun.objects.bulk_create(
+        rows, batch_size=500, update_conflicts=True, unique_fields=["run_id"], update_fields=list(RUN_FIELDS)
+    )
+    return len(found)
+
+
+def runs_prune() -> int:
+    """Forget runs no indexed version names any more."""
+    used = IndexedVersion.objects.values("run_id")
+    deleted, _ = IndexedRun.objects.exclude(run_id__in=used).delete()
+    return deleted
+
+
+# --- One model, read now (first view, webhook) -----------------------------------------------------------
+def model_refresh(name: str) -> IndexedModel:
+    """Read one model, its versions and their new source runs from MLflow into the index now. Raises
+    MlflowNotFound (after removing it from the index) when MLflow has no such model."""
+    try:
+        model = mlf.get_registered_model(name)
+    except mlf.MlflowNotFound:
+        IndexedModel.objects.filter(name=name).delete()
+        raise
+    row = model_store(model)
+    versions_refresh([name])
+    row.refresh_from_db()
+    return row
+
+
+def index_refresh_after_webhook(name: str) -> None:
+    """An MLflow webhook said this model changed: read it again (a deleted model leaves the index). When
+    MLflow cannot be read now, the next registry sync brings the change."""
+    try:
+        model_refresh(name)
+    except mlf.MlflowNotFound:
+        logger.info("webhook: model %r no longer exists; removed from the registry index", name)
+    except mlf.MlflowError as exc:
+        logger.warning("webhook: model %r not read into the registry index now (%s); the next sync reads it", name, exc)
+
+
+# --- mlopsadmin's own changes, applied at once -----------------------------------------------------------
+def aliases_record(model_name: str, aliases: dict[str, str]) -> None:
+    """The model's aliases as MLflow showed them just now (read back after a change, or reconciled)."""
+    IndexedModel.objects.filter(name=model_name).update(
+        aliases={str(k): str(v) for k, v in sorted(aliases.items())}, synced_at=timezone.now()
+    )
+
+
+def version_tags_record(
+    model_name: str, version: str, changes: dict[str, str | None], *, replace: bool = False
+) -> None:
+    """Version tags mlopsadmin wrote (value None: deleted), applied to the indexed version; with `replace`,
+    `changes` is the version's whole tag set as MLflow showed it (read back)."""
+    with transaction.atomic():
+        row = (
+            IndexedVersion.objects.select_for_update()
+            .filter(model__name=model_name, number=version_number(version))
+            .first()
+        )
+        if row is None:
+            return
+        tags = {} if replace else dict(row.tags or {})
+        for key, value in changes.items():
+            if value is None:
+                tags.pop(key, None)
+            else:
+                tags[key] = value
+        row.tags, row.synced_at = tags, timezone.now()
+        row.save(update_fields=["tags", "synced_at"])
