@@ -219,6 +219,16 @@ def experiment_teams(experiments: Iterable[tuple[str, str]], teams: list[Team] |
     return {i: team_for_experiment(name, teams, team_tag=tags.get(i, "")) for i, name in pairs}
 
 
+def experiment_run_counts(experiment_ids: list[str]) -> dict[str, int]:
+    """{experiment id: its active runs at the last catalog scan} of the scanned ones among `experiment_ids`
+    (cleanup planning sizes its queries with them)."""
+    return dict(
+        CatalogExperiment.objects.filter(experiment_id__in=experiment_ids, runs_scanned_at__isnull=False).values_list(
+            "experiment_id", "run_count"
+        )
+    )
+
+
 def index_version() -> int:
     """The index's version, read from the database (bumped by `catalog.services.index_changed` on every write
     to the index); keys the cached summaries. Kept out of the cache on purpose: a cache that expires or evicts

@@ -88,10 +88,11 @@ def approval_withdrawn(req: Any, *, actor: Any) -> None:
     )
 
 
-def alias_changed(result: Any, *, actor: Any, reason: str) -> None:
-    """Make challenger / promote / roll back / repair finished (registry_ui.promotion.services._change);
+def alias_changed(result: Any, *, actor: Any, reason: str, team: Any = None) -> None:
+    """Make challenger / promote / roll back / repair finished (registry_ui.promotion.changes.change_run);
     a partial change is a "repair needed" event instead; nothing for a change that failed or whose
-    outcome is unknown (reconciliation records what MLflow shows)."""
+    outcome is unknown (reconciliation records what MLflow shows). `team`: the owning team when the caller
+    has it (else it is looked up)."""
     if result.outcome not in ("ok", "partial"):
         return
     kind, verb, headline = ALIAS_EVENTS.get(result.action, (f"model.{result.action}", result.action, result.action))
@@ -110,7 +111,7 @@ def alias_changed(result: Any, *, actor: Any, reason: str) -> None:
         lines.append("The validation gate was OVERRIDDEN by an admin.")
     if reason:
         lines.append(f"Reason: {reason}")
-    _model_event(kind, result.model_name, subject, lines, actor=actor)
+    _model_event(kind, result.model_name, subject, lines, actor=actor, team=team)
 
 
 def alias_outcome_resolved(
@@ -163,6 +164,7 @@ def _model_event(
     actor: Any = None,
     key: str = "",
     people: list[str] | None = None,
+    team: Any = None,
 ) -> None:
     notify(
         Event(
@@ -171,7 +173,7 @@ def _model_event(
             subject=subject,
             lines=lines,
             link=reverse("promotion:aliases", args=[model_name]),
-            team=team_for_model(model_name),
+            team=team if team is not None else team_for_model(model_name),
             model_name=model_name,
             people=people or [],
             actor=actor,

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -80,28 +80,45 @@ def _idempotency_key(event_key: str, channel: str, recipient: str) -> str:
 
 
 def _record(event: Event) -> list[int]:
+    """One row per channel × recipient, keyed by its idempotency key: rows an earlier emission of the same
+    event recorded are left alone. Returns the ids of the new rows (the existing keys are read once, the new
+    rows inserted together; a concurrent emission of the same event falls back to one row at a time)."""
     emails = recipients_for(event)
     link = settings.SITE_URL + event.link if event.link.startswith("/") else event.link
-    created_ids = []
+    rows = {}
     for channel in CHANNELS.values():
         for recipient in channel.recipients(emails=emails, team_id=event.team.pk if event.team else None):
-            row, created = Notification.objects.get_or_create(
-                idempotency_key=_idempotency_key(event.key, channel.name, recipient),
-                defaults={
-                    "event": event.kind,
-                    "event_key": event.key[:200],
-                    "channel": channel.name,
-                    "recipient": recipient,
-                    "subject": event.subject[:255],
-                    "lines": event.lines,
-                    "link": link[:1000],
-                    "team": event.team.name if event.team else "",
-                    "model_name": event.model_name[:256],
-                },
+            key = _idempotency_key(event.key, channel.name, recipient)
+            rows[key] = Notification(
+                idempotency_key=key,
+                event=event.kind,
+                event_key=event.key[:200],
+                channel=channel.name,
+                recipient=recipient,
+                subject=event.subject[:255],
+                lines=event.lines,
+                link=link[:1000],
+                team=event.team.name if event.team else "",
+                model_name=event.model_name[:256],
             )
-            if created:
-                created_ids.append(row.pk)
-    return created_ids
+    if not rows:
+        return []
+    known = set(Notification.objects.filter(idempotency_key__in=list(rows)).values_list("idempotency_key", flat=True))
+    new = [row for key, row in rows.items() if key not in known]
+    try:
+        with transaction.atomic():
+            return [row.pk for row in Notification.objects.bulk_create(new)]
+    except IntegrityError:  # the same event recorded concurrently: keep whichever row won, one by one
+        created_ids = []
+        for row in new:
+            try:
+                with transaction.atomic():
+                    row.pk = None
+                    row.save(force_insert=True)
+            except IntegrityError:
+                continue
+            created_ids.append(row.pk)
+        return created_ids
 
 
 DELIVER_TASK_NAME = "notifications.tasks.deliver_notification"

@@ -204,15 +204,16 @@ class VersionView:
         row = self.run_rows.get(version.run_id) if version is not None else None
         return run_record(row) if row is not None else None
 
-    def state_of(self, version: mlf.ModelVersion | None) -> tuple[str, dict[str, float]] | None:
-        """(lifecycle stage — active, deleted, missing —, latest metrics) of the version's source run; None
-        when the version names no run."""
+    def state_of(self, version: mlf.ModelVersion | None) -> tuple[str, dict[str, float], str, bool] | None:
+        """(lifecycle stage — active, deleted, missing —, latest metrics, experiment id, whether that experiment
+        is deleted or gone) of the version's source run; None when the version names no run."""
         if version is None or not version.run_id:
             return None
         row = self.run_rows.get(version.run_id)
         if row is None:
-            return index_store.MISSING, {}
-        return row.lifecycle_stage, {k: _metric(v) for k, v in (row.metrics or {}).items()}
+            return index_store.MISSING, {}, "", False
+        metrics = {k: _metric(v) for k, v in (row.metrics or {}).items()}
+        return row.lifecycle_stage, metrics, row.experiment_id, row.experiment_stage != "active"
 
     def experiment(self) -> mlf.Experiment | None:
         return _experiment(self.run_rows.get(self.version.run_id))

@@ -213,10 +213,11 @@ def runs_read(run_ids: set[str], *, again: bool = False) -> int:
 
 
 # --- Runs -----------------------------------------------------------------------------------------------
-def _run_fields(run: mlf.Run, experiment_name: str, now: datetime) -> dict[str, object]:
+def _run_fields(run: mlf.Run, experiment: mlf.Experiment | None, now: datetime) -> dict[str, object]:
     return {
         "experiment_id": run.experiment_id[:64],
-        "experiment_name": experiment_name[:500],
+        "experiment_name": (experiment.name if experiment else "")[:500],
+        "experiment_stage": experiment.lifecycle_stage[:16] if experiment else MISSING,
         "run_name": run.run_name[:250],
         "status": run.status[:16],
         "lifecycle_stage": run.lifecycle_stage[:16],
@@ -233,6 +234,7 @@ def _run_fields(run: mlf.Run, experiment_name: str, now: datetime) -> dict[str, 
 RUN_FIELDS = (
     "experiment_id",
     "experiment_name",
+    "experiment_stage",
     "run_name",
     "status",
     "lifecycle_stage",
@@ -264,7 +266,7 @@ def runs_refresh(run_ids: list[str]) -> int:
     wanted = [r for r in run_ids if r and mlflow_filters.quote(r) is not None]
     if not wanted:
         return 0
-    experiments = {e.experiment_id: e.name for e in mlf.iter_experiments(include_deleted=True)}
+    experiments = {e.experiment_id: e for e in mlf.iter_experiments(include_deleted=True)}
     chunks = [wanted[i : i + RUNS_PER_CALL] for i in range(0, len(wanted), RUNS_PER_CALL)]
     found: dict[str, mlf.Run] = {}
     with ThreadPoolExecutor(
@@ -281,7 +283,7 @@ def runs_refresh(run_ids: list[str]) -> int:
         if fetched is None:
             fields: dict[str, object] = {"lifecycle_stage": MISSING, "synced_at": now}
         else:
-            fields = _run_fields(fetched, experiments.get(fetched.experiment_id, ""), now)
+            fields = _run_fields(fetched, experiments.get(fetched.experiment_id), now)
         row = IndexedRun(run_id=run_id, **fields)
         if known.get(run_id) != tuple(getattr(row, f) for f in compared):
             rows.append(row)

@@ -171,6 +171,9 @@ class IndexedRun(models.Model):
     run_id = models.CharField(max_length=64, unique=True)
     experiment_id = models.CharField(max_length=64, blank=True)
     experiment_name = models.CharField(max_length=500, blank=True)
+    experiment_stage = models.CharField(
+        max_length=16, default="active", help_text="Its experiment's lifecycle stage (gc removes a deleted one)."
+    )
     run_name = models.CharField(max_length=250, blank=True)
     status = models.CharField(max_length=16, blank=True)
     lifecycle_stage = models.CharField(max_length=16, default="active")

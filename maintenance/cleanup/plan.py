@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.selectors import experiment_teams
+from catalog.selectors import experiment_run_counts, experiment_teams
 from configuration.selectors import cleanup_defaults
 from maintenance.cleanup import sources
 from maintenance.cleanup.protection import exclusion_reason, protected_run_ids, reason_group
@@ -164,16 +164,18 @@ def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[d
     if from_store:
         fetch, chunks = sources.stream_store(plan, out, stop), [experiments]
     else:
+        counts_known = experiment_run_counts(list(by_id))
         fetch, chunks = (
             sources.stream_api(plan, out, stop),
-            sources.chunks(experiments, settings.MAINTENANCE_PLAN_PARALLELISM),
+            sources.chunks(experiments, settings.MAINTENANCE_PLAN_PARALLELISM, counts_known),
         )
     counts = {"candidates": 0, "excluded": 0, "experiments": len(experiments), "estimated_bytes": 0}
     by_reason: dict[str, int] = {}
     stuck_before = stuck_cutoff_ms()  # one cutoff for every RUNNING run of this plan
     pending: list[PlanItem] = []
     finished = 0
-    with ThreadPoolExecutor(max_workers=max(1, len(chunks)), thread_name_prefix="cleanup-plan") as pool:
+    threads = max(1, min(len(chunks), settings.MAINTENANCE_PLAN_PARALLELISM))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cleanup-plan") as pool:
         for chunk in chunks:
             pool.submit(fetch, chunk)
         try:

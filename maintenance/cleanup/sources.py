@@ -1,6 +1,7 @@
 """Where a cleanup plan lists runs from: MLflow's backend store read-only when it is usable (fast
-path), else the tracking API (all pages, chunks of experiments fetched in parallel). Both put the same
-runs, with each run's estimated artifact size, on a bounded queue the planner consumes."""
+path), else the tracking API (all pages, two server-filtered queries per chunk of experiments, chunks
+fetched in parallel). Both put the same runs, with each run's estimated artifact size, on a bounded queue
+the planner consumes."""
 
 from __future__ import annotations
 
@@ -21,41 +22,51 @@ logger = logging.getLogger(__name__)
 
 SOURCE_STORE = "backend store (read-only)"
 SOURCE_API = "tracking API"
-CHUNK_EXPERIMENTS = 50  # at most this many experiments per fetch thread
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")  # MLflow's RunStatus
+CHUNK_RUNS = 5000  # runs one chunk of experiments is expected to hold (catalog counts): a few result pages
+CHUNK_EXPERIMENTS = 100  # and at most this many experiments in one query
+UNKNOWN_RUN_COUNT = 200  # what an experiment the catalog has not counted is expected to hold
+
+
+def plan_queries(statuses: list[str], cutoff_ms: int) -> list[str]:
+    """The server-side filters of a plan: the chosen statuses ended before the cutoff, in ONE query —
+    MLflow's filter grammar has AND only and IN for run ids alone, so the statuses are written as the
+    exclusion of the others —, and the RUNNING runs started before it (kept, listed as exclusions)."""
+    others = [f"attributes.status != '{s}'" for s in RUN_STATUSES if s not in statuses]
+    return [
+        " AND ".join([*others, f"attributes.end_time < {int(cutoff_ms)}"]),
+        f"attributes.status = 'RUNNING' AND attributes.start_time < {int(cutoff_ms)}",
+    ]
 
 
 def stream_api(
     plan: CleanupPlan, out: queue.Queue[Any], stop: threading.Event
 ) -> Callable[[list[mlf.Experiment]], None]:
-    """The fetch side of planning: for a chunk of experiments, the candidates (server-filtered by status
-    and end time) and the old RUNNING runs, put on a bounded queue page by page with each run's
-    estimated artifact size."""
+    """The fetch side of planning through the tracking API: for a chunk of experiments, the candidates and
+    the old RUNNING runs (plan_queries: filtered by the server, whatever the number of statuses), put on a
+    bounded queue page by page with each run's estimated artifact size, then one "done" per experiment."""
     page_size = settings.MAINTENANCE_RUNS_PAGE_SIZE
-    # The server filters (status equality only: MLflow allows IN lists for run_id alone).
-    queries = [f"attributes.status = '{status}' AND attributes.end_time < {plan.cutoff_ms}" for status in plan.statuses]
-    queries.append(f"attributes.status = 'RUNNING' AND attributes.start_time < {plan.cutoff_ms}")
+    queries = plan_queries(plan.statuses, plan.cutoff_ms)
 
     def fetch(chunk: list[mlf.Experiment]) -> None:
-        # One experiment per query: each result set stays small, so the server never sorts and
-        # offsets through a huge multi-experiment result page after page.
+        by_id = {e.experiment_id: e for e in chunk}
+        sizes: dict[str, dict[str, int] | None] = {}
         try:
-            for experiment in chunk:
-                sizes: dict[str, int] | None = None
-                sized = False
-                for query in queries:
-                    batch: list[tuple[mlf.Run, int | None]] = []
-                    for mrun in mlf.iter_runs([experiment.experiment_id], filter_string=query, page_size=page_size):
-                        if stop.is_set():
-                            return
-                        if not sized:
-                            sizes, sized = _run_sizes(experiment), True
-                        batch.append((mrun, None if sizes is None else sizes.get(mrun.run_id, 0)))
-                        if len(batch) >= page_size:
-                            out.put(("runs", batch))
-                            batch = []
-                    if batch:
+            for query in queries:
+                batch: list[tuple[mlf.Run, int | None]] = []
+                for mrun in mlf.iter_runs(list(by_id), filter_string=query, page_size=page_size):
+                    if stop.is_set():
+                        return
+                    if mrun.experiment_id not in sizes:  # only experiments with a listed run are walked
+                        sizes[mrun.experiment_id] = _run_sizes(by_id[mrun.experiment_id])
+                    known = sizes[mrun.experiment_id]
+                    batch.append((mrun, None if known is None else known.get(mrun.run_id, 0)))
+                    if len(batch) >= page_size:
                         out.put(("runs", batch))
-                out.put(("done", 1))
+                        batch = []
+                if batch:
+                    out.put(("runs", batch))
+            out.put(("done", len(chunk)))
         except Exception as exc:  # handed to the consuming thread, which decides
             out.put(("error", exc))
 
@@ -70,10 +81,32 @@ def _run_sizes(experiment: mlf.Experiment) -> dict[str, int] | None:
         return None
 
 
-def chunks(experiments: list[mlf.Experiment], parallelism: int) -> list[list[mlf.Experiment]]:
-    """The experiments split for `parallelism` fetch threads (at most CHUNK_EXPERIMENTS per chunk)."""
-    size = max(1, min(CHUNK_EXPERIMENTS, -(-len(experiments) // max(1, parallelism))))
-    return [experiments[i : i + size] for i in range(0, len(experiments), size)]
+def chunks(
+    experiments: list[mlf.Experiment], parallelism: int, run_counts: dict[str, int] | None = None
+) -> list[list[mlf.Experiment]]:
+    """The experiments split into queries for `parallelism` fetch threads: each chunk expected to hold at
+    most CHUNK_RUNS runs (`run_counts`: the catalog's, UNKNOWN_RUN_COUNT for an experiment it has not
+    counted) and CHUNK_EXPERIMENTS experiments, and at least `parallelism` chunks when there is enough work,
+    so result pages stay few (MLflow pages by offset) and the server's workers share the load."""
+    counts = run_counts or {}
+
+    def expected(experiment: mlf.Experiment) -> int:
+        return max(1, counts.get(experiment.experiment_id, UNKNOWN_RUN_COUNT))
+
+    total = sum(expected(e) for e in experiments)
+    target = max(1, min(CHUNK_RUNS, -(-total // max(1, parallelism))))
+    result: list[list[mlf.Experiment]] = []
+    current: list[mlf.Experiment] = []
+    held = 0
+    for experiment in experiments:
+        if current and (held + expected(experiment) > target or len(current) >= CHUNK_EXPERIMENTS):
+            result.append(current)
+            current, held = [], 0
+        current.append(experiment)
+        held += expected(experiment)
+    if current:
+        result.append(current)
+    return result
 
 
 def stream_store(

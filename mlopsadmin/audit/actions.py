@@ -29,6 +29,7 @@ ITEM_WORDS: dict[str, tuple[str, str]] = {
     "cleanup.resume": ("resume", "resumes"),
     "task.interrupt": ("interruption", "interruptions"),
     "task.enqueue": ("start refused by the queue", "starts refused by the queue"),
+    "registry.sync": ("registry sync", "registry syncs"),
 }
 
 # the event that starts an operation (recorded when the task is queued) -> the operation's title
@@ -100,6 +101,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "ownership.set",
     "reaper.reap_listed",
     "reaper.start",
+    "registry.sync",
     "required_metadata.add",
     "required_metadata.remove",
     "role.create",

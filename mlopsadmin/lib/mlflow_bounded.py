@@ -112,7 +112,10 @@ def get_model_version_run_id(name: str, version: str, *, timeout: float) -> str:
 def get_run_state(run_id: str, *, timeout: float) -> tuple[str, dict[str, float], str]:
     """(lifecycle stage — 'active' or 'deleted' —, latest value of each metric, experiment id) of a run;
     MlflowNotFound when it is gone (purged). NaN and ±inf come back as floats (MLflow sends "NaN", ...)."""
-    run = _request("GET", "/runs/get", timeout=timeout, body={"run_id": run_id}).get("run", {})
+    return _run_state(_request("GET", "/runs/get", timeout=timeout, body={"run_id": run_id}).get("run", {}))
+
+
+def _run_state(run: dict[str, Any]) -> tuple[str, dict[str, float], str]:
     info = run.get("info", {})
     stage = str(info.get("lifecycle_stage", "active") or "active")
     metrics = {str(m["key"]): float(m["value"]) for m in run.get("data", {}).get("metrics", [])}
@@ -128,3 +131,21 @@ def get_experiment_stage(experiment_id: str, *, timeout: float) -> str:
 def get_run_metrics(run_id: str, *, timeout: float) -> dict[str, float]:
     """Latest value of each metric of a run (see get_run_state)."""
     return get_run_state(run_id, timeout=timeout)[1]
+
+
+def get_runs_state(
+    run_ids: list[str], experiment_ids: list[str], *, timeout: float
+) -> dict[str, tuple[str, dict[str, float], str]]:
+    """{run id: (lifecycle stage, latest value of each metric, experiment id)} of these runs (deleted ones too) of these
+    experiments, in one `search_runs` request; a run absent from the answer is not in those experiments or
+    no longer exists."""
+    from mlopsadmin.lib.mlflow_filters import in_list
+
+    body = {
+        "experiment_ids": experiment_ids,
+        "filter": in_list("attributes.run_id", run_ids),
+        "run_view_type": "ALL",
+        "max_results": len(run_ids) + 1,
+    }
+    found = _request("POST", "/runs/search", timeout=timeout, body=body).get("runs", [])
+    return {str(run["info"]["run_id"]): _run_state(run) for run in found}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,8 @@ from mlopsadmin.policy import Action
 from mlopsadmin.task_queue import queued_task
 from notifications import events as notification_events
 from registry_ui import validation
-from registry_ui.promotion import identity, plans, recording, seams, selectors
+from registry_ui.promotion import identity, plans, prefetch, recording, seams, selectors
+from registry_ui.promotion import observed as readback
 from registry_ui.promotion.gate import GateResult
 from registry_ui.promotion.locking import model_lock
 
@@ -197,7 +199,7 @@ def _apply(model_name: str, plan: plans.Plan, deadline: bounded.Deadline) -> tup
     whether MLflow refused it for good: 401/403/invalid, not worth retrying)."""
     timeout = float(settings.MLFLOW_REQUEST_TIMEOUT)
     for index, (label, step) in enumerate(_steps(model_name, plan)):
-        if deadline.remaining() < timeout + recording.readback_reserve():
+        if deadline.remaining() < timeout + readback.readback_reserve():
             logger.warning("alias change of %s stopped at its deadline before step %d (%s)", model_name, index, label)
             return (
                 (
@@ -219,12 +221,29 @@ def _apply(model_name: str, plan: plans.Plan, deadline: bounded.Deadline) -> tup
 
 
 def _gate(
-    *, model_name: str, actor: Any, team: Any, plan: plans.Plan, live: dict[str, str], override: str, deadline: Any
+    *,
+    model_name: str,
+    actor: Any,
+    team: Any,
+    plan: plans.Plan,
+    live: dict[str, str],
+    override: str,
+    deadline: Any,
+    prefetched: prefetch.GateRuns | None,
+    created: int | None,
 ) -> tuple[GateResult | None, bool]:
     if plan.action != "promote":
         return None, False
     assert plan.source_version is not None
-    gate = selectors.gate_check(model_name=model_name, aliases=live, version=plan.source_version, deadline=deadline)
+    gate = selectors.gate_check(
+        model_name=model_name,
+        aliases=live,
+        version=plan.source_version,
+        deadline=deadline,
+        team=team,
+        prefetched=prefetched,
+        created=created,
+    )
     if gate.passed:
         return gate, False
     if not override:
@@ -265,17 +284,23 @@ def change_run(
     audit_action: str,
     reason: str = "",
     override_reason: str = "",
+    gate_version: str | None | bool = False,
 ) -> ChangeResult:
     """Run one alias change end to end (see the module docstring). `build` turns the live aliases into
-    the plan (raising RuleViolation/InvalidInput when the action makes no sense now). Raises StaleAliases,
-    GateFailed, LockBusy (409), PermissionDenied, MlflowError before anything is written; after the
-    intent is recorded: PartialChange (502), ChangeFailed (503) or OutcomeUnknown (503)."""
+    the plan (raising RuleViolation/InvalidInput when the action makes no sense now). `gate_version`: for a
+    promotion, the version asked for (None: the @challenger), whose gate reads start beside the alias read
+    (registry_ui.promotion.prefetch); False for other actions. Raises StaleAliases, GateFailed, LockBusy
+    (409), PermissionDenied, MlflowError before anything is written; after the intent is recorded:
+    PartialChange (502), ChangeFailed (503) or OutcomeUnknown (503)."""
     model_name = clean_model_name(model_name)
     team, team_key = model_team(model_name)
     policy.require(actor, action, team=team)
     deadline = bounded.Deadline(float(settings.PROMOTION_DEADLINE_SECONDS))
-    with model_lock(model_name):
-        live, created = bounded.get_model_state(model_name, timeout=deadline.call_timeout())
+    with model_lock(model_name), ThreadPoolExecutor(max_workers=4) as pool:
+        reading = pool.submit(bounded.get_model_state, model_name, timeout=deadline.call_timeout())
+        version_hint = None if gate_version is None or gate_version is False else str(gate_version)
+        runs = None if gate_version is False else prefetch.start(model_name, version_hint, deadline, pool)
+        live, created = reading.result()
         identity.model_recreated(model_name, created)  # deleted and re-created in MLflow: a new history
         recording.intents_resolve(model_name, live)
         recording.record_external(model_name, live, model_created=created)
@@ -290,8 +315,10 @@ def change_run(
             live=live,
             override=override_reason,
             deadline=deadline,
+            prefetched=runs.result() if runs is not None and plan.action == "promote" else None,
+            created=created,
         )
-        if deadline.remaining() < float(settings.MLFLOW_REQUEST_TIMEOUT) + recording.readback_reserve():
+        if deadline.remaining() < float(settings.MLFLOW_REQUEST_TIMEOUT) + readback.readback_reserve():
             raise mlf.MlflowUnavailable(
                 f"MLflow answered too slowly to finish the {plan.action} of {model_name} within "
                 f"{deadline.seconds:g} s; nothing was changed.",
@@ -316,7 +343,8 @@ def change_run(
             extra=extra,
         )
         error, lost, refused = _apply(model_name, plan, deadline)
-        observed = recording.read_back(model_name, plan, deadline)
+        # Every write answered 200: MLflow confirmed each one. After any failure, MLflow is read back.
+        observed = readback.read_back(model_name, plan, deadline) if error else readback.confirmed(plan)
         outcome, applied, not_applied = recording.outcome_record(
             intent=intent, plan=plan, observed=observed, error=error, lost=lost, extra=extra
         )
@@ -335,7 +363,7 @@ def change_run(
         error=error,
         version=plan.source_version,
     )
-    notification_events.alias_changed(result, actor=actor, reason=reason)
+    notification_events.alias_changed(result, actor=actor, reason=reason, team=team)
     if outcome == "unknown":
         raise OutcomeUnknown(result)
     if outcome == "failed":

@@ -13,39 +13,23 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from mlopsadmin.audit.services import actor_label, audit_record
-from mlopsadmin.lib import mlflow_bounded as bounded
-from mlopsadmin.lib import mlflow_client as mlf
 from notifications import events as notification_events
 from registry_ui import index_store
 from registry_ui.promotion import plans
 from registry_ui.promotion.models import AliasChangeIntent, AliasEvent, AliasState
+from registry_ui.promotion.observed import Observed, compare, outcome_of, read_back
 
 logger = logging.getLogger(__name__)
 
 SYSTEM_RECONCILER = "system:alias-reconcile"
 WATCH_SECONDS = 600  # a write whose answer was lost can still be applied from the server's backlog
-
-
-@dataclass
-class Observed:
-    """What MLflow showed after the change: aliases, and the tags of the versions the plan tags."""
-
-    aliases: dict[str, str]
-    tags: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-def readback_reserve() -> float:
-    """Seconds kept free at the end of an action's deadline for reading the outcome back."""
-    return min(float(settings.MLFLOW_REQUEST_TIMEOUT), 5.0)
 
 
 def step_labels(plan: plans.Plan) -> list[str]:
@@ -70,38 +54,6 @@ def plan_from_json(data: dict[str, Any]) -> plans.Plan:
         data.get("source_version"),
         [(str(v), str(k), None if x is None else str(x)) for v, k, x in data.get("tags", [])],
     )
-
-
-def compare(plan: plans.Plan, observed: Observed) -> tuple[list[str], list[str]]:
-    """(applied, not applied) step labels: a step is applied when MLflow shows its target value."""
-    applied: list[str] = []
-    missing: list[str] = []
-    for move in plan.moves:
-        done = observed.aliases.get(move.alias) == move.to_version
-        (applied if done else missing).append(move.describe())
-    for version, key, value in plan.tags:
-        done = observed.tags.get(version, {}).get(key) == value  # a deleted tag: absent (None)
-        (applied if done else missing).append(plans.tag_label(version, key, value))
-    return applied, missing
-
-
-def outcome_of(applied: list[str], missing: list[str]) -> str:
-    if not missing:
-        return "ok"
-    return "partial" if applied else "failed"
-
-
-def read_back(model_name: str, plan: plans.Plan, deadline: bounded.Deadline | None = None) -> Observed | None:
-    """MLflow's state now, or None when it cannot be read (then the outcome is unknown)."""
-    try:
-        timeout = max(1.0, deadline.call_timeout() if deadline else float(settings.MLFLOW_REQUEST_TIMEOUT))
-        observed = Observed(bounded.get_model_aliases(model_name, timeout=timeout))
-        for version in sorted({v for v, _, _ in plan.tags}):
-            observed.tags[version] = bounded.get_model_version_tags(model_name, version, timeout=timeout)
-    except mlf.MlflowError as exc:
-        logger.warning("read-back of the aliases of %s failed: %s", model_name, exc)
-        return None
-    return observed
 
 
 def intent_open(
@@ -143,10 +95,9 @@ def _record_moves(intent: AliasChangeIntent, plan: plans.Plan, labels: list[str]
     now = timezone.now()
     state, _ = AliasState.objects.get_or_create(model_name=intent.model_name, defaults={"aliases": plan.before})
     known = plans.normalise(state.aliases or {})
-    for move in plan.moves:
-        if move.describe() not in labels:
-            continue
-        AliasEvent.objects.create(
+    moved = [move for move in plan.moves if move.describe() in labels]
+    AliasEvent.objects.bulk_create(
+        AliasEvent(
             model_name=intent.model_name,
             alias=move.alias,
             from_version=move.from_version or "",
@@ -159,6 +110,9 @@ def _record_moves(intent: AliasChangeIntent, plan: plans.Plan, labels: list[str]
             gate=gate,
             outcome=outcome,
         )
+        for move in moved
+    )
+    for move in moved:
         if move.to_version is None:
             known.pop(move.alias, None)
         else:
@@ -218,7 +172,7 @@ def outcome_record(
         outcome = outcome_of(applied, missing)
     with transaction.atomic():
         if observed is not None:
-            _index_observed(intent.model_name, observed)
+            _index_observed(intent.model_name, plan, observed)
             _record_moves(intent, plan, applied, outcome, extra.get("gate"))
             intent.recorded_applied = applied
             intent.status = AliasChangeIntent.WATCH if lost and missing else AliasChangeIntent.CLOSED
@@ -229,11 +183,15 @@ def outcome_record(
     return outcome, applied, missing
 
 
-def _index_observed(model_name: str, observed: Observed) -> None:
-    """What MLflow showed after the change goes to the registry index at once (pages show it)."""
+def _index_observed(model_name: str, plan: plans.Plan, observed: Observed) -> None:
+    """What MLflow showed (read back) or confirmed (every write answered) goes to the registry index at once."""
     index_store.aliases_record(model_name, observed.aliases)
-    for version, tags in observed.tags.items():
-        index_store.version_tags_record(model_name, version, dict(tags), replace=True)
+    if observed.read_back:
+        for version, tags in observed.tags.items():
+            index_store.version_tags_record(model_name, version, dict(tags), replace=True)
+        return
+    for version, key, value in plan.tags:
+        index_store.version_tags_record(model_name, version, {key: value})
 
 
 def _resolve_one(intent: AliasChangeIntent, live: dict[str, str]) -> None:
@@ -348,16 +306,17 @@ def record_external(
     """Compare live aliases with the last known state; record differences as external changes. A model
     seen for the first time (or re-created: identity.model_recreated dropped its state) gets its baseline
     from MLflow now; when a webhook said what changed (`hint`: alias and new version, None when deleted),
-    that change is recorded too (issue 21). The live aliases
-    also go to the registry index (they were just read from MLflow)."""
-    index_store.aliases_record(model_name, live)
+    that change is recorded too (issue 21). The live aliases also go to the registry index when they differ
+    from the last known state (mlopsadmin's own changes put them there already)."""
     state = AliasState.objects.filter(model_name=model_name).first()
     if state is None:
         record_baseline(model_name, _first_sight_baseline(live, hint), model_created)
         state = AliasState.objects.get(model_name=model_name)
+        index_store.aliases_record(model_name, live)
     known = plans.normalise(state.aliases or {})
     if known == live:
         return 0
+    index_store.aliases_record(model_name, live)
     now = timezone.now()
     changed = sorted(a for a in set(known) | set(live) if known.get(a) != live.get(a))
     with transaction.atomic():

@@ -44,6 +44,7 @@ from registry_ui.promotion.plans import (
     state_token,
     unavailable_actions,
 )
+from registry_ui.promotion.prefetch import GateRuns
 
 
 def gate_policy_row(model_name: str) -> GatePolicy | None:
@@ -51,14 +52,15 @@ def gate_policy_row(model_name: str) -> GatePolicy | None:
     return GatePolicy.objects.filter(model_name=model_name).first()
 
 
-def gate_config_for(model_name: str) -> GateConfig:
+def gate_config_for(model_name: str, team: Any = None) -> GateConfig:
     """The gate of one model. Precedence (docs/configuration.md): the model's own policy (GatePolicy; an
     empty metric falls through), then its owning team's policy, then the default ('gate.default' stored by
     apply_config, else the PROMOTION_GATE_* / REGISTRY_DEFAULT_GATE_METRIC settings). The metric's direction
-    comes from the model's policy, else from its name (registry_ui.metric_direction)."""
+    comes from the model's policy, else from its name (registry_ui.metric_direction). `team`: the owning
+    team when the caller has it."""
     from configuration.selectors import gate_default, gate_team
 
-    team = team_for_model(model_name)
+    team = team if team is not None else team_for_model(model_name)
     merged = {**gate_default(), **(gate_team(team.name) if team else {})}
     own = GatePolicy.objects.filter(model_name=model_name).first()
     direction, count_imported = "", bool(settings.PROMOTION_GATE_COUNT_IMPORTED_APPROVALS)
@@ -198,22 +200,35 @@ def _version_and_metric(model_name: str, version: str, metric: str, deadline: bo
 
 
 def gate_check(
-    *, model_name: str, aliases: dict[str, str], version: str, deadline: bounded.Deadline | None = None
+    *,
+    model_name: str,
+    aliases: dict[str, str],
+    version: str,
+    deadline: bounded.Deadline | None = None,
+    team: Any = None,
+    prefetched: GateRuns | None = None,
+    created: int | None = None,
 ) -> GateResult:
     """Evaluate the gate for promoting `version` given the live aliases (reads MLflow, writes nothing).
-    The candidate's and the champion's reads run side by side (they are half of a promotion's time), each
-    bounded by `deadline` (default: a fresh PROMOTION_DEADLINE_SECONDS)."""
+    `prefetched`: the gate's reads sent beside the alias read (registry_ui.promotion.prefetch), used when
+    they are the ones these aliases name for the model created at `created`; otherwise the candidate's and
+    the champion's reads run side by side, each bounded by `deadline` (default: a fresh
+    PROMOTION_DEADLINE_SECONDS). `team`: the owning team when the caller has it."""
     deadline = deadline or bounded.Deadline(float(settings.PROMOTION_DEADLINE_SECONDS))
-    config = gate_config_for(model_name)
+    config = gate_config_for(model_name, team=team)
     champion_version = aliases.get(CHAMPION)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        champion_future = (
-            pool.submit(_version_and_metric, model_name, champion_version, config.metric, deadline)
-            if champion_version is not None
-            else None
-        )
-        candidate = _version_and_metric(model_name, version, config.metric, deadline)
-        champion = champion_future.result() if champion_future else None
+    if prefetched is not None and prefetched.covers(version, champion_version, created):
+        candidate: VersionFacts | None = _prefetched_facts(prefetched, version, config.metric)
+        champion = _prefetched_facts(prefetched, champion_version, config.metric) if champion_version else None
+    else:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            champion_future = (
+                pool.submit(_version_and_metric, model_name, champion_version, config.metric, deadline)
+                if champion_version is not None
+                else None
+            )
+            candidate = _version_and_metric(model_name, version, config.metric, deadline)
+            champion = champion_future.result() if champion_future else None
     if candidate is None:
         raise mlf.MlflowNotFound(f"Model {model_name} has no version {version}.", operation="get_model_version")
     outside, withdrawn = approved_outside(model_name=model_name, version=candidate.version, live_tags=candidate.tags)
@@ -230,12 +245,23 @@ def gate_check(
     )
 
 
-def version_gate(view: Any) -> GateResult:
+def _prefetched_facts(prefetched: GateRuns, version: str, metric: str) -> VersionFacts:
+    """A version's facts from prefetched reads that cover it (the same rules as _version_and_metric)."""
+    run_id = prefetched.run_of[version]
+    stage, metrics, experiment_id = prefetched.states[run_id]
+    experiment_deleted = prefetched.experiments.get(experiment_id, "active") != "active"
+    state = RUN_DELETED if stage != "active" else RUN_IN_DELETED_EXPERIMENT if experiment_deleted else RUN_ACTIVE
+    source = SourceRun(run_id, state, experiment_id, experiment_deleted)
+    return VersionFacts(version, metrics.get(metric), source, dict(prefetched.tags or {}))
+
+
+def version_gate(view: Any, *, team: Any = None) -> GateResult:
     """The gate for promoting a version as the version page shows it (`view`: registry_ui.index_read's
     VersionView): the same rules as `gate_check`, on the registry index (the versions' source runs, their
-    state and metrics as last read; reads no MLflow, writes nothing). The promotion itself re-reads MLflow
-    under the model's lock (`gate_check`)."""
-    config = gate_config_for(view.model.name)
+    state and metrics, their experiment's state and the version's tags as last read; reads no MLflow, writes
+    nothing). The promotion itself re-reads MLflow under the model's lock (`gate_check`). `team`: the owning
+    team when the caller has it."""
+    config = gate_config_for(view.model.name, team=team)
     version, champion = view.version, view.champion
     if champion is None and view.model.aliases.get(CHAMPION) == version.version:
         champion = version  # promoting the champion itself: its own value is the one to compare with
@@ -244,13 +270,15 @@ def version_gate(view: Any) -> GateResult:
         state = view.state_of(candidate)
         if state is None:
             return None, SourceRun("", RUN_NONE)
-        stage, metrics = state
+        stage, metrics, experiment_id, experiment_deleted = state
         if stage not in ("active", "deleted"):
             return None, SourceRun(candidate.run_id, RUN_MISSING)
-        return metrics.get(config.metric), SourceRun(candidate.run_id, RUN_ACTIVE if stage == "active" else RUN_DELETED)
+        kind = RUN_DELETED if stage != "active" else RUN_IN_DELETED_EXPERIMENT if experiment_deleted else RUN_ACTIVE
+        return metrics.get(config.metric), SourceRun(candidate.run_id, kind, experiment_id, experiment_deleted)
 
     candidate_metric, candidate_run = source(version)
     champion_metric = source(champion)[0] if champion is not None else None
+    outside, withdrawn = approved_outside(model_name=view.model.name, version=version.version, live_tags=version.tags)
     return gate_evaluate(
         config=config,
         candidate_version=version.version,
@@ -258,7 +286,8 @@ def version_gate(view: Any) -> GateResult:
         champion_version=champion.version if champion is not None else None,
         champion_metric=champion_metric,
         approved=version_is_approved(model_name=view.model.name, version=version.version),
-        approved_outside=approved_outside(model_name=view.model.name, version=version.version),
+        approved_outside=outside,
+        imported_no_longer=withdrawn,
         source_run=candidate_run,
     )
 

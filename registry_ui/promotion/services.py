@@ -82,6 +82,7 @@ def alias_promote(
         build=lambda live: plans.plan_promote(live, clean, _source_tags(model_name, plans.promote_source(live, clean))),
         audit_action="model.promote",
         override_reason=override_reason,
+        gate_version=clean,
     )
 
 
