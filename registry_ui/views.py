@@ -102,7 +102,9 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
     team = team_for_model(name)
     gate_metric = selectors.gate_metric_for(model)
     required = selectors.required_metadata_keys()
-    gate = promotion_selectors.version_gate(view)
+    state = approval_selectors.approval_state(model_name=name, version=found.version)
+    imported = approval_selectors.imported_approval(model_name=name, version=found.version)
+    gate = promotion_selectors.version_gate(view, team=team)
     tag_rows = [(k, found.tags.get(k), True) for k in required]
     tag_rows += [(k, v, False) for k, v in sorted(found.tags.items()) if k not in required]
     user = request.user
@@ -122,8 +124,8 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
         "workflow_tags": services.WORKFLOW_TAGS,
         "history": history,
         "pending": pending,
-        "state": approval_selectors.approval_state(model_name=name, version=found.version),
-        "imported": approval_selectors.imported_approval(model_name=name, version=found.version),
+        "state": state,
+        "imported": imported,
         "may_edit": policy.can(user, policy.Action.MODEL_EDIT_TAGS, team=team),
         "may_request": policy.can(user, policy.Action.APPROVAL_REQUEST, team=team),
         "may_decide": bool(pending)
