@@ -1,6 +1,6 @@
-"""Issue 20: a promotion makes the MLflow calls a user makes (read the aliases, three alias writes) plus one
-read of both source runs, sent beside the alias read; its gate still judges what MLflow shows now (counted
-requests, not timings)."""
+"""Issue 20: a promotion makes the MLflow calls a user makes (read the aliases, three alias writes) plus the
+gate's reads (both source runs in one request, the candidate run's experiment), sent beside the alias read;
+its gate still judges what MLflow shows now (counted requests, not timings)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def mlflow_requests(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return sent
 
 
-def test_a_promotion_sends_the_bare_calls_and_one_read_of_both_runs(make_model, personas, mlflow_requests) -> None:
+def test_a_promotion_sends_the_bare_calls_and_the_gate_reads_beside_them(make_model, personas, mlflow_requests) -> None:
     lead = personas["lead_search"]
     name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
     index_store.model_refresh(name)  # the index names both source runs
@@ -42,6 +42,7 @@ def test_a_promotion_sends_the_bare_calls_and_one_read_of_both_runs(make_model, 
         {
             "GET /registered-models/get": 1,  # the live aliases, under the lock
             "POST /runs/search": 1,  # both source runs, beside it
+            "GET /experiments/get": 1,  # the candidate run's experiment (gc removes a deleted one), beside it
             "POST /registered-models/alias": 2,
             "DELETE /registered-models/alias": 1,
         }
