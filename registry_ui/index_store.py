@@ -100,15 +100,21 @@ def _versions_of(names: list[str], *, everything: bool = False) -> dict[str, lis
             if version.name in found:
                 found[version.name].append(version)
         return found
-    listable = [n for n in names if mlflow_filters.quote(n) is not None]
+    listable = [n for n in names if _listable(n)]
     for start in range(0, len(listable), NAMES_PER_CALL):
         chunk = listable[start : start + NAMES_PER_CALL]
         for version in mlf.iter_model_versions(filter_string=mlflow_filters.in_list("name", chunk)):
             if version.name in found:
                 found[version.name].append(version)
-    for name in (n for n in names if mlflow_filters.quote(n) is None):
+    for name in (n for n in names if not _listable(n)):
         found[name] = list(mlf.iter_model_versions(name=name))
     return found
+
+
+def _listable(name: str) -> bool:
+    """A name that goes in an IN list as it is: printable, and one MLflow literal can hold it (a name with a
+    control character or both quote kinds is listed on its own, matched exactly)."""
+    return name.isprintable() and mlflow_filters.quote(name) is not None
 
 
 def source_run_id(version: mlf.ModelVersion) -> str:

@@ -280,14 +280,15 @@ def change_run(
     actor: Any,
     action: Action,
     expected: dict[str, str] | None,
-    build: Callable[[dict[str, str]], plans.Plan],
+    build: Callable[..., plans.Plan],
     audit_action: str,
     reason: str = "",
     override_reason: str = "",
     gate_version: str | None | bool = False,
 ) -> ChangeResult:
     """Run one alias change end to end (see the module docstring). `build` turns the live aliases into
-    the plan (raising RuleViolation/InvalidInput when the action makes no sense now). `gate_version`: for a
+    the plan (raising RuleViolation/InvalidInput when the action makes no sense now; a promotion's `build` also
+    takes the candidate's tags when they were read beside the aliases, else None). `gate_version`: for a
     promotion, the version asked for (None: the @challenger), whose gate reads start beside the alias read
     (registry_ui.promotion.prefetch); False for other actions. Raises StaleAliases, GateFailed, LockBusy
     (409), PermissionDenied, MlflowError before anything is written; after the intent is recorded:
@@ -306,7 +307,11 @@ def change_run(
         recording.record_external(model_name, live, model_created=created)
         if expected is not None and plans.normalise(expected) != live:
             raise StaleAliases(model_name, plans.normalise(expected), live)
-        plan = build(live)
+        gate_runs = runs.result() if runs is not None else None
+        if gate_runs is None:
+            plan = build(live)
+        else:  # a promotion: its plan needs the candidate's tags, read beside the aliases when the guess holds
+            plan = build(live, gate_runs.tags_of(plans.promote_source(live, version_hint), created))
         gate, overridden = _gate(
             model_name=model_name,
             actor=actor,
@@ -315,7 +320,7 @@ def change_run(
             live=live,
             override=override_reason,
             deadline=deadline,
-            prefetched=runs.result() if runs is not None and plan.action == "promote" else None,
+            prefetched=gate_runs if plan.action == "promote" else None,
             created=created,
         )
         if deadline.remaining() < float(settings.MLFLOW_REQUEST_TIMEOUT) + readback.readback_reserve():

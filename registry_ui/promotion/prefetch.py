@@ -1,8 +1,9 @@
 """The gate's MLflow reads, started beside a promotion's alias read under the lock.
 
-A promotion must read the live aliases, then the gate's inputs: both source runs (candidate and @champion),
-the candidate run's experiment (gc removes a deleted experiment with its runs) and, when an approval was
-imported from the candidate's tags, those tags. Read one after the other that is four round trips. The
+A promotion must read the live aliases, then the candidate version's tags (its plan and the imported-approval
+rule need them) and the gate's inputs: both source runs (candidate and @champion) and the candidate run's
+experiment (gc removes a deleted experiment with its runs). Read one after the other that is four round
+trips. The
 version → source run mapping never changes in MLflow, so the registry index names the runs and the
 experiment before the aliases are known (its @challenger, or the version asked for, and its @champion), and
 those reads go out while the aliases are read. When the live aliases confirm the guess (same versions, same
@@ -20,7 +21,7 @@ from django.db.models import OuterRef, Subquery
 
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
-from registry_ui.models import ImportedApproval, IndexedModel, IndexedRun, IndexedVersion
+from registry_ui.models import IndexedModel, IndexedRun, IndexedVersion
 
 GONE = "gone"  # an experiment MLflow no longer has
 
@@ -29,7 +30,7 @@ GONE = "gone"  # an experiment MLflow no longer has
 class GateRuns:
     """The guess and what MLflow answered for it: `run_of` version → source run id (from the index),
     `states` run id → (lifecycle stage, latest metrics, experiment id), `experiments` experiment id → its
-    lifecycle stage (or GONE), `tags` the candidate version's tags when they were needed and read."""
+    lifecycle stage (or GONE), `tags` the candidate version's tags (None: not read)."""
 
     candidate: str | None
     champion: str | None
@@ -37,8 +38,12 @@ class GateRuns:
     run_of: dict[str, str] = field(default_factory=dict)
     states: dict[str, tuple[str, dict[str, float], str]] = field(default_factory=dict)
     experiments: dict[str, str] = field(default_factory=dict)
-    needs_tags: bool = False
     tags: dict[str, str] | None = None
+
+    def tags_of(self, version: str | None, created: int | None) -> dict[str, str] | None:
+        """The live tags of `version` of the model created at `created`, when they were read (else None)."""
+        same = version is not None and version == self.candidate and created == self.created
+        return dict(self.tags) if same and self.tags is not None else None
 
     def covers(self, candidate: str, champion: str | None, created: int | None) -> bool:
         """True when these reads are the gate's inputs for promoting `candidate` over `champion` (live) of
@@ -49,7 +54,7 @@ class GateRuns:
         if not all(self.run_of.get(v, "") in self.states for v in wanted):
             return False
         experiment = self.states[self.run_of[candidate]][2]
-        return experiment in self.experiments and (self.tags is not None or not self.needs_tags)
+        return experiment in self.experiments and self.tags is not None
 
 
 def _indexed(model_name: str, versions: list[int]) -> tuple[dict[str, str], dict[str, str]]:
@@ -76,15 +81,13 @@ class Pending:
 
 def start(model_name: str, version: str | None, deadline: bounded.Deadline, pool: ThreadPoolExecutor) -> Pending:
     """Guess the candidate (`version`, else the indexed @challenger) and the @champion from the index (this
-    thread: a few queries), then send the gate's reads on `pool` at once (up to three), each within
-    `deadline`."""
+    thread: a few queries), then send the reads on `pool` at once (three), each within `deadline`."""
     row = IndexedModel.objects.filter(name=model_name).values_list("aliases", "creation_timestamp").first()
     aliases, created = (row[0] or {}, row[1]) if row else ({}, None)
     candidate = str(version) if version else aliases.get("challenger")
     champion = aliases.get("champion")
     numbers = [int(v) for v in (candidate, champion) if v and str(v).isdigit()]
     run_of, experiment_of = _indexed(model_name, numbers)
-    needs_tags = bool(candidate) and ImportedApproval.objects.filter(model_name=model_name, version=candidate).exists()
     guess = GateRuns(str(candidate) if candidate else None, str(champion) if champion else None, created, run_of)
     if not candidate or str(candidate) not in experiment_of:
         return Pending(lambda: guess)
@@ -96,16 +99,16 @@ def start(model_name: str, version: str | None, deadline: bounded.Deadline, pool
     )
     experiment_id = experiment_of[str(candidate)]
     stage = pool.submit(_experiment_stage, experiment_id, deadline)
-    tags = pool.submit(_version_tags, model_name, str(candidate), deadline) if needs_tags else None
+    tags = pool.submit(_version_tags, model_name, str(candidate), deadline)
 
     def gather() -> GateRuns:
         try:
             states = runs.result()
             experiments = {experiment_id: stage.result()}
-            read_tags = tags.result() if tags is not None else None
+            read_tags = tags.result()
         except mlf.MlflowError:  # the gate reads MLflow itself then, and reports any failure
             return guess
-        return GateRuns(guess.candidate, guess.champion, created, run_of, states, experiments, needs_tags, read_tags)
+        return GateRuns(guess.candidate, guess.champion, created, run_of, states, experiments, read_tags)
 
     return Pending(gather)
 

@@ -79,7 +79,9 @@ def alias_promote(
         actor=actor,
         action=Action.ALIAS_PROTECTED,
         expected=expected,
-        build=lambda live: plans.plan_promote(live, clean, _source_tags(model_name, plans.promote_source(live, clean))),
+        build=lambda live, tags=None: plans.plan_promote(
+            live, clean, tags if tags is not None else _source_tags(model_name, plans.promote_source(live, clean))
+        ),
         audit_action="model.promote",
         override_reason=override_reason,
         gate_version=clean,

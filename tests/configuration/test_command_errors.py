@@ -34,6 +34,7 @@ INVOCATIONS: dict[str, list[str]] = {
     "alias_baseline": ["alias_baseline"],
     "import_approvals": ["import_approvals"],
     "catalog_sync": ["catalog_sync"],
+    "registry_sync": ["registry_sync"],
     "purge_deleted_experiment": ["purge_deleted_experiment", "1", "--actor", "admin", "--reason", "r"],
     "oidc_discover": ["oidc_discover", f"http://{NOBODY}/realms/main"],
     "sync_mlflow_permissions": ["sync_mlflow_permissions", "--dry-run"],
@@ -50,7 +51,7 @@ OFFLINE = {"oidc_discover", "verify_audit_export"}
 # Commands that read the database before anything else (the rest may meet MLflow first).
 DATABASE_FIRST = {
     "apply_config", "export_config", "model_owner", "checklist_definitions_sync", "capacity_check",
-    "cleanup_execute", "cleanup_plan", "reap_stuck_runs", "purge_deleted_experiment", "create_team",
+    "cleanup_execute", "cleanup_plan", "reap_stuck_runs", "registry_sync", "purge_deleted_experiment", "create_team",
     "create_user", "issue_token", "verify_audit",
 }  # fmt: skip
 

@@ -1,6 +1,7 @@
 """Issue 20: a promotion makes the MLflow calls a user makes (read the aliases, three alias writes) plus the
-gate's reads (both source runs in one request, the candidate run's experiment), sent beside the alias read;
-its gate still judges what MLflow shows now (counted requests, not timings)."""
+reads its plan and gate need (the candidate's tags, both source runs in one request, the candidate run's
+experiment), sent beside the alias read; its gate still judges what MLflow shows now (counted requests, not
+timings)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def test_a_promotion_sends_the_bare_calls_and_the_gate_reads_beside_them(make_mo
             "GET /registered-models/get": 1,  # the live aliases, under the lock
             "POST /runs/search": 1,  # both source runs, beside it
             "GET /experiments/get": 1,  # the candidate run's experiment (gc removes a deleted one), beside it
+            "GET /model-versions/get": 1,  # the candidate's tags (its plan, the imported-approval rule), beside it
             "POST /registered-models/alias": 2,
             "DELETE /registered-models/alias": 1,
         }
