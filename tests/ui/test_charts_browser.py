@@ -98,6 +98,7 @@ def test_version_chart_has_regular_ticks_and_legible_text(browser_login, live_se
     page = browser_login("lead_search")
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"{live_server.url}/registry/models/{name}/versions/2/")
+    page.wait_for_selector("#comparison-chart figure.chart")  # read from MLflow after the page (issue 20)
     (chart,) = page.evaluate(MEASURE)
     _check_legible([chart])
     assert [label for _, _, label in sorted(chart["x"])] == ["0", "2", "4", "6", "8"]
