@@ -77,6 +77,12 @@ class CatalogExperiment(models.Model):
     deleted_run_count = models.IntegerField(
         null=True, blank=True, help_text="Soft-deleted runs MLflow listed at the last sync (None: not counted yet)."
     )
+    deleted_runs_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="sha256 of the sorted ids of those soft-deleted runs ('' not taken yet): a restore of one run "
+        "and a deletion of another between two syncs change it, not the count.",
+    )
     first_seen_at = models.DateTimeField(default=timezone.now)
     synced_at = models.DateTimeField(default=timezone.now)
     previous_name = models.CharField(max_length=500, blank=True, help_text="Set when the sync saw a rename.")

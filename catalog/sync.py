@@ -4,6 +4,7 @@ at most one active per kind)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -155,6 +156,8 @@ def _sync(mode: str, *, full: bool, since: datetime | None, progress: _Progress)
     active = [i for i, e in listing.items() if not e.is_deleted]
     to_scan |= _deleted_runs_changed(active)  # counted on every sync: the next incremental one compares
     if not full:
+        to_scan |= _active_counts_changed(active)
+    if not full:
         to_scan |= {i for i, row in index.items() if row.runs_scanned_at is None and i in listing}
         if since is not None:
             to_scan |= _experiments_with_recent_runs(active, since - timedelta(minutes=5))
@@ -239,25 +242,58 @@ def _experiments_with_recent_runs(experiment_ids: list[str], since: datetime) ->
 
 
 def _deleted_runs_changed(experiment_ids: list[str]) -> set[str]:
-    """Run deletions and restores made anywhere (MLflow UI, SDK, another tool): experiments whose number of
-    soft-deleted runs differs from the index's last count. One DELETED_ONLY listing per chunk of 100
-    experiments (cost: the soft-deleted runs, not all runs); the new counts are stored. A first count (None
-    in the index) only triggers a rescan when there are deleted runs the index may still count."""
-    counts: dict[str, int] = dict.fromkeys(experiment_ids, 0)
+    """Run deletions and restores made anywhere (MLflow UI, SDK, another tool): experiments whose set of
+    soft-deleted runs differs from the one the index saw last (its count, and a digest of the ids: one run
+    restored and another deleted between two syncs keeps the count). One DELETED_ONLY listing per chunk of
+    100 experiments (cost: the soft-deleted runs, not all runs); the new count and digest are stored. A
+    first count (None in the index) only triggers a rescan when there are deleted runs the index may still
+    count."""
+    deleted: dict[str, list[str]] = {i: [] for i in experiment_ids}
     for start in range(0, len(experiment_ids), 100):
         for run in mlf.iter_runs(experiment_ids[start : start + 100], deleted_only=True):
-            counts[run.experiment_id] = counts.get(run.experiment_id, 0) + 1
-    known = dict(
-        CatalogExperiment.objects.filter(experiment_id__in=experiment_ids).values_list(
-            "experiment_id", "deleted_run_count"
+            deleted.setdefault(run.experiment_id, []).append(run.run_id)
+    known = {
+        row[0]: row[1:]
+        for row in CatalogExperiment.objects.filter(experiment_id__in=experiment_ids).values_list(
+            "experiment_id", "deleted_run_count", "deleted_runs_digest"
         )
-    )
-    changed = {i for i, n in counts.items() if i in known and known[i] != n and (known[i] is not None or n)}
+    }
+    changed: set[str] = set()
     with transaction.atomic():
-        for experiment_id, count in counts.items():
-            if experiment_id in known and known[experiment_id] != count:
-                CatalogExperiment.objects.filter(experiment_id=experiment_id).update(deleted_run_count=count)
+        for experiment_id, run_ids in deleted.items():
+            if experiment_id not in known:
+                continue
+            count, digest = len(run_ids), _digest(run_ids)
+            known_count, known_digest = known[experiment_id]
+            if known_count == count and known_digest == digest:
+                continue
+            if (known_count is not None or count) and (known_count != count or known_digest):
+                changed.add(experiment_id)  # a digest taken by an older release ('') is not a change by itself
+            CatalogExperiment.objects.filter(experiment_id=experiment_id).update(
+                deleted_run_count=count, deleted_runs_digest=digest
+            )
     return changed
+
+
+def _digest(run_ids: list[str]) -> str:
+    return hashlib.sha256(",".join(sorted(run_ids)).encode()).hexdigest()
+
+
+def _active_counts_changed(experiment_ids: list[str]) -> set[str]:
+    """Runs gone for good between two syncs (deleted then purged elsewhere: `mlflow gc`, another tool) leave
+    no soft-deleted trace: experiments whose number of active runs in the backend store differs from the
+    index's, counted in one grouped read-only query per chunk when MLFLOW_BACKEND_STORE_URI is readable.
+    Without a readable store this is left to the full rescan (CATALOG_FULL_RESCAN_SECONDS, 6 h)."""
+    uri = settings.MLFLOW_BACKEND_STORE_URI
+    if not uri or mlf.backend_store_unusable_reason(uri):
+        return set()
+    try:
+        counts = mlf.store_active_run_counts(uri, experiment_ids)
+    except mlf.BackendStoreError as exc:
+        logger.warning("catalog sync: active run counts not read from the backend store: %s", exc)
+        return set()
+    scanned = CatalogExperiment.objects.filter(experiment_id__in=experiment_ids, runs_scanned_at__isnull=False)
+    return {i for i, n in scanned.values_list("experiment_id", "run_count") if counts.get(i, 0) != n}
 
 
 def _touched_by_cleanup(since: datetime) -> set[str]:

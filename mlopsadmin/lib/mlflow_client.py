@@ -279,6 +279,16 @@ def iter_store_cleanup_runs(
         )
 
 
+def store_active_run_counts(uri: str, experiment_ids: list[str]) -> dict[str, int]:
+    """experiment id → active runs, counted in the backend store `uri` (read-only; experiments with none
+    are left out). Raises BackendStoreError when the store is unusable or the read fails."""
+    from mlopsadmin.lib import mlflow_store
+
+    if not all(str(i).isdigit() for i in experiment_ids):
+        raise BackendStoreError("experiment ids are not numeric: not an MLflow SQL store", operation="backend store")
+    return _store_call(lambda: mlflow_store.active_run_counts(uri, [int(i) for i in experiment_ids]))
+
+
 def runs_activity(runs: list[Run], *, store_uri: str = "") -> dict[str, RunActivity]:
     """run id → RunActivity (mlflow_records) of these runs: from the backend store (read-only, two grouped
     queries per 500 runs) with `store_uri`, else through the tracking API (per run: one call per metric key

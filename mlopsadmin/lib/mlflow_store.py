@@ -242,3 +242,19 @@ def run_activity(uri: str, run_ids: list[str]) -> dict[str, tuple[int | None, in
         for run_id, newest in _stream(uri, models):
             found[run_id] = (found.get(run_id, (None, None))[0], newest)
     return found
+
+
+def active_run_counts(uri: str, experiment_ids: list[int]) -> dict[str, int]:
+    """experiment id → number of its active (not soft-deleted) runs; experiments without any are left out.
+    One grouped read-only query per ID_CHUNK experiments."""
+    run: Any = SqlRun
+    found: dict[str, int] = {}
+    ordered = sorted(set(experiment_ids))
+    for start in range(0, len(ordered), ID_CHUNK):
+        statement = (
+            sa.select(run.experiment_id, sa.func.count())
+            .where(run.experiment_id.in_(ordered[start : start + ID_CHUNK]), run.lifecycle_stage == "active")
+            .group_by(run.experiment_id)
+        )
+        found.update({str(experiment_id): int(n) for experiment_id, n in _stream(uri, statement)})
+    return found

@@ -3,6 +3,7 @@ outlive the index they summarise (real MLflow server)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -37,6 +38,34 @@ def test_incremental_sync_catches_run_deletions_and_restores_made_elsewhere(sync
     assert (row.run_count, row.missing_tag_counts["owner"], row.tags_compliant) == (1, 0, True)
 
     mlf.restore_run(run_ids[2])
+    catalog_sync(full=False)
+    row.refresh_from_db()
+    assert (row.run_count, row.missing_tag_counts["owner"]) == (2, 1)
+
+
+def test_incremental_sync_catches_a_swap_and_runs_purged_elsewhere(synced, unique: str, settings) -> None:  # type: ignore[no-untyped-def]
+    """Between two syncs one run restored and another deleted (the number of soft-deleted runs stays the
+    same), then a run deleted and purged at once (no soft-deleted trace left): the catalog catches both."""
+    settings.MLFLOW_BACKEND_STORE_URI = os.environ["MLOPSADMIN_TEST_MLFLOW_STORE"]
+    week_ago = int((time.time() - 7 * 86400) * 1000)
+    experiment_id = mlf.create_experiment(f"/search-team/swap-{unique}/runs")
+    run_ids = []
+    for tags in (FULL_TAGS, {}, {}, {}):
+        run_ids.append(mlf.create_run(experiment_id, tags=tags, start_time=week_ago))
+        mlf.set_terminated(run_ids[-1], end_time=week_ago + 1000)
+    mlf.delete_run(run_ids[0])
+    catalog_sync(full=False)
+    row = CatalogExperiment.objects.get(experiment_id=experiment_id)
+    assert (row.run_count, row.missing_tag_counts["owner"]) == (3, 3)
+
+    mlf.restore_run(run_ids[0])  # restored in the MLflow UI while another run is deleted
+    mlf.delete_run(run_ids[1])
+    catalog_sync(full=False)
+    row.refresh_from_db()
+    assert (row.run_count, row.missing_tag_counts["owner"]) == (3, 2)
+
+    mlf.delete_run(run_ids[2])  # a script's cleanup: delete, then purge at once (like `mlflow gc --run-ids`)
+    mlf.purge_runs(settings.MLFLOW_BACKEND_STORE_URI, [run_ids[2]])
     catalog_sync(full=False)
     row.refresh_from_db()
     assert (row.run_count, row.missing_tag_counts["owner"]) == (2, 1)
