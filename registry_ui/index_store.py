@@ -112,9 +112,9 @@ def _versions_of(names: list[str], *, everything: bool = False) -> dict[str, lis
 
 
 def _listable(name: str) -> bool:
-    """A name that goes in an IN list as it is: printable, and one MLflow literal can hold it (a name with a
-    control character or both quote kinds is listed on its own, matched exactly)."""
-    return name.isprintable() and mlflow_filters.quote(name) is not None
+    """A name that goes in an IN list as it is (`mlflow_filters.listable`: no backslash, printable, one
+    literal holds it); any other is listed on its own, matched exactly."""
+    return mlflow_filters.listable(name)
 
 
 def source_run_id(version: mlf.ModelVersion) -> str:

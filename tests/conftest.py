@@ -18,6 +18,7 @@ from tests.servers import (  # noqa: F401 - session servers shared by every test
     celery_worker,
     extra_worker,
     s3_server,
+    s3_settings,
     smtp_server,
     webhook_receiver,
 )

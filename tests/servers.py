@@ -144,7 +144,9 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
 # --- S3 ----------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
-    from django.conf import settings
+    """A moto S3 server for the session; its URL. It does not touch settings: a session fixture first used
+    inside a test's `settings` override would write into that override and lose it when the test ends (the
+    next test then has no S3 credentials). Tests use `s3_settings` for that."""
     from moto.server import ThreadedMotoServer
 
     from mlopsadmin.lib.mlflow_server import free_port
@@ -152,13 +154,16 @@ def s3_server() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    url = f"http://127.0.0.1:{port}"
-    previous = (settings.S3_ENDPOINT_URL, settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY, settings.S3_REGION)
-    settings.S3_ENDPOINT_URL, settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY = url, "testing", "testing"
-    settings.S3_REGION = "us-east-1"
-    yield url
-    settings.S3_ENDPOINT_URL, settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY, settings.S3_REGION = previous
+    yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+@pytest.fixture
+def s3_settings(s3_server: str, settings: Any) -> str:
+    """Point this test's S3 settings (endpoint, credentials, region) at the session's S3 server."""
+    settings.S3_ENDPOINT_URL, settings.S3_REGION = s3_server, "us-east-1"
+    settings.S3_ACCESS_KEY_ID = settings.S3_SECRET_ACCESS_KEY = "testing"
+    return s3_server
 
 
 def _worker_database_env() -> dict[str, str]:
@@ -197,8 +202,9 @@ class WorkerSession:
 
 
 @pytest.fixture
-def celery_worker(_celery_worker_process: WorkerSession) -> str:
-    """A real `celery worker` subprocess (one per session); every test re-points the app at it."""
+def celery_worker(_celery_worker_process: WorkerSession, s3_settings: str) -> str:
+    """A real `celery worker` subprocess (one per session); every test re-points the app at it, and at the
+    worker's S3 server (the test's own process reads and writes the same buckets)."""
     _point_app_at(_celery_worker_process.broker, _celery_worker_process.queue_name)
     return _celery_worker_process.queue_name
 

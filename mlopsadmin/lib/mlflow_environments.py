@@ -13,6 +13,7 @@ never whole in memory here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mlopsadmin.lib import mlflow_filters
 from mlopsadmin.lib.mlflow_connection import display_uri
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound, call
 
@@ -106,10 +108,29 @@ class EnvironmentHandle:
                 return None
             raise
 
+    def versions_where(self, conditions: dict[str, str]) -> list[Any]:
+        """Every model version (MLflow entities, all pages) matching `conditions` ({"name": ..., "tags.k": ...},
+        equality). Literals are written by `mlflow_filters` (MLflow does not un-escape a quoted value, so a
+        name with a quote or backslash needs its rules); what MLflow can only approximate is checked here.
+        Raises MlflowNotFound / MlflowError like `run`."""
+        text, inexact = mlflow_filters.build(conditions)
+        found: list[Any] = []
+        token: str | None = None
+
+        def page_after(c: MlflowClient, after: str | None) -> Any:
+            return c.search_model_versions(text, max_results=1000, page_token=after)
+
+        while True:
+            page = self.run("search_model_versions", functools.partial(page_after, after=token))
+            found.extend(page)
+            token = page.token
+            if not token:
+                return list(mlflow_filters.keep_matching(found, inexact))
+
     def latest_version(self, name: str) -> str | None:
         """The highest version number of `name`, or None when the model does not exist or has none."""
         try:
-            versions = self.run("search_model_versions", lambda c: c.search_model_versions(f"name = '{_q(name)}'"))
+            versions = self.versions_where({"name": name})
         except MlflowNotFound:
             return None
         return str(max(int(v.version) for v in versions)) if versions else None
@@ -175,10 +196,7 @@ class EnvironmentHandle:
     def versions_tagged(self, name: str, key: str, value: str) -> list[str]:
         """Versions of `name` whose tag `key` equals `value` (read back after a failure)."""
         try:
-            found = self.run(
-                "search_model_versions",
-                lambda c: c.search_model_versions(f"name = '{_q(name)}' and tags.`{key}` = '{_q(value)}'"),
-            )
+            found = self.versions_where({"name": name, f"tags.{key}": value})
         except MlflowNotFound:
             return []
         return sorted(str(v.version) for v in found)
@@ -194,7 +212,7 @@ class EnvironmentHandle:
     def versions_with_tag(self, name: str, key: str) -> list[dict[str, Any]]:
         """[{version, tags}] of every version of `name` that carries tag `key` ([] when no such model)."""
         try:
-            found = self.run("search_model_versions", lambda c: c.search_model_versions(f"name = '{_q(name)}'"))
+            found = self.versions_where({"name": name})
         except MlflowNotFound:
             return []
         return [{"version": str(v.version), "tags": dict(v.tags or {})} for v in found if key in (v.tags or {})]
@@ -207,7 +225,3 @@ class EnvironmentHandle:
 
     def delete_run(self, run_id: str) -> None:
         self.run("delete_run", lambda c: c.delete_run(run_id))
-
-
-def _q(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")

@@ -90,12 +90,24 @@ def keep_matching(items: Iterable[Any], inexact: list[Clause]) -> Iterable[Any]:
     return (item for item in items if all(c.matches(item) for c in inexact))
 
 
+def listable(value: str) -> bool:
+    """Whether `value` can sit in an `IN (...)` list. MLflow reads an IN list with Python's
+    `ast.literal_eval` (mlflow.utils.search_utils `_parse_list_from_sql_token`), unlike an `=` literal:
+    backslash escapes apply there (`"a\\n"` is read as a newline, a trailing backslash or `\\N` is a
+    syntax error that fails the whole search) and a control character breaks the literal. So a value
+    with a backslash or a non-printable character, or one no literal can hold (both quote kinds), is not
+    listable: callers look it up alone with `equals` (measured against MLflow 3.x, tests/registry/test_index.py)."""
+    return "\\" not in value and value.isprintable() and quote(value) is not None
+
+
 def in_list(field: str, values: Iterable[str]) -> str:
-    """`field IN ("a", "b")` for values that quote exactly (ids); raises ValueError for one that does not."""
+    """`field IN ("a", "b")` for values that are `listable` (ids, plain names).
+
+    Raises ValueError for a value that is not (see `listable`): it must be looked up on its own."""
     literals = []
     for value in values:
         literal = quote(value)
-        if literal is None:
+        if literal is None or not listable(value):
             raise ValueError(f"{value!r} cannot be written in an MLflow IN list")
         literals.append(literal)
     return f"{key(field)} IN ({', '.join(literals)})"

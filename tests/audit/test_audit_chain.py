@@ -44,12 +44,6 @@ class S3Checkpoint:
         return self.uri
 
 
-def _use_s3(settings, endpoint: str) -> None:  # type: ignore[no-untyped-def]
-    """This test's S3 settings: the test S3 server (set through pytest-django's `settings`, restored after)."""
-    settings.S3_ENDPOINT_URL, settings.S3_REGION = endpoint, "us-east-1"
-    settings.S3_ACCESS_KEY_ID = settings.S3_SECRET_ACCESS_KEY = "testing"
-
-
 @pytest.fixture(params=["file", "s3"])
 def checkpoint_file(request, settings, tmp_path: Path) -> Path | S3Checkpoint:  # type: ignore[no-untyped-def]
     """AUDIT_CHECKPOINT_PATH as a file, and as s3://bucket/key on the test S3 server (moto)."""
@@ -57,8 +51,7 @@ def checkpoint_file(request, settings, tmp_path: Path) -> Path | S3Checkpoint:  
     if request.param == "file":
         settings.AUDIT_CHECKPOINT_PATH = str(tmp_path / "audit-head.json")
         return Path(settings.AUDIT_CHECKPOINT_PATH)
-    endpoint = request.getfixturevalue("s3_server")
-    _use_s3(settings, endpoint)
+    endpoint = request.getfixturevalue("s3_settings")
     bucket = f"audit-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(bucket)
     settings.AUDIT_CHECKPOINT_PATH = f"s3://{bucket}/mlopsadmin/audit-head.json"
@@ -199,11 +192,10 @@ def test_start_up_checks_name_a_missing_key_and_checkpoint(settings) -> None:  #
 
 
 def test_an_unreachable_s3_checkpoint_is_reported_never_taken_as_intact(  # type: ignore[no-untyped-def]
-    settings, s3_server, caplog, django_capture_on_commit_callbacks
+    settings, s3_settings, caplog, django_capture_on_commit_callbacks
 ) -> None:
     """S3 refusing or not answering: verification says it cannot read the checkpoint (not "intact"), and a
     change that committed is never failed by its checkpoint write (the failure is logged)."""
-    _use_s3(settings, s3_server)
     settings.AUDIT_CHECKPOINT_EVERY = 1
     settings.AUDIT_CHECKPOINT_PATH = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/audit-head.json"
     with django_capture_on_commit_callbacks(execute=True):

@@ -162,3 +162,30 @@ def test_version_dropdown_options_are_escaped() -> None:
 
     html = select_options([("1", 'v1 (@<b>"x"&)'), ("2", "v2")])
     assert html == '<option value="1">v1 (@&lt;b&gt;&quot;x&quot;&amp;)</option><option value="2">v2</option>'
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "back\\slash-{uid}",  # `\s` is no Python escape: kept, with a warning
+        "ends-with-backslash-{uid}\\",  # a trailing backslash closes no Python literal
+        "escape\\N-{uid}",  # `\N` without braces is a syntax error to Python
+        "newline-escape\\n-{uid}",  # `\n` would be read back as a newline
+        "unicode-escape\\u00e9-{uid}",  # `\u00e9` would be read back as é
+    ],
+)
+def test_a_sync_lists_names_with_backslashes_beside_ordinary_ones(mlflow, login, name: str) -> None:
+    """MLflow reads an `IN (...)` list with Python's literal parser (backslash escapes apply) but an `=`
+    literal as it is: a name with a backslash must not break the whole sync nor be read as another name."""
+    import uuid
+
+    odd = name.format(uid=uuid.uuid4().hex[:8])
+    plain = make_model(scores=(0.70,))
+    mlf.create_registered_model(odd)
+    mlf.create_model_version(odd, source=f"runs:/{plain.run_ids[0]}/model", run_id=plain.run_ids[0])
+    registry_sync(full=False)
+    assert IndexedVersion.objects.filter(model__name=odd).count() == 1
+    assert IndexedVersion.objects.filter(model__name=plain.name).count() == 1
+    mlf.create_model_version(odd, source=f"runs:/{plain.run_ids[0]}/model", run_id=plain.run_ids[0])
+    registry_sync(full=False)
+    assert IndexedVersion.objects.filter(model__name=odd).count() == 2
