@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from maintenance import storage
-from maintenance.cleanup.protection import PROTECTING_TAGS
+from maintenance.cleanup.protection import KEEP_TAG, PROTECTING_TAGS
 from maintenance.models import CleanupPlan
 from mlopsadmin.lib import mlflow_client as mlf
 
@@ -124,7 +124,12 @@ def stream_store(
         batch: list[tuple[mlf.Run, int | None]] = []
         try:
             for mrun in mlf.iter_store_cleanup_runs(
-                uri, list(by_id), statuses=plan.statuses, cutoff_ms=plan.cutoff_ms, tag_keys=PROTECTING_TAGS
+                uri,
+                list(by_id),
+                statuses=plan.statuses,
+                cutoff_ms=plan.cutoff_ms,
+                tag_keys=PROTECTING_TAGS,
+                folded_key=KEEP_TAG,
             ):
                 if stop.is_set():
                     return

@@ -18,6 +18,7 @@ Test and demo helpers (logging tiny pyfunc models) are in `mlflow_support.py`, n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -250,21 +251,36 @@ def backend_store_unusable_reason(uri: str) -> str:
 
 
 def iter_store_cleanup_runs(
-    uri: str, experiment_ids: list[str], *, statuses: list[str], cutoff_ms: int, tag_keys: tuple[str, ...]
+    uri: str,
+    experiment_ids: list[str],
+    *,
+    statuses: list[str],
+    cutoff_ms: int,
+    tag_keys: tuple[str, ...],
+    folded_key: str = "",
 ) -> Iterator[Run]:
     """What the tracking-API plan queries return, read from the backend store: active runs of these
     experiments with a status in `statuses` that ended before the cutoff, and RUNNING runs started
-    before it; ordered by experiment. The runs carry only the `tag_keys` tags (no params, metrics or
-    artifact URI)."""
+    before it; ordered by experiment. The runs carry only the `tag_keys` tags, plus every tag whose key,
+    trimmed and lower-cased, is `folded_key` (any spelling of it, read for the few runs that have one; no
+    params, metrics or artifact URI)."""
     from mlopsadmin.lib import mlflow_store
 
     if not all(str(i).isdigit() for i in experiment_ids):
         raise BackendStoreError("experiment ids are not numeric: not an MLflow SQL store", operation="backend store")
     rows = mlflow_store.iter_cleanup_rows(
-        uri, [int(i) for i in experiment_ids], statuses=statuses, cutoff_ms=cutoff_ms, tag_keys=tag_keys
+        uri,
+        [int(i) for i in experiment_ids],
+        statuses=statuses,
+        cutoff_ms=cutoff_ms,
+        tag_keys=tag_keys,
+        folded_key=folded_key,
     )
     for row in _store_rows(rows):
-        run_id, experiment_id, name, status, start_time, end_time, latest_metric_time, *values = row
+        run_id, experiment_id, name, status, start_time, end_time, latest_metric_time, others, *values = row
+        tags = {key: value or "" for key, value in zip(tag_keys, values, strict=True) if value is not None}
+        if others:
+            tags.update(_store_call(functools.partial(mlflow_store.tags_folded, uri, run_id, folded_key)))
         yield Run(
             run_id=run_id,
             experiment_id=str(experiment_id),
@@ -274,7 +290,7 @@ def iter_store_cleanup_runs(
             end_time=end_time,
             lifecycle_stage="active",
             artifact_uri="",
-            tags={key: value or "" for key, value in zip(tag_keys, values, strict=True) if value is not None},
+            tags=tags,
             latest_metric_time=latest_metric_time,
         )
 

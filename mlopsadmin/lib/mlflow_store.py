@@ -154,15 +154,36 @@ def _stream(uri: str, statement: Any) -> Iterator[Any]:
         yield from result
 
 
+def _folded(key: Any) -> Any:
+    return sa.func.lower(sa.func.trim(key))
+
+
 def iter_cleanup_rows(
-    uri: str, experiment_ids: list[int], *, statuses: list[str], cutoff_ms: int, tag_keys: Iterable[str]
+    uri: str,
+    experiment_ids: list[int],
+    *,
+    statuses: list[str],
+    cutoff_ms: int,
+    tag_keys: Iterable[str],
+    folded_key: str = "",
 ) -> Iterator[Any]:
     """Active runs of these experiments that a cleanup plan looks at: `statuses` ended before the cutoff,
     and RUNNING started before it. Rows (run_uuid, experiment_id, name, status, start_time, end_time,
-    latest_metric_time, *tag values), ordered by experiment then run. latest_metric_time (RUNNING rows only,
-    else None): the newest timestamp of the run's `latest_metrics` rows — exactly the metric timestamps the
-    tracking API returns with a run, so both plan sources judge a RUNNING run alike."""
+    latest_metric_time, other_spellings, *tag values), ordered by experiment then run. latest_metric_time
+    (RUNNING rows only, else None): the newest timestamp of the run's `latest_metrics` rows — exactly the
+    metric timestamps the tracking API returns with a run, so both plan sources judge a RUNNING run alike.
+    other_spellings: how many of the run's tags have a key that, trimmed and lower-cased, is `folded_key`
+    but is none of `tag_keys` ("kEEp", "keep "; read them with tags_folded), 0 without `folded_key`."""
+    tag_keys = list(tag_keys)
     tags = [_tag(key) for key in tag_keys]
+    if folded_key:
+        other_spellings: Any = (
+            sa.select(sa.func.count())
+            .where(SqlTag.run_uuid == SqlRun.run_uuid, _folded(SqlTag.key) == folded_key, SqlTag.key.not_in(tag_keys))
+            .scalar_subquery()
+        )
+    else:
+        other_spellings = sa.literal(0)
     run: Any = SqlRun  # MLflow declares untyped Columns: comparisons would type as bool
     latest: Any = SqlLatestMetric
     latest_metric_time = sa.case(
@@ -180,6 +201,7 @@ def iter_cleanup_rows(
         SqlRun.start_time,
         SqlRun.end_time,
         latest_metric_time,
+        other_spellings.label("other_spellings"),
         *tags,
     ]
     wanted = sa.or_(
@@ -196,6 +218,14 @@ def iter_cleanup_rows(
             .order_by(SqlRun.experiment_id, SqlRun.run_uuid)
         )
         yield from _stream(uri, statement)
+
+
+def tags_folded(uri: str, run_id: str, folded_key: str) -> dict[str, str]:
+    """key → value of the run's tags whose key, trimmed and lower-cased, is `folded_key`."""
+    statement: Any = sa.select(SqlTag.key, SqlTag.value).where(
+        SqlTag.run_uuid == run_id, _folded(SqlTag.key) == folded_key
+    )
+    return {key: value or "" for key, value in _stream(uri, statement)}
 
 
 def iter_model_version_sources(uri: str) -> Iterator[tuple[str | None, str | None]]:

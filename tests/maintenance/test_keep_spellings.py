@@ -39,3 +39,17 @@ def test_truthy_and_unclear_keep_values_are_never_planned(settings, mlflow, uniq
         assert exclusion_reason(fresh, set())
         item = plan.items.get(run_id=runs["plain"])
         assert _ineligible_now(item, fresh, plan, set())
+
+
+def test_any_spelling_of_the_keep_key_protects_on_both_plan_sources(settings, mlflow, unique):  # type: ignore[no-untyped-def]
+    """The key is matched trimmed and in any case ("kEEp", "Keep ", " keep"), also when the run has another,
+    false `keep` beside it: the backend-store plan read only keep/Keep/KEEP and planned these runs."""
+    experiment_id = mlf.create_experiment(f"/keep-key-{unique}/exp")
+    runs = {key: make_run(experiment_id, tags={key: "yes"}, name=key.strip() or "blank") for key in ("kEEp", "Keep ")}
+    runs["both"] = make_run(experiment_id, tags={"keep": "no", " keep": "1"}, name="both")
+    runs["plain"] = make_run(experiment_id, name="plain")
+    store_items, api_items = _both(settings, scope="experiment", scope_value=experiment_id)
+    for items in (store_items, api_items):
+        assert {run_id for run_id, row in items.items() if not row[1]} == {runs["plain"]}
+        assert items[runs["kEEp"]][2] == "tagged keep=yes"
+        assert items[runs["both"]][2] == "tagged keep=1"
