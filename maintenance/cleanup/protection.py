@@ -11,7 +11,9 @@ A run is protected when it
   `runs:/<run_id>/…` source, a path or URI under the run's artifact location (file path, file://, s3://,
   mlflow-artifacts:/…; registered by path with an empty run_id), the source run of a `models:/m-…` logged
   model (or of a path under it), or — for a version copied from another (`models:/<name>/<version>` or
-  `@alias`) — whatever protects the origin version.
+  `@alias`) — whatever protects the origin version, and the run under whose artifacts MLflow stored the
+  copy when it was created (its storage location), which still holds the copy's files after the origin
+  version is deleted or the alias moves.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ def protected_run_ids(*, store_uri: str = "") -> set[str]:
     Raises mlf.MlflowError (BackendStoreError when the store read fails part-way)."""
     run_ids: set[str] = set()
     model_ids: set[str] = set()
-    for run_id, source in mlf.model_version_sources(store_uri=store_uri):
+    for run_id, source, storage in mlf.model_version_sources(store_uri=store_uri):
         if run_id:
             run_ids.add(run_id)
         _source_runs(source or "", run_ids, model_ids, depth=0)
+        if storage and storage != source:  # a copy's files stay under the origin's run, origin deleted or not
+            _source_runs(storage, run_ids, model_ids, depth=0)
     resolved = mlf.logged_model_source_runs(sorted(model_ids), store_uri=store_uri)
     run_ids.update(run_id for run_id in resolved.values() if run_id)
     run_ids.discard("")

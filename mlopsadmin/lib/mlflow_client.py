@@ -68,6 +68,7 @@ from mlopsadmin.lib.mlflow_registry import (
     delete_registered_model,
     get_model_version,
     get_model_version_by_alias,
+    get_model_version_download_uri,
     get_registered_model,
     iter_model_versions,
     iter_registered_models,
@@ -138,6 +139,7 @@ __all__ = [
     "get_metric_history",
     "get_model_version",
     "get_model_version_by_alias",
+    "get_model_version_download_uri",
     "get_registered_model",
     "get_run",
     "http_status",
@@ -172,16 +174,21 @@ T = TypeVar("T")
 
 
 # --- Maintenance (cleanup, reaper, capacity): additions ---------------------------------------
-def model_version_sources(*, store_uri: str = "") -> Iterator[tuple[str | None, str | None]]:
-    """(run_id, source) of every registered model version; with `store_uri` read from the backend store
-    (read-only) instead of REST. Raises MlflowError (BackendStoreError when the store read fails)."""
+def model_version_sources(*, store_uri: str = "") -> Iterator[tuple[str | None, str | None, str | None]]:
+    """(run_id, source, storage location) of every registered model version; with `store_uri` read from the
+    backend store (read-only) instead of REST. The storage location is where MLflow resolved the version's
+    files at creation: it differs from the source for a `models:/<name>/<version>` copy (over REST it is
+    asked for those versions only, one call each; None for the others). Raises MlflowError
+    (BackendStoreError when the store read fails)."""
     from mlopsadmin.lib import mlflow_store
 
     if store_uri:
         yield from _store_rows(mlflow_store.iter_model_version_sources(store_uri))
         return
     for version in iter_model_versions():
-        yield version.run_id, version.source
+        copied = version.source.startswith("models:/") and not version.source[8:].lstrip("/").startswith("m-")
+        storage = get_model_version_download_uri(version.name, version.version) if copied else None
+        yield version.run_id, version.source, storage
 
 
 def logged_model_source_runs(model_ids: list[str], *, store_uri: str = "") -> dict[str, str | None]:

@@ -80,6 +80,14 @@ def get_model_version(name: str, version: str | int) -> ModelVersion:
     return version_from_json(answer["model_version"])
 
 
+def get_model_version_download_uri(name: str, version: str | int) -> str:
+    """Where the version's files are: the storage location MLflow resolved when the version was created
+    (for a `models:/<name>/<version>` copy, under the ORIGIN's run, even after the origin is deleted)."""
+    body = {"name": name, "version": str(version)}
+    answer = request("get_model_version_download_uri", "GET", "/model-versions/get-download-uri", body, subject=(name,))
+    return str(answer.get("artifact_uri") or "")
+
+
 def get_model_version_by_alias(name: str, alias: str) -> ModelVersion | None:
     body = {"name": name, "alias": alias}
     try:

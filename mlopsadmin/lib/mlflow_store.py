@@ -228,9 +228,10 @@ def tags_folded(uri: str, run_id: str, folded_key: str) -> dict[str, str]:
     return {key: value or "" for key, value in _stream(uri, statement)}
 
 
-def iter_model_version_sources(uri: str) -> Iterator[tuple[str | None, str | None]]:
-    """(run_id, source) of every registered model version the registry shows (not internally deleted)."""
-    statement: Any = sa.select(SqlModelVersion.run_id, SqlModelVersion.source).where(
+def iter_model_version_sources(uri: str) -> Iterator[tuple[str | None, str | None, str | None]]:
+    """(run_id, source, storage_location) of every registered model version the registry shows (not
+    internally deleted)."""
+    statement: Any = sa.select(SqlModelVersion.run_id, SqlModelVersion.source, SqlModelVersion.storage_location).where(
         SqlModelVersion.current_stage != DELETED_VERSION_STAGE
     )
     yield from (tuple(row) for row in _stream(uri, statement))
