@@ -3,129 +3,91 @@ one (`mlflow_connection.client()`, which is left as it is).
 
 A handle carries the server's URI and the credentials its builder read from the process environment
 (the configuration file only NAMES the variables; registry_ui.environments.config builds handles).
-MLflow's REST layer reads basic-auth credentials from MLFLOW_TRACKING_USERNAME/PASSWORD, process-wide;
-so every call through a handle runs under one lock with that environment's credentials in place and the
-previous values restored afterwards. Artifacts move through MLflow's artifact APIs file by file
-(downloads are streamed to disk by MLflow's artifact repositories; uploads read each file from disk),
-never whole in memory here.
+Every call goes over MLflow's REST API through the handle's OWN HTTP sessions (mlflow_rest.transport_for),
+which carry its credentials explicitly: nothing is written to or read from process-wide variables per
+call, so a request to the default server running at the same time keeps its own service account, and two
+copies between different environments can run side by side. Artifacts move through the artifact HTTP
+API with the same sessions, file by file, streamed to and from disk (mlflow_env_artifacts).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import os
-import threading
-from collections.abc import Callable, Iterator
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import SimpleNamespace
+from typing import Any
 
-from mlopsadmin.lib import mlflow_filters
+from mlopsadmin.lib import mlflow_env_artifacts as artifacts
+from mlopsadmin.lib import mlflow_filters, mlflow_rest
 from mlopsadmin.lib.mlflow_connection import display_uri
-from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound, call
-
-if TYPE_CHECKING:
-    from mlflow.tracking import MlflowClient
-
-T = TypeVar("T")
-_CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
-_lock = threading.RLock()
-_clients: dict[str, MlflowClient] = {}
+from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 
 
 @dataclass(frozen=True)
 class EnvironmentHandle:
     """Gateway to one environment's tracking server. `credentials`: (user, password) of its service
-    account, or None (never shown: repr=False)."""
+    account, or None (never shown: repr=False). `default`: it is the default server (a prefix
+    environment), reached through the default transport and service account."""
 
     name: str
     tracking_uri: str
     credentials: tuple[str, str] | None = field(default=None, repr=False)
+    default: bool = False
 
     @property
     def display_uri(self) -> str:
         """The URI without any user:password part (for pages, tags and audit)."""
         return display_uri(self.tracking_uri)
 
-    @contextlib.contextmanager
-    def _session(self) -> Iterator[MlflowClient]:
-        with _lock:
-            previous = {name: os.environ.get(name) for name in _CREDENTIALS}
-            credentials = self.credentials
-            for name, value in zip(_CREDENTIALS, credentials or ("", ""), strict=True):
-                if credentials:
-                    os.environ[name] = value
-                else:
-                    os.environ.pop(name, None)
-            try:
-                if self.tracking_uri not in _clients:
-                    from mlflow.tracking import MlflowClient
+    def transport(self) -> mlflow_rest.Transport:
+        """The HTTP sessions of this environment (credentials set on them, nowhere else)."""
+        if self.default:
+            return mlflow_rest.transport()
+        return mlflow_rest.transport_for(self.tracking_uri, self.credentials)
 
-                    _clients[self.tracking_uri] = MlflowClient(
-                        tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
-                    )
-                yield _clients[self.tracking_uri]
-            finally:
-                for name, old in previous.items():
-                    if old is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = old
+    def _call(self, operation: str, method: str, endpoint: str, body: dict[str, Any], *subject: Any) -> dict[str, Any]:
+        return mlflow_rest.request(operation, method, endpoint, body, subject=subject, via=self.transport())
 
-    def run(self, operation: str, fn: Callable[[MlflowClient], T]) -> T:
-        """`fn(client)` with this environment's client and credentials; failures leave as MlflowError."""
-        with self._session() as client:
-            return call(operation, fn, client)
+    def versions_where(self, conditions: dict[str, str]) -> list[dict[str, Any]]:
+        """Every model version (model_version() shape, all pages) matching `conditions` ({"name": ...,
+        "tags.k": ...}, equality). Literals are written by `mlflow_filters` (MLflow does not un-escape a
+        quoted value, so a name with a quote or backslash needs its rules); what MLflow can only
+        approximate is checked here. Raises MlflowNotFound / MlflowError."""
+        text, inexact = mlflow_filters.build(conditions)
+        found = mlflow_rest.pages(
+            "search_model_versions",
+            "GET",
+            "/model-versions/search",
+            {"filter": text, "max_results": 1000},
+            "model_versions",
+            via=self.transport(),
+        )
+        versions = [_version(v) for v in found]
+        return [v for v in versions if all(c.matches(SimpleNamespace(**v)) for c in inexact)]
 
-    # --- the calls a cross-environment copy needs ----------------------------------------------------
+    # --- reads ---------------------------------------------------------------------------------------
     def model_version(self, name: str, version: str) -> dict[str, Any]:
-        """{name, version, run_id, source, description, tags, aliases} of one version (MlflowNotFound)."""
-
-        def get(client: MlflowClient) -> dict[str, Any]:
-            mv = client.get_model_version(name, str(version))
-            return {
-                "name": mv.name,
-                "version": str(mv.version),
-                "run_id": mv.run_id or "",
-                "source": mv.source or "",
-                "description": mv.description or "",
-                "tags": dict(mv.tags or {}),
-                "aliases": list(mv.aliases or []),
-            }
-
-        return self.run("get_model_version", get)
+        """{name, version, run_id, source, description, tags, aliases, model_id} of one version
+        (MlflowNotFound when missing)."""
+        got = self._call(
+            "get_model_version", "GET", "/model-versions/get", {"name": name, "version": str(version)}, name
+        )
+        return _version(got.get("model_version") or {})
 
     def alias_version(self, name: str, alias: str) -> str | None:
         """The version `alias` points at, or None (no alias, or no such model: MLflow answers a missing
         alias with INVALID_PARAMETER_VALUE "... not found", a missing model with RESOURCE_DOES_NOT_EXIST)."""
         try:
-            return self.run(
-                "get_model_version_by_alias", lambda c: str(c.get_model_version_by_alias(name, alias).version)
+            got = self._call(
+                "get_model_version_by_alias", "GET", "/registered-models/alias", {"name": name, "alias": alias}, name
             )
         except MlflowError as exc:
             if isinstance(exc, MlflowNotFound) or "not found" in str(exc).lower():
                 return None
             raise
-
-    def versions_where(self, conditions: dict[str, str]) -> list[Any]:
-        """Every model version (MLflow entities, all pages) matching `conditions` ({"name": ..., "tags.k": ...},
-        equality). Literals are written by `mlflow_filters` (MLflow does not un-escape a quoted value, so a
-        name with a quote or backslash needs its rules); what MLflow can only approximate is checked here.
-        Raises MlflowNotFound / MlflowError like `run`."""
-        text, inexact = mlflow_filters.build(conditions)
-        found: list[Any] = []
-        token: str | None = None
-
-        def page_after(c: MlflowClient, after: str | None) -> Any:
-            return c.search_model_versions(text, max_results=1000, page_token=after)
-
-        while True:
-            page = self.run("search_model_versions", functools.partial(page_after, after=token))
-            found.extend(page)
-            token = page.token
-            if not token:
-                return list(mlflow_filters.keep_matching(found, inexact))
+        version = (got.get("model_version") or {}).get("version")
+        return None if version is None else str(version)
 
     def latest_version(self, name: str) -> str | None:
         """The highest version number of `name`, or None when the model does not exist or has none."""
@@ -133,65 +95,13 @@ class EnvironmentHandle:
             versions = self.versions_where({"name": name})
         except MlflowNotFound:
             return None
-        return str(max(int(v.version) for v in versions)) if versions else None
+        return str(max(int(v["version"]) for v in versions)) if versions else None
 
-    def download_version(self, name: str, version: str, dst: Path) -> Path:
-        """Download a version's model artifacts into `dst` (a folder); returns the local model folder."""
-        from mlflow.artifacts import download_artifacts
-
-        def fetch(client: MlflowClient) -> str:
-            uri = client.get_model_version_download_uri(name, str(version))
-            return str(download_artifacts(artifact_uri=uri, dst_path=str(dst), tracking_uri=self.tracking_uri))
-
-        return Path(self.run("download_artifacts", fetch))
-
-    def upload_run(self, experiment_name: str, local_dir: Path, *, run_name: str, tags: dict[str, str]) -> str:
-        """Create a run in `experiment_name` (created when missing), upload `local_dir` under `model/`,
-        end the run FINISHED. Returns the run id (the run is left behind on failure: see delete_run)."""
-
-        def experiment(client: MlflowClient) -> str:
-            found = client.get_experiment_by_name(experiment_name)
-            return str(found.experiment_id) if found else str(client.create_experiment(experiment_name))
-
-        experiment_id = self.run("create_experiment", experiment)
-        run_id = self.run(
-            "create_run", lambda c: str(c.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id)
-        )
-        self.run("log_artifacts", lambda c: c.log_artifacts(run_id, str(local_dir), artifact_path="model"))
-        self.run("set_terminated", lambda c: c.set_terminated(run_id, "FINISHED"))
-        return run_id
-
-    def run_artifact_uri(self, run_id: str, path: str) -> str:
-        """The artifact URI of `path` inside a run (what a model version's source points at)."""
-        root = self.run("get_run", lambda c: str(c.get_run(run_id).info.artifact_uri))
-        return f"{root.rstrip('/')}/{path}"
-
-    def ensure_model(self, name: str) -> bool:
-        """Create registered model `name` when missing; True when this call created it."""
-        try:
-            self.run("get_registered_model", lambda c: c.get_registered_model(name))
-            return False
-        except MlflowNotFound:
-            self.run("create_registered_model", lambda c: c.create_registered_model(name))
-            return True
-
-    def create_version(self, name: str, source: str, run_id: str, *, description: str, tags: dict[str, str]) -> str:
-        """Register a version of `name` from artifact URI `source`; returns its number."""
-        created = self.run(
-            "create_model_version",
-            lambda c: c.create_model_version(name, source, run_id=run_id, tags=tags, description=description),
-        )
-        return str(created.version)
-
-    def copy_version(self, src_name: str, version: str, dst_name: str) -> str:
-        """Within this one registry: MlflowClient.copy_model_version (MLflow's own advice, mlflow #10336)."""
-        return self.run(
-            "copy_model_version",
-            lambda c: str(c.copy_model_version(f"models:/{src_name}/{version}", dst_name).version),
-        )
-
-    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self.run("set_model_version_tag", lambda c: c.set_model_version_tag(name, str(version), key, value))
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        """{metric key: latest value} of run `run_id`."""
+        got = self._call("get_run", "GET", "/runs/get", {"run_id": run_id}, run_id)
+        metrics = ((got.get("run") or {}).get("data") or {}).get("metrics") or []
+        return {m["key"]: float(m["value"]) for m in metrics}
 
     def versions_tagged(self, name: str, key: str, value: str) -> list[str]:
         """Versions of `name` whose tag `key` equals `value` (read back after a failure)."""
@@ -199,12 +109,12 @@ class EnvironmentHandle:
             found = self.versions_where({"name": name, f"tags.{key}": value})
         except MlflowNotFound:
             return []
-        return sorted(str(v.version) for v in found)
+        return sorted(str(v["version"]) for v in found)
 
     def version_exists(self, name: str, version: str) -> bool:
         """True when `name` v`version` exists in this registry (read back after a failure)."""
         try:
-            self.run("get_model_version", lambda c: c.get_model_version(name, str(version)))
+            self.model_version(name, version)
             return True
         except MlflowNotFound:
             return False
@@ -215,13 +125,125 @@ class EnvironmentHandle:
             found = self.versions_where({"name": name})
         except MlflowNotFound:
             return []
-        return [{"version": str(v.version), "tags": dict(v.tags or {})} for v in found if key in (v.tags or {})]
+        return [{"version": v["version"], "tags": v["tags"]} for v in found if key in v["tags"]]
+
+    # --- artifacts -----------------------------------------------------------------------------------
+    def download_version(self, name: str, version: str, dst: Path) -> tuple[Path, artifacts.Moved]:
+        """Download a version's model artifacts into folder `dst`, streamed to disk; returns (the local
+        model folder, files and bytes moved)."""
+        got = self._call(
+            "get_model_version_download_uri",
+            "GET",
+            "/model-versions/get-download-uri",
+            {"name": name, "version": str(version)},
+            name,
+        )
+        moved = artifacts.download(self.transport(), str(got.get("artifact_uri") or ""), self.tracking_uri, dst)
+        return dst, moved
+
+    def upload_run(
+        self, experiment_name: str, local_dir: Path, *, run_name: str, tags: dict[str, str]
+    ) -> tuple[str, artifacts.Moved]:
+        """Create a run in `experiment_name` (created when missing), upload `local_dir` under `model/`
+        (streamed from disk), end the run FINISHED. Returns (run id, moved); the run is left behind on
+        failure (see delete_run)."""
+        try:
+            got = self._call(
+                "get_experiment_by_name", "GET", "/experiments/get-by-name", {"experiment_name": experiment_name}
+            )
+            experiment_id = str(got["experiment"]["experiment_id"])
+        except MlflowNotFound:
+            experiment_id = str(
+                self._call("create_experiment", "POST", "/experiments/create", {"name": experiment_name})[
+                    "experiment_id"
+                ]
+            )
+        body = {"experiment_id": experiment_id, "run_name": run_name, "start_time": _now(), "tags": _tags(tags)}
+        info = self._call("create_run", "POST", "/runs/create", body)["run"]["info"]
+        run_id = str(info["run_id"])
+        moved = artifacts.upload(self.transport(), local_dir, str(info["artifact_uri"]), self.tracking_uri, "model")
+        self._call(
+            "set_terminated",
+            "POST",
+            "/runs/update",
+            {"run_id": run_id, "status": "FINISHED", "end_time": _now()},
+            run_id,
+        )
+        return run_id, moved
+
+    def run_artifact_uri(self, run_id: str, path: str) -> str:
+        """The artifact URI of `path` inside a run (what a model version's source points at)."""
+        got = self._call("get_run", "GET", "/runs/get", {"run_id": run_id}, run_id)
+        return f"{str(got['run']['info']['artifact_uri']).rstrip('/')}/{path}"
+
+    # --- writes --------------------------------------------------------------------------------------
+    def ensure_model(self, name: str) -> bool:
+        """Create registered model `name` when missing; True when this call created it."""
+        try:
+            self._call("get_registered_model", "GET", "/registered-models/get", {"name": name}, name)
+            return False
+        except MlflowNotFound:
+            self._call("create_registered_model", "POST", "/registered-models/create", {"name": name}, name)
+            return True
+
+    def create_version(
+        self, name: str, source: str, run_id: str, *, description: str, tags: dict[str, str], model_id: str = ""
+    ) -> str:
+        """Register a version of `name` from artifact URI `source` (tags and description in the same
+        request); returns its number."""
+        body = {
+            "name": name,
+            "source": source,
+            "run_id": run_id or None,
+            "description": description,
+            "tags": _tags(tags),
+        }
+        if model_id:
+            body["model_id"] = model_id
+        got = self._call("create_model_version", "POST", "/model-versions/create", body, name)
+        return str(got["model_version"]["version"])
+
+    def copy_version(self, src: dict[str, Any], dst_name: str, *, tags: dict[str, str]) -> str:
+        """Within this one registry, what MlflowClient.copy_model_version does (MLflow's own advice,
+        mlflow #10336): a new version of `dst_name` whose source is `models:/<src name>/<version>`, with the
+        source's run, model id and description, and `tags`. `src`: a model_version() answer."""
+        source = f"models:/{src['name']}/{src['version']}"
+        return self.create_version(
+            dst_name, source, src["run_id"], description=src["description"], tags=tags, model_id=src.get("model_id", "")
+        )
+
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        body = {"name": name, "version": str(version), "key": key, "value": value}
+        self._call("set_model_version_tag", "POST", "/model-versions/set-tag", body, name)
 
     def delete_version(self, name: str, version: str) -> None:
-        self.run("delete_model_version", lambda c: c.delete_model_version(name, str(version)))
+        self._call(
+            "delete_model_version", "DELETE", "/model-versions/delete", {"name": name, "version": str(version)}, name
+        )
 
     def delete_model(self, name: str) -> None:
-        self.run("delete_registered_model", lambda c: c.delete_registered_model(name))
+        self._call("delete_registered_model", "DELETE", "/registered-models/delete", {"name": name}, name)
 
     def delete_run(self, run_id: str) -> None:
-        self.run("delete_run", lambda c: c.delete_run(run_id))
+        self._call("delete_run", "POST", "/runs/delete", {"run_id": run_id}, run_id)
+
+
+def _version(mv: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": str(mv.get("name", "")),
+        "version": str(mv.get("version", "")),
+        "run_id": str(mv.get("run_id") or ""),
+        "source": str(mv.get("source") or ""),
+        "description": str(mv.get("description") or ""),
+        "tags": {t["key"]: str(t.get("value", "")) for t in mv.get("tags") or []},
+        "aliases": list(mv.get("aliases") or []),
+        "model_id": str(mv.get("model_id") or ""),
+    }
+
+
+def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in tags.items()]
+
+
+def _now() -> int:
+    return int(time.time() * 1000)

@@ -18,6 +18,7 @@ Answers are parsed from JSON (no protobuf); every failure leaves as an `MlflowEr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -71,8 +72,13 @@ def _key() -> tuple[Any, ...]:
     )
 
 
-def _session(uri: str, retries: int) -> requests.Session:
-    """A session with everything resolved now: nothing is read from the environment per request."""
+def _session(
+    uri: str, retries: int, *, auth: tuple[str, str] | None | bool = True, token: bool = True
+) -> requests.Session:
+    """A session with everything resolved now: nothing is read from the environment per request.
+    `auth`: True = the default service account from settings; a (user, password) pair or None given
+    explicitly (another environment's server, issue 22); `token`: MLFLOW_TRACKING_TOKEN applies when no
+    basic auth is set (the default server only)."""
     from importlib.metadata import version
 
     session = requests.Session()
@@ -84,9 +90,15 @@ def _session(uri: str, retries: int) -> requests.Session:
         session.verify = False
     if os.environ.get("MLFLOW_TRACKING_CLIENT_CERT_PATH"):
         session.cert = os.environ["MLFLOW_TRACKING_CLIENT_CERT_PATH"]
-    if settings.MLFLOW_TRACKING_USERNAME:
-        session.auth = (settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD)
-    elif os.environ.get("MLFLOW_TRACKING_TOKEN"):
+    if auth is True:
+        auth = (
+            (settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD)
+            if settings.MLFLOW_TRACKING_USERNAME
+            else None
+        )
+    if isinstance(auth, tuple):
+        session.auth = auth
+    elif token and os.environ.get("MLFLOW_TRACKING_TOKEN"):
         session.headers["Authorization"] = f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"
     session.headers["User-Agent"] = f"mlopsadmin (mlflow-python-client/{version('mlflow')})"
     retry = Retry(
@@ -122,6 +134,28 @@ def transport() -> Transport:
         return _current
 
 
+_others: dict[tuple[Any, ...], Transport] = {}
+
+
+def transport_for(uri: str, auth: tuple[str, str] | None) -> Transport:
+    """A transport to another tracking server (an environment's, issue 22) with explicit credentials:
+    `auth` is sent as basic auth on every request of these sessions and nothing else is (no token, no
+    process-wide variable is read or written), so concurrent calls to other servers never see them.
+    Built once per (uri, credentials, retries, process)."""
+    secret = hashlib.sha256(repr(auth).encode()).hexdigest()  # the key (kept on the transport) holds no password
+    key = (uri.rstrip("/"), secret, int(settings.MLFLOW_REQUEST_MAX_RETRIES), os.getpid())
+    with _lock:
+        if key not in _others:
+            base = key[0]
+            _others[key] = Transport(
+                key,
+                base + API,
+                _session(base, key[2], auth=auth, token=False),
+                _session(base, 0, auth=auth, token=False),
+            )
+        return _others[key]
+
+
 def _json_body(body: dict[str, Any]) -> str:
     """JSON as MLflow's protobuf parser reads it: non-finite floats as "NaN" / "Infinity" strings."""
 
@@ -146,13 +180,15 @@ def request(
     subject: tuple[Any, ...] = (),
     timeout: float | None = None,
     single: bool = False,
+    via: Transport | None = None,
 ) -> dict[str, Any]:
     """One MLflow REST call (`endpoint` under /api/2.0/mlflow; GET bodies go in the query string), timed
     and counted by `operation` for /metrics. Returns the answer's JSON object. Raises MlflowUnavailable
     (unreachable, timed out), MlflowServerError (5xx), MlflowNotFound, MlflowInvalid, MlflowConflict,
-    MlflowPermissionDenied / MlflowAuthFailed (naming what `subject` — the call's model or run — needs)."""
+    MlflowPermissionDenied / MlflowAuthFailed (naming what `subject` — the call's model or run — needs).
+    `via`: another server's transport (transport_for); the default server's otherwise."""
     with observe_mlflow_call(operation):
-        sent = transport()
+        sent = via or transport()
         session = sent.single if single else sent.retrying
         fields = {k: v for k, v in (body or {}).items() if v is not None}
         kwargs: dict[str, Any] = {"timeout": float(settings.MLFLOW_REQUEST_TIMEOUT) if timeout is None else timeout}
@@ -180,13 +216,20 @@ def request(
 
 
 def pages(
-    operation: str, method: str, endpoint: str, body: dict[str, Any], items: str, *, subject: tuple[Any, ...] = ()
+    operation: str,
+    method: str,
+    endpoint: str,
+    body: dict[str, Any],
+    items: str,
+    *,
+    subject: tuple[Any, ...] = (),
+    via: Transport | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every item (`items`: the answer's list field) of a paginated search, following `next_page_token`
     until the last page (no silent cap)."""
     token: str | None = None
     while True:
-        answer = request(operation, method, endpoint, {**body, "page_token": token}, subject=subject)
+        answer = request(operation, method, endpoint, {**body, "page_token": token}, subject=subject, via=via)
         yield from answer.get(items) or []
         token = answer.get("next_page_token") or None
         if not token:

@@ -37,7 +37,7 @@ class Environment:
         """The gateway handle: the server's URI with credentials read now from the NAMED variables (a
         prefix environment uses the default server and service account)."""
         if self.kind == "prefix":
-            return EnvironmentHandle(self.name, tracking_uri(), basic_auth())
+            return EnvironmentHandle(self.name, tracking_uri(), basic_auth(), default=True)
         user = os.environ.get(self.username_env, "") if self.username_env else ""
         password = os.environ.get(self.password_env, "") if self.password_env else ""
         return EnvironmentHandle(self.name, self.tracking_uri, (user, password) if user else None)

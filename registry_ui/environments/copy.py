@@ -1,6 +1,7 @@
 """The mechanics of copying one model version into another environment (issue 22): within one registry
 `copy_model_version` (MLflow's advice, mlflow #10336); across servers the artifacts are downloaded from
-the source to a temporary folder (MLflow's artifact APIs, streamed to disk), uploaded into a run of the
+the source to a temporary folder (MLflow's artifact HTTP API with each server's own credentials, streamed
+to disk), uploaded into a run of the
 target's PROMOTION_EXPERIMENT, registered there with the source's tags and description, and lineage tags
 are written on both versions. A failure part-way removes what the copy created in the target (the version,
 the model when the copy created it, the run) and reports what the target holds afterwards (read back)."""
@@ -42,6 +43,7 @@ class CopyResult:
     copy_id: str
     run_id: str = ""
     lineage: dict[str, str] = field(default_factory=dict)
+    bytes: int = 0  # artifact bytes moved across servers (0 within one registry)
 
 
 def lineage_tags(source: Environment, source_version: dict[str, Any], copy_id: str) -> dict[str, str]:
@@ -66,28 +68,21 @@ def copy_version(source: Environment, target: Environment, base: str, version: s
     tags = {k: v for k, v in original["tags"].items() if not k.startswith(NOT_COPIED)}
     tags |= lineage_tags(source, original, copy_id)
     created_model = False
-    run_id, new_version, step = "", "", "download"
+    run_id, new_version, step, moved = "", "", "download", 0
     try:
         if src.tracking_uri == dst.tracking_uri:
             step = "copy_model_version"
             created_model = dst.ensure_model(dst_name)
-            new_version = dst.copy_version(src_name, version, dst_name)
-            for key, value in tags.items():
-                dst.set_version_tag(dst_name, new_version, key, value)
-            if original["description"]:
-                step = "description"
-                dst.run(
-                    "update_model_version",
-                    lambda c: c.update_model_version(dst_name, new_version, description=original["description"]),
-                )
+            new_version = dst.copy_version(original, dst_name, tags=tags)
         else:
             with tempfile.TemporaryDirectory(prefix="mlopsadmin-copy-") as tmp:
-                local = src.download_version(src_name, version, Path(tmp) / "download")
+                local, _ = src.download_version(src_name, version, Path(tmp) / "download")
                 step = "upload"
                 run_tags = {COPY_ID_TAG: copy_id, "mlopsadmin.copy_of": f"{source.name}:{src_name} v{version}"}
-                run_id = dst.upload_run(
+                run_id, sent = dst.upload_run(
                     PROMOTION_EXPERIMENT, local, run_name=f"copy {src_name} v{version}", tags=run_tags
                 )
+                moved = sent.bytes
             step = "register"
             created_model = dst.ensure_model(dst_name)
             artifact_uri = dst.run_artifact_uri(run_id, "model")
@@ -101,7 +96,7 @@ def copy_version(source: Environment, target: Environment, base: str, version: s
             dst, dst_name, copy_id, [new_version] if new_version else [], created_model, run_id
         )
         raise CopyFailed(str(exc), step=step, cleanup=cleanup, left_in_target=left) from exc
-    return CopyResult(dst_name, new_version, copy_id, run_id, tags)
+    return CopyResult(dst_name, new_version, copy_id, run_id, tags, moved)
 
 
 def _deleter(dst: EnvironmentHandle, name: str, version: str) -> Callable[[], None]:

@@ -42,7 +42,7 @@ def target_gate(source: Environment, target: Environment, base: str, version: st
     src = source.handle()
     if target.metric and target.threshold is not None:
         run_id = src.model_version(source.model_name(base), version)["run_id"]
-        metrics = src.run("get_run", lambda c: dict(c.get_run(run_id).data.metrics)) if run_id else {}
+        metrics = src.run_metrics(run_id) if run_id else {}
         value = metrics.get(target.metric)
         lower = metric_direction(target.metric) == "lower"
         if value is None:
@@ -113,7 +113,7 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str) ->
     try:
         result = copy_version(source, target, model, version)
     except CopyFailed as failure:
-        after = {
+        after: dict[str, Any] = {
             "environment": target.name,
             "step": failure.step,
             "cleaned_up": failure.cleanup,
@@ -130,6 +130,7 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str) ->
         "version": result.target_version,
         "run": result.run_id,
         "server": target.display_uri,
+        "bytes": result.bytes,
     }
     record("ok", f"copied from {source.name} v{version} → {target.name} v{result.target_version}", after)
     return result
