@@ -70,6 +70,18 @@
       if (old) { old.remove(); form.classList.remove("has-error"); }
     }
   });
+  // A polled element (data-poll, hx-trigger="every Ns") asks nothing while its tab is hidden and catches up
+  // as soon as it is shown again. (A trigger filter such as [document.visibilityState === 'visible'] would
+  // need eval, which the CSP and allowEval:false forbid: htmx logs an error and polls anyway.)
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (document.hidden && elt && elt.hasAttribute && elt.hasAttribute("data-poll")) { event.preventDefault(); }
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden || !window.htmx) { return; }
+    var polled = document.querySelectorAll("[data-poll][hx-get]");
+    for (var i = 0; i < polled.length; i++) { window.htmx.trigger(polled[i], "poll:now"); }
+  });
   // Answer errors from htmx requests visibly instead of silently doing nothing.
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;

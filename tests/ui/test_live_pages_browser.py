@@ -52,3 +52,31 @@ def test_catalog_table_fills_after_sync_now_without_reload(browser_login, live_s
     assert page.evaluate("window.__marker") == "same-page"
     page.goto(f"{live_server.url}/registry/")
     assert "Sync requested" not in page.inner_text("#messages")  # no stale flash on the next page
+
+
+def test_a_running_task_card_polls_without_script_errors_and_rests_in_a_hidden_tab(browser_login, live_server) -> None:
+    """Break-test: the card's poll carried a trigger filter (`[document.visibilityState === 'visible']`) that
+    htmx may not evaluate under the CSP (allowEval off): every poll logged htmx:evalDisallowedError and a
+    hidden tab went on polling every 2 s."""
+    run = TaskRun.objects.create(kind=TaskKind.CAPACITY, started_by="operator", parameters={})
+    page = browser_login("operator")
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if r.url.endswith(f"/tasks/{run.pk}/progress") else None)
+    page.goto(f"{live_server.url}/maintenance/tasks/{run.pk}/")
+    page.wait_for_timeout(4_500)
+    assert len(polls) >= 2, polls  # a visible page follows the task
+    assert errors == []
+    page.evaluate(  # the tab goes to the background
+        "window.__hidden = true;"
+        "Object.defineProperty(document, 'visibilityState', {get: () => window.__hidden ? 'hidden' : 'visible'});"
+        "Object.defineProperty(document, 'hidden', {get: () => window.__hidden});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    seen = len(polls)
+    page.wait_for_timeout(4_500)
+    assert len(polls) == seen  # nothing is asked while nobody looks
+    page.evaluate("window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_timeout(1_000)
+    assert len(polls) > seen  # and it resumes when the tab is shown again
