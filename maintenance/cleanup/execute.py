@@ -20,12 +20,7 @@ from maintenance.cleanup.claims import (
     item_settle,
     item_take,
 )
-from maintenance.cleanup.protection import (
-    VERSION_SOURCE_REASON,
-    backs_a_version_now,
-    exclusion_reason,
-    protected_run_ids,
-)
+from maintenance.cleanup.protection import LiveProtection, exclusion_reason
 from maintenance.models import CleanupPlan, ItemOutcome, PlanItem, PlanState, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import (
     REPORT_LIST_LIMIT,
@@ -95,8 +90,6 @@ def _ineligible_now(item: PlanItem, fresh: mlf.Run, plan: CleanupPlan, protected
     reason = exclusion_reason(fresh, protected)
     if reason:
         return f"{reason} (changed since planning)"
-    if backs_a_version_now(fresh.run_id):
-        return f"{VERSION_SOURCE_REASON} (changed since planning)"
     return ""
 
 
@@ -105,7 +98,7 @@ def cleanup_plan_run(run: TaskRun) -> None:
     claimed with a conditional update, so retries and second workers never delete twice; items a lost
     worker left unsettled are settled from what MLflow shows (claims.py)."""
     plan = CleanupPlan.objects.get(pk=run.parameters["plan_id"])
-    protected = protected_run_ids()
+    protected = LiveProtection()
     candidates = plan.items.filter(excluded=False)
     total = candidates.count()
     counts = {"deleted": 0, "skipped": 0, "failed": 0}
@@ -136,7 +129,7 @@ def cleanup_plan_run(run: TaskRun) -> None:
         task_run_finish(run, state=state, counts=counts, report=report, errors=errors)
 
 
-def _execute_item(item_id: int, plan: CleanupPlan, protected: set[str], run: TaskRun) -> str:
+def _execute_item(item_id: int, plan: CleanupPlan, protected: LiveProtection, run: TaskRun) -> str:
     """Claim (or take over), re-check and delete one run. Returns the recorded outcome, or '' if it was not
     ours to record."""
     item = item_take(item_id, run)
@@ -148,7 +141,7 @@ def _execute_item(item_id: int, plan: CleanupPlan, protected: set[str], run: Tas
         return item_settle(item, ItemOutcome.SKIPPED, "run no longer exists", run=run)
     if item_delete_was_sent(item, fresh):
         return item_recover(item, fresh, plan, run)
-    reason = _ineligible_now(item, fresh, plan, protected)
+    reason = _ineligible_now(item, fresh, plan, protected.current())
     if reason:
         return item_settle(item, ItemOutcome.SKIPPED, reason, run=run)
     if not item_sending(item, run):

@@ -47,15 +47,56 @@ def protected_run_ids(*, store_uri: str = "") -> set[str]:
     run_ids: set[str] = set()
     model_ids: set[str] = set()
     for run_id, source, storage in mlf.model_version_sources(store_uri=store_uri):
-        if run_id:
-            run_ids.add(run_id)
-        _source_runs(source or "", run_ids, model_ids, depth=0)
-        if storage and storage != source:  # a copy's files stay under the origin's run, origin deleted or not
-            _source_runs(storage, run_ids, model_ids, depth=0)
+        _version_runs(run_id, source, storage, run_ids, model_ids)
     resolved = mlf.logged_model_source_runs(sorted(model_ids), store_uri=store_uri)
     run_ids.update(run_id for run_id in resolved.values() if run_id)
     run_ids.discard("")
     return run_ids
+
+
+def _version_runs(
+    run_id: str | None, source: str | None, storage: str | None, run_ids: set[str], model_ids: set[str]
+) -> None:
+    if run_id:
+        run_ids.add(run_id)
+    _source_runs(source or "", run_ids, model_ids, depth=0)
+    if storage and storage != source:  # a copy's files stay under the origin's run, origin deleted or not
+        _source_runs(storage, run_ids, model_ids, depth=0)
+
+
+class LiveProtection:
+    """protected_run_ids() kept current during a long cleanup execute (25,000 runs take most of an hour):
+    before each re-check, the versions created or changed since the last look are read (newest first,
+    stopping at the last look's watermark: usually one small page) and whatever they protect, in any source
+    form, is added. Before, a version registered by path (empty run_id) while an execute ran did not protect
+    its run: the re-check only asked MLflow for versions naming the run_id."""
+
+    PAGE = 50
+
+    def __init__(self) -> None:
+        newest = next(iter(mlf.iter_model_versions(order_by=self._ORDER, page_size=1)), None)
+        self._watermark = (newest.last_updated_timestamp or 0) if newest else 0  # taken before the full read
+        self.run_ids = protected_run_ids()
+
+    _ORDER = ["last_updated_timestamp DESC"]
+
+    def current(self) -> set[str]:
+        """The protected run ids now (one tracking-API call when no version changed). Raises mlf.MlflowError."""
+        newest, model_ids = self._watermark, set[str]()
+        for version in mlf.iter_model_versions(order_by=self._ORDER, page_size=self.PAGE):
+            stamp = version.last_updated_timestamp or 0
+            if stamp < self._watermark:
+                break
+            newest = max(newest, stamp)
+            copied = version.source.startswith("models:/") and not version.source[8:].lstrip("/").startswith("m-")
+            storage = mlf.get_model_version_download_uri(version.name, version.version) if copied else None
+            _version_runs(version.run_id, version.source, storage, self.run_ids, model_ids)
+        if model_ids:
+            resolved = mlf.logged_model_source_runs(sorted(model_ids))
+            self.run_ids.update(run_id for run_id in resolved.values() if run_id)
+        self._watermark = newest
+        self.run_ids.discard("")
+        return self.run_ids
 
 
 def _source_runs(source: str, run_ids: set[str], model_ids: set[str], *, depth: int) -> None:
@@ -144,11 +185,6 @@ def keep_tag_reason(value: str | None) -> str:
     if keep in KEEP_TRUE or keep in keep_values():
         return f"tagged {KEEP_TAG}={keep}"[:256]
     return f"{KEEP_TAG}={(value or '').strip()}: not understood, kept"[:256]
-
-
-def backs_a_version_now(run_id: str) -> bool:
-    """True when a registered model version names this run now (asked again just before deleting it)."""
-    return any(True for _ in mlf.iter_model_versions(filter_string=f"run_id = '{run_id}'"))
 
 
 def cleanup_exclusions(runs: list[mlf.Run]) -> dict[str, str]:
