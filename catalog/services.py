@@ -66,6 +66,18 @@ def _evaluate_row(
     row.missing_tags = f" {' '.join(gaps)} " if gaps else ""
     row.runs_missing_any = max(missing.values(), default=0)
     row.tags_compliant = not gaps
+    _fit_columns(row)
+
+
+def _fit_columns(row: CatalogExperiment) -> None:
+    """Clip the text evaluated from a name (project, type, suggestion) to its column: MLflow allows names of
+    256 characters (longer on a SQLite store), so one segment can be longer than the index keeps, and one such
+    experiment must not stop the sync of every other (break-test of issue 19)."""
+    for name in EVALUATED_FIELDS:
+        limit = getattr(CatalogExperiment._meta.get_field(name), "max_length", None)
+        value = getattr(row, name)
+        if limit and isinstance(value, str) and len(value) > limit:
+            setattr(row, name, value[:limit])
 
 
 EVALUATED_FIELDS = [

@@ -96,3 +96,20 @@ def test_second_sync_is_refused_while_one_runs(synced) -> None:  # type: ignore[
     )
     with pytest.raises(Conflict):
         catalog_sync()
+
+
+def test_a_name_as_long_as_mlflow_allows_is_indexed_and_the_sync_goes_on(synced, login, unique: str) -> None:
+    """Break-test (issue 19, the catalog table after "Sync now"): an experiment name of 256 characters (MLflow's
+    column) whose project segment is longer than the index's column stopped the whole sync (`value too long
+    for type character varying(200)`), so no experiment created after it ever reached the catalog."""
+    long_name = f"/search-team/{'p' * 230}{unique}/runs"
+    assert len(long_name) == 256
+    long_id, _ = make_experiment(long_name, [{"team": "search"}])
+    other_id, _ = make_experiment(f"/search-team/after-long-{unique}/runs", [{"team": "search"}])
+    catalog_sync(full=True)
+    row = CatalogExperiment.objects.get(experiment_id=long_id)
+    assert row.name == long_name and row.team_key == "search"
+    assert row.project.startswith("p" * 100)
+    assert CatalogExperiment.objects.filter(experiment_id=other_id).exists()
+    page = login("lead_search").get("/catalog/", {"q": unique})
+    assert page.status_code == 200 and long_name in page.content.decode()
