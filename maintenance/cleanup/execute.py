@@ -190,6 +190,11 @@ def _purge(plan: CleanupPlan, errors: list[str], actor: Any) -> dict[str, Any]:
     report["runs_purged"] = len(result.hard_deleted) + len(already)
     report["hard_deleted"] = result.hard_deleted[:REPORT_LIST_LIMIT]
     report["hard_deleted_total"] = len(result.hard_deleted)
+    if len(result.hard_deleted) > REPORT_LIST_LIMIT:
+        report["hard_deleted_note"] = (
+            f"showing {REPORT_LIST_LIMIT} of {len(result.hard_deleted)} purged run ids; every purged run has its "
+            f"run.purge audit event and its plan item"
+        )
     report["artifact_bytes_freed"] = result.bytes_freed
     if result.unmeasured:
         report["unmeasured_runs"] = len(result.unmeasured)

@@ -315,22 +315,42 @@ def _with_experiment(side: str, experiment_id: str) -> QuerySet[AuditEvent]:
 
 
 def object_history(kind: str, target_id: str) -> list[AuditEvent]:
-    """The life of one object, oldest first.
+    """The latest HISTORY_LIMIT events of one object's life, oldest first (object_history_counted)."""
+    return object_history_counted(kind, target_id)[0]
+
+
+def object_history_counted(kind: str, target_id: str) -> tuple[list[AuditEvent], int]:
+    """The life of one object, oldest first: (the latest HISTORY_LIMIT events, how many there are in all),
+    so a page shows "the latest N of M".
 
     model_version "<model>/<version>": its own events plus model-level events whose before/after
-    names that version (a key containing 'version' with that value, e.g. alias moves).
+    names that version (a key containing 'version' with that value, e.g. alias moves); every model-level
+    event is looked at, not only the latest HISTORY_LIMIT (an old mention behind many newer alias moves was
+    silently left out).
     experiment "<id>": its own events plus events about runs that carry "experiment_id" in `after`
     (the convention for run events) or in `before`.
     """
     own = Q(target_kind=kind, target_id=target_id)
-    events = list(AuditEvent.objects.filter(own).order_by("-id")[:HISTORY_LIMIT])
+    mine = AuditEvent.objects.filter(own)
+    events = list(mine.order_by("-id")[:HISTORY_LIMIT])
+    total = len(events) if len(events) < HISTORY_LIMIT else mine.count()
     if kind == "model_version" and "/" in target_id:
         model, version = target_id.rsplit("/", 1)
         model_events = AuditEvent.objects.filter(target_kind="model", target_id=model).order_by("-id")
-        events += [e for e in model_events[:HISTORY_LIMIT] if _mentions_version(e, version)]
+        mentions = 0
+        for event in model_events.iterator(chunk_size=1000):
+            if _mentions_version(event, version):
+                mentions += 1
+                if mentions <= HISTORY_LIMIT:
+                    events.append(event)
+        total += mentions
     elif kind == "experiment":
-        for side in ("after", "before"):
-            related = _with_experiment(side, target_id).exclude(own).order_by("-id")[:HISTORY_LIMIT]
-            events += list(related)
+        either = Q(pk__in=_with_experiment("after", target_id).values("pk")) | Q(
+            pk__in=_with_experiment("before", target_id).values("pk")
+        )
+        related = AuditEvent.objects.filter(either).exclude(own)
+        latest = list(related.order_by("-id")[:HISTORY_LIMIT])
+        events += latest
+        total += len(latest) if len(latest) < HISTORY_LIMIT else related.count()
     unique = {e.id: e for e in events}
-    return sorted(unique.values(), key=lambda e: e.id)[-HISTORY_LIMIT:]
+    return sorted(unique.values(), key=lambda e: e.id)[-HISTORY_LIMIT:], total

@@ -112,7 +112,7 @@ def audit_history(request: HttpRequest, kind: str, target_id: str) -> HttpRespon
     policy.require(request.user, policy.Action.AUDIT_VIEW)
     if len(kind) > 32 or len(target_id) > 512 or "\x00" in kind + target_id:
         raise InvalidInput("Not a valid target kind and id.")
-    events = sel.object_history(kind, target_id)
+    events, total = sel.object_history_counted(kind, target_id)
     first = events[0] if events else AuditEvent(target_kind=kind, target_id=target_id)
     return render(
         request,
@@ -122,7 +122,8 @@ def audit_history(request: HttpRequest, kind: str, target_id: str) -> HttpRespon
             "target_id": target_id,
             "events": events,
             "links": target_links(first),
-            "truncated": len(events) >= sel.HISTORY_LIMIT,
+            "total": total,
+            "truncated": total > len(events),
             "nav_key": "audit",
             "rows": [(e, event_summary(e), state_diff(e.before, e.after)) for e in events],
         },

@@ -185,3 +185,26 @@ def test_redaction_keeps_flags_but_hides_secret_values(db) -> None:  # type: ign
 def test_history_refuses_unusable_targets(login) -> None:  # type: ignore[no-untyped-def]
     assert login("auditor").get("/audit/history/run/abc%00def/").status_code == 400
     assert login("auditor").get("/audit/history/run/" + "x" * 600 + "/").status_code == 400
+
+
+def test_a_long_history_says_how_many_it_shows_of_how_many(login, sample_events, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Beyond the page's limit the history says "the latest N of M" (it said "latest events only"), and an
+    old model-level mention of a version behind many newer model events is still found (it was dropped
+    without any notice: only the model's latest events were looked at)."""
+    from mlopsadmin.audit import selectors
+
+    monkeypatch.setattr(selectors, "HISTORY_LIMIT", 3)
+    for index in range(5):
+        record(action="experiment.tag", target_kind="experiment", target_id="77", after={"n": index})
+    page = login("auditor").get(reverse("audit:history", args=["experiment", "77"])).content.decode()
+    assert "Showing the latest 3 of 5 events" in page
+
+    record(action="model.alias", target_kind="model", target_id="m77", after={"champion_version": "4"})
+    for index in range(4):  # newer alias moves that do not name version 4
+        record(
+            action="model.alias", target_kind="model", target_id="m77", after={"challenger_version": str(10 + index)}
+        )
+    record(action="version.update", target_kind="model_version", target_id="m77/4")
+    response = login("auditor").get(reverse("audit:history", args=["model_version", "m77/4"]))
+    assert [e.action for e in response.context["events"]] == ["model.alias", "version.update"]
+    assert "Showing the latest" not in response.content.decode()

@@ -3,6 +3,8 @@ hard-deletes every soft-deleted experiment with all its runs; the purge must tou
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from maintenance.cleanup.execute import cleanup_plan_execute
@@ -49,3 +51,26 @@ def test_purge_hard_deletes_the_planned_runs_and_nothing_else(celery_worker, per
     purge = run.report["purge"]
     assert purge["runs_purged"] == 1 and purge["artifact_bytes_freed"] == 3000  # measured before/after
     assert purge["hard_deleted"] == [doomed]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purge_report_beyond_its_list_limit_says_showing_n_of_m(  # type: ignore[no-untyped-def]
+    personas, make_experiment, monkeypatch, settings
+) -> None:
+    """The report keeps the first REPORT_LIST_LIMIT purged run ids (500): beyond it the JSON and the task
+    page say "showing N of M" (the list was cut silently)."""
+    from maintenance.cleanup import execute
+    from maintenance.models import ItemOutcome
+    from tests.maintenance.test_paused_worker import _executing_plan
+
+    settings.MLFLOW_BACKEND_STORE_URI = os.environ["MLOPSADMIN_TEST_MLFLOW_STORE"]
+    experiment_id, _ = make_experiment("purge-cap")
+    runs = [make_run(experiment_id, status="FAILED", name=f"cap-{i}") for i in range(3)]
+    plan, _task = _executing_plan(runs, experiment_id)
+    for run_id in runs:
+        mlf.delete_run(run_id)
+    plan.items.update(outcome=ItemOutcome.DELETED)
+    monkeypatch.setattr(execute, "REPORT_LIST_LIMIT", 2)
+    report = execute._purge(plan, [], personas["operator"])
+    assert (len(report["hard_deleted"]), report["hard_deleted_total"]) == (2, 3)
+    assert report["hard_deleted_note"].startswith("showing 2 of 3 purged run ids")
