@@ -3,7 +3,7 @@ stuck (its ReapItem rows, all of them, not only the report's first REPORT_LIST_L
 the reaper's own rule at that moment (maintenance.reaper.judge: the rule lives there alone); a run that
 came alive since is skipped and the report says so. Runs as a reaper TaskRun (one reaper at a time, the
 scheduled one included); each item is claimed with a conditional update, so a retried task never
-reaps twice; each reaped run is one `run.reap` audit event (written by maintenance.reaper.reap_one)."""
+reaps twice; each reaped run is one `run.reap` audit event (maintenance.reap_listed_chunk records it)."""
 
 from __future__ import annotations
 
@@ -11,32 +11,24 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from maintenance import reaper
 from maintenance.models import ReapItem, ReapOutcome, TaskKind, TaskRun, TaskState
+from maintenance.reap_listed_chunk import OPEN, reap_items_chunk
 from maintenance.task_runs import (
     REPORT_LIST_LIMIT,
-    TaskLost,
-    actor_for,
-    fmt_ms,
-    item_claim,
     task_run_create,
     task_run_enqueue,
     task_run_finish,
-    task_run_hold,
     task_run_progress,
 )
+from maintenance.work_items import write_sources
 from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, NotFound, RuleViolation
 from mlopsadmin.core.selectors import all_teams
-from mlopsadmin.lib import mlflow_client as mlf
 
 MAX_ID = 2**63 - 1
-UNSETTLED = (ReapOutcome.CLAIMED, ReapOutcome.REAPING)  # held by a reaper task, outcome not recorded
-OPEN = (ReapOutcome.PENDING, *UNSETTLED)
-RECOVERED_NOTE = "recovered on resume: MLflow shows the run terminated; the worker was lost before recording it"
 
 
 def listed_dry_run(task_run_id: int) -> TaskRun:
@@ -120,17 +112,15 @@ def reap_listed_run(run: TaskRun) -> None:
     for outcome in (ReapOutcome.REAPED, ReapOutcome.SKIPPED, ReapOutcome.FAILED):
         counts[outcome] = items.filter(outcome=outcome, reap_task=run).count()  # finished before a retry
     task_run_progress(run, done=_done_count(counts), total=counts["listed"], counts=counts)
-    context = {"names": {}, "teams": all_teams(), "store_uri": reaper.readable_backend_store()}
+    context: dict[str, Any] = {"names": {}, "teams": all_teams(), "store_uri": reaper.readable_backend_store()}
+    context["sources"] = write_sources()
     report: list[dict[str, Any]] = []
-    todo = items.filter(outcome__in=OPEN).order_by("id")
-    for item_id in list(todo.values_list("id", flat=True)):
-        entry = _reap_item(item_id, run, cutoff_ms, reason, context)
-        if entry is None:
-            continue
-        counts[entry["outcome"]] += 1
-        if len(report) < REPORT_LIST_LIMIT:
-            report.append(entry)
-        task_run_progress(run, done=_done_count(counts), counts=counts)
+    todo = list(items.filter(outcome__in=OPEN).order_by("id").values_list("id", flat=True))
+    size = max(1, int(settings.MAINTENANCE_BULK_CHUNK))
+    for start in range(0, len(todo), size):
+        for entry in reap_items_chunk(todo[start : start + size], run, cutoff_ms, reason, context, counts=counts):
+            if len(report) < REPORT_LIST_LIMIT:
+                report.append(entry)
     task_run_finish(
         run,
         state=TaskState.SUCCEEDED if not counts["failed"] else TaskState.FAILED,
@@ -143,122 +133,3 @@ def reap_listed_run(run: TaskRun) -> None:
 
 def _done_count(counts: dict[str, int]) -> int:
     return counts["reaped"] + counts["skipped"] + counts["failed"]
-
-
-def _reap_item(
-    item_id: int, run: TaskRun, cutoff_ms: int, reason: str, context: dict[str, Any]
-) -> dict[str, Any] | None:
-    """One listed run: claimed (or taken over from a task that stopped before recording it), re-checked by
-    the rule on MLflow's state now, reaped by reaper.reap_one. None when another task has it."""
-    item = _take(item_id, run)
-    if item is None:
-        return None
-    entry: dict[str, Any] = {"run_id": item.run_id, "experiment_id": item.experiment_id, "run_name": item.run_name}
-    entry.update(started=item.started, last_metric="—", last_sign_of_life="—", end_time_source="")
-    try:
-        fresh = mlf.get_run(item.run_id)
-    except mlf.MlflowNotFound:
-        return _done(item, entry, ReapOutcome.SKIPPED, "the run no longer exists in MLflow", run)
-    if fresh.experiment_id not in context["names"]:
-        context["names"][fresh.experiment_id] = _experiment_name(fresh.experiment_id)
-    if _terminate_was_sent(item, fresh):
-        return _recover(item, fresh, entry, run, reason, context)
-    if fresh.lifecycle_stage == "deleted":
-        return _done(item, entry, ReapOutcome.SKIPPED, "deleted since the dry run; left as it is", run)
-    entry["last_metric"] = fmt_ms(fresh.last_metric_time)
-    verdict = next(reaper.judge([fresh], cutoff_ms, store_uri=context["store_uri"]))
-    entry["last_sign_of_life"] = fmt_ms(verdict.sign.at_ms)
-    entry["end_time_source"] = verdict.sign.source
-    if not verdict.stuck:
-        return _done(item, entry, ReapOutcome.SKIPPED, _alive_reason(fresh, verdict), run)
-
-    def sending(planned: dict[str, Any]) -> None:  # the claim says what is about to be sent
-        with transaction.atomic():
-            task_run_hold(run)  # TaskLost: swept while paused, what was read is stale: send nothing
-            marked = ReapItem.objects.filter(pk=item.pk, outcome__in=UNSETTLED).update(
-                outcome=ReapOutcome.REAPING, reap_task=run, planned=planned
-            )
-        if not marked:
-            raise TaskLost(f"listed run {item.run_id} was settled by another task: nothing sent")
-
-    names, teams = context["names"], context["teams"]
-    outcome = reaper.reap_one(entry, verdict.activity, cutoff_ms, reason, names, teams, run, on_send=sending)
-    if outcome == "reaped":
-        return _done(item, entry, ReapOutcome.REAPED, "reaped", run)
-    if outcome == "changed":
-        return _done(item, entry, ReapOutcome.SKIPPED, "came alive while it was being reaped; left running", run)
-    return _done(item, entry, ReapOutcome.FAILED, entry.get("error", "MLflow refused the change"), run)
-
-
-def _take(item_id: int, run: TaskRun) -> ReapItem | None:
-    """Claim a pending item for `run`, or take over one a stopped task left claimed or reaping (one reaper
-    task runs at a time, so its holder is gone). None: settled already."""
-    item: ReapItem | None = item_claim(
-        ReapItem.objects.select_related("reap_task"),
-        item_id,
-        pending=ReapOutcome.PENDING,
-        claimed=ReapOutcome.CLAIMED,
-        unsettled=UNSETTLED,
-        reap_task=run,
-    )
-    return item
-
-
-def _terminate_was_sent(item: ReapItem, fresh: mlf.Run) -> bool:
-    """The item's terminate was sent by a task that did not record it, and MLflow shows it applied (FAILED at
-    the planned end time): the reap happened, only its record (and maybe its tags) is missing."""
-    planned = item.planned or {}
-    return (
-        item.outcome == ReapOutcome.REAPING and fresh.status == "FAILED" and fresh.end_time == planned.get("end_time")
-    )
-
-
-def _recover(
-    item: ReapItem, fresh: mlf.Run, entry: dict[str, Any], run: TaskRun, reason: str, context: dict[str, Any]
-) -> dict[str, Any]:
-    """Record the reap a lost worker sent but never recorded: missing tags written, one `run.reap` event
-    attributed to the actor of the task that sent it (`run`'s when unknown), saying it was recovered."""
-    planned = item.planned or {}
-    tags = {k: v for k, v in (planned.get("tags") or {}).items() if fresh.tags.get(k) != v}
-    if tags:
-        mlf.log_batch(fresh.run_id, tags=tags)  # MlflowUnavailable: the item stays reaping for the retry
-    with transaction.atomic():
-        if not ReapItem.objects.select_for_update().filter(pk=item.pk, outcome=ReapOutcome.REAPING).exists():
-            return {**entry, "outcome": "reaped", "reason": "recorded meanwhile"}
-        after = {"status": "FAILED", "end_time": planned.get("end_time"), **(planned.get("tags") or {})}
-        reaper.reap_audit(
-            fresh,
-            context["names"],
-            context["teams"],
-            actor=actor_for(item.reap_task or run),
-            before_end_time=planned.get("before_end_time"),
-            after=after,
-            reason=f"{reason}; {RECOVERED_NOTE}",
-        )
-        return _done(item, entry, ReapOutcome.REAPED, f"reaped ({RECOVERED_NOTE})", run)
-
-
-def _alive_reason(fresh: mlf.Run, verdict: reaper.Verdict) -> str:
-    if fresh.status != "RUNNING":
-        return f"no longer RUNNING: {fresh.status} since the dry run"
-    when = fmt_ms(verdict.sign.at_ms)
-    return f"came alive since the dry run: last sign of life {when} ({verdict.sign.source}); left running"
-
-
-def _experiment_name(experiment_id: str) -> str:
-    try:
-        return mlf.get_experiment(experiment_id).name
-    except mlf.MlflowNotFound:
-        return ""
-
-
-def _done(item: ReapItem, entry: dict[str, Any], outcome: str, why: str, run: TaskRun) -> dict[str, Any]:
-    """Record the item's outcome while `run`'s claim holds (TaskLost otherwise: the task that took over
-    settles the item from what MLflow shows)."""
-    with transaction.atomic():
-        task_run_hold(run)
-        ReapItem.objects.filter(pk=item.pk, outcome__in=UNSETTLED).update(
-            outcome=outcome, outcome_reason=why[:256], executed_at=timezone.now()
-        )
-    entry.update(outcome=str(outcome), reason=why)
-    return entry

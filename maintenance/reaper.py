@@ -11,20 +11,17 @@ time) and tagged `mlopsadmin.reaped=true`, `mlopsadmin.end_time_source`, when an
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
-from catalog.selectors import experiment_teams
 from maintenance.models import ReapItem, TaskKind, TaskRun, TaskState
 from maintenance.selectors import experiment_resolve
 from maintenance.task_runs import (
     REPORT_LIST_LIMIT,
-    actor_for,
     fmt_ms,
     now_ms,
     task_run_create,
@@ -34,7 +31,6 @@ from maintenance.task_runs import (
 )
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import InvalidInput
-from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams
 from mlopsadmin.lib import mlflow_client as mlf
 
@@ -230,16 +226,21 @@ def reaper_run(run: TaskRun) -> None:
     if dry_run:
         _record_listed(run, suspects)  # the reviewed list "reap these now" reaps (maintenance/reap_listed.py)
     reaped: list[dict[str, Any]] = []
-    for index, entry in enumerate(suspects, start=1):
-        if not dry_run:
-            outcome = reap_one(entry, activities[entry["run_id"]], cutoff_ms, reason, names, teams, run)
-            counts[outcome] += 1
-            entry["outcome"] = outcome
-        else:
+    if dry_run:
+        for entry in suspects:
             entry["outcome"] = "would reap"
-        if len(reaped) < REPORT_LIST_LIMIT:
-            reaped.append(entry)
-        task_run_progress(run, done=index, total=len(suspects), counts=counts)
+        reaped = suspects[:REPORT_LIST_LIMIT]
+        task_run_progress(run, done=len(suspects), total=len(suspects), counts=counts)
+    else:
+        from maintenance.reap_chunk import reap_chunk_recorded  # it imports this module
+        from maintenance.work_items import write_sources
+
+        sources = write_sources()
+        size = max(1, int(settings.MAINTENANCE_BULK_CHUNK))
+        for start in range(0, len(suspects), size):
+            part = suspects[start : start + size]
+            reap_chunk_recorded(part, activities, cutoff_ms, reason, names, teams, run, counts=counts, sources=sources)
+            reaped.extend(part[: max(0, REPORT_LIST_LIMIT - len(reaped))])
     task_run_finish(
         run,
         state=TaskState.SUCCEEDED,
@@ -282,82 +283,3 @@ def _entry(verdict: Verdict) -> dict[str, Any]:
         "last_sign_of_life": fmt_ms(sign.at_ms),
         "end_time_source": sign.source,
     }
-
-
-def reap_one(
-    entry: dict[str, Any],
-    activity: mlf.RunActivity | None,
-    cutoff_ms: int,
-    reason: str,
-    names: dict[str, str],
-    teams: list[Team],
-    run: TaskRun,
-    on_send: Callable[[dict[str, Any]], None] | None = None,
-) -> str:
-    """Reap one listed run (`entry`: run_id, …; updated with its last sign of life, and "error" when MLflow
-    refuses): read it again, re-check the rule (with `activity`, its confirmed history), terminate it as
-    FAILED at its last sign of life, tag it and write one `run.reap` audit event. Returns "reaped",
-    "changed" (no longer stuck, or gone) or "failed"; raises MlflowUnavailable. `names`: experiment id →
-    name (for the team), `run`: the TaskRun whose actor is recorded. `on_send({"end_time", "tags"})` is
-    called right before the first write (a claim records what it is about to send, for recovery)."""
-    try:
-        fresh = mlf.get_run(entry["run_id"])
-    except mlf.MlflowNotFound:
-        return "changed"
-    if not is_stuck(fresh, cutoff_ms, activity):
-        return "changed"  # it finished or logged something since we listed it
-    sign = last_sign_of_life(fresh, activity)
-    entry.update(last_sign_of_life=fmt_ms(sign.at_ms), end_time_source=sign.source)
-    now_iso = timezone.now().isoformat(timespec="seconds")
-    tags = {REAPED_TAG: "true", END_TIME_SOURCE_TAG: sign.source, REAPED_AT_TAG: now_iso, REAP_REASON_TAG: reason}
-    if on_send is not None:
-        on_send({"end_time": sign.at_ms, "tags": tags, "before_end_time": fresh.end_time})
-    try:
-        _terminate(fresh.run_id, sign.at_ms)
-        mlf.log_batch(fresh.run_id, tags=tags)
-    except mlf.MlflowUnavailable:
-        raise
-    except mlf.MlflowError as exc:
-        entry["error"] = str(exc)[:200]
-        return "failed"
-    after = {"status": "FAILED", "end_time": sign.at_ms, **tags}
-    reap_audit(fresh, names, teams, actor=actor_for(run), before_end_time=fresh.end_time, after=after, reason=reason)
-    return "reaped"
-
-
-def reap_audit(
-    fresh: mlf.Run,
-    names: dict[str, str],
-    teams: list[Team],
-    *,
-    actor: Any,
-    before_end_time: int | None,
-    after: dict[str, Any],
-    reason: str,
-) -> None:
-    """The one `run.reap` audit event of a reaped run (team from its experiment: `names` id → name)."""
-    team = experiment_teams([(fresh.experiment_id, names.get(fresh.experiment_id, ""))], teams)[fresh.experiment_id]
-    audit_record(
-        actor=actor,
-        action="run.reap",
-        target_kind="run",
-        target_id=fresh.run_id,
-        team=team.name if team else "",
-        before={"status": "RUNNING", "end_time": before_end_time},
-        after=after,
-        reason=reason,
-    )
-
-
-def _terminate(run_id: str, end_time: int | None) -> None:
-    """set_terminated(FAILED, end_time); when the write fails, MLflow is read back: a write that was applied
-    anyway counts as done (raises the write's error otherwise)."""
-    try:
-        mlf.set_terminated(run_id, status="FAILED", end_time=end_time)
-    except mlf.MlflowError:
-        try:
-            after = mlf.get_run(run_id)
-        except mlf.MlflowError:
-            after = None
-        if after is None or (after.status, after.end_time) != ("FAILED", end_time):
-            raise

@@ -324,20 +324,6 @@ def task_run_release(run: TaskRun, *, error: str) -> None:
     _ours(run).update(state=TaskState.QUEUED, errors=[*run.errors, scrub(error)])
 
 
-def item_claim(
-    queryset: Any, item_id: int, *, pending: str, claimed: str, unsettled: tuple[str, ...], **holder: Any
-) -> Any:
-    """Claim one work item of a task (a cleanup's PlanItem, a reaper list's ReapItem; `queryset` of its
-    model): pending → claimed with one conditional update that also sets `holder` (the claiming task run),
-    or take over one that a stopped task left unsettled (its holder kept: who sent its write). Returns the
-    item, or None when it is settled already (nothing to do)."""
-    taken = queryset.filter(pk=item_id, outcome=pending).update(outcome=claimed, **holder)
-    item = queryset.filter(pk=item_id).first()
-    if item is None or (not taken and item.outcome not in unsettled):
-        return None
-    return item
-
-
 @dataclass(frozen=True)
 class Handler:
     """What a worker does for one task kind: `run(task_run)`, and `failed(task_run)` to put the

@@ -351,6 +351,14 @@ MAINTENANCE_PLAN_PARALLELISM = env_int("MAINTENANCE_PLAN_PARALLELISM", 4)
 # Plan from MLflow's backend store (read-only, only when MLFLOW_BACKEND_STORE_URI is set, reachable and on
 # the installed MLflow's schema revision); false: always list runs through the tracking API.
 MAINTENANCE_PLAN_READ_STORE = env_bool("MAINTENANCE_PLAN_READ_STORE", True)
+# Cleanup execute and the reaper work in chunks of this many runs: one re-check read, one claim update and
+# one transaction of outcomes + audit events per chunk.
+MAINTENANCE_BULK_CHUNK = env_int("MAINTENANCE_BULK_CHUNK", 200)
+# Concurrent REST writes (delete, terminate) of a chunk; size it to the tracking server's workers (2x them).
+MAINTENANCE_WRITE_WORKERS = env_int("MAINTENANCE_WRITE_WORKERS", 4)
+# With MLFLOW_BACKEND_STORE_URI usable (as for planning): re-checks read the store and the deletes/terminates
+# go through MLflow's own store layer in-process (as `mlflow gc`); false: always through the tracking API.
+MAINTENANCE_WRITE_STORE = env_bool("MAINTENANCE_WRITE_STORE", True)
 # Stuck-run reaper: RUNNING, started and silent for longer than this.
 MAINTENANCE_REAPER_THRESHOLD_HOURS = env_float("MAINTENANCE_REAPER_THRESHOLD_HOURS", 24.0)
 # A running task whose heartbeat is older than this was lost with its worker: marked "interrupted".

@@ -41,6 +41,9 @@ class FaultProxy:
         self.write_path = ""
         self.drop_after_writes: int | None = None
         self.writes = 0
+        self.seen: list[str] = []  # "METHOD /path" of every request forwarded, in arrival order
+        self.in_flight = 0  # counted writes being forwarded now, and the most at once
+        self.max_in_flight = 0
         self.frozen = False
         self._thawed = threading.Event()
         self._lock = threading.Lock()
@@ -74,12 +77,22 @@ class FaultProxy:
                     return
                 is_write = self.command in WRITE_METHODS and proxy.write_path in self.path
                 proxy._wait_if_frozen()
+                with proxy._lock:
+                    proxy.seen.append(f"{self.command} {self.path.split('?', 1)[0]}")
+                    if is_write:
+                        proxy.in_flight += 1
+                        proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)
                 if is_write and proxy.write_delay:
                     time.sleep(proxy.write_delay)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                upstream = requests.request(
-                    self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=HOLD_LIMIT
-                )
+                try:
+                    upstream = requests.request(
+                        self.command, proxy.upstream + self.path, data=body, headers=headers, timeout=HOLD_LIMIT
+                    )
+                finally:
+                    if is_write:
+                        with proxy._lock:
+                            proxy.in_flight -= 1
                 if is_write:
                     with proxy._lock:
                         proxy.writes += 1

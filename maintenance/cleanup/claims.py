@@ -4,8 +4,8 @@ An item moves PENDING → CLAIMED (a task run holds it; nothing sent to MLflow y
 about to be sent) → DELETED / SKIPPED / FAILED (recorded: the outcome and, for a deletion, its one
 `run.delete` audit event, in one transaction). A worker that dies leaves an item CLAIMED or DELETING. Whoever
 takes the plan up again (a resume, a redelivered message, a Celery retry) takes such items over: MLflow is read
-back, and a DELETING item whose run MLflow shows deleted is recorded now (`item_recover`: attributed to the actor
-of the task run that sent the delete, saying it was recovered); any other is executed normally. Every settling
+back, and a DELETING item whose run MLflow shows deleted is recorded now (attributed to the actor of the task run
+that sent the delete, saying it was recovered: execute_chunk.py); any other is executed normally. Every settling
 write is conditional on the item being unsettled, so nothing is recorded twice even if two workers meet.
 
 Small functions, so a bulk execute loop can use them per batch (claim many, mark sending, delete, settle).
@@ -16,12 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from maintenance.models import CleanupPlan, ItemOutcome, PlanItem, TaskRun
-from maintenance.task_runs import actor_for, item_claim, task_run_hold
-from mlopsadmin.audit.services import audit_record
+from maintenance.task_runs import task_run_hold
+from maintenance.work_items import items_claim
+from mlopsadmin.audit.services import audit_record_many
 from mlopsadmin.lib import mlflow_client as mlf
 
 UNSETTLED = (ItemOutcome.CLAIMED, ItemOutcome.DELETING)  # held by a task run, outcome not recorded
@@ -32,15 +32,8 @@ RECOVERED_NOTE = "recovered on resume: MLflow shows the run deleted; the worker 
 def item_take(item_id: int, run: TaskRun) -> PlanItem | None:
     """Claim a pending item for `run` (one conditional update), or take over one an earlier worker left
     claimed or deleting (who sent its delete stays recorded). None: settled already, nothing to do."""
-    item: PlanItem | None = item_claim(
-        PlanItem.objects.select_related("claimed_by"),
-        item_id,
-        pending=ItemOutcome.PENDING,
-        claimed=ItemOutcome.CLAIMED,
-        unsettled=UNSETTLED,
-        claimed_by=run,
-    )
-    return item
+    taken = items_take([item_id], run)
+    return taken[0] if taken else None
 
 
 def item_sending(item: PlanItem, run: TaskRun) -> bool:
@@ -60,26 +53,8 @@ def item_sending(item: PlanItem, run: TaskRun) -> bool:
 
 def item_delete_was_sent(item: PlanItem, fresh: mlf.Run) -> bool:
     """True when the item's delete was sent by a worker that did not record it, and MLflow shows the run
-    deleted: the deletion happened and only its record is missing (`item_recover` records it)."""
+    deleted: the deletion happened and only its record is missing (execute_chunk records it, recovered)."""
     return item.outcome == ItemOutcome.DELETING and fresh.lifecycle_stage == "deleted"
-
-
-def item_settle(item: PlanItem, outcome: str, reason: str, *, run: TaskRun, event: dict[str, Any] | None = None) -> str:
-    """Record the item's final outcome — and `event`, its audit event (audit_record's keywords), in the same
-    transaction — if the item is still unsettled and `run`'s claim still holds. Returns the outcome, or ""
-    when someone else recorded it. Raises TaskLost when the claim was taken over: the worker that took it
-    over settles the item from what MLflow shows (a stale "already deleted" must not hide a deletion)."""
-    with transaction.atomic():
-        task_run_hold(run)
-        updated = PlanItem.objects.filter(Q(pk=item.pk) & Q(outcome__in=UNSETTLED)).update(
-            outcome=outcome, outcome_reason=reason[:256], executed_at=timezone.now()
-        )
-        if not updated:
-            return ""
-        if event is not None:
-            audit_record(**event)
-    item.outcome = outcome
-    return outcome
 
 
 def deletion_event(item: PlanItem, plan: CleanupPlan, *, status: str, actor: Any, note: str = "") -> dict[str, Any]:
@@ -98,11 +73,71 @@ def deletion_event(item: PlanItem, plan: CleanupPlan, *, status: str, actor: Any
     }
 
 
-def item_recover(item: PlanItem, fresh: mlf.Run, plan: CleanupPlan, run: TaskRun) -> str:
-    """Record the deletion a lost worker sent but never recorded (see `item_delete_was_sent`), attributed to
-    the actor of the task run that sent it (`run`'s when unknown). Returns "deleted", or "" if recorded
-    meanwhile by someone else."""
-    actor = actor_for(item.claimed_by or run)
-    event = deletion_event(item, plan, status=fresh.status, actor=actor, note=RECOVERED_NOTE)
-    reason = f"deleted by plan #{plan.pk} ({RECOVERED_NOTE})"
-    return item_settle(item, ItemOutcome.DELETED, reason, run=run, event=event)
+# --- a chunk at a time (the bulk execute loop: claim many, mark sending, delete, settle) ---------------
+def items_take(item_ids: list[int], run: TaskRun) -> list[PlanItem]:
+    """item_take for a chunk: the items of `item_ids` now held by `run` (claimed with one update) or taken
+    over from a lost worker, in id order; settled ones are left out."""
+    taken: list[PlanItem] = items_claim(
+        PlanItem.objects.select_related("claimed_by"),
+        item_ids,
+        pending=ItemOutcome.PENDING,
+        claimed=ItemOutcome.CLAIMED,
+        unsettled=UNSETTLED,
+        claimed_by=run,
+    )
+    return taken
+
+
+def items_sending(items: list[PlanItem], run: TaskRun) -> list[PlanItem]:
+    """item_sending for a chunk, in one transaction under `run`'s claim: the items marked DELETING (those
+    nobody settled meanwhile), whose deletes may now be sent. Raises TaskLost when the claim was taken over."""
+    if not items:
+        return []
+    with transaction.atomic():
+        task_run_hold(run)
+        ids = list(
+            PlanItem.objects.select_for_update()
+            .filter(pk__in=[item.pk for item in items], outcome__in=UNSETTLED)
+            .values_list("pk", flat=True)
+        )
+        PlanItem.objects.filter(pk__in=ids).update(outcome=ItemOutcome.DELETING, claimed_by=run)
+    marked = [item for item in items if item.pk in set(ids)]
+    for item in marked:
+        item.outcome, item.claimed_by = ItemOutcome.DELETING, run
+    return marked
+
+
+Settlement = tuple[PlanItem, str, str, "dict[str, Any] | None"]  # item, outcome, reason, its audit event
+
+
+def items_settle(settlements: list[Settlement], *, run: TaskRun) -> dict[str, int]:
+    """Record a chunk's outcomes in ONE transaction under `run`'s claim: each item still unsettled gets its
+    outcome and reason, and the audit events of those settled are appended in item order (one per item,
+    each its own link of the chain). Returns outcome → how many were recorded here (others were recorded
+    by someone else meanwhile). Raises TaskLost when the claim was taken over (nothing is recorded)."""
+    recorded: dict[str, int] = {}
+    if not settlements:
+        return recorded
+    ordered = sorted(settlements, key=lambda settlement: settlement[0].pk)
+    with transaction.atomic():
+        task_run_hold(run)
+        open_ids = set(
+            PlanItem.objects.select_for_update()
+            .filter(pk__in=[item.pk for item, *_ in ordered], outcome__in=UNSETTLED)
+            .values_list("pk", flat=True)
+        )
+        groups: dict[tuple[str, str], list[int]] = {}
+        events = []
+        for item, outcome, reason, event in ordered:
+            if item.pk not in open_ids:
+                continue
+            groups.setdefault((outcome, reason[:256]), []).append(item.pk)
+            item.outcome = outcome
+            recorded[outcome] = recorded.get(outcome, 0) + 1
+            if event is not None:
+                events.append(event)
+        now = timezone.now()
+        for (outcome, reason), ids in groups.items():  # one update per distinct outcome and reason
+            PlanItem.objects.filter(pk__in=ids).update(outcome=outcome, outcome_reason=reason, executed_at=now)
+        audit_record_many(events)
+    return recorded

@@ -1,5 +1,6 @@
 """Cleanup, step 2: execute a reviewed plan. A worker deletes exactly the plan's candidates, re-checking
-each at that moment (protection.py), and optionally purges exactly them (mlf.purge_runs)."""
+each at that moment (protection.py), a chunk at a time (execute_chunk.py), and optionally purges exactly
+them (mlf.purge_runs)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,10 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from maintenance.cleanup.claims import (
-    OPEN,
-    deletion_event,
-    item_delete_was_sent,
-    item_recover,
-    item_sending,
-    item_settle,
-    item_take,
-)
-from maintenance.cleanup.protection import LiveProtection, exclusion_reason
-from maintenance.models import CleanupPlan, ItemOutcome, PlanItem, PlanState, TaskKind, TaskRun, TaskState
+from maintenance.cleanup.claims import OPEN, Settlement, items_settle
+from maintenance.cleanup.execute_chunk import ChunkUnknown, execute_chunk
+from maintenance.cleanup.protection import LiveProtection
+from maintenance.models import CleanupPlan, ItemOutcome, PlanState, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import (
     REPORT_LIST_LIMIT,
     actor_for,
@@ -30,6 +24,7 @@ from maintenance.task_runs import (
     task_run_finish,
     task_run_progress,
 )
+from maintenance.work_items import write_sources
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.formatting import capped_lines
@@ -80,24 +75,12 @@ def cleanup_plan_execute(*, actor: Any, plan_id: int, confirm: bool, purge: bool
     return run
 
 
-def _ineligible_now(item: PlanItem, fresh: mlf.Run, plan: CleanupPlan, protected: set[str]) -> str:
-    if fresh.lifecycle_stage == "deleted":
-        return "already deleted"
-    if fresh.status not in plan.statuses:
-        return f"status changed to {fresh.status} since planning"
-    if not fresh.end_time or fresh.end_time >= plan.cutoff_ms:
-        return "ended after the plan's cutoff (changed since planning)"
-    reason = exclusion_reason(fresh, protected)
-    if reason:
-        return f"{reason} (changed since planning)"
-    return ""
-
-
 def cleanup_plan_run(run: TaskRun) -> None:
     """Handler: delete exactly the plan's candidates, re-checking each at that moment. Each item is
     claimed with a conditional update, so retries and second workers never delete twice; items a lost
     worker left unsettled are settled from what MLflow shows (claims.py)."""
     plan = CleanupPlan.objects.get(pk=run.parameters["plan_id"])
+    sources = write_sources()
     protected = LiveProtection()
     candidates = plan.items.filter(excluded=False)
     total = candidates.count()
@@ -107,12 +90,14 @@ def cleanup_plan_run(run: TaskRun) -> None:
     done = sum(counts.values())
     task_run_progress(run, done=done, total=total, counts=counts)
     ids = list(candidates.filter(outcome__in=OPEN).order_by("id").values_list("id", flat=True))
-    for item_id in ids:
-        outcome = _execute_item(item_id, plan, protected, run)
-        if outcome:
-            counts[outcome] += 1
-            done += 1
-            task_run_progress(run, done=done, counts=counts)
+    size = max(1, int(settings.MAINTENANCE_BULK_CHUNK))
+    for start in range(0, len(ids), size):
+        try:
+            settlements = execute_chunk(ids[start : start + size], plan, protected, run, sources)
+        except ChunkUnknown as exc:
+            done += _record(settlements=exc.settlements, run=run, counts=counts, done=done)
+            raise
+        done += _record(settlements=settlements, run=run, counts=counts, done=done)
     report: dict[str, Any] = {"plan_id": plan.pk}
     errors: list[str] = []
     if plan.purge and counts["deleted"]:
@@ -129,40 +114,16 @@ def cleanup_plan_run(run: TaskRun) -> None:
         task_run_finish(run, state=state, counts=counts, report=report, errors=errors)
 
 
-def _execute_item(item_id: int, plan: CleanupPlan, protected: LiveProtection, run: TaskRun) -> str:
-    """Claim (or take over), re-check and delete one run. Returns the recorded outcome, or '' if it was not
-    ours to record."""
-    item = item_take(item_id, run)
-    if item is None:
-        return ""
-    try:
-        fresh = mlf.get_run(item.run_id)
-    except mlf.MlflowNotFound:
-        return item_settle(item, ItemOutcome.SKIPPED, "run no longer exists", run=run)
-    if item_delete_was_sent(item, fresh):
-        return item_recover(item, fresh, plan, run)
-    reason = _ineligible_now(item, fresh, plan, protected.current())
-    if reason:
-        return item_settle(item, ItemOutcome.SKIPPED, reason, run=run)
-    if not item_sending(item, run):
-        return ""  # settled by someone else meanwhile: nothing to send
-    try:
-        mlf.delete_run(item.run_id)
-    except mlf.MlflowUnavailable:
-        raise  # the item stays DELETING: the retry (or a resume) reads MLflow back before recording
-    except mlf.MlflowError as exc:
-        if not _shows_deleted(item.run_id):  # refused, and MLflow shows it was not applied
-            return item_settle(item, ItemOutcome.FAILED, str(exc), run=run)
-    event = deletion_event(item, plan, status=fresh.status, actor=actor_for(run))
-    return item_settle(item, ItemOutcome.DELETED, f"deleted by plan #{plan.pk}", run=run, event=event)
-
-
-def _shows_deleted(run_id: str) -> bool:
-    """Read back after a refused delete: does MLflow show the run deleted anyway?"""
-    try:
-        return mlf.get_run(run_id).lifecycle_stage == "deleted"
-    except mlf.MlflowNotFound:
-        return False
+def _record(*, settlements: list[Settlement], run: TaskRun, counts: dict[str, int], done: int) -> int:
+    """A chunk's outcomes, their audit events and the task's progress in one transaction; returns how many
+    items were recorded."""
+    with transaction.atomic():
+        recorded = items_settle(settlements, run=run)
+        for outcome, n in recorded.items():
+            counts[outcome] += n
+        added = sum(recorded.values())
+        task_run_progress(run, done=done + added, counts=counts)
+    return added
 
 
 def _purge(plan: CleanupPlan, errors: list[str], actor: Any) -> dict[str, Any]:

@@ -328,4 +328,51 @@ def runs_activity(runs: list[Run], *, store_uri: str = "") -> dict[str, RunActiv
     }
 
 
+def get_runs(
+    run_ids: list[str], experiment_ids: list[str], *, store_uri: str = "", tag_keys: tuple[str, ...] = ()
+) -> dict[str, Run]:
+    """run id → Run of these runs in any lifecycle stage, in one read per chunk (mlflow_bulk.get_runs);
+    from the backend store with `store_uri` (BackendStoreError when that read fails)."""
+    from mlopsadmin.lib import mlflow_bulk
+
+    if store_uri:
+        return _store_call(
+            lambda: mlflow_bulk.get_runs(run_ids, experiment_ids, store_uri=store_uri, tag_keys=tag_keys)
+        )
+    return mlflow_bulk.get_runs(run_ids, experiment_ids)
+
+
+def delete_runs(
+    run_ids: list[str], *, workers: int, store_uri: str = "", artifacts_destination: str = ""
+) -> dict[str, MlflowError | None]:
+    """Soft-delete these runs with bounded concurrency, or through MLflow's store layer in-process with
+    `store_uri`: run id → None or its write's error (mlflow_bulk.delete_runs). Never raises for one run."""
+    from mlopsadmin.lib import mlflow_bulk
+
+    return mlflow_bulk.delete_runs(
+        run_ids, workers=workers, store_uri=store_uri, artifacts_destination=artifacts_destination
+    )
+
+
+def terminate_runs(
+    ends: dict[str, tuple[str, int | None, dict[str, str]]],
+    *,
+    workers: int,
+    store_uri: str = "",
+    artifacts_destination: str = "",
+) -> dict[str, MlflowError | None]:
+    """End and tag these runs (run id → (status, end_time ms, tags)) like delete_runs (mlflow_bulk)."""
+    from mlopsadmin.lib import mlflow_bulk
+
+    return mlflow_bulk.terminate_runs(
+        ends, workers=workers, store_uri=store_uri, artifacts_destination=artifacts_destination
+    )
+
+
+def backend_store_writable(uri: str) -> bool:
+    """True when bulk writes may go through MLflow's store layer for `uri` (a SQL store on this MLflow's
+    schema revision: backend_store_unusable_reason is '')."""
+    return bool(uri) and not backend_store_unusable_reason(uri)
+
+
 # --- end Maintenance additions ---------------------------------------------------------------

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
-from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.store.tracking.dbmodels.models import SqlExperiment, SqlLoggedModel, SqlRun
 from mlflow.tracking._tracking_service.utils import _get_store
@@ -33,10 +33,11 @@ from mlopsadmin.lib.mlflow_errors import short_message
 from mlopsadmin.lib.mlflow_records import PurgeResult
 
 PURGE_CHUNK = 200  # runs per verified chunk
+ARTIFACT_WORKERS = 4  # artifact trees measured and deleted at once
 
 
 @functools.cache
-def _tracking_store(backend_store_uri: str, artifacts_destination: str) -> Any:
+def tracking_store(backend_store_uri: str, artifacts_destination: str) -> Any:
     return _get_store(backend_store_uri, artifacts_destination or None)
 
 
@@ -52,58 +53,80 @@ def _counts(uri: str, chunk: list[str]) -> tuple[int, int, int, int]:
     count = sa.func.count()
     run: Any = SqlRun
     with mlflow_store.engine(uri).connect() as connection:
-        others = connection.execute(sa.select(count).select_from(SqlRun).where(run.run_uuid.not_in(chunk))).scalar()
+        total = connection.execute(sa.select(count).select_from(SqlRun)).scalar()
         mine = connection.execute(sa.select(count).select_from(SqlRun).where(run.run_uuid.in_(chunk))).scalar()
         experiments = connection.execute(sa.select(count).select_from(SqlExperiment)).scalar()
         models = connection.execute(sa.select(count).select_from(SqlLoggedModel)).scalar()
-    return int(others or 0), int(mine or 0), int(experiments or 0), int(models or 0)
+    return int(total or 0) - int(mine or 0), int(mine or 0), int(experiments or 0), int(models or 0)
+
+
+def _states(uri: str, chunk: list[str]) -> dict[str, tuple[str, str]]:
+    """run id → (lifecycle stage, artifact URI) of the chunk's runs still in the store (one read-only query)."""
+    run: Any = SqlRun
+    statement = sa.select(run.run_uuid, run.lifecycle_stage, run.artifact_uri).where(run.run_uuid.in_(chunk))
+    with mlflow_store.engine(uri).connect() as connection:
+        return {run_id: (stage, uri or "") for run_id, stage, uri in connection.execute(statement)}
 
 
 def purge_runs(backend_store_uri: str, run_ids: Iterable[str], *, artifacts_destination: str = "") -> PurgeResult:
     """Hard-delete exactly `run_ids` (each must be soft-deleted), with their artifacts, in verified chunks
-    of PURGE_CHUNK. Never raises for one run's failure (it goes to `skipped`); raises
-    mlflow_store.StoreUnusable when the store cannot be opened or is on another schema revision."""
+    of PURGE_CHUNK: per chunk one read of the runs' stages and artifact locations, the artifact trees measured
+    and deleted ARTIFACT_WORKERS at a time, then each run hard-deleted by MLflow's store (`_hard_delete_run`,
+    one after the other: a SQLite store has one writer), then the store counted again. Never raises for one
+    run's failure (it goes to `skipped`); raises mlflow_store.StoreUnusable when the store cannot be opened or
+    is on another schema revision."""
     mlflow_store.store_check(backend_store_uri)
-    store = _tracking_store(backend_store_uri, artifacts_destination)
+    store = tracking_store(backend_store_uri, artifacts_destination)
     result = PurgeResult()
     ordered = list(dict.fromkeys(run_ids))
-    for start in range(0, len(ordered), PURGE_CHUNK):
-        chunk = ordered[start : start + PURGE_CHUNK]
-        others, _, experiments, models = _counts(backend_store_uri, chunk)
-        done = [run_id for run_id in chunk if _purge_one(store, run_id, result)]
-        others_after, mine_after, experiments_after, models_after = _counts(backend_store_uri, chunk)
-        expected_left = len(chunk) - len(done) - sum(1 for r in chunk if result.skipped.get(r) == "not found")
-        if others_after < others or experiments_after < experiments or models_after < models:
-            result.surprise = (
-                f"the store lost more than the planned runs during this chunk: other runs {others} -> "
-                f"{others_after}, experiments {experiments} -> {experiments_after}, logged models {models} -> "
-                f"{models_after}; purge stopped"
-            )
-            return result
-        if mine_after != expected_left:
-            result.surprise = (
-                f"{mine_after} of this chunk's runs are still in the store, expected {expected_left}; purge stopped"
-            )
-            return result
+    with ThreadPoolExecutor(max_workers=ARTIFACT_WORKERS, thread_name_prefix="purge-artifacts") as pool:
+        for start in range(0, len(ordered), PURGE_CHUNK):
+            chunk = ordered[start : start + PURGE_CHUNK]
+            others, _, experiments, models = _counts(backend_store_uri, chunk)
+            states = _states(backend_store_uri, chunk)
+            for run_id in chunk:
+                if run_id not in states:
+                    result.skipped[run_id] = "not found"
+                elif states[run_id][0] != "deleted":
+                    result.skipped[run_id] = f"not soft-deleted (lifecycle stage {states[run_id][0]}): left alone"
+            todo = [run_id for run_id in chunk if run_id not in result.skipped]
+            locations = [states[run_id][1] for run_id in todo]
+            cleared = list(pool.map(_clear_artifacts, todo, locations, [result] * len(todo)))
+            done = [
+                run_id
+                for run_id, before in zip(todo, cleared, strict=True)
+                if _hard_delete(store, run_id, before, result)
+            ]
+            others_after, mine_after, experiments_after, models_after = _counts(backend_store_uri, chunk)
+            expected_left = len(chunk) - len(done) - sum(1 for r in chunk if result.skipped.get(r) == "not found")
+            if others_after < others or experiments_after < experiments or models_after < models:
+                result.surprise = (
+                    f"the store lost more than the planned runs during this chunk: other runs {others} -> "
+                    f"{others_after}, experiments {experiments} -> {experiments_after}, logged models {models} -> "
+                    f"{models_after}; purge stopped"
+                )
+                return result
+            if mine_after != expected_left:
+                result.surprise = (
+                    f"{mine_after} of this chunk's runs are still in the store, expected {expected_left}; purge stopped"
+                )
+                return result
     return result
 
 
-def _purge_one(store: Any, run_id: str, result: PurgeResult) -> bool:
-    try:
-        run = store.get_run(run_id)
-    except MlflowException as exc:
-        result.skipped[run_id] = "not found" if exc.error_code == "RESOURCE_DOES_NOT_EXIST" else short_message(str(exc))
-        return False
-    if run.info.lifecycle_stage != "deleted":
-        result.skipped[run_id] = f"not soft-deleted (lifecycle stage {run.info.lifecycle_stage}): left alone"
-        return False
+_NOT_CLEARED = -2  # _clear_artifacts: the artifacts could not be deleted (the run is kept)
+
+
+def _clear_artifacts(run_id: str, artifact_uri: str, result: PurgeResult) -> int | None:
+    """Measure and delete one run's artifact tree. Returns the bytes it held (None: could not be listed), or
+    _NOT_CLEARED with the reason in `result.skipped` (then the run is kept)."""
     try:
         # `mlflow-artifacts:` locations resolve against the tracking server (as `mlflow gc --tracking-uri`),
         # never against whatever process-wide tracking URI MLflow defaults to (a local sqlite file in 3.x).
-        repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri())
+        repo = get_artifact_repository(artifact_uri, tracking_uri=tracking_uri())
     except Exception as exc:
         result.skipped[run_id] = f"artifact location unusable: {short_message(str(exc), 200)}; run kept"
-        return False
+        return _NOT_CLEARED
     before: int | None
     try:
         before = _artifact_bytes(repo)
@@ -113,6 +136,16 @@ def _purge_one(store: Any, run_id: str, result: PurgeResult) -> bool:
         repo.delete_artifacts()
     except Exception as exc:
         result.skipped[run_id] = f"artifacts not deleted: {short_message(str(exc), 200)}; run kept"
+        return _NOT_CLEARED
+    try:
+        after = _artifact_bytes(repo)
+    except Exception:
+        return None
+    return None if before is None else max(0, before - after)
+
+
+def _hard_delete(store: Any, run_id: str, freed: int | None, result: PurgeResult) -> bool:
+    if freed == _NOT_CLEARED:
         return False
     try:
         store._hard_delete_run(run_id)
@@ -120,12 +153,8 @@ def _purge_one(store: Any, run_id: str, result: PurgeResult) -> bool:
         result.skipped[run_id] = f"artifacts deleted, run not hard-deleted: {short_message(str(exc), 200)}"
         return False
     result.hard_deleted.append(run_id)
-    try:
-        after = _artifact_bytes(repo)
-    except Exception:
-        after = None
-    if before is None or after is None:
+    if freed is None:
         result.unmeasured.append(run_id)
     else:
-        result.bytes_freed += max(0, before - after)
+        result.bytes_freed += freed
     return True

@@ -289,3 +289,31 @@ def active_run_counts(uri: str, experiment_ids: list[int]) -> dict[str, int]:
         )
         found.update({str(experiment_id): int(n) for experiment_id, n in _stream(uri, statement)})
     return found
+
+
+def run_states(uri: str, run_ids: list[str], tag_keys: Iterable[str]) -> dict[str, tuple[Any, dict[str, str]]]:
+    """run id → (row, tags) for these runs, whatever their lifecycle stage (a bulk re-check before a write).
+    row: (run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage, artifact_uri,
+    latest_metric_time: the newest of its `latest_metrics` timestamps, as the tracking API returns them).
+    tags: only keys in `tag_keys` or containing `keep` in any case (the caller's rule decides which protect).
+    Missing runs are left out."""
+    run: Any = SqlRun
+    latest: Any = SqlLatestMetric
+    tag: Any = SqlTag
+    newest = (
+        sa.select(sa.func.max(latest.timestamp)).where(latest.run_uuid == run.run_uuid).scalar_subquery().label("m")
+    )
+    columns = [run.run_uuid, run.experiment_id, run.name, run.status, run.start_time, run.end_time]
+    columns += [run.lifecycle_stage, run.artifact_uri, newest]
+    found: dict[str, tuple[Any, dict[str, str]]] = {}
+    ordered = sorted(set(run_ids))
+    wanted_keys = sa.or_(tag.key.in_(list(tag_keys)), sa.func.lower(tag.key).contains("keep"))  # Python decides
+    for start in range(0, len(ordered), ID_CHUNK):
+        chunk = ordered[start : start + ID_CHUNK]
+        for row in _stream(uri, sa.select(*columns).where(run.run_uuid.in_(chunk))):
+            found[row[0]] = (tuple(row), {})
+        tags = sa.select(tag.run_uuid, tag.key, tag.value).where(tag.run_uuid.in_(chunk), wanted_keys)
+        for run_id, key, value in _stream(uri, tags):
+            if run_id in found:
+                found[run_id][1][key] = value or ""
+    return found

@@ -19,7 +19,7 @@ from tests.maintenance.test_paused_worker import _executing_plan
 
 @pytest.mark.django_db(transaction=True)
 def test_a_version_registered_by_path_during_execute_protects_its_run(  # type: ignore[no-untyped-def]
-    personas, make_experiment, unique, monkeypatch
+    personas, make_experiment, unique, monkeypatch, settings
 ) -> None:
     experiment_id, _ = make_experiment("live", artifact_location=f"s3://bucket-{unique}/exp")
     first, by_path, copied = (make_run(experiment_id, status="FAILED", name=n) for n in ("a", "b", "c"))
@@ -29,17 +29,19 @@ def test_a_version_registered_by_path_during_execute_protects_its_run(  # type: 
     model, origin = f"live-{unique}", f"live-origin-{unique}"
     mlf.create_registered_model(model)
     mlf.create_registered_model(origin)
-    real_delete = mlf.delete_run
+    real_delete = mlf.delete_runs
 
-    def delete_while_someone_registers(run_id: str) -> Any:
-        real_delete(run_id)
-        if run_id == first:  # the execute is under way: two versions appear in the MLflow UI meanwhile
+    def delete_while_someone_registers(run_ids: list[str], **kwargs: Any) -> Any:
+        done = real_delete(run_ids, **kwargs)
+        if first in run_ids:  # the execute is under way: two versions appear in the MLflow UI meanwhile
             mlf.create_model_version(model, source=mlf.get_run(by_path).artifact_uri + "/model")
             source = mlf.create_model_version(origin, source=mlf.get_run(copied).artifact_uri + "/model")
             mlf.create_model_version(model, source=f"models:/{origin}/{source.version}")
             mlf.delete_model_version(origin, source.version)  # only the copy remains
+        return done
 
-    monkeypatch.setattr(mlf, "delete_run", delete_while_someone_registers)
+    settings.MAINTENANCE_BULK_CHUNK = 1  # the two other runs are re-checked in later chunks
+    monkeypatch.setattr(mlf, "delete_runs", delete_while_someone_registers)
     cleanup_plan_run(claimed)
     outcomes = dict(plan.items.values_list("run_id", "outcome"))
     assert outcomes == {first: ItemOutcome.DELETED, by_path: ItemOutcome.SKIPPED, copied: ItemOutcome.SKIPPED}

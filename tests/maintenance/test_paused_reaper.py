@@ -27,24 +27,22 @@ def test_a_paused_reaper_that_wakes_after_a_resume_terminates_nothing(personas, 
     task = reaper_reap_listed(actor=personas["operator"], dry_run_id=listed.pk)
     paused = task_runs.task_run_claim(task_run_id=task.pk)
     assert paused is not None
-    real_get_run = mlf.get_run
-    first, reads = stuck[0], []
+    real_get_runs = mlf.get_runs
+    first = stuck[0]
 
-    def get_run_then_pause(run_id: str) -> Any:
-        fresh = real_get_run(run_id)
-        if run_id == first:
-            reads.append(run_id)
-            if len(reads) == 2:  # the reaper's own re-read right before it terminates: frozen here
-                monkeypatch.setattr(mlf, "get_run", real_get_run)
-                mlf.log_batch(first, metrics=[("loss", 0.1, int(time.time() * 1000), 9)])  # alive again
-                TaskRun.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-                assert task_runs.task_runs_sweep_stale() == 1
-                resumed = task_runs.task_run_claim(task_run_id=task.pk)
-                assert resumed is not None
-                reap_listed_run(resumed)
+    def get_runs_then_pause(run_ids: list[str], *args: Any, **kwargs: Any) -> Any:
+        fresh = real_get_runs(run_ids, *args, **kwargs)
+        if first in run_ids:  # the reaper's re-read of its chunk right before it terminates: frozen here
+            monkeypatch.setattr(mlf, "get_runs", real_get_runs)
+            mlf.log_batch(first, metrics=[("loss", 0.1, int(time.time() * 1000), 9)])  # alive again
+            TaskRun.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+            assert task_runs.task_runs_sweep_stale() == 1
+            resumed = task_runs.task_run_claim(task_run_id=task.pk)
+            assert resumed is not None
+            reap_listed_run(resumed)
         return fresh  # the paused worker wakes up with what it read before the pause
 
-    monkeypatch.setattr(mlf, "get_run", get_run_then_pause)
+    monkeypatch.setattr(mlf, "get_runs", get_runs_then_pause)
     with contextlib.suppress(task_runs.TaskLost):  # the woken worker notices it was taken over and stops
         reap_listed_run(paused)
     assert mlf.get_run(first).status == "RUNNING"  # alive: left running by the resumed worker and the woken one

@@ -52,15 +52,15 @@ def test_a_paused_worker_that_wakes_after_a_resume_deletes_nothing(  # type: ign
     plan, task = _executing_plan(runs, experiment_id)
     paused = task_runs.task_run_claim(task_run_id=task.pk)
     assert paused is not None
-    real_get_run = mlf.get_run
+    real_get_runs = mlf.get_runs
     first = runs[0]
 
-    def get_run_then_pause(run_id: str) -> Any:
-        fresh = real_get_run(run_id)
-        if run_id == first and not PlanItem.objects.filter(run_id=first, outcome=ItemOutcome.SKIPPED).exists():
-            # the worker is frozen right after reading the run; meanwhile its owner tags it keep, the sweep
-            # sees no heartbeat, the plan is resumed and another worker finishes it
-            monkeypatch.setattr(mlf, "get_run", real_get_run)
+    def get_runs_then_pause(run_ids: list[str], *args: Any, **kwargs: Any) -> Any:
+        fresh = real_get_runs(run_ids, *args, **kwargs)
+        if first in run_ids and not PlanItem.objects.filter(run_id=first, outcome=ItemOutcome.SKIPPED).exists():
+            # the worker is frozen right after reading its chunk; meanwhile the owner tags a run keep, the
+            # sweep sees no heartbeat, the plan is resumed and another worker finishes it
+            monkeypatch.setattr(mlf, "get_runs", real_get_runs)
             mlf.set_run_tag(first, "keep", "true")
             TaskRun.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
             assert task_runs.task_runs_sweep_stale() == 1
@@ -69,7 +69,7 @@ def test_a_paused_worker_that_wakes_after_a_resume_deletes_nothing(  # type: ign
             cleanup_plan_run(resumed)
         return fresh  # the paused worker wakes up with what it read before the pause
 
-    monkeypatch.setattr(mlf, "get_run", get_run_then_pause)
+    monkeypatch.setattr(mlf, "get_runs", get_runs_then_pause)
     with contextlib.suppress(task_runs.TaskLost):  # the woken worker notices it was taken over and stops
         cleanup_plan_run(paused)
     assert PlanItem.objects.get(plan=plan, run_id=first).outcome == ItemOutcome.SKIPPED
@@ -91,12 +91,12 @@ def test_a_paused_worker_cannot_hide_the_resumed_workers_deletion(  # type: igno
     plan, task = _executing_plan(runs, experiment_id)
     paused = task_runs.task_run_claim(task_run_id=task.pk)
     assert paused is not None
-    real_get_run = mlf.get_run
+    real_get_runs = mlf.get_runs
     first = runs[0]
     resumed: list[TaskRun] = []
 
-    def paused_during_read(run_id: str) -> Any:
-        monkeypatch.setattr(mlf, "get_run", real_get_run)
+    def paused_during_read(run_ids: list[str], *args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(mlf, "get_runs", real_get_runs)
         TaskRun.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
         assert task_runs.task_runs_sweep_stale() == 1
         other = task_runs.task_run_claim(task_run_id=task.pk)
@@ -106,9 +106,9 @@ def test_a_paused_worker_cannot_hide_the_resumed_workers_deletion(  # type: igno
         assert item is not None
         claims.item_sending(item, other)
         mlf.delete_run(first)  # the resumed worker's delete lands; then it is slow to record it
-        return real_get_run(run_id)
+        return real_get_runs(run_ids, *args, **kwargs)
 
-    monkeypatch.setattr(mlf, "get_run", paused_during_read)
+    monkeypatch.setattr(mlf, "get_runs", paused_during_read)
     with contextlib.suppress(task_runs.TaskLost):
         cleanup_plan_run(paused)
     cleanup_plan_run(resumed[0])  # the resumed worker goes on

@@ -1,0 +1,281 @@
+"""Issue 20 side by side, in ONE run on ONE `mlflow server` (gunicorn, 2 workers, SQLite store): mlopsadmin's
+cleanup plan / execute / reaper / purge against what a user would run instead, on equal, disjoint sets of runs
+of the same store, interleaved, with the load average (`uptime`) at each measurement.
+
+    python bench/bulk_actions.py --runs 10000 --experiments 50 --workdir /tmp/bench-bulk [--reuse-store]
+
+  1. plan through the tracking API (MAINTENANCE_PLAN_READ_STORE=false, worker handler in a child) vs the guide's
+     `cleanup_old_runs` dry run over every experiment, as written (bench/maintenance_guide.py), twice each;
+  2. execute, no purge: the guide's `delete_run` loop on set A vs mlopsadmin's execute of a plan of set B
+     through the tracking API alone (no MLFLOW_BACKEND_STORE_URI) and of set C with the backend store
+     configured (re-checks read the store, deletes through MLflow's store layer), in two interleaved rounds;
+     every run of B and C re-checked and audited (verified after: one run.delete event per deleted run);
+  3. the reaper: the guide's loop (search RUNNING, `set_terminated` the ones with no end time started > 24 h ago)
+     on one third of the experiments vs the real reaper handler on another third through the API and on the
+     last third with the store (the handler is the worker's; the bench only narrows its experiment list);
+  4. purge: `mlflow gc --run-ids` in chunks of 200 (what the guide's users run) on set A vs mlopsadmin's purge
+     (mlf.purge_runs) of sets B and C — per run.
+Children report wall time and peak RSS. Results: bench/results/bulk_actions.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.maintenance_bench import _copy_store, _django, _uptime  # noqa: E402 - after the path is set
+from bench.maintenance_guide import guide_cleanup  # noqa: E402
+
+DAY_MS = 86_400_000
+RESULTS = ROOT / "bench" / "results" / "bulk_actions.md"
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _plan(**fields: Any) -> Any:
+    from maintenance.models import CleanupPlan
+
+    cutoff = int(os.environ["BENCH_CUTOFF_MS"])
+    return CleanupPlan.objects.create(
+        scope="all", older_than_days=90, statuses=["FAILED", "KILLED"], cutoff_ms=cutoff, created_by="bench", **fields
+    )
+
+
+def child(kind: str) -> None:
+    """One mlopsadmin task in this (child) process, as the worker runs it; prints RESULT <json>."""
+    from maintenance.models import PlanItem, PlanState, TaskKind, TaskRun
+    from maintenance.tasks import task_run_execute
+    from mlopsadmin.core.models import AuditEvent
+    from mlopsadmin.lib import mlflow_client as mlf
+
+    started = time.perf_counter()
+    result: dict[str, Any] = {"kind": kind}
+    if kind == "plan":
+        run = TaskRun.objects.create(kind=TaskKind.CLEANUP_PLAN, started_by="bench")
+        plan = _plan(plan_task=run)
+        run.parameters = {"plan_id": plan.pk}
+        run.save()
+        result["outcome"] = task_run_execute(task_run_id=run.pk)
+        result["candidates"] = plan.items.filter(excluded=False).count()
+    elif kind == "execute":
+        rows = json.loads(os.environ["BENCH_ITEMS"])
+        run = TaskRun.objects.create(kind=TaskKind.CLEANUP_EXECUTE, started_by="bench")
+        plan = _plan(
+            state=PlanState.EXECUTING,
+            candidate_count=len(rows),
+            execute_task=run,
+            executed_by="bench",
+        )
+        PlanItem.objects.bulk_create(
+            [PlanItem(plan=plan, run_id=r, experiment_id=e, status=s, reason="bench") for r, e, s in rows]
+        )
+        run.parameters = {"plan_id": plan.pk, "purge": False}
+        run.save()
+        started = time.perf_counter()  # the handler alone (the plan rows are the bench's set-up)
+        result["outcome"] = task_run_execute(task_run_id=run.pk)
+        result["events"] = AuditEvent.objects.filter(action="run.delete", target_id__in=[r for r, _, _ in rows]).count()
+    elif kind == "reaper":
+        chosen = set(os.environ["BENCH_EXPERIMENTS"].split(","))
+        real = mlf.iter_experiments
+        mlf.iter_experiments = lambda **kw: (e for e in real(**kw) if e.experiment_id in chosen)  # type: ignore[assignment]
+        run = TaskRun.objects.create(
+            kind=TaskKind.REAPER, started_by="bench", parameters={"dry_run": False, "threshold_hours": 24.0}
+        )
+        result["outcome"] = task_run_execute(task_run_id=run.pk)
+        result["events"] = AuditEvent.objects.filter(action="run.reap").count()
+    elif kind == "purge":
+        from django.conf import settings
+
+        ids = json.loads(os.environ["BENCH_RUN_IDS"])
+        purged = mlf.purge_runs(
+            settings.MLFLOW_BACKEND_STORE_URI, ids, artifacts_destination=settings.MLFLOW_ARTIFACTS_DESTINATION
+        )
+        result.update(purged=len(purged.hard_deleted), skipped=len(purged.skipped), surprise=purged.surprise)
+    if kind != "purge":
+        run.refresh_from_db()
+        result.update(state=run.state, counts=run.counts, errors=run.errors[:3])
+    result.update(seconds=time.perf_counter() - started, rss_mb=_rss_mb())
+    print("RESULT " + json.dumps(result, default=str))
+
+
+def run_child(kind: str, env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bulk_actions.py"), "--child", kind],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=3600,
+        check=False,
+    )
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            found: dict[str, Any] = json.loads(line[len("RESULT ") :])
+            found["load"] = _uptime()
+            return found
+    raise RuntimeError(f"child {kind} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+
+
+def _candidates(db: Path, cutoff: int, backed: set[str]) -> list[tuple[str, str, str]]:
+    """(run id, experiment id, status) of every true cleanup candidate (FAILED/KILLED, ended before the cutoff,
+    active, no keep tag in any case, no registeredModelName tag, not a version's source), in a fixed order."""
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT r.run_uuid, r.experiment_id, r.status FROM runs r WHERE r.lifecycle_stage = 'active' "
+        "AND r.status IN ('FAILED', 'KILLED') AND r.end_time < ? AND NOT EXISTS (SELECT 1 FROM tags t WHERE "
+        "t.run_uuid = r.run_uuid AND (lower(t.key) = 'keep' OR t.key = 'mlflow.registeredModelName')) "
+        "ORDER BY r.run_uuid",
+        [cutoff],
+    ).fetchall()
+    conn.close()
+    return [(r, str(e), s) for r, e, s in rows if r not in backed]
+
+
+def _guide_delete(run_ids: list[str]) -> dict[str, Any]:
+    """The guide's loop: `client.delete_run(run_id)` per run, sequentially (through the gateway's transport)."""
+    from mlopsadmin.lib import mlflow_client as mlf
+
+    started = time.perf_counter()
+    for run_id in run_ids:
+        mlf.delete_run(run_id)
+    return {"seconds": time.perf_counter() - started, "runs": len(run_ids), "load": _uptime()}
+
+
+def _guide_reaper(experiment_ids: list[str]) -> dict[str, Any]:
+    """The guide's "Run Status Permanently Stuck as RUNNING" loop over these experiments."""
+    from mlopsadmin.lib import mlflow_client as mlf
+
+    started = time.perf_counter()
+    now = time.time() * 1000
+    ended = 0
+    for experiment_id in experiment_ids:
+        for run in mlf.iter_runs([experiment_id], filter_string="attributes.status = 'RUNNING'"):
+            if not run.end_time and now - (run.start_time or now) > DAY_MS:
+                mlf.set_terminated(run.run_id, status="FAILED")
+                ended += 1
+    return {"seconds": time.perf_counter() - started, "runs": ended, "load": _uptime()}
+
+
+def _gc(backend: str, run_ids: list[str]) -> dict[str, Any]:
+    """`mlflow gc --backend-store-uri … --run-ids …` in chunks of 200 (a subprocess each, as a user runs it)."""
+    started = time.perf_counter()
+    for start in range(0, len(run_ids), 200):
+        chunk = ",".join(run_ids[start : start + 200])
+        subprocess.run(
+            [sys.executable, "-m", "mlflow", "gc", "--backend-store-uri", backend, "--run-ids", chunk],
+            check=True,
+            capture_output=True,
+        )
+    return {"seconds": time.perf_counter() - started, "runs": len(run_ids), "load": _uptime()}
+
+
+def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - one linear script
+    from bench.maintenance_store import generate
+    from mlopsadmin.lib import mlflow_server as server
+
+    pristine = workdir / "pristine"
+    if args.reuse_store and (pristine / "mlflow.db").exists():
+        _copy_store(pristine, workdir)
+    else:
+        generate(workdir, runs=args.runs, experiments=args.experiments)
+        _copy_store(workdir, pristine)
+    db = workdir / "mlflow.db"
+    backend = f"sqlite:///{db}"
+    (workdir / "mlopsadmin.sqlite3").unlink(missing_ok=True)
+    port = server.free_port()
+    process = server.start_server(
+        port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts", log_path=workdir / "mlflow.log"
+    )
+    url = f"http://127.0.0.1:{port}"
+    found: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_start": _uptime()}
+    try:
+        server.wait_healthy(url, process=process, timeout=300)
+        _django(workdir / "mlopsadmin.sqlite3", url, backend, workdir / "artifacts")
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        cutoff = int(time.time() * 1000) - 90 * DAY_MS
+        with_store = {**os.environ, "BENCH_CUTOFF_MS": str(cutoff)}
+        api_only = {**with_store, "MLFLOW_BACKEND_STORE_URI": ""}
+        # 1. plan through the tracking API vs the guide's dry run, interleaved
+        found["plan"] = []
+        for _ in range(2):
+            guide = guide_cleanup(complete=False)
+            guide_row = {"seconds": guide["seconds"], "would_delete": len(guide["would_delete"]), "load": _uptime()}
+            ours = run_child("plan", {**with_store, "MAINTENANCE_PLAN_READ_STORE": "false"})
+            found["plan"].append({"guide": guide_row, "ours": ours})
+            print("plan", found["plan"][-1], flush=True)
+        # 2. execute: equal disjoint sets
+        candidates = _candidates(db, cutoff, set())
+        n = min(args.execute_runs, len(candidates) // 3)
+        sets = {"A": candidates[:n], "B": candidates[n : 2 * n], "C": candidates[2 * n : 3 * n]}
+        found["execute"] = []
+        half = n // 2
+        for part in (slice(0, half), slice(half, n)):
+            guide_row = _guide_delete([r for r, _, _ in sets["A"][part]])
+            api = run_child("execute", {**api_only, "BENCH_ITEMS": json.dumps(sets["B"][part])})
+            store = run_child("execute", {**with_store, "BENCH_ITEMS": json.dumps(sets["C"][part])})
+            found["execute"].append({"guide": guide_row, "api": api, "store": store})
+            print("execute", found["execute"][-1], flush=True)
+        # 3. reaper on thirds of the experiments
+        experiments = [str(i) for i in range(1, args.experiments + 1)]
+        thirds = [experiments[i::3] for i in range(3)]
+        found["reaper"] = {"guide": _guide_reaper(thirds[0])}
+        found["reaper"]["api"] = run_child("reaper", {**api_only, "BENCH_EXPERIMENTS": ",".join(thirds[1])})
+        found["reaper"]["store"] = run_child("reaper", {**with_store, "BENCH_EXPERIMENTS": ",".join(thirds[2])})
+        print("reaper", found["reaper"], flush=True)
+        # 4. purge of what was deleted
+        found["purge"] = {"gc": _gc(backend, [r for r, _, _ in sets["A"]])}
+        ids = [r for r, _, _ in sets["B"] + sets["C"]]
+        found["purge"]["ours"] = run_child("purge", {**with_store, "BENCH_RUN_IDS": json.dumps(ids)})
+        print("purge", found["purge"], flush=True)
+    finally:
+        server.stop_server(process)
+    found["finished"] = time.strftime("%H:%M UTC", time.gmtime())
+    found["load_end"] = _uptime()
+    found["sizes"] = {"runs": args.runs, "experiments": args.experiments, "execute_set": n}
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--child")
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--experiments", type=int, default=51)
+    parser.add_argument("--execute-runs", type=int, default=800)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-bulk"))
+    parser.add_argument("--reuse-store", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        _django(
+            Path(os.environ["SQLITE_PATH"]),
+            os.environ["MLFLOW_TRACKING_URI"],
+            os.environ.get("MLFLOW_BACKEND_STORE_URI", ""),
+            Path(os.environ["MLFLOW_ARTIFACTS_DESTINATION"]),
+        )
+        child(args.child)
+        return
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    found = measure(args.workdir, args)
+    (args.workdir / "found.json").write_text(json.dumps(found, indent=1, default=str))
+    from bench.bulk_report import report
+
+    RESULTS.write_text(report(found, " ".join(sys.argv[1:])))
+    print(RESULTS.read_text())
+
+
+if __name__ == "__main__":
+    main()

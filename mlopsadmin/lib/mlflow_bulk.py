@@ -1,0 +1,138 @@
+"""Bulk run reads and writes for the maintenance loops (cleanup execute, the reaper): a chunk of runs
+re-checked in one read, then written with bounded concurrency. Part of the MLflow gateway
+(`mlflow_client` re-exports these; callers never import this module).
+
+Reads: with `store_uri` (MLflow's backend store, readable: mlflow_store.store_check) one read-only query per
+chunk; otherwise one `search_runs` (`attributes.run_id IN (…)`, all lifecycle stages) per BULK_READ runs.
+
+Writes: with `store_uri`, through MLflow's own store layer in-process — the tracking store MLflow builds for
+that URI (`mlflow.tracking._get_store`, as `mlflow gc` does), its `delete_run` / `update_run_info` /
+`log_batch`, never SQL written here; otherwise one REST request per write, `workers` at a time. A write's
+failure is returned per run (never raised), so the caller reads MLflow back before recording anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from mlopsadmin.lib import mlflow_tracking
+from mlopsadmin.lib.mlflow_errors import MlflowError, translate_error
+from mlopsadmin.lib.mlflow_records import Run
+
+BULK_READ = 100  # run ids per REST read (the filter string stays short)
+Outcome = MlflowError | None  # per write: None = applied, else the error
+
+
+def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def get_runs(
+    run_ids: list[str], experiment_ids: Iterable[str], *, store_uri: str = "", tag_keys: Iterable[str] = ()
+) -> dict[str, Run]:
+    """run id → Run for these runs in any lifecycle stage (a run missing from the answer does not exist).
+    `experiment_ids`: the experiments they belong to (REST searches need them). With `store_uri` the runs
+    carry only the `tag_keys` tags (and `keep` in any spelling) and no params/metrics but their newest
+    latest-metric time. Raises MlflowError (BackendStoreError for a store failure: see mlflow_client)."""
+    ids = sorted(set(run_ids))
+    if not ids:
+        return {}
+    if store_uri:
+        from mlopsadmin.lib import mlflow_store
+
+        found: dict[str, Run] = {}
+        for run_id, (row, tags) in mlflow_store.run_states(store_uri, ids, tag_keys).items():
+            _, experiment_id, name, status, start_time, end_time, stage, artifact_uri, newest = row
+            found[run_id] = Run(
+                run_id=run_id,
+                experiment_id=str(experiment_id),
+                run_name=name or "",
+                status=status,
+                start_time=start_time,
+                end_time=end_time,
+                lifecycle_stage=stage,
+                artifact_uri=artifact_uri or "",
+                tags=tags,
+                latest_metric_time=newest,
+            )
+        return found
+    experiments = sorted({str(e) for e in experiment_ids})
+    result: dict[str, Run] = {}
+    for chunk in _chunks(ids, BULK_READ):
+        listed = ", ".join(f"'{run_id}'" for run_id in chunk if run_id.isalnum())
+        if not listed:
+            continue
+        runs = mlflow_tracking.iter_runs(
+            experiments, filter_string=f"attributes.run_id IN ({listed})", include_deleted=True, page_size=BULK_READ
+        )
+        result.update((run.run_id, run) for run in runs)
+    return result
+
+
+def _store(store_uri: str, artifacts_destination: str) -> Any:
+    from mlopsadmin.lib import mlflow_purge
+
+    return mlflow_purge.tracking_store(store_uri, artifacts_destination)
+
+
+def _each(
+    run_ids: list[str], write: Callable[[str], None], operation: str, *, workers: int, store_uri: str
+) -> dict[str, Outcome]:
+    def one(run_id: str) -> Outcome:
+        try:
+            write(run_id)
+        except Exception as exc:  # MlflowError over REST; MlflowException / SQLAlchemy errors in-process
+            return translate_error(exc, operation, (run_id,))
+        return None
+
+    sqlite = store_uri.startswith("sqlite")  # one writer at a time: threads would only wait on its lock
+    size = 1 if sqlite else max(1, min(workers, len(run_ids)))
+    if size == 1:
+        return {run_id: one(run_id) for run_id in run_ids}
+    with ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"mlflow-{operation}") as pool:
+        return dict(zip(run_ids, pool.map(one, run_ids), strict=True))
+
+
+def delete_runs(
+    run_ids: list[str], *, workers: int, store_uri: str = "", artifacts_destination: str = ""
+) -> dict[str, Outcome]:
+    """Soft-delete these runs: run id → None (deleted) or the MlflowError of its write (then read it back:
+    a timed-out write may have been applied). `workers` REST requests at a time, or with `store_uri`
+    through MLflow's store layer in-process (see the module docstring). Never raises for one run."""
+    if store_uri:
+        store = _store(store_uri, artifacts_destination)
+        return _each(run_ids, store.delete_run, "delete_run", workers=workers, store_uri=store_uri)
+    return _each(run_ids, mlflow_tracking.delete_run, "delete_run", workers=workers, store_uri="")
+
+
+def terminate_runs(
+    ends: dict[str, tuple[str, int | None, dict[str, str]]],
+    *,
+    workers: int,
+    store_uri: str = "",
+    artifacts_destination: str = "",
+) -> dict[str, Outcome]:
+    """End each run (`ends`: run id → (status, end_time ms, tags to set)) and set its tags: run id → None
+    (both written) or the MlflowError of the first write that failed (read it back). Concurrency and
+    store layer as `delete_runs`. Never raises for one run."""
+    if store_uri:
+        from mlflow.entities import RunStatus, RunTag
+
+        store = _store(store_uri, artifacts_destination)
+
+        def write(run_id: str) -> None:
+            status, end_time, tags = ends[run_id]
+            store.update_run_info(run_id, RunStatus.from_string(status), end_time, None)
+            store.log_batch(run_id, metrics=[], params=[], tags=[RunTag(k, v) for k, v in tags.items()])
+
+    else:
+
+        def write(run_id: str) -> None:
+            status, end_time, tags = ends[run_id]
+            mlflow_tracking.set_terminated(run_id, status=status, end_time=end_time)
+            mlflow_tracking.log_batch(run_id, tags=tags)
+
+    return _each(list(ends), write, "set_terminated", workers=workers, store_uri=store_uri)

@@ -1,0 +1,148 @@
+"""Issue 20, bulk actions with the same guarantees: cleanup execute and the reaper re-check a chunk of runs in
+one read, write them with bounded concurrency (or through MLflow's store layer where the backend store is
+configured), and still record exactly one audit event per run, in order, in an intact chain. Every request
+the task makes goes through a counting proxy in front of the real MLflow server."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from maintenance.cleanup.execute import cleanup_plan_execute
+from maintenance.cleanup.plan import cleanup_plan_create
+from maintenance.models import ItemOutcome, PlanItem, TaskRun, TaskState
+from maintenance.reaper import REAPED_TAG, reaper_start
+from maintenance.tasks import task_run_execute
+from mlopsadmin.audit.services import audit_verify_chain
+from mlopsadmin.core.models import AuditEvent
+from mlopsadmin.lib import mlflow_client as mlf
+from tests.faults import FaultProxy
+from tests.maintenance.conftest import make_run
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+CHUNK, WORKERS = 10, 4
+API = "/api/2.0/mlflow"
+
+
+def _paths(proxy: FaultProxy) -> Counter[str]:
+    return Counter(seen.split(" ", 1)[1].removeprefix(API) for seen in proxy.seen)
+
+
+def _planned(personas: Any, make_experiment: Any, n: int) -> tuple[Any, list[str], dict[str, str]]:
+    """A ready plan over `n` old FAILED runs, three of which change before execute (tagged keep, registered as a
+    version's source, deleted by their owner). Returns the plan, the runs still deletable, the changed ones."""
+    experiment_id, name = make_experiment("bulk")
+    runs = [make_run(experiment_id, status="FAILED", name=f"old-{i:02d}") for i in range(n)]
+    plan = cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=name)
+    assert task_run_execute(task_run_id=plan.plan_task_id) == "done"
+    changed = {"keep": runs[3], "version": runs[14], "deleted": runs[22]}
+    mlf.set_run_tag(changed["keep"], "keep", "true")
+    model = f"bulk-{changed['version'][:8]}"
+    mlf.create_registered_model(model)
+    mlf.create_model_version(model, source=f"runs:/{changed['version']}/model", run_id=changed["version"])
+    mlf.delete_run(changed["deleted"])
+    return plan, [r for r in runs if r not in changed.values()], changed
+
+
+def _execute_through(proxy: FaultProxy, personas: Any, plan: Any, settings: Any, mlflow: str) -> TaskRun:
+    execute = cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True)
+    settings.MLFLOW_TRACKING_URI = proxy.url
+    try:
+        assert task_run_execute(task_run_id=execute.pk) == "done"
+    finally:
+        settings.MLFLOW_TRACKING_URI = mlflow
+    return TaskRun.objects.get(pk=execute.pk)
+
+
+def _exactly_recorded(plan: Any, deletable: list[str], changed: dict[str, str]) -> None:
+    """MLflow equals the record: each deletable run deleted with one run.delete event, in the plan's item
+    order; the changed ones skipped with their reason and no event; the chain intact."""
+    for run_id in deletable:
+        assert mlf.get_run(run_id).lifecycle_stage == "deleted", run_id
+    assert mlf.get_run(changed["keep"]).lifecycle_stage == "active"
+    assert mlf.get_run(changed["version"]).lifecycle_stage == "active"
+    items = {i.run_id: i for i in PlanItem.objects.filter(plan=plan, excluded=False)}
+    assert "keep=true" in items[changed["keep"]].outcome_reason
+    assert "source of a registered model version" in items[changed["version"]].outcome_reason
+    assert items[changed["deleted"]].outcome_reason == "already deleted"
+    assert {i.run_id for i in items.values() if i.outcome == ItemOutcome.DELETED} == set(deletable)
+    order = [i.run_id for i in sorted(items.values(), key=lambda i: i.pk) if i.outcome == ItemOutcome.DELETED]
+    events = list(AuditEvent.objects.filter(action="run.delete").order_by("id").values_list("target_id", flat=True))
+    assert events == order  # one each, none for the skipped ones, in item order
+    assert audit_verify_chain().ok
+
+
+def test_execute_through_the_api_rechecks_each_chunk_in_one_read_and_deletes_concurrently(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow
+) -> None:
+    settings.MAINTENANCE_WRITE_STORE = False  # a server whose store mlopsadmin cannot read
+    settings.MAINTENANCE_BULK_CHUNK, settings.MAINTENANCE_WRITE_WORKERS = CHUNK, WORKERS
+    plan, deletable, changed = _planned(personas, make_experiment, 33)
+    with FaultProxy(mlflow) as proxy:
+        proxy.write_path, proxy.write_delay = "/runs/delete", 0.1  # a server that takes its time per delete
+        task = _execute_through(proxy, personas, plan, settings, mlflow)
+    assert task.state == TaskState.SUCCEEDED, task.errors
+    assert task.counts == {"deleted": len(deletable), "skipped": 3, "failed": 0}
+    paths = _paths(proxy)
+    assert paths["/runs/delete"] == len(deletable)
+    assert paths["/runs/get"] == 0  # no read per run ...
+    chunks = math.ceil(33 / CHUNK)
+    assert paths["/runs/search"] <= chunks  # ... one re-read per chunk
+    assert paths["/model-versions/search"] <= chunks + 2  # one look at new versions per chunk (+ the registry once)
+    assert 1 < proxy.max_in_flight <= WORKERS  # concurrent, and bounded
+    _exactly_recorded(plan, deletable, changed)
+
+
+def test_execute_with_the_backend_store_deletes_through_mlflows_store_layer(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow
+) -> None:
+    """Where MLFLOW_BACKEND_STORE_URI is configured, re-checks read the store and the deletes go through
+    MLflow's own store layer in-process: no request per run reaches the tracking server."""
+    assert settings.MLFLOW_BACKEND_STORE_URI and settings.MAINTENANCE_WRITE_STORE
+    settings.MAINTENANCE_BULK_CHUNK = CHUNK
+    plan, deletable, changed = _planned(personas, make_experiment, 25)
+    with FaultProxy(mlflow) as proxy:
+        task = _execute_through(proxy, personas, plan, settings, mlflow)
+    assert task.state == TaskState.SUCCEEDED, task.errors
+    paths = _paths(proxy)
+    assert paths["/runs/delete"] == paths["/runs/get"] == paths["/runs/search"] == 0, paths
+    _exactly_recorded(plan, deletable, changed)
+
+
+@pytest.mark.parametrize("through", ["api", "store"])
+def test_reaper_rereads_each_chunk_once_and_records_one_event_per_reaped_run(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow, through
+) -> None:
+    settings.MAINTENANCE_WRITE_STORE = through == "store"
+    settings.MAINTENANCE_BULK_CHUNK, settings.MAINTENANCE_WRITE_WORKERS = CHUNK, WORKERS
+    experiment_id, _ = make_experiment("bulk-reap")
+    stuck = [make_run(experiment_id, status="RUNNING", age_days=3, name=f"stuck-{i:02d}") for i in range(23)]
+    alive = make_run(experiment_id, status="RUNNING", age_days=3, metric_age_days=0.01, name="alive")
+    started = reaper_start(actor=personas["operator"], dry_run=False, threshold_hours=24, experiment=experiment_id)
+    with FaultProxy(mlflow) as proxy:
+        proxy.write_path, proxy.write_delay = "/runs/update", 0.1
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        try:
+            assert task_run_execute(task_run_id=started.pk) == "done"
+        finally:
+            settings.MLFLOW_TRACKING_URI = mlflow
+    task = TaskRun.objects.get(pk=started.pk)
+    assert task.state == TaskState.SUCCEEDED and task.counts["reaped"] == len(stuck), task.counts
+    paths = _paths(proxy)
+    assert paths["/runs/get"] == 0
+    if through == "api":
+        assert paths["/runs/update"] == len(stuck) and 1 < proxy.max_in_flight <= WORKERS
+    else:
+        assert paths["/runs/update"] == paths["/runs/log-batch"] == 0, paths
+    for run_id in stuck:
+        fresh = mlf.get_run(run_id)
+        assert (fresh.status, fresh.tags.get(REAPED_TAG)) == ("FAILED", "true")
+        assert fresh.end_time == fresh.start_time  # its last sign of life, not now
+    assert mlf.get_run(alive).status == "RUNNING"
+    events = list(AuditEvent.objects.filter(action="run.reap").values_list("target_id", flat=True))
+    assert sorted(events) == sorted(stuck)
+    assert audit_verify_chain().ok
