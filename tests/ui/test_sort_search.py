@@ -137,3 +137,28 @@ def test_search_shows_only_what_policy_lets_the_user_see(mlflow, personas, login
 def test_search_needs_a_signed_in_user(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/search/", {"q": "anything"})
     assert response.status_code == 302 and "/accounts/login/" in urlparse(response["Location"]).path
+
+
+def test_search_answers_from_the_index_while_mlflow_is_down(mlflow, personas, login, settings) -> None:  # type: ignore[no-untyped-def]
+    """Break-test: with the tracking server stopped, "model v2" or a run id in the top bar's box answered a
+    whole-page 503, though the registry index holds the versions and their source runs (the registry pages
+    themselves read from it). Now those are found, and what only MLflow could say is named as not checked."""
+    from registry_ui.index_sync import registry_sync
+    from tests.conftest import seeded_mlflow_server
+
+    model = make_model(scores=(0.8, 0.82))
+    catalog_sync(full=True)
+    registry_sync(full=True)
+    client = login("member_search")
+    with seeded_mlflow_server(seed=False) as (url, _, process):
+        settings.MLFLOW_TRACKING_URI = settings.MLFLOW_UI_URL = url
+        process.terminate()
+        process.wait(30)
+        assert _results(client, f"{model.name} v2") == {"versions": [f"/registry/models/{model.name}/versions/2/"]}
+        run = _results(client, model.run_ids[0])
+        assert run["runs"][0].startswith(f"/catalog/experiments/{model.experiment_id}/")
+        unknown = client.get("/search/", {"q": "f" * 32})
+        body = unknown.content.decode()
+        assert unknown.status_code == 200
+        assert "MLflow" in body and "could not be looked up" in body
+        assert "Nothing matches" not in body  # not "no such run": nobody could ask
