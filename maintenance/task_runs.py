@@ -25,13 +25,12 @@ from mlopsadmin.core.errors import Conflict, QueueUnavailable
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib.redaction import scrub
-from mlopsadmin.task_queue import queued_task
+from mlopsadmin.task_queue import send
 from notifications import events as notification_events
 
 logger = logging.getLogger(__name__)
 
 RUN_TASK_NAME = "maintenance.tasks.run_maintenance_task"
-PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}  # ~1.5 s
 T = TypeVar("T")
 REPORT_LIST_LIMIT = 500  # run lists inside a task report; the full record stays in PlanItem rows
 
@@ -167,10 +166,8 @@ def _publish(run: TaskRun, task_id: str) -> None:
     an audit event, so it neither blocks its kind nor claims a start that never happened, and the caller
     gets a clear 503."""
     try:
-        queued_task(RUN_TASK_NAME).apply_async(
-            kwargs={"task_run_id": run.pk}, task_id=task_id, retry=True, retry_policy=PUBLISH_RETRY
-        )
-    except Exception as exc:  # kombu/redis raise their own types; any failure means "not published"
+        send(RUN_TASK_NAME, kwargs={"task_run_id": run.pk}, task_id=task_id)
+    except Exception as exc:  # BrokerUnavailable, or anything else on the way: "not published"
         why = f"not started: the task queue (broker) did not accept it ({scrub(str(exc))[:200]})"
         logger.warning("task run %s %s", run.pk, why)
         with transaction.atomic():

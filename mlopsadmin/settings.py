@@ -253,8 +253,17 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3600)
 # Longer than the hard time limit, or Redis hands a long task to a second worker.
 # (Redis only: the SQLAlchemy transport of the embedded broker passes options to create_engine and
 # refuses this one, so the worker would not start.)
+# Seconds each broker command and connect may take (Redis): a broker that accepts connections and never
+# answers (a frozen server) fails a publish after this instead of holding the web worker (mlopsadmin.task_queue).
+CELERY_BROKER_SOCKET_TIMEOUT = env_float("CELERY_BROKER_SOCKET_TIMEOUT", 5.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600} if CELERY_BROKER_URL.startswith(("redis", "rediss")) else {}
+    {
+        "visibility_timeout": CELERY_TASK_TIME_LIMIT + 600,
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    }
+    if CELERY_BROKER_URL.startswith(("redis", "rediss"))
+    else {}
 )
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")  # workers must consume it

@@ -27,7 +27,7 @@ from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, NotFound
 from mlopsadmin.core.models import Team
 from mlopsadmin.lib.redaction import scrub
-from mlopsadmin.task_queue import queued_task
+from mlopsadmin.task_queue import send
 from notifications import selectors
 from notifications.channels import CHANNELS, DeliveryFailed
 from notifications.models import DeliveryState, ModelWatch, Notification
@@ -127,7 +127,7 @@ DELIVER_TASK_NAME = "notifications.tasks.deliver_notification"
 def _enqueue(notification_id: int) -> None:
     # By task name (queued_task imports notifications.tasks): the tasks module calls this one, never back.
     try:
-        queued_task(DELIVER_TASK_NAME).delay(notification_id=notification_id)
+        send(DELIVER_TASK_NAME, kwargs={"notification_id": notification_id})
     except Exception as exc:  # broker down: the row stays pending; the requeue sweep sends it later
         logger.warning("notification %s not queued (will be retried by the sweep): %s", notification_id, exc)
 

@@ -5,7 +5,9 @@ and a private redis-server that tests may kill (never the shared one)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -146,3 +148,30 @@ def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     finally:
         process.kill()
         process.wait(10)
+
+
+@contextlib.contextmanager
+def frozen(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """The process stopped (SIGSTOP) inside the block and resumed (SIGCONT) after it: a server that
+    still accepts connections (the kernel's backlog) but never answers."""
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def private_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A private redis-server as this process's Celery broker: (url, process); kill or freeze it freely.
+    The app's connection pools are dropped before and after, so the senders use it, then the old one."""
+    from mlopsadmin.celery import app  # the app the senders use (mlopsadmin.task_queue)
+
+    with private_redis() as (url, process):
+        monkeypatch.setattr(app.conf, "broker_url", url)
+        monkeypatch.setattr(app.conf, "broker_write_url", url)  # what publishing uses
+        monkeypatch.setattr(app, "_pool", None)
+        monkeypatch.setattr(app.amqp, "_producer_pool", None)
+        yield url, process
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)

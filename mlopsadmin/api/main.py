@@ -38,7 +38,7 @@ COMMON_ERRORS = {
     "415": "Request body not sent as application/json",
     "422": "Refused by a rule or invalid body",
     "502": "MLflow refused the request",
-    "503": "MLflow, the database or the lock service is unavailable",
+    "503": "MLflow, the database, the lock service or the task queue is unavailable",
 }
 
 

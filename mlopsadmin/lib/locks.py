@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _clients: dict[str, Any] = {}
+SOCKET_TIMEOUT = 5.0  # seconds for each Redis command and connect
 
 
 class LockNotAcquired(Exception):
@@ -24,26 +25,31 @@ class LockNotAcquired(Exception):
 
 
 class LockBackendUnavailable(Exception):
-    """Redis could not be reached."""
+    """Redis could not be reached, or did not answer within the socket timeout (a frozen server)."""
 
 
 def _client(url: str) -> redis.Redis:
     import redis
 
     if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        _clients[url] = redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT)
     return _clients[url]
 
 
 @contextmanager
 def redis_lock(url: str, key: str, *, ttl: float, wait: float) -> Iterator[None]:
-    """Hold `key` for at most `ttl` seconds; wait up to `wait` seconds to get it."""
+    """Hold `key` for at most `ttl` seconds; wait up to `wait` seconds to get it.
+
+    Raises LockNotAcquired when another holder keeps it past `wait`, LockBackendUnavailable when Redis
+    refuses the connection or does not answer within SOCKET_TIMEOUT seconds (a stopped or frozen server:
+    redis-py raises TimeoutError then, which is no ConnectionError). A lock whose SET was sent but whose
+    answer was lost may still be taken when Redis resumes: it expires after `ttl`, like a crashed holder's."""
     import redis
 
     lock = _client(url).lock(key, timeout=ttl, blocking=wait > 0, blocking_timeout=wait or None, thread_local=False)
     try:
         acquired = lock.acquire()
-    except redis.exceptions.ConnectionError as exc:
+    except redis.exceptions.RedisError as exc:  # ConnectionError, TimeoutError (frozen server), ...
         raise LockBackendUnavailable(f"Redis unreachable: {exc}") from exc
     if not acquired:
         raise LockNotAcquired(key)

@@ -117,13 +117,20 @@ class ReconcileQueued(Schema):
     summary="Queue alias reconciliation: record alias changes made in MLflow directly (operators, admins)",
 )
 def alias_reconcile_queue(request: Any, payload: ReconcileIn) -> tuple[int, dict[str, Any]]:
-    from django.db import transaction
-
+    """202 once the message is published; 503 (QueueUnavailable) when the broker refused it or did not
+    answer: nothing was queued (issue 14, case 5)."""
     from mlopsadmin import policy
-    from mlopsadmin.task_queue import queued_task
+    from mlopsadmin.core.errors import QueueUnavailable
+    from mlopsadmin.task_queue import BrokerUnavailable, send
     from registry_ui.promotion.changes import RECONCILE_TASK_NAME
 
     policy.require(request.user, policy.Action.MAINTENANCE_RUN)
     name = payload.model_name
-    transaction.on_commit(lambda: queued_task(RECONCILE_TASK_NAME).delay(model_name=name))
+    try:
+        send(RECONCILE_TASK_NAME, kwargs={"model_name": name})  # nothing to commit first: sent at once
+    except BrokerUnavailable:
+        raise QueueUnavailable(
+            f"The task queue (broker) is not answering: the reconciliation of {name or 'all models'} was not "
+            f"queued. Nothing was changed; try again when the queue is back."
+        ) from None
     return 202, {"queued": True, "detail": f"Reconciliation of {name or 'all models'} queued for a worker."}

@@ -18,13 +18,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from mlopsadmin import policy
+from mlopsadmin import policy, task_queue
 from mlopsadmin.core.errors import Conflict, DomainError, InvalidInput, RuleViolation
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
-from mlopsadmin.task_queue import queued_task
 from notifications import events as notification_events
 from registry_ui import validation
 from registry_ui.promotion import identity, plans, prefetch, recording, seams, selectors
@@ -265,9 +264,9 @@ def schedule_reconcile(model_name: str, *, hint: tuple[str, str | None] | None =
         kwargs["hint"] = list(hint)
 
     def send() -> None:
-        # By task name (queued_task imports registry_ui.tasks): registry_ui.tasks calls the services, never back.
+        # By task name (task_queue imports registry_ui.tasks): registry_ui.tasks calls the services, never back.
         try:
-            queued_task(RECONCILE_TASK_NAME).apply_async(kwargs=kwargs, countdown=countdown)
+            task_queue.send(RECONCILE_TASK_NAME, kwargs=kwargs, countdown=countdown)
         except Exception as exc:  # broker down: the schedule resolves it later
             logger.warning("could not enqueue the reconciliation of %s: %s", model_name, exc)
 

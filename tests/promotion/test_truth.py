@@ -15,10 +15,11 @@ from django.urls import reverse
 
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
+from notifications.models import DeliveryState, Notification
 from registry_ui.promotion import seams, services
 from registry_ui.promotion.models import AliasEvent, GatePolicy
 
-from ..faults import FaultProxy, private_redis
+from ..faults import FaultProxy, frozen, private_broker, private_redis
 
 
 def strict_json(raw: bytes) -> object:
@@ -163,3 +164,41 @@ def test_redis_lost_while_holding_the_lock_still_reports_the_promotion(make_mode
     assert response.status_code == 200, response.content
     assert aliases(name) == {"champion": "2", "previous-champion": "1"}
     assert events(name)[-1].outcome == "ok"
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(120)
+def test_a_frozen_redis_refuses_a_promotion_clearly(make_model, login, settings) -> None:
+    """Redis stopped (SIGSTOP) rather than killed: it accepts the connection and never answers. Before:
+    redis-py's TimeoutError (no ConnectionError) escaped the lock: HTML 500."""
+    name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
+    client = login("lead_search")
+    with private_redis() as (url, process):
+        settings.REDIS_URL = url
+        with frozen(process):
+            response = client.post(f"/api/v1/models/{name}/promote", data={}, content_type="application/json")
+    assert response.status_code == 503, response.content
+    assert "Redis" in strict_json(response.content)["detail"]  # type: ignore[index]
+    assert aliases(name) == {"champion": "1", "challenger": "2"}
+    assert not events(name)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(180)
+def test_a_frozen_broker_does_not_hold_a_promotion(make_model, login, settings, monkeypatch) -> None:
+    """A promotion queues one notification per recipient after it is recorded. With the broker frozen
+    (SIGSTOP) each publish waited forever (before), or a socket timeout each without the fail-fast: the
+    change was made and audited, yet the web worker was killed (HTML 500)."""
+    name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
+    settings.NOTIFY_EMAILS = ["a@example.com", "b@example.com", "c@example.com", "d@example.com"]
+    client = login("lead_search")
+    with private_broker(monkeypatch) as (_, process), frozen(process):
+        started = time.monotonic()
+        response = client.post(f"/api/v1/models/{name}/promote", data={}, content_type="application/json")
+        took = time.monotonic() - started
+    assert response.status_code == 200, response.content
+    assert took < 20, took
+    assert aliases(name)["champion"] == "2" and events(name)[-1].outcome == "ok"
+    waiting = Notification.objects.filter(model_name=name, state=DeliveryState.PENDING)
+    assert waiting.count() >= 4  # recorded; the requeue sweep sends them when the queue is back
