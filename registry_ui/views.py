@@ -72,6 +72,9 @@ def model_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     page = Paginator(versions, VERSIONS_PER_PAGE).get_page(request.GET.get("page"))
     team = team_for_model(name)
     required = selectors.required_metadata_keys()
+    rows = selectors.version_rows(model, list(page.object_list), gate_metric, required)
+    ticked = _ticked_versions(request)
+    shown = {str(row.version.version) for row in rows}
     context = {
         "title": name,
         "nav_key": "registry",
@@ -79,7 +82,9 @@ def model_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
         "team": team,
         "gate_metric": gate_metric,
         "page": page,
-        "rows": selectors.version_rows(model, list(page.object_list), gate_metric, required),
+        "rows": rows,
+        "ticked": ticked,  # versions ticked for comparison, kept while paging (the pager submits the form)
+        "ticked_elsewhere": [v for v in ticked if v not in shown],
         "findings": selectors.model_name_findings(name),
         "required_keys": required,
         "tracked": [(a, model.aliases.get(a)) for a in selectors.TRACKED_ALIASES],
@@ -94,6 +99,16 @@ def model_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if request.htmx and request.GET.get("partial") == "versions":
         return render(request, "registry_ui/model.html#versions", context)
     return render(request, "registry_ui/model.html", context)
+
+
+def _ticked_versions(request: HttpRequest) -> list[str]:
+    """The distinct version numbers in ?v= (the compare form's ticks carried from page to page), at most
+    MAX_COMPARED + 1 so the compare page can still say 'too many'; anything not a number is dropped."""
+    found: list[str] = []
+    for value in request.GET.getlist("v")[:100]:
+        if value.isascii() and value.isdigit() and str(int(value)) not in found:
+            found.append(str(int(value)))
+    return found[: MAX_COMPARED + 1]
 
 
 def _version_context(request: HttpRequest, name: str, version: str) -> dict[str, Any]:
