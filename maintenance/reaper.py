@@ -3,10 +3,11 @@ exclusion and the weekly checklist probe; nothing else decides whether a run is 
 
 A RUNNING run is stuck when its last sign of life is older than the threshold, whatever its end_time says
 (a finished run resumed with `mlflow.start_run(run_id=…)` is RUNNING with its OLD end_time; MLFLOW-NOTES.md).
-Signs of life MLflow 3 records a time for: metric values, logged models whose source run it is, the end of
-an earlier life (the end_time a resumed run keeps) and the start. Params and tags carry no time. A reaped
-run is terminated as FAILED with end_time = its last sign of life (not now: it enters the 90-day cleanup on
-time) and tagged `mlopsadmin.reaped=true`, `mlopsadmin.end_time_source`, when and why."""
+Signs of life MLflow 3 records a time for: metric values, logged models whose source run it is, traces
+recorded in it (GenAI runs that log traces and no metric), the end of an earlier life (the end_time a
+resumed run keeps) and the start. Params and tags carry no time. A reaped run is terminated as FAILED with
+end_time = its last sign of life (not now: it enters the 90-day cleanup on time) and tagged
+`mlopsadmin.reaped=true`, `mlopsadmin.end_time_source`, when and why."""
 
 from __future__ import annotations
 
@@ -41,9 +42,10 @@ END_TIME_SOURCE_TAG = "mlopsadmin.end_time_source"
 REAPED_AT_TAG = "mlopsadmin.reaped_at"
 REAP_REASON_TAG = "mlopsadmin.reap_reason"
 # Where a last sign of life comes from (the value of END_TIME_SOURCE_TAG), preferred in this order on a tie.
-SOURCE_METRIC, SOURCE_MODEL, SOURCE_PREVIOUS_END, SOURCE_START = (
+SOURCE_METRIC, SOURCE_MODEL, SOURCE_TRACE, SOURCE_PREVIOUS_END, SOURCE_START = (
     "last_metric",
     "logged_model",
+    "last_trace",
     "previous_end_time",
     "start_time",
 )
@@ -85,11 +87,16 @@ def stuck_query(cutoff_ms: int) -> str:
 
 def last_sign_of_life(run: mlf.Run, activity: mlf.RunActivity | None = None) -> SignOfLife:
     """The newest of: the metric timestamps the run was listed with (each key's latest value), and with
-    `activity` its newest metric value of any step and its logged models' last update; the end_time it
+    `activity` its newest metric value of any step, its logged models' last update and its newest trace's
+    end; the end_time it
     kept from an earlier life (RUNNING runs only: a resumed run); its start_time. Pure function."""
     seen: list[tuple[int | None, str]] = [(run.last_metric_time, SOURCE_METRIC)]
     if activity is not None:
-        seen += [(activity.last_metric_time, SOURCE_METRIC), (activity.last_model_time, SOURCE_MODEL)]
+        seen += [
+            (activity.last_metric_time, SOURCE_METRIC),
+            (activity.last_model_time, SOURCE_MODEL),
+            (activity.last_trace_time, SOURCE_TRACE),
+        ]
     seen += [(run.end_time if run.status == "RUNNING" else None, SOURCE_PREVIOUS_END), (run.start_time, SOURCE_START)]
     best = SignOfLife(None, "")
     for at_ms, source in seen:
@@ -251,7 +258,10 @@ def reaper_run(run: TaskRun) -> None:
 
 def reap_reason(hours: float) -> str:
     """Why a run is reaped (its reap_reason tag and audit reason), for a threshold of `hours`."""
-    return f"RUNNING with no sign of life for more than {hours:g} h (no metric, logged model, start or resume since)"
+    return (
+        f"RUNNING with no sign of life for more than {hours:g} h "
+        "(no metric, logged model, trace, start or resume since)"
+    )
 
 
 def _record_listed(run: TaskRun, suspects: list[dict[str, Any]]) -> None:

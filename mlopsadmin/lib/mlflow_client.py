@@ -313,18 +313,19 @@ def store_active_run_counts(uri: str, experiment_ids: list[str]) -> dict[str, in
 
 
 def runs_activity(runs: list[Run], *, store_uri: str = "") -> dict[str, RunActivity]:
-    """run id → RunActivity (mlflow_records) of these runs: from the backend store (read-only, two grouped
-    queries per 500 runs) with `store_uri`, else through the tracking API (per run: one call per metric key
-    and one logged-model search). Raises BackendStoreError when the store read fails, MlflowError otherwise."""
+    """run id → RunActivity (mlflow_records) of these runs: from the backend store (read-only, three grouped
+    queries per 500 runs) with `store_uri`, else through the tracking API (per run: one call per metric key,
+    one logged-model search and one trace search). Raises BackendStoreError when the store read fails,
+    MlflowError otherwise."""
     if not store_uri:
         return {run.run_id: run_activity(run) for run in runs}
     from mlopsadmin.lib import mlflow_store
 
     rows = _store_call(lambda: mlflow_store.run_activity(store_uri, [run.run_id for run in runs]))
-    found = {run.run_id: rows.get(run.run_id, (None, None)) for run in runs}
+    found = {run.run_id: rows.get(run.run_id, (None, None, None)) for run in runs}
     return {
-        run_id: RunActivity(run_id, last_metric_time=metric, last_model_time=model)
-        for run_id, (metric, model) in found.items()
+        run_id: RunActivity(run_id, last_metric_time=metric, last_model_time=model, last_trace_time=trace)
+        for run_id, (metric, model, trace) in found.items()
     }
 
 

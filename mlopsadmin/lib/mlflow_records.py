@@ -55,11 +55,13 @@ class RunActivity:
     """When a run last did something, beyond its start and end time (ms since the epoch, None when never):
     the newest timestamp among ALL its metric values (MLflow's "latest" metric of a key is the highest
     step, not the newest write) and the newest creation/update time of a logged model whose source run it
-    is (MLflow 3 checkpoints). MLflow keeps no time for param or tag writes."""
+    is (MLflow 3 checkpoints), and the newest end of a trace recorded in it (MLflow 3 GenAI runs: a trace's
+    `mlflow.sourceRun` metadata names its run). MLflow keeps no time for param or tag writes."""
 
     run_id: str
     last_metric_time: int | None = None
     last_model_time: int | None = None
+    last_trace_time: int | None = None
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,21 @@ from typing import Any
 import mlflow
 import sqlalchemy as sa
 from mlflow.store.model_registry.dbmodels.models import SqlModelVersion
-from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlLoggedModel, SqlMetric, SqlRun, SqlTag
+from mlflow.store.tracking.dbmodels.models import (
+    SqlLatestMetric,
+    SqlLoggedModel,
+    SqlMetric,
+    SqlRun,
+    SqlTag,
+    SqlTraceInfo,
+    SqlTraceMetadata,
+)
 
 STREAM_ROWS = 1000  # rows per fetch from the server-side cursor
 ID_CHUNK = 500  # experiment ids / model ids per IN list
 SQL_SCHEMES = ("sqlite", "postgresql", "mysql")  # the ones with a read-only session guard below
 DELETED_VERSION_STAGE = "Deleted_Internal"  # MLflow's STAGE_DELETED_INTERNAL: the registry hides these
+SOURCE_RUN_KEY = "mlflow.sourceRun"  # MLflow's TraceMetadataKey.SOURCE_RUN: the run a trace was recorded in
 
 
 class StoreUnusable(Exception):
@@ -249,12 +258,15 @@ def logged_model_source_runs(uri: str, model_ids: list[str]) -> dict[str, str]:
     return found
 
 
-def run_activity(uri: str, run_ids: list[str]) -> dict[str, tuple[int | None, int | None]]:
+def run_activity(uri: str, run_ids: list[str]) -> dict[str, tuple[int | None, int | None, int | None]]:
     """run id → (newest timestamp among all its metric values, newest update time of a logged model whose
-    source run it is), for these runs; runs with neither are left out."""
+    source run it is, newest end of a trace recorded under it: start + execution time of a trace whose
+    `mlflow.sourceRun` metadata names it), for these runs; runs with none of them are left out."""
     metric: Any = SqlMetric
     model: Any = SqlLoggedModel
-    found: dict[str, tuple[int | None, int | None]] = {}
+    trace: Any = SqlTraceInfo
+    meta: Any = SqlTraceMetadata
+    found: dict[str, tuple[int | None, int | None, int | None]] = {}
     ordered = sorted(set(run_ids))
     for start in range(0, len(ordered), ID_CHUNK):
         chunk = ordered[start : start + ID_CHUNK]
@@ -264,14 +276,23 @@ def run_activity(uri: str, run_ids: list[str]) -> dict[str, tuple[int | None, in
             .group_by(metric.run_uuid)
         )
         for run_id, newest in _stream(uri, metrics):
-            found[run_id] = (newest, None)
+            found[run_id] = (newest, None, None)
         models = (
             sa.select(model.source_run_id, sa.func.max(model.last_updated_timestamp_ms))
             .where(model.source_run_id.in_(chunk))
             .group_by(model.source_run_id)
         )
         for run_id, newest in _stream(uri, models):
-            found[run_id] = (found.get(run_id, (None, None))[0], newest)
+            found[run_id] = (found.get(run_id, (None, None, None))[0], newest, None)
+        traces = (
+            sa.select(meta.value, sa.func.max(trace.timestamp_ms + sa.func.coalesce(trace.execution_time_ms, 0)))
+            .join(trace, trace.request_id == meta.request_id)
+            .where(meta.key == SOURCE_RUN_KEY, meta.value.in_(chunk))
+            .group_by(meta.value)
+        )
+        for run_id, newest in _stream(uri, traces):
+            metric_time, model_time, _ = found.get(run_id, (None, None, None))
+            found[run_id] = (metric_time, model_time, newest)
     return found
 
 

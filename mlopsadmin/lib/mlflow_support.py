@@ -91,3 +91,31 @@ def create_logged_model(experiment_id: str, run_id: str, *, name: str = "checkpo
         source_run_id=run_id,
     )
     return str(model.model_id)
+
+
+_LOG_TRACE = """
+import sys
+import mlflow
+from mlflow import MlflowClient
+client = MlflowClient()
+span = client.start_trace("agent-step", experiment_id=sys.argv[1], run_id=sys.argv[2])
+client.end_trace(span.trace_id)
+mlflow.flush_trace_async_logging()
+"""
+
+
+def log_trace(experiment_id: str, run_id: str) -> None:
+    """What a GenAI run does instead of logging metrics: record one trace in the run (its `mlflow.sourceRun`
+    metadata names the run; start time = now), from a separate Python process so this one keeps no tracing
+    state. Raises RuntimeError when the trace was not recorded."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()}
+    done = subprocess.run(
+        [sys.executable, "-c", _LOG_TRACE, experiment_id, run_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"recording a trace in {run_id} failed ({done.returncode}): {done.stderr[-2000:]}")

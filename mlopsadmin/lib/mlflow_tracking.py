@@ -227,7 +227,7 @@ def run_activity(run: Run) -> RunActivity:
     """When `run` last did something, through the tracking API: the full history of every metric it has
     (one `get_metric_history` per key; MLflow's latest value of a key is its highest step, so a resumed run
     logging lower steps again would hide its newest writes) and the logged models whose source run it is
-    (`search_logged_models`, MLflow 3)."""
+    (`search_logged_models`, MLflow 3), and the newest trace recorded in it (MLflow 3 GenAI runs)."""
     newest_metric: int | None = None
     for key in run.metric_timestamps:
         for point in get_metric_history(run.run_id, key):
@@ -238,7 +238,34 @@ def run_activity(run: Run) -> RunActivity:
         info = model.get("info", {})
         stamp = info.get("last_updated_timestamp_ms") or info.get("creation_timestamp_ms")
         newest_model = max(newest_model or 0, int(stamp)) if stamp else newest_model
-    return RunActivity(run_id=run.run_id, last_metric_time=newest_metric, last_model_time=newest_model)
+    return RunActivity(
+        run_id=run.run_id,
+        last_metric_time=newest_metric,
+        last_model_time=newest_model,
+        last_trace_time=_last_trace_end(run),
+    )
+
+
+def _last_trace_end(run: Run) -> int | None:
+    """The newest end (start + execution time, ms) of a trace recorded in `run` (its `mlflow.sourceRun`
+    metadata), through the trace search MLflow 3 still serves under /api/2.0; None when there is none or the
+    server has no trace search (MLflow < 2.14 answers 404)."""
+    body = {
+        "experiment_ids": [run.experiment_id],
+        "filter": f"request_metadata.`mlflow.sourceRun` = '{run.run_id}'",
+        "max_results": 1,
+        "order_by": ["timestamp_ms DESC"],
+    }
+    try:
+        answer = request("search_traces", "GET", "/traces", body, subject=(run.run_id,))
+    except MlflowNotFound:
+        return None
+    newest: int | None = None
+    for info in answer.get("traces") or []:
+        start = info.get("timestamp_ms")
+        if start:
+            newest = max(newest or 0, int(start) + int(info.get("execution_time_ms") or 0))
+    return newest
 
 
 def logged_model_source_run(model_id: str) -> str | None:

@@ -135,6 +135,21 @@ def test_a_logged_model_is_a_sign_of_life(mlflow: str, unique: str, settings: An
     assert {r["run_id"]: r["end_time_source"] for r in report["left_alone"]} == {checkpointing: "logged_model"}
 
 
+@pytest.mark.parametrize("evidence", ["backend store", "tracking API"])
+def test_a_trace_is_a_sign_of_life(mlflow: str, unique: str, settings: Any, evidence: str) -> None:
+    """A GenAI run logs traces, not metrics: one that recorded a trace just now is alive (it was reaped,
+    ending an agent's run in the middle of its work)."""
+    settings.MLFLOW_BACKEND_STORE_URI = _session_store() if evidence == "backend store" else ""
+    experiment_id = mlf.create_experiment(f"/reap-{unique}/traces")
+    tracing = make_run(experiment_id, status="RUNNING", age_days=3, name="tracing")
+    mlflow_support.log_trace(experiment_id, tracing)
+    silent = make_run(experiment_id, status="RUNNING", age_days=3, name="silent")
+
+    report = _reap(experiment_id, dry_run=True).report
+    assert {r["run_id"] for r in report["runs"]} == {silent}
+    assert {r["run_id"]: r["end_time_source"] for r in report["left_alone"]} == {tracing: "last_trace"}
+
+
 def test_the_rule_is_a_pure_function_of_the_run() -> None:
     def run(status: str, start: int | None, end: int | None, metrics: dict[str, int]) -> mlf.Run:
         return mlf.Run("r", "1", "r", status, start, end, "active", "", metric_timestamps=metrics)
