@@ -14,6 +14,7 @@ Every function checks the actor's permission through `mlopsadmin.policy` itself.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -27,7 +28,7 @@ from mlopsadmin.lib import mlflow_client as mlf
 from notifications import events as notification_events
 from registry_ui import validation
 from registry_ui.approvals import selectors
-from registry_ui.approvals.unconfirmed import approve_outcome_event
+from registry_ui.approvals.unconfirmed import LATE_WATCH_SECONDS, approve_outcome_event
 from registry_ui.models import ApprovalRequest, ApprovalState
 from registry_ui.services import live_version
 from registry_ui.tag_writes import differing, version_tags_read, version_tags_write
@@ -199,7 +200,14 @@ def _write_failed(
             else "; read back: MLflow shows the version as before. "
             + ("Try again." if exc.retryable else "Retrying will not help until this is fixed in MLflow.")
         )
+    lost = isinstance(exc, mlf.MlflowUnavailable | mlf.MlflowServerError)
+    if lost and observed is not None:
+        tail += (
+            " Its answer was lost, so MLflow may still apply it late: mlopsadmin reads MLflow again (approvals "
+            "import) and records what it shows, attributed to this approval."
+        )
     error = ApprovalWriteFailed(head + tail)
+    error.lost = lost  # type: ignore[attr-defined]
     error.status = 503 if exc.retryable or observed is None else 502
     error.outcome = outcome  # type: ignore[attr-defined]
     error.leftover = left  # type: ignore[attr-defined]
@@ -302,11 +310,17 @@ def _record_write_failed(
     before: dict[str, str],
 ) -> None:
     """The audit event of an approval MLflow did not (all) take, with what MLflow showed when read back. An
-    unknown outcome also marks the request, so that approvals/unconfirmed.py resolves it from MLflow later."""
+    unknown outcome also marks the request, so that approvals/unconfirmed.py resolves it from MLflow later;
+    so does a write whose answer was lost even when the read-back did not show it (MLflow may apply it
+    late, from its backlog): the marker then carries the outcome already recorded and a watch deadline."""
     outcome = getattr(exc, "outcome", "failed")
     with transaction.atomic():
-        if outcome == "unknown":
-            marker = {"decider_id": actor.pk, "tags": tags, "before": before, "at": timezone.now().isoformat()}
+        if outcome == "unknown" or getattr(exc, "lost", False):
+            now = timezone.now()
+            marker: dict[str, Any] = {"decider_id": actor.pk, "tags": tags, "before": before, "at": now.isoformat()}
+            if outcome != "unknown":
+                marker["recorded"] = outcome
+                marker["watch_until"] = (now + timedelta(seconds=LATE_WATCH_SECONDS)).isoformat()
             ApprovalRequest.objects.filter(pk=request_id, state=ApprovalState.PENDING).update(unconfirmed=marker)
         after = {
             "planned_tags": tags,

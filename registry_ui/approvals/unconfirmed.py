@@ -7,6 +7,11 @@ from what it shows, attributed to the person who approved — never as an approv
 - otherwise → what did land is put back, read back again, and the approval is recorded as failed (or
   partial, when tags could not be put back).
 
+A write whose answer was lost but which the read-back did not show (MLflow may still apply it from its
+backlog) leaves a marker too, with the outcome already recorded (`recorded`) and `watch_until`: tags that land
+late are handled as above (the approval stands, or they are put back), attributed to the approver and never
+imported as an approval made outside; when nothing landed by `watch_until` the marker is dropped silently.
+
 Approving, rejecting or withdrawing the request meanwhile clears the marker (a newer decision wins)."""
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 SYSTEM_RESOLVER = "system:approval-import"
 READ_BACK_LATER = "Outcome read back later from MLflow (the approval's answer was lost and MLflow was not readable)"
+APPLIED_LATE = "Applied late by MLflow (the approval's answer was lost; the read-back did not show it yet)"
+LATE_WATCH_SECONDS = 600  # a write whose answer was lost can still be applied from the server's backlog
 
 
 def approvals_unconfirmed_resolve(*, model_name: str | None = None) -> int:
@@ -55,11 +62,18 @@ def _resolve_one(request_id: int) -> bool:
             return False  # still unreadable: the next run tries again
         decider_id = marker.get("decider_id")
         decider = get_user_model().objects.filter(pk=decider_id).first() if decider_id else None
+        late = bool(marker.get("recorded"))  # its outcome was recorded; only a late landing is news
+        why = APPLIED_LATE if late else READ_BACK_LATER
         if tags and not differing(tags, observed):
-            _record_approved(req, decider, marker, tags)
+            _record_approved(req, decider, marker, tags, why=why)
             transaction.on_commit(lambda: notification_events.approval_decided(req, actor=decider))
             return True
         landed = [key for key in tags if observed.get(key) != before.get(key)]
+        if late and not landed:
+            if timezone.now() < datetime.fromisoformat(str(marker.get("watch_until"))):
+                return False  # nothing landed yet: watched until then
+            ApprovalRequest.objects.filter(pk=req.pk).update(unconfirmed=None)  # as recorded: not applied
+            return True
         if landed:
             back: dict[str, str | None] = {key: before.get(key) for key in landed}
             written = version_tags_write(req.model_name, req.version, back)
@@ -74,13 +88,15 @@ def _resolve_one(request_id: int) -> bool:
             req.team,
             outcome="partial" if left else "failed",
             after={"planned_tags": tags, "mlflow_tags": {k: observed[k] for k in tags if k in observed}},
-            reason=f"{READ_BACK_LATER}: the approval was not applied"
+            reason=f"{why}: the approval was not applied"
             + (f"; tags {', '.join(left)} could not be put back." if left else "; what had landed was put back."),
         )
     return True
 
 
-def _record_approved(req: ApprovalRequest, decider: Any, marker: dict[str, Any], tags: dict[str, str]) -> None:
+def _record_approved(
+    req: ApprovalRequest, decider: Any, marker: dict[str, Any], tags: dict[str, str], *, why: str
+) -> None:
     decided_at = datetime.fromisoformat(marker["at"]) if marker.get("at") else None
     ApprovalRequest.objects.filter(pk=req.pk).update(
         state=ApprovalState.APPROVED,
@@ -97,7 +113,7 @@ def _record_approved(req: ApprovalRequest, decider: Any, marker: dict[str, Any],
         outcome="ok",
         before={"request_id": req.pk, "state": ApprovalState.PENDING},
         after={"request_id": req.pk, "state": req.state, "tags": tags},
-        reason=f"{READ_BACK_LATER}: MLflow shows the approval tags, so the approval stands.",
+        reason=f"{why}: MLflow shows the approval tags, so the approval stands.",
     )
 
 

@@ -112,6 +112,37 @@ def test_an_unknown_approval_that_landed_is_completed_by_the_resolution(own_mode
     assert not ImportedApproval.objects.filter(model_name=name).exists()
 
 
+def test_an_approval_applied_after_its_read_back_is_never_imported_as_outside(  # type: ignore[no-untyped-def]
+    own_model, personas, settings, monkeypatch
+) -> None:
+    """The tag write times out, the read-back (answered at once) shows nothing, and only then does MLflow
+    apply the write (a slow write, applied from its backlog). Before: recorded 'failed', the request pending,
+    MLflow showing approved_by, and the hourly import recorded it as an approval made outside mlopsadmin
+    (approval.import by the system), which the gate counts."""
+    name, version = own_model.name, own_model.versions[1]
+    req = services.approval_request_create(actor=personas["member_search"], model_name=name, version=version)
+    live = settings.MLFLOW_TRACKING_URI
+    settings.MLFLOW_REQUEST_TIMEOUT, settings.MLFLOW_REQUEST_MAX_RETRIES = 1, 0
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
+    with FaultProxy(live) as proxy:
+        proxy.write_path, proxy.write_delay = SET_TAG, 1.5  # reaches MLflow 0.5 s after the caller gave up
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        with pytest.raises(services.ApprovalWriteFailed) as caught:
+            services.approval_request_approve(actor=personas["lead_search"], request_id=req.pk)
+        time.sleep(1.5)  # the held write lands now
+    settings.MLFLOW_TRACKING_URI = live
+    assert "may still apply it late" in str(caught.value)
+    assert _approval_tags(name, version) == {"approved_by": "lead_search"}  # landed after the read-back
+    approvals_import(model_name=name)
+    req.refresh_from_db()
+    assert req.state == "pending" and _approval_tags(name, version) == {}  # put back, read back
+    resolved = _last("approval.approve", req.target_id)
+    assert (resolved.outcome, resolved.actor_name) == ("failed", "lead_search") and "late" in resolved.reason
+    assert resolved.after["mlflow_tags"] == {}
+    assert not ImportedApproval.objects.filter(model_name=name).exists()
+    assert not AuditEvent.objects.filter(action="approval.import", target_id=req.target_id).exists()
+
+
 def test_a_metadata_tag_whose_answer_is_lost_is_recorded_as_applied(own_model, personas, settings) -> None:  # type: ignore[no-untyped-def]
     name, version = own_model.name, own_model.versions[0]
     live = settings.MLFLOW_TRACKING_URI
