@@ -43,7 +43,7 @@ class FaultProxy:
         self.write_path = ""
         self.drop_after_writes: int | None = None
         self.writes = 0
-        self.seen: list[str] = []  # "METHOD /path" of every request forwarded, in arrival order
+        self.seen: list[str] = []  # "METHOD /path?query" of every request forwarded, in arrival order
         self.in_flight = 0  # counted writes being forwarded now, and the most at once
         self.max_in_flight = 0
         self.frozen = False
@@ -80,7 +80,7 @@ class FaultProxy:
                 is_write = self.command in WRITE_METHODS and proxy.write_path in self.path
                 proxy._wait_if_frozen()
                 with proxy._lock:
-                    proxy.seen.append(f"{self.command} {self.path.split('?', 1)[0]}")
+                    proxy.seen.append(f"{self.command} {self.path}")
                     if is_write:
                         proxy.in_flight += 1
                         proxy.max_in_flight = max(proxy.max_in_flight, proxy.in_flight)

@@ -6,9 +6,10 @@ Reads: with `store_uri` (MLflow's backend store, readable: mlflow_store.store_ch
 chunk; otherwise one `search_runs` (`attributes.run_id IN (…)`, all lifecycle stages) per BULK_READ runs.
 
 Writes: with `store_uri`, through MLflow's own store layer in-process — the tracking store MLflow builds for
-that URI (`mlflow.tracking._get_store`, as `mlflow gc` does), its `delete_run` / `update_run_info` /
-`log_batch`, never SQL written here; otherwise one REST request per write, `workers` at a time. A write's
-failure is returned per run (never raised), so the caller reads MLflow back before recording anything.
+that URI (`mlflow.tracking._get_store`, as `mlflow gc` does): for a chunk, what its `delete_run` /
+`update_run_info` + `set_tag` do, in one session and one commit (each run on its own when that fails) —
+MLflow's models and methods, never SQL written here; otherwise one REST request per write, `workers` at a
+time. A write's failure is returned per run (never raised), so the caller reads MLflow back before recording anything.
 """
 
 from __future__ import annotations
@@ -96,14 +97,36 @@ def _each(
         return dict(zip(run_ids, pool.map(one, run_ids), strict=True))
 
 
+def _in_one_session(store: Any, run_ids: list[str], apply: Callable[[Any, str], None]) -> dict[str, Outcome] | None:
+    """Apply `apply(session, run_id)` to every run in ONE session of MLflow's store (one commit for the chunk).
+    None when anything failed: the session rolled back, nothing of the chunk was written (the caller then
+    writes each run on its own, to know which one failed)."""
+    try:
+        with store.ManagedSessionMaker(read_only=False) as session:
+            for run_id in run_ids:
+                apply(session, run_id)
+    except Exception:
+        return None
+    return dict.fromkeys(run_ids)
+
+
 def delete_runs(
     run_ids: list[str], *, workers: int, store_uri: str = "", artifacts_destination: str = ""
 ) -> dict[str, Outcome]:
     """Soft-delete these runs: run id → None (deleted) or the MlflowError of its write (then read it back:
     a timed-out write may have been applied). `workers` REST requests at a time, or with `store_uri`
-    through MLflow's store layer in-process (see the module docstring). Never raises for one run."""
+    through MLflow's store layer in-process: what its `delete_run` does (`_get_run`, `_mark_run_deleted`)
+    for the whole chunk in one session and one commit, each run on its own session when that fails. Never
+    raises for one run."""
     if store_uri:
         store = _store(store_uri, artifacts_destination)
+
+        def mark(session: Any, run_id: str) -> None:
+            store._mark_run_deleted(session, store._get_run(run_uuid=run_id, session=session))
+
+        together = _in_one_session(store, run_ids, mark) if run_ids else {}
+        if together is not None:
+            return together
         return _each(run_ids, store.delete_run, "delete_run", workers=workers, store_uri=store_uri)
     return _each(run_ids, mlflow_tracking.delete_run, "delete_run", workers=workers, store_uri="")
 
@@ -120,8 +143,24 @@ def terminate_runs(
     store layer as `delete_runs`. Never raises for one run."""
     if store_uri:
         from mlflow.entities import RunStatus, RunTag
+        from mlflow.store.tracking.dbmodels.models import SqlTag
+        from mlflow.utils.validation import _validate_tag
 
         store = _store(store_uri, artifacts_destination)
+
+        def end(session: Any, run_id: str) -> None:  # what update_run_info and set_tag do, in the chunk's session
+            status, end_time, tags = ends[run_id]
+            run = store._get_run(run_uuid=run_id, session=session)
+            store._check_run_is_active(run)
+            run.status, run.end_time = RunStatus.to_string(RunStatus.from_string(status)), end_time
+            session.add(run)
+            for key, value in tags.items():
+                tag = _validate_tag(key, value)
+                session.merge(SqlTag(run_uuid=run_id, key=tag.key, value=tag.value))
+
+        together = _in_one_session(store, list(ends), end) if ends else {}
+        if together is not None:
+            return together
 
         def write(run_id: str) -> None:
             status, end_time, tags = ends[run_id]

@@ -171,6 +171,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+ACTIVITY_WORKERS = 4  # runs whose activity is read over REST at once (runs_activity)
 
 
 # --- Maintenance (cleanup, reaper, capacity): additions ---------------------------------------
@@ -180,9 +181,9 @@ def model_version_sources(*, store_uri: str = "") -> Iterator[tuple[str | None, 
     files at creation: it differs from the source for a `models:/<name>/<version>` copy (over REST it is
     asked for those versions only, one call each; None for the others). Raises MlflowError
     (BackendStoreError when the store read fails)."""
-    from mlopsadmin.lib import mlflow_store
-
     if store_uri:
+        from mlopsadmin.lib import mlflow_store  # imports mlflow (seconds): only when the store is read
+
         yield from _store_rows(mlflow_store.iter_model_version_sources(store_uri))
         return
     for version in iter_model_versions():
@@ -193,9 +194,9 @@ def model_version_sources(*, store_uri: str = "") -> Iterator[tuple[str | None, 
 
 def logged_model_source_runs(model_ids: list[str], *, store_uri: str = "") -> dict[str, str | None]:
     """{model_id: source run id or None} of logged models (`m-…`); from the backend store with `store_uri`."""
-    from mlopsadmin.lib import mlflow_store
-
     if store_uri:
+        from mlopsadmin.lib import mlflow_store
+
         return dict(_store_call(lambda: mlflow_store.logged_model_source_runs(store_uri, sorted(model_ids))))
     return {model_id: logged_model_source_run(model_id) for model_id in model_ids}
 
@@ -315,10 +316,15 @@ def store_active_run_counts(uri: str, experiment_ids: list[str]) -> dict[str, in
 def runs_activity(runs: list[Run], *, store_uri: str = "") -> dict[str, RunActivity]:
     """run id → RunActivity (mlflow_records) of these runs: from the backend store (read-only, three grouped
     queries per 500 runs) with `store_uri`, else through the tracking API (per run: one call per metric key,
-    one logged-model search and one trace search). Raises BackendStoreError when the store read fails,
-    MlflowError otherwise."""
+    one logged-model search and one trace search; ACTIVITY_WORKERS runs at a time). Raises BackendStoreError
+    when the store read fails, MlflowError otherwise."""
     if not store_uri:
-        return {run.run_id: run_activity(run) for run in runs}
+        from concurrent.futures import ThreadPoolExecutor
+
+        if len(runs) <= 1:
+            return {run.run_id: run_activity(run) for run in runs}
+        with ThreadPoolExecutor(max_workers=min(ACTIVITY_WORKERS, len(runs)), thread_name_prefix="activity") as pool:
+            return dict(zip((run.run_id for run in runs), pool.map(run_activity, runs), strict=True))
     from mlopsadmin.lib import mlflow_store
 
     rows = _store_call(lambda: mlflow_store.run_activity(store_uri, [run.run_id for run in runs]))
