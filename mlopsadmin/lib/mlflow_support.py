@@ -65,17 +65,18 @@ def resume_and_die(run_id: str, *, metrics: list[tuple[str, float, int, int]] | 
     `mlflow.start_run(run_id=…)` on it, logs `metrics` ((key, value, timestamp ms, step)) and dies without
     `end_run` (os._exit: no atexit). MLflow then leaves the run RUNNING with its old end_time
     (../shared/MLFLOW-NOTES.md). Raises RuntimeError when the process did not get as far as dying."""
+    _python(_RESUME_AND_DIE, [run_id, json.dumps(metrics or [])], expect=9, what=f"resuming {run_id}")
+
+
+def _python(script: str, args: list[str], *, expect: int, what: str) -> None:
+    """Run `script` in a separate Python process against this tracking server; RuntimeError naming `what`
+    when it does not exit with `expect`."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()}
     done = subprocess.run(
-        [sys.executable, "-c", _RESUME_AND_DIE, run_id, json.dumps(metrics or [])],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=300, check=False
     )
-    if done.returncode != 9:
-        raise RuntimeError(f"resuming {run_id} failed ({done.returncode}): {done.stderr[-2000:]}")
+    if done.returncode != expect:
+        raise RuntimeError(f"{what} failed ({done.returncode}): {done.stderr[-2000:]}")
 
 
 def create_logged_model(experiment_id: str, run_id: str, *, name: str = "checkpoint") -> str:
@@ -108,14 +109,4 @@ def log_trace(experiment_id: str, run_id: str) -> None:
     """What a GenAI run does instead of logging metrics: record one trace in the run (its `mlflow.sourceRun`
     metadata names the run; start time = now), from a separate Python process so this one keeps no tracing
     state. Raises RuntimeError when the trace was not recorded."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri()}
-    done = subprocess.run(
-        [sys.executable, "-c", _LOG_TRACE, experiment_id, run_id],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"recording a trace in {run_id} failed ({done.returncode}): {done.stderr[-2000:]}")
+    _python(_LOG_TRACE, [experiment_id, run_id], expect=0, what=f"recording a trace in {run_id}")
