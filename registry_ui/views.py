@@ -21,6 +21,7 @@ from notifications.selectors import is_watching
 from registry_ui import selectors, services, sorting, validation
 from registry_ui.approvals import selectors as approval_selectors
 from registry_ui.compare.selectors import MAX_COLUMNS as MAX_COMPARED
+from registry_ui.environments import selectors as env_selectors
 from registry_ui.index_sync import registry_sync_start
 from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
 from registry_ui.promotion import selectors as promotion_selectors
@@ -98,6 +99,7 @@ def model_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
     }
     if request.htmx and request.GET.get("partial") == "versions":
         return render(request, "registry_ui/model.html#versions", context)
+    context["environments"] = env_selectors.version_environment(name)
     return render(request, "registry_ui/model.html", context)
 
 
@@ -152,6 +154,7 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
         "own_pending": bool(pending) and pending.requester_id == user.pk,  # type: ignore[union-attr]
         "model_ui_url": selectors.model_ui_url(name, found.version),
         "as_of": view.as_of,
+        "environments": env_selectors.version_environment(name),
     }
 
 

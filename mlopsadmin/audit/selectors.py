@@ -49,7 +49,7 @@ EXPORT_FIELDS = (
     "chain_version",
     "operation_id",
 )
-FILTER_PARAMS = ("since", "until", "actor", "action", "team", "target_kind", "target_id", "q", "operation")
+FILTER_PARAMS = ("since", "until", "actor", "action", "team", "target_kind", "target_id", "q", "operation", "story")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class AuditFilters:
     target_id: str = ""
     q: str = ""
     operation: int | None = None  # one operation: its first event and its items
+    story: str = ""  # a model's story across environments (registry_ui/environments/history.py)
     raw: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -121,6 +122,7 @@ def parse_filters(params: Any) -> AuditFilters:
         target_id=raw["target_id"],
         q=raw["q"],
         operation=operation,
+        story=raw["story"],
         raw=raw,
     )
 
@@ -171,6 +173,10 @@ def _filter_q(filters: AuditFilters) -> Q:
         q &= Q(reason__icontains=filters.q)
     if filters.operation is not None:
         q &= Q(pk=filters.operation) | Q(operation_id=filters.operation)
+    if filters.story:
+        from registry_ui.environments.history import story_condition  # the environments it spans
+
+        q &= story_condition(filters.story)
     return q
 
 

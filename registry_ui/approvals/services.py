@@ -29,6 +29,7 @@ from notifications import events as notification_events
 from registry_ui import validation
 from registry_ui.approvals import selectors
 from registry_ui.approvals.unconfirmed import LATE_WATCH_SECONDS, approve_outcome_event
+from registry_ui.environments.config import approval_key_parts
 from registry_ui.models import ApprovalRequest, ApprovalState
 from registry_ui.services import live_version
 from registry_ui.tag_writes import differing, version_tags_read, version_tags_write
@@ -65,10 +66,28 @@ def approval_request_create(*, actor: Any, model_name: str, version: str | int, 
         latest = selectors.approval_latest(model_name=model_name, version=version)
         who = latest.decided_by.get_username() if latest and latest.decided_by_id else "someone"  # type: ignore[union-attr]
         raise Conflict(f"{model_name}/{version} is already approved (by {who}); no new request is needed.")
+    return approval_request_record(
+        actor=actor, model_name=model_name, version=version, team_key=team.name if team else "", comment=comment
+    )
+
+
+def approval_request_record(
+    *,
+    actor: Any,
+    model_name: str,
+    version: str,
+    team_key: str,
+    comment: str,
+    extra: dict[str, Any] | None = None,
+    reason: str = "",
+) -> ApprovalRequest:
+    """Record a new pending request (checked by the caller) with its audit event `approval.request`
+    (`extra` added to its after, `reason` used when there is no comment), then notify the leads.
+    Conflict when one is already pending for the version (the one-pending constraint)."""
     try:
         with transaction.atomic():
             req = ApprovalRequest.objects.create(
-                model_name=model_name, version=version, team=team.name if team else "", requester=actor, comment=comment
+                model_name=model_name, version=version, team=team_key, requester=actor, comment=comment
             )
             audit_record(
                 actor=actor,
@@ -77,8 +96,8 @@ def approval_request_create(*, actor: Any, model_name: str, version: str | int, 
                 target_id=req.target_id,
                 team=req.team,
                 before=None,
-                after=_snapshot(req),
-                reason=comment,
+                after={**_snapshot(req), **(extra or {})},
+                reason=comment or reason,
             )
     except IntegrityError as exc:
         pending = selectors.approval_pending_for_version(model_name=model_name, version=version)
@@ -86,6 +105,12 @@ def approval_request_create(*, actor: Any, model_name: str, version: str | int, 
         raise Conflict(f"{model_name}/{version} already has a pending approval request (by {who}).") from exc
     notification_events.approval_requested(req, actor=actor)
     return req
+
+
+def approval_team(model_name: str) -> Any:
+    """The owning team of a request's model: of the base model for an environment approval key."""
+    parts = approval_key_parts(model_name)
+    return team_for_model(parts[1] if parts else model_name)
 
 
 def _locked_request(request_id: int) -> ApprovalRequest:
@@ -117,7 +142,7 @@ def approval_request_withdraw(*, actor: Any, request_id: int, comment: str = "")
     comment = validation.text_field(comment, field="Comment", limit=MAX_COMMENT)
     with transaction.atomic():
         req = _locked_request(request_id)
-        team = team_for_model(req.model_name)
+        team = approval_team(req.model_name)
         policy.require(actor, policy.Action.APPROVAL_WITHDRAW, team=team)
         if req.requester_id != actor.pk and not policy.is_admin(actor):
             raise RuleViolation(
@@ -227,7 +252,7 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
         with transaction.atomic():
             req = _locked_request(request_id)
             target, team_key = req.target_id, req.team
-            team = team_for_model(req.model_name)
+            team = approval_team(req.model_name)
             policy.require(actor, policy.Action.APPROVAL_DECIDE, team=team)
             _refuse_unless_pending(req, verb)
             if req.requester_id == actor.pk:
@@ -235,15 +260,20 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
                     f"Four-eyes rule: {actor.get_username()} requested #{req.pk} and cannot "
                     f"decide it (not even as admin). Another ML lead of the team must decide."
                 )
-            version = live_version(req.model_name, req.version, for_what=f"be {verb}")
+            # an environment approval ('<env>:<model>') approves a copy that does not exist yet: no MLflow
+            # tag is written now; the copy writes this approval on the new version (environments/approvals.py)
+            for_environment = approval_key_parts(req.model_name) is not None
+            version_tags = (
+                {} if for_environment else live_version(req.model_name, req.version, for_what=f"be {verb}").tags
+            )
             before = _snapshot(req)
-            before_tags = {k: version.tags[k] for k in selectors.APPROVAL_TAGS if k in version.tags}
+            before_tags = {k: version_tags[k] for k in selectors.APPROVAL_TAGS if k in version_tags}
             now = timezone.now()
             tags = {"approved_by": actor.get_username(), "approval_date": now.date().isoformat()}
             note = ""
-            if approve:
+            if approve and not for_environment:
                 pending_write = {"tags": tags, "before": before_tags}
-                note = _write_approval_tags(req.model_name, req.version, tags, version.tags)
+                note = _write_approval_tags(req.model_name, req.version, tags, version_tags)
                 written = list(tags)
             updated = ApprovalRequest.objects.filter(pk=req.pk, state=ApprovalState.PENDING).update(
                 state=ApprovalState.APPROVED if approve else ApprovalState.REJECTED,

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 from mlopsadmin import policy
 from mlopsadmin.core.errors import NotFound
 from mlopsadmin.core.htmx import redirect_after_post
-from mlopsadmin.core.selectors import team_for_model
 from registry_ui.approvals import selectors, services
+from registry_ui.models import ApprovalRequest
 
 
 @require_POST
@@ -31,7 +31,15 @@ def approval_withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
         actor=request.user, request_id=request_id, comment=request.POST.get("comment", "")
     )
     messages.success(request, f"Request #{req.pk} for {req.target_id} withdrawn.")
-    return redirect_after_post(request, reverse("registry:version", args=[req.model_name, req.version]))
+    return redirect_after_post(request, _page_of(req))
+
+
+def _page_of(req: ApprovalRequest) -> str:
+    """The page of a request's version; the inbox for an environment approval (its version is in the
+    source environment)."""
+    if services.approval_key_parts(req.model_name) is not None:
+        return reverse("registry:inbox")
+    return reverse("registry:version", args=[req.model_name, req.version])
 
 
 @require_POST
@@ -39,7 +47,7 @@ def approval_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     pending = selectors.approval_get(request_id=request_id)
     if pending is None:
         raise NotFound(f"No approval request #{request_id}.")
-    policy.require(request.user, policy.Action.APPROVAL_DECIDE, team=team_for_model(pending.model_name))
+    policy.require(request.user, policy.Action.APPROVAL_DECIDE, team=services.approval_team(pending.model_name))
     decision = request.POST.get("decision", "")
     if decision not in ("approve", "reject"):
         messages.error(request, "Choose approve or reject.")
@@ -54,9 +62,7 @@ def approval_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     messages.success(request, f"{req.target_id} {req.state} (request #{req.pk}).{extra}")
     return redirect_after_post(
         request,
-        request.POST.get("next") == "inbox"
-        and reverse("registry:inbox")
-        or reverse("registry:version", args=[req.model_name, req.version]),
+        request.POST.get("next") == "inbox" and reverse("registry:inbox") or _page_of(req),
     )
 
 

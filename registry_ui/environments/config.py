@@ -9,7 +9,7 @@ from typing import Any
 
 from configuration import selectors
 from mlopsadmin.core.errors import InvalidInput
-from mlopsadmin.lib.mlflow_connection import basic_auth, tracking_uri
+from mlopsadmin.lib.mlflow_connection import basic_auth, display_uri, tracking_uri
 from mlopsadmin.lib.mlflow_environments import EnvironmentHandle
 
 
@@ -89,3 +89,32 @@ def next_environment(env: Environment) -> Environment:
     if not env.next:
         raise InvalidInput(f"Environment {env.name!r} is the end of its promotion path (no `next`).")
     return environment(env.next)
+
+
+def environment_of(model_name: str) -> tuple[Environment, str] | None:
+    """(environment, base model name) of registered model `model_name` of the DEFAULT registry: the prefix
+    environment whose prefix it starts with (the longest wins), else the server environment that is the
+    default tracking server (its names are the base names); None when no environment covers it."""
+    envs = environments()
+    prefixed = [e for e in envs if e.kind == "prefix" and e.prefix and model_name.startswith(e.prefix)]
+    if prefixed:
+        env = max(prefixed, key=lambda e: len(e.prefix))
+        return env, model_name[len(env.prefix) :]
+    default = display_uri(tracking_uri()).rstrip("/")
+    for env in envs:
+        if env.kind == "server" and display_uri(env.tracking_uri).rstrip("/") == default:
+            return env, model_name
+    return None
+
+
+def approval_key_parts(key: str) -> tuple[Environment, str] | None:
+    """(target environment, base model name) of an environment approval key ('<env>:<model there>',
+    services.approval_key), or None when `key` is a plain model name (MLflow names hold no ':')."""
+    env_name, sep, name = key.partition(":")
+    if not sep:
+        return None
+    for env in environments():
+        if env.name == env_name:
+            base = name[len(env.prefix) :] if env.kind == "prefix" and name.startswith(env.prefix) else name
+            return env, base
+    return None

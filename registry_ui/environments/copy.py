@@ -17,6 +17,7 @@ from typing import Any
 
 from mlopsadmin.lib.mlflow_environments import EnvironmentHandle
 from mlopsadmin.lib.mlflow_errors import MlflowError
+from registry_ui.approvals.selectors import APPROVAL_TAGS
 from registry_ui.environments.config import Environment
 
 PROMOTION_EXPERIMENT = "/mlopsadmin/promotions"
@@ -24,7 +25,9 @@ COPY_ID_TAG = "mlopsadmin.copy_id"
 FROM_TAGS = ("mlopsadmin.copied_from.environment", "mlopsadmin.copied_from.server", "mlopsadmin.copied_from.model")
 FROM_VERSION_TAG, FROM_RUN_TAG = "mlopsadmin.copied_from.version", "mlopsadmin.copied_from.run"
 TO_TAG_PREFIX = "mlopsadmin.copied_to."  # + target environment: "<model> v<version>"
-NOT_COPIED = ("mlopsadmin.copied_", "mlopsadmin.copy_id")  # lineage of earlier copies is not carried on
+# lineage of earlier copies is not carried on, nor the source environment's approval (an approval in dev
+# does not approve prod: the target's own approval is written instead, see approvals.approval_tags_for_copy)
+NOT_COPIED = ("mlopsadmin.copied_", "mlopsadmin.copy_id", *APPROVAL_TAGS)
 
 
 class CopyFailed(Exception):
@@ -58,15 +61,18 @@ def lineage_tags(source: Environment, source_version: dict[str, Any], copy_id: s
     }
 
 
-def copy_version(source: Environment, target: Environment, base: str, version: str) -> CopyResult:
-    """Copy version `version` of model `base` from `source` to `target`; raises CopyFailed (target left
-    clean or what is left listed) or MlflowError (nothing was created: the source could not be read)."""
+def copy_version(
+    source: Environment, target: Environment, base: str, version: str, *, extra_tags: dict[str, str] | None = None
+) -> CopyResult:
+    """Copy version `version` of model `base` from `source` to `target`; `extra_tags` are set on the new
+    version too (the target's approval). Raises CopyFailed (target left clean or what is left listed) or
+    MlflowError (nothing was created: the source could not be read)."""
     src, dst = source.handle(), target.handle()
     src_name, dst_name = source.model_name(base), target.model_name(base)
     original = src.model_version(src_name, version)
     copy_id = uuid.uuid4().hex
     tags = {k: v for k, v in original["tags"].items() if not k.startswith(NOT_COPIED)}
-    tags |= lineage_tags(source, original, copy_id)
+    tags |= (extra_tags or {}) | lineage_tags(source, original, copy_id)
     created_model = False
     run_id, new_version, step, moved = "", "", "download", 0
     try:

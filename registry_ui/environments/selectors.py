@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlopsadmin import policy
+from mlopsadmin.core.errors import NotFound
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
-from registry_ui.environments.config import environments
-from registry_ui.environments.copy import FROM_TAGS, FROM_VERSION_TAG
+from mlopsadmin.policy import Action
+from registry_ui.environments.config import environment_of, environments, next_environment
+from registry_ui.environments.copy import FROM_TAGS, FROM_VERSION_TAG, PROMOTION_EXPERIMENT
+from registry_ui.promotion.changes import model_team
 
 CHAMPION = "champion"
 
@@ -57,3 +61,69 @@ def model_environments(base: str) -> list[dict[str, Any]]:
             if row["latest"] is not None and not target["error"]:
                 target["behind"] = int(row["latest"]) - int(target["received"] or 0)
     return rows
+
+
+def promotion_preview(user: Any, name: str, version: str) -> dict[str, Any]:
+    """What "Promote to <next environment>" on the page of `name` v`version` (default registry) will do:
+    {source, target, base, version, source_model, target_model, target_server, target_latest, steps,
+    gate (GateResult or None), gate_error, approval (the newest request for the target or None),
+    may_promote, may_request}. Raises NotFound when `name` belongs to no environment, InvalidInput when its
+    environment is the end of its path."""
+    from registry_ui.environments import approvals, services
+
+    found = environment_of(name)
+    if found is None:
+        raise NotFound(f"{name} belongs to no configured environment (configuration file, [environments]).")
+    source, base = found
+    target = next_environment(source)
+    team, _ = model_team(base)
+    src_handle, dst_handle = source.handle(), target.handle()
+    preview: dict[str, Any] = {
+        "source": source,
+        "target": target,
+        "base": base,
+        "version": version,
+        "source_model": source.model_name(base),
+        "target_model": target.model_name(base),
+        "target_server": dst_handle.display_uri,
+        "target_latest": None,
+        "gate": None,
+        "gate_error": "",
+        "approval": approvals.target_approval(target, base, version),
+        "may_promote": policy.can(user, Action.ENVIRONMENT_PROMOTE, team=team),
+        "may_request": policy.can(user, Action.APPROVAL_REQUEST, team=team),
+    }
+    if src_handle.tracking_uri == dst_handle.tracking_uri:
+        preview["steps"] = [
+            f"copy {preview['source_model']} v{version} within this registry (copy_model_version) as a new "
+            f"version of {preview['target_model']}, with its tags, description and lineage",
+        ]
+    else:
+        preview["steps"] = [
+            f"download the artifacts of {preview['source_model']} v{version} from {src_handle.display_uri}",
+            f"upload them into a new run of experiment {PROMOTION_EXPERIMENT} on {dst_handle.display_uri}",
+            f"register that run's model as a new version of {preview['target_model']} there, with the "
+            "version's tags, description and lineage (source server, model, version, run)",
+        ]
+    preview["steps"].append(f"tag {preview['source_model']} v{version} with where it was copied to")
+    try:
+        preview["target_latest"] = dst_handle.latest_version(preview["target_model"])
+        preview["gate"] = services.target_gate(source, target, base, version)
+    except MlflowNotFound:
+        preview["gate_error"] = f"{preview['source_model']} v{version} does not exist in {source.name}."
+    except MlflowError as exc:
+        preview["gate_error"] = f"The gate of {target.name} could not be evaluated: {exc}"
+    return preview
+
+
+def version_environment(name: str) -> dict[str, Any] | None:
+    """For the version and model pages: {environment, base, next, story} of registered model `name` of
+    the default registry, or None when no configured environment covers it. `story`: the model's moves
+    across environments (history.model_story), oldest first."""
+    from registry_ui.environments.history import model_story
+
+    found = environment_of(name)
+    if found is None:
+        return None
+    env, base = found
+    return {"environment": env, "base": base, "next": env.next, "story": model_story(base)}

@@ -13,18 +13,13 @@ from mlopsadmin.core.errors import DomainError, RuleViolation
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 from mlopsadmin.policy import Action, require_actor
 from registry_ui.approvals.selectors import version_is_approved
+from registry_ui.environments.approvals import approval_key, approval_tags_for_copy
 from registry_ui.environments.config import Environment, environment, next_environment
 from registry_ui.environments.copy import CopyFailed, CopyResult, copy_version
 from registry_ui.metric_direction import metric_direction
 from registry_ui.promotion.changes import model_team
 
 AUDIT_ACTION = "environment.promote"
-
-
-def approval_key(target: Environment, base: str) -> str:
-    """The approval request's model name that approves a copy INTO `target`: '<env>:<model there>'.
-    Approvals are per environment: one for 'dev:<m>' or for the model itself never counts for prod."""
-    return f"{target.name}:{target.model_name(base)}"
 
 
 @dataclass(frozen=True)
@@ -37,11 +32,12 @@ class GateResult:
 def target_gate(source: Environment, target: Environment, base: str, version: str) -> GateResult:
     """The gate of `target` for version `version` of `base` as it is in `source`: the metric threshold of
     the target environment (source run's metric; direction from registry_ui.metric_direction) and its
-    approval rule. Raises MlflowError when the source cannot be read."""
+    approval rule. Raises MlflowNotFound when the version does not exist in `source`, MlflowError when the
+    source cannot be read."""
     reasons: list[str] = []
     src = source.handle()
+    run_id = src.model_version(source.model_name(base), version)["run_id"]  # MlflowNotFound: no such version
     if target.metric and target.threshold is not None:
-        run_id = src.model_version(source.model_name(base), version)["run_id"]
         metrics = src.run_metrics(run_id) if run_id else {}
         value = metrics.get(target.metric)
         lower = metric_direction(target.metric) == "lower"
@@ -111,7 +107,7 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str) ->
         record("failed", f"refused by the gate of {target.name}", {"environment": target.name, "gate": gate.reasons})
         raise GateFailed(gate)
     try:
-        result = copy_version(source, target, model, version)
+        result = copy_version(source, target, model, version, extra_tags=approval_tags_for_copy(target, model, version))
     except CopyFailed as failure:
         after: dict[str, Any] = {
             "environment": target.name,
@@ -131,6 +127,8 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str) ->
         "run": result.run_id,
         "server": target.display_uri,
         "bytes": result.bytes,
+        "copy_id": result.copy_id,
+        "source": f"{source.name}:{source.model_name(model)} v{version}",
     }
     record("ok", f"copied from {source.name} v{version} → {target.name} v{result.target_version}", after)
     return result

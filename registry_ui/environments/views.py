@@ -1,0 +1,90 @@
+"""Pages of the environments feature (issue 22): "Promote to <next environment>" from a version page — a
+confirm page saying what will happen (target server and model, the target's gate verdict, its approval),
+the POST that runs the governed copy, and "request approval for <target>". Thin: the services do the work;
+a refusal or failure is shown inline on the confirm page with its status, nothing else changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from mlopsadmin.core.errors import DomainError
+from mlopsadmin.core.htmx import redirect_after_post
+from mlopsadmin.lib.mlflow_errors import MlflowError, http_status
+from registry_ui import validation
+from registry_ui.environments import approvals, selectors, services
+
+TEMPLATE = "registry_ui/environment_confirm.html"
+
+
+def _render(
+    request: HttpRequest, name: str, version: str, *, error: str = "", extra: Any = None, status: int = 200
+) -> HttpResponse:
+    preview = selectors.promotion_preview(request.user, name, version)
+    context: dict[str, Any] = {
+        "title": f"Promote {name} v{version} to {preview['target'].name}",
+        "nav_key": "registry",
+        "name": name,
+        "p": preview,
+        "error": error,
+        "extra": extra or {},
+    }
+    return render(request, TEMPLATE, context, status=status)
+
+
+def _failed(request: HttpRequest, name: str, version: str, exc: Exception) -> HttpResponse:
+    if isinstance(exc, MlflowError):
+        status = http_status(exc)[0]
+    elif isinstance(exc, PermissionDenied):
+        status = 403
+    else:
+        status = getattr(exc, "status", 400)
+    extra = getattr(exc, "extra", {})
+    return _render(request, name, version, error=str(exc) or "Not allowed.", extra=extra, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def environment_promote(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    """GET: the confirm page. POST: copy the version to the next environment (services.promote_to_next)."""
+    version = validation.model_version(version)
+    if request.method == "GET":
+        return _render(request, name, version)
+    preview = selectors.promotion_preview(request.user, name, version)
+    source, base, target = preview["source"], preview["base"], preview["target"]
+    try:
+        result = services.promote_to_next(actor=request.user, source_env=source.name, model=base, version=version)
+    except (DomainError, MlflowError, PermissionDenied) as exc:
+        return _failed(request, name, version, exc)
+    messages.success(
+        request,
+        f"Copied {name} v{version} from {source.name} to {target.name}: {result.target_model} "
+        f"v{result.target_version} on {target.display_uri}.",
+    )
+    return redirect_after_post(request, reverse("registry:version", args=[name, version]))
+
+
+@require_POST
+def environment_approval_request(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    """Ask for the next environment's approval of this version (environments/approvals.py)."""
+    version = validation.model_version(version)
+    preview = selectors.promotion_preview(request.user, name, version)
+    try:
+        req = approvals.environment_approval_request(
+            actor=request.user,
+            source_env=preview["source"].name,
+            model=preview["base"],
+            version=version,
+            comment=request.POST.get("comment", ""),
+        )
+    except (DomainError, MlflowError, PermissionDenied) as exc:
+        return _failed(request, name, version, exc)
+    messages.success(
+        request, f"Approval for {preview['target'].name} requested (#{req.pk}); the team's ML leads were notified."
+    )
+    return redirect_after_post(request, reverse("registry:env_promote", args=[name, version]))
