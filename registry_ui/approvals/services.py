@@ -295,7 +295,7 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
                 before={**before, "tags": before_tags},
                 after={
                     **_snapshot(req),
-                    "tags": tags if approve else before_tags,
+                    "tags": tags if approve and not for_environment else before_tags,
                     # tags recorded before (by hand, or an imported approval) that this approval replaced
                     "overwritten": {k: v for k, v in before_tags.items() if approve and tags.get(k) != v},
                 },
