@@ -64,9 +64,11 @@ def dribbling_receiver() -> Iterator[str]:
                 continue
             threading.Thread(target=_dribble, args=(conn, stop), daemon=True).start()
 
-    threading.Thread(target=serve, daemon=True).start()
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
     yield f"http://127.0.0.1:{listener.getsockname()[1]}/services/T0DRIBBLE/B0DRIBBLE/slowsecret0123"
     stop.set()
+    server.join(timeout=5)  # the accept loop ends before its socket is closed (no accept on a closed socket)
     listener.close()
 
 
