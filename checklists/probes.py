@@ -220,6 +220,13 @@ def _capacity(attribute: str, limit: int, label: str) -> ProbeResult:
     if totals is None:
         return ProbeResult(UNKNOWN, NO_RESULTS)
     when = f" (capacity check of {totals.measured_at:%Y-%m-%d %H:%M})" if totals.measured_at else ""
+    if totals.stale and not (value is not None and limit and value >= limit):  # an old figure is no data now
+        was = f"; {human_bytes(value)} then" if value is not None else ""
+        return ProbeResult(
+            UNKNOWN,
+            f"{label} unknown: the last capacity check{when} is older than "
+            f"{settings.MAINTENANCE_CAPACITY_STALE_HOURS:g} h (is the daily check running?){was}.",
+        )
     if value is None:  # a probe on no data is unknown, never pass
         measured = totals.artifact_measured if attribute == "artifact_bytes" else None
         if measured and limit and measured >= limit:

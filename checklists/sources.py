@@ -59,6 +59,7 @@ class CapacityTotals:
     measured_at: datetime | None
     artifact_measured: int | None = None
     unknown_locations: int = 0
+    stale: bool = False  # older than MAINTENANCE_CAPACITY_STALE_HOURS: no check succeeded since
 
 
 def capacity_totals() -> CapacityTotals | None:
@@ -72,6 +73,7 @@ def capacity_totals() -> CapacityTotals | None:
         measured_at=totals.get("measured_at"),
         artifact_measured=totals.get("measured_bytes"),
         unknown_locations=int(totals.get("unknown_locations") or 0),
+        stale=bool(totals.get("stale")),
     )
 
 

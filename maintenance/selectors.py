@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -32,20 +33,36 @@ def latest_capacity_totals() -> dict[str, Any] | None:
     """Latest capacity check totals: artifact_bytes and database_bytes (None: unknown, never 0), measured_at,
     level (ok/warning/critical/unknown), warning, critical, unknown, messages; measured_bytes and
     unknown_locations (locations not measured) of an incomplete artifact sum; deleted_bytes /
-    deleted_experiments of soft-deleted experiments awaiting purge (included in artifact_bytes)."""
+    deleted_experiments of soft-deleted experiments awaiting purge (included in artifact_bytes); stale when
+    the measurement is older than MAINTENANCE_CAPACITY_STALE_HOURS (no check succeeded since: unknown, with a
+    message saying how old it is, never shown as the current state)."""
     sample = CapacitySample.objects.filter(scope="total").order_by("-measured_at", "-id").first()
     if sample is None:
         return None
     detail = sample.detail or {}
+    age_hours = (timezone.now() - sample.measured_at).total_seconds() / 3600
+    stale = age_hours > settings.MAINTENANCE_CAPACITY_STALE_HOURS
+    messages = list(detail.get("messages", []))
+    if stale:
+        messages.insert(
+            0,
+            f"last measured {sample.measured_at:%Y-%m-%d %H:%M} UTC, {age_hours:.0f} h ago: no capacity check has "
+            f"succeeded since (more than {settings.MAINTENANCE_CAPACITY_STALE_HOURS:g} h), the figures may be out "
+            "of date",
+        )
     return {
+        "stale": stale,
         "artifact_bytes": sample.size_bytes,
         "database_bytes": detail.get("database_bytes"),
         "measured_at": sample.measured_at,
         "warning": bool(detail.get("warning")),
         "critical": bool(detail.get("critical")),
         "level": detail.get("level", "ok"),
-        "unknown": sample.size_bytes is None or detail.get("database_bytes") is None or bool(detail.get("unknown")),
-        "messages": detail.get("messages", []),
+        "unknown": stale
+        or sample.size_bytes is None
+        or detail.get("database_bytes") is None
+        or bool(detail.get("unknown")),
+        "messages": messages,
         "measured_bytes": detail.get("measured_bytes"),
         "unknown_locations": int(detail.get("unknown_experiments", 0)) + int(detail.get("failed_experiments", 0)),
         "deleted_bytes": detail.get("deleted_bytes"),

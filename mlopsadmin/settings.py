@@ -377,6 +377,9 @@ MAINTENANCE_HEARTBEAT_STALE_SECONDS = env_int("MAINTENANCE_HEARTBEAT_STALE_SECON
 MAINTENANCE_HEARTBEAT_SECONDS = env_float("MAINTENANCE_HEARTBEAT_SECONDS", 30.0)
 # A queued task never picked up within this long (lost message) is marked "interrupted" too.
 MAINTENANCE_QUEUED_STALE_SECONDS = env_int("MAINTENANCE_QUEUED_STALE_SECONDS", 2 * 3600)
+# A capacity measurement older than this is out of date (the daily check failed or stopped): shown as unknown,
+# never as the current state (tile, page banner, checklist probe).
+MAINTENANCE_CAPACITY_STALE_HOURS = env_float("MAINTENANCE_CAPACITY_STALE_HOURS", 48.0)
 # Capacity thresholds (bytes; 0 disables): artifact store total and tracking database size.
 # (CHECKLIST_ARTIFACT_BYTES_MAX / CHECKLIST_DB_BYTES_MAX: deprecated names of the two warning thresholds; the
 # weekly checklist judges capacity against the warning thresholds.)

@@ -61,3 +61,23 @@ def test_unknown_is_never_zero_and_teams_follow_the_catalog(mlflow, personas, un
     assert probe.status == "unknown", probe.evidence
     page = login("admin").get("/maintenance/").content.decode()
     assert 'id="capacity-artifacts">unknown<' in page and 'id="capacity-deleted"' in page
+
+
+def test_an_old_measurement_is_unknown_now_never_all_clear(db, settings, personas) -> None:  # type: ignore[no-untyped-def]
+    """The daily check stopped succeeding a month ago (worker down, MLflow unreachable at 02:30): its last
+    figures must not stand as today's state. The tile showed "Capacity alerts: none" in green and the weekly
+    checklist's capacity probe passed on them."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.MAINTENANCE_ARTIFACT_WARNING_BYTES = settings.MAINTENANCE_ARTIFACT_CRITICAL_BYTES = 10**15
+    detail = {"database_bytes": 10**6, "level": "ok", "messages": []}
+    measured = timezone.now() - timedelta(days=30)
+    CapacitySample.objects.create(scope="total", key="total", size_bytes=10**9, measured_at=measured, detail=detail)
+
+    tile = next(t for t in maintenance_tiles(personas["admin"]) if t.title.startswith("Capacity"))
+    assert (tile.value, tile.level) == ("unknown", "info")
+    assert "720 h ago" in selectors.latest_capacity_totals()["messages"][0]
+    probe = run_probe("artifact_capacity")
+    assert probe.status == "unknown" and "older than 48 h" in probe.evidence
