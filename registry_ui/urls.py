@@ -24,5 +24,6 @@ urlpatterns = [
     ),
     path("models/<str:name>/versions/<str:version>/", views.version_detail, name="version"),
     path("models/<str:name>/compare/", compare_views.versions_compare, name="compare"),
+    path("models/<str:name>/environments/", env_views.environment_side_by_side, name="env_side"),
     path("models/<str:name>/", views.model_detail, name="model"),
 ]

@@ -25,8 +25,8 @@ PROMOTE_ACTION = "environment.promote"
 LIMIT = 200
 
 
-def _managed(envs: list[Environment]) -> dict[str, Environment]:
-    """{model name prefix or '' : environment} of the environments whose aliases live in the default registry."""
+def managed_environments(envs: list[Environment]) -> dict[str, Environment]:
+    """{name: environment} of the environments whose models (and aliases) live in the default registry."""
     default = display_uri(tracking_uri()).rstrip("/")
     return {e.name: e for e in envs if e.kind == "prefix" or display_uri(e.tracking_uri).rstrip("/") == default}
 
@@ -34,7 +34,7 @@ def _managed(envs: list[Environment]) -> dict[str, Environment]:
 def story_condition(base: str) -> Q:
     """The audit events of `base`'s story (see the module docstring), as one filter condition."""
     envs = environments()
-    names = sorted({e.model_name(base) for e in _managed(envs).values()} | {base})
+    names = sorted({e.model_name(base) for e in managed_environments(envs).values()} | {base})
     q = Q(action=PROMOTE_ACTION, target_id__startswith=f"{base}/")
     q |= Q(target_kind="model", target_id__in=names)
     for env in envs:
@@ -64,7 +64,7 @@ def _copy_item(event: AuditEvent) -> StoryItem:
 def model_story(base: str, *, limit: int = LIMIT) -> list[StoryItem]:
     """The story of base model `base` across environments, oldest first (at most `limit` items, the newest)."""
     envs = environments()
-    managed = _managed(envs)
+    managed = managed_environments(envs)
     events = list(
         AuditEvent.objects.filter(story_condition(base))
         .filter(Q(action=PROMOTE_ACTION) | Q(action__startswith="approval."))

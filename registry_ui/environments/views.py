@@ -12,13 +12,15 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mlopsadmin.core.errors import DomainError
-from mlopsadmin.core.htmx import redirect_after_post
+from mlopsadmin.core.errors import DomainError, NotFound
+from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post
 from mlopsadmin.lib.mlflow_errors import MlflowError, http_status
 from registry_ui import validation
 from registry_ui.environments import approvals, selectors, services
+from registry_ui.environments.config import environment_of, environments
+from registry_ui.environments.history import managed_environments
 
 TEMPLATE = "registry_ui/environment_confirm.html"
 
@@ -88,3 +90,20 @@ def environment_approval_request(request: HttpRequest, name: str, version: str) 
         request, f"Approval for {preview['target'].name} requested (#{req.pk}); the team's ML leads were notified."
     )
     return redirect_after_post(request, reverse("registry:env_promote", args=[name, version]))
+
+
+@require_GET
+def environment_side_by_side(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The model in every environment (selectors.model_environments: @champion, latest, where the champion
+    was copied from, how far behind); htmx loads the table after the model page (one read per server)."""
+    found = environment_of(name)
+    if found is None:
+        raise NotFound(f"{name} belongs to no configured environment (configuration file, [environments]).")
+    base = found[1]
+    managed = managed_environments(environments())
+    rows = selectors.model_environments(base)
+    for row in rows:  # rollback as today, on the aliases page, where mlopsadmin manages the registry
+        row["aliases_here"] = row["environment"] in managed
+    context = {"title": f"{base} in every environment", "nav_key": "registry", "name": name, "base": base, "rows": rows}
+    template = "registry_ui/environment_side.html#table" if request.htmx else "registry_ui/environment_side.html"
+    return render(request, template, context)

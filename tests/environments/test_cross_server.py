@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_support
+from mlopsadmin.lib.mlflow_connection import client
 from registry_ui.approvals.selectors import version_is_approved
 from registry_ui.environments import services
 from registry_ui.environments.copy import FROM_TAGS, FROM_VERSION_TAG, TO_TAG_PREFIX
@@ -62,9 +63,10 @@ def test_copy_brings_artifacts_and_loads_from_target_with_source_stopped(
     event = AuditEvent.objects.filter(action=services.AUDIT_ACTION).latest("id")
     assert event.outcome == "ok" and f"dev v{version} → prod v1" in event.reason
 
+    client().set_registered_model_alias(name, "champion", "1")  # prod (the default server here)
     dev_mlflow.stop()
     try:
-        model = mlflow_support.load_pyfunc(f"models:/{name}/1")
+        model = mlflow_support.load_pyfunc(f"models:/{name}@champion")
         assert model.predict([[1.0], [2.0]]) == [0.75, 0.75]
     finally:
         dev_mlflow.start()

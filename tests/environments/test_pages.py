@@ -92,8 +92,16 @@ def test_promote_page_with_approval_for_the_next_environment_and_one_story(  # t
     assert copied_line in story and f"@champion → v1 in prod (copied from dev v{version})" in story
     assert "approval for prod: request" in story and "approval for prod: approve" in story
     assert story.index("approval for prod: approve") < story.index(copied_line) < story.index("@champion → v1")
-    model_page = _text(login("auditor").get(f"/registry/models/prod.{base}/"))
-    assert copied_line in model_page
+    model_page = login("auditor").get(f"/registry/models/prod.{base}/")
+    assert copied_line in _text(model_page)
+    side_url = f"/registry/models/prod.{base}/environments/"
+    assert f'hx-get="{side_url}"' in model_page.content.decode()
+    side = login("auditor").get(side_url, headers={"HX-Request": "true"})
+    assert side.status_code == 200 and "<html" not in side.content.decode()  # the fragment htmx swaps in
+    text = _text(side)
+    assert f"prod.{base}" in text and f"dev.{base}" in text
+    assert f"v1 copied from dev v{version}" in text and f"up to date (last received v{version})" in text
+    assert f'href="/registry/models/prod.{base}/aliases/"' in side.content.decode()  # rollback as today
 
     export = login("auditor").get(f"/audit/export.jsonl?story={base}")
     rows = [json.loads(line) for line in b"".join(export.streaming_content).decode().splitlines()]

@@ -63,6 +63,8 @@ def test_promote_to_next_environment_in_the_browser(dev_mlflow, mlflow, browser_
     page.wait_for_selector(".msg-success")
     assert f"{name} v1 on {dev_mlflow.url}" in page.text_content(".msg-success")
     assert f"copied from dev v{version} → prod v1" in page.text_content("ol.env-story")
+    prod_row = page.wait_for_selector("table.env-side tr[data-env=prod]")  # loaded after the page (htmx)
+    assert "up to date" in prod_row.text_content() and dev_mlflow.url in prod_row.text_content()
     copied = versions_on(dev_mlflow.url, name)
     assert [v["version"] for v in copied] == ["1"] and copied[0]["description"] == "browser copy"
     assert copied[0]["tags"]["approved_by"] == "lead_search"
