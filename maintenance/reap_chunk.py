@@ -144,18 +144,29 @@ def reap_chunk(
 
 
 def reap_event(
-    fresh: mlf.Run, planned: dict[str, Any], names: dict[str, str], teams: list[Any], *, actor: Any, reason: str
+    fresh: mlf.Run,
+    planned: dict[str, Any],
+    names: dict[str, str],
+    teams: list[Any],
+    *,
+    actor: Any,
+    reason: str,
+    team_of: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The `run.reap` audit event (audit_record's keywords) of a reaped run."""
+    """The `run.reap` audit event (audit_record's keywords) of a reaped run; its team from its experiment's
+    name (`names`: id → name), remembered per experiment in `team_of` when given (a chunk's runs share few)."""
     from catalog.selectors import experiment_teams
 
-    team = experiment_teams([(fresh.experiment_id, names.get(fresh.experiment_id, ""))], teams)[fresh.experiment_id]
+    known = team_of if team_of is not None else {}
+    if fresh.experiment_id not in known:
+        team = experiment_teams([(fresh.experiment_id, names.get(fresh.experiment_id, ""))], teams)[fresh.experiment_id]
+        known[fresh.experiment_id] = team.name if team else ""
     return {
         "actor": actor,
         "action": "run.reap",
         "target_kind": "run",
         "target_id": fresh.run_id,
-        "team": team.name if team else "",
+        "team": known[fresh.experiment_id],
         "before": {"status": "RUNNING", "end_time": planned.get("before_end_time")},
         "after": {"status": "FAILED", "end_time": planned.get("end_time"), **(planned.get("tags") or {})},
         "reason": reason,
@@ -184,14 +195,18 @@ def reap_chunk_recorded(
 
     changed, planned, fresh, sent = reap_chunk(entries, activities, cutoff_ms, reason, sources)
     reaped = set(sent.reaped)
-    events = []
+    events: list[dict[str, Any]] = []
+    team_of: dict[str, str] = {}
     for entry in entries:
         run_id = entry["run_id"]
         if run_id in changed:
             entry["outcome"] = "changed"
         elif run_id in reaped:
             entry["outcome"] = "reaped"
-            events.append(reap_event(fresh[run_id], planned[run_id], names, teams, actor=actor_for(run), reason=reason))
+            event = reap_event(
+                fresh[run_id], planned[run_id], names, teams, actor=actor_for(run), reason=reason, team_of=team_of
+            )
+            events.append(event)
         elif run_id in sent.failed:
             entry["outcome"] = "failed"
         else:

@@ -7,7 +7,7 @@ chunk; otherwise one `search_runs` (`attributes.run_id IN (…)`, all lifecycle 
 
 Writes: with `store_uri`, through MLflow's own store layer in-process — the tracking store MLflow builds for
 that URI (`mlflow.tracking._get_store`, as `mlflow gc` does): for a chunk, what its `delete_run` /
-`update_run_info` + `set_tag` do, in one session and one commit (each run on its own when that fails) —
+`update_run_info` + `_set_tags` do, in one session and one commit (each run on its own when that fails) —
 MLflow's models and methods, never SQL written here; otherwise one REST request per write, `workers` at a
 time. A write's failure is returned per run (never raised), so the caller reads MLflow back before recording anything.
 """
@@ -148,15 +148,24 @@ def terminate_runs(
 
         store = _store(store_uri, artifacts_destination)
 
-        def end(session: Any, run_id: str) -> None:  # what update_run_info and set_tag do, in the chunk's session
+        def end(session: Any, run_id: str) -> None:  # what update_run_info and _set_tags do, in the chunk's session
             status, end_time, tags = ends[run_id]
             run = store._get_run(run_uuid=run_id, session=session)
             store._check_run_is_active(run)
             run.status, run.end_time = RunStatus.to_string(RunStatus.from_string(status)), end_time
             session.add(run)
-            for key, value in tags.items():
-                tag = _validate_tag(key, value)
-                session.merge(SqlTag(run_uuid=run_id, key=tag.key, value=tag.value))
+            tag_model: Any = SqlTag
+            with session.no_autoflush:
+                current = {
+                    t.key: t
+                    for t in session.query(SqlTag).filter(tag_model.run_uuid == run_id, tag_model.key.in_(list(tags)))
+                }
+                for key, value in tags.items():
+                    tag = _validate_tag(key, value)
+                    if tag.key in current:
+                        current[tag.key].value = tag.value
+                    else:
+                        session.add(SqlTag(run_uuid=run_id, key=tag.key, value=tag.value))
 
         together = _in_one_session(store, list(ends), end) if ends else {}
         if together is not None:
