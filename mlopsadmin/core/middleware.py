@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
     DisallowedHost,
+    PermissionDenied,
     RequestDataTooBig,
     SuspiciousOperation,
     TooManyFieldsSent,
@@ -234,13 +235,28 @@ class DomainErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if (
+            getattr(request, "htmx", False)
+            and request.method == "POST"
+            and response.status_code >= 400
+            and not any(h in response for h in ("HX-Push-Url", "HX-Replace-Url", "HX-Location", "HX-Redirect"))
+        ):
+            # A refused (boosted) form: the address stays the page's; never a POST-only URL that a reload
+            # would answer with 405.
+            response["HX-Push-Url"] = "false"
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, MlflowError):
             status, title = http_status(exception)
         elif isinstance(exception, DomainError):
             status, title = exception.status, exception.title
+        elif isinstance(exception, PermissionDenied) and getattr(request, "htmx", False) and not is_api(request):
+            # a permission withdrawn while the page was open: said inside the form, like any refusal
+            # (without htmx, Django's 403 page answers as before)
+            status, title = 403, "Not allowed"
+            exception = DomainError(str(exception) or "You are not allowed to do this.")
         elif isinstance(exception, db.OperationalError | db.InterfaceError):
             # database locked or unreachable: the transaction rolled back, nothing was changed
             status, title = 503, "The database is not available"

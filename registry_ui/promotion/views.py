@@ -103,7 +103,10 @@ def alias_change_view(request: HtmxHttpRequest, name: str, action: str) -> HttpR
     except (Conflict, RuleViolation, services.PartialChange) as exc:
         # Refused or partly applied: show the aliases page as it is now, with the reason, and the status.
         context = {**_page_context(request, name), "error": str(exc), "error_title": exc.title}
-        return render(request, "promotion/aliases.html", context, status=exc.status)
+        response = render(request, "promotion/aliases.html", context, status=exc.status)
+        if request.htmx:  # the page shown is the aliases page: its address, not the POST-only change URL
+            response["HX-Push-Url"] = reverse("promotion:aliases", args=[name])
+        return response
     text = f"{action.capitalize()} done for {name}: " + "; ".join(result.applied)
     if result.overridden:
         text += " (gate failed; overridden by an admin, audited)"

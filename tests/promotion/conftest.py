@@ -81,3 +81,12 @@ def deliver(client, secret: str, payload: dict, *, timestamp: int | None = None,
         HTTP_X_MLFLOW_TIMESTAMP=stamp,
         HTTP_X_MLFLOW_DELIVERY_ID=delivery,
     )
+
+
+def open_challenger_dialog(page, version: str):  # type: ignore[no-untyped-def]
+    """On a page with the promotion panel: choose `version`, click "Make challenger", return the open dialog."""
+    page.select_option("#promotion-panel select[name=version]", version)
+    page.click("#promotion-panel button[data-action=challenger]")
+    dialog = page.locator("#dialog-slot dialog[open]")
+    dialog.wait_for()
+    return dialog

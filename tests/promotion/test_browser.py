@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlopsadmin.lib import mlflow_client as mlf
+from tests.promotion.conftest import open_challenger_dialog
 
 
 @pytest.mark.browser
@@ -14,10 +15,7 @@ def test_lead_promotes_and_rolls_back_by_clicking(browser_login, live_server, ma
     page = browser_login("lead_search")
     page.goto(f"{live_server.url}/registry/models/{name}/aliases/")
 
-    page.select_option("#promotion-panel select[name=version]", "3")
-    page.click("#promotion-panel button[data-action=challenger]")
-    dialog = page.locator("#dialog-slot dialog[open]")
-    dialog.wait_for()
+    dialog = open_challenger_dialog(page, "3")
     assert "v2" in dialog.inner_text() and "v3" in dialog.inner_text()
     dialog.locator("button[data-confirm=challenger]").click()
     page.wait_for_selector("text=Challenger done")

@@ -63,3 +63,48 @@ def test_sign_off_with_open_items_shows_inline(browser_login, live_server, month
     assert "not ticked yet" in form.locator(".form-error").inner_text()
     assert form.locator("input[name=note]").input_value() == "all good, I think"
     _assert_same_page(page)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_permission_withdrawn_while_the_form_was_open_is_said_inline(own_model, browser_login, live_server) -> None:
+    """Break-test (stale form + permissions): the member's team membership is removed while the version page
+    is open. Sending the request form answered a full-page "Not allowed" with only a Home link, the comment
+    lost, and the address bar on the POST-only /request URL (reloading it: 405)."""
+    from mlopsadmin.core.models import Membership
+
+    page = browser_login("member_search")
+    version_url = f"{live_server.url}/registry/models/{own_model.name}/versions/2/"
+    page.goto(version_url)
+    _same_page(page)
+    page.fill("form.request-form textarea[name=comment], form textarea[name=comment]", "please review ü'\"<b>")
+    Membership.objects.filter(user__username="member_search").delete()  # an admin removes them meanwhile
+    page.click("button:has-text('Request approval')")
+    error = page.locator("form .form-error")
+    error.wait_for()
+    assert "member of team" in error.inner_text()
+    _assert_same_page(page)
+    assert page.input_value("form textarea[name=comment]") == "please review ü'\"<b>"
+    assert page.url == version_url  # the address is still the page's, so a reload shows it again
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_alias_dialog_lands_on_the_aliases_page_at_its_own_address(
+    make_model, browser_login, live_server
+) -> None:
+    """Break-test (stale form): the challenger dialog was confirmed after another lead had moved the aliases.
+    The refusal showed the aliases page but left the address on the POST-only change URL (a reload: 405)."""
+    from mlopsadmin.lib import mlflow_client as mlf
+    from tests.promotion.conftest import open_challenger_dialog
+
+    name = make_model([0.8, 0.81, 0.82], aliases={"champion": 1})
+    page = browser_login("lead_search")
+    page.goto(f"{live_server.url}/registry/models/{name}/")
+    dialog = open_challenger_dialog(page, "2")
+    mlf.set_model_alias(name, "challenger", "3")  # someone else, meanwhile
+    dialog.locator("button[data-confirm=challenger]").click()
+    page.wait_for_selector("text=changed since you looked")
+    assert page.url == f"{live_server.url}/registry/models/{name}/aliases/"
+    assert page.reload().status == 200
+    assert mlf.get_registered_model(name).aliases == {"champion": "1", "challenger": "3"}  # nothing moved
