@@ -25,6 +25,7 @@ from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, NotFound, RuleViolation
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib.mlflow_bounded import Deadline
 from notifications import events as notification_events
 from registry_ui import validation
 from registry_ui.approvals import selectors
@@ -32,7 +33,7 @@ from registry_ui.approvals.unconfirmed import LATE_WATCH_SECONDS, approve_outcom
 from registry_ui.environments.config import approval_key_parts
 from registry_ui.models import ApprovalRequest, ApprovalState
 from registry_ui.services import live_version
-from registry_ui.tag_writes import differing, version_tags_read, version_tags_write
+from registry_ui.tag_writes import NotSent, action_deadline, differing, version_tags_read, version_tags_write
 
 logger = logging.getLogger(__name__)
 
@@ -176,27 +177,33 @@ def approval_request_withdraw(*, actor: Any, request_id: int, comment: str = "")
     return req
 
 
-def _restore_tags(model_name: str, version: str, before: dict[str, str], keys: list[str]) -> dict[str, str] | None:
+def _restore_tags(
+    model_name: str, version: str, before: dict[str, str], keys: list[str], deadline: Deadline | None = None
+) -> dict[str, str] | None:
     """Put `keys` back as they were in `before` (absent: deleted), then read the version's tags back: what
-    MLflow shows now, or None when it cannot be read."""
+    MLflow shows now, or None when it cannot be read. Within `deadline` (default: a new action deadline)."""
+    deadline = deadline or action_deadline()
     back: dict[str, str | None] = {key: before.get(key) for key in keys}
-    result = version_tags_write(model_name, version, back)
-    return result.observed if result.error else version_tags_read(model_name, version)
+    result = version_tags_write(model_name, version, back, deadline)
+    return result.observed if result.error else version_tags_read(model_name, version, deadline)
 
 
-def _write_approval_tags(model_name: str, version: str, tags: dict[str, str], before: dict[str, str]) -> str:
+def _write_approval_tags(
+    model_name: str, version: str, tags: dict[str, str], before: dict[str, str], deadline: Deadline
+) -> str:
     """Write the approval tags. After a failed or timed-out write MLflow is read back, and what it shows
     decides: every tag there → the approval stands (returns a note saying the answer was lost); otherwise the
     tags that did land are put back and read back again, and ApprovalWriteFailed says what MLflow shows
     (outcome failed or partial), or that the outcome is unknown when MLflow cannot be read (nothing more is
-    sent blind; approvals/unconfirmed.py resolves it once MLflow answers). Returns "" when all answered."""
-    result = version_tags_write(model_name, version, tags)
+    sent blind; approvals/unconfirmed.py resolves it once MLflow answers). Returns "" when all answered.
+    Writes, read-backs and the putting back share `deadline`, so a slow MLflow ends the decision in time."""
+    result = version_tags_write(model_name, version, tags, deadline)
     if result.error is None:
         return ""
     if result.observed is not None and not differing(tags, result.observed):
         return f"MLflow's answer was lost ({str(result.error)[:200]}); read back: the approval tags are in MLflow"
     landed = [] if result.observed is None else [k for k in tags if result.observed.get(k) != before.get(k)]
-    observed = _restore_tags(model_name, version, before, landed) if landed else result.observed
+    observed = _restore_tags(model_name, version, before, landed, deadline) if landed else result.observed
     raise _write_failed(model_name, version, result.error, tags, before, observed)
 
 
@@ -225,7 +232,7 @@ def _write_failed(
             else "; read back: MLflow shows the version as before. "
             + ("Try again." if exc.retryable else "Retrying will not help until this is fixed in MLflow.")
         )
-    lost = isinstance(exc, mlf.MlflowUnavailable | mlf.MlflowServerError)
+    lost = isinstance(exc, mlf.MlflowUnavailable | mlf.MlflowServerError) and not isinstance(exc, NotSent)
     if lost and observed is not None:
         tail += (
             " Its answer was lost, so MLflow may still apply it late: mlopsadmin reads MLflow again (approvals "
@@ -244,6 +251,7 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
     """Approve or reject a pending request. Refuses: unknown request (404), not pending (409), the
     requester deciding (422, four-eyes, even for admins), a version that no longer exists (404)."""
     comment = validation.text_field(comment, field="Comment", limit=MAX_COMMENT, required=not approve)
+    deadline = action_deadline()  # the MLflow writes and read-backs of this decision end within it
     verb = "approved" if approve else "rejected"
     written: list[str] = []
     pending_write: dict[str, Any] = {"tags": {}, "before": {}}
@@ -273,7 +281,7 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
             note = ""
             if approve and not for_environment:
                 pending_write = {"tags": tags, "before": before_tags}
-                note = _write_approval_tags(req.model_name, req.version, tags, version_tags)
+                note = _write_approval_tags(req.model_name, req.version, tags, version_tags, deadline)
                 written = list(tags)
             updated = ApprovalRequest.objects.filter(pk=req.pk, state=ApprovalState.PENDING).update(
                 state=ApprovalState.APPROVED if approve else ApprovalState.REJECTED,

@@ -143,6 +143,43 @@ def test_an_approval_applied_after_its_read_back_is_never_imported_as_outside(  
     assert not AuditEvent.objects.filter(action="approval.import", target_id=req.target_id).exists()
 
 
+@pytest.mark.parametrize("landed", [1, 2])
+def test_a_frozen_mlflow_ends_an_approval_within_the_action_deadline(  # type: ignore[no-untyped-def]
+    own_model, personas, settings, monkeypatch, landed
+) -> None:
+    """MLflow stops answering right after applying an approval's first (or second) tag write, with the
+    gateway's retries on (the default). Before: the write was retried and the read-back too, each at the full
+    timeout: 4 × the timeout (60 s in production, gunicorn's worker timeout: killed before anything was
+    recorded). Now one deadline (PROMOTION_DEADLINE_SECONDS) bounds the writes and read-backs of a decision."""
+    name, version = own_model.name, own_model.versions[1]
+    req = services.approval_request_create(actor=personas["member_search"], model_name=name, version=version)
+    live = settings.MLFLOW_TRACKING_URI
+    settings.MLFLOW_REQUEST_TIMEOUT, settings.MLFLOW_REQUEST_MAX_RETRIES = 1.5, 1
+    settings.PROMOTION_DEADLINE_SECONDS = 4.5  # production's 40 s against a 15 s timeout, scaled
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1.5")
+    with FaultProxy(live) as proxy:
+        proxy.write_path, proxy.freeze_after_writes = SET_TAG, landed
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        started = time.monotonic()
+        with pytest.raises(services.ApprovalWriteFailed) as caught:
+            services.approval_request_approve(actor=personas["lead_search"], request_id=req.pk)
+        took = time.monotonic() - started
+        proxy.thaw()
+        time.sleep(0.5)  # requests the proxy held reach MLflow now
+    settings.MLFLOW_TRACKING_URI = live
+    assert took < settings.PROMOTION_DEADLINE_SECONDS + 1, took  # + the read-back's 1 s floor
+    assert caught.value.status == 503 and "unknown" in str(caught.value)  # type: ignore[attr-defined]
+    assert _last("approval.approve", req.target_id).outcome == "unknown"
+    approvals_import(model_name=name)  # resolved from what MLflow shows, never imported as outside
+    req.refresh_from_db()
+    if landed == 1:  # put back
+        assert req.state == "pending" and _approval_tags(name, version) == {}
+    else:  # every tag there: the approval stands, by the approver
+        assert req.state == "approved" and req.decided_by == personas["lead_search"]
+        assert _approval_tags(name, version)["approved_by"] == "lead_search"
+    assert not ImportedApproval.objects.filter(model_name=name).exists()
+
+
 def test_a_metadata_tag_whose_answer_is_lost_is_recorded_as_applied(own_model, personas, settings) -> None:  # type: ignore[no-untyped-def]
     name, version = own_model.name, own_model.versions[0]
     live = settings.MLFLOW_TRACKING_URI
