@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.test import override_settings
 
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_support
@@ -48,6 +49,9 @@ def test_copy_brings_artifacts_and_loads_from_target_with_source_stopped(
     name = f"search-env-{uuid.uuid4().hex[:8]}"
     make_version(dev_mlflow.url, name, score=0.25)
     version = make_version(dev_mlflow.url, name, score=0.75, description="tested in dev")
+    with override_settings(MLFLOW_TRACKING_URI=dev_mlflow.url):  # approved in dev (tags, as an approval writes)
+        client().set_model_version_tag(name, version, "approved_by", "lead-in-dev")
+        client().set_model_version_tag(name, version, "approval_date", "2026-01-02")
 
     result = services.promote_to_next(actor=personas["admin"], source_env="dev", model=name, version=version)
 
@@ -58,6 +62,7 @@ def test_copy_brings_artifacts_and_loads_from_target_with_source_stopped(
     assert tags["owner"] == "env-tests"
     assert tags[FROM_TAGS[0]] == "dev" and tags[FROM_TAGS[1]] == dev_mlflow.url and tags[FROM_VERSION_TAG] == version
     assert "svc-dev" not in str(tags) and "s3cret" not in str(tags)
+    assert "approved_by" not in tags and "approval_date" not in tags  # dev's approval does not approve prod
     source_tags = next(v["tags"] for v in versions_on(dev_mlflow.url, name) if v["version"] == version)
     assert source_tags[TO_TAG_PREFIX + "prod"] == f"{name} v1"
     event = AuditEvent.objects.filter(action=services.AUDIT_ACTION).latest("id")
