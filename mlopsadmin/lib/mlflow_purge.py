@@ -91,11 +91,12 @@ def purge_runs(backend_store_uri: str, run_ids: Iterable[str], *, artifacts_dest
                     result.skipped[run_id] = f"not soft-deleted (lifecycle stage {states[run_id][0]}): left alone"
             todo = [run_id for run_id in chunk if run_id not in result.skipped]
             locations = [states[run_id][1] for run_id in todo]
-            cleared = list(pool.map(_clear_artifacts, todo, locations, [result] * len(todo)))
+            uris = [backend_store_uri] * len(todo)
+            cleared = list(pool.map(_clear_artifacts, todo, locations, [result] * len(todo), uris))
             done = [
                 run_id
                 for run_id, before in zip(todo, cleared, strict=True)
-                if _hard_delete(store, run_id, before, result)
+                if _hard_delete(store, run_id, before, result, backend_store_uri)
             ]
             others_after, mine_after, experiments_after, models_after = _counts(backend_store_uri, chunk)
             expected_left = len(chunk) - len(done) - sum(1 for r in chunk if result.skipped.get(r) == "not found")
@@ -117,9 +118,20 @@ def purge_runs(backend_store_uri: str, run_ids: Iterable[str], *, artifacts_dest
 _NOT_CLEARED = -2  # _clear_artifacts: the artifacts could not be deleted (the run is kept)
 
 
-def _clear_artifacts(run_id: str, artifact_uri: str, result: PurgeResult) -> int | None:
+def _restored(uri: str, run_id: str) -> bool:
+    """Is the run no longer soft-deleted (restored in the MLflow UI or SDK since the chunk's stages were read)?
+    Asked again just before its artifacts are deleted and just before it is hard-deleted."""
+    stage = _states(uri, [run_id]).get(run_id, ("", ""))[0]
+    return bool(stage) and stage != "deleted"
+
+
+def _clear_artifacts(run_id: str, artifact_uri: str, result: PurgeResult, uri: str) -> int | None:
     """Measure and delete one run's artifact tree. Returns the bytes it held (None: could not be listed), or
-    _NOT_CLEARED with the reason in `result.skipped` (then the run is kept)."""
+    _NOT_CLEARED with the reason in `result.skipped` (then the run is kept; also when it was restored
+    meanwhile)."""
+    if _restored(uri, run_id):
+        result.skipped[run_id] = "restored during the purge, before its artifacts were deleted: run and artifacts kept"
+        return _NOT_CLEARED
     try:
         # `mlflow-artifacts:` locations resolve against the tracking server (as `mlflow gc --tracking-uri`),
         # never against whatever process-wide tracking URI MLflow defaults to (a local sqlite file in 3.x).
@@ -144,8 +156,13 @@ def _clear_artifacts(run_id: str, artifact_uri: str, result: PurgeResult) -> int
     return None if before is None else max(0, before - after)
 
 
-def _hard_delete(store: Any, run_id: str, freed: int | None, result: PurgeResult) -> bool:
+def _hard_delete(store: Any, run_id: str, freed: int | None, result: PurgeResult, uri: str) -> bool:
     if freed == _NOT_CLEARED:
+        return False
+    if _restored(uri, run_id):
+        result.skipped[run_id] = (
+            "restored during the purge, after its artifacts were deleted: run kept, its artifacts are gone"
+        )
         return False
     try:
         store._hard_delete_run(run_id)

@@ -4,6 +4,7 @@ hard-deletes every soft-deleted experiment with all its runs; the purge must tou
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,30 @@ def test_a_purge_report_beyond_its_list_limit_says_showing_n_of_m(  # type: igno
     report = execute._purge(plan, [], personas["operator"])
     assert (len(report["hard_deleted"]), report["hard_deleted_total"]) == (2, 3)
     assert report["hard_deleted_note"].startswith("showing 2 of 3 purged run ids")
+
+
+@pytest.mark.django_db
+def test_a_run_restored_while_its_chunk_is_purged_is_never_hard_deleted(make_experiment, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A purge reads a chunk's stages once, then deletes the chunk's artifacts (minutes on S3 for 200 runs),
+    then hard-deletes. A run restored in the MLflow UI meanwhile is active again: it must be kept, and the
+    purge must say so; it was hard-deleted and nothing noticed (the chunk check counts only other runs)."""
+    from mlopsadmin.lib import mlflow_purge
+
+    experiment_id, _ = make_experiment("purge-restore")
+    first, restored = (make_run(experiment_id, status="FAILED", name=n) for n in ("first", "restored"))
+    for run_id in (first, restored):
+        mlf.delete_run(run_id)
+    real_clear = mlflow_purge._clear_artifacts
+
+    def clear_while_someone_restores(run_id: str, *args: Any) -> Any:
+        freed = real_clear(run_id, *args)
+        if run_id == first:
+            mlf.restore_run(restored)  # the MLflow UI's "restore" on the deleted runs page
+        return freed
+
+    monkeypatch.setattr(mlflow_purge, "ARTIFACT_WORKERS", 1)
+    monkeypatch.setattr(mlflow_purge, "_clear_artifacts", clear_while_someone_restores)
+    result = mlf.purge_runs(os.environ["MLOPSADMIN_TEST_MLFLOW_STORE"], [first, restored])
+    assert result.hard_deleted == [first]
+    assert mlf.get_run(restored).lifecycle_stage == "active"
+    assert result.skipped[restored].startswith("restored during the purge")
