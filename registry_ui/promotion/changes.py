@@ -64,8 +64,9 @@ class PartialChange(DomainError):
         super().__init__(
             f"MLflow failed during the {result.action} of {result.model_name}: {result.error}. Read back "
             f"from MLflow: "
-            f"Applied: {applied}. NOT applied: {missing}. The aliases may be inconsistent; "
-            f"use Repair on the aliases page."
+            f"Applied: {applied}. NOT applied{' (yet)' if result.watched else ''}: {missing}. "
+            + (_late_note(result) if result.watched else "")
+            + "The aliases may be inconsistent; use Repair on the aliases page."
         )
         self.result = result
         self.extra = {
@@ -73,7 +74,17 @@ class PartialChange(DomainError):
             "not_applied": result.not_applied,
             "outcome": "partial",
             "aliases": result.after,
+            "may_still_apply": result.watched,
         }
+
+
+def _late_note(result: ChangeResult) -> str:
+    """What a caller must know when a write's answer was lost and the read-back did not show it (yet)."""
+    return (
+        f"MLflow's answer to a write was lost, so MLflow may still apply it late (from its backlog): "
+        f"mlopsadmin watches this model for {recording.WATCH_SECONDS // 60} minutes and records a late move, "
+        f"attributed to this {result.action}. Check the aliases page before trying again. "
+    )
 
 
 class OutcomeUnknown(DomainError):
@@ -99,15 +110,24 @@ class ChangeFailed(DomainError):
     def __init__(self, result: ChangeResult, *, refused: bool = False) -> None:
         """`refused`: MLflow refused the write (credentials, permission, invalid): 502, and trying again
         will not help until that is fixed."""
+        if result.watched:
+            tail = _late_note(result)
+        else:
+            tail = "Retrying will not help until this is fixed in MLflow." if refused else "Try again."
         super().__init__(
             f"The {result.action} of {result.model_name} was not applied: {result.error}. MLflow, read back, "
-            f"shows the aliases unchanged; recorded as 'failed'. "
-            + ("Retrying will not help until this is fixed in MLflow." if refused else "Try again.")
+            f"shows the aliases unchanged; recorded as 'failed'. " + tail
         )
         if refused:
             self.status = 502
         self.result = result
-        self.extra = {"applied": [], "not_applied": result.not_applied, "outcome": "failed", "aliases": result.after}
+        self.extra = {
+            "applied": [],
+            "not_applied": result.not_applied,
+            "outcome": "failed",
+            "aliases": result.after,
+            "may_still_apply": result.watched,
+        }
 
 
 @dataclass
@@ -123,6 +143,7 @@ class ChangeResult:
     outcome: str = "ok"
     error: str = ""
     version: str | None = None
+    watched: bool = False  # a write's answer was lost and MLflow did not show it yet: it may still land
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -366,6 +387,7 @@ def change_run(
         outcome=outcome,
         error=error,
         version=plan.source_version,
+        watched=lost and bool(not_applied) and observed is not None,
     )
     notification_events.alias_changed(result, actor=actor, reason=reason, team=team)
     if outcome == "unknown":

@@ -69,6 +69,33 @@ def test_a_lost_write_answer_is_unknown_then_attributed_to_the_promotion(
     assert events(name)[-1].id == final.id  # resolved once; nothing left to attribute
 
 
+def test_a_write_applied_after_the_read_back_is_not_reported_as_simply_failed(
+    make_model, login, settings, fast_timeouts
+) -> None:
+    """The first alias write reaches MLflow only after the caller gave up and read back (a slow write, applied
+    from the backlog). Before: 503 "not applied ... recorded as 'failed'. Try again." while @previous-champion
+    then moved; the record was corrected later, but the caller was told a plain failure to retry."""
+    name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
+    client = login("lead_search")
+    live = settings.MLFLOW_TRACKING_URI
+    with FaultProxy(live) as proxy:
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        proxy.write_delay = 2.5  # the 2 s gateway timeout passes first
+        response = client.post(f"/api/v1/models/{name}/promote", data={}, content_type="application/json")
+        time.sleep(1)  # the held write lands now
+    settings.MLFLOW_TRACKING_URI = live
+    body = strict_json(response.content)
+    assert response.status_code == 503 and body["outcome"] == "failed", body  # type: ignore[index]
+    assert body["may_still_apply"] is True and "may still apply it late" in body["detail"]  # type: ignore[index]
+    assert "Try again." not in body["detail"]  # type: ignore[index]
+    assert aliases(name)["previous-champion"] == "1"  # it did land
+    services.alias_reconcile(model_name=name)
+    final = events(name)[-1]
+    assert (final.action, final.outcome, final.actor_name) == ("model.promote", "partial", "lead_search")
+    assert final.after["aliases"] == aliases(name)
+    assert not AuditEvent.objects.filter(target_id=name, action="model.alias_external_change").exists()
+
+
 def test_slow_mlflow_rollback_ends_within_the_deadline_and_records_what_mlflow_shows(
     make_model, login, settings, fast_timeouts
 ) -> None:
