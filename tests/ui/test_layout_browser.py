@@ -95,3 +95,29 @@ def test_admin_top_bar_takes_two_rows_on_a_phone(browser_login, live_server, sho
     assert header["height"] < 80, header
     assert page_overflow(page) <= 0
     shoot(page, "admin-390")
+
+
+CHECKBOX_BESIDE_TEXT = """() => Array.from(document.querySelectorAll('main label')).filter(l => l.querySelector('input[type=checkbox], input[type=radio]')).map(l => {
+    const box = l.querySelector('input').getBoundingClientRect();
+    const range = document.createRange(); range.selectNodeContents(l);
+    const text = Array.from(range.getClientRects()).filter(r => r.width > 0 && (r.right <= box.left || r.left >= box.right));
+    const beside = text.some(r => r.top < box.bottom && r.bottom > box.top);
+    return beside ? null : l.innerText.trim().slice(0, 40);
+}).filter(x => x !== null)"""
+
+
+def test_checkboxes_sit_beside_their_words(browser_login, live_server, own_model) -> None:
+    """Break-test: a checkbox inside a label (the cleanup plan's statuses, 'read-only' token, the gate's
+    'Approval required', 'create the missing MLflow users') sat on its own line, centred above or below its
+    words, because every label stacks its content; a user could not tell which box was FAILED's."""
+    page = browser_login("admin")
+    detached = {}
+    for width in (390, 1440):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in ("/maintenance/", "/account/tokens/", f"/registry/models/{own_model.name}/aliases/", "/catalog/"):
+            page.goto(live_server.url + path)
+            page.wait_for_selector("main")
+            found = page.evaluate(CHECKBOX_BESIDE_TEXT)
+            if found:
+                detached[f"{width} {path}"] = found
+    assert detached == {}
