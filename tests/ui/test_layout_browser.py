@@ -97,13 +97,16 @@ def test_admin_top_bar_takes_two_rows_on_a_phone(browser_login, live_server, sho
     shoot(page, "admin-390")
 
 
-CHECKBOX_BESIDE_TEXT = """() => Array.from(document.querySelectorAll('main label')).filter(l => l.querySelector('input[type=checkbox], input[type=radio]')).map(l => {
+CHECKBOX_BESIDE_TEXT = """() => Array.from(document.querySelectorAll('main label'))
+  .filter(l => l.querySelector('input[type=checkbox], input[type=radio]'))
+  .map(l => {
     const box = l.querySelector('input').getBoundingClientRect();
     const range = document.createRange(); range.selectNodeContents(l);
-    const text = Array.from(range.getClientRects()).filter(r => r.width > 0 && (r.right <= box.left || r.left >= box.right));
+    const text = Array.from(range.getClientRects())
+      .filter(r => r.width > 0 && (r.right <= box.left || r.left >= box.right));
     const beside = text.some(r => r.top < box.bottom && r.bottom > box.top);
     return beside ? null : l.innerText.trim().slice(0, 40);
-}).filter(x => x !== null)"""
+  }).filter(x => x !== null)"""
 
 
 def test_checkboxes_sit_beside_their_words(browser_login, live_server, own_model) -> None:
