@@ -203,3 +203,28 @@ class RegistryIndexState(models.Model):
 
     def __str__(self) -> str:
         return "Registry index state"
+
+
+class TagWriteWatch(models.Model):
+    """A metadata tag write (registry_ui.services.version_tag_set) whose outcome MLflow has not settled: its
+    answer was lost and MLflow could not be read back (`recorded` = unknown), or the read-back did not show it
+    yet (`recorded` = failed; MLflow may still apply it from its backlog until `watch_until`). Resolved from
+    what MLflow shows by registry_ui.tag_watch (the approvals import runs it first), attributed to `actor`."""
+
+    model_name = models.CharField(max_length=256)
+    version = models.CharField(max_length=32)
+    key = models.CharField(max_length=250)
+    wanted = models.TextField(null=True, blank=True, help_text="The value asked for (null: the tag deleted).")
+    before = models.TextField(null=True, blank=True, help_text="The value before (null: no such tag).")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150)
+    team = models.CharField(max_length=64, blank=True)
+    recorded = models.CharField(max_length=16, help_text="The outcome recorded at the time: unknown or failed.")
+    watch_until = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["model_name", "version"], name="tag_watch_version_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.model_name}/{self.version} tag {self.key} ({self.recorded}, watched)"

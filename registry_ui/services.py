@@ -12,13 +12,14 @@ from django.db import transaction
 
 from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
-from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from mlopsadmin.core.errors import Conflict, DomainError, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui import validation
 from registry_ui.approvals.selectors import APPROVAL_TAGS
 from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
-from registry_ui.tag_writes import version_tags_write
+from registry_ui.tag_watch import tag_write_watch
+from registry_ui.tag_writes import NotSent, version_tags_write
 
 logger = logging.getLogger(__name__)
 
@@ -75,20 +76,54 @@ def version_tag_set(*, actor: Any, model_name: str, version: str | int, key: str
                 "failed": "MLflow shows the tag unchanged",
             }[outcome]
         )
-    audit_record(
-        actor=actor,
-        action="model_version.tag_set",
-        target_kind="model_version",
-        target_id=target,
-        team=team.name if team else "",
-        before={key: before},
-        after={key: shown if outcome == "failed" else value or None},
-        outcome=outcome,
-        reason=note,
+    lost = isinstance(written.error, mlf.MlflowUnavailable | mlf.MlflowServerError) and not isinstance(
+        written.error, NotSent
     )
+    watched = outcome == "unknown" or (outcome == "failed" and lost)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="model_version.tag_set",
+            target_kind="model_version",
+            target_id=target,
+            team=team.name if team else "",
+            before={key: before},
+            after={key: shown if outcome == "failed" else value or None},
+            outcome=outcome,
+            reason=note,
+        )
+        if watched:  # MLflow may still apply it: settled later from what it shows (registry_ui/tag_watch.py)
+            tag_write_watch(
+                actor=actor,
+                model_name=model_name,
+                version=version,
+                key=key,
+                wanted=value or None,
+                before=before,
+                team=team.name if team else "",
+                recorded=outcome,
+            )
     if outcome != "ok" and written.error is not None:
+        if watched:
+            raise TagWriteUnsettled(
+                f"MLflow did not confirm the tag {key} of {target} ({written.error}); "
+                + (
+                    "MLflow could not be read back, so the outcome is unknown. "
+                    if outcome == "unknown"
+                    else "read back: MLflow shows it unchanged, but its answer was lost, so MLflow may still apply "
+                    "it late. "
+                )
+                + "mlopsadmin reads MLflow again and records what it shows, attributed to you."
+            )
         raise written.error
     return value or None
+
+
+class TagWriteUnsettled(DomainError):
+    """A tag write whose answer was lost and whose outcome MLflow has not settled yet (watched)."""
+
+    status = 503
+    title = "MLflow did not confirm the tag change"
 
 
 # --- Editable data: naming words, required metadata keys ---------------------------------------------

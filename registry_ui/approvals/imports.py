@@ -22,6 +22,7 @@ from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui.approvals.unconfirmed import approvals_unconfirmed_resolve
 from registry_ui.models import ApprovalRequest, ApprovalState, ImportedApproval
 from registry_ui.selectors import existing_model_name
+from registry_ui.tag_watch import tag_writes_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ def approvals_import(*, model_name: str | None = None) -> ImportReport:
     if model_name is not None:
         model_name = existing_model_name(model_name)
     approvals_unconfirmed_resolve(model_name=model_name)  # our own unknown outcomes first: never "outside"
+    tag_writes_resolve(model_name=model_name)  # and the metadata tag writes MLflow has not settled
     versions = mlf.iter_model_versions(name=model_name) if model_name else mlf.iter_model_versions()
     for version in versions:
         report.versions_read += 1

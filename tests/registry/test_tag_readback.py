@@ -193,3 +193,39 @@ def test_a_metadata_tag_whose_answer_is_lost_is_recorded_as_applied(own_model, p
     assert value == "abc1" and mlf.get_model_version(name, version).tags["training_commit"] == "abc1"
     event = _last("model_version.tag_set", f"{name}/{version}")
     assert event.outcome == "ok" and event.after == {"training_commit": "abc1"} and "read back" in event.reason
+
+
+@pytest.mark.parametrize("fault", ["applied_after_read_back", "unreadable"])
+def test_an_unsettled_metadata_tag_is_settled_later_from_mlflow(  # type: ignore[no-untyped-def]
+    own_model, personas, settings, monkeypatch, fault
+) -> None:
+    """Before: a tag write whose answer was lost stayed 'unknown' for ever (MLflow unreadable at the time), or
+    'failed' while MLflow applied it a moment later from its backlog; the tag then sat in MLflow with no record."""
+    name, version = own_model.name, own_model.versions[0]
+    target = f"{name}/{version}"
+    live = settings.MLFLOW_TRACKING_URI
+    settings.MLFLOW_REQUEST_TIMEOUT, settings.MLFLOW_REQUEST_MAX_RETRIES = 1, 0
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
+    with FaultProxy(live) as proxy:
+        if fault == "unreadable":
+            proxy.write_path, proxy.freeze_after_writes = SET_TAG, 1  # applied, then nothing answers
+        else:
+            proxy.write_path, proxy.write_delay = SET_TAG, 1.5  # reaches MLflow after the read-back
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        with pytest.raises(registry_services.TagWriteUnsettled) as caught:
+            registry_services.version_tag_set(
+                actor=personas["member_search"], model_name=name, version=version, key="training_commit", value="c0ffee"
+            )
+        proxy.thaw()
+        time.sleep(1.5)  # the held write lands now
+    settings.MLFLOW_TRACKING_URI = live
+    recorded = _last("model_version.tag_set", target)
+    assert recorded.outcome == ("unknown" if fault == "unreadable" else "failed")
+    assert caught.value.status == 503 and "records what it shows" in str(caught.value)
+    assert mlf.get_model_version(name, version).tags["training_commit"] == "c0ffee"  # MLflow applied it
+    approvals_import(model_name=name)  # the hourly import settles our own unsettled writes first
+    settled = _last("model_version.tag_set", target)
+    assert settled.id != recorded.id and (settled.outcome, settled.actor_name) == ("ok", "member_search")
+    assert settled.after == {"training_commit": "c0ffee"} and "MLflow shows the value asked for" in settled.reason
+    approvals_import(model_name=name)
+    assert _last("model_version.tag_set", target).id == settled.id  # settled once
