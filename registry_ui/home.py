@@ -15,7 +15,9 @@ from mlopsadmin.core.dashboard import MY_ITEMS, MyItem, MySection
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import all_teams, model_ownership_map, team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui import index_read
 from registry_ui.approvals import selectors as approvals
+from registry_ui.models import IndexedModel
 
 
 def my_registry_sections(user: Any) -> list[MySection]:
@@ -78,7 +80,7 @@ def waiting_for_my_decision(user: Any) -> MySection:
 
 def my_team_models(user: Any) -> MySection:
     """Registered models owned by the user's teams, most recently changed first, each with its @champion
-    (or that it has none)."""
+    (or that it has none), from the registry index (as fresh as the registry page: 'as of' its last sync)."""
     teams = list(Team.objects.filter(pk__in=policy.member_team_ids(user)).order_by("name"))
     section = MySection(
         key="my-models",
@@ -96,18 +98,19 @@ def my_team_models(user: Any) -> MySection:
     mine = {t.pk for t in teams}
     everyone, ownership, patterns = all_teams(), model_ownership_map(), pattern_rules()
     try:
-        owned = [
-            m
-            for m in mlf.iter_registered_models()
-            if (owner := team_for_model(m.name, everyone, ownership, patterns)) and owner.pk in mine
-        ]
+        index_read.ensure_listed()  # the registry index, as the registry pages read it; MLflow only the first time
     except mlf.MlflowError as exc:
         section.error = f"MLflow did not answer: {exc}"[:200]
         return section
+    owned = [
+        m
+        for m in IndexedModel.objects.only("name", "aliases", "last_updated_timestamp")
+        if (owner := team_for_model(m.name, everyone, ownership, patterns)) and owner.pk in mine
+    ]
     owned.sort(key=lambda m: (-(m.last_updated_timestamp or 0), m.name.lower()))  # recently changed first
     section.count = len(owned)
     for model in owned[:MY_ITEMS]:
-        champion = model.aliases.get("champion")
+        champion = (model.aliases or {}).get("champion")
         section.items.append(
             MyItem(
                 text=model.name,

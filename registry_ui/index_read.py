@@ -154,14 +154,20 @@ class Versions:
 
 
 # --- The overview ----------------------------------------------------------------------------------------
-def models() -> list[mlf.RegisteredModel]:
-    """Every indexed model. A registry never listed is listed from MLflow now (models only: versions are
-    read when a model is first opened, or by the next sync)."""
+def ensure_listed() -> None:
+    """A registry never listed is listed from MLflow now (models only: versions are read when a model is
+    first opened, or by the next sync); afterwards the index answers. Raises MlflowError when that first
+    listing fails."""
     state, _ = RegistryIndexState.objects.get_or_create(pk=1)
     if state.models_listed_at is None:
         now = timezone.now()
         index_store.models_store({m.name: m for m in mlf.iter_registered_models()}, now)
         RegistryIndexState.objects.filter(pk=1).update(models_listed_at=now)
+
+
+def models() -> list[mlf.RegisteredModel]:
+    """Every indexed model (see ensure_listed for a registry never listed)."""
+    ensure_listed()
     return [model_record(row) for row in IndexedModel.objects.all()]
 
 

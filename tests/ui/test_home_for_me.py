@@ -115,6 +115,22 @@ def test_team_models_section_says_when_mlflow_does_not_answer(login, personas, s
     assert sections["my-requests"].error == ""
 
 
+@pytest.mark.django_db
+def test_team_models_come_from_the_registry_index(login, personas, settings, own_model) -> None:
+    """Known leftover: the home page listed every registered model from MLflow on each view (all pages of
+    search_registered_models, uncached); the registry pages read the local index. Now the section does
+    too: once the index holds the models, the home page asks MLflow nothing (here MLflow is unreachable)."""
+    from registry_ui.index_sync import registry_sync
+
+    registry_sync(full=True)
+    settings.MLFLOW_TRACKING_URI = "http://127.0.0.1:9"  # nothing listens
+    sections, _ = _sections(login("lead_search"))
+    models = sections["my-models"]
+    assert models.error == ""
+    mine = next(i for i in models.items if i.text == own_model.name)
+    assert mine.detail == "@champion v1" and mine.url == f"/registry/models/{own_model.name}/"
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_home_for_me_in_the_browser(browser_login, live_server, requests_made, shoot) -> None:
