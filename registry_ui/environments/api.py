@@ -1,6 +1,7 @@
 """JSON API for CI pipelines (issue 22): a model's environments side by side, and "copy this version to
 the next environment" with the page's gate, audit and error semantics (422 refused by the target's gate
-with the reasons; 503 copy failed part-way with what was cleaned up and what the target holds)."""
+with the reasons; 409 already copied there or a copy of it under way; 503 copy failed part-way with what
+was cleaned up and what the target holds)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def model_environments(request: Any, name: str) -> list[dict[str, Any]]:
         400: EnvErrorOut,
         401: EnvErrorOut,
         403: EnvErrorOut,
+        409: EnvErrorOut,
         422: EnvErrorOut,
         502: EnvErrorOut,
         503: EnvErrorOut,

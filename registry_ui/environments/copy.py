@@ -61,6 +61,19 @@ def lineage_tags(source: Environment, source_version: dict[str, Any], copy_id: s
     }
 
 
+def copies_in_target(source: Environment, target: Environment, base: str, version: str) -> list[str]:
+    """Versions of `base` in `target` that are copies of `version` in `source` (their lineage tags)."""
+    found = target.handle().versions_where(
+        {
+            "name": target.model_name(base),
+            f"tags.{FROM_TAGS[0]}": source.name,
+            f"tags.{FROM_TAGS[2]}": source.model_name(base),
+            f"tags.{FROM_VERSION_TAG}": str(version),
+        }
+    )
+    return sorted((v["version"] for v in found), key=int)
+
+
 def copy_version(
     source: Environment, target: Environment, base: str, version: str, *, extra_tags: dict[str, str] | None = None
 ) -> CopyResult:

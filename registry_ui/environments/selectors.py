@@ -11,7 +11,7 @@ from mlopsadmin.core.errors import NotFound
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 from mlopsadmin.policy import Action
 from registry_ui.environments.config import environment_of, environments, next_environment
-from registry_ui.environments.copy import FROM_TAGS, FROM_VERSION_TAG, PROMOTION_EXPERIMENT
+from registry_ui.environments.copy import FROM_TAGS, FROM_VERSION_TAG, PROMOTION_EXPERIMENT, copies_in_target
 from registry_ui.promotion.changes import model_team
 
 CHAMPION = "champion"
@@ -66,7 +66,8 @@ def model_environments(base: str) -> list[dict[str, Any]]:
 def promotion_preview(user: Any, name: str, version: str) -> dict[str, Any]:
     """What "Promote to <next environment>" on the page of `name` v`version` (default registry) will do:
     {source, target, base, version, source_model, target_model, target_server, target_latest, steps,
-    gate (GateResult or None), gate_error, approval (the newest request for the target or None),
+    gate (GateResult or None), gate_error, already (versions in the target that are copies of it),
+    approval (the newest request for the target or None),
     may_promote, may_request}. Raises NotFound when `name` belongs to no environment, InvalidInput when its
     environment is the end of its path."""
     from registry_ui.environments import approvals, services
@@ -89,6 +90,7 @@ def promotion_preview(user: Any, name: str, version: str) -> dict[str, Any]:
         "target_latest": None,
         "gate": None,
         "gate_error": "",
+        "already": [],
         "approval": approvals.target_approval(target, base, version),
         "may_promote": policy.can(user, Action.ENVIRONMENT_PROMOTE, team=team),
         "may_request": policy.can(user, Action.APPROVAL_REQUEST, team=team),
@@ -109,6 +111,7 @@ def promotion_preview(user: Any, name: str, version: str) -> dict[str, Any]:
     try:
         preview["target_latest"] = dst_handle.latest_version(preview["target_model"])
         preview["gate"] = services.target_gate(source, target, base, version)
+        preview["already"] = copies_in_target(source, target, base, version)
     except MlflowNotFound:
         preview["gate_error"] = f"{preview['source_model']} v{version} does not exist in {source.name}."
     except MlflowError as exc:

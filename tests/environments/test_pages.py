@@ -79,6 +79,11 @@ def test_promote_page_with_approval_for_the_next_environment_and_one_story(  # t
     assert [v["version"] for v in copied] == ["1"]
     assert copied[0]["tags"]["approved_by"] == "lead_search"  # prod's own approval, on the prod version
     assert f"Copied dev.{base} v{version} from dev to prod: prod.{base} v1" in _text(lead.get(page_url))
+    twice = lead.get(confirm_url)  # copied once: said before the click, and refused at a second POST
+    assert f"v{version} is already in prod as prod.{base} v1" in _text(twice)
+    assert 'data-confirm="env-promote" disabled' in twice.content.decode()
+    second = lead.post(confirm_url)
+    assert second.status_code == 409 and "is already in prod" in _text(second)
 
     alias_change(
         action="promote",

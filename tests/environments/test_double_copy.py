@@ -1,0 +1,64 @@
+"""Issue 22: a version is copied into the next environment once. A second click, a retried CI job or two
+jobs at the same moment are refused with 409 and leave exactly one copy in the target."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from mlopsadmin.core.errors import Conflict
+from registry_ui.environments import services
+from tests.faults import FaultProxy
+
+from .helpers import configure, make_version, versions_on
+
+pytestmark = pytest.mark.django_db(transaction=True)  # two copies in threads of their own
+
+
+def _envs(dev_url: str, prod_url: str) -> dict[str, dict[str, object]]:
+    return {
+        "dev": {"kind": "server", "tracking_uri": dev_url, "next": "prod"},
+        "prod": {"kind": "server", "tracking_uri": prod_url},
+    }
+
+
+def test_second_promotion_of_the_same_version_is_refused(dev_mlflow, mlflow, login) -> None:  # type: ignore[no-untyped-def]
+    configure(_envs(dev_mlflow.url, mlflow))
+    name = f"search-twice-{uuid.uuid4().hex[:8]}"
+    version = make_version(dev_mlflow.url, name, score=0.2)
+    url = f"/api/v1/environments/dev/models/{name}/promote"
+    admin = login("admin")
+    first = admin.post(url, data={"version": version}, content_type="application/json")
+    assert first.status_code == 200, first.content
+    again = admin.post(url, data={"version": version}, content_type="application/json")
+    assert again.status_code == 409, again.content
+    assert f"already in prod as {name} v1" in again.json()["detail"]
+    assert [v["version"] for v in versions_on(mlflow, name)] == ["1"]
+
+
+def test_two_promotions_at_once_make_one_copy(dev_mlflow, mlflow, personas) -> None:  # type: ignore[no-untyped-def]
+    name = f"search-race-{uuid.uuid4().hex[:8]}"
+    version = make_version(dev_mlflow.url, name, score=0.4)
+    outcomes: list[str] = []
+
+    def promote() -> None:
+        try:
+            services.promote_to_next(actor=personas["admin"], source_env="dev", model=name, version=version)
+            outcomes.append("copied")
+        except Conflict as exc:
+            outcomes.append(f"refused: {exc}")
+        except Exception as exc:  # reported by the assertion below
+            outcomes.append(f"error: {exc!r}")
+
+    with FaultProxy(mlflow) as prod:
+        prod.write_delay = 0.3  # each write into prod takes a while: the two copies overlap
+        configure(_envs(dev_mlflow.url, prod.url))
+        workers = [threading.Thread(target=promote) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+    assert sorted(o.split(":")[0] for o in outcomes) == ["copied", "refused"], outcomes
+    assert [v["version"] for v in versions_on(mlflow, name)] == ["1"]
