@@ -108,6 +108,8 @@ def test_promote_page_with_approval_for_the_next_environment_and_one_story(  # t
     assert f"v1 copied from dev v{version}" in text and f"up to date (last received v{version})" in text
     assert f'href="/registry/models/prod.{base}/aliases/"' in side.content.decode()  # rollback as today
 
+    audit_page = login("auditor").get(f"/audit/?story={base}")
+    assert audit_page.status_code == 200 and "environment.promote" in _text(audit_page)
     export = login("auditor").get(f"/audit/export.jsonl?story={base}")
     rows = [json.loads(line) for line in b"".join(export.streaming_content).decode().splitlines()]
     actions = [row["action"] for row in reversed(rows)]  # the export is newest first
