@@ -187,13 +187,19 @@ def reap_chunk_recorded(
 ) -> None:
     """The scheduled reaper's chunk: reap_chunk, then the outcomes (each entry's "outcome", `counts`), one
     `run.reap` event per reaped run in listing order and the task's progress, in one transaction. Raises
-    MlflowUnavailable after recording the rest when some write's outcome stays unknown."""
+    MlflowUnavailable after recording the rest when some write's outcome stays unknown. Raises TaskLost, sending
+    nothing, when the task's claim was taken over before the writes (a worker paused after its re-read and swept
+    meanwhile must not terminate runs on that stale read: one may have come alive)."""
     from django.db import transaction
 
-    from maintenance.task_runs import actor_for, task_run_progress
+    from maintenance.task_runs import actor_for, task_run_hold, task_run_progress
     from mlopsadmin.audit.services import audit_record_many
 
-    changed, planned, fresh, sent = reap_chunk(entries, activities, cutoff_ms, reason, sources)
+    def fence(planned: dict[str, dict[str, Any]]) -> None:
+        with transaction.atomic():
+            task_run_hold(run)
+
+    changed, planned, fresh, sent = reap_chunk(entries, activities, cutoff_ms, reason, sources, on_send=fence)
     reaped = set(sent.reaped)
     events: list[dict[str, Any]] = []
     team_of: dict[str, str] = {}
