@@ -7,7 +7,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from catalog.selectors import convention_for, convention_get
 from mlopsadmin import policy
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from mlopsadmin.core.formatting import ms_datetime
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.selectors import team_for_experiment, team_for_tag
 from mlopsadmin.lib import mlflow_client as mlf
@@ -33,7 +34,7 @@ MAX_BULK_RUNS = 1000
 
 
 def _ms_to_dt(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms else None
+    return ms_datetime(ms)
 
 
 # --- Evaluation (no MLflow) ----------------------------------------------------------------------

@@ -49,6 +49,7 @@ SOURCE_METRIC, SOURCE_MODEL, SOURCE_TRACE, SOURCE_PREVIOUS_END, SOURCE_START = (
     "previous_end_time",
     "start_time",
 )
+FUTURE_TOLERANCE_MS = 3_600_000  # a sign of life more than this far ahead of now is a wrong clock, not life
 CONFIRM_BATCH = {True: 500, False: 50}  # suspects confirmed per call: from the backend store / over REST
 
 
@@ -85,11 +86,22 @@ def stuck_query(cutoff_ms: int) -> str:
     return f"attributes.status = 'RUNNING' AND attributes.start_time < {cutoff_ms}"
 
 
-def last_sign_of_life(run: mlf.Run, activity: mlf.RunActivity | None = None) -> SignOfLife:
+def not_after_ms() -> int:
+    """The newest time a sign of life may have: now plus FUTURE_TOLERANCE_MS. Clients send metric timestamps
+    (and may set start/end times): one in microseconds, or from a box whose clock is days ahead, is dated in
+    the future and would keep a dead run "alive" for ever; such a time is not evidence."""
+    return now_ms() + FUTURE_TOLERANCE_MS
+
+
+def last_sign_of_life(
+    run: mlf.Run, activity: mlf.RunActivity | None = None, *, not_after: int | None = None
+) -> SignOfLife:
     """The newest of: the metric timestamps the run was listed with (each key's latest value), and with
     `activity` its newest metric value of any step, its logged models' last update and its newest trace's
-    end; the end_time it
-    kept from an earlier life (RUNNING runs only: a resumed run); its start_time. Pure function."""
+    end; the end_time it kept from an earlier life (RUNNING runs only: a resumed run); its start_time —
+    leaving out any time after `not_after` (default not_after_ms(): more than an hour ahead of now). Pure
+    function of its arguments when `not_after` is given."""
+    limit = not_after_ms() if not_after is None else not_after
     seen: list[tuple[int | None, str]] = [(run.last_metric_time, SOURCE_METRIC)]
     if activity is not None:
         seen += [
@@ -100,7 +112,7 @@ def last_sign_of_life(run: mlf.Run, activity: mlf.RunActivity | None = None) -> 
     seen += [(run.end_time if run.status == "RUNNING" else None, SOURCE_PREVIOUS_END), (run.start_time, SOURCE_START)]
     best = SignOfLife(None, "")
     for at_ms, source in seen:
-        if at_ms and (best.at_ms is None or at_ms > best.at_ms):
+        if at_ms and at_ms <= limit and (best.at_ms is None or at_ms > best.at_ms):
             best = SignOfLife(int(at_ms), source)
     return best
 
@@ -152,11 +164,12 @@ def judge(runs: Iterable[mlf.Run], cutoff_ms: int, *, store_uri: str = "") -> It
 def _confirm(suspects: list[mlf.Run], cutoff_ms: int, store_uri: str) -> Iterator[Verdict]:
     if not suspects:
         return
+    bound = not_after_ms()
     try:
-        activities = mlf.runs_activity(suspects, store_uri=store_uri)
+        activities = mlf.runs_activity(suspects, store_uri=store_uri, not_after_ms=bound)
     except mlf.BackendStoreError as exc:
         logger.warning("reaper: %s; asking the tracking API instead", exc)
-        activities = mlf.runs_activity(suspects)
+        activities = mlf.runs_activity(suspects, not_after_ms=bound)
     for run in suspects:
         activity = activities.get(run.run_id)
         yield Verdict(run, last_sign_of_life(run, activity), is_stuck(run, cutoff_ms, activity), activity)

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -22,6 +22,7 @@ from maintenance.models import ACTIVE_STATES, TaskRun, TaskState
 from mlopsadmin.audit.operations import audit_operation
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, QueueUnavailable
+from mlopsadmin.core.formatting import ms_datetime
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib.redaction import scrub
@@ -45,10 +46,12 @@ def now_ms() -> int:
 
 
 def fmt_ms(ms: int | None) -> str:
-    """An MLflow timestamp (ms) as 'YYYY-MM-DD HH:MM UTC'; '—' when unset."""
+    """An MLflow timestamp (ms) as 'YYYY-MM-DD HH:MM UTC'; '—' when unset; the raw number when it is no
+    date (formatting.ms_datetime)."""
     if not ms:
         return "—"
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    moment = ms_datetime(ms)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else f"{ms} ms (not a valid date)"
 
 
 def actor_for(run: TaskRun) -> Any:

@@ -8,12 +8,11 @@ changed keys (empty containers are no news), else its reason, else its target: n
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from mlopsadmin.audit.actions import ITEM_WORDS, OPERATION_FAMILIES, OPERATION_STARTS
 from mlopsadmin.audit.diff import state_diff
-from mlopsadmin.core.formatting import human_bytes
+from mlopsadmin.core.formatting import human_bytes, ms_datetime
 
 MAX_TEXT = 40  # characters of one value in a summary
 MAX_CHANGES = 2  # changed keys named in a generic summary
@@ -141,8 +140,9 @@ def _run_reap(event: Any) -> str:
     before, after = _dict(event.before), _dict(event.after)
     text = f"status {before.get('status', 'RUNNING')} → {after.get('status', 'FAILED')}"
     end = after.get("end_time")
-    if isinstance(end, int | float) and not isinstance(end, bool):
-        text += f", ended {datetime.fromtimestamp(end / 1000, tz=UTC):%Y-%m-%d %H:%M} UTC (last sign of life)"
+    moment = ms_datetime(end) if isinstance(end, int | float) and not isinstance(end, bool) else None
+    if moment:
+        text += f", ended {moment:%Y-%m-%d %H:%M} UTC (last sign of life)"
     return text
 
 

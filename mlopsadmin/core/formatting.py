@@ -6,6 +6,7 @@ import csv
 import math
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -87,3 +88,15 @@ def csv_cell(value: Any) -> Any:
 def csv_cell_value(text: str) -> str:
     """The original text of a cell written by `csv_cell` (for reading an export back)."""
     return text[1:] if text.startswith("'") else text
+
+
+def ms_datetime(ms: int | float | str | None) -> datetime | None:
+    """An MLflow timestamp (milliseconds since the epoch; clients may send any integer) as an aware UTC
+    datetime; None when unset or not a date Python can hold (e.g. microseconds sent as milliseconds, year
+    58,000): such a value is shown as unknown, never a crash of the page or task that shows it."""
+    if ms in (None, "", 0):
+        return None
+    try:
+        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError, TypeError):
+        return None

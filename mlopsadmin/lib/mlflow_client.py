@@ -315,21 +315,24 @@ def store_active_run_counts(uri: str, experiment_ids: list[str]) -> dict[str, in
     return _store_call(lambda: mlflow_store.active_run_counts(uri, [int(i) for i in experiment_ids]))
 
 
-def runs_activity(runs: list[Run], *, store_uri: str = "") -> dict[str, RunActivity]:
+def runs_activity(runs: list[Run], *, store_uri: str = "", not_after_ms: int | None = None) -> dict[str, RunActivity]:
     """run id → RunActivity (mlflow_records) of these runs: from the backend store (read-only, three grouped
     queries per 500 runs) with `store_uri`, else through the tracking API (per run: one call per metric key,
     one logged-model search and one trace search; ACTIVITY_WORKERS runs at a time). Raises BackendStoreError
-    when the store read fails, MlflowError otherwise."""
+    when the store read fails, MlflowError otherwise. `not_after_ms`: metric values stamped later than this
+    are left out (a client's wrong clock or unit must not hide the run's real newest write)."""
     if not store_uri:
         from concurrent.futures import ThreadPoolExecutor
 
+        one = functools.partial(run_activity, not_after_ms=not_after_ms)
         if len(runs) <= 1:
-            return {run.run_id: run_activity(run) for run in runs}
+            return {run.run_id: one(run) for run in runs}
         with ThreadPoolExecutor(max_workers=min(ACTIVITY_WORKERS, len(runs)), thread_name_prefix="activity") as pool:
-            return dict(zip((run.run_id for run in runs), pool.map(run_activity, runs), strict=True))
+            return dict(zip((run.run_id for run in runs), pool.map(one, runs), strict=True))
     from mlopsadmin.lib import mlflow_store
 
-    rows = _store_call(lambda: mlflow_store.run_activity(store_uri, [run.run_id for run in runs]))
+    ids = [run.run_id for run in runs]
+    rows = _store_call(lambda: mlflow_store.run_activity(store_uri, ids, not_after_ms=not_after_ms))
     found = {run.run_id: rows.get(run.run_id, (None, None, None)) for run in runs}
     return {
         run_id: RunActivity(run_id, last_metric_time=metric, last_model_time=model, last_trace_time=trace)

@@ -258,10 +258,13 @@ def logged_model_source_runs(uri: str, model_ids: list[str]) -> dict[str, str]:
     return found
 
 
-def run_activity(uri: str, run_ids: list[str]) -> dict[str, tuple[int | None, int | None, int | None]]:
+def run_activity(
+    uri: str, run_ids: list[str], *, not_after_ms: int | None = None
+) -> dict[str, tuple[int | None, int | None, int | None]]:
     """run id → (newest timestamp among all its metric values, newest update time of a logged model whose
     source run it is, newest end of a trace recorded under it: start + execution time of a trace whose
-    `mlflow.sourceRun` metadata names it), for these runs; runs with none of them are left out."""
+    `mlflow.sourceRun` metadata names it), for these runs; runs with none of them are left out. Metric values
+    stamped after `not_after_ms` are not counted (client-sent timestamps can be wrong)."""
     metric: Any = SqlMetric
     model: Any = SqlLoggedModel
     trace: Any = SqlTraceInfo
@@ -272,7 +275,7 @@ def run_activity(uri: str, run_ids: list[str]) -> dict[str, tuple[int | None, in
         chunk = ordered[start : start + ID_CHUNK]
         metrics = (
             sa.select(metric.run_uuid, sa.func.max(metric.timestamp))
-            .where(metric.run_uuid.in_(chunk))
+            .where(metric.run_uuid.in_(chunk), *([metric.timestamp <= not_after_ms] if not_after_ms else []))
             .group_by(metric.run_uuid)
         )
         for run_id, newest in _stream(uri, metrics):

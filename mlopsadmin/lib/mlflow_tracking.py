@@ -223,7 +223,7 @@ def get_metric_history(run_id: str, key: str) -> list[MetricPoint]:
     )
 
 
-def run_activity(run: Run) -> RunActivity:
+def run_activity(run: Run, *, not_after_ms: int | None = None) -> RunActivity:
     """When `run` last did something, through the tracking API: the full history of every metric it has
     (one `get_metric_history` per key; MLflow's latest value of a key is its highest step, so a resumed run
     logging lower steps again would hide its newest writes) and the logged models whose source run it is
@@ -231,7 +231,8 @@ def run_activity(run: Run) -> RunActivity:
     newest_metric: int | None = None
     for key in run.metric_timestamps:
         for point in get_metric_history(run.run_id, key):
-            newest_metric = max(newest_metric or 0, point.timestamp)
+            if not_after_ms is None or point.timestamp <= not_after_ms:  # a wrong client clock is no evidence
+                newest_metric = max(newest_metric or 0, point.timestamp)
     newest_model: int | None = None
     body = {"experiment_ids": [run.experiment_id], "filter": f"source_run_id = '{run.run_id}'", "max_results": 100}
     for model in pages("search_logged_models", "POST", "/logged-models/search", body, "models", subject=(run.run_id,)):

@@ -102,3 +102,19 @@ def test_zero_of_zero_is_not_synced_never_100_percent(db, settings) -> None:  # 
     assert (percent, total) == (None, 0)
     tile = catalog_tiles(None)[0]
     assert tile.value == "not synced" and tile.level == "info"
+
+
+def test_a_timestamp_that_is_no_date_never_stops_the_sync_or_a_page(synced, unique: str, login) -> None:  # type: ignore[no-untyped-def]
+    """A client ended a run with a time in microseconds (year ~58,000): the sync stopped on it for every
+    experiment ("year 58882 is out of range") and the experiment page answered 500."""
+    from django.urls import reverse
+
+    experiment_id = mlf.create_experiment(f"/search-team/clock-{unique}/runs")
+    run_id = mlf.create_run(experiment_id, tags=FULL_TAGS)
+    mlf.set_terminated(run_id, end_time=int(time.time() * 1000) * 1000)
+    result = catalog_sync(full=False)
+    assert experiment_id in result.new
+    row = CatalogExperiment.objects.get(experiment_id=experiment_id)
+    assert row.run_count == 1 and row.runs_scanned_at is not None
+    page = login("admin").get(reverse("catalog:experiment", args=[experiment_id]))
+    assert page.status_code == 200

@@ -150,6 +150,28 @@ def test_a_trace_is_a_sign_of_life(mlflow: str, unique: str, settings: Any, evid
     assert {r["run_id"]: r["end_time_source"] for r in report["left_alone"]} == {tracing: "last_trace"}
 
 
+@pytest.mark.parametrize("evidence", ["backend store", "tracking API"])
+def test_a_sign_of_life_from_the_future_does_not_keep_a_dead_run_alive(
+    mlflow: str, unique: str, settings: Any, evidence: str
+) -> None:
+    """A metric logged with a wrong explicit timestamp (microseconds for milliseconds, a training box whose
+    clock is ahead) is dated in the future: the run looked alive forever and nothing ever ended it. A time
+    more than an hour ahead of now is not evidence; the run is judged on the rest (here its metric of three
+    days ago), and its end time is never set in the future."""
+    settings.MLFLOW_BACKEND_STORE_URI = _session_store() if evidence == "backend store" else ""
+    experiment_id = mlf.create_experiment(f"/reap-{unique}/future")
+    dead = make_run(experiment_id, status="RUNNING", age_days=3, metric_age_days=3, name="dead")
+    future = _now() * 1000  # microseconds passed as milliseconds: year ~58,000
+    mlf.log_batch(dead, metrics=[("clock", 1.0, future, 0)])
+    live = make_run(experiment_id, status="RUNNING", age_days=3, metric_age_days=0.01, name="live")
+
+    report = _reap(experiment_id, dry_run=True).report
+    assert {r["run_id"] for r in report["runs"]} == {dead}
+    assert {r["run_id"] for r in report["left_alone"]} == {live}
+    _reap(experiment_id, dry_run=False)
+    assert mlf.get_run(dead).status == "FAILED" and mlf.get_run(dead).end_time < _now() - 2 * DAY_MS
+
+
 def test_the_rule_is_a_pure_function_of_the_run() -> None:
     def run(status: str, start: int | None, end: int | None, metrics: dict[str, int]) -> mlf.Run:
         return mlf.Run("r", "1", "r", status, start, end, "active", "", metric_timestamps=metrics)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 from typing import Any
 
 from django import template
 from django.utils.safestring import mark_safe
 
-from mlopsadmin.core.formatting import human_bytes
+from mlopsadmin.core.formatting import human_bytes, ms_datetime
 
 register = template.Library()
 
@@ -23,10 +23,8 @@ def get_item(mapping: Any, key: Any) -> Any:
 
 @register.filter
 def ms_to_datetime(value: Any) -> datetime | None:
-    """MLflow timestamps are milliseconds since the epoch."""
-    if value in (None, "", 0):
-        return None
-    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    """MLflow timestamps are milliseconds since the epoch (None when unset or not a date)."""
+    return ms_datetime(value)
 
 
 @register.filter
