@@ -29,8 +29,9 @@ KEEP_TAG = "keep"
 REGISTERED_MODEL_TAG = "mlflow.registeredModelName"
 KEEP_TRUE = frozenset({"true", "yes", "y", "1", "on", "keep"})  # documented in docs/maintenance.md
 KEEP_FALSE = frozenset({"false", "no", "n", "0", "off", "none"})
-KEEP_TAG_SPELLINGS = (KEEP_TAG, "Keep", "KEEP")  # the key is matched case-insensitively; the store path reads these
-PROTECTING_TAGS = (*KEEP_TAG_SPELLINGS, REGISTERED_MODEL_TAG)  # the only tags planning reads (backend-store fast path)
+# The only tags planning reads on the backend-store fast path: these two by key, plus every other spelling of
+# the `keep` key (any case, spaces around it: read for the few runs that have one, mlflow_store's folded_key).
+PROTECTING_TAGS = (KEEP_TAG, REGISTERED_MODEL_TAG)
 VERSION_SOURCE_REASON = "source of a registered model version"
 
 
