@@ -56,6 +56,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "approval.reject",
     "approval.request",
     "approval.withdraw",
+    "audit.checkpoint_new",
     "capacity.alert",
     "capacity.check",
     "catalog.sync",

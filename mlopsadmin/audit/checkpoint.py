@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
 
-from mlopsadmin.core.models import AuditEvent
+from mlopsadmin.core.models import AuditCheckpointMark, AuditEvent
 from mlopsadmin.lib import s3
 
 log = logging.getLogger("mlopsadmin.audit")
@@ -61,7 +63,8 @@ def read_checkpoint(location: str | None = None) -> Checkpoint | None:
 
 
 def write_checkpoint(event_id: int, event_hash: str, count: int) -> None:
-    """Store the head (atomically for files: write a temporary file, then rename)."""
+    """Store the head (atomically for files: write a temporary file, then rename), and mark in the database
+    that a checkpoint exists there (AuditCheckpointMark), so its later absence is reported."""
     where = settings.AUDIT_CHECKPOINT_PATH
     if not where:
         return
@@ -69,14 +72,43 @@ def write_checkpoint(event_id: int, event_hash: str, count: int) -> None:
     try:
         if where.startswith("s3://"):
             s3.put_text(where, text)
-            return
-        target = Path(where)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".audit-checkpoint-")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
+        else:
+            target = Path(where)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".audit-checkpoint-")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            os.replace(tmp, target)
     except (OSError, s3.S3Error) as exc:
         raise CheckpointError(f"cannot write the audit checkpoint {where}: {exc}") from exc
+    try:
+        AuditCheckpointMark.objects.update_or_create(
+            location=where[:1000], defaults={"event_id": event_id, "count": count, "written_at": timezone.now()}
+        )
+    except DatabaseError as exc:  # the checkpoint itself is written; the mark follows with the next one
+        log.warning("audit checkpoint mark not recorded: %s", exc)
+
+
+def missing_checkpoint_problem() -> str:
+    """ "" unless a checkpoint was written to AUDIT_CHECKPOINT_PATH before and none is there now: then what
+    verification reports (it was deleted or moved; restore it, or start a new one with
+    `manage.py verify_audit --new-checkpoint`). Raises CheckpointError when the location cannot be read."""
+    where = settings.AUDIT_CHECKPOINT_PATH
+    if not where or read_checkpoint() is not None:
+        return ""
+    mark = AuditCheckpointMark.objects.filter(location=where[:1000]).first()
+    if mark is None:
+        return ""  # none written yet: the first verification or write starts it
+    return (
+        f"the audit checkpoint {where} is missing: one was written there at event #{mark.event_id} "
+        f"({mark.count} events) on {mark.written_at:%Y-%m-%d %H:%M} UTC (deleted or moved?). Events deleted since "
+        f"cannot be ruled out; restore the checkpoint, or start a new one after investigating "
+        f"(manage.py verify_audit --new-checkpoint)"
+    )
+
+
+def checkpoint_forget() -> None:
+    """Forget that a checkpoint was written to AUDIT_CHECKPOINT_PATH (the operator starts a new one)."""
+    AuditCheckpointMark.objects.filter(location=settings.AUDIT_CHECKPOINT_PATH[:1000]).delete()
 
 
 def compare_checkpoint(mark: Checkpoint, hash_at_mark: str | None, count_at_mark: int, total: int) -> str:
@@ -99,6 +131,11 @@ def checkpoint_head() -> None:
     a change already committed is never failed by its checkpoint."""
     try:
         old = read_checkpoint()
+        if old is None and missing_checkpoint_problem():
+            log.error(
+                "audit checkpoint %s is missing; not re-created (verify_audit says why)", settings.AUDIT_CHECKPOINT_PATH
+            )
+            return
         head = AuditEvent.objects.order_by("-id").values_list("id", "event_hash").first()
         if head is None or (old is not None and head[0] <= old.event_id):
             return

@@ -19,8 +19,10 @@ from django.utils import timezone
 from mlopsadmin.audit import operations
 from mlopsadmin.audit.checkpoint import (
     CheckpointError,
+    checkpoint_forget,
     checkpoint_head,
     compare_checkpoint,
+    missing_checkpoint_problem,
     read_checkpoint,
     write_checkpoint,
 )
@@ -250,6 +252,7 @@ def audit_verify_chain(*, batch_size: int = 5000, checkpoint: Any = None) -> Cha
     at_mark: tuple[str | None, int] = (None, 0)
     try:
         mark = checkpoint if checkpoint is not None else read_checkpoint()
+        missing = missing_checkpoint_problem() if checkpoint is None and mark is None else ""
     except CheckpointError as exc:
         return ChainReport(0, None, str(exc))
     rows = AuditEvent.objects.order_by("id").values_list("id", "event_hash", "chain_version", *DIGEST_FIELDS)
@@ -264,12 +267,30 @@ def audit_verify_chain(*, batch_size: int = 5000, checkpoint: Any = None) -> Cha
         problem = compare_checkpoint(mark, at_mark[0], at_mark[1], walk.checked)
         if problem:
             return ChainReport(walk.checked, mark.event_id, problem)
+    if missing:  # never re-created here: that would hide events deleted meanwhile
+        return ChainReport(walk.checked, None, missing)
     if walk.head is not None and checkpoint is None:
         try:
             write_checkpoint(*walk.head, walk.checked)
         except CheckpointError as exc:
             return ChainReport(walk.checked, None, f"chain intact, but {exc}")
     return ChainReport(walk.checked, None, "")
+
+
+def audit_checkpoint_new(*, actor: Any) -> None:
+    """Forget the checkpoint written to AUDIT_CHECKPOINT_PATH before (missing: moved, or a new location) so the
+    next verification starts a new one at the head; one `audit.checkpoint_new` event. Rule: issue 14, case 9
+    (a missing checkpoint is reported until an operator decides so)."""
+    with transaction.atomic():
+        checkpoint_forget()
+        audit_record(
+            actor=actor,
+            action="audit.checkpoint_new",
+            target_kind="audit",
+            target_id="checkpoint",
+            after={"location": settings.AUDIT_CHECKPOINT_PATH},
+            reason="A new audit checkpoint is started at the verified head (the previous one is missing).",
+        )
 
 
 def checkpoint_after_write(event_id: int) -> None:

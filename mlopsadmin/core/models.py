@@ -174,3 +174,17 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditImmutableError("Audit events cannot be deleted.")
+
+
+class AuditCheckpointMark(models.Model):
+    """That a checkpoint of the audit chain was written to `location` (AUDIT_CHECKPOINT_PATH), and where it
+    stood: a checkpoint missing later (deleted or moved) is then reported, never taken as "none written yet"
+    and silently re-created at a possibly shortened head (mlopsadmin/audit/checkpoint.py)."""
+
+    location = models.CharField(max_length=1000, unique=True)
+    event_id = models.BigIntegerField()
+    count = models.BigIntegerField()
+    written_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"audit checkpoint {self.location} at #{self.event_id}"

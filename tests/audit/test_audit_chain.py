@@ -40,6 +40,10 @@ class S3Checkpoint:
         assert text is not None, f"no checkpoint at {self.uri}"
         return text
 
+    def unlink(self) -> None:
+        bucket, key = s3.parse_s3_uri(self.uri)
+        s3.client().delete_object(Bucket=bucket, Key=key.rstrip("/"))
+
     def __str__(self) -> str:
         return self.uri
 
@@ -138,6 +142,28 @@ def test_truncation_is_detected_against_the_checkpoint(checkpoint_file) -> None:
     report = audit_verify_chain()
     assert not report.ok and report.checked == 0
     assert report.problem.startswith(f"chain shorter than checkpoint #{written[-1].id}")
+
+
+def test_a_deleted_checkpoint_is_reported_never_recreated_over_a_shortened_chain(  # type: ignore[no-untyped-def]
+    checkpoint_file, django_capture_on_commit_callbacks
+) -> None:
+    """Before: with the checkpoint deleted (file removed, S3 object deleted), verification read "none written
+    yet", said "intact" over a chain whose newest events had been deleted, and wrote a new checkpoint at the
+    shortened head, so the loss could never be found again."""
+    written = events(5)
+    assert audit_verify_chain().ok  # the checkpoint stands at the head
+    tamper("DELETE FROM core_auditevent WHERE id >= %s", [written[3].id])
+    checkpoint_file.unlink()
+    report = audit_verify_chain()
+    assert not report.ok and "is missing" in report.problem and f"#{written[-1].id}" in report.problem
+    with django_capture_on_commit_callbacks(execute=True):
+        record(action="after.deletion")  # a later write does not start a new checkpoint either
+    with pytest.raises(CommandError, match="is missing"):
+        call_command("verify_audit")
+    call_command("verify_audit", "--new-checkpoint")  # the operator's decision, after investigating: audited
+    assert AuditEvent.objects.filter(action="audit.checkpoint_new").count() == 1
+    assert json.loads(checkpoint_file.read_text())["event_id"] == AuditEvent.objects.order_by("-id").first().id  # type: ignore[union-attr]
+    assert audit_verify_chain().ok
 
 
 def starts_event(line: str, event_id: int) -> bool:
