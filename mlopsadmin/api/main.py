@@ -153,6 +153,7 @@ def _register_routers() -> None:
     for module_name, prefix in [
         ("catalog.api", "/"),
         ("registry_ui.api", "/"),
+        ("registry_ui.compare.api", "/"),
         ("registry_ui.approvals.api", "/"),
         ("registry_ui.promotion.api", "/"),
         ("registry_ui.environments.api", "/"),
