@@ -109,8 +109,43 @@ def _decimals(step: float) -> int:
     return 10
 
 
+SI_SUFFIXES = ((12, "T"), (9, "G"), (6, "M"), (3, "k"))
+COMPACT_FROM = 1e4  # axis values from 10,000 on are written 10k, 2.5M, 1T (they fit a 390 px phone)
+TINY_BELOW = 1e-3  # steps smaller than this are written with an exponent (1e-09), never ten decimals
+
+
 def _number(value: float) -> str:
+    """A step or other count: 7, 250, 12.5k, 4M."""
+    if abs(value) >= COMPACT_FROM:
+        return _axis_labels([value], value)[0]
     return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4g}"
+
+
+def _axis_labels(values: Sequence[float], step: float) -> list[str]:
+    """Tick labels with just the digits `step` needs: 0.65, 0.70 … as before; when a tick reaches
+    COMPACT_FROM, each in its SI unit (250G, 500G, 750G, 1T; from 10^15 an exponent); for steps below
+    TINY_BELOW an exponent (2.5e-10)."""
+    largest = max((abs(v) for v in values), default=0.0)
+    if largest >= COMPACT_FROM:
+        return [_si(v) for v in values]
+    if 0 < step < TINY_BELOW:
+        return ["0" if v == 0 else f"{v:.3g}" for v in values]
+    return [f"{v:.{_decimals(step)}f}" for v in values]
+
+
+def _si(value: float) -> str:
+    """250000000000 → 250G, 1e12 → 1T, 2500000 → 2.5M, 1500 → 1.5k; from 10^15 on an exponent."""
+    if abs(value) >= 1e15:
+        return f"{value:.3g}"
+    power, suffix = next(((p, s) for p, s in SI_SUFFIXES if abs(value) >= 10**p), (0, ""))
+    return f"{value / 10.0**power:.3g}{suffix}"
+
+
+def _value_text(value: float) -> str:
+    """A metric value in a hover text or beside a single dot: 0.8400 as before; huge or tiny ones 1e+12."""
+    if value == 0 or TINY_BELOW <= abs(value) < COMPACT_FROM * 10:
+        return f"{value:.4f}"
+    return f"{value:.4g}"
 
 
 def _byte_ticks(top: float) -> tuple[list[float], list[str]]:
@@ -178,7 +213,7 @@ def line_chart(
             pad = abs(y_min) * 0.05 or 0.5
             y_min, y_max = y_min - pad, y_max + pad
         y_values, y_step = nice_ticks(y_min, y_max, 5)
-        y_labels = [f"{v:.{_decimals(y_step)}f}" for v in y_values]
+        y_labels = _axis_labels(y_values, y_step)
     y_low, y_high = y_values[0], y_values[-1]
 
     def sx(x: float) -> float:  # % of the plot's width
@@ -195,14 +230,16 @@ def line_chart(
         if x_kind == "time":
             values, labels = _time_ticks(x_min, x_max)
         else:
-            values, _ = nice_ticks(x_min, x_max, 6, integers=True)
+            values, x_step = nice_ticks(x_min, x_max, 6, integers=True)
             values = [v for v in values if x_min <= v <= x_max]
-            labels = [_number(v) for v in values]
+            labels = (
+                _axis_labels(values, x_step) if max(map(abs, values)) >= COMPACT_FROM else list(map(_number, values))
+            )
         x_ticks = [
             Tick(sx(v), text, "start" if sx(v) < 12 else "end" if sx(v) > 88 else "middle")
             for v, text in zip(values, labels, strict=True)
         ]
-    fmt_y = human_bytes if y_kind == "bytes" else (lambda v: f"{v:.4f}")
+    fmt_y = human_bytes if y_kind == "bytes" else _value_text
     drawn = []
     for label, css_class, points in series:
         ordered = sorted(((_x_value(x), y) for x, y in points), key=lambda p: p[0])

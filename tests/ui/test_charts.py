@@ -89,3 +89,19 @@ def test_capacity_series_keeps_unknown_samples(db) -> None:  # type: ignore[no-u
             scope="store", key="s3://b", label="s3://b", size_bytes=size, measured_at=T0 + timedelta(days=day)
         )
     assert [size for _, size in capacity_series(scope="store")["s3://b"]] == [5 * MB, None, 7 * MB]
+
+
+def test_axis_labels_stay_short_for_huge_and_tiny_values() -> None:
+    """Break-test: a metric reaching 1e12 over 4,000,000 steps was labelled '1000000000000' and '4000000':
+    on a 390 px phone the y labels were cut off at the left edge and the x labels ran into each other
+    ('30000004000000'); a metric of 1e-9 got ten decimals. Labels now use k/M/G/T or an exponent."""
+    huge = line_chart([("v1", "series-0", [(0, 0.0), (4_000_000, 1e12)])], x_label="step")
+    assert [t.label for t in huge.y_ticks] == ["0", "250G", "500G", "750G", "1T"]
+    assert [t.label for t in huge.x_ticks] == ["0", "1M", "2M", "3M", "4M"]
+    assert huge.series[0].points[-1].tip.endswith(": 1e+12")  # the hover text too
+    tiny = line_chart([("v1", "series-0", [(0, 0.0), (1, 1e-9)])])
+    assert all(len(t.label) <= 7 for t in tiny.y_ticks), [t.label for t in tiny.y_ticks]
+    assert tiny.y_ticks[-1].label == "1e-09"
+    usual = line_chart([("v1", "series-0", [(0, 0.652), (9, 0.84)])])
+    assert [t.label for t in usual.y_ticks] == ["0.65", "0.70", "0.75", "0.80", "0.85"]  # unchanged
+    assert usual.series[0].points[-1].tip.endswith(": 0.8400")
