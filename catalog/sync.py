@@ -21,12 +21,12 @@ from catalog.models import CatalogExperiment
 from catalog.selectors import sync_status
 from catalog.services import catalog_evaluate, experiment_scan_runs, store_scan
 from maintenance.models import ItemOutcome, PlanItem, TaskKind, TaskRun, TaskState
+from maintenance.task_execute import task_run_here
 from maintenance.task_runs import (
     actor_for,
     task_run_create,
     task_run_enqueue,
     task_run_finish,
-    task_run_here,
     task_run_progress,
 )
 from mlopsadmin.audit.services import audit_record

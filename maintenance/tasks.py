@@ -13,7 +13,7 @@ from celery import shared_task
 from django.conf import settings
 
 from catalog.sync import catalog_sync_run
-from maintenance import task_runs
+from maintenance import task_execute, task_runs
 from maintenance.capacity.check import capacity_check_start, capacity_run
 from maintenance.cleanup.execute import cleanup_failed, cleanup_plan_run
 from maintenance.cleanup.plan import cleanup_plan_build
@@ -27,22 +27,22 @@ from registry_ui.index_sync import registry_sync_run
 
 logger = logging.getLogger(__name__)
 
-HANDLERS: dict[str, task_runs.Handler] = {
-    TaskKind.CLEANUP_PLAN: task_runs.Handler(run=cleanup_plan_build, failed=cleanup_failed),
-    TaskKind.CLEANUP_EXECUTE: task_runs.Handler(run=cleanup_plan_run, failed=cleanup_failed),
-    TaskKind.REAPER: task_runs.Handler(run=reaper_handler),  # the reaper, or the reap of a dry run's list
-    TaskKind.CLEANUP_RESTORE: task_runs.Handler(run=cleanup_restore_run_task),
-    TaskKind.CAPACITY: task_runs.Handler(run=capacity_run),
-    TaskKind.CATALOG_SYNC: task_runs.Handler(run=catalog_sync_run),
-    TaskKind.REGISTRY_SYNC: task_runs.Handler(run=registry_sync_run),
+HANDLERS: dict[str, task_execute.Handler] = {
+    TaskKind.CLEANUP_PLAN: task_execute.Handler(run=cleanup_plan_build, failed=cleanup_failed),
+    TaskKind.CLEANUP_EXECUTE: task_execute.Handler(run=cleanup_plan_run, failed=cleanup_failed),
+    TaskKind.REAPER: task_execute.Handler(run=reaper_handler),  # the reaper, or the reap of a dry run's list
+    TaskKind.CLEANUP_RESTORE: task_execute.Handler(run=cleanup_restore_run_task),
+    TaskKind.CAPACITY: task_execute.Handler(run=capacity_run),
+    TaskKind.CATALOG_SYNC: task_execute.Handler(run=catalog_sync_run),
+    TaskKind.REGISTRY_SYNC: task_execute.Handler(run=registry_sync_run),
 }
 
 
 def task_run_execute(
     *, task_run_id: int, celery_task_id: str = "", can_retry: bool = False, heartbeat_seconds: float = 0
 ) -> str:
-    """Run one TaskRun record with the handler of its kind (see task_runs.task_run_execute)."""
-    return task_runs.task_run_execute(
+    """Run one TaskRun record with the handler of its kind (see task_execute.task_run_execute)."""
+    return task_execute.task_run_execute(
         task_run_id=task_run_id,
         handlers=HANDLERS,
         celery_task_id=celery_task_id,

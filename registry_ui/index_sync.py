@@ -28,12 +28,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from maintenance.models import TaskKind, TaskRun, TaskState
+from maintenance.task_execute import task_run_here
 from maintenance.task_runs import (
     actor_for,
     task_run_create,
     task_run_enqueue,
     task_run_finish,
-    task_run_here,
     task_run_progress,
 )
 from mlopsadmin.audit.services import audit_record

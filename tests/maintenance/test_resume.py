@@ -11,7 +11,7 @@ import pytest
 from django.core.checks import run_checks
 from django.utils import timezone
 
-from maintenance import task_runs
+from maintenance import task_execute, task_runs
 from maintenance.cleanup.resume import cleanup_plan_resume
 from maintenance.models import CleanupPlan, PlanItem, PlanState, TaskKind, TaskRun, TaskState
 from mlopsadmin.core.errors import Conflict, InvalidInput
@@ -73,7 +73,7 @@ def test_the_heartbeat_thread_beats_while_one_step_blocks(personas) -> None:  # 
     run = task_runs.task_run_claim(task_run_id=created.pk)
     assert run is not None
     TaskRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    with task_runs.heartbeat(run, every=0.2):
+    with task_execute.heartbeat(run, every=0.2):
         time.sleep(0.8)  # one long MLflow call, say
         beat = TaskRun.objects.get(pk=run.pk).heartbeat_at
     assert beat is not None and timezone.now() - beat < timedelta(seconds=2)
