@@ -49,8 +49,9 @@ def test_a_name_without_spaces_never_pushes_a_page_sideways(browser_login, live_
         "/registry/inbox/",
         "/",
         f"/catalog/experiments/{experiment_id}/",
+        "/audit/?target_kind=model",
     ]
-    page = browser_login("lead_search")
+    page = browser_login("admin")
     wide = {}
     for width in (390, 1440):
         page.set_viewport_size({"width": width, "height": 900})
@@ -60,3 +61,7 @@ def test_a_name_without_spaces_never_pushes_a_page_sideways(browser_login, live_
             if page_overflow(page) > 0:
                 wide[f"{width} {path[:60]}"] = page_overflow(page)
     assert wide == {}
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(live_server.url + "/audit/")
+    number = page.locator("table.audit-table tbody tr td:first-child a").first.bounding_box()
+    assert number["height"] < 30  # an event number on one line, never one digit per line
