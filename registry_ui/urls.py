@@ -22,6 +22,7 @@ urlpatterns = [
         env_views.environment_approval_request,
         name="env_approval_request",
     ),
+    path("models/<str:name>/versions/<str:version>/promote/cleanup", env_views.environment_cleanup, name="env_cleanup"),
     path("models/<str:name>/versions/<str:version>/", views.version_detail, name="version"),
     path("models/<str:name>/compare/", compare_views.versions_compare, name="compare"),
     path("models/<str:name>/environments/", env_views.environment_side_by_side, name="env_side"),

@@ -74,6 +74,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "config.delete",
     "config.update",
     "convention.update",
+    "environment.cleanup",
     "environment.promote",
     "experiment.create",
     "experiment.purge",

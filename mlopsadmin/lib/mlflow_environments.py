@@ -103,6 +103,14 @@ class EnvironmentHandle:
         metrics = ((got.get("run") or {}).get("data") or {}).get("metrics") or []
         return {m["key"]: float(m["value"]) for m in metrics}
 
+    def run_active(self, run_id: str) -> bool:
+        """True when run `run_id` exists and is not deleted (read back after a failure)."""
+        try:
+            got = self._call("get_run", "GET", "/runs/get", {"run_id": run_id}, run_id)
+        except MlflowNotFound:
+            return False
+        return str(((got.get("run") or {}).get("info") or {}).get("lifecycle_stage", "")) != "deleted"
+
     def versions_tagged(self, name: str, key: str, value: str) -> list[str]:
         """Versions of `name` whose tag `key` equals `value` (read back after a failure)."""
         try:

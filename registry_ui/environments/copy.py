@@ -8,17 +8,21 @@ the model when the copy created it, the run) and reports what the target holds a
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlopsadmin.core.errors import Conflict
 from mlopsadmin.lib.mlflow_environments import EnvironmentHandle
 from mlopsadmin.lib.mlflow_errors import MlflowError
 from registry_ui.approvals.selectors import APPROVAL_TAGS
 from registry_ui.environments.config import Environment
+from registry_ui.promotion.locking import LockBusy, model_lock
 
 PROMOTION_EXPERIMENT = "/mlopsadmin/promotions"
 COPY_ID_TAG = "mlopsadmin.copy_id"
@@ -34,9 +38,20 @@ class CopyFailed(Exception):
     """The copy stopped part-way. `step` says where; `cleanup` what was removed; `left_in_target` the
     versions tagged with this copy's id that the target still holds (read back; [] = clean)."""
 
-    def __init__(self, message: str, *, step: str, cleanup: list[str], left_in_target: list[str]) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str,
+        cleanup: list[str],
+        left_in_target: list[str],
+        copy_id: str = "",
+        run_id: str = "",
+        created_model: bool = False,
+    ) -> None:
         super().__init__(message)
         self.step, self.cleanup, self.left_in_target = step, cleanup, left_in_target
+        self.copy_id, self.run_id, self.created_model = copy_id, run_id, created_model
 
 
 @dataclass
@@ -61,8 +76,23 @@ def lineage_tags(source: Environment, source_version: dict[str, Any], copy_id: s
     }
 
 
-def copies_in_target(source: Environment, target: Environment, base: str, version: str) -> list[str]:
-    """Versions of `base` in `target` that are copies of `version` in `source` (their lineage tags)."""
+@contextmanager
+def copy_lock(target: Environment, name: str) -> Iterator[None]:
+    """One copy at a time into model `name` of `target` (a double click, two CI jobs): the model lock of
+    the promotion feature (Redis, or a lease row) under a key of its own, not waited for."""
+    key = "environment-copy:" + hashlib.sha256(f"{target.name}\0{name}".encode()).hexdigest()[:40]
+    try:
+        with model_lock(key, wait=0):
+            yield
+    except LockBusy as exc:
+        raise Conflict(f"Another copy into {target.name}'s {name} is under way; nothing was changed.") from exc
+
+
+def copies_in_target(
+    source: Environment, target: Environment, base: str, version: str, *, failed: frozenset[str] = frozenset()
+) -> list[str]:
+    """Versions of `base` in `target` that are copies of `version` in `source` (their lineage tags), but
+    not those left by a copy that failed (`failed`: their copy ids; see cleanup.py)."""
     found = target.handle().versions_where(
         {
             "name": target.model_name(base),
@@ -71,7 +101,7 @@ def copies_in_target(source: Environment, target: Environment, base: str, versio
             f"tags.{FROM_VERSION_TAG}": str(version),
         }
     )
-    return sorted((v["version"] for v in found), key=int)
+    return sorted((v["version"] for v in found if v["tags"].get(COPY_ID_TAG) not in failed), key=int)
 
 
 def copy_version(
@@ -111,10 +141,18 @@ def copy_version(
         step = "lineage"
         src.set_version_tag(src_name, version, TO_TAG_PREFIX + target.name, f"{dst_name} v{new_version}")
     except MlflowError as exc:
-        cleanup, left = _clean_target(
+        cleanup, left = clean_target(
             dst, dst_name, copy_id, [new_version] if new_version else [], created_model, run_id
         )
-        raise CopyFailed(str(exc), step=step, cleanup=cleanup, left_in_target=left) from exc
+        raise CopyFailed(
+            str(exc),
+            step=step,
+            cleanup=cleanup,
+            left_in_target=left,
+            copy_id=copy_id,
+            run_id=run_id if not any(c == f"run {run_id}" for c in cleanup) else "",
+            created_model=created_model and f"model {dst_name}" not in cleanup,
+        ) from exc
     return CopyResult(dst_name, new_version, copy_id, run_id, tags, moved)
 
 
@@ -122,7 +160,7 @@ def _deleter(dst: EnvironmentHandle, name: str, version: str) -> Callable[[], No
     return lambda: dst.delete_version(name, version)
 
 
-def _clean_target(
+def clean_target(
     dst: EnvironmentHandle, name: str, copy_id: str, known: list[str], created_model: bool, run_id: str
 ) -> tuple[list[str], list[str]]:
     """Remove what a failed copy created in the target, best effort: every version tagged with this copy's

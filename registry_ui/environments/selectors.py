@@ -67,10 +67,11 @@ def promotion_preview(user: Any, name: str, version: str) -> dict[str, Any]:
     """What "Promote to <next environment>" on the page of `name` v`version` (default registry) will do:
     {source, target, base, version, source_model, target_model, target_server, target_latest, steps,
     gate (GateResult or None), gate_error, already (versions in the target that are copies of it),
+    leftovers (what failed copies left there, cleanup.leftovers),
     approval (the newest request for the target or None),
     may_promote, may_request}. Raises NotFound when `name` belongs to no environment, InvalidInput when its
     environment is the end of its path."""
-    from registry_ui.environments import approvals, services
+    from registry_ui.environments import approvals, cleanup, services
 
     found = environment_of(name)
     if found is None:
@@ -91,6 +92,7 @@ def promotion_preview(user: Any, name: str, version: str) -> dict[str, Any]:
         "gate": None,
         "gate_error": "",
         "already": [],
+        "leftovers": [],
         "approval": approvals.target_approval(target, base, version),
         "may_promote": policy.can(user, Action.ENVIRONMENT_PROMOTE, team=team),
         "may_request": policy.can(user, Action.APPROVAL_REQUEST, team=team),
@@ -111,7 +113,9 @@ def promotion_preview(user: Any, name: str, version: str) -> dict[str, Any]:
     try:
         preview["target_latest"] = dst_handle.latest_version(preview["target_model"])
         preview["gate"] = services.target_gate(source, target, base, version)
-        preview["already"] = copies_in_target(source, target, base, version)
+        failed = cleanup.failed_copy_ids(source, target, base, version)
+        preview["already"] = copies_in_target(source, target, base, version, failed=failed)
+        preview["leftovers"] = cleanup.leftovers(source, target, base, version) if failed else []
     except MlflowNotFound:
         preview["gate_error"] = f"{preview['source_model']} v{version} does not exist in {source.name}."
     except MlflowError as exc:

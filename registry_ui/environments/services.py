@@ -5,9 +5,6 @@ another), the copy (registry_ui.environments.copy) and one audit event, whatever
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +14,11 @@ from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 from mlopsadmin.policy import Action, require_actor
 from registry_ui.approvals.selectors import version_is_approved
 from registry_ui.environments.approvals import approval_key, approval_tags_for_copy
+from registry_ui.environments.cleanup import failed_copy_ids
 from registry_ui.environments.config import Environment, environment, next_environment
-from registry_ui.environments.copy import CopyFailed, CopyResult, copies_in_target, copy_version
+from registry_ui.environments.copy import CopyFailed, CopyResult, copies_in_target, copy_lock, copy_version
 from registry_ui.metric_direction import metric_direction
 from registry_ui.promotion.changes import model_team
-from registry_ui.promotion.locking import LockBusy, model_lock
 
 AUDIT_ACTION = "environment.promote"
 
@@ -77,18 +74,6 @@ class PromotionCopyFailed(DomainError):
         super().__init__(f"The copy failed at step {failure.step} ({failure}); {clean}.")
 
 
-@contextmanager
-def _copy_lock(target: Environment, name: str) -> Iterator[None]:
-    """One copy at a time into model `name` of `target` (a double click, two CI jobs): the model lock of
-    the promotion feature (Redis, or a lease row) under a key of its own, not waited for."""
-    key = "environment-copy:" + hashlib.sha256(f"{target.name}\0{name}".encode()).hexdigest()[:40]
-    try:
-        with model_lock(key, wait=0):
-            yield
-    except LockBusy as exc:
-        raise Conflict(f"Another copy into {target.name}'s {name} is under way; nothing was changed.") from exc
-
-
 def promote_to_next(*, actor: Any, source_env: str, model: str, version: str) -> CopyResult:
     """Copy version `version` of model `model` (its name without any environment prefix) from
     `source_env` to the next environment of its promotion path. Raises PermissionDenied, InvalidInput
@@ -124,8 +109,10 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str) ->
         record("failed", f"refused by the gate of {target.name}", {"environment": target.name, "gate": gate.reasons})
         raise GateFailed(gate)
     try:
-        with _copy_lock(target, target.model_name(model)):
-            done = copies_in_target(source, target, model, version)
+        with copy_lock(target, target.model_name(model)):
+            done = copies_in_target(
+                source, target, model, version, failed=failed_copy_ids(source, target, model, version)
+            )
             if done:
                 where = f"{target.model_name(model)} v{', v'.join(done)}"
                 record("failed", f"already copied to {target.name}: {where}", {"environment": target.name})
@@ -138,6 +125,9 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str) ->
             "step": failure.step,
             "cleaned_up": failure.cleanup,
             "left_in_target": failure.left_in_target,
+            "copy_id": failure.copy_id,  # what a later clean-up looks for (cleanup.py)
+            "run_left": failure.run_id,
+            "model_created": failure.created_model,
         }
         record("failed", str(failure)[:500], after)
         raise PromotionCopyFailed(failure) from failure

@@ -5,6 +5,7 @@ a refusal or failure is shown inline on the confirm page with its status, nothin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -18,7 +19,7 @@ from mlopsadmin.core.errors import DomainError, NotFound
 from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post
 from mlopsadmin.lib.mlflow_errors import MlflowError, http_status
 from registry_ui import validation
-from registry_ui.environments import approvals, selectors, services
+from registry_ui.environments import approvals, cleanup, selectors, services
 from registry_ui.environments.config import environment_of, environments
 from registry_ui.environments.history import managed_environments
 
@@ -51,18 +52,31 @@ def _failed(request: HttpRequest, name: str, version: str, exc: Exception) -> Ht
     return _render(request, name, version, error=str(exc) or "Not allowed.", extra=extra, status=status)
 
 
+def _on_confirm_page(
+    request: HttpRequest, name: str, version: str, service: Callable[..., Any], **extra: Any
+) -> tuple[dict[str, Any], Any, HttpResponse | None]:
+    """(preview, the service's answer, None), or (preview, None, the confirm page with the refusal inline).
+    `service` is called with actor, source_env, model (base name), version and `extra`."""
+    preview = selectors.promotion_preview(request.user, name, version)
+    try:
+        answer = service(
+            actor=request.user, source_env=preview["source"].name, model=preview["base"], version=version, **extra
+        )
+        return preview, answer, None
+    except (DomainError, MlflowError, PermissionDenied) as exc:
+        return preview, None, _failed(request, name, version, exc)
+
+
 @require_http_methods(["GET", "POST"])
 def environment_promote(request: HttpRequest, name: str, version: str) -> HttpResponse:
     """GET: the confirm page. POST: copy the version to the next environment (services.promote_to_next)."""
     version = validation.model_version(version)
     if request.method == "GET":
         return _render(request, name, version)
-    preview = selectors.promotion_preview(request.user, name, version)
-    source, base, target = preview["source"], preview["base"], preview["target"]
-    try:
-        result = services.promote_to_next(actor=request.user, source_env=source.name, model=base, version=version)
-    except (DomainError, MlflowError, PermissionDenied) as exc:
-        return _failed(request, name, version, exc)
+    preview, result, refused = _on_confirm_page(request, name, version, services.promote_to_next)
+    if refused is not None:
+        return refused
+    source, target = preview["source"], preview["target"]
     messages.success(
         request,
         f"Copied {name} v{version} from {source.name} to {target.name}: {result.target_model} "
@@ -75,20 +89,30 @@ def environment_promote(request: HttpRequest, name: str, version: str) -> HttpRe
 def environment_approval_request(request: HttpRequest, name: str, version: str) -> HttpResponse:
     """Ask for the next environment's approval of this version (environments/approvals.py)."""
     version = validation.model_version(version)
-    preview = selectors.promotion_preview(request.user, name, version)
-    try:
-        req = approvals.environment_approval_request(
-            actor=request.user,
-            source_env=preview["source"].name,
-            model=preview["base"],
-            version=version,
-            comment=request.POST.get("comment", ""),
-        )
-    except (DomainError, MlflowError, PermissionDenied) as exc:
-        return _failed(request, name, version, exc)
+    comment = request.POST.get("comment", "")
+    preview, req, refused = _on_confirm_page(
+        request, name, version, approvals.environment_approval_request, comment=comment
+    )
+    if refused is not None:
+        return refused
     messages.success(
         request, f"Approval for {preview['target'].name} requested (#{req.pk}); the team's ML leads were notified."
     )
+    return redirect_after_post(request, reverse("registry:env_promote", args=[name, version]))
+
+
+@require_POST
+def environment_cleanup(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    """Remove what failed copies of this version left in the next environment (cleanup.py)."""
+    version = validation.model_version(version)
+    preview, done, refused = _on_confirm_page(request, name, version, cleanup.clean_failed_copies)
+    if refused is not None:
+        return refused
+    text = f"Cleaned up in {preview['target'].name}: " + ("; ".join(done["removed"]) or "nothing was left")
+    if done["left_in_target"]:
+        messages.warning(request, text + ". Still there: " + "; ".join(done["left_in_target"]))
+    else:
+        messages.success(request, text + ".")
     return redirect_after_post(request, reverse("registry:env_promote", args=[name, version]))
 
 
