@@ -53,7 +53,25 @@
     var config = event.detail.requestConfig;
     var elt = (config && config.elt) || event.detail.elt;
     var form = elt && elt.closest && elt.closest("form[data-inline-errors]");
-    if (!form) { return; }
+    if (!form) {
+      // Any other htmx request (a GET filter form, a pager, a poll): htmx does not swap a 4xx/5xx answer, so
+      // the refusal the server addressed (HX-Retarget) would be silently dropped. A form gets it inline
+      // with its inputs as typed; anything else where the server sent it (#messages).
+      var getForm = elt && elt.closest && elt.closest("form");
+      if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
+        if (getForm) {
+          event.detail.target = errorSlot(getForm);
+          event.detail.swapOverride = "innerHTML";
+          getForm.classList.add("has-error");
+        }
+        event.detail.shouldSwap = true;
+        event.detail.isError = false;
+      } else if (xhr.status < 400 && getForm) {
+        var stale = getForm.querySelector(":scope > .form-error");
+        if (stale) { stale.remove(); getForm.classList.remove("has-error"); }
+      }
+      return;
+    }
     if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
       // the error fragment goes into the form; the inputs stay as typed
       event.detail.target = errorSlot(form);
