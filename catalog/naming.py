@@ -26,6 +26,7 @@ LEADING_SLASH = "leading_slash"
 UNKNOWN_PREFIX = "unknown_prefix"
 SEGMENTS = "segments"
 CHARACTERS = "characters"
+MLFLOW_NAME_MAX = 256  # MLflow's experiments.name column (String(256)): a longer name fails on PostgreSQL/MySQL
 RESERVED = "reserved"
 VIOLATION_KINDS = {
     FLAT: "Flat name",
@@ -159,6 +160,13 @@ def lint_name(
         if bad or "" in rest or (team is None and not prefix_segment):
             shown = ", ".join(f"'{s}'" if s else "an empty segment" for s in bad) or "an empty segment"
             violations.append(Violation(CHARACTERS, f"Segments must match {convention.segment_pattern}: {shown}."))
+    if len(name) > MLFLOW_NAME_MAX:
+        violations.append(
+            Violation(
+                CHARACTERS,
+                f"Too long: {len(name)} characters; MLflow's store keeps experiment names of at most {MLFLOW_NAME_MAX}.",
+            )
+        )
     if name != name.strip():  # MLflow keeps the spaces: ' /a-team/x/y ' is another experiment than '/a-team/x/y'
         violations.append(Violation(CHARACTERS, "Leading or trailing whitespace is part of the name in MLflow."))
     reserved_hits = sorted({w for s in (rest or [stripped]) for w in _reserved_in(s, convention.reserved_words)})

@@ -74,3 +74,18 @@ def test_custom_pattern_and_reserved_words() -> None:
 def test_build_name() -> None:
     built = naming.build_name("/search-team", "query-ranking", "bert-v4-sweep")
     assert built == "/search-team/query-ranking/bert-v4-sweep"
+
+
+def test_a_name_longer_than_mlflow_keeps_is_not_compliant(login, personas) -> None:  # type: ignore[no-untyped-def]
+    """Break-test: the name builder called a 275-character name 'compliant' and offered "Create in MLflow",
+    though MLflow's store keeps experiment names of at most 256 characters (a PostgreSQL or MySQL store
+    refuses the insert)."""
+    long_name = "/search-team/" + "p" * 300 + "/x"
+    report = naming.lint_name(long_name, CONVENTION)
+    assert not report.compliant
+    assert any("at most 256" in v.message for v in report.violations)
+    assert naming.lint_name("/search-team/" + "p" * 238 + "/runs", CONVENTION).compliant  # 256: fine
+    built = {"team": "search", "project": "p" * 200, "experiment_type": "x" * 60}  # 275 characters
+    page = login("lead_search").get("/catalog/builder/", built)
+    body = page.content.decode()
+    assert "at most 256" in body and "Create in MLflow" not in body
