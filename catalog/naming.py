@@ -164,7 +164,8 @@ def lint_name(
         violations.append(
             Violation(
                 CHARACTERS,
-                f"Too long: {len(name)} characters; MLflow's store keeps experiment names of at most {MLFLOW_NAME_MAX}.",
+                f"Too long: {len(name)} characters; MLflow's store keeps experiment names of "
+                f"at most {MLFLOW_NAME_MAX}.",
             )
         )
     if name != name.strip():  # MLflow keeps the spaces: ' /a-team/x/y ' is another experiment than '/a-team/x/y'
