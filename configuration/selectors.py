@@ -34,6 +34,16 @@ def gate_default() -> dict[str, Any]:
     return {**gate_builtin_default(), **(stored("gate.default") or {})}
 
 
+def gate_settings(team_name: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(`gate_default()`, `gate_team(team_name)`) in one query ({} for the team part when `team_name` is
+    None or the team has no policy): the gate reads both at each promotion, under the model's lock."""
+    team_key = f"gate.team:{team_name}" if team_name else None
+    keys = ["gate.default"] + ([team_key] if team_key else [])
+    rows = dict(ConfigSetting.objects.filter(key__in=keys).values_list("key", "value"))
+    default = {**gate_builtin_default(), **(rows.get("gate.default") or {})}
+    return default, dict((rows.get(team_key) if team_key else None) or {})
+
+
 def gate_team(team_name: str) -> dict[str, Any]:
     """A team's gate fields (only those it sets); {} when the team has no policy."""
     return dict(stored(f"gate.team:{team_name}") or {})

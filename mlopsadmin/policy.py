@@ -126,21 +126,26 @@ def is_auditor(user: Any) -> bool:
     return has_role(user, ROLE_AUDITOR)
 
 
+def _load_memberships(user: Any) -> None:
+    """Both membership caches from one query (a page asks for both: issue 20)."""
+    rows = list(user.memberships.values_list("team_id", "can_edit"))
+    user._policy_member_teams = {team_id for team_id, _ in rows}
+    user._policy_edit_teams = {team_id for team_id, can_edit in rows if can_edit}
+
+
 def editable_team_ids(user: Any) -> set[int]:
     """Teams where the user is a member with edit rights."""
-    cached = getattr(user, "_policy_edit_teams", None)
-    if cached is None:
-        cached = set(user.memberships.filter(can_edit=True).values_list("team_id", flat=True))
-        user._policy_edit_teams = cached
-    return cached
+    if getattr(user, "_policy_edit_teams", None) is None:
+        _load_memberships(user)
+    teams: set[int] = user._policy_edit_teams
+    return teams
 
 
 def member_team_ids(user: Any) -> set[int]:
-    cached = getattr(user, "_policy_member_teams", None)
-    if cached is None:
-        cached = set(user.memberships.values_list("team_id", flat=True))
-        user._policy_member_teams = cached
-    return cached
+    if getattr(user, "_policy_member_teams", None) is None:
+        _load_memberships(user)
+    teams: set[int] = user._policy_member_teams
+    return teams
 
 
 def led_team_ids(user: Any) -> set[int]:

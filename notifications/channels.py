@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -67,7 +68,9 @@ def redact_error(text: str, url: str) -> str:
 class Channel:
     name = ""
 
-    def recipients(self, *, emails: Iterable[str], team_id: int | None) -> list[str]:
+    def recipients(
+        self, *, emails: Iterable[str], team_id: int | None, targets: dict[str, Any] | None = None
+    ) -> list[str]:
         raise NotImplementedError
 
     def describe(self, recipient: str) -> str:
@@ -82,7 +85,9 @@ class EmailChannel(Channel):
 
     name = "email"
 
-    def recipients(self, *, emails: Iterable[str], team_id: int | None) -> list[str]:
+    def recipients(
+        self, *, emails: Iterable[str], team_id: int | None, targets: dict[str, Any] | None = None
+    ) -> list[str]:
         return sorted({e.strip().lower() for e in emails if e and "@" in e})
 
     def send(self, notification: Notification) -> None:
@@ -109,8 +114,11 @@ class WebhookChannel(Channel):
 
     name = "webhook"
 
-    def recipients(self, *, emails: Iterable[str], team_id: int | None) -> list[str]:
-        found = [GLOBAL_WEBHOOK] if notification_targets()["webhook_url"] else []
+    def recipients(
+        self, *, emails: Iterable[str], team_id: int | None, targets: dict[str, Any] | None = None
+    ) -> list[str]:
+        targets = targets if targets is not None else notification_targets()  # read once by the caller
+        found = [GLOBAL_WEBHOOK] if targets["webhook_url"] else []
         if team_id and TeamWebhook.objects.filter(team_id=team_id, enabled=True).exists():
             found.append(f"team:{team_id}")
         return found

@@ -60,11 +60,13 @@ class Event:
     actor: Any = None
 
 
-def recipients_for(event: Event) -> list[str]:
+def recipients_for(event: Event, targets: dict[str, Any] | None = None) -> list[str]:
     """Email addresses for `event` (de-duplicated, case-insensitively, by the email channel). The actor's
     own address is left out wherever it comes from (lead, watcher, NOTIFY_EMAILS): nobody is told of what
-    they just did. A requester told of a decision is never its actor (four-eyes; a withdrawal by an admin)."""
-    emails = list(notification_targets()["emails"]) + [p for p in event.people if p]
+    they just did. A requester told of a decision is never its actor (four-eyes; a withdrawal by an admin).
+    `targets`: configuration.selectors.notification_targets() when the caller has read it."""
+    targets = targets if targets is not None else notification_targets()
+    emails = list(targets["emails"]) + [p for p in event.people if p]
     if event.audience == "operations":
         emails += selectors.operator_emails()
     else:
@@ -83,11 +85,13 @@ def _record(event: Event) -> list[int]:
     """One row per channel × recipient, keyed by its idempotency key: rows an earlier emission of the same
     event recorded are left alone. Returns the ids of the new rows (the existing keys are read once, the new
     rows inserted together; a concurrent emission of the same event falls back to one row at a time)."""
-    emails = recipients_for(event)
+    targets = notification_targets()  # read once for every channel
+    emails = recipients_for(event, targets)
     link = settings.SITE_URL + event.link if event.link.startswith("/") else event.link
     rows = {}
+    team_id = event.team.pk if event.team else None
     for channel in CHANNELS.values():
-        for recipient in channel.recipients(emails=emails, team_id=event.team.pk if event.team else None):
+        for recipient in channel.recipients(emails=emails, team_id=team_id, targets=targets):
             key = _idempotency_key(event.key, channel.name, recipient)
             rows[key] = Notification(
                 idempotency_key=key,

@@ -225,16 +225,29 @@ class VersionView:
         return _experiment(self.run_rows.get(self.version.run_id))
 
 
+def _champion_number(model: IndexedModel) -> int | None:
+    """The number of the version @champion names (None: no champion, or not a version number)."""
+    champion = (model.aliases or {}).get("champion")
+    return None if champion is None else index_store.version_number(str(champion))
+
+
 def version_view(name: str, number: int) -> VersionView:
     """The version page's data (see VersionView). Raises NotFound when MLflow has no such model or version."""
-    model, row = version_row(model_row(name), number)
+    model = model_row(name)
+    champion_number = _champion_number(model)
+    # The version and the champion in one query; a version the index does not know goes to `version_row`.
+    wanted = {number} if champion_number is None else {number, champion_number}
+    versions = {r.number: r for r in IndexedVersion.objects.filter(model=model, number__in=wanted)}
+    if number not in versions:
+        model, row = version_row(model, number)
+        champion_number = _champion_number(model)
+        versions = {number: row}
+        if champion_number is not None and champion_number != number:
+            versions.update({r.number: r for r in IndexedVersion.objects.filter(model=model, number=champion_number)})
     by_version = aliases_by_version(dict(model.aliases or {}))
-    version = version_record(row, name, by_version)
-    champion_number = (model.aliases or {}).get("champion")
-    champion = None
-    if champion_number is not None and str(champion_number) != version.version:
-        found = IndexedVersion.objects.filter(model=model, number=index_store.version_number(str(champion_number)))
-        champion = next((version_record(r, name, by_version) for r in found), None)
+    version = version_record(versions[number], name, by_version)
+    found = versions.get(champion_number) if champion_number is not None and champion_number != number else None
+    champion = version_record(found, name, by_version) if found is not None else None
     run_ids = {v.run_id for v in (version, champion) if v is not None and v.run_id}
     rows = {r.run_id: r for r in IndexedRun.objects.filter(run_id__in=run_ids)} if run_ids else {}
     return VersionView(model_record(model), version, champion, as_of(model), rows)

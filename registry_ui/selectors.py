@@ -60,9 +60,13 @@ def required_metadata_keys() -> list[str]:
     return list(RequiredMetadataKey.objects.values_list("key", flat=True))
 
 
-def gate_metric_for(model: mlf.RegisteredModel | None) -> str:
+def gate_metric_for(model: mlf.RegisteredModel | None, default: str | None = None) -> str:
+    """The metric the registry pages show for a model: its gate-metric tag, else the default gate's metric
+    (`default` when the caller has read it, e.g. promotion.selectors.gate_config_and_default; else read)."""
     if model is not None and model.tags.get(GATE_METRIC_MODEL_TAG):
         return model.tags[GATE_METRIC_MODEL_TAG]
+    if default is not None:
+        return default
     from configuration.selectors import gate_default
 
     return str(gate_default()["metric"])

@@ -117,16 +117,16 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
     view = selectors.version_for_page(name, _version_number(version))
     model, found = view.model, view.version
     team = team_for_model(name)
-    gate_metric = selectors.gate_metric_for(model)
+    # Each thing read once and passed down: the gate settings, the version's approval (issue 20).
+    config, default_metric = promotion_selectors.gate_config_and_default(name, team=team)
+    gate_metric = selectors.gate_metric_for(model, default=default_metric)
     required = selectors.required_metadata_keys()
-    state = approval_selectors.approval_state(model_name=name, version=found.version)
-    imported = approval_selectors.imported_approval(model_name=name, version=found.version)
-    gate = promotion_selectors.version_gate(view, team=team)
+    approval = approval_selectors.version_approval(model_name=name, version=found.version)
+    gate = promotion_selectors.version_gate(view, team=team, config=config, approval=approval)
     tag_rows = [(k, found.tags.get(k), True) for k in required]
     tag_rows += [(k, v, False) for k, v in sorted(found.tags.items()) if k not in required]
     user = request.user
-    history = approval_selectors.approval_history(model_name=name, version=found.version)
-    pending = next((r for r in history if r.state == "pending"), None)
+    history, pending, state, imported = approval.history, approval.pending, approval.state, approval.imported
     return {
         "title": f"{name} v{found.version}",
         "nav_key": "registry",
@@ -161,8 +161,8 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
 def _chart_context(name: str, version: str) -> dict[str, Any]:
     """The champion-vs-version step chart (metric histories read from MLflow: loaded after the page)."""
     view = selectors.version_for_page(name, _version_number(version))
-    gate_metric = selectors.gate_metric_for(view.model)
-    config = promotion_selectors.gate_config_for(name)
+    config, default_metric = promotion_selectors.gate_config_and_default(name)
+    gate_metric = selectors.gate_metric_for(view.model, default=default_metric)
     chart = selectors.comparison_chart(view, gate_metric, {config.metric: config.direction})
     return {
         "model": view.model,

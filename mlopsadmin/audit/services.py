@@ -140,7 +140,9 @@ def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
     if not events:
         return []
     operation = operations.current()
-    with transaction.atomic():
+    # Inside a caller's transaction this joins it (no savepoint round trips: issue 20); an error still
+    # rolls the whole transaction back, so no event is ever half-written.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])

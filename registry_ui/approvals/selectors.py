@@ -3,6 +3,7 @@ request history, the ML lead's inbox and its nav badge. Approval state is local 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -12,6 +13,45 @@ from mlopsadmin.core.models import Team
 from registry_ui.models import ApprovalRequest, ApprovalState, ImportedApproval
 
 APPROVAL_TAGS = ("approved_by", "approval_date")  # version tags written only by an approval
+
+
+@dataclass(frozen=True)
+class VersionApproval:
+    """Everything the version page and the gate know of one version's approval, read once (two queries,
+    whatever the number of requests): `history` every request, newest first (requester and decider
+    joined); `imported` the approval imported from the version's MLflow tags, if any."""
+
+    history: list[ApprovalRequest]
+    imported: ImportedApproval | None
+
+    @property
+    def state(self) -> str | None:
+        """As `approval_state`: the newest request that was not withdrawn, else None."""
+        latest = next((r.state for r in self.history if r.state != ApprovalState.WITHDRAWN), None)
+        return str(latest) if latest is not None else None
+
+    @property
+    def approved(self) -> bool:
+        """As `version_is_approved`."""
+        return self.state == ApprovalState.APPROVED
+
+    @property
+    def imported_counts(self) -> ImportedApproval | None:
+        """As `imported_approval_counts`: the imported approval unless a request made here supersedes it."""
+        return self.imported if self.state is None else None
+
+    @property
+    def pending(self) -> ApprovalRequest | None:
+        return next((r for r in self.history if r.state == ApprovalState.PENDING), None)
+
+
+def version_approval(*, model_name: str, version: str) -> VersionApproval:
+    """The version's requests and imported approval in two queries (see VersionApproval): callers read it
+    once per request and pass it down instead of asking `approval_state` and friends again."""
+    return VersionApproval(
+        approval_history(model_name=model_name, version=str(version)),
+        imported_approval(model_name=model_name, version=str(version)),
+    )
 
 
 def approval_state(*, model_name: str, version: str) -> str | None:

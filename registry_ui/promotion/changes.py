@@ -322,9 +322,11 @@ def change_run(
         version_hint = None if gate_version is None or gate_version is False else str(gate_version)
         runs = None if gate_version is False else prefetch.start(model_name, version_hint, deadline, pool)
         live, created = reading.result()
-        identity.model_recreated(model_name, created)  # deleted and re-created in MLflow: a new history
-        recording.intents_resolve(model_name, live)
-        recording.record_external(model_name, live, model_created=created)
+        # Re-created in MLflow: a new history. Its state read is passed on unless an open intent moved it.
+        _, state, read = identity.model_identity(model_name, created)
+        resolved = recording.intents_resolve(model_name, live)
+        known = (state,) if read and not resolved else None
+        recording.record_external(model_name, live, model_created=created, known_state=known)
         if expected is not None and plans.normalise(expected) != live:
             raise StaleAliases(model_name, plans.normalise(expected), live)
         gate_runs = runs.result() if runs is not None else None

@@ -46,46 +46,58 @@ def _void_approvals(model_name: str) -> dict[str, list[int] | int]:
 
 
 def model_recreated(model_name: str, created: int | None) -> bool:
+    """True when the model was deleted and re-created in MLflow (see `model_identity`)."""
+    return model_identity(model_name, created)[0]
+
+
+def model_identity(model_name: str, created: int | None) -> tuple[bool, AliasState | None, bool]:
     """Compare MLflow's creation time (`created`, ms; None when MLflow did not say) with the one the known
-    alias state was recorded for. True when the model was re-created: then one `recreated` row is added to
-    the alias history and one `model.recreated` audit event written, open intents of the deleted model are
-    closed, its approvals voided (`_void_approvals`), and the known state is dropped (the caller's next step
-    records the new baseline). A state recorded before creation times were kept just learns it (False). Call
-    under the model's lock."""
+    alias state was recorded for. When the model was re-created: one `recreated` row is added to the alias
+    history and one `model.recreated` audit event written, open intents of the deleted model are closed,
+    its approvals voided (`_void_approvals`), and the known state is dropped (the caller's next step records
+    the new baseline). A state recorded before creation times were kept just learns it. Call under the
+    model's lock. Returns (re-created, the known alias state as it stands now (None: none known, or
+    dropped), whether it was read: False when `created` is None): a caller passes the state on instead of
+    reading it again (recording.record_external, issue 20)."""
     if created is None:
-        return False
+        return False, None, False
     with transaction.atomic():
         state = AliasState.objects.select_for_update().filter(model_name=model_name).first()
         if state is None or state.model_created == created:
-            return False
+            return False, state, True
         if state.model_created is None:
             state.model_created = created
             state.save(update_fields=["model_created"])
-            return False
-        intents = AliasChangeIntent.objects.filter(model_name=model_name).exclude(status=AliasChangeIntent.CLOSED)
-        unresolved = list(intents.values_list("audit_event_id", flat=True))
-        intents.update(status=AliasChangeIntent.CLOSED)
-        voided = _void_approvals(model_name)
-        AliasEvent.objects.create(
-            model_name=model_name,
-            alias="",
-            action="recreated",
-            actor_name="external (directly in MLflow)",
-            source=AliasEvent.SOURCE_EXTERNAL,
-            reason=RECREATED_REASON,
-        )
-        from mlopsadmin.core.selectors import team_for_model
+            return False, state, True
+        _drop_recreated(model_name, state, created)
+    return True, None, True
 
-        team = team_for_model(model_name)
-        audit_record(
-            actor=SYSTEM_IDENTITY,
-            action="model.recreated",
-            target_kind="model",
-            target_id=model_name,
-            team=team.name if team else "",
-            before={"aliases": state.aliases, "created": _iso(state.model_created)},
-            after={"created": _iso(created), "unresolved_intents_closed": unresolved, **voided},
-            reason=RECREATED_REASON,
-        )
-        state.delete()
-    return True
+
+def _drop_recreated(model_name: str, state: AliasState, created: int) -> None:
+    """The re-creation recorded (see `model_identity`), inside its transaction."""
+    intents = AliasChangeIntent.objects.filter(model_name=model_name).exclude(status=AliasChangeIntent.CLOSED)
+    unresolved = list(intents.values_list("audit_event_id", flat=True))
+    intents.update(status=AliasChangeIntent.CLOSED)
+    voided = _void_approvals(model_name)
+    AliasEvent.objects.create(
+        model_name=model_name,
+        alias="",
+        action="recreated",
+        actor_name="external (directly in MLflow)",
+        source=AliasEvent.SOURCE_EXTERNAL,
+        reason=RECREATED_REASON,
+    )
+    from mlopsadmin.core.selectors import team_for_model
+
+    team = team_for_model(model_name)
+    audit_record(
+        actor=SYSTEM_IDENTITY,
+        action="model.recreated",
+        target_kind="model",
+        target_id=model_name,
+        team=team.name if team else "",
+        before={"aliases": state.aliases, "created": _iso(state.model_created)},
+        after={"created": _iso(created), "unresolved_intents_closed": unresolved, **voided},
+        reason=RECREATED_REASON,
+    )
+    state.delete()

@@ -301,14 +301,21 @@ def _first_sight_baseline(live: dict[str, str], hint: tuple[str, str | None] | N
 
 
 def record_external(
-    model_name: str, live: dict[str, str], hint: tuple[str, str | None] | None = None, model_created: int | None = None
+    model_name: str,
+    live: dict[str, str],
+    hint: tuple[str, str | None] | None = None,
+    model_created: int | None = None,
+    *,
+    known_state: tuple[AliasState | None] | None = None,
 ) -> int:
     """Compare live aliases with the last known state; record differences as external changes. A model
     seen for the first time (or re-created: identity.model_recreated dropped its state) gets its baseline
     from MLflow now; when a webhook said what changed (`hint`: alias and new version, None when deleted),
     that change is recorded too (issue 21). The live aliases also go to the registry index when they differ
-    from the last known state (mlopsadmin's own changes put them there already)."""
-    state = AliasState.objects.filter(model_name=model_name).first()
+    from the last known state (mlopsadmin's own changes put them there already). `known_state`: (the
+    AliasState row, None when there is none) when the caller read it under the model's lock and nothing
+    changed it since (identity.model_identity); read here otherwise."""
+    state = AliasState.objects.filter(model_name=model_name).first() if known_state is None else known_state[0]
     if state is None:
         record_baseline(model_name, _first_sight_baseline(live, hint), model_created)
         state = AliasState.objects.get(model_name=model_name)

@@ -53,15 +53,23 @@ def gate_policy_row(model_name: str) -> GatePolicy | None:
 
 
 def gate_config_for(model_name: str, team: Any = None) -> GateConfig:
+    """The gate of one model (see `gate_config_and_default`)."""
+    return gate_config_and_default(model_name, team)[0]
+
+
+def gate_config_and_default(model_name: str, team: Any = None) -> tuple[GateConfig, str]:
     """The gate of one model. Precedence (docs/configuration.md): the model's own policy (GatePolicy; an
     empty metric falls through), then its owning team's policy, then the default ('gate.default' stored by
     apply_config, else the PROMOTION_GATE_* / REGISTRY_DEFAULT_GATE_METRIC settings). The metric's direction
     comes from the model's policy, else from its name (registry_ui.metric_direction). `team`: the owning
-    team when the caller has it."""
-    from configuration.selectors import gate_default, gate_team
+    team when the caller has it. Returns (the gate, the default gate's metric: what
+    registry_ui.selectors.gate_metric_for shows when the model has no gate-metric tag). Two queries: the
+    stored default and team settings together, then the model's policy row."""
+    from configuration.selectors import gate_settings
 
     team = team if team is not None else team_for_model(model_name)
-    merged = {**gate_default(), **(gate_team(team.name) if team else {})}
+    default, team_fields = gate_settings(team.name if team else None)
+    merged = {**default, **team_fields}
     own = GatePolicy.objects.filter(model_name=model_name).first()
     direction, count_imported = "", bool(settings.PROMOTION_GATE_COUNT_IMPORTED_APPROVALS)
     if own is not None:
@@ -80,15 +88,24 @@ def gate_config_for(model_name: str, team: Any = None) -> GateConfig:
         require_approval=bool(merged["require_approval"]),
         direction=metric_direction(metric, direction),
         count_imported_approvals=count_imported,
-    )
+    ), str(default["metric"])
 
 
-def approved_outside(*, model_name: str, version: str, live_tags: Mapping[str, str] | None = None) -> tuple[str, str]:
+def approved_outside(
+    *,
+    model_name: str,
+    version: str,
+    live_tags: Mapping[str, str] | None = None,
+    approval: approval_selectors.VersionApproval | None = None,
+) -> tuple[str, str]:
     """('by X on D', '') when the version's approval was recorded outside mlopsadmin (imported from its MLflow
     tags), nothing decided here supersedes it and `live_tags` (the version's tags in MLflow now; None: not
     read) still say the same; ('', 'by X on D') when the tags were removed or changed since the import (the
-    imported approval no longer stands); ('', '') when there is none."""
-    imported = approval_selectors.imported_approval_counts(model_name=model_name, version=str(version))
+    imported approval no longer stands); ('', '') when there is none. `approval`: the version's approval
+    when the caller has read it (approvals.selectors.version_approval), else it is read here."""
+    if approval is None:
+        approval = approval_selectors.version_approval(model_name=model_name, version=str(version))
+    imported = approval.imported_counts
     if imported is None:
         return "", ""
     said = f"by {imported.approved_by}" + (f" on {imported.approval_date}" if imported.approval_date else "")
@@ -231,14 +248,17 @@ def gate_check(
             champion = champion_future.result() if champion_future else None
     if candidate is None:
         raise mlf.MlflowNotFound(f"Model {model_name} has no version {version}.", operation="get_model_version")
-    outside, withdrawn = approved_outside(model_name=model_name, version=candidate.version, live_tags=candidate.tags)
+    approval = approval_selectors.version_approval(model_name=model_name, version=candidate.version)
+    outside, withdrawn = approved_outside(
+        model_name=model_name, version=candidate.version, live_tags=candidate.tags, approval=approval
+    )
     return gate_evaluate(
         config=config,
         candidate_version=candidate.version,
         candidate_metric=candidate.metric,
         champion_version=champion.version if champion else None,
         champion_metric=champion.metric if champion else None,
-        approved=version_is_approved(model_name=model_name, version=candidate.version),
+        approved=approval.approved,
         approved_outside=outside,
         imported_no_longer=withdrawn,
         source_run=candidate.source_run,
@@ -255,13 +275,22 @@ def _prefetched_facts(prefetched: GateRuns, version: str, metric: str) -> Versio
     return VersionFacts(version, metrics.get(metric), source, dict(prefetched.tags or {}))
 
 
-def version_gate(view: Any, *, team: Any = None) -> GateResult:
+def version_gate(
+    view: Any,
+    *,
+    team: Any = None,
+    config: GateConfig | None = None,
+    approval: approval_selectors.VersionApproval | None = None,
+) -> GateResult:
     """The gate for promoting a version as the version page shows it (`view`: registry_ui.index_read's
     VersionView): the same rules as `gate_check`, on the registry index (the versions' source runs, their
     state and metrics, their experiment's state and the version's tags as last read; reads no MLflow, writes
-    nothing). The promotion itself re-reads MLflow under the model's lock (`gate_check`). `team`: the owning
-    team when the caller has it."""
-    config = gate_config_for(view.model.name, team=team)
+    nothing). The promotion itself re-reads MLflow under the model's lock (`gate_check`). `team`, `config`,
+    `approval`: the owning team, the model's gate (`gate_config_for`) and the version's approval
+    (approvals.selectors.version_approval) when the caller has read them; read here otherwise."""
+    config = config if config is not None else gate_config_for(view.model.name, team=team)
+    if approval is None:
+        approval = approval_selectors.version_approval(model_name=view.model.name, version=view.version.version)
     version, champion = view.version, view.champion
     if champion is None and view.model.aliases.get(CHAMPION) == version.version:
         champion = version  # promoting the champion itself: its own value is the one to compare with
@@ -278,14 +307,16 @@ def version_gate(view: Any, *, team: Any = None) -> GateResult:
 
     candidate_metric, candidate_run = source(version)
     champion_metric = source(champion)[0] if champion is not None else None
-    outside, withdrawn = approved_outside(model_name=view.model.name, version=version.version, live_tags=version.tags)
+    outside, withdrawn = approved_outside(
+        model_name=view.model.name, version=version.version, live_tags=version.tags, approval=approval
+    )
     return gate_evaluate(
         config=config,
         candidate_version=version.version,
         candidate_metric=candidate_metric,
         champion_version=champion.version if champion is not None else None,
         champion_metric=champion_metric,
-        approved=version_is_approved(model_name=view.model.name, version=version.version),
+        approved=approval.approved,
         approved_outside=outside,
         imported_no_longer=withdrawn,
         source_run=candidate_run,

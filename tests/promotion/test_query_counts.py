@@ -1,0 +1,67 @@
+"""A promotion reads each thing once (issue 20): the known alias state, the gate settings, the candidate's
+approval; the audit events join their transaction. Its database queries are a fixed number, through the
+service and through the API, and every guarantee stays: the lock, the gate read under it, the pending and
+the outcome audit events, the alias history."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from mlopsadmin.core.models import AuditEvent
+from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui.promotion import services
+from registry_ui.promotion.models import AliasEvent
+
+pytestmark = pytest.mark.django_db
+
+# owning team (3), roles, memberships, the index's aliases, the known state (under a row lock), open
+# intents, gate settings, gate policy, metric names, approval requests, imported approval; the pending audit
+# event (chain lock, head, insert) and the intent; the index, the known state, the history rows (one
+# insert), the state, the intent and the outcome audit event; the notification (settings, leads, watchers,
+# team webhook, known keys, insert); plus the transactions' savepoints under the test's transaction.
+# Before issue 20: 49.
+SERVICE_QUERIES = 41
+API_QUERIES = SERVICE_QUERIES + 4  # the session and its user read, the session saved (test client login)
+AUDIT_CHAIN = ("SELECT pg_advisory_xact_lock", 'SELECT "core_auditevent"."event_hash"')  # once per event
+
+
+def _repeated(sql: list[str]) -> list[tuple[str, int]]:
+    return [(s[:160], n) for s, n in Counter(sql).items() if n > 1 and not s.startswith(AUDIT_CHAIN)]
+
+
+def _ready(make_model) -> str:  # type: ignore[no-untyped-def]
+    name = make_model([0.85, 0.9], aliases={"champion": 1, "challenger": 2})
+    services.alias_reconcile(model_name=name)  # known to mlopsadmin: its baseline is recorded
+    return name
+
+
+@pytest.mark.postgres
+def test_a_promotion_makes_a_fixed_number_of_queries_each_read_once(make_model, personas, login) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the counts are PostgreSQL's (its chain lock is a query)")
+    name = _ready(make_model)
+    audit_before = AuditEvent.objects.filter(action="model.promote", target_id=name).count()
+    with CaptureQueriesContext(connection) as queries:
+        result = services.alias_promote(model_name=name, actor=personas["lead_search"])
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert result.outcome == "ok"
+    assert mlf.get_registered_model(name).aliases == {"champion": "2", "previous-champion": "1"}
+    assert not _repeated(sql), _repeated(sql)
+    assert len(sql) == SERVICE_QUERIES, "\n".join(s[:160] for s in sql)
+    assert sum(s.startswith("SELECT pg_advisory_xact_lock") for s in sql) == 2  # the intent and the outcome
+    audited = AuditEvent.objects.filter(action="model.promote", target_id=name).order_by("id")
+    assert [e.outcome for e in audited[audit_before:]] == ["pending", "ok"]
+    assert AliasEvent.objects.filter(model_name=name, action="promote").count() == 3
+
+    other = _ready(make_model)
+    client = login("lead_search")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(f"/api/v1/models/{other}/promote", data={}, content_type="application/json")
+    assert response.status_code == 200 and response.json()["outcome"] == "ok"
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert not _repeated(sql), _repeated(sql)
+    assert len(sql) == API_QUERIES, "\n".join(s[:160] for s in sql)
