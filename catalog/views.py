@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from catalog import drilldown, naming, selectors, services
+from catalog import drilldown, fixes, naming, selectors, services
 from catalog.sync import catalog_sync_start
 from mlopsadmin import policy
 from mlopsadmin.core.errors import Conflict, InvalidInput
@@ -133,7 +133,7 @@ def sync_status(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def experiment_detail(request: HttpRequest, experiment_id: str) -> HttpResponse:
-    row = services._index_row(experiment_id)
+    row = fixes._index_row(experiment_id)
     conv = selectors.convention_get()
     runs: drilldown.OffendingPage | None = None
     live_error = ""
@@ -163,7 +163,7 @@ def experiment_detail(request: HttpRequest, experiment_id: str) -> HttpResponse:
 
 @require_POST
 def experiment_rename_view(request: HttpRequest, experiment_id: str) -> HttpResponse:
-    row = services.experiment_rename(
+    row = fixes.experiment_rename(
         actor=request.user,
         experiment_id=experiment_id,
         new_name=request.POST.get("new_name", ""),
@@ -180,7 +180,7 @@ def experiment_rename_view(request: HttpRequest, experiment_id: str) -> HttpResp
 
 @require_POST
 def tag_runs_view(request: HttpRequest, experiment_id: str) -> HttpResponse:
-    result = services.runs_tag_set(
+    result = fixes.runs_tag_set(
         actor=request.user,
         experiment_id=experiment_id,
         run_ids=request.POST.getlist("run_ids"),
@@ -202,7 +202,7 @@ def builder(request: HtmxHttpRequest) -> HttpResponse:
     team_key, project, kind = (str(data.get(k, "")).strip()[:200] for k in ("team", "project", "experiment_type"))
     teams = list(Team.objects.all())
     if request.method == "POST":
-        row = services.experiment_create(
+        row = fixes.experiment_create(
             actor=request.user,
             team=team_key,
             project=project,

@@ -40,3 +40,14 @@ FULL_TAGS = {
     "environment": "gpu",
     "purpose": "tuning",
 }
+
+
+@pytest.fixture
+def bad_experiment(synced, unique: str):  # type: ignore[no-untyped-def]
+    """A synced experiment of team search with a non-compliant name and three runs: (id, name, run ids)."""
+    from catalog.sync import catalog_sync
+
+    name = f"/search-team/Fix_{unique}"
+    experiment_id, run_ids = make_experiment(name, [{"team": "search"}, {"team": "search", "owner": "x"}, FULL_TAGS])
+    catalog_sync(full=False)
+    return experiment_id, name, run_ids

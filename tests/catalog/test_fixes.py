@@ -5,20 +5,11 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import CatalogExperiment
-from catalog.sync import catalog_sync
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
-from tests.catalog.conftest import FULL_TAGS, make_experiment
+from tests.catalog.conftest import make_experiment
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bad_experiment(synced, unique: str):  # type: ignore[no-untyped-def]
-    name = f"/search-team/Fix_{unique}"
-    experiment_id, run_ids = make_experiment(name, [{"team": "search"}, {"team": "search", "owner": "x"}, FULL_TAGS])
-    catalog_sync(full=False)
-    return experiment_id, name, run_ids
 
 
 def test_rename_refused_for_outsider(login, bad_experiment) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from catalog.deleted_names import deleted_experiment_purge
-from catalog.services import experiment_create, experiment_rename
+from catalog.fixes import experiment_create, experiment_rename
 from catalog.sync import catalog_sync
 from mlopsadmin.core.errors import Conflict, RuleViolation
 from mlopsadmin.core.models import AuditEvent
