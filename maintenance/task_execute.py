@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, connections
+from django.db import connections
 
 from maintenance.models import TaskRun, TaskState
 from maintenance.task_runs import (
@@ -25,6 +24,7 @@ from maintenance.task_runs import (
 )
 from mlopsadmin.audit.operations import audit_operation
 from mlopsadmin.core.errors import Conflict
+from mlopsadmin.lib import locks
 from mlopsadmin.lib import mlflow_client as mlf
 
 logger = logging.getLogger(__name__)
@@ -39,26 +39,8 @@ def heartbeat(run: TaskRun, *, every: float) -> Iterator[None]:
     if every <= 0:
         yield
         return
-    stop = threading.Event()
-
-    def beat() -> None:
-        try:
-            while not stop.wait(every):
-                try:
-                    if not task_run_beat(run):
-                        return  # swept or taken over: the body's next progress call stops it
-                except DatabaseError as exc:  # a database blip: try again at the next beat
-                    logger.warning("task run %s heartbeat not written: %s", run.pk, exc)
-        finally:
-            connections.close_all()  # this thread's own connections
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-task-{run.pk}", daemon=True)
-    thread.start()
-    try:
+    with locks.renewing(lambda: task_run_beat(run), every=every, name=f"task run {run.pk}", done=connections.close_all):
         yield
-    finally:
-        stop.set()
-        thread.join(timeout=every + 10)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ The lock expires on its own after `ttl` seconds, so a crashed holder never block
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +38,42 @@ def _client(url: str) -> redis.Redis:
 
 
 @contextmanager
-def redis_lock(url: str, key: str, *, ttl: float, wait: float) -> Iterator[None]:
-    """Hold `key` for at most `ttl` seconds; wait up to `wait` seconds to get it.
+def renewing(
+    renew: Callable[[], bool], *, every: float, name: str, done: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Call `renew()` every `every` seconds in a daemon thread while the block runs (a lock held for
+    longer than its TTL, a task's heartbeat). `renew` returns False when what it renews was lost (a lock
+    taken over after an expiry, a swept task): renewal stops then. An exception of `renew` is logged and
+    the next round tries again. `done()` runs in the thread as it ends (close its database connections)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        try:
+            while not stop.wait(every):
+                try:
+                    if not renew():
+                        logger.warning("%s was lost while held; renewal stopped", name)
+                        return
+                except Exception as exc:  # a blip of the store: the next round tries again
+                    logger.warning("%s not renewed (%s); retrying in %.1f s", name, exc, every)
+        finally:
+            if done is not None:
+                done()
+
+    thread = threading.Thread(target=loop, name=f"renew-{name[-24:]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every + SOCKET_TIMEOUT)
+
+
+@contextmanager
+def redis_lock(url: str, key: str, *, ttl: float, wait: float, renew: bool = False) -> Iterator[None]:
+    """Hold `key` for at most `ttl` seconds; wait up to `wait` seconds to get it. With `renew`, the TTL is
+    reset every ttl/3 seconds while the block runs, so the lock is held however long the block takes
+    (a crashed process stops renewing: the key still expires `ttl` seconds later).
 
     Raises LockNotAcquired when another holder keeps it past `wait`, LockBackendUnavailable when Redis
     refuses the connection or does not answer within SOCKET_TIMEOUT seconds (a stopped or frozen server:
@@ -53,8 +88,19 @@ def redis_lock(url: str, key: str, *, ttl: float, wait: float) -> Iterator[None]
         raise LockBackendUnavailable(f"Redis unreachable: {exc}") from exc
     if not acquired:
         raise LockNotAcquired(key)
+
+    def reacquire() -> bool:
+        try:
+            return bool(lock.reacquire())
+        except redis.exceptions.LockNotOwnedError:  # expired and maybe taken by another holder
+            return False
+
     try:
-        yield
+        if renew:
+            with renewing(reacquire, every=ttl / 3, name=f"lock {key[-12:]}"):
+                yield
+        else:
+            yield
     finally:
         try:
             lock.release()

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -58,8 +58,17 @@ def _lease_try(model_name: str, holder: str, ttl: float) -> bool:
     return claimed == 1
 
 
+def _lease_renew(model_name: str, holder: str, ttl: float) -> bool:
+    """Push the lease of `holder` on `model_name` `ttl` seconds ahead; False when it is no longer held."""
+    with transaction.atomic():
+        expires = timezone.now() + timedelta(seconds=ttl)
+        return ModelLock.objects.filter(model_name=model_name, holder=holder).update(expires_at=expires) == 1
+
+
 @contextmanager
-def db_lock(model_name: str, *, ttl: float, wait: float) -> Iterator[None]:
+def db_lock(model_name: str, *, ttl: float, wait: float, renew: bool = False) -> Iterator[None]:
+    """The lease row of `model_name` for `ttl` seconds, waited for up to `wait` seconds (LockBusy after);
+    with `renew`, the lease is pushed ahead every ttl/3 seconds while the block runs."""
     holder = uuid.uuid4().hex
     deadline = time.monotonic() + wait
     while not _lease_try(model_name, holder, ttl):
@@ -67,7 +76,12 @@ def db_lock(model_name: str, *, ttl: float, wait: float) -> Iterator[None]:
             raise LockBusy(model_name)
         time.sleep(0.05)
     try:
-        yield
+        if renew:
+            renew_lease = lambda: _lease_renew(model_name, holder, ttl)  # noqa: E731
+            with locks.renewing(renew_lease, every=ttl / 3, name=f"lease {model_name}", done=connection.close):
+                yield
+        else:
+            yield
     finally:
         try:
             with transaction.atomic():
@@ -77,17 +91,20 @@ def db_lock(model_name: str, *, ttl: float, wait: float) -> Iterator[None]:
 
 
 @contextmanager
-def model_lock(model_name: str, *, wait: float | None = None) -> Iterator[None]:
+def model_lock(model_name: str, *, wait: float | None = None, renew: bool = False) -> Iterator[None]:
+    """The lock of `model_name` (PROMOTION_LOCK_TTL_SECONDS, waited for PROMOTION_LOCK_WAIT_SECONDS unless
+    `wait` seconds are given). Raises LockBusy (409), LockUnavailable (503: Redis not answering). `renew`:
+    held for as long as the block runs (a copy across servers may take minutes), renewed every TTL/3."""
     ttl = float(settings.PROMOTION_LOCK_TTL_SECONDS)
     wait = float(settings.PROMOTION_LOCK_WAIT_SECONDS) if wait is None else wait
     if settings.REDIS_URL:
         try:
-            with locks.redis_lock(settings.REDIS_URL, _redis_key(model_name), ttl=ttl, wait=wait):
+            with locks.redis_lock(settings.REDIS_URL, _redis_key(model_name), ttl=ttl, wait=wait, renew=renew):
                 yield
         except locks.LockNotAcquired as exc:
             raise LockBusy(model_name) from exc
         except locks.LockBackendUnavailable as exc:
             raise LockUnavailable(f"Redis is not answering; nothing was changed. {exc}") from exc
     else:
-        with db_lock(model_name, ttl=ttl, wait=wait):
+        with db_lock(model_name, ttl=ttl, wait=wait, renew=renew):
             yield

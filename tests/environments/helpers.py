@@ -3,6 +3,7 @@ and make a real version (a tiny pyfunc model with a metric) on a given server th
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -56,3 +57,23 @@ def versions_on(server_url: str, name: str) -> list[dict[str, Any]]:
 def models_named(server_url: str, name: str) -> list[str]:
     with override_settings(MLFLOW_TRACKING_URI=server_url):
         return [m.name for m in client().search_registered_models(f"name = '{name}'")]
+
+
+def promote_noting(outcomes: list[str], actor: Any, name: str, version: str, source_env: str = "dev") -> None:
+    """Promote `name` v`version` from `source_env` and append "copied", "refused: <why>" (409) or
+    "error: <exception>" to `outcomes` (for promotions run in threads; closes the thread's connection)."""
+    from django.db import connection
+
+    from mlopsadmin.core.errors import Conflict
+    from registry_ui.environments import services
+
+    try:
+        services.promote_to_next(actor=actor, source_env=source_env, model=name, version=version)
+        outcomes.append("copied")
+    except Conflict as exc:
+        outcomes.append(f"refused: {exc}")
+    except Exception as exc:  # reported by the caller's assertion
+        outcomes.append(f"error: {exc!r}")
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            connection.close()

@@ -1,18 +1,19 @@
 """Issue 22: a version is copied into the next environment once. A second click, a retried CI job or two
-jobs at the same moment are refused with 409 and leave exactly one copy in the target."""
+jobs at the same moment are refused with 409 and leave exactly one copy in the target, also when the copy
+runs longer than the promotion lock's TTL (PROMOTION_LOCK_TTL_SECONDS: the lock is renewed while it runs)."""
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 import uuid
 
 import pytest
 
-from mlopsadmin.core.errors import Conflict
-from registry_ui.environments import services
 from tests.faults import FaultProxy
 
-from .helpers import configure, make_version, versions_on
+from .helpers import configure, make_version, promote_noting, versions_on
 
 pytestmark = pytest.mark.django_db(transaction=True)  # two copies in threads of their own
 
@@ -43,15 +44,7 @@ def test_two_promotions_at_once_make_one_copy(dev_mlflow, mlflow, personas) -> N
     version = make_version(dev_mlflow.url, name, score=0.4)
     outcomes: list[str] = []
 
-    def promote() -> None:
-        try:
-            services.promote_to_next(actor=personas["admin"], source_env="dev", model=name, version=version)
-            outcomes.append("copied")
-        except Conflict as exc:
-            outcomes.append(f"refused: {exc}")
-        except Exception as exc:  # reported by the assertion below
-            outcomes.append(f"error: {exc!r}")
-
+    promote = functools.partial(promote_noting, outcomes, personas["admin"], name, version)
     with FaultProxy(mlflow) as prod:
         prod.write_delay = 0.3  # each write into prod takes a while: the two copies overlap
         configure(_envs(dev_mlflow.url, prod.url))
@@ -60,5 +53,34 @@ def test_two_promotions_at_once_make_one_copy(dev_mlflow, mlflow, personas) -> N
             worker.start()
         for worker in workers:
             worker.join(timeout=120)
+    assert sorted(o.split(":")[0] for o in outcomes) == ["copied", "refused"], outcomes
+    assert [v["version"] for v in versions_on(mlflow, name)] == ["1"]
+
+
+@pytest.mark.parametrize("backend", ["redis", "lease"])
+def test_a_copy_longer_than_the_lock_ttl_keeps_a_second_promotion_out(  # type: ignore[no-untyped-def]
+    dev_mlflow, mlflow, personas, settings, backend: str
+) -> None:
+    settings.PROMOTION_LOCK_TTL_SECONDS = 1
+    if backend == "lease":
+        settings.REDIS_URL = ""
+    elif not settings.REDIS_URL:
+        pytest.skip("REDIS_URL not set")
+    name = f"slow-copy-{uuid.uuid4().hex[:8]}"
+    version = make_version(dev_mlflow.url, name, score=0.5)
+    outcomes: list[str] = []
+
+    promote = functools.partial(promote_noting, outcomes, personas["admin"], name, version)
+    with FaultProxy(mlflow) as prod:
+        prod.write_delay = 0.4  # every write into prod is slow: the copy takes several lock TTLs
+        configure(_envs(dev_mlflow.url, prod.url))
+        first = threading.Thread(target=promote)
+        first.start()
+        while prod.writes < 2 and first.is_alive():  # the first copy is writing into prod ...
+            time.sleep(0.05)
+        time.sleep(1.5)  # ... for longer than the lock's TTL
+        assert first.is_alive(), "the copy finished before the lock's TTL ran out: slow it down further"
+        promote()
+        first.join(timeout=120)
     assert sorted(o.split(":")[0] for o in outcomes) == ["copied", "refused"], outcomes
     assert [v["version"] for v in versions_on(mlflow, name)] == ["1"]
