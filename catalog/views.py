@@ -20,7 +20,7 @@ from catalog.sync import catalog_sync_start
 from mlopsadmin import policy
 from mlopsadmin.core.errors import Conflict, InvalidInput
 from mlopsadmin.core.formatting import CsvLines
-from mlopsadmin.core.htmx import HtmxHttpRequest, stop_polling_and_refresh
+from mlopsadmin.core.htmx import HtmxHttpRequest, stop_polling_and_refresh, swaps
 from mlopsadmin.core.models import Team
 from mlopsadmin.core.sorting import sort_headers
 from mlopsadmin.lib.mlflow_client import MlflowError
@@ -229,7 +229,7 @@ def builder(request: HtmxHttpRequest) -> HttpResponse:
         "can_create": bool(team and policy.can(request.user, policy.Action.EXPERIMENT_CREATE, team=team)),
         "pattern": convention.segment_pattern,
     }
-    if request.htmx:
+    if swaps(request, "builder-result"):
         return render(request, "catalog/builder.html#result", context)
     return render(request, "catalog/builder.html", context)
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mlopsadmin import policy
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound
-from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post, wants_fragment
+from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post, swaps, wants_fragment
 from mlopsadmin.core.selectors import all_teams, team_for_model
 from mlopsadmin.core.sorting import sort_headers
 from notifications.selectors import is_watching
@@ -61,7 +61,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         "as_of": selectors.registry_as_of(),
         "may_sync": policy.can(request.user, policy.Action.MAINTENANCE_RUN),
     }
-    if request.htmx:
+    if swaps(request, "models"):
         return render(request, "registry_ui/index.html#models", context)
     return render(request, "registry_ui/index.html", context)
 

@@ -25,7 +25,7 @@ from mlopsadmin.audit.rows import event_rows, operation_folds
 from mlopsadmin.audit.services import audit_verify_chain
 from mlopsadmin.audit.summaries import event_summary, gate_rules
 from mlopsadmin.core.errors import InvalidInput
-from mlopsadmin.core.htmx import HtmxHttpRequest
+from mlopsadmin.core.htmx import HtmxHttpRequest, swaps
 from mlopsadmin.core.models import AuditEvent, Team
 
 
@@ -74,7 +74,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "presets": _date_presets(filters),
         "may_verify": policy.can(request.user, policy.Action.AUDIT_VERIFY),
     }
-    fragment = bool(request.htmx) and not request.htmx.history_restore_request
+    fragment = swaps(request, "audit-results")
     template = "audit/list.html#results" if fragment else "audit/list.html"
     response = render(request, template, context)
     if fragment:  # the address bar shows only the filters in use (and the cursor), not every empty field

@@ -36,6 +36,18 @@ def redirect_after_post(request: HttpRequest, url: str) -> HttpResponse:
     return redirect(url)
 
 
+def swaps(request: HttpRequest, element_id: str) -> bool:
+    """True when htmx asks for the piece of the page whose id is `element_id` (its hx-target), so the view
+    answers that fragment; False for every other request, including htmx's own navigations: an HX-Location
+    after a form (redirect_after_post), a finished poller's refresh, a boosted link, a history restore.
+    Those swap the whole body and must get the whole page: a view that answered them with its fragment
+    replaced the page by a bare table (the registry after "Sync now", issue 19 break-test)."""
+    htmx = getattr(request, "htmx", None)
+    if not htmx:
+        return False
+    return not htmx.history_restore_request and htmx.target == element_id
+
+
 def wants_fragment(request: HttpRequest) -> bool:
     """True for an htmx request that swaps a piece of the page (hx-get/hx-post); False for a plain
     request and for a boosted form submit (static/js/app.js boosts every POST form), which expects a

@@ -86,7 +86,9 @@ def test_cursor_pages_have_no_duplicates_or_gaps(login, settings) -> None:  # ty
 
 def test_htmx_request_gets_only_the_table(login, sample_events) -> None:  # type: ignore[no-untyped-def]
     client = login("auditor")
-    response = client.get(reverse("audit:index"), {"team": "fraud"}, HTTP_HX_REQUEST="true")
+    response = client.get(
+        reverse("audit:index"), {"team": "fraud"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="audit-results"
+    )
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="audit-results">') and "<html" not in body
     assert "export.csv?team=fraud" in body
@@ -167,7 +169,10 @@ def test_checklist_history(login, sample_events) -> None:  # type: ignore[no-unt
 
 def test_htmx_push_url_carries_only_filters_in_use(login, sample_events) -> None:  # type: ignore[no-untyped-def]
     response = login("auditor").get(
-        reverse("audit:index"), {"team": "fraud", "actor": "", "q": "", "before": ""}, HTTP_HX_REQUEST="true"
+        reverse("audit:index"),
+        {"team": "fraud", "actor": "", "q": "", "before": ""},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="audit-results",
     )
     assert response["HX-Push-Url"] == "/audit/?team=fraud"
 

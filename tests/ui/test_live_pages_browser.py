@@ -80,3 +80,16 @@ def test_a_running_task_card_polls_without_script_errors_and_rests_in_a_hidden_t
     page.evaluate("window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))")
     page.wait_for_timeout(1_000)
     assert len(polls) > seen  # and it resumes when the tab is shown again
+
+
+def test_sync_now_on_the_registry_keeps_the_page_around_the_table(browser_login, live_server, mlflow) -> None:
+    """Break-test: "Sync now" on the registry page answered HX-Location to /registry/, an htmx request, and the
+    registry view answered every htmx request with its table fragment: the page became a bare table (no
+    navigation, heading, filters or message). Views now answer a fragment only to the element that asked."""
+    page = browser_login("operator")
+    page.goto(f"{live_server.url}/registry/")
+    page.click("form[action='/registry/sync'] button >> nth=0")
+    page.wait_for_selector("#messages .msg")
+    assert "Registry sync queued" in page.inner_text("#messages")
+    assert page.locator("nav.mainnav").count() == 1 and page.inner_text("main h1") == "Model registry"
+    assert page.locator("#registry-filters").count() == 1

@@ -78,7 +78,9 @@ def test_registry_sorts_by_header_keeping_filters(mlflow, personas, login, uniqu
     assert re.findall(r'<tr data-model="([^"]+)"', by_latest) == [names[1], names[2], names[0]]
     reverse = client.get("/registry/?" + _header_links(by_latest, "registry-models")["Latest"]).content.decode()
     assert re.findall(r'<tr data-model="([^"]+)"', reverse) == [names[0], names[2], names[1]]
-    fragment = client.get("/registry/?" + links["Latest"], HTTP_HX_REQUEST="true").content.decode()
+    fragment = client.get(
+        "/registry/?" + links["Latest"], HTTP_HX_REQUEST="true", HTTP_HX_TARGET="models"
+    ).content.decode()
     assert "<html" not in fragment and 'name="sort" form="registry-filters" value="-latest"' in fragment
     bad = client.get("/registry/", {"q": unique, "sort": "drop table"})
     assert bad.status_code == 200 and re.findall(r'<tr data-model="([^"]+)"', bad.content.decode()) == names
