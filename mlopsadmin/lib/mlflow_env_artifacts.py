@@ -56,13 +56,13 @@ def _timeout() -> float:
     return float(settings.MLFLOW_REQUEST_TIMEOUT)
 
 
-def _get(session: requests.Session, url: str, operation: str, **kwargs: Any) -> requests.Response:
+def _get(via: Transport, url: str, operation: str, **kwargs: Any) -> requests.Response:
     try:
-        response = session.get(url, timeout=_timeout(), **kwargs)
+        response = via.retrying.get(url, timeout=_timeout(), **kwargs)
     except requests.exceptions.RequestException as exc:
         raise MlflowUnavailable(f"{operation}: {short_message(str(exc))}", operation=operation) from None
     if response.status_code != 200:
-        raise answer_error(response.status_code, response.text, operation)
+        raise answer_error(response.status_code, response.text, operation, account=via.account)
     return response
 
 
@@ -82,9 +82,7 @@ def _files(via: Transport, url: str) -> list[tuple[str, int | None]]:
     pending = [""]
     while pending:
         sub = pending.pop()
-        listed = _get(
-            via.retrying, server + ARTIFACTS_API, "list_artifacts", params={"path": f"{root}/{sub}".strip("/")}
-        )
+        listed = _get(via, server + ARTIFACTS_API, "list_artifacts", params={"path": f"{root}/{sub}".strip("/")})
         for entry in listed.json().get("files") or []:
             rel = _safe(posixpath.join(sub, entry["path"]) if sub else entry["path"])
             if entry.get("is_dir"):
@@ -106,7 +104,7 @@ def download(via: Transport, artifact_uri: str, tracking_uri: str, dst: Path) ->
         target = dst / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         with (
-            _get(via.retrying, f"{url}/{rel}", "download_artifacts", stream=True) as response,
+            _get(via, f"{url}/{rel}", "download_artifacts", stream=True) as response,
             target.open("wb") as out,
         ):
             try:
@@ -143,7 +141,7 @@ def upload(via: Transport, local_dir: Path, artifact_uri: str, tracking_uri: str
                     f"log_artifacts: {short_message(str(exc))}", operation="log_artifacts"
                 ) from None
         if response.status_code != 200:
-            raise answer_error(response.status_code, response.text, "log_artifacts")
+            raise answer_error(response.status_code, response.text, "log_artifacts", account=via.account)
         moved.files += 1
         moved.bytes += path.stat().st_size
     return moved

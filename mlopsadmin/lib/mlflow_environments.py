@@ -34,6 +34,7 @@ class EnvironmentHandle:
     tracking_uri: str
     credentials: tuple[str, str] | None = field(default=None, repr=False)
     default: bool = False
+    account: str = ""  # what a refusal (401/403) of its server names: its service account, where it is set
 
     @property
     def display_uri(self) -> str:
@@ -44,7 +45,7 @@ class EnvironmentHandle:
         """The HTTP sessions of this environment (credentials set on them, nowhere else)."""
         if self.default:
             return mlflow_rest.transport()
-        return mlflow_rest.transport_for(self.tracking_uri, self.credentials)
+        return mlflow_rest.transport_for(self.tracking_uri, self.credentials, self.account)
 
     def _call(self, operation: str, method: str, endpoint: str, body: dict[str, Any], *subject: Any) -> dict[str, Any]:
         return mlflow_rest.request(operation, method, endpoint, body, subject=subject, via=self.transport())

@@ -124,9 +124,26 @@ def _refusal_subject(operation: str, args: tuple[Any, ...]) -> str:
     return f"{needed} on the experiment of run {texts[0]}"
 
 
-def refusal_error(status: int | None, code: str, operation: str, args: tuple[Any, ...], detail: str) -> MlflowError:
+def refusal_error(
+    status: int | None, code: str, operation: str, args: tuple[Any, ...], detail: str, *, account: str = ""
+) -> MlflowError:
     """MlflowAuthFailed for a 401 (credentials refused) or MlflowPermissionDenied for a 403 naming the
-    permission the call needs and on what (`args`: the call's arguments, the model name or id first)."""
+    permission the call needs and on what (`args`: the call's arguments, the model name or id first).
+    `account`: who was refused and where its credentials are set, for a server other than the default one
+    (an environment's, issue 22: e.g. "environment prod's service account 'svc' (MLA_USER / MLA_PASSWORD)");
+    empty: the default server's service account (MLFLOW_TRACKING_USERNAME / _PASSWORD)."""
+    if account:
+        if status == 401 or code == "UNAUTHENTICATED":
+            return MlflowAuthFailed(
+                f"MLflow refused the credentials of {account} (HTTP 401 during {operation}): the user name or "
+                "password is wrong or was changed; retrying will not help.",
+                operation=operation,
+            )
+        return MlflowPermissionDenied(
+            f"MLflow refused {account}: it lacks {_refusal_subject(operation, args)} (HTTP 403 during "
+            f"{operation}). Grant it in MLflow; retrying will not help. {short_message(detail, 200)}".strip(),
+            operation=operation,
+        )
     user = settings.MLFLOW_TRACKING_USERNAME or "(no user name set)"
     if status == 401 or code == "UNAUTHENTICATED":
         return MlflowAuthFailed(
@@ -219,18 +236,21 @@ def translate_error(exc: BaseException, operation: str, args: tuple[Any, ...] = 
     return MlflowError(f"{operation}: {short_message(str(exc))}", operation=operation)
 
 
-def answer_error(status: int, text: str, operation: str, args: tuple[Any, ...] = ()) -> MlflowError:
+def answer_error(
+    status: int, text: str, operation: str, args: tuple[Any, ...] = (), *, account: str = ""
+) -> MlflowError:
     """The domain error for an HTTP answer other than 200 (`text`: its body, MLflow's
     {"error_code", "message"} JSON or plain text): 401/403 a refusal naming what the call needs on its
     subject (`args`, the model name or run id first), 5xx (or INTERNAL_ERROR) MLflow's own server error,
-    404 / RESOURCE_DOES_NOT_EXIST not found, then by error code (invalid, already exists...)."""
+    404 / RESOURCE_DOES_NOT_EXIST not found, then by error code (invalid, already exists...). `account`:
+    see refusal_error (the server is not the default one)."""
     try:
         body = json.loads(text)
         code, message = str(body.get("error_code", "")), str(body.get("message", ""))
     except (ValueError, AttributeError):
         code, message = "", text
     if status in (401, 403) or code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return refusal_error(status, code, operation, args, message)
+        return refusal_error(status, code, operation, args, message, account=account)
     if status == 408:  # a proxy in front of MLflow gave up waiting: not answering
         return MlflowUnavailable(f"MLflow server timed out during {operation} (HTTP 408)", operation=operation)
     if status >= 500 or _CODE_TO_ERROR.get(code) is MlflowServerError:

@@ -55,6 +55,7 @@ class Transport:
     base: str  # tracking URI + API prefix
     retrying: requests.Session
     single: requests.Session
+    account: str = ""  # who a refusal names (another server's service account); "" = the default one
 
 
 _lock = threading.Lock()
@@ -137,13 +138,14 @@ def transport() -> Transport:
 _others: dict[tuple[Any, ...], Transport] = {}
 
 
-def transport_for(uri: str, auth: tuple[str, str] | None) -> Transport:
+def transport_for(uri: str, auth: tuple[str, str] | None, account: str = "") -> Transport:
     """A transport to another tracking server (an environment's, issue 22) with explicit credentials:
     `auth` is sent as basic auth on every request of these sessions and nothing else is (no token, no
     process-wide variable is read or written), so concurrent calls to other servers never see them.
-    Built once per (uri, credentials, retries, process)."""
+    `account` is what a 401/403 of this server names (its service account and where it is set).
+    Built once per (uri, credentials, account, retries, process)."""
     secret = hashlib.sha256(repr(auth).encode()).hexdigest()  # the key (kept on the transport) holds no password
-    key = (uri.rstrip("/"), secret, int(settings.MLFLOW_REQUEST_MAX_RETRIES), os.getpid())
+    key = (uri.rstrip("/"), secret, int(settings.MLFLOW_REQUEST_MAX_RETRIES), os.getpid(), account)
     with _lock:
         if key not in _others:
             base = key[0]
@@ -152,6 +154,7 @@ def transport_for(uri: str, auth: tuple[str, str] | None) -> Transport:
                 base + API,
                 _session(base, key[2], auth=auth, token=False),
                 _session(base, 0, auth=auth, token=False),
+                account,
             )
         return _others[key]
 
@@ -205,7 +208,7 @@ def request(
                 f"MLflow server {kind} during {operation}: {short_message(str(exc))}", operation=operation
             ) from None
         if response.status_code != 200:
-            raise answer_error(response.status_code, response.text, operation, subject)
+            raise answer_error(response.status_code, response.text, operation, subject, account=sent.account)
         try:
             answer = response.json()
         except ValueError:  # e.g. the sign-in page of a proxy in front of MLflow, answered with 200

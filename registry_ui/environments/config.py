@@ -40,7 +40,11 @@ class Environment:
             return EnvironmentHandle(self.name, tracking_uri(), basic_auth(), default=True)
         user = os.environ.get(self.username_env, "") if self.username_env else ""
         password = os.environ.get(self.password_env, "") if self.password_env else ""
-        return EnvironmentHandle(self.name, self.tracking_uri, (user, password) if user else None)
+        if user:
+            account = f"environment {self.name}'s service account {user!r} ({self.username_env} / {self.password_env})"
+        else:
+            account = f"environment {self.name}, sent without credentials (set its username_env / password_env)"
+        return EnvironmentHandle(self.name, self.tracking_uri, (user, password) if user else None, account=account)
 
     @property
     def display_uri(self) -> str:

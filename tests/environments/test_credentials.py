@@ -80,3 +80,34 @@ def test_copy_leaves_default_server_credentials_and_environment_alone(  # type: 
     assert seen == {tuple(before.values())}, "the process environment changed during the copy"
     assert {key: os.environ.get(key) for key in WATCHED} == before
     assert [v["version"] for v in versions_on(mlflow, name)] == ["1"]
+
+
+def test_a_refused_environment_password_names_that_environment_and_its_variables(  # type: ignore[no-untyped-def]
+    dev_mlflow, basic_auth_mlflow, login, settings, monkeypatch
+) -> None:
+    """prod's password was rotated in MLflow: the answer names prod's service account and the variables it
+    is read from (username_env / password_env), not the default server's MLFLOW_TRACKING_USERNAME."""
+    name = f"search-rotated-{uuid.uuid4().hex[:8]}"
+    version = make_version(dev_mlflow.url, name, score=0.5)
+    settings.MLFLOW_TRACKING_USERNAME, settings.MLFLOW_TRACKING_PASSWORD = "svc-default", "default-pw"
+    monkeypatch.setenv("MLA_PROD_USER", basic_auth_mlflow.ADMIN[0])
+    monkeypatch.setenv("MLA_PROD_PASSWORD", "rotated-meanwhile")
+    configure(
+        {
+            "dev": {"kind": "server", "tracking_uri": dev_mlflow.url, "next": "prod"},
+            "prod": {
+                "kind": "server",
+                "tracking_uri": basic_auth_mlflow.url,
+                "username_env": "MLA_PROD_USER",
+                "password_env": "MLA_PROD_PASSWORD",
+            },
+        }
+    )
+    answer = login("admin").post(
+        f"/api/v1/environments/dev/models/{name}/promote", data={"version": version}, content_type="application/json"
+    )
+    assert answer.status_code == 502, answer.content
+    detail = answer.json()["detail"]
+    assert "prod" in detail and "MLA_PROD_USER / MLA_PROD_PASSWORD" in detail, detail
+    assert repr(basic_auth_mlflow.ADMIN[0]) in detail, detail
+    assert "MLFLOW_TRACKING_USERNAME" not in detail and "svc-default" not in detail, detail
