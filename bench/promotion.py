@@ -162,6 +162,9 @@ def report(args, settings, ours_ms, bare_ms, rollback_ms, loads, audited) -> lis
     database = "PostgreSQL" if "postgres" in os.environ.get("DATABASE_URL", "") else "SQLite"
     paired = [o - b for o, b in zip(ours_ms, bare_ms, strict=True)]
     overhead_p95 = percentile(ours_ms, 95) - percentile(bare_ms, 95)
+    # The difference of two P95s is at the mercy of one slow bare round (it can even be negative): the target
+    # is met only when the paired per-round overhead's P95 meets it too.
+    met = overhead_p95 <= 30 and percentile(paired, 95) <= 30
     return [
         "# Promotion latency, side by side with the bare MLflow calls",
         "",
@@ -183,9 +186,9 @@ def report(args, settings, ours_ms, bare_ms, rollback_ms, loads, audited) -> lis
         row("overhead per round (mlopsadmin − bare, paired)", paired),
         row("rollback through mlopsadmin", rollback_ms),
         "",
-        f"Overhead at P95: {percentile(ours_ms, 95):.1f} − {percentile(bare_ms, 95):.1f} = **{overhead_p95:.1f} ms** "
-        f"(target ≤ 30 ms: **{'met' if overhead_p95 <= 30 else 'NOT met'}**); paired per round: P50 "
-        f"{statistics.median(paired):.1f} ms, P95 {percentile(paired, 95):.1f} ms. Promote P95 "
+        f"Overhead at P95: {percentile(ours_ms, 95):.1f} − {percentile(bare_ms, 95):.1f} = **{overhead_p95:.1f} ms**"
+        f"; paired per round: P50 {statistics.median(paired):.1f} ms, P95 {percentile(paired, 95):.1f} ms "
+        f"(target ≤ 30 ms at P95, both ways: **{'met' if met else 'NOT met'}**). Promote P95 "
         f"{percentile(ours_ms, 95):.0f} ms (target < 1,000 ms: "
         f"**{'met' if percentile(ours_ms, 95) < 1000 else 'NOT met'}**).",
     ]
