@@ -115,9 +115,7 @@ TINY_BELOW = 1e-3  # steps smaller than this are written with an exponent (1e-09
 
 
 def _number(value: float) -> str:
-    """A step or other count: 7, 250, 12.5k, 4M."""
-    if abs(value) >= COMPACT_FROM:
-        return _axis_labels([value], value)[0]
+    """A step or other x value as it is (hover texts: 25009, not 25k)."""
     return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.4g}"
 
 

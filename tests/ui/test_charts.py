@@ -105,3 +105,9 @@ def test_axis_labels_stay_short_for_huge_and_tiny_values() -> None:
     usual = line_chart([("v1", "series-0", [(0, 0.652), (9, 0.84)])])
     assert [t.label for t in usual.y_ticks] == ["0.65", "0.70", "0.75", "0.80", "0.85"]  # unchanged
     assert usual.series[0].points[-1].tip.endswith(": 0.8400")
+
+
+def test_hover_texts_keep_the_exact_step() -> None:
+    chart = line_chart([("long", "series-0", [(0, 1.0), (25_009, 2.0)])], x_label="step")
+    assert chart.series[0].points[-1].tip == "long · 25009: 2.0000"  # the tick says 25k, the point its step
+    assert chart.x_ticks[-1].label.endswith("k")
