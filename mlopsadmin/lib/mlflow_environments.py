@@ -23,6 +23,8 @@ from mlopsadmin.lib import mlflow_filters, mlflow_rest
 from mlopsadmin.lib.mlflow_connection import display_uri
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 
+LOG_BATCH_METRICS = 1000  # the most metrics MLflow accepts in one log-batch request
+
 
 @dataclass(frozen=True)
 class EnvironmentHandle:
@@ -151,11 +153,18 @@ class EnvironmentHandle:
         return dst, moved
 
     def upload_run(
-        self, experiment_name: str, local_dir: Path, *, run_name: str, tags: dict[str, str]
+        self,
+        experiment_name: str,
+        local_dir: Path,
+        *,
+        run_name: str,
+        tags: dict[str, str],
+        metrics: dict[str, float] | None = None,
     ) -> tuple[str, artifacts.Moved]:
-        """Create a run in `experiment_name` (created when missing), upload `local_dir` under `model/`
-        (streamed from disk), end the run FINISHED. Returns (run id, moved); the run is left behind on
-        failure (see delete_run)."""
+        """Create a run in `experiment_name` (created when missing) with `metrics` ({key: value}, logged at
+        step 0: the source run's figures, so a gate further along the path can judge the copy), upload
+        `local_dir` under `model/` (streamed from disk), end the run FINISHED. Returns (run id, moved);
+        the run is left behind on failure (see delete_run)."""
         try:
             got = self._call(
                 "get_experiment_by_name", "GET", "/experiments/get-by-name", {"experiment_name": experiment_name}
@@ -170,6 +179,10 @@ class EnvironmentHandle:
         body = {"experiment_id": experiment_id, "run_name": run_name, "start_time": _now(), "tags": _tags(tags)}
         info = self._call("create_run", "POST", "/runs/create", body)["run"]["info"]
         run_id = str(info["run_id"])
+        logged = [{"key": k, "value": v, "timestamp": _now(), "step": 0} for k, v in (metrics or {}).items()]
+        for start in range(0, len(logged), LOG_BATCH_METRICS):
+            batch = {"run_id": run_id, "metrics": logged[start : start + LOG_BATCH_METRICS]}
+            self._call("log_batch", "POST", "/runs/log-batch", batch, run_id)
         moved = artifacts.upload(self.transport(), local_dir, str(info["artifact_uri"]), self.tracking_uri, "model")
         self._call(
             "set_terminated",

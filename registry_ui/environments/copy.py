@@ -126,11 +126,13 @@ def copy_version(
             new_version = dst.copy_version(original, dst_name, tags=tags)
         else:
             with tempfile.TemporaryDirectory(prefix="mlopsadmin-copy-") as tmp:
+                # the run's figures travel too: the next environment's gate reads them on the copy's run
+                metrics = src.run_metrics(original["run_id"]) if original["run_id"] else {}
                 local, _ = src.download_version(src_name, version, Path(tmp) / "download")
                 step = "upload"
                 run_tags = {COPY_ID_TAG: copy_id, "mlopsadmin.copy_of": f"{source.name}:{src_name} v{version}"}
                 run_id, sent = dst.upload_run(
-                    PROMOTION_EXPERIMENT, local, run_name=f"copy {src_name} v{version}", tags=run_tags
+                    PROMOTION_EXPERIMENT, local, run_name=f"copy {src_name} v{version}", tags=run_tags, metrics=metrics
                 )
                 moved = sent.bytes
             step = "register"
