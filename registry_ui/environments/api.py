@@ -31,6 +31,9 @@ class EnvironmentRowOut(Schema):
 
 class PromoteIn(Schema):
     version: str = Field(..., pattern=validation.VERSION_PATTERN, description="Version in the source environment.")
+    target: str = Field(
+        "", description="The environment the caller expects to copy into (409 when the path now leads elsewhere)"
+    )
 
 
 class PromoteOut(Schema):
@@ -71,7 +74,9 @@ def model_environments(request: Any, name: str) -> list[dict[str, Any]]:
     summary="Copy a version to the next environment (the target environment's gate applies)",
 )
 def promote_to_next(request: Any, environment: str, name: str, body: PromoteIn) -> dict[str, Any]:
-    result = services.promote_to_next(actor=request.user, source_env=environment, model=name, version=body.version)
+    result = services.promote_to_next(
+        actor=request.user, source_env=environment, model=name, version=body.version, expected_target=body.target
+    )
     target = services.next_environment(services.environment(environment))
     return {
         "source_environment": environment,

@@ -74,9 +74,21 @@ class PromotionCopyFailed(DomainError):
         super().__init__(f"The copy failed at step {failure.step} ({failure}); {clean}.")
 
 
-def promote_to_next(*, actor: Any, source_env: str, model: str, version: str) -> CopyResult:
+def confirm_target(source: Environment, target: Environment, expected: str) -> None:
+    """Raise Conflict (409) when `expected` — the target environment a person saw on the confirm page or a
+    CI job names — is not where `source` promotes to now (the configuration changed in between). An empty
+    `expected` checks nothing."""
+    if expected and expected != target.name:
+        raise Conflict(
+            f"This was shown for {expected}, but {source.name} now goes to {target.name} (the promotion path "
+            "changed); nothing was done. Look at the page again."
+        )
+
+
+def promote_to_next(*, actor: Any, source_env: str, model: str, version: str, expected_target: str = "") -> CopyResult:
     """Copy version `version` of model `model` (its name without any environment prefix) from
-    `source_env` to the next environment of its promotion path. Raises PermissionDenied, InvalidInput
+    `source_env` to the next environment of its promotion path (`expected_target`: see confirm_target).
+    Raises PermissionDenied, InvalidInput
     (unknown environment / end of path), GateFailed, Conflict (already copied there, or a copy of it under
     way), PromotionCopyFailed; MlflowError when the source
     cannot be read (nothing created). One audit event either way (a failure records what was read back)."""
@@ -84,6 +96,7 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str) ->
     target = next_environment(source)
     team, team_key = model_team(model)
     require_actor(actor, Action.ENVIRONMENT_PROMOTE, team=team)
+    confirm_target(source, target, expected_target)
     version = str(version).strip()
     target_id = f"{model}/{source.name}→{target.name}"
     try:

@@ -56,9 +56,11 @@ def _on_confirm_page(
     request: HttpRequest, name: str, version: str, service: Callable[..., Any], **extra: Any
 ) -> tuple[dict[str, Any], Any, HttpResponse | None]:
     """(preview, the service's answer, None), or (preview, None, the confirm page with the refusal inline).
-    `service` is called with actor, source_env, model (base name), version and `extra`."""
+    `service` is called with actor, source_env, model (base name), version and `extra`. The form's `target`
+    (the environment the page was shown for) must still be the next one (services.confirm_target)."""
     preview = selectors.promotion_preview(request.user, name, version)
     try:
+        services.confirm_target(preview["source"], preview["target"], request.POST.get("target", ""))
         answer = service(
             actor=request.user, source_env=preview["source"].name, model=preview["base"], version=version, **extra
         )

@@ -153,3 +153,46 @@ def test_copy_failure_part_way_is_shown_inline(dev_mlflow, mlflow, login) -> Non
     gone = lead.get(confirm_url)  # prod's address answers no more: said on the page, no copy offered
     assert "Gate of prod: unknown" in _text(gone) and "could not be evaluated" in _text(gone)
     assert 'data-confirm="env-promote" disabled' in gone.content.decode()
+
+
+def _promote_form_fields(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The hidden fields the confirm page's "Confirm: copy" form posts."""
+    page = response.content.decode()
+    start = page.index('class="env-promote-form"')
+    return dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page[start : page.index("</form>", start)])
+    )
+
+
+def test_a_confirm_page_shown_before_the_path_changed_copies_nowhere_else(mlflow, login) -> None:  # type: ignore[no-untyped-def]
+    """The lead opens "Promote to staging"; meanwhile the configuration sends dev's versions to prod. The
+    confirmed form copies to no environment the person did not see: 409, said inline, nothing copied."""
+    chain = {
+        "dev": {"kind": "prefix", "prefix": "dev.", "next": "staging"},
+        "staging": {"kind": "prefix", "prefix": "staging.", "next": "prod"},
+        "prod": {"kind": "prefix", "prefix": "prod."},
+    }
+    configure(chain)
+    base = f"search-stale-{uuid.uuid4().hex[:8]}"
+    version = make_version(mlflow, f"dev.{base}", score=0.3)
+    confirm_url = f"/registry/models/dev.{base}/versions/{version}/promote"
+    lead = login("lead_search")
+    shown = lead.get(confirm_url).content.decode()
+    form = shown[
+        shown.index('class="env-promote-form"') : shown.index("</form>", shown.index('class="env-promote-form"'))
+    ]
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    assert "Promote to staging" in shown
+
+    configure({**chain, "dev": {**chain["dev"], "next": "prod"}})
+    stale = lead.post(confirm_url, fields)
+    assert stale.status_code == 409, _text(stale)
+    assert "was shown for staging" in _text(stale) and "now goes to prod" in _text(stale)
+    api = f"/api/v1/environments/dev/models/{base}/promote"  # a CI job that names its target: the same
+    pinned = lead.post(api, data={"version": version, "target": "staging"}, content_type="application/json")
+    assert pinned.status_code == 409 and "now goes to prod" in pinned.json()["detail"]
+    assert models_named(mlflow, f"prod.{base}") == [] and models_named(mlflow, f"staging.{base}") == []
+    fresh = lead.get(confirm_url)  # the page shown now names prod, and its form copies there
+    done = lead.post(confirm_url, _promote_form_fields(fresh))
+    assert done.status_code == 302, _text(done)
+    assert [v["version"] for v in versions_on(mlflow, f"prod.{base}")] == ["1"]
