@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -78,7 +78,7 @@ def db_lock(model_name: str, *, ttl: float, wait: float, renew: bool = False) ->
     try:
         if renew:
             renew_lease = lambda: _lease_renew(model_name, holder, ttl)  # noqa: E731
-            with locks.renewing(renew_lease, every=ttl / 3, name=f"lease {model_name}", done=connection.close):
+            with locks.renewing(renew_lease, every=ttl / 3, name=f"lease {model_name}", done=connections.close_all):
                 yield
         else:
             yield

@@ -57,6 +57,7 @@ def test_two_promotions_at_once_make_one_copy(dev_mlflow, mlflow, personas) -> N
     assert [v["version"] for v in versions_on(mlflow, name)] == ["1"]
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # the renewal thread's
 @pytest.mark.parametrize("backend", ["redis", "lease"])
 def test_a_copy_longer_than_the_lock_ttl_keeps_a_second_promotion_out(  # type: ignore[no-untyped-def]
     dev_mlflow, mlflow, personas, settings, backend: str
