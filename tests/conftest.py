@@ -54,6 +54,18 @@ def _fresh_cache() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _broker_not_marked_down() -> Iterator[None]:
+    """A broker that one test killed or froze is remembered as down for 30 s by this process's senders
+    (mlopsadmin.task_queue): that memory never carries into the next test (a later test's broker may even
+    get the same port)."""
+    from mlopsadmin import task_queue
+
+    task_queue._down_until.clear()
+    yield
+    task_queue._down_until.clear()
+
+
 def services_required() -> bool:
     return os.environ.get("MLOPSADMIN_REQUIRE_SERVICES", "") == "1"
 
