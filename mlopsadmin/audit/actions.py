@@ -75,6 +75,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     "config.update",
     "convention.update",
     "environment.cleanup",
+    "environment.copy",
     "environment.promote",
     "experiment.create",
     "experiment.purge",

@@ -114,6 +114,25 @@ class EnvironmentHandle:
             return False
         return str(((got.get("run") or {}).get("info") or {}).get("lifecycle_stage", "")) != "deleted"
 
+    def runs_tagged(self, experiment_name: str, key: str, value: str) -> list[str]:
+        """Ids of the active runs of experiment `experiment_name` whose tag `key` equals `value` ([] when no
+        such experiment); read back to find what a killed copy left (environments/cleanup.py)."""
+        try:
+            got = self._call(
+                "get_experiment_by_name", "GET", "/experiments/get-by-name", {"experiment_name": experiment_name}
+            )
+        except MlflowNotFound:
+            return []
+        quoted = value.replace("'", "")
+        body = {
+            "experiment_ids": [str(got["experiment"]["experiment_id"])],
+            "filter": f"tags.`{key}` = '{quoted}'",
+            "run_view_type": "ACTIVE_ONLY",
+            "max_results": 100,
+        }
+        runs = self._call("search_runs", "POST", "/runs/search", body).get("runs") or []
+        return sorted(str(r["info"]["run_id"]) for r in runs)
+
     def versions_tagged(self, name: str, key: str, value: str) -> list[str]:
         """Versions of `name` whose tag `key` equals `value` (read back after a failure)."""
         try:

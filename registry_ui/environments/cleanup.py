@@ -6,51 +6,92 @@ or written then (it stopped answering), its audit event `environment.promote` (o
 copy's id, the run left behind and whether the copy created the model. `leftovers` reads the target
 again for versions tagged with those ids; the confirm page shows them with a "Clean up" button, and
 `clean_failed_copies` removes them (one audit event `environment.cleanup`). A version left by a failed
-copy never counts as "already copied" (copy.copies_in_target)."""
+copy never counts as "already copied" (copy.copies_in_target).
+
+A copy runs inside the web request; a worker killed mid-way (WEB_TIMEOUT_SECONDS) records no outcome.
+Before its first write to the target a copy commits `environment.copy` (outcome pending, with its copy
+id): one with no `environment.promote` event of that id after `killed_after_seconds()` counts as a
+failed copy here too, and what it left (runs and versions tagged with its id) is found and cleaned up
+the same way."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
 
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib.mlflow_errors import MlflowError
 from mlopsadmin.policy import Action, require_actor
 from registry_ui.environments.config import Environment, environment, next_environment
-from registry_ui.environments.copy import COPY_ID_TAG, clean_target, copy_lock
+from registry_ui.environments.copy import COPY_ID_TAG, PROMOTION_EXPERIMENT, clean_target, copy_lock
 from registry_ui.promotion.changes import model_team
 
 PROMOTE_ACTION = "environment.promote"
 CLEANUP_ACTION = "environment.cleanup"
+STARTED_ACTION = "environment.copy"  # services.promote_to_next, before any write to the target
 RECENT_FAILURES = 20  # failed copies of one version looked at (newest first)
 
 
-def _failed(source: Environment, target: Environment, base: str, version: str) -> list[dict[str, Any]]:
-    events = AuditEvent.objects.filter(
-        action=PROMOTE_ACTION, outcome="failed", target_id=f"{base}/{source.name}→{target.name}"
+def killed_after_seconds() -> int:
+    """Seconds after which a started copy with no outcome is taken as killed: longer than a web worker
+    lives (WEB_TIMEOUT_SECONDS) and than the copy lock's TTL (PROMOTION_LOCK_TTL_SECONDS), so the lock of
+    a killed copy has expired by then; a copy still running holds its lock and clean-up answers 409."""
+    ttl = int(settings.PROMOTION_LOCK_TTL_SECONDS)
+    return max(int(settings.WEB_TIMEOUT_SECONDS), ttl) + ttl
+
+
+def _killed(target_id: str, version: str) -> list[dict[str, Any]]:
+    """Started copies of `version` (their `environment.copy` events) older than killed_after_seconds()
+    with no outcome event carrying their copy id."""
+    cutoff = timezone.now() - timedelta(seconds=killed_after_seconds())
+    started = AuditEvent.objects.filter(
+        action=STARTED_ACTION, outcome="pending", target_id=target_id, occurred_at__lt=cutoff
     ).order_by("-id")[:RECENT_FAILURES]
+    found = []
+    for event in started:
+        after, before = event.after or {}, event.before or {}
+        copy_id = str(after.get("copy_id") or "")
+        if not copy_id or str(before.get("version")) != str(version):
+            continue
+        if not AuditEvent.objects.filter(action=PROMOTE_ACTION, target_id=target_id, after__copy_id=copy_id).exists():
+            found.append({**after, "killed": True, "event_id": event.id, "at": event.occurred_at})
+    return found
+
+
+def _failed(source: Environment, target: Environment, base: str, version: str) -> list[dict[str, Any]]:
+    target_id = f"{base}/{source.name}→{target.name}"
+    events = AuditEvent.objects.filter(action=PROMOTE_ACTION, outcome="failed", target_id=target_id).order_by("-id")[
+        :RECENT_FAILURES
+    ]
     found = []
     for event in events:
         after, before = event.after or {}, event.before or {}
         if after.get("copy_id") and str(before.get("version")) == str(version):
             found.append({**after, "event_id": event.id, "at": event.occurred_at})
-    return found
+    return found + _killed(target_id, version)
 
 
 def failed_copy_ids(source: Environment, target: Environment, base: str, version: str) -> frozenset[str]:
-    """Ids of the copies of `version` into `target` that failed (from their audit events)."""
+    """Ids of the copies of `version` into `target` that failed or were killed (from their audit events)."""
     return frozenset(str(f["copy_id"]) for f in _failed(source, target, base, version))
 
 
 def leftovers(source: Environment, target: Environment, base: str, version: str) -> list[dict[str, Any]]:
     """[{copy_id, event_id, at, versions, run}] of failed copies whose versions the target still holds
-    (read now), or whose run was left behind. Raises MlflowError when the target cannot be read."""
+    (read now), or whose run was left behind (a killed copy's run: the active one tagged with its id).
+    Raises MlflowError when the target cannot be read."""
     dst, name = target.handle(), target.model_name(base)
     left = []
     for failure in _failed(source, target, base, version):
         versions = dst.versions_tagged(name, COPY_ID_TAG, str(failure["copy_id"]))
         run = str(failure.get("run_left") or "")
         run = run if run and dst.run_active(run) else ""
+        if failure.get("killed"):
+            run = next(iter(dst.runs_tagged(PROMOTION_EXPERIMENT, COPY_ID_TAG, str(failure["copy_id"]))), "")
         if versions or run:
             left.append({**failure, "versions": versions, "run": run})
     return left

@@ -89,6 +89,11 @@ def copy_lock(target: Environment, name: str) -> Iterator[None]:
         raise Conflict(f"Another copy into {target.name}'s {name} is under way; nothing was changed.") from exc
 
 
+def new_copy_id() -> str:
+    """A new copy id (32 hex digits): the tag COPY_ID_TAG on what one copy writes in the target."""
+    return uuid.uuid4().hex
+
+
 def copies_in_target(
     source: Environment, target: Environment, base: str, version: str, *, failed: frozenset[str] = frozenset()
 ) -> list[str]:
@@ -106,15 +111,22 @@ def copies_in_target(
 
 
 def copy_version(
-    source: Environment, target: Environment, base: str, version: str, *, extra_tags: dict[str, str] | None = None
+    source: Environment,
+    target: Environment,
+    base: str,
+    version: str,
+    *,
+    extra_tags: dict[str, str] | None = None,
+    copy_id: str = "",
 ) -> CopyResult:
     """Copy version `version` of model `base` from `source` to `target`; `extra_tags` are set on the new
-    version too (the target's approval). Raises CopyFailed (target left clean or what is left listed) or
-    MlflowError (nothing was created: the source could not be read)."""
+    version too (the target's approval); `copy_id` (hex, new_copy_id; a new one when empty) tags what the
+    copy writes, so a copy killed mid-way can be found in the target later (cleanup.py). Raises CopyFailed
+    (target left clean or what is left listed) or MlflowError (nothing was created: the source could not be read)."""
     src, dst = source.handle(), target.handle()
     src_name, dst_name = source.model_name(base), target.model_name(base)
     original = src.model_version(src_name, version)
-    copy_id = uuid.uuid4().hex
+    copy_id = copy_id or new_copy_id()
     tags = {k: v for k, v in original["tags"].items() if not k.startswith(NOT_COPIED)}
     tags |= (extra_tags or {}) | lineage_tags(source, original, copy_id)
     created_model = False

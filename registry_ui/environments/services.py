@@ -16,11 +16,19 @@ from registry_ui.approvals.selectors import version_is_approved
 from registry_ui.environments.approvals import approval_key, approval_tags_for_copy
 from registry_ui.environments.cleanup import failed_copy_ids
 from registry_ui.environments.config import Environment, environment, next_environment
-from registry_ui.environments.copy import CopyFailed, CopyResult, copies_in_target, copy_lock, copy_version
+from registry_ui.environments.copy import (
+    CopyFailed,
+    CopyResult,
+    copies_in_target,
+    copy_lock,
+    copy_version,
+    new_copy_id,
+)
 from registry_ui.metric_direction import metric_direction
 from registry_ui.promotion.changes import model_team
 
 AUDIT_ACTION = "environment.promote"
+STARTED_ACTION = "environment.copy"  # outcome pending, before any write to the target (cleanup.py)
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,9 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str, ex
     Raises PermissionDenied, InvalidInput
     (unknown environment / end of path), GateFailed, Conflict (already copied there, or a copy of it under
     way), PromotionCopyFailed; MlflowError when the source
-    cannot be read (nothing created). One audit event either way (a failure records what was read back)."""
+    cannot be read (nothing created). One audit event either way (a failure records what was read back),
+    preceded, before any write to the target, by `environment.copy` (pending, with the copy id): a copy
+    killed mid-way leaves only that one, and cleanup.py offers to remove what it left."""
     source = environment(source_env)
     target = next_environment(source)
     team, team_key = model_team(model)
@@ -104,11 +114,12 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str, ex
     except MlflowNotFound as exc:
         raise RuleViolation(f"{source.model_name(model)} v{version} does not exist in {source.name}.") from exc
     before = {"environment": source.name, "model": source.model_name(model), "version": version}
+    copy_id = ""
 
-    def record(outcome: str, reason: str, after: dict[str, Any] | None = None) -> None:
+    def record(outcome: str, reason: str, after: dict[str, Any] | None = None, action: str = AUDIT_ACTION) -> None:
         audit_record(
             actor=actor,
-            action=AUDIT_ACTION,
+            action=action,
             target_kind="model",
             target_id=target_id,
             team=team_key,
@@ -131,7 +142,12 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str, ex
                 record("failed", f"already copied to {target.name}: {where}", {"environment": target.name})
                 raise Conflict(f"{source.model_name(model)} v{version} is already in {target.name} as {where}.")
             tags = approval_tags_for_copy(target, model, version)
-            result = copy_version(source, target, model, version, extra_tags=tags)
+            # The copy runs in the web request: a worker killed mid-way (WEB_TIMEOUT_SECONDS) records no
+            # outcome, so this committed `pending` event says what to look for in the target (cleanup.py).
+            copy_id = new_copy_id()
+            started = {"environment": target.name, "model": target.model_name(model), "copy_id": copy_id}
+            record("pending", "started", started | {"source_version": version}, action=STARTED_ACTION)
+            result = copy_version(source, target, model, version, extra_tags=tags, copy_id=copy_id)
     except CopyFailed as failure:
         after: dict[str, Any] = {
             "environment": target.name,
@@ -145,7 +161,8 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str, ex
         record("failed", str(failure)[:500], after)
         raise PromotionCopyFailed(failure) from failure
     except MlflowError:
-        record("failed", "the source or the target could not be read; nothing was created")
+        read_failed = {"environment": target.name, "copy_id": copy_id} if copy_id else None
+        record("failed", "the source or the target could not be read; nothing was created", read_failed)
         raise
     after = {
         "environment": target.name,
