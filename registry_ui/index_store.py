@@ -100,21 +100,15 @@ def _versions_of(names: list[str], *, everything: bool = False) -> dict[str, lis
             if version.name in found:
                 found[version.name].append(version)
         return found
-    listable = [n for n in names if _listable(n)]
+    listable = [n for n in names if mlflow_filters.listable(n)]
     for start in range(0, len(listable), NAMES_PER_CALL):
         chunk = listable[start : start + NAMES_PER_CALL]
         for version in mlf.iter_model_versions(filter_string=mlflow_filters.in_list("name", chunk)):
             if version.name in found:
                 found[version.name].append(version)
-    for name in (n for n in names if not _listable(n)):
+    for name in (n for n in names if not mlflow_filters.listable(n)):
         found[name] = list(mlf.iter_model_versions(name=name))
     return found
-
-
-def _listable(name: str) -> bool:
-    """A name that goes in an IN list as it is (`mlflow_filters.listable`: no backslash, printable, one
-    literal holds it); any other is listed on its own, matched exactly."""
-    return mlflow_filters.listable(name)
 
 
 def source_run_id(version: mlf.ModelVersion) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from django.test import override_settings
 
 from configuration.services import config_apply
-from mlopsadmin.lib import mlflow_support
+from mlopsadmin.lib import mlflow_filters, mlflow_support
 from mlopsadmin.lib.mlflow_connection import client
 from mlopsadmin.lib.mlflow_registry import register_model_version
 
@@ -50,13 +50,14 @@ def make_version(
 def versions_on(server_url: str, name: str) -> list[dict[str, Any]]:
     """Every version of `name` on `server_url` as {version, tags, description} ([] when no such model)."""
     with override_settings(MLFLOW_TRACKING_URI=server_url):
-        found = client().search_model_versions(f"name = '{name}'")
+        found = [v for v in client().search_model_versions(mlflow_filters.equals("name", name).text) if v.name == name]
         return [{"version": str(v.version), "tags": dict(v.tags), "description": v.description} for v in found]
 
 
 def models_named(server_url: str, name: str) -> list[str]:
     with override_settings(MLFLOW_TRACKING_URI=server_url):
-        return [m.name for m in client().search_registered_models(f"name = '{name}'")]
+        found = client().search_registered_models(mlflow_filters.equals("name", name).text)
+        return [m.name for m in found if m.name == name]
 
 
 def promote_noting(outcomes: list[str], actor: Any, name: str, version: str, source_env: str = "dev") -> None:

@@ -11,7 +11,7 @@ import pytest
 from registry_ui.environments import services
 from registry_ui.environments.selectors import model_environments
 
-from .helpers import configure, make_version
+from .helpers import configure, make_version, models_named, versions_on
 
 pytestmark = pytest.mark.django_db
 PREFIXES = {
@@ -29,6 +29,8 @@ def test_side_by_side_and_promotion_with_quotes_and_backslashes(mlflow, personas
 
     result = services.promote_to_next(actor=personas["admin"], source_env="dev", model=base, version=version)
     assert (result.target_model, result.target_version) == (f"prod.{base}", "1")
+    assert [v["version"] for v in versions_on(mlflow, f"prod.{base}")] == ["1"]
+    assert models_named(mlflow, f"prod.{base}") == [f"prod.{base}"]
 
     rows = {row["environment"]: row for row in model_environments(base)}
     assert rows["dev"]["latest"] == "2" and rows["dev"]["error"] == ""
