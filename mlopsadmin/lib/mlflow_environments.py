@@ -218,14 +218,24 @@ class EnvironmentHandle:
         return f"{str(got['run']['info']['artifact_uri']).rstrip('/')}/{path}"
 
     # --- writes --------------------------------------------------------------------------------------
-    def ensure_model(self, name: str) -> bool:
-        """Create registered model `name` when missing; True when this call created it."""
+    def ensure_model(self, name: str, *, tags: dict[str, str] | None = None) -> bool:
+        """Create registered model `name` when missing, with `tags` (what created it: a copy killed before
+        registering leaves it empty, cleanup finds it by them); True when this call created it."""
         try:
             self._call("get_registered_model", "GET", "/registered-models/get", {"name": name}, name)
             return False
         except MlflowNotFound:
-            self._call("create_registered_model", "POST", "/registered-models/create", {"name": name}, name)
+            body = {"name": name, "tags": _tags(tags or {})}
+            self._call("create_registered_model", "POST", "/registered-models/create", body, name)
             return True
+
+    def model_tags(self, name: str) -> dict[str, str] | None:
+        """The tags of registered model `name`; None when there is no such model."""
+        try:
+            got = self._call("get_registered_model", "GET", "/registered-models/get", {"name": name}, name)
+        except MlflowNotFound:
+            return None
+        return {t["key"]: str(t.get("value", "")) for t in got["registered_model"].get("tags") or []}
 
     def create_version(
         self, name: str, source: str, run_id: str, *, description: str, tags: dict[str, str], model_id: str = ""
@@ -256,6 +266,10 @@ class EnvironmentHandle:
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         body = {"name": name, "version": str(version), "key": key, "value": value}
         self._call("set_model_version_tag", "POST", "/model-versions/set-tag", body, name)
+
+    def delete_version_tag(self, name: str, version: str, key: str) -> None:
+        body = {"name": name, "version": str(version), "key": key}
+        self._call("delete_model_version_tag", "DELETE", "/model-versions/delete-tag", body, name)
 
     def delete_version(self, name: str, version: str) -> None:
         self._call(

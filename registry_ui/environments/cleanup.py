@@ -5,8 +5,10 @@ A copy that fails removes what it created at once (copy.clean_target). When the 
 or written then (it stopped answering), its audit event `environment.promote` (outcome failed) keeps the
 copy's id, the run left behind and whether the copy created the model. `leftovers` reads the target
 again for versions tagged with those ids; the confirm page shows them with a "Clean up" button, and
-`clean_failed_copies` removes them (one audit event `environment.cleanup`). A version left by a failed
-copy never counts as "already copied" (copy.copies_in_target).
+`clean_failed_copies` removes them (one audit event `environment.cleanup`), with the model when the copy
+created it and it is empty (a copy killed between creating the model and registering the version; the model
+carries the copy's id) and the source version's "copied to" tag when it names a version no longer there.
+A version left by a failed copy never counts as "already copied" (copy.copies_in_target).
 
 A copy runs inside the web request; a worker killed mid-way (WEB_TIMEOUT_SECONDS) records no outcome.
 Before its first write to the target a copy commits `environment.copy` (outcome pending, with its copy
@@ -27,7 +29,7 @@ from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib.mlflow_errors import MlflowError
 from mlopsadmin.policy import Action, require_actor
 from registry_ui.environments.config import Environment, environment, next_environment
-from registry_ui.environments.copy import COPY_ID_TAG, PROMOTION_EXPERIMENT, clean_target, copy_lock
+from registry_ui.environments.copy import COPY_ID_TAG, PROMOTION_EXPERIMENT, TO_TAG_PREFIX, clean_target, copy_lock
 from registry_ui.promotion.changes import model_team
 
 PROMOTE_ACTION = "environment.promote"
@@ -92,9 +94,33 @@ def leftovers(source: Environment, target: Environment, base: str, version: str)
         run = run if run and dst.run_active(run) else ""
         if failure.get("killed"):
             run = next(iter(dst.runs_tagged(PROMOTION_EXPERIMENT, COPY_ID_TAG, str(failure["copy_id"]))), "")
-        if versions or run:
-            left.append({**failure, "versions": versions, "run": run})
+        created = _created_model(dst, name, str(failure["copy_id"]), bool(failure.get("model_created")))
+        empty = created and not versions and dst.latest_version(name) is None
+        if versions or run or empty:
+            left.append({**failure, "versions": versions, "run": run, "model_created": created, "empty_model": empty})
     return left
+
+
+def _created_model(dst: Any, name: str, copy_id: str, recorded: bool) -> bool:
+    """Whether the copy `copy_id` created model `name` in the target: its failure event says so
+    (`recorded`), or the model carries the copy's id (a copy killed before any outcome was recorded; the
+    tag is set when the copy creates the model, copy.copy_version)."""
+    if recorded:
+        return True
+    tags = dst.model_tags(name)
+    return tags is not None and tags.get(COPY_ID_TAG) == copy_id
+
+
+def _source_tag_fixed(source: Environment, target: Environment, base: str, version: str) -> list[str]:
+    """Remove the source version's "copied to <target>" tag when the version it names is no longer in the
+    target (a copy killed after tagging the source, then cleaned up). Returns what was removed."""
+    src, dst, key = source.handle(), target.handle(), TO_TAG_PREFIX + target.name
+    value = src.model_version(source.model_name(base), version)["tags"].get(key, "")
+    name, _, number = value.rpartition(" v")
+    if not value or (name == target.model_name(base) and number and dst.version_exists(name, number)):
+        return []
+    src.delete_version_tag(source.model_name(base), version, key)
+    return [f"tag {key} = {value!r} on {source.model_name(base)} v{version}"]
 
 
 def clean_failed_copies(*, actor: Any, source_env: str, model: str, version: str) -> dict[str, list[str]]:
@@ -116,13 +142,18 @@ def clean_failed_copies(*, actor: Any, source_env: str, model: str, version: str
             gone, still = clean_target(dst, name, str(failure["copy_id"]), failure["versions"], False, failure["run"])
             removed += gone
             left += still
-            if failure.get("model_created") and not still:
+            if failure.get("model_created") and not still and f"model {name}" not in removed:
                 try:
-                    if dst.latest_version(name) is None:
+                    if dst.latest_version(name) is None:  # only an empty model: another copy may have landed
                         dst.delete_model(name)
                         removed.append(f"model {name}")
                 except MlflowError:
                     left.append(f"model {name} (could not be removed)")
+        if found:
+            try:
+                removed += _source_tag_fixed(source, target, model, version)
+            except MlflowError:
+                left.append(f"tag {TO_TAG_PREFIX}{target.name} on {source.model_name(model)} v{version} (unreadable)")
     audit_record(
         actor=actor,
         action=CLEANUP_ACTION,

@@ -134,7 +134,7 @@ def copy_version(
     try:
         if src.tracking_uri == dst.tracking_uri:
             step = "copy_model_version"
-            created_model = dst.ensure_model(dst_name)
+            created_model = dst.ensure_model(dst_name, tags={COPY_ID_TAG: copy_id})
             new_version = dst.copy_version(original, dst_name, tags=tags)
         else:
             with tempfile.TemporaryDirectory(prefix="mlopsadmin-copy-") as tmp:
@@ -148,7 +148,7 @@ def copy_version(
                 )
                 moved = sent.bytes
             step = "register"
-            created_model = dst.ensure_model(dst_name)
+            created_model = dst.ensure_model(dst_name, tags={COPY_ID_TAG: copy_id})
             artifact_uri = dst.run_artifact_uri(run_id, "model")
             new_version = dst.create_version(
                 dst_name, artifact_uri, run_id, description=original["description"], tags=tags

@@ -1,7 +1,8 @@
 """One story of a model across its environments (issue 22: "the alias history and audit log show
 cross-environment moves as one story: copied from dev v12 → prod v4 → @champion in prod").
 
-The story of base model `m` is: its copies between environments (audit `environment.promote`), the
+The story of base model `m` is: its copies between environments (audit `environment.copy` when one
+started, `environment.promote` its outcome), the
 approvals asked for and given per environment (requests keyed '<env>:<model there>'), and the alias moves
 of its name in every environment this mlopsadmin manages (the default registry: prefix environments, or
 the server environment that is the default server), a move onto a copied version saying where that
@@ -22,6 +23,8 @@ from registry_ui.environments.config import Environment, environments
 from registry_ui.promotion.models import AliasEvent
 
 PROMOTE_ACTION = "environment.promote"
+STARTED_ACTION = "environment.copy"  # a copy started (pending): the only trace of one killed mid-way
+COPY_ACTIONS = (PROMOTE_ACTION, STARTED_ACTION)
 LIMIT = 200
 
 
@@ -35,7 +38,7 @@ def story_condition(base: str) -> Q:
     """The audit events of `base`'s story (see the module docstring), as one filter condition."""
     envs = environments()
     names = sorted({e.model_name(base) for e in managed_environments(envs).values()} | {base})
-    q = Q(action=PROMOTE_ACTION, target_id__startswith=f"{base}/")
+    q = Q(action__in=COPY_ACTIONS, target_id__startswith=f"{base}/")
     q |= Q(target_kind="model", target_id__in=names)
     for env in envs:
         q |= Q(target_kind="model_version", target_id__startswith=f"{env.name}:{env.model_name(base)}/")
@@ -46,7 +49,7 @@ def story_condition(base: str) -> Q:
 class StoryItem:
     at: datetime
     environment: str
-    kind: str  # copy, copy-failed, approval, alias
+    kind: str  # copy-started, copy, copy-failed, approval, alias
     text: str
     actor: str
 
@@ -61,19 +64,29 @@ def _copy_item(event: AuditEvent) -> StoryItem:
     return StoryItem(event.occurred_at, str(after.get("environment", "")), "copy-failed", text, event.actor_name)
 
 
+def _started_item(event: AuditEvent) -> StoryItem:
+    before, after = event.before or {}, event.after or {}
+    source = f"{before.get('environment', '?')} v{before.get('version', '?')}"
+    target = str(after.get("environment", ""))
+    text = f"copy of {source} → {target or 'the next environment'} started (copy {after.get('copy_id', '?')})"
+    return StoryItem(event.occurred_at, target, "copy-started", text, event.actor_name)
+
+
 def model_story(base: str, *, limit: int = LIMIT) -> list[StoryItem]:
     """The story of base model `base` across environments, oldest first (at most `limit` items, the newest)."""
     envs = environments()
     managed = managed_environments(envs)
     events = list(
         AuditEvent.objects.filter(story_condition(base))
-        .filter(Q(action=PROMOTE_ACTION) | Q(action__startswith="approval."))
+        .filter(Q(action__in=COPY_ACTIONS) | Q(action__startswith="approval."))
         .order_by("-id")[:limit]
     )
     items: list[StoryItem] = []
     copies: dict[tuple[str, str], str] = {}  # (environment, version there) → "dev v12"
     for event in events:
-        if event.action == PROMOTE_ACTION:
+        if event.action == STARTED_ACTION:
+            items.append(_started_item(event))
+        elif event.action == PROMOTE_ACTION:
             items.append(_copy_item(event))
             before, after = event.before or {}, event.after or {}
             if event.outcome == "ok":

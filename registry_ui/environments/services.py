@@ -93,6 +93,18 @@ def confirm_target(source: Environment, target: Environment, expected: str) -> N
         )
 
 
+def given_base(source: Environment, model: str) -> str:
+    """The base name of `model` as a caller gave it for `source`: a CI job often names the model as it is
+    registered there ('dev.churn' for prefix 'dev.'), which would otherwise be read as 'dev.dev.churn'.
+    The prefix is taken off when the name starts with it and no model of the doubled name exists (a base
+    name that really starts with the prefix keeps working). Raises MlflowError when MLflow cannot be read."""
+    if source.kind != "prefix" or not source.prefix or not model.startswith(source.prefix):
+        return model
+    if source.handle().model_tags(source.model_name(model)) is not None:
+        return model
+    return model[len(source.prefix) :]
+
+
 def promote_to_next(*, actor: Any, source_env: str, model: str, version: str, expected_target: str = "") -> CopyResult:
     """Copy version `version` of model `model` (its name without any environment prefix) from
     `source_env` to the next environment of its promotion path (`expected_target`: see confirm_target).
@@ -104,6 +116,7 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str, ex
     killed mid-way leaves only that one, and cleanup.py offers to remove what it left."""
     source = environment(source_env)
     target = next_environment(source)
+    model = given_base(source, model)
     team, team_key = model_team(model)
     require_actor(actor, Action.ENVIRONMENT_PROMOTE, team=team)
     confirm_target(source, target, expected_target)

@@ -113,9 +113,15 @@ def test_promote_page_with_approval_for_the_next_environment_and_one_story(  # t
     export = login("auditor").get(f"/audit/export.jsonl?story={base}")
     rows = [json.loads(line) for line in b"".join(export.streaming_content).decode().splitlines()]
     actions = [row["action"] for row in reversed(rows)]  # the export is newest first
-    # refused by prod's gate, approval asked and given for prod, copied, then @champion moved in prod
-    assert actions[:4] == ["environment.promote", "approval.request", "approval.approve", "environment.promote"]
-    assert [row["outcome"] for row in reversed(rows)][:4] == ["failed", "ok", "ok", "ok"]
+    # refused by prod's gate, approval asked and given for prod, copy started, copied, then @champion in prod
+    assert actions[:5] == [
+        "environment.promote",
+        "approval.request",
+        "approval.approve",
+        "environment.copy",
+        "environment.promote",
+    ]
+    assert [row["outcome"] for row in reversed(rows)][:5] == ["failed", "ok", "ok", "pending", "ok"]
     assert actions[-1].startswith("model.promote"), actions
     assert all(base in row["target_id"] for row in rows)
 
