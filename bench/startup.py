@@ -80,7 +80,9 @@ class Install:
             "AUDIT_HMAC_KEY": "bench-only-audit-key",
             "PYTHONPATH": str(self.root),
         }
-        for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        # A newcomer's embedded defaults, and .pyc files written (by the warm-up runs) as on their machine:
+        # with PYTHONDONTWRITEBYTECODE set (as in some sandboxes) every run compiles the project's modules.
+        for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "PYTHONDONTWRITEBYTECODE"):
             self.env.pop(name, None)
         self.config = work / "live.toml"
         subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=self.root, env=self.env, check=True)

@@ -1,12 +1,13 @@
 """Outgoing HTTP calls of the product's own (notification webhooks): one place that imports `requests`
-for them, with a deadline on every call, no redirects followed, and one error type."""
+for them, with a deadline on every call, no redirects followed, and one error type. `requests` (and
+urllib3, ~50 ms) is imported on first call, not with this module: the notification admin and channels
+import this module while Django starts, and a `manage.py` command that sends nothing should not pay for it
+(tests/configuration/test_startup_imports.py)."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
-
-import requests
 
 
 class HttpError(Exception):
@@ -20,6 +21,8 @@ def post_json(url: str, payload: dict[str, Any], *, headers: dict[str, str], tim
     and receiving the status line and headers (the body of the answer is not read). A receiver that
     dribbles its answer byte by byte would keep a per-read timeout from ever firing; here the caller gets
     HttpError after `timeout` seconds and the request is left to end on its own in the background."""
+    import requests
+
     outcome: dict[str, Any] = {}
 
     def attempt() -> None:
@@ -44,6 +47,8 @@ def post_json(url: str, payload: dict[str, Any], *, headers: dict[str, str], tim
 def url_forms(url: str) -> list[str]:
     """`url` as `requests` sends and reports it (IDNA host, path and query re-quoted) and, of that, the part
     after the host: what an error message or a library log line may show instead of the URL as typed."""
+    import requests
+
     prepared = requests.models.PreparedRequest()
     try:
         prepared.prepare_url(url, None)
