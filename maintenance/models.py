@@ -19,6 +19,12 @@ class TaskKind(models.TextChoices):
     CATALOG_SYNC = "catalog_sync", "Catalog sync"
     CLEANUP_RESTORE = "cleanup_restore", "Cleanup restore"
     REGISTRY_SYNC = "registry_sync", "Registry index sync"
+    ENVIRONMENT_COPY = "environment_copy", "Copy to the next environment"
+
+
+# Kinds of which several may be queued or running at once: copies of different models to other
+# environments (issue 22) do not exclude each other; one copy into one model is kept out by its own lock.
+PARALLEL_KINDS = (TaskKind.ENVIRONMENT_COPY,)
 
 
 class TaskState(models.TextChoices):
@@ -62,7 +68,7 @@ class TaskRun(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["kind"],
-                condition=Q(state__in=["queued", "running"]),
+                condition=Q(state__in=["queued", "running"]) & ~Q(kind__in=["environment_copy"]),
                 name="maintenance_one_active_task_per_kind",
             ),
         ]

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from maintenance.models import ACTIVE_STATES, TaskRun, TaskState
+from maintenance.models import ACTIVE_STATES, PARALLEL_KINDS, TaskRun, TaskState
 from mlopsadmin.audit.operations import audit_operation
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, QueueUnavailable
@@ -106,10 +106,11 @@ def _audit_task_failure(run: TaskRun, actor: str, action: str, before: str, afte
 
 
 def task_run_create(*, kind: str, parameters: dict[str, Any], actor: Any) -> TaskRun:
-    """A queued record; refuses when a task of this kind is already queued or running.
+    """A queued record; refuses when a task of this kind is already queued or running (except the
+    PARALLEL_KINDS).
     The caller writes the one audit event and enqueues after commit."""
     task_runs_sweep_stale()
-    active = TaskRun.objects.filter(kind=kind, state__in=ACTIVE_STATES).first()
+    active = TaskRun.objects.filter(kind=kind, state__in=ACTIVE_STATES).first() if kind not in PARALLEL_KINDS else None
     if active is not None:
         raise Conflict(f"A {active.get_kind_display().lower()} task is already {active.state} (#{active.pk}).")
     user = actor if actor is not None and not isinstance(actor, str) else None

@@ -23,6 +23,7 @@ from maintenance.reap_listed import reaper_handler
 from maintenance.reaper import reaper_start
 from mlopsadmin.core.errors import Conflict
 from mlopsadmin.lib.mlflow_client import MlflowUnavailable
+from registry_ui.environments.queued import copy_task_run
 from registry_ui.index_sync import registry_sync_run
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ HANDLERS: dict[str, task_execute.Handler] = {
     TaskKind.CAPACITY: task_execute.Handler(run=capacity_run),
     TaskKind.CATALOG_SYNC: task_execute.Handler(run=catalog_sync_run),
     TaskKind.REGISTRY_SYNC: task_execute.Handler(run=registry_sync_run),
+    TaskKind.ENVIRONMENT_COPY: task_execute.Handler(run=copy_task_run),  # a copy to the next environment
 }
 
 

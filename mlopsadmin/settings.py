@@ -336,6 +336,10 @@ PROMOTION_LOCK_TTL_SECONDS = env_int("PROMOTION_LOCK_TTL_SECONDS", 60)
 # so a slow MLflow ends the change with a truthful record instead of a killed worker (check E009).
 PROMOTION_DEADLINE_SECONDS = env_float("PROMOTION_DEADLINE_SECONDS", 40.0)
 WEB_TIMEOUT_SECONDS = env_int("WEB_TIMEOUT_SECONDS", 60)
+# A copy to another environment (issue 22) moves a version's artifacts: it runs in a Celery worker (the
+# page polls its task, the API answers 202 with the task), not in the web request a long copy would
+# outlive. False runs it in the request (no worker: a small setup, or the tests of the copy itself).
+ENVIRONMENT_COPY_QUEUED = env_bool("ENVIRONMENT_COPY_QUEUED", True)
 # How long a promotion waits for another change of the same model to finish before answering 409.
 PROMOTION_LOCK_WAIT_SECONDS = env_float("PROMOTION_LOCK_WAIT_SECONDS", 5.0)
 # Gate defaults for models without their own policy (the operations guide's values).

@@ -1,5 +1,6 @@
 """JSON API for CI pipelines (issue 22): a model's environments side by side, and "copy this version to
-the next environment" with the page's gate, audit and error semantics (422 refused by the target's gate
+the next environment" (queued: 202 with the task to poll, queued.py) with the page's gate, audit and
+error semantics (422 refused by the target's gate
 with the reasons; 409 already copied there or a copy of it under way; 503 copy failed part-way with what
 was cleaned up and what the target holds)."""
 
@@ -7,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from ninja import Field, Router, Schema
 
 from registry_ui import validation
-from registry_ui.environments import selectors, services
+from registry_ui.environments import queued, selectors, services
 
 router = Router(tags=["environments"])
 
@@ -44,6 +46,14 @@ class PromoteOut(Schema):
     run_id: str = Field(..., description="The target run holding the copied artifacts ('' within one registry)")
 
 
+class PromoteQueuedOut(Schema):
+    task_run_id: int = Field(..., description="The copy's task (maintenance TaskRun of kind environment_copy)")
+    state: str = Field(..., description="queued, running, succeeded, failed or interrupted")
+    status_url: str = Field(..., description="GET it until the state is final: report holds the target version")
+    source_environment: str
+    target_environment: str
+
+
 class EnvErrorOut(Schema):
     detail: str | list[Any]
     error: str | None = None
@@ -63,6 +73,7 @@ def model_environments(request: Any, name: str) -> list[dict[str, Any]]:
     "/environments/{environment}/models/{name}/promote",
     response={
         200: PromoteOut,
+        202: PromoteQueuedOut,
         400: EnvErrorOut,
         401: EnvErrorOut,
         403: EnvErrorOut,
@@ -73,12 +84,25 @@ def model_environments(request: Any, name: str) -> list[dict[str, Any]]:
     },
     summary="Copy a version to the next environment (the target environment's gate applies)",
 )
-def promote_to_next(request: Any, environment: str, name: str, body: PromoteIn) -> dict[str, Any]:
+def promote_to_next(request: Any, environment: str, name: str, body: PromoteIn) -> tuple[int, dict[str, Any]]:
+    """202 with the queued copy's task (settings.ENVIRONMENT_COPY_QUEUED, queued.py); 200 with the copy
+    when copies run in the request."""
+    if settings.ENVIRONMENT_COPY_QUEUED:
+        run = queued.promote_queue(
+            actor=request.user, source_env=environment, model=name, version=body.version, expected_target=body.target
+        )
+        return 202, {
+            "task_run_id": run.pk,
+            "state": run.state,
+            "status_url": f"/api/v1/maintenance/task-runs/{run.pk}",
+            "source_environment": environment,
+            "target_environment": run.parameters["target"],
+        }
     result = services.promote_to_next(
         actor=request.user, source_env=environment, model=name, version=body.version, expected_target=body.target
     )
     target = services.next_environment(services.environment(environment))
-    return {
+    return 200, {
         "source_environment": environment,
         "target_environment": target.name,
         "target_model": result.target_model,

@@ -10,11 +10,12 @@ created it and it is empty (a copy killed between creating the model and registe
 carries the copy's id) and the source version's "copied to" tag when it names a version no longer there.
 A version left by a failed copy never counts as "already copied" (copy.copies_in_target).
 
-A copy runs inside the web request; a worker killed mid-way (WEB_TIMEOUT_SECONDS) records no outcome.
+A copy killed mid-way (a web worker's timeout, a Celery worker killed: queued.py) records no outcome.
 Before its first write to the target a copy commits `environment.copy` (outcome pending, with its copy
 id): one with no `environment.promote` event of that id after `killed_after_seconds()` counts as a
-failed copy here too, and what it left (runs and versions tagged with its id) is found and cleaned up
-the same way."""
+failed copy here too (one run by a worker task only once that task is no longer queued or running: the
+heartbeat sweep marks a lost worker's task interrupted), and what it left (runs and versions tagged
+with its id) is found and cleaned up the same way."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from maintenance.models import ACTIVE_STATES, TaskRun
+from maintenance.task_runs import task_runs_sweep_stale
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib.mlflow_errors import MlflowError
@@ -57,11 +60,20 @@ def _killed(target_id: str, version: str) -> list[dict[str, Any]]:
     for event in started:
         after, before = event.after or {}, event.before or {}
         copy_id = str(after.get("copy_id") or "")
-        if not copy_id or str(before.get("version")) != str(version):
+        if not copy_id or str(before.get("version")) != str(version) or _task_running(after.get("task_run")):
             continue
         if not AuditEvent.objects.filter(action=PROMOTE_ACTION, target_id=target_id, after__copy_id=copy_id).exists():
             found.append({**after, "killed": True, "event_id": event.id, "at": event.occurred_at})
     return found
+
+
+def _task_running(task_run_id: Any) -> bool:
+    """Whether the worker task that ran a copy (queued.py) is still queued or running, after the sweep of
+    lost workers (a killed worker stops beating: task_runs_sweep_stale marks its task interrupted)."""
+    if not task_run_id:
+        return False
+    task_runs_sweep_stale()
+    return TaskRun.objects.filter(pk=int(task_run_id), state__in=ACTIVE_STATES).exists()
 
 
 def _failed(source: Environment, target: Environment, base: str, version: str) -> list[dict[str, Any]]:
@@ -95,7 +107,7 @@ def leftovers(source: Environment, target: Environment, base: str, version: str)
         if failure.get("killed"):
             run = next(iter(dst.runs_tagged(PROMOTION_EXPERIMENT, COPY_ID_TAG, str(failure["copy_id"]))), "")
         created = _created_model(dst, name, str(failure["copy_id"]), bool(failure.get("model_created")))
-        empty = created and not versions and dst.latest_version(name) is None
+        empty = created and not versions and dst.model_tags(name) is not None and dst.latest_version(name) is None
         if versions or run or empty:
             left.append({**failure, "versions": versions, "run": run, "model_created": created, "empty_model": empty})
     return left

@@ -105,7 +105,9 @@ def given_base(source: Environment, model: str) -> str:
     return model[len(source.prefix) :]
 
 
-def promote_to_next(*, actor: Any, source_env: str, model: str, version: str, expected_target: str = "") -> CopyResult:
+def promote_to_next(
+    *, actor: Any, source_env: str, model: str, version: str, expected_target: str = "", task_run_id: int = 0
+) -> CopyResult:
     """Copy version `version` of model `model` (its name without any environment prefix) from
     `source_env` to the next environment of its promotion path (`expected_target`: see confirm_target).
     Raises PermissionDenied, InvalidInput
@@ -113,7 +115,9 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str, ex
     way), PromotionCopyFailed; MlflowError when the source
     cannot be read (nothing created). One audit event either way (a failure records what was read back),
     preceded, before any write to the target, by `environment.copy` (pending, with the copy id): a copy
-    killed mid-way leaves only that one, and cleanup.py offers to remove what it left."""
+    killed mid-way leaves only that one, and cleanup.py offers to remove what it left. `task_run_id`: the
+    worker's TaskRun running this copy (queued.py), kept in that event (a running task is never offered
+    for clean-up)."""
     source = environment(source_env)
     target = next_environment(source)
     model = given_base(source, model)
@@ -155,10 +159,12 @@ def promote_to_next(*, actor: Any, source_env: str, model: str, version: str, ex
                 record("failed", f"already copied to {target.name}: {where}", {"environment": target.name})
                 raise Conflict(f"{source.model_name(model)} v{version} is already in {target.name} as {where}.")
             tags = approval_tags_for_copy(target, model, version)
-            # The copy runs in the web request: a worker killed mid-way (WEB_TIMEOUT_SECONDS) records no
-            # outcome, so this committed `pending` event says what to look for in the target (cleanup.py).
+            # A worker (web or Celery) killed mid-way records no outcome, so this committed `pending` event
+            # says what to look for in the target (cleanup.py).
             copy_id = new_copy_id()
-            started = {"environment": target.name, "model": target.model_name(model), "copy_id": copy_id}
+            started: dict[str, Any] = {"environment": target.name, "model": target.model_name(model)}
+            started["copy_id"] = copy_id
+            started |= {"task_run": task_run_id} if task_run_id else {}
             record("pending", "started", started | {"source_version": version}, action=STARTED_ACTION)
             result = copy_version(source, target, model, version, extra_tags=tags, copy_id=copy_id)
     except CopyFailed as failure:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -15,15 +16,24 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from maintenance.models import TaskKind, TaskRun
 from mlopsadmin.core.errors import DomainError, NotFound
 from mlopsadmin.core.htmx import HtmxHttpRequest, redirect_after_post
 from mlopsadmin.lib.mlflow_errors import MlflowError, http_status
 from registry_ui import validation
-from registry_ui.environments import approvals, cleanup, selectors, services
+from registry_ui.environments import approvals, cleanup, queued, selectors, services
 from registry_ui.environments.config import environment_of, environments
 from registry_ui.environments.history import managed_environments
 
 TEMPLATE = "registry_ui/environment_confirm.html"
+
+
+def _copy_task(request: HttpRequest) -> TaskRun | None:
+    """The copy task named by `?task=` (queued.py), when it is one."""
+    raw = request.GET.get("task", "")
+    if not raw.isdigit():
+        return None
+    return TaskRun.objects.filter(pk=int(raw), kind=TaskKind.ENVIRONMENT_COPY).first()
 
 
 def _render(
@@ -37,6 +47,7 @@ def _render(
         "p": preview,
         "error": error,
         "extra": extra or {},
+        "task": _copy_task(request) if request.method == "GET" else None,
     }
     return render(request, TEMPLATE, context, status=status)
 
@@ -71,10 +82,18 @@ def _on_confirm_page(
 
 @require_http_methods(["GET", "POST"])
 def environment_promote(request: HttpRequest, name: str, version: str) -> HttpResponse:
-    """GET: the confirm page. POST: copy the version to the next environment (services.promote_to_next)."""
+    """GET: the confirm page (with `?task=<id>`: that copy's progress, then its result). POST: queue the
+    copy to the next environment (queued.promote_queue; settings.ENVIRONMENT_COPY_QUEUED) and show its
+    progress, or run it here (services.promote_to_next) when copies are not queued."""
     version = validation.model_version(version)
     if request.method == "GET":
         return _render(request, name, version)
+    if settings.ENVIRONMENT_COPY_QUEUED:
+        _, run, refused = _on_confirm_page(request, name, version, queued.promote_queue)
+        if refused is not None:
+            return refused
+        url = reverse("registry:env_promote", args=[name, version])
+        return redirect_after_post(request, f"{url}?task={run.pk}")
     preview, result, refused = _on_confirm_page(request, name, version, services.promote_to_next)
     if refused is not None:
         return refused

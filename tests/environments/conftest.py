@@ -44,3 +44,10 @@ def dev_mlflow() -> Iterator[DevServer]:
     dev.start()
     yield dev
     dev.stop()
+
+
+@pytest.fixture(autouse=True)
+def _copies_in_the_request(settings) -> None:  # type: ignore[no-untyped-def]
+    """The tests of the copy itself (artifacts, gate, lineage, clean-up, pages) run it in the request, so
+    they read its outcome at once; the queued path (a real Celery worker) is test_queued_copy.py."""
+    settings.ENVIRONMENT_COPY_QUEUED = False

@@ -1,0 +1,107 @@
+"""A copy to the next environment run by a Celery worker (issue 22): a long artifact copy must not hold a
+web worker (and be killed by its timeout). The request checks what it can without writing (policy, the
+promotion path the person saw, the target's gate: refusals answer at once, 403 / 409 / 422) and queues a
+TaskRun of kind environment_copy (one audit event `environment.queue`, the operation its copy's events
+belong to); the worker claims it, beats its heartbeat while services.promote_to_next runs, and records
+the outcome in the TaskRun (report: target model and version; errors: why not). Broker down: 503, the
+record is marked failed, nothing was copied. A worker killed mid-copy stops beating: the sweep marks its
+task interrupted and the copy's pending `environment.copy` event makes cleanup.py offer what it left. A
+copy is never re-run by a redelivered message (it is not idempotent): a second claim fails the task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from maintenance.models import TaskKind, TaskRun, TaskState
+from maintenance.task_runs import actor_for, task_run_create, task_run_enqueue, task_run_finish
+from mlopsadmin.audit.services import audit_record
+from mlopsadmin.core.errors import DomainError, RuleViolation
+from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
+from mlopsadmin.policy import Action, require_actor
+from registry_ui.environments import services
+from registry_ui.environments.config import environment, next_environment
+from registry_ui.promotion.changes import model_team
+
+QUEUE_ACTION = "environment.queue"
+
+
+def promote_queue(*, actor: Any, source_env: str, model: str, version: str, expected_target: str = "") -> TaskRun:
+    """Queue the copy of `version` of `model` (base name, or its name in `source_env`) to the next
+    environment. Raises what services.promote_to_next raises before writing (PermissionDenied,
+    InvalidInput, Conflict for a changed path, GateFailed with its audit event, RuleViolation for a
+    missing version, MlflowError when the source cannot be read) and QueueUnavailable (503) when the
+    broker does not take the task. Returns the queued TaskRun."""
+    source = environment(source_env)
+    target = next_environment(source)
+    model = services.given_base(source, model)
+    team, team_key = model_team(model)
+    require_actor(actor, Action.ENVIRONMENT_PROMOTE, team=team)
+    services.confirm_target(source, target, expected_target)
+    version = str(version).strip()
+    try:
+        gate = services.target_gate(source, target, model, version)
+    except MlflowNotFound as exc:
+        raise RuleViolation(f"{source.model_name(model)} v{version} does not exist in {source.name}.") from exc
+    if not gate.passed:  # the worker checks the gate again under the copy lock; this answers at once
+        audit_record(
+            actor=actor,
+            action=services.AUDIT_ACTION,
+            target_kind="model",
+            target_id=f"{model}/{source.name}→{target.name}",
+            team=team_key,
+            before={"environment": source.name, "model": source.model_name(model), "version": version},
+            after={"environment": target.name, "gate": gate.reasons},
+            outcome="failed",
+            reason=f"refused by the gate of {target.name}",
+        )
+        raise services.GateFailed(gate)
+    parameters = {"source_env": source.name, "model": model, "version": version, "target": target.name}
+    with transaction.atomic():
+        run = task_run_create(kind=TaskKind.ENVIRONMENT_COPY, parameters=parameters, actor=actor)
+        audit_record(
+            actor=actor,
+            action=QUEUE_ACTION,
+            target_kind="task",
+            target_id=run.pk,
+            team=team_key,
+            before={"environment": source.name, "model": source.model_name(model), "version": version},
+            after={"environment": target.name, "model": target.model_name(model)},
+            reason=f"copy {source.name} v{version} → {target.name} queued",
+        )
+        task_run_enqueue(run)
+    return run
+
+
+def copy_task_run(run: TaskRun) -> None:
+    """Handler of an environment_copy TaskRun (maintenance.tasks.HANDLERS): run the governed copy once and
+    record its outcome in the record (succeeded with report {target_model, target_version, run_id, bytes},
+    or failed with the reason and report {status, ...details})."""
+    p = run.parameters
+    if run.attempts > 1:
+        why = "the worker running this copy was lost; a copy is not re-run (what it left is offered for clean-up)"
+        task_run_finish(run, state=TaskState.FAILED, errors=[why], report={"status": 503})
+        return
+    try:
+        result = services.promote_to_next(
+            actor=actor_for(run),
+            source_env=p["source_env"],
+            model=p["model"],
+            version=p["version"],
+            expected_target=p.get("target", ""),
+            task_run_id=run.pk,
+        )
+    except (DomainError, MlflowError) as exc:
+        status = getattr(exc, "status", 503)
+        report = {"status": status, **(getattr(exc, "extra", None) or {})}
+        task_run_finish(run, state=TaskState.FAILED, errors=[str(exc)[:1000]], report=report)
+        return
+    report = {
+        "target_environment": p.get("target", ""),
+        "target_model": result.target_model,
+        "target_version": result.target_version,
+        "run_id": result.run_id,
+        "bytes": result.bytes,
+    }
+    task_run_finish(run, state=TaskState.SUCCEEDED, report=report)

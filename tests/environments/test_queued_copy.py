@@ -1,0 +1,167 @@
+"""Issue 22: a copy to the next environment runs in a real Celery worker, not in the web request (a long
+artifact copy held a gunicorn worker until its timeout killed it). The page queues it and follows its task
+(htmx polling) to the result; the API answers 202 with the task and its status URL; a broker that is down
+answers 503 with nothing started; a worker killed mid-copy is found by the heartbeat sweep and what it left
+in the target is offered for clean-up like a killed request's."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import signal
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from maintenance.models import TaskKind, TaskRun, TaskState
+from mlopsadmin.core.models import AuditEvent
+from tests.faults import FaultProxy, private_broker
+
+from .helpers import configure, make_version, models_named, versions_on
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _text(response: Any) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
+
+
+def _servers(source: str, target: str) -> None:
+    configure(
+        {
+            "dev": {"kind": "server", "tracking_uri": source, "next": "prod"},
+            "prod": {"kind": "server", "tracking_uri": target},
+        }
+    )
+
+
+def _final(task_run_id: int, limit: float = 120) -> TaskRun:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        run = TaskRun.objects.get(pk=task_run_id)
+        if not run.is_active:
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"task {task_run_id} still {TaskRun.objects.get(pk=task_run_id).state}")
+
+
+def test_the_page_and_the_api_queue_the_copy_for_a_worker(  # type: ignore[no-untyped-def]
+    celery_worker, dev_mlflow, mlflow, login, settings
+) -> None:
+    settings.ENVIRONMENT_COPY_QUEUED = True
+    base = f"search-queued-{uuid.uuid4().hex[:8]}"
+    make_version(mlflow, base, score=0.5)
+    make_version(mlflow, base, score=0.6)
+    _servers(mlflow, dev_mlflow.url)
+    lead = login("lead_search")
+    confirm = f"/registry/models/{base}/versions/1/promote"
+
+    queued = lead.post(confirm, {"target": "prod"})
+    assert queued.status_code == 302, _text(queued)
+    run = TaskRun.objects.get(kind=TaskKind.ENVIRONMENT_COPY, parameters__model=base)
+    assert queued["Location"] == f"{confirm}?task={run.pk}"
+    following = lead.get(queued["Location"]).content.decode()
+    assert f"task #{run.pk}" in html.unescape(following)
+    assert f'id="task-{run.pk}"' in following
+    assert _final(run.pk).state == TaskState.SUCCEEDED, TaskRun.objects.get(pk=run.pk).errors
+    done = _text(lead.get(queued["Location"]))
+    assert f"Copied {base} v1 from dev to prod: {base} v1" in done, done
+    started = AuditEvent.objects.get(action="environment.copy", after__model=base)
+    assert started.after["task_run"] == run.pk  # the copy ran in the worker's task
+    outcome = AuditEvent.objects.filter(action="environment.promote", after__copy_id=started.after["copy_id"])
+    assert [e.outcome for e in outcome] == ["ok"]
+
+    api = lead.post(
+        f"/api/v1/environments/dev/models/{base}/promote", data={"version": "2"}, content_type="application/json"
+    )
+    assert api.status_code == 202, api.content
+    body = api.json()
+    assert body["target_environment"] == "prod" and body["state"] == "queued"
+    _final(body["task_run_id"])
+    status = lead.get(body["status_url"]).json()
+    assert status["state"] == "succeeded" and status["report"]["target_version"] == "2", status
+    assert sorted(v["version"] for v in versions_on(dev_mlflow.url, base)) == ["1", "2"]
+
+    refused = lead.post(
+        f"/api/v1/environments/dev/models/{base}/promote", data={"version": "9"}, content_type="application/json"
+    )
+    assert refused.status_code == 422 and "does not exist" in refused.json()["detail"]  # answered at once
+
+
+@pytest.mark.redis
+def test_a_broker_that_is_down_starts_no_copy(dev_mlflow, mlflow, login, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    settings.ENVIRONMENT_COPY_QUEUED = True
+    base = f"search-nobroker-{uuid.uuid4().hex[:8]}"
+    make_version(mlflow, base, score=0.5)
+    _servers(mlflow, dev_mlflow.url)
+    lead = login("lead_search")
+    with private_broker(monkeypatch) as (_, broker):
+        broker.kill()
+        broker.wait(10)
+        api = lead.post(
+            f"/api/v1/environments/dev/models/{base}/promote", data={"version": "1"}, content_type="application/json"
+        )
+        page = lead.post(f"/registry/models/{base}/versions/1/promote", {"target": "prod"})
+    assert api.status_code == 503 and "not started" in api.json()["detail"], api.content
+    assert page.status_code == 503 and "not started" in _text(page)
+    runs = TaskRun.objects.filter(kind=TaskKind.ENVIRONMENT_COPY, parameters__model=base)
+    assert {r.state for r in runs} == {TaskState.FAILED}
+    assert not AuditEvent.objects.filter(action="environment.copy", after__model=base).exists()
+    assert models_named(dev_mlflow.url, base) == []
+
+
+def test_a_worker_killed_mid_copy_is_swept_and_what_it_left_offered(  # type: ignore[no-untyped-def]
+    extra_worker, dev_mlflow, mlflow, login, settings
+) -> None:
+    settings.ENVIRONMENT_COPY_QUEUED = True
+    settings.PROMOTION_LOCK_TTL_SECONDS, settings.WEB_TIMEOUT_SECONDS = 2, 1
+    settings.MAINTENANCE_HEARTBEAT_STALE_SECONDS = 3
+    base = f"search-workerkill-{uuid.uuid4().hex[:8]}"
+    make_version(mlflow, base, score=0.5)
+    lead = login("lead_search")
+    confirm = f"/registry/models/{base}/versions/1/promote"
+    with FaultProxy(dev_mlflow.url) as prod:
+        # prod registers the version, and its answer never comes: the worker waits in the copy
+        prod.write_path, prod.freeze_after_writes = "/model-versions/create", 1
+        _servers(mlflow, prod.url)
+        worker = extra_worker.start(PROMOTION_LOCK_TTL_SECONDS="2", MAINTENANCE_HEARTBEAT_SECONDS="0.5")
+        queued = lead.post(confirm, {"target": "prod"})
+        assert queued.status_code == 302, _text(queued)
+        run = TaskRun.objects.get(kind=TaskKind.ENVIRONMENT_COPY, parameters__model=base)
+        deadline = time.monotonic() + 90
+        while not prod.frozen and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert prod.frozen, "the copy never reached the registration"
+        assert "Clean up prod" not in _text(lead.get(confirm))  # running: not offered
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait(10)
+        prod.thaw()
+        time.sleep(5)  # past the heartbeat's staleness and the grace period
+        page = _text(lead.get(f"{confirm}?task={run.pk}"))
+    assert TaskRun.objects.get(pk=run.pk).state == TaskState.INTERRUPTED
+    assert "A copy of v1 that failed earlier left this in prod" in page and "Clean up prod" in page, page
+    _servers(mlflow, dev_mlflow.url)
+    assert versions_on(dev_mlflow.url, base) != []  # the version the killed copy registered
+    cleaned = lead.post(f"{confirm}/cleanup", {"target": "prod"})
+    assert cleaned.status_code == 302, _text(cleaned)
+    assert versions_on(dev_mlflow.url, base) == [] and models_named(dev_mlflow.url, base) == []
+
+
+@pytest.mark.browser
+def test_the_confirm_page_follows_the_queued_copy_in_the_browser(  # type: ignore[no-untyped-def]
+    celery_worker, dev_mlflow, mlflow, browser_login, live_server, settings
+) -> None:
+    settings.ENVIRONMENT_COPY_QUEUED = True
+    base = f"search-uiq-{uuid.uuid4().hex[:8]}"
+    make_version(mlflow, base, score=0.7)
+    _servers(mlflow, dev_mlflow.url)
+    page = browser_login("lead_search")
+    page.goto(f"{live_server.url}/registry/models/{base}/versions/1/promote")
+    page.click("button[data-confirm=env-promote]")
+    page.wait_for_selector(".env-task .task-progress")  # the task's card, polled by htmx
+    result = page.wait_for_selector(".env-task-result.msg-success", timeout=90_000)  # then the result, in place
+    assert f"{base} v1 on {dev_mlflow.url}" in result.text_content()
+    assert page.text_content(".env-task .task-state").strip() == "succeeded"
