@@ -1,4 +1,5 @@
-"""Issue 20 side by side, in ONE run on ONE `mlflow server` (gunicorn, 2 workers, SQLite store): mlopsadmin's
+"""Issue 20 side by side, in ONE run on ONE `mlflow server` (gunicorn, 2 workers, SQLite store;
+`--pg-database NAME`: the same rows copied to PostgreSQL, bench/pg_store.py): mlopsadmin's
 cleanup plan / execute / reaper / purge against what a user would run instead, on equal, disjoint sets of runs
 of the same store, interleaved, with the load average (`uptime`) at each measurement.
 
@@ -119,8 +120,10 @@ def child(kind: str) -> None:
         import pstats
 
         profile.disable()
-        with open(os.environ["BENCH_PROFILE"], "w") as out:
-            pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(45)
+        with open(f"{os.environ['BENCH_PROFILE']}.{kind}.{os.getpid()}", "w") as out:
+            stats = pstats.Stats(profile, stream=out)
+            stats.sort_stats("cumulative").print_stats(60)
+            stats.sort_stats("tottime").print_stats(30)
     print("RESULT " + json.dumps(result, default=str))
 
 
@@ -223,8 +226,12 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
         _copy_store(workdir, pristine)
     db = workdir / "mlflow.db"
     backend = f"sqlite:///{db}"
+    if args.pg_database:  # the same rows on PostgreSQL (the production-like store; SQLite serializes writes)
+        from bench.pg_store import copy_to_postgres
+
+        backend = copy_to_postgres(db, args.pg_database)
     (workdir / "mlopsadmin.sqlite3").unlink(missing_ok=True)
-    port = server.free_port()
+    port = args.port or server.free_port()
     process = server.start_server(
         port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts", log_path=workdir / "mlflow.log"
     )
@@ -276,6 +283,7 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
     found["finished"] = time.strftime("%H:%M UTC", time.gmtime())
     found["load_end"] = _uptime()
     found["sizes"] = {"runs": args.runs, "experiments": args.experiments, "execute_set": n}
+    found["backend"] = "PostgreSQL" if args.pg_database else "SQLite"
     return found
 
 
@@ -287,6 +295,9 @@ def main() -> None:
     parser.add_argument("--execute-runs", type=int, default=800)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-bulk"))
     parser.add_argument("--reuse-store", action="store_true")
+    parser.add_argument("--pg-database", default="", help="copy the store to this PostgreSQL database and serve it")
+    parser.add_argument("--port", type=int, default=0, help="the MLflow server's port (default: any free one)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="markdown file the report is appended to")
     args = parser.parse_args()
     if args.child:
         _django(
@@ -302,8 +313,10 @@ def main() -> None:
     (args.workdir / "found.json").write_text(json.dumps(found, indent=1, default=str))
     from bench.bulk_report import report
 
-    RESULTS.write_text(report(found, " ".join(sys.argv[1:])))
-    print(RESULTS.read_text())
+    text = report(found, " ".join(sys.argv[1:]))
+    with args.results.open("a") as out:
+        out.write("\n" + text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ def _verdict(ok: bool) -> str:
 def report(found: dict[str, Any], command: str) -> str:  # noqa: PLR0915 - one linear report
     sizes = found["sizes"]
     lines = [
-        "# Bulk actions side by side (issue 20)",
+        f"# Bulk actions side by side (issue 20), {found.get('backend', 'SQLite')} store",
         "",
-        f"One `mlflow server` (gunicorn, 2 workers, SQLite store) on a generated store of {sizes['runs']:,} runs in "
+        f"One `mlflow server` (gunicorn, 2 workers, {found.get('backend', 'SQLite')} store) on a generated store of "
+        f"{sizes['runs']:,} runs in "
         f"{sizes['experiments']} experiments (bench/maintenance_store.py; a modest size so the whole run stays "
         f"under 10 minutes on this shared 2-core machine — the issue's medium store is ~9,800 runs), measured "
         f"{found['started']}–{found['finished']}. Command: `python bench/bulk_actions.py {command}`. "

@@ -50,7 +50,7 @@ SOURCE_METRIC, SOURCE_MODEL, SOURCE_TRACE, SOURCE_PREVIOUS_END, SOURCE_START = (
     "start_time",
 )
 FUTURE_TOLERANCE_MS = 3_600_000  # a sign of life more than this far ahead of now is a wrong clock, not life
-CONFIRM_BATCH = {True: 500, False: 50}  # suspects confirmed per call: from the backend store / over REST
+CONFIRM_BATCH = {True: 500, False: 100}  # suspects confirmed per batch: from the backend store / over REST
 
 
 @dataclass(frozen=True)

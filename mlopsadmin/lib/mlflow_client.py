@@ -317,18 +317,15 @@ def store_active_run_counts(uri: str, experiment_ids: list[str]) -> dict[str, in
 
 def runs_activity(runs: list[Run], *, store_uri: str = "", not_after_ms: int | None = None) -> dict[str, RunActivity]:
     """run id → RunActivity (mlflow_records) of these runs: from the backend store (read-only, three grouped
-    queries per 500 runs) with `store_uri`, else through the tracking API (per run: one call per metric key,
-    one logged-model search and one trace search; ACTIVITY_WORKERS runs at a time). Raises BackendStoreError
+    queries per 500 runs) with `store_uri`, else through the tracking API in batches (mlflow_activity: one
+    bulk metric-history call per key and 100 runs, one probe per kind for logged models and traces, per-run
+    searches only in experiments that hold any; ACTIVITY_WORKERS calls at a time). Raises BackendStoreError
     when the store read fails, MlflowError otherwise. `not_after_ms`: metric values stamped later than this
     are left out (a client's wrong clock or unit must not hide the run's real newest write)."""
     if not store_uri:
-        from concurrent.futures import ThreadPoolExecutor
+        from mlopsadmin.lib import mlflow_activity
 
-        one = functools.partial(run_activity, not_after_ms=not_after_ms)
-        if len(runs) <= 1:
-            return {run.run_id: one(run) for run in runs}
-        with ThreadPoolExecutor(max_workers=min(ACTIVITY_WORKERS, len(runs)), thread_name_prefix="activity") as pool:
-            return dict(zip((run.run_id for run in runs), pool.map(one, runs), strict=True))
+        return mlflow_activity.runs_activity(runs, not_after_ms=not_after_ms, workers=ACTIVITY_WORKERS)
     from mlopsadmin.lib import mlflow_store
 
     ids = [run.run_id for run in runs]

@@ -43,6 +43,7 @@ from mlopsadmin.lib.mlflow_errors import (
 )
 
 API = "/api/2.0/mlflow"
+AJAX_API = "/ajax-api/2.0/mlflow"  # the routes MLflow serves for its own UI (e.g. bulk metric history)
 RETRY_CODES = frozenset({408, 429, 500, 502, 503, 504})  # MLflow's client retries the same answers
 POOL_SIZE = 10  # connections kept per host: the gateway's thread pools use at most this many
 
@@ -184,8 +185,10 @@ def request(
     timeout: float | None = None,
     single: bool = False,
     via: Transport | None = None,
+    api: str = API,
 ) -> dict[str, Any]:
-    """One MLflow REST call (`endpoint` under /api/2.0/mlflow; GET bodies go in the query string), timed
+    """One MLflow REST call (`endpoint` under `api`: /api/2.0/mlflow, or AJAX_API for the few routes MLflow
+    serves only there; GET bodies go in the query string, a list value as a repeated key), timed
     and counted by `operation` for /metrics. Returns the answer's JSON object. Raises MlflowUnavailable
     (unreachable, timed out), MlflowServerError (5xx), MlflowNotFound, MlflowInvalid, MlflowConflict,
     MlflowPermissionDenied / MlflowAuthFailed (naming what `subject` — the call's model or run — needs).
@@ -201,7 +204,7 @@ def request(
             kwargs["data"] = _json_body(fields)
             kwargs["headers"] = {"Content-Type": "application/json"}
         try:
-            response = session.request(method, sent.base + endpoint, **kwargs)
+            response = session.request(method, sent.base[: -len(API)] + api + endpoint, **kwargs)
         except requests.exceptions.RequestException as exc:
             kind = "timed out" if isinstance(exc, requests.exceptions.Timeout) else "unreachable"
             raise MlflowUnavailable(

@@ -1,0 +1,74 @@
+"""Issue 20, the reaper through the tracking API alone: its suspects' activity (metric history, logged models,
+traces) is read for a batch of runs in a few calls, not four per run, and the answer is exactly the one the
+per-run reads give — also when a bulk answer is cut at its row limit and when only some experiments hold logged
+models. Real MLflow server (the session's), every request counted by a proxy in front of it."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from mlopsadmin.lib import mlflow_activity, mlflow_support, mlflow_tracking
+from mlopsadmin.lib import mlflow_client as mlf
+from tests.faults import FaultProxy
+from tests.maintenance.conftest import DAY_MS, make_run
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+
+def _suspects(unique: str) -> tuple[list[mlf.Run], dict[str, str]]:
+    """Old RUNNING runs in two experiments, as the reaper lists them: the first experiment holds a logged
+    model of one run (made now), the second none; runs log two metrics, one of them at several steps, some
+    at a lower step after a higher one (a resumed script)."""
+    now = int(time.time() * 1000)
+    first = mlf.create_experiment(f"/activity-{unique}/with-models")
+    second = mlf.create_experiment(f"/activity-{unique}/without")
+    named: dict[str, str] = {}
+    for experiment_id in (first, second):
+        for i in range(6):
+            run_id = make_run(experiment_id, status="RUNNING", age_days=5, name=f"r{i}")
+            points = [("loss", 0.5, now - (4 - s) * DAY_MS, 10 - s) for s in range(3)]
+            mlf.log_batch(run_id, metrics=[*points, ("acc", 0.1, now - 3 * DAY_MS - i, 0)])
+            named[f"{experiment_id}/{i}"] = run_id
+    mlflow_support.create_logged_model(first, named[f"{first}/2"])
+    listed = [run for run in mlf.iter_runs([first, second]) if run.run_id in named.values()]
+    return listed, named
+
+
+def _one_by_one(runs: list[mlf.Run], bound: int) -> dict[str, mlf.RunActivity]:
+    return {run.run_id: mlflow_tracking.run_activity(run, not_after_ms=bound) for run in runs}
+
+
+def test_a_batch_of_suspects_is_confirmed_in_a_few_calls_with_the_per_run_answer(
+    mlflow: str, unique: str, settings: Any
+) -> None:
+    runs, _ = _suspects(unique)
+    bound = int(time.time() * 1000) + 3_600_000
+    expected = _one_by_one(runs, bound)
+    assert any(a.last_model_time for a in expected.values())  # the check below covers a logged model
+    with FaultProxy(mlflow) as proxy:
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        try:
+            found = mlf.runs_activity(runs, not_after_ms=bound)
+        finally:
+            settings.MLFLOW_TRACKING_URI = mlflow
+    assert found == expected
+    paths = Counter(seen.split(" ", 1)[1].split("?", 1)[0].rsplit("/mlflow", 1)[1] for seen in proxy.seen)
+    assert paths["/metrics/get-history"] == 0, paths  # no per-run history read: one bulk call per key
+    assert paths["/metrics/get-history-bulk"] == 2, paths
+    # the union probe finds the model, the experiments are probed, then only the first one's 6 runs searched
+    assert paths["/logged-models/search"] == 1 + 2 + 6, paths
+    assert paths["/traces"] == 1, paths  # no trace anywhere: one probe
+
+
+def test_a_bulk_answer_cut_at_its_row_limit_is_completed_run_by_run(
+    mlflow: str, unique: str, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs, _ = _suspects(unique)
+    bound = int(time.time() * 1000) + 3_600_000
+    expected = _one_by_one(runs, bound)
+    monkeypatch.setattr(mlflow_activity, "BULK_ROWS", 4)  # every "loss" answer is cut after 1-2 runs
+    assert mlf.runs_activity(runs, not_after_ms=bound) == expected
