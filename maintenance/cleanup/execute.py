@@ -13,7 +13,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from maintenance.cleanup.claims import OPEN, Settlement, items_settle
-from maintenance.cleanup.execute_chunk import ChunkUnknown, execute_chunk
+from maintenance.cleanup.execute_chunk import execute_chunks
 from maintenance.cleanup.protection import LiveProtection
 from maintenance.models import CleanupPlan, ItemOutcome, PlanState, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import (
@@ -91,13 +91,14 @@ def cleanup_plan_run(run: TaskRun) -> None:
     task_run_progress(run, done=done, total=total, counts=counts)
     ids = list(candidates.filter(outcome__in=OPEN).order_by("id").values_list("id", flat=True))
     size = max(1, int(settings.MAINTENANCE_BULK_CHUNK))
-    for start in range(0, len(ids), size):
-        try:
-            settlements = execute_chunk(ids[start : start + size], plan, protected, run, sources)
-        except ChunkUnknown as exc:
-            done += _record(settlements=exc.settlements, run=run, counts=counts, done=done)
-            raise
+
+    def record(settlements: list[Settlement]) -> None:
+        nonlocal done
         done += _record(settlements=settlements, run=run, counts=counts, done=done)
+
+    execute_chunks(
+        [ids[start : start + size] for start in range(0, len(ids), size)], plan, protected, run, sources, record
+    )
     report: dict[str, Any] = {"plan_id": plan.pk}
     errors: list[str] = []
     if plan.purge and counts["deleted"]:

@@ -12,6 +12,10 @@ the retry or a resume reads MLflow back (claims.py)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +33,8 @@ from maintenance.models import CleanupPlan, ItemOutcome, PlanItem, TaskRun
 from maintenance.task_runs import actor_for
 from maintenance.work_items import Sources
 from mlopsadmin.lib import mlflow_client as mlf
+
+logger = logging.getLogger(__name__)
 
 
 def ineligible_now(fresh: mlf.Run, plan: CleanupPlan, protected: set[str]) -> str:
@@ -54,15 +60,24 @@ def _read(items: list[PlanItem], run_ids: list[str], sources: Sources) -> dict[s
     return mlf.get_runs(run_ids, experiments)
 
 
-def execute_chunk(
+@dataclass
+class Prepared:
+    """A chunk claimed and re-checked: `settle` the outcomes known without a write, `marked` the items marked
+    DELETING whose deletes may be sent, `fresh` what MLflow showed for the chunk's runs."""
+
+    settle: list[Settlement] = field(default_factory=list)
+    marked: list[PlanItem] = field(default_factory=list)
+    fresh: dict[str, mlf.Run] = field(default_factory=dict)
+
+
+def chunk_prepare(
     item_ids: list[int], plan: CleanupPlan, protection: LiveProtection, run: TaskRun, sources: Sources
-) -> list[Settlement]:
-    """Claim, re-check and delete one chunk; returns the settlements to record (claims.items_settle, with the
-    progress, in one transaction). Raises TaskLost (claim taken over: nothing sent), MlflowUnavailable from the
-    re-check (nothing sent), or ChunkUnknown carrying the settlements when some delete's outcome is unknown."""
+) -> Prepared:
+    """Claim and re-check one chunk, and mark its deletable items DELETING (nothing sent yet). Raises TaskLost
+    (claim taken over: nothing marked) or MlflowUnavailable from the re-check (nothing marked)."""
     items = items_take(item_ids, run)
     if not items:
-        return []
+        return Prepared()
     fresh = _read(items, [item.run_id for item in items], sources)
     protected = protection.current()  # versions registered (in any source form) since the last chunk count too
     settle: list[Settlement] = []
@@ -80,16 +95,119 @@ def execute_chunk(
         else:
             send.append(item)
     marked = items_sending(send, run)  # TaskLost: swept while paused, what was read is stale: send nothing
-    results = mlf.delete_runs(
-        [item.run_id for item in marked],
+    return Prepared(settle, marked, fresh)
+
+
+def chunk_send(prepared: Prepared, sources: Sources) -> dict[str, mlf.MlflowError | None]:
+    """Send the deletes of a prepared chunk (`sources.workers` at a time over REST, or through MLflow's store
+    layer): run id → None or its write's error. Never raises for one run; touches no local database."""
+    return mlf.delete_runs(
+        [item.run_id for item in prepared.marked],
         workers=sources.workers,
         store_uri=sources.store_uri,
         artifacts_destination=settings.MLFLOW_ARTIFACTS_DESTINATION,
     )
-    unknown = _settle_sent(marked, results, fresh, plan, run, sources, settle)
+
+
+def chunk_finish(
+    prepared: Prepared,
+    results: dict[str, mlf.MlflowError | None],
+    plan: CleanupPlan,
+    run: TaskRun,
+    sources: Sources,
+) -> list[Settlement]:
+    """The chunk's settlements once its deletes returned (a failed one read back first). Raises ChunkUnknown
+    carrying them when some delete's outcome is unknown."""
+    unknown = _settle_sent(prepared.marked, results, prepared.fresh, plan, run, sources, prepared.settle)
     if unknown:
-        raise ChunkUnknown(settle, unknown)
-    return settle
+        raise ChunkUnknown(prepared.settle, unknown)
+    return prepared.settle
+
+
+def execute_chunk(
+    item_ids: list[int], plan: CleanupPlan, protection: LiveProtection, run: TaskRun, sources: Sources
+) -> list[Settlement]:
+    """Claim, re-check and delete one chunk; returns the settlements to record (claims.items_settle, with the
+    progress, in one transaction). Raises TaskLost (claim taken over: nothing sent), MlflowUnavailable from the
+    re-check (nothing sent), or ChunkUnknown carrying the settlements when some delete's outcome is unknown."""
+    prepared = chunk_prepare(item_ids, plan, protection, run, sources)
+    return chunk_finish(prepared, chunk_send(prepared, sources), plan, run, sources)
+
+
+def execute_chunks(
+    chunks: list[list[int]],
+    plan: CleanupPlan,
+    protection: LiveProtection,
+    run: TaskRun,
+    sources: Sources,
+    record: Callable[[list[Settlement]], None],
+) -> None:
+    """Execute the chunks (item ids) in order, each chunk's settlements handed to `record` (one transaction)
+    before the next chunk's. Over REST the loop is pipelined: the next chunk is claimed and re-checked while
+    this chunk's deletes are in flight, and a chunk is recorded while the next one's deletes are — never more
+    than one chunk's deletes in flight (`sources.workers` requests), so a run is re-checked at most one chunk's
+    deletes before its own is sent. Through MLflow's store layer (fast, one writer) chunk after chunk. Raises
+    what execute_chunk raises, after recording what is known; an item marked DELETING whose delete was never
+    sent (the previous chunk's outcome was unknown) is re-checked and sent by the resume (claims.py)."""
+    if sources.store_uri:
+        for ids in chunks:
+            try:
+                settlements = execute_chunk(ids, plan, protection, run, sources)
+            except ChunkUnknown as exc:
+                record(exc.settlements)
+                raise
+            record(settlements)
+        return
+    in_flight: tuple[Prepared, Future[dict[str, mlf.MlflowError | None]]] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cleanup-delete") as sender:
+        try:
+            for ids in chunks:
+                prepared = chunk_prepare(ids, plan, protection, run, sources)
+                finished: list[Settlement] | None = None
+                if in_flight is not None:
+                    previous, in_flight = in_flight, None
+                    finished = _finish_or_record(previous[0], previous[1].result(), plan, run, sources, record)
+                in_flight = (prepared, sender.submit(chunk_send, prepared, sources))
+                if finished is not None:
+                    record(finished)
+            if in_flight is not None:
+                previous, in_flight = in_flight, None
+                record(_finish_or_record(previous[0], previous[1].result(), plan, run, sources, record))
+        except BaseException:
+            if in_flight is not None:  # its deletes were sent: wait for them and record what is known
+                _drain(in_flight[0], in_flight[1], plan, run, sources, record)
+            raise
+
+
+def _finish_or_record(
+    prepared: Prepared,
+    results: dict[str, mlf.MlflowError | None],
+    plan: CleanupPlan,
+    run: TaskRun,
+    sources: Sources,
+    record: Callable[[list[Settlement]], None],
+) -> list[Settlement]:
+    try:
+        return chunk_finish(prepared, results, plan, run, sources)
+    except ChunkUnknown as exc:
+        record(exc.settlements)
+        raise
+
+
+def _drain(
+    prepared: Prepared,
+    sending: Future[dict[str, mlf.MlflowError | None]],
+    plan: CleanupPlan,
+    run: TaskRun,
+    sources: Sources,
+    record: Callable[[list[Settlement]], None],
+) -> None:
+    """Best effort while another error is on its way up: record the in-flight chunk once its deletes
+    returned. What cannot be recorded stays DELETING and is read back by the resume."""
+    try:
+        record(_finish_or_record(prepared, sending.result(), plan, run, sources, record))
+    except Exception as exc:  # the original error is the one raised; this one is logged
+        logger.warning("cleanup plan #%s: in-flight chunk left to the resume: %s", plan.pk, exc)
 
 
 class ChunkUnknown(mlf.MlflowUnavailable):

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from mlopsadmin.lib import mlflow_tracking
 from mlopsadmin.lib.mlflow_errors import MlflowNotFound
@@ -26,6 +27,7 @@ from mlopsadmin.lib.mlflow_records import Run, RunActivity
 from mlopsadmin.lib.mlflow_rest import AJAX_API, request
 
 BULK_RUNS = 100  # run ids per get-history-bulk call (MLflow's limit)
+BULK_QUERY_CHARS = 3000  # and its query string at most this long (gunicorn refuses request lines over 4094 bytes)
 BULK_ROWS = 25000  # rows one get-history-bulk answer holds at most (MLflow's limit)
 T = TypeVar("T")
 
@@ -40,6 +42,26 @@ def _pool_map(fn: Callable[[Any], T], items: list[Any], workers: int) -> list[T]
 def _newest(stamps: Iterable[int], not_after_ms: int | None) -> int | None:
     kept = [s for s in stamps if s and (not_after_ms is None or s <= not_after_ms)]
     return max(kept) if kept else None
+
+
+def bulk_batches(run_ids: list[str], key: str) -> list[list[str]]:
+    """`run_ids` split for get-history-bulk calls on `key`: at most BULK_RUNS each, and each call's query
+    string (`run_id=…&…&metric_key=…&max_results=…`, URL-encoded) at most BULK_QUERY_CHARS long — a key too
+    long for even one run alongside it still gets its own call per run."""
+    fixed = len(urlencode({"metric_key": key, "max_results": BULK_ROWS})) + 1
+    batches: list[list[str]] = []
+    current: list[str] = []
+    length = fixed
+    for run_id in run_ids:
+        size = len(urlencode({"run_id": run_id})) + 1
+        if current and (len(current) >= BULK_RUNS or length + size > BULK_QUERY_CHARS):
+            batches.append(current)
+            current, length = [], fixed
+        current.append(run_id)
+        length += size
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _history_bulk(run_ids: list[str], key: str) -> list[dict[str, Any]] | None:
@@ -59,7 +81,7 @@ def _metric_times(runs: list[Run], not_after_ms: int | None, workers: int) -> di
     jobs: list[tuple[str, list[str]]] = []
     for key in sorted({key for run in runs for key in run.metric_timestamps}):
         having = sorted(run.run_id for run in runs if key in run.metric_timestamps)
-        jobs += [(key, having[i : i + BULK_RUNS]) for i in range(0, len(having), BULK_RUNS)]
+        jobs += [(key, batch) for batch in bulk_batches(having, key)]
 
     def one(job: tuple[str, list[str]]) -> dict[str, list[int]]:
         key, ids = job

@@ -102,6 +102,28 @@ def test_execute_through_the_api_rechecks_each_chunk_in_one_read_and_deletes_con
     _exactly_recorded(plan, deletable, changed)
 
 
+def test_execute_through_the_api_rechecks_the_next_chunk_while_this_ones_deletes_are_in_flight(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow
+) -> None:
+    """The execute loop is pipelined over REST: the next chunk is claimed and re-checked (its one search) while
+    the deletes of this one are still being sent, instead of after; still at most WORKERS deletes at once, and
+    exactly one event per deleted run, in item order."""
+    settings.MAINTENANCE_WRITE_STORE = False
+    settings.MAINTENANCE_BULK_CHUNK, settings.MAINTENANCE_WRITE_WORKERS = CHUNK, WORKERS
+    plan, deletable, changed = _planned(personas, make_experiment, 33)
+    with FaultProxy(mlflow) as proxy:
+        proxy.write_path, proxy.write_delay = "/runs/delete", 0.3
+        task = _execute_through(proxy, personas, plan, settings, mlflow)
+    assert task.state == TaskState.SUCCEEDED, task.errors
+    order = [seen.split(" ", 1)[1].split("?", 1)[0].removeprefix(API) for seen in proxy.seen]
+    searches = [i for i, path in enumerate(order) if path == "/runs/search"]
+    deletes = [i for i, path in enumerate(order) if path == "/runs/delete"]
+    # the first chunk holds at least 7 deletes (10 items, 3 changed): the 5th waits for a free writer
+    assert searches[1] < deletes[4], order
+    assert proxy.max_in_flight <= WORKERS
+    _exactly_recorded(plan, deletable, changed)
+
+
 def test_execute_with_the_backend_store_deletes_through_mlflows_store_layer(  # type: ignore[no-untyped-def]
     personas, make_experiment, settings, mlflow
 ) -> None:
