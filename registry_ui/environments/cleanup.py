@@ -60,20 +60,21 @@ def _killed(target_id: str, version: str) -> list[dict[str, Any]]:
     for event in started:
         after, before = event.after or {}, event.before or {}
         copy_id = str(after.get("copy_id") or "")
-        if not copy_id or str(before.get("version")) != str(version) or _task_running(after.get("task_run")):
+        if not copy_id or str(before.get("version")) != str(version):
             continue
         if not AuditEvent.objects.filter(action=PROMOTE_ACTION, target_id=target_id, after__copy_id=copy_id).exists():
             found.append({**after, "killed": True, "event_id": event.id, "at": event.occurred_at})
-    return found
+    running = _tasks_running({int(f["task_run"]) for f in found if f.get("task_run")})
+    return [f for f in found if not f.get("task_run") or int(f["task_run"]) not in running]
 
 
-def _task_running(task_run_id: Any) -> bool:
-    """Whether the worker task that ran a copy (queued.py) is still queued or running, after the sweep of
-    lost workers (a killed worker stops beating: task_runs_sweep_stale marks its task interrupted)."""
-    if not task_run_id:
-        return False
+def _tasks_running(task_run_ids: set[int]) -> set[int]:
+    """Which of the worker tasks that ran copies (queued.py) are still queued or running, after one sweep
+    of lost workers (a killed worker stops beating: task_runs_sweep_stale marks its task interrupted)."""
+    if not task_run_ids:
+        return set()
     task_runs_sweep_stale()
-    return TaskRun.objects.filter(pk=int(task_run_id), state__in=ACTIVE_STATES).exists()
+    return set(TaskRun.objects.filter(pk__in=task_run_ids, state__in=ACTIVE_STATES).values_list("pk", flat=True))
 
 
 def _failed(source: Environment, target: Environment, base: str, version: str) -> list[dict[str, Any]]:

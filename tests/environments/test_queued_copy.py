@@ -165,3 +165,23 @@ def test_the_confirm_page_follows_the_queued_copy_in_the_browser(  # type: ignor
     result = page.wait_for_selector(".env-task-result.msg-success", timeout=90_000)  # then the result, in place
     assert f"{base} v1 on {dev_mlflow.url}" in result.text_content()
     assert page.text_content(".env-task .task-state").strip() == "succeeded"
+
+
+def test_a_queued_copy_refused_by_the_gate_is_answered_at_once(mlflow, login, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.ENVIRONMENT_COPY_QUEUED = True
+    configure(
+        {
+            "dev": {"kind": "prefix", "prefix": "dev.", "next": "prod"},
+            "prod": {"kind": "prefix", "prefix": "prod.", "require_approval": True},
+        }
+    )
+    base = f"search-qgate-{uuid.uuid4().hex[:8]}"
+    make_version(mlflow, f"dev.{base}", score=0.2)
+    refused = login("lead_search").post(
+        f"/api/v1/environments/dev/models/{base}/promote", data={"version": "1"}, content_type="application/json"
+    )
+    assert refused.status_code == 422, refused.content
+    assert refused.json()["reasons"] == ["prod requires an approval of v1 for prod (none approved)"]
+    assert not TaskRun.objects.filter(kind=TaskKind.ENVIRONMENT_COPY, parameters__model=base).exists()
+    event = AuditEvent.objects.get(action="environment.promote", target_id=f"{base}/dev→prod")
+    assert event.outcome == "failed" and event.reason == "refused by the gate of prod"
