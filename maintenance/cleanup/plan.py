@@ -16,6 +16,7 @@ from django.utils import timezone
 from catalog.selectors import experiment_run_counts, experiment_teams
 from configuration.selectors import cleanup_defaults
 from maintenance.cleanup import sources
+from maintenance.cleanup.plan_rows import plan_items_insert
 from maintenance.cleanup.protection import exclusion_reason, protected_run_ids, reason_group
 from maintenance.models import CleanupPlan, PlanItem, PlanState, TaskKind, TaskRun, TaskState
 from maintenance.reaper import stuck_cutoff_ms
@@ -172,7 +173,7 @@ def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[d
     counts = {"candidates": 0, "excluded": 0, "experiments": len(experiments), "estimated_bytes": 0}
     by_reason: dict[str, int] = {}
     stuck_before = stuck_cutoff_ms()  # one cutoff for every RUNNING run of this plan
-    pending: list[PlanItem] = []
+    pending: list[dict[str, Any]] = []
     finished = 0
     threads = max(1, min(len(chunks), settings.MAINTENANCE_PLAN_PARALLELISM))
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cleanup-plan") as pool:
@@ -202,14 +203,14 @@ def _plan_items(run: TaskRun, plan: CleanupPlan, *, from_store: bool) -> tuple[d
                         )
                     )
                 if len(pending) >= 1000:
-                    PlanItem.objects.bulk_create(pending, ignore_conflicts=True)
+                    plan_items_insert(pending)
                     pending = []
                     task_run_progress(run, done=finished, counts=counts)
         finally:
             stop.set()
             while not out.empty():  # unblock producers waiting on a full queue
                 out.get_nowait()
-    PlanItem.objects.bulk_create(pending, ignore_conflicts=True)
+    plan_items_insert(pending)
     return counts, by_reason
 
 
@@ -223,7 +224,7 @@ def _plan_item(
     size: int | None,
     counts: dict[str, int],
     by_reason: dict[str, int],
-) -> PlanItem:
+) -> dict[str, Any]:
     excluded_reason = exclusion_reason(mrun, protected, stuck_before_ms=stuck_before)
     if excluded_reason:
         counts["excluded"] += 1
@@ -234,16 +235,16 @@ def _plan_item(
         counts["estimated_bytes"] += size or 0
         age_days = (now_ms() - (mrun.end_time or 0)) // 86_400_000
         reason = f"{mrun.status}, ended {fmt_ms(mrun.end_time)} ({age_days} days ago > {plan.older_than_days})"
-    return PlanItem(
-        plan=plan,
-        run_id=mrun.run_id,
-        experiment_id=experiment.experiment_id,
-        experiment_name=experiment.name[:512],
-        team=team.name if team else "",
-        run_name=mrun.run_name[:256],
-        status=mrun.status,
-        end_time=mrun.end_time,
-        excluded=bool(excluded_reason),
-        reason=reason[:256],
-        estimated_bytes=size,
-    )
+    return {  # a PlanItem's fields (plan_rows.plan_items_insert)
+        "plan": plan.pk,
+        "run_id": mrun.run_id,
+        "experiment_id": experiment.experiment_id,
+        "experiment_name": experiment.name[:512],
+        "team": team.name if team else "",
+        "run_name": mrun.run_name[:256],
+        "status": mrun.status,
+        "end_time": mrun.end_time,
+        "excluded": bool(excluded_reason),
+        "reason": reason[:256],
+        "estimated_bytes": size,
+    }
