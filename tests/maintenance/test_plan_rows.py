@@ -31,8 +31,8 @@ def _row(plan: CleanupPlan, i: int) -> dict[str, object]:
 
 
 def test_plan_rows_store_what_bulk_create_stores_and_skip_a_run_already_planned() -> None:
-    plan = CleanupPlan.objects.create(scope="all", older_than_days=90, statuses=["FAILED"], cutoff_ms=1, created_by="t")
-    other = CleanupPlan.objects.create(scope="all", older_than_days=90, statuses=["FAILED"], cutoff_ms=1, created_by="t")
+    fields = {"scope": "all", "older_than_days": 90, "statuses": ["FAILED"], "cutoff_ms": 1, "created_by": "t"}
+    plan, other = CleanupPlan.objects.create(**fields), CleanupPlan.objects.create(**fields)
     rows = [_row(plan, i) for i in range(1, 2501)]
     PlanItem.objects.create(**{**_row(plan, 7), "plan": plan, "reason": "stored first"})
     PlanItem.objects.bulk_create([PlanItem(**{**row, "plan": other}) for row in rows], ignore_conflicts=True)
