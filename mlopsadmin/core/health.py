@@ -36,10 +36,16 @@ def _broker() -> str:
 
 def _mlflow() -> str:
     shown = mlflow_client.display_uri(mlflow_client.tracking_uri())
-    if not mlflow_client.server_health(timeout=3):
-        raise ConnectionError(f"no healthy answer from {shown}/health")
-    # /health answers without credentials: a refused service account (401/403) must fail here too.
-    return f"{shown}: {mlflow_client.credentials_check(timeout=3)}"
+    status = mlflow_client.health_status(timeout=3)
+    if status is None:
+        raise ConnectionError(f"no answer from {shown}/health")
+    # /health answers without credentials: a refused service account (401/403) must fail here too. When
+    # /health itself was refused or failed (a proxy guarding every path, a 404 page, a rate limit), this
+    # authenticated read says what answered, instead of calling an answer a connection error.
+    checked = mlflow_client.credentials_check(timeout=3)
+    if status != 200:
+        raise mlflow_client.MlflowError(f"{shown}/health answered HTTP {status}")
+    return f"{shown}: {checked}"
 
 
 def health_report() -> dict[str, Any]:

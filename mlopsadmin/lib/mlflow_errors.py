@@ -42,6 +42,11 @@ class MlflowUnavailable(MlflowError):
     retryable = True
 
 
+class MlflowRateLimited(MlflowUnavailable):
+    """MLflow (REQUEST_LIMIT_EXCEEDED) or a proxy in front of it answered HTTP 429: too many requests now.
+    Transient (retried like an outage), but said as a rate limit, not as "unreachable" or an internal error."""
+
+
 class MlflowNotFound(MlflowError):
     pass
 
@@ -67,6 +72,12 @@ class MlflowNotMlflow(MlflowError):
     a proxy in front of it): a configuration problem, neither an outage nor MLflow's own error. Not retried."""
 
 
+class MlflowNoRoute(MlflowNotMlflow):
+    """The tracking URI answered HTTP 404 with a page that is not MLflow's JSON: no such address there (a wrong
+    path in MLFLOW_TRACKING_URI, a proxy with no route to MLflow, or a server too old for the call). MLflow's
+    own "does not exist" always carries an error code (MlflowNotFound); this is never "no such model"."""
+
+
 class MlflowServerError(MlflowError):
     """The server answered, with an internal error (HTTP 5xx or INTERNAL_ERROR): it is up, the request
     failed on its side. Trying again later may help; it is not "not answering"."""
@@ -89,7 +100,7 @@ _CODE_TO_ERROR: dict[str, type[MlflowError]] = {
     "UNAUTHENTICATED": MlflowAuthFailed,
     "INTERNAL_ERROR": MlflowServerError,
     "TEMPORARILY_UNAVAILABLE": MlflowServerError,
-    "REQUEST_LIMIT_EXCEEDED": MlflowServerError,
+    "REQUEST_LIMIT_EXCEEDED": MlflowRateLimited,
 }
 _ANSWERED = re.compile(r"failed with error code (\d{3})|too many (\d{3}) error responses")
 
@@ -162,6 +173,25 @@ def refusal_error(
 _GATEWAY_STATUSES = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
+def rate_limited(operation: str, detail: str) -> MlflowRateLimited:
+    """A 429 answer or MLflow's REQUEST_LIMIT_EXCEEDED: too many requests now; trying later helps."""
+    return MlflowRateLimited(
+        f"MLflow is rate limiting mlopsadmin (HTTP 429 during {operation}): the tracking server or a proxy in "
+        f"front of it refuses more requests now; try again later. {short_message(detail, 200)}".strip(),
+        operation=operation,
+    )
+
+
+def no_route(operation: str, detail: str) -> MlflowNoRoute:
+    """A 404 whose body is not MLflow's JSON (see MlflowNoRoute)."""
+    return MlflowNoRoute(
+        f"The tracking URI answered {operation} with HTTP 404 and a page that is not MLflow's (no such address: "
+        "a wrong path in MLFLOW_TRACKING_URI, a proxy in front of MLflow with no route for it, or an MLflow "
+        f"server too old for this call); retrying will not help. {short_message(detail, 200)}".strip(),
+        operation=operation,
+    )
+
+
 def server_error(status: int, operation: str, detail: str, *, body: str | None = None) -> MlflowError:
     """A 5xx answer (`body`: the answer's body when known). MLflow answers its internal errors with 500 and a
     failing backend store with 503, always as JSON with an `error_code`; 502 and 504, and a 503 whose body is
@@ -208,6 +238,8 @@ def translate_error(exc: BaseException, operation: str, args: tuple[Any, ...] = 
             return not_mlflow(operation, message)
         if status in (401, 403) or code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
             return refusal_error(status, code, operation, args, message)
+        if status == 429 or code == "REQUEST_LIMIT_EXCEEDED":
+            return rate_limited(operation, message)
         if status is not None and status >= 500:
             body = message.split("Response body:", 1)[1] if "Response body:" in message else None
             return server_error(status, operation, message, body=body)
@@ -241,9 +273,10 @@ def answer_error(
 ) -> MlflowError:
     """The domain error for an HTTP answer other than 200 (`text`: its body, MLflow's
     {"error_code", "message"} JSON or plain text): 401/403 a refusal naming what the call needs on its
-    subject (`args`, the model name or run id first), 5xx (or INTERNAL_ERROR) MLflow's own server error,
-    404 / RESOURCE_DOES_NOT_EXIST not found, then by error code (invalid, already exists...). `account`:
-    see refusal_error (the server is not the default one)."""
+    subject (`args`, the model name or run id first), 429 / REQUEST_LIMIT_EXCEEDED rate limited (retryable),
+    5xx (or INTERNAL_ERROR) MLflow's own server error, RESOURCE_DOES_NOT_EXIST not found, a 404 without
+    MLflow's error code no route (MlflowNoRoute: not "no such thing"), then by error code (invalid, already
+    exists...). `account`: see refusal_error (the server is not the default one)."""
     try:
         body = json.loads(text)
         code, message = str(body.get("error_code", "")), str(body.get("message", ""))
@@ -251,12 +284,14 @@ def answer_error(
         code, message = "", text
     if status in (401, 403) or code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return refusal_error(status, code, operation, args, message, account=account)
+    if status == 429 or code == "REQUEST_LIMIT_EXCEEDED":
+        return rate_limited(operation, f"{code} {message}".strip())
+    if status == 404 and not code:  # not MLflow's "does not exist", which always has its error code
+        return no_route(operation, message)
     if status == 408:  # a proxy in front of MLflow gave up waiting: not answering
         return MlflowUnavailable(f"MLflow server timed out during {operation} (HTTP 408)", operation=operation)
     if status >= 500 or _CODE_TO_ERROR.get(code) is MlflowServerError:
         return server_error(status if status >= 500 else 500, operation, f"{code} {message}".strip(), body=text)
-    if status == 404 and not code:
-        code = "RESOURCE_DOES_NOT_EXIST"
     error_class = _CODE_TO_ERROR.get(code, MlflowInvalid if status == 400 else MlflowError)
     return error_class(f"{operation}: {short_message(f'{code}: {message}' if code else message)}", operation=operation)
 
@@ -302,6 +337,7 @@ def paginate(operation: str, search: Callable[..., Any], **kwargs: Any) -> Itera
 # The one map from a gateway error to what a page or the API answers: (status, page title).
 _HTTP_STATUS: tuple[tuple[type[MlflowError], int, str], ...] = (
     (MlflowServerError, 502, "MLflow failed with a server error"),
+    (MlflowRateLimited, 503, "MLflow is rate limiting mlopsadmin's requests"),
     (MlflowUnavailable, 503, "The MLflow tracking server is not answering"),
     (MlflowServerError, 502, "The MLflow tracking server answered with an internal error"),
     (MlflowNotFound, 404, "Not found in MLflow"),

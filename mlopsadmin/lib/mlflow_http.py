@@ -18,10 +18,9 @@ from mlopsadmin.lib.mlflow_connection import basic_auth, tracking_uri
 from mlopsadmin.lib.mlflow_errors import (
     MlflowError,
     MlflowUnavailable,
+    answer_error,
     not_mlflow,
     refusal_error,
-    server_error,
-    short_message,
     translate_error,
 )
 
@@ -44,10 +43,15 @@ def server_get(path: str, *, authenticated: bool = True, timeout: float | None =
 
 def server_health(*, timeout: float = 3.0) -> bool:
     """True when GET /health answers 200 within `timeout` seconds; False when the server is unreachable."""
+    return health_status(timeout=timeout) == 200
+
+
+def health_status(*, timeout: float = 3.0) -> int | None:
+    """The HTTP status GET /health answers within `timeout` seconds; None when nothing answers."""
     try:
-        return server_get("/health", timeout=timeout).status_code == 200
+        return server_get("/health", timeout=timeout).status_code
     except MlflowUnavailable:
-        return False
+        return None
 
 
 CREDENTIALS_PROBE_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
@@ -55,17 +59,17 @@ CREDENTIALS_PROBE_PATH = "/api/2.0/mlflow/experiments/search?max_results=1"
 
 def credentials_check(*, timeout: float = 3.0) -> str:
     """One authenticated read as the service account. Returns what was checked; raises MlflowAuthFailed
-    (401: credentials refused), MlflowPermissionDenied (403), MlflowServerError (5xx) or MlflowUnavailable.
+    (401: credentials refused), MlflowPermissionDenied (403), MlflowServerError (5xx), MlflowRateLimited
+    (429), MlflowNoRoute (a 404 page that is not MLflow's), another MlflowError for any other answer, or
+    MlflowUnavailable.
     Used by /healthz and the checklist's authentication probe: a refused login is not an outage."""
     response = server_get(CREDENTIALS_PROBE_PATH, timeout=timeout)
     status = response.status_code
     operation = f"GET {CREDENTIALS_PROBE_PATH.split('?')[0]}"
     if status in (401, 403):
         raise refusal_error(status, "", "search_experiments", (), response.text)
-    if status >= 500:
-        raise server_error(status, operation, response.text, body=response.text)
     if status != 200:
-        raise MlflowError(f"{operation} answered {status}: {short_message(response.text, 200)}", operation=operation)
+        raise answer_error(status, response.text, operation)
     try:
         response.json()
     except ValueError:

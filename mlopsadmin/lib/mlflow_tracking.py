@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 from mlopsadmin.lib import mlflow_filters
-from mlopsadmin.lib.mlflow_errors import MlflowInvalid, MlflowNotFound
+from mlopsadmin.lib.mlflow_errors import MlflowInvalid, MlflowNoRoute, MlflowNotFound
 from mlopsadmin.lib.mlflow_records import (
     Experiment,
     MetricPoint,
@@ -256,7 +256,7 @@ def last_model_time(run: Run) -> int | None:
 def last_trace_end(run: Run) -> int | None:
     """The newest end (start + execution time, ms) of a trace recorded in `run` (its `mlflow.sourceRun`
     metadata), through the trace search MLflow 3 still serves under /api/2.0; None when there is none or the
-    server has no trace search (MLflow < 2.14 answers 404)."""
+    server has no trace search (MLflow < 2.14 answers 404: its Flask page, MlflowNoRoute)."""
     body = {
         "experiment_ids": [run.experiment_id],
         "filter": f"request_metadata.`mlflow.sourceRun` = '{run.run_id}'",
@@ -265,7 +265,7 @@ def last_trace_end(run: Run) -> int | None:
     }
     try:
         answer = request("search_traces", "GET", "/traces", body, subject=(run.run_id,))
-    except MlflowNotFound:
+    except (MlflowNotFound, MlflowNoRoute):
         return None
     newest: int | None = None
     for info in answer.get("traces") or []:
