@@ -2,8 +2,9 @@
 
 Used by the champion comparison's colours, the chart's axis label and the validation gate. The default
 comes from the metric's name: lower-is-better when one of its words (split at `_ - . / :` and camelCase) is
-in LOWER_WORDS (loss, error, latency, mae/rmse…, time, false as in false_positive_rate, miss, divergence,
-drift …) or in the lower_is_better list; an exact name listed in higher_is_better (or
+in LOWER_WORDS (loss, error, latency, mae/rmse…, nll, fid, ece, mase/crps…, time, false as in
+false_positive_rate, miss, divergence, drift …) or in the lower_is_better list, or ends with a unit (`_ms`,
+`_seconds`) or has one before `per` (`ms_per_step`); an exact name listed in higher_is_better (or
 lower_is_better) overrides the words. The lists: the configuration file's [metrics] section, else the
 METRICS_LOWER_IS_BETTER / METRICS_HIGHER_IS_BETTER settings (configuration.selectors.metric_names).
 sklearn's `neg_…` scores (`neg_log_loss`) are higher-is-better. A gate policy may also set the direction
@@ -37,6 +38,16 @@ LOWER_WORDS = frozenset(
         "smape",
         "wape",
         "perplexity",
+        "nll",  # negative log-likelihood
+        "bpd",  # bits per dimension
+        "fid",  # Fréchet inception distance
+        "ece",  # expected calibration error
+        "eer",  # equal error rate
+        "mase",  # forecasting: mean absolute scaled error, root mean squared scaled error, CRPS, quantile loss
+        "rmsse",
+        "crps",
+        "wql",
+        "pinball",
         "wer",
         "cer",
         "fpr",
@@ -44,8 +55,6 @@ LOWER_WORDS = frozenset(
         "brier",
         "hamming",
         "duration",
-        "seconds",
-        "ms",
         "cost",
         "regret",
         "false",  # false_positive_rate, false_negatives, false_alarms
@@ -56,6 +65,9 @@ LOWER_WORDS = frozenset(
         "drift",
     }
 )
+# Units: lower-is-better as a unit (the last word, `p95_ms`, or before `per`, `ms_per_step`), not as any other
+# word (`ms_marco_mrr_at_10` is MS MARCO's MRR, higher-is-better).
+UNIT_WORDS = frozenset({"ms", "seconds", "secs", "sec", "minutes", "hours"})
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -78,7 +90,10 @@ def metric_direction(metric: str, override: str = "") -> str:
     words = name_words(metric)
     if words and words[0] == "neg":
         return HIGHER
-    return LOWER if any(w in LOWER_WORDS or w in lower for w in words) else HIGHER
+    if any(w in LOWER_WORDS or w in lower for w in words):
+        return LOWER
+    units = [i for i, w in enumerate(words) if w in UNIT_WORDS]
+    return LOWER if any(i == len(words) - 1 or words[i + 1] == "per" for i in units) else HIGHER
 
 
 def improvement_pct(metric: str, champion: float | None, candidate: float | None, direction: str = "") -> float | None:

@@ -88,3 +88,15 @@ def test_regression_against_a_zero_champion_is_not_called_zero_percent(direction
     result = rule_no_regression(config, candidate, champion, "1")
     assert result.status == "fail"
     assert said in result.message and "0.00%" not in result.message, result.message
+
+
+def test_common_lower_is_better_abbreviations_and_units_only_as_units() -> None:
+    """Break-test of case 5's defaults: negative log-likelihood (`val_nll`), FID, calibration error (ECE),
+    equal error rate, bits per dimension and the forecasting errors (MASE, RMSSE, CRPS, weighted quantile
+    loss) are lower-is-better; a unit word (`ms`, `seconds`) makes a name lower-is-better only as a unit
+    (`p95_ms`, `ms_per_step`), not as another word: MS MARCO's MRR@10 is higher-is-better."""
+    lower = ["val_nll", "fid", "fid_50k", "test_ece", "eer", "val_bpd", "mase", "val_rmsse", "crps", "wql",
+             "p95_ms", "ms_per_step", "seconds_per_epoch", "step_time_ms"]  # fmt: skip
+    assert {m: metric_direction(m) for m in lower} == dict.fromkeys(lower, LOWER)
+    higher = ["ms_marco_mrr_at_10", "msmarco_ndcg", "ms_coco_map"]
+    assert {m: metric_direction(m) for m in higher} == dict.fromkeys(higher, HIGHER)
