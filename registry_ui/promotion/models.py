@@ -84,6 +84,18 @@ class AliasState(models.Model):
         return f"{self.model_name}: {self.aliases}"
 
 
+class AliasWatch(models.Model):
+    """When mlopsadmin began watching aliases: the start of its first reconcile sweep over every model
+    (manage.py alias_baseline at install, or the first scheduled sweep). One row. A model MLflow created
+    after this had no aliases before mlopsadmin watched: whatever aliases it has when first read were set
+    outside mlopsadmin, and are recorded as external changes, not as its baseline (issue 16, case 7)."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"alias history watched since {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
 class ModelLock(models.Model):
     """Database lock lease for one model (used when Redis is not configured)."""
 

@@ -23,7 +23,7 @@ from mlopsadmin.audit.services import actor_label, audit_record
 from notifications import events as notification_events
 from registry_ui import index_store
 from registry_ui.promotion import plans
-from registry_ui.promotion.models import AliasChangeIntent, AliasEvent, AliasState
+from registry_ui.promotion.models import AliasChangeIntent, AliasEvent, AliasState, AliasWatch
 from registry_ui.promotion.observed import Observed, compare, outcome_of, read_back
 
 logger = logging.getLogger(__name__)
@@ -288,9 +288,27 @@ def record_baseline(model_name: str, live: dict[str, str], model_created: int | 
     return True
 
 
-def _first_sight_baseline(live: dict[str, str], hint: tuple[str, str | None] | None) -> dict[str, str]:
+def created_while_watched(model_created: int | None) -> bool:
+    """Did MLflow create the model (`model_created`: its creation_timestamp, ms) after mlopsadmin began
+    watching aliases (AliasWatch)? Then it had no aliases before: none of its aliases is a baseline."""
+    watch = AliasWatch.objects.order_by("started_at").first()
+    return watch is not None and model_created is not None and model_created > watch.started_at.timestamp() * 1000
+
+
+def watch_start() -> None:
+    """Note when the first reconcile sweep over every model began (once; see AliasWatch)."""
+    if not AliasWatch.objects.exists():
+        AliasWatch.objects.create(started_at=timezone.now())
+
+
+def _first_sight_baseline(
+    live: dict[str, str], hint: tuple[str, str | None] | None, model_created: int | None = None
+) -> dict[str, str]:
     """A model seen for the first time: MLflow's aliases now with the change a webhook reported undone.
-    A set alias is taken to have been unset before; a deleted alias's version is not known ("?")."""
+    A set alias is taken to have been unset before; a deleted alias's version is not known ("?"). A model
+    created after mlopsadmin began watching starts from no aliases: every alias it has was set outside."""
+    if created_while_watched(model_created):
+        return {}
     if hint is None or live.get(hint[0]) != hint[1]:
         return live  # no hint, or MLflow moved on since the delivery: the baseline only
     alias, version = hint
@@ -317,7 +335,7 @@ def record_external(
     changed it since (identity.model_identity); read here otherwise."""
     state = AliasState.objects.filter(model_name=model_name).first() if known_state is None else known_state[0]
     if state is None:
-        record_baseline(model_name, _first_sight_baseline(live, hint), model_created)
+        record_baseline(model_name, _first_sight_baseline(live, hint, model_created), model_created)
         state = AliasState.objects.get(model_name=model_name)
         index_store.aliases_record(model_name, live)
     known = plans.normalise(state.aliases or {})

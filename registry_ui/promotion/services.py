@@ -169,7 +169,9 @@ def _reconcile_one(model_name: str, report: ReconcileReport, hint: tuple[str, st
             live = plans.normalise(model.aliases)
             identity.model_recreated(model_name, model.creation_timestamp)  # a new model: a new history
             recording.intents_resolve(model_name, live)
-            first_sight = not AliasState.objects.filter(model_name=model_name).exists()
+            first_sight = not AliasState.objects.filter(model_name=model_name).exists() and not (
+                recording.created_while_watched(model.creation_timestamp)  # no baseline: changes since creation
+            )
             report.changes += recording.record_external(model_name, live, hint, model.creation_timestamp)
             report.baselines += int(first_sight)
             report.models_checked += 1
@@ -185,6 +187,7 @@ def alias_reconcile(*, model_name: str | None = None, hint: tuple[str, str | Non
     if model_name is not None:
         _reconcile_one(clean_model_name(model_name), report, hint)
         return report
+    recording.watch_start()  # the first sweep over every model: the install / first-sync baseline
     for name in recording.models_with_open_intents():  # unknown outcomes first, even if nothing moved
         _reconcile_one(name, report)
     known = {s.model_name: (plans.normalise(s.aliases or {}), s.model_created) for s in AliasState.objects.all()}

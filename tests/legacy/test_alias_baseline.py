@@ -34,3 +34,21 @@ def test_first_sync_of_a_model_records_its_baseline(make_model) -> None:
     report = alias_reconcile(model_name=name)
     assert report.baselines == 1
     assert AliasEvent.objects.filter(model_name=name, action="baseline", to_version="1").exists()
+
+
+def test_a_model_created_after_install_has_its_outside_aliases_recorded_as_changes(make_model) -> None:
+    """Break-test of case 7: the baseline is what existed at install / first sync. A model registered later
+    and given @champion directly in MLflow before the next reconcile sweep was taken as its own 'baseline'
+    (no external change, no audit event, no notification): the change escaped the history. Its aliases are
+    changes made outside mlopsadmin, recorded as such."""
+    from mlopsadmin.core.models import AuditEvent
+
+    make_model([{"val_ndcg_at_10": 0.8}], aliases={"champion": 1})
+    call_command("alias_baseline")  # at install
+    later = make_model([{"val_ndcg_at_10": 0.8}, {"val_ndcg_at_10": 0.9}], aliases={"champion": 2}).name
+    report = alias_reconcile()  # the next scheduled sweep
+    assert report.baselines == 0
+    moved = AliasEvent.objects.get(model_name=later)
+    assert (moved.source, moved.from_version, moved.to_version) == (AliasEvent.SOURCE_EXTERNAL, "", "2")
+    event = AuditEvent.objects.get(action="model.alias_external_change", target_id=later)
+    assert event.after["aliases"] == {"champion": "2"} and event.before["aliases"] == {}
