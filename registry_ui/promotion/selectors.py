@@ -29,6 +29,7 @@ from registry_ui.promotion.gate import (
     GateResult,
     SourceRun,
     gate_evaluate,
+    rule_source_run,
 )
 from registry_ui.promotion.models import AliasEvent, GatePolicy
 from registry_ui.promotion.plans import (
@@ -216,6 +217,23 @@ def _version_and_metric(model_name: str, version: str, metric: str, deadline: bo
     return VersionFacts(version, metrics.get(metric), SourceRun(run_id, state, experiment_id, experiment_deleted), tags)
 
 
+def rollback_target_refusal(model_name: str, version: str) -> str:
+    """Why a rollback must not make `version` @champion, '' when it may: its source run is deleted, purged or
+    in a deleted experiment (the gate's source-run rule, issue 16 case 3: @champion never rests on a run
+    garbage collection removes). A version that names no run is not refused (nothing of it is collected).
+    Reads MLflow; raises MlflowError when it cannot."""
+    deadline = bounded.Deadline(float(settings.MLFLOW_REQUEST_TIMEOUT) * 3)
+    facts = _version_and_metric(model_name, version, "", deadline)
+    if facts is None:
+        return f"Cannot roll back to v{version}: it no longer exists in MLflow."
+    if facts.source_run.state in (RUN_ACTIVE, RUN_NONE):
+        return ""
+    return (
+        f"Cannot roll back to v{version} (@previous-champion): {rule_source_run(facts.source_run).message} "
+        "Nothing was changed; or promote another version."
+    )
+
+
 def gate_check(
     *,
     model_name: str,
@@ -353,6 +371,8 @@ def alias_change_preview(*, model_name: str, action: str, version: str | None) -
             gate = gate_check(model_name=model_name, aliases=aliases, version=plan.source_version)
         elif action == "rollback":
             plan = plan_rollback(aliases, reason="(your reason)", now_iso="(now)", actor_name="(you)")
+            refusal = rollback_target_refusal(model_name, str(plan.source_version))
+            plan = None if refusal else plan
         elif action == "repair":
             plan = plan_repair(aliases, {v.version for v in mlf.iter_model_versions(name=model_name)})
         else:

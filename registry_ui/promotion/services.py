@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from mlopsadmin import policy
 from mlopsadmin.audit.services import actor_label, audit_record
-from mlopsadmin.core.errors import Conflict, InvalidInput
+from mlopsadmin.core.errors import Conflict, InvalidInput, RuleViolation
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
 from registry_ui.promotion import identity, plans, recording, selectors
@@ -100,14 +100,24 @@ def _source_tags(model_name: str, version: str | None) -> dict[str, str]:
 
 
 def alias_rollback(*, model_name: str, actor: Any, reason: str, expected: dict[str, str] | None = None) -> ChangeResult:
+    """@champion back to @previous-champion (plans.plan_rollback), refused (RuleViolation, nothing moved) when
+    that version's source run is deleted, purged or in a deleted experiment (selectors.rollback_target_refusal)."""
     reason = clean_reason(reason, required=True, what="rollback reason")
     now_iso = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def build(live: dict[str, str]) -> plans.Plan:
+        plan = plans.plan_rollback(live, reason=reason, now_iso=now_iso, actor_name=actor_label(actor))
+        refusal = selectors.rollback_target_refusal(model_name, str(plan.source_version))
+        if refusal:
+            raise RuleViolation(refusal)
+        return plan
+
     return change_run(
         model_name=model_name,
         actor=actor,
         action=Action.ALIAS_PROTECTED,
         expected=expected,
-        build=lambda live: plans.plan_rollback(live, reason=reason, now_iso=now_iso, actor_name=actor_label(actor)),
+        build=build,
         audit_action="model.rollback",
         reason=reason,
     )

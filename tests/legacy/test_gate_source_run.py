@@ -74,3 +74,32 @@ def test_active_run_in_a_deleted_experiment_blocks_promotion(make_model, api, lo
     assert mlf.get_registered_model(made.name).aliases == {"champion": "1"}
     page = login("lead_search").get(f"/registry/models/{made.name}/versions/2/")
     assert f"experiment {experiment_id}".encode() in page.content
+
+
+@pytest.mark.parametrize("gone", ["run", "experiment"])
+def test_a_rollback_never_puts_champion_on_a_run_gc_removes(make_model, api, login, gone) -> None:
+    """Break-test of case 3: the rule held for promote only. Rolling back to @previous-champion whose source
+    run (or its experiment) was deleted meanwhile answered 200 and @champion rested on a run the next
+    garbage collection removes. The rollback is refused with the rule's reason, in the dialog too, and
+    nothing moves."""
+    made = make_model([{"val_ndcg_at_10": 0.85}, {"val_ndcg_at_10": 0.90}], aliases={"champion": 1})
+    client = api("lead_search")
+    promoted = client.post(f"/api/v1/models/{made.name}/promote", {"version": "2"}, content_type="application/json")
+    assert promoted.status_code == 200, promoted.content
+    if gone == "run":
+        mlf.delete_run(made.run_ids[0])
+    else:  # v1's run in an experiment of its own, deleted
+        experiment_id = mlf.create_experiment(f"/search-team/legacy-tests/gone-{uuid.uuid4().hex[:8]}")
+        run_id = mlf.create_run(experiment_id)
+        mlf.create_model_version(made.name, source=f"runs:/{run_id}/model", run_id=run_id)  # v3
+        mlf.set_model_alias(made.name, "previous-champion", 3)
+        mlf.delete_experiment(experiment_id)
+    before = mlf.get_registered_model(made.name).aliases
+    refused = client.post(
+        f"/api/v1/models/{made.name}/rollback", {"reason": "v2 is bad"}, content_type="application/json"
+    )
+    assert refused.status_code == 422, refused.content
+    assert "garbage collection removes" in refused.json()["detail"], refused.content
+    assert mlf.get_registered_model(made.name).aliases == before
+    dialog = login("lead_search").get(f"/registry/models/{made.name}/aliases/confirm/rollback/")
+    assert b"garbage collection removes" in dialog.content
