@@ -41,6 +41,7 @@ class TeamWebhookForm(forms.ModelForm):
 class TeamWebhookAdmin(AuditedAdmin):
     form = TeamWebhookForm
     target_kind = "team_webhook"
+    secret_fields = ("url",)
     list_display = ("team", "shown_url", "enabled")
 
     def snapshot(self, obj: TeamWebhook) -> dict[str, Any]:

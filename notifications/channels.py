@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.db import connections
+from django.utils import timezone
 
 from configuration.selectors import notification_targets
 from mlopsadmin.lib import http
 from mlopsadmin.lib.redaction import register_secret, scrub, webhook_url_secrets
-from notifications.models import Notification, TeamWebhook
+from notifications.models import DeliveryState, Notification, TeamWebhook
 
 GLOBAL_WEBHOOK = "global"
 WEBHOOK_URL_REDACTED = "[webhook URL redacted]"
@@ -31,9 +34,20 @@ def mrkdwn_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut in the middle ("…"): a subject's end says what happened
+    ("…: @champion → v3", "…/2"), its start which model; a 256-character model name would push the end
+    out of a plain cut, and every message about that model would read the same."""
+    if len(text) <= limit:
+        return text
+    tail = min(80, (limit - 1) // 2)
+    return text[: limit - 1 - tail] + "…" + text[len(text) - tail :]
+
+
 def one_line(text: str, limit: int = 200) -> str:
-    """A header-safe line (email subject): no CR/LF or other control characters, at most `limit` chars."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()[:limit]
+    """A header-safe line (email subject): no CR/LF or other control characters, at most `limit` chars
+    (shortened in the middle)."""
+    return shorten(re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip(), limit)
 
 
 def webhook_text(notification: Notification) -> str:
@@ -56,6 +70,23 @@ def redact_url(url: str) -> str:
     """What may be shown of a webhook URL: scheme and host only (for Slack the path is the secret)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or '?'}/…" if parts.scheme else "(not a URL)"
+
+
+def same_address(a: str, b: str) -> bool:
+    """Whether two webhook URLs reach the same receiver: scheme and host in any case, a default port
+    written or not (https://Hooks.example.com:443/x is https://hooks.example.com/x); the path exactly."""
+
+    def key(url: str) -> tuple[str, str, int | None, str]:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        port = None if port == {"http": 80, "https": 443}.get(scheme) else port
+        return scheme, (parts.hostname or "").lower(), port, parts.path + (f"?{parts.query}" if parts.query else "")
+
+    return key(a) == key(b)
 
 
 def redact_error(text: str, url: str) -> str:
@@ -118,9 +149,12 @@ class WebhookChannel(Channel):
         self, *, emails: Iterable[str], team_id: int | None, targets: dict[str, Any] | None = None
     ) -> list[str]:
         targets = targets if targets is not None else notification_targets()  # read once by the caller
-        found = [GLOBAL_WEBHOOK] if targets["webhook_url"] else []
-        if team_id and TeamWebhook.objects.filter(team_id=team_id, enabled=True).exists():
-            found.append(f"team:{team_id}")
+        global_url = str(targets["webhook_url"] or "")
+        found = [GLOBAL_WEBHOOK] if global_url else []
+        hooks = TeamWebhook.objects.filter(team_id=team_id, enabled=True) if team_id else TeamWebhook.objects.none()
+        team_url = hooks.values_list("url", flat=True).first()
+        if team_url and not (global_url and same_address(team_url, global_url)):
+            found.append(f"team:{team_id}")  # a team hook that IS the global one would post everything twice
         return found
 
     def url_for(self, recipient: str) -> str:
@@ -146,11 +180,30 @@ class WebhookChannel(Channel):
                 {"text": webhook_text(notification)},
                 headers={"Idempotency-Key": notification.idempotency_key},
                 timeout=settings.NOTIFY_WEBHOOK_TIMEOUT,
+                # an answer until the first retry is due still counts (the retry then has nothing to do)
+                late=partial(late_answer, notification.pk, notification.attempts),
+                late_within=settings.NOTIFY_RETRY_DELAY,
             )
         except http.HttpError as exc:
             raise DeliveryFailed(redact_error(str(exc), url)) from None
         if not 200 <= status < 300:
             raise DeliveryFailed(f"The webhook answered HTTP {status} ({redact_url(url)}).")
+
+
+def late_answer(notification_id: int, attempt: int, status: int) -> None:
+    """A webhook attempt that timed out was answered after all (called from the attempt's own thread): a 2xx
+    means the receiver has the message, so the row is sent, unless another attempt has claimed it since.
+    Its retry, already queued, then finds nothing to claim: a slow receiver gets the message once, not once
+    per attempt. A late answer after the final attempt's failure changes nothing (failed, audited)."""
+    if not 200 <= status < 300:
+        return
+    try:
+        now = timezone.now()
+        Notification.objects.filter(
+            pk=notification_id, attempts=attempt, state__in=[DeliveryState.SENDING, DeliveryState.PENDING]
+        ).update(state=DeliveryState.SENT, sent_at=now, last_error="", updated_at=now)
+    finally:
+        connections.close_all()  # this thread's own connections (Django's are per thread)
 
 
 CHANNELS: dict[str, Channel] = {c.name: c for c in (EmailChannel(), WebhookChannel())}

@@ -18,6 +18,7 @@ from django.urls import reverse
 from mlopsadmin.audit.services import actor_label
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib.redaction import scrub
+from notifications.selectors import person_email
 from notifications.services import Event, notify
 
 CAPACITY_RANK = {"ok": 0, "unknown": 0, "warning": 1, "critical": 2}
@@ -71,7 +72,7 @@ def approval_decided(req: Any, *, actor: Any) -> None:
         subject=f"Approval {req.state}: {req.target_id}",
         line=f"{actor_label(actor)} {req.state} {req.target_id} (requested by {req.requester.get_username()}).",
         actor=actor,
-        people=[req.requester.email],
+        people=[person_email(req.requester)],
     )
 
 
@@ -84,7 +85,7 @@ def approval_withdrawn(req: Any, *, actor: Any) -> None:
         subject=f"Approval request withdrawn: {req.target_id}",
         line=f"{actor_label(actor)} withdrew the approval request #{req.pk} for {req.target_id}.",
         actor=actor,
-        people=[req.requester.email],
+        people=[person_email(req.requester)],
     )
 
 
@@ -141,7 +142,7 @@ def alias_outcome_resolved(
         lines.append("Use Repair on the aliases page.")
     if intent.reason:
         lines.append(f"Reason: {intent.reason}")
-    asker = getattr(intent.actor, "email", "") if intent.actor_id else ""
+    asker = person_email(intent.actor) if intent.actor_id else ""
     key = f"model.outcome_resolved:{intent.pk}:{len(applied)}"
     _model_event(kind, model_name, subject, lines, key=key, people=[asker] if asker else [])
 

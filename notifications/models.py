@@ -28,7 +28,9 @@ class Notification(models.Model):
     idempotency_key = models.CharField(max_length=64, unique=True)
     subject = models.CharField(max_length=255)
     lines = models.JSONField(default=list, help_text="Message lines as plain text; each channel escapes them.")
-    link = models.CharField(max_length=1000, blank=True, help_text="Absolute link back to mlopsadmin.")
+    # No length limit: a 256-character model name is up to ~2,300 characters percent-encoded, and a cut
+    # link is a page that does not exist.
+    link = models.TextField(blank=True, help_text="Absolute link back to mlopsadmin.")
     team = models.CharField(max_length=64, blank=True)
     model_name = models.CharField(max_length=256, blank=True)
     state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)

@@ -25,6 +25,15 @@ def team_lead_emails(team: Team | None) -> list[str]:
     return sorted(_active_emails(User.objects.filter(memberships__team=team, groups__name=policy.ROLE_ML_LEAD)))
 
 
+def person_email(user: Any) -> str:
+    """The address to tell one person by (a requester, whoever asked for a change): "" for nobody, a
+    deactivated account (someone who left: deactivating is how access is taken away) or no address. Groups
+    of people (leads, operators, watchers) are filtered the same way by `_active_emails`."""
+    if user is None or not getattr(user, "is_active", False):
+        return ""
+    return str(getattr(user, "email", "") or "").strip()
+
+
 def operator_emails() -> list[str]:
     return sorted(_active_emails(User.objects.filter(groups__name=policy.ROLE_OPERATOR)))
 

@@ -29,7 +29,7 @@ from mlopsadmin.core.models import Team
 from mlopsadmin.lib.redaction import scrub
 from mlopsadmin.task_queue import send
 from notifications import selectors
-from notifications.channels import CHANNELS, DeliveryFailed
+from notifications.channels import CHANNELS, DeliveryFailed, shorten
 from notifications.models import DeliveryState, ModelWatch, Notification
 from registry_ui import validation
 
@@ -99,9 +99,9 @@ def _record(event: Event) -> list[int]:
                 event_key=event.key[:200],
                 channel=channel.name,
                 recipient=recipient,
-                subject=event.subject[:255],
+                subject=shorten(event.subject, 255),
                 lines=event.lines,
-                link=link[:1000],
+                link=link,
                 team=event.team.name if event.team else "",
                 model_name=event.model_name[:256],
             )
@@ -161,7 +161,8 @@ def _claim(notification_id: int) -> Notification | None:
 
 
 def notification_deliver(*, notification_id: int, final: bool) -> str:
-    """Send one notification unless it was sent or is being sent. Returns "sent" or "not claimed";
+    """Send one notification unless it was sent or is being sent. Returns "sent", "not claimed" or "sent
+    late" (the attempt timed out but the receiver's answer came meanwhile: channels.late_answer);
     raises DeliveryFailed (message redacted) when sending failed and `final` is False (the task retries);
     on the final attempt records "failed" (audited, home-page warning) instead of raising."""
     row = _claim(notification_id)
@@ -175,9 +176,11 @@ def notification_deliver(*, notification_id: int, final: bool) -> str:
         )
         with transaction.atomic():  # a failed row always has its audit event, and the reverse
             state = DeliveryState.FAILED if final else DeliveryState.PENDING
-            Notification.objects.filter(pk=row.pk, state=DeliveryState.SENDING).update(
+            updated = Notification.objects.filter(pk=row.pk, state=DeliveryState.SENDING).update(
                 state=state, last_error=str(exc), updated_at=timezone.now()
             )
+            if not updated:  # a late answer marked it sent meanwhile (channels.late_answer): nothing to retry
+                return "sent late"
             if final:
                 audit_record(
                     actor=SYSTEM_ACTOR,

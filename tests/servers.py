@@ -88,7 +88,8 @@ def smtp_server() -> Iterator[SmtpServer]:
 class WebhookReceiver:
     """Records every POST (path, headers, JSON body); `url(name)` is a fresh Slack-like hook address.
     `answer` says how that address answers: "200" (default) or another status, "close" (the socket is
-    closed without an answer), "trickle" (the answer arrives one byte a second, for ~40 s)."""
+    closed without an answer), "trickle" (the answer arrives one byte a second, for ~40 s), "slow:S" (200
+    after S seconds, the request already read)."""
 
     base: str
     posts: list[dict[str, Any]] = field(default_factory=list)
@@ -117,6 +118,9 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
             if answer == "close":
                 self.close_connection = True
                 return
+            if answer.startswith("slow:"):  # the whole answer, 200, after that many seconds
+                time.sleep(float(answer.split(":", 1)[1]))
+                answer = "200"
             if answer == "trickle":  # a complete answer in ~40 s, each byte well within any per-read timeout
                 with contextlib.suppress(OSError):  # the client gave up
                     for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":

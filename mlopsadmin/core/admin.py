@@ -27,6 +27,19 @@ class MlopsAdminSite(admin.AdminSite):
 site = MlopsAdminSite(name="admin")
 
 
+class SecretFieldsAdmin(admin.ModelAdmin):
+    """Refuses list lookups on secret fields (`secret_fields`). The admin accepts lookups on a model's own
+    fields from the query string (`?url__startswith=https://hooks.slack.com/services/T0`), and the row count
+    that answers tells whether a guess was right, one character at a time: such a request is a 400."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        if lookup.split("__", 1)[0] in self.secret_fields:
+            return False
+        return bool(super().lookup_allowed(lookup, value, request))
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """For records written only by the app's services (audit events, approvals, alias history, locks)."""
 
@@ -40,7 +53,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class AuditedAdmin(admin.ModelAdmin):
+class AuditedAdmin(SecretFieldsAdmin):
     """Every add, change and delete made in the admin writes one audit event."""
 
     target_kind = "object"
@@ -129,6 +142,7 @@ class ModelOwnershipAdmin(AuditedAdmin):
 @admin.register(User, site=site)
 class AuditedUserAdmin(AuditedAdmin, UserAdmin):
     target_kind = "user"
+    secret_fields = ("password",)
     inlines = [MembershipInline]
 
     def snapshot(self, obj: Any) -> dict[str, Any]:
@@ -155,7 +169,8 @@ class AuditedGroupAdmin(AuditedAdmin, GroupAdmin):
 
 
 @admin.register(ApiToken, site=site)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(SecretFieldsAdmin):
+    secret_fields = ("token_hash",)
     list_display = ["user", "name", "hint", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["user", "name", "hint", "created_at", "last_used_at", "revoked_at"]
     exclude = ["token_hash"]

@@ -57,3 +57,25 @@ def test_a_failing_team_webhook_fails_alone_after_its_attempts(  # type: ignore[
     assert len(global_posts) == 1
     failed = AuditEvent.objects.get(action="notification.failed", target_id=str(team_row.pk))
     assert secret not in str(failed.after) + failed.reason
+
+
+def test_a_slow_receiver_that_answers_after_the_timeout_gets_the_message_once(  # type: ignore[no-untyped-def]
+    extra_worker, notify_settings, personas, webhook_receiver
+):
+    """A receiver that reads the post at once but answers after the attempt's timeout (Slack on a bad
+    day) had the message, yet every retry posted it again and the row ended failed: 3 identical posts.
+    The late answer is taken: the row is sent, and the retry already queued finds nothing to do."""
+    from notifications.services import Event, notify
+
+    extra_worker.start(NOTIFY_WEBHOOK_TIMEOUT="2", NOTIFY_RETRY_DELAY="6", NOTIFY_MAX_RETRIES="2")
+    search = Team.objects.get(name="search")
+    url = webhook_receiver.url("search-slow", answer="slow:3.5")
+    hook = TeamWebhook.objects.create(team=search, url=url)
+    ids = notify(Event(kind="model.promoted", key=f"slow:{time.time()}", subject="s", lines=[], link="/", team=search))
+    rows = wait_delivered(ids, timeout=90)
+    team_row = next(n for n in rows.values() if n.recipient == f"team:{hook.team_id}")
+    time.sleep(8)  # the retry queued after the first attempt's timeout has come and gone
+    team_row.refresh_from_db()
+    assert (team_row.state, team_row.attempts, team_row.last_error) == (DeliveryState.SENT, 1, "")
+    assert len(webhook_receiver.posts_to(url)) == 1
+    assert not AuditEvent.objects.filter(action="notification.failed", target_id=str(team_row.pk)).exists()

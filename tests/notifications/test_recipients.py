@@ -51,3 +51,28 @@ def test_the_actor_is_never_told_of_their_own_action_but_a_requester_of_a_decisi
     # the actor's own address is not even recorded for their action (nothing pending, nothing to re-send)
     own_rows = Notification.objects.filter(pk__gt=first, recipient="lead_search@example.com")
     assert not own_rows.filter(subject__in=[requested, challenger]).exists()
+
+
+def test_a_deactivated_person_is_told_nothing(  # type: ignore[no-untyped-def]
+    celery_worker, notify_settings, personas, make_model, smtp_server
+):
+    """Someone who left (the account deactivated, as the README says to do) is not emailed the decision
+    on the request they made before leaving, nor anything they watched or led: leads, watchers and
+    operators were filtered already, the requester was not."""
+    name = make_model([0.85, 0.86])
+    lead, lead_2, member = (personas[u] for u in ("lead_search", "lead_search_2", "member_search"))
+    model_watch_set(actor=member, model_name=name, watch=True)
+    req = approvals.approval_request_create(actor=member, model_name=name, version=2)
+    other = approvals.approval_request_create(actor=member, model_name=name, version=1)
+    member.is_active = False
+    member.save(update_fields=["is_active"])
+    first = last_notification_id()
+    approvals.approval_request_approve(actor=lead, request_id=req.pk, comment="ok")
+    approvals.approval_request_withdraw(actor=personas["admin"], request_id=other.pk, comment="left the company")
+
+    rows = wait_delivered(notification_ids_since(first))
+    assert {n.state for n in rows.values()} == {DeliveryState.SENT}
+    got = mails_about(smtp_server.messages(), name)
+    assert ("lead_search_2@example.com", f"Approval approved: {name}/2") in got  # the team is told
+    assert not [m for m in got if m[0] == "member_search@example.com"], got
+    assert not Notification.objects.filter(pk__gt=first, recipient="member_search@example.com").exists()

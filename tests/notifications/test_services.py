@@ -189,3 +189,37 @@ def test_watching_a_name_that_is_no_model_name_is_refused_and_changes_nothing(lo
     assert not ModelWatch.objects.exists() and not AuditEvent.objects.filter(action="model.watch").exists()
     client.post(reverse("notifications:watch", args=[" spaced"]), {"watch": "on"})  # a name MLflow accepts
     assert list(ModelWatch.objects.values_list("model_name", flat=True)) == [" spaced"]  # as typed, not trimmed
+
+
+def test_a_link_to_a_model_with_a_very_long_name_is_kept_whole(db, settings) -> None:  # type: ignore[no-untyped-def]
+    """A model name of 256 non-ASCII characters (MLflow's limit) is 2,300 characters once percent-encoded in
+    a link: the link back in its emails and Slack posts must be the whole address, not its first 1,000
+    characters (a page that does not exist)."""
+    from notifications import events
+
+    settings.SITE_URL, settings.NOTIFY_EMAILS, settings.NOTIFY_WEBHOOK_URL = "http://s.test", ["a@example.com"], ""
+    name = "模型" * 128
+    events.alias_external(name, before={"champion": "1"}, after={"champion": "2"})
+    row = Notification.objects.get(event="model.alias_external")
+    assert row.link == "http://s.test" + reverse("promotion:aliases", args=[name])
+    assert row.model_name == name
+
+
+def test_a_very_long_model_name_leaves_the_subject_saying_what_happened(db, settings, mailoutbox) -> None:  # type: ignore[no-untyped-def]
+    """Email subjects and the Slack headline are cut to 200 characters; with a 256-character model name a
+    plain cut kept only the name, so every message about that model had the same subject whatever happened
+    (promoted, rolled back, changed outside). The name is shortened in the middle instead."""
+    from notifications import events
+    from notifications.channels import webhook_text
+
+    settings.NOTIFY_EMAILS, settings.NOTIFY_WEBHOOK_URL = ["a@example.com"], ""
+    name = "fraud-" + "x" * 240 + "-end"
+    events.alias_external(name, before={"champion": "1"}, after={"champion": "2"})
+    row = Notification.objects.get(event="model.alias_external")
+    assert notification_deliver(notification_id=row.pk, final=True) == "sent"
+    shown = mailoutbox[0].subject
+    assert len(shown) <= 200 and shown.startswith("fraud-xxx")
+    assert shown.endswith("-end: aliases changed outside mlopsadmin")
+    assert "…" in shown
+    assert webhook_text(row).split("\n")[0] == f"*{shown}*"
+    assert name in mailoutbox[0].body  # the body keeps the whole name

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from mlopsadmin.core.models import AuditEvent, Team
-from notifications.models import TeamWebhook
+from notifications.models import Notification, TeamWebhook
 
 SECRET = "T0ADMIN/B0ADMIN/adminsecret0123456789"
 URL = f"https://hooks.example.com/services/{SECRET}"
@@ -70,3 +70,43 @@ def test_only_admins_reach_team_webhooks(login, personas) -> None:  # type: igno
     for user in ("operator", "lead_search", "auditor"):
         response = login(user).get("/admin/notifications/teamwebhook/")
         assert response.status_code in (302, 403), user
+
+
+def test_the_webhook_list_cannot_be_searched_by_its_secret_url(login, personas) -> None:  # type: ignore[no-untyped-def]
+    """The admin's list accepts lookups on a model's own fields in its query string: `?url__startswith=`
+    told an admin (or a stolen admin session) whether a guess of the secret path was right, one character
+    at a time. Lookups on the URL are refused; the other filters keep working."""
+    client = login("admin")
+    TeamWebhook.objects.create(team=Team.objects.get(name="search"), url=URL)
+    base = "/admin/notifications/teamwebhook/"
+    right, wrong = client.get(base + "?url__startswith=" + URL[:-3]), client.get(base + "?url__startswith=" + URL + "x")
+    assert right.status_code == wrong.status_code == 400
+    for lookup in ("url__regex=^https", "url__contains=T0ADMIN", "url=" + URL, "url__gt=a"):
+        assert client.get(f"{base}?{lookup}").status_code == 400, lookup
+    assert client.get(base + "?enabled__exact=1").status_code == 200
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    root = Client()
+    root.force_login(User.objects.create_superuser("root", "root@example.com", "x-0123456789"))
+    assert root.get("/admin/core/apitoken/?token_hash__startswith=a").status_code == 400  # the same kind
+    assert root.get("/admin/core/apitoken/?name=ci").status_code == 200
+
+
+def test_a_team_webhook_that_is_the_global_one_posts_once(db, personas, settings) -> None:  # type: ignore[no-untyped-def]
+    """One Slack channel for everything (the team's webhook set to the global URL, as typed or spelt
+    differently) gets each event once, not once as 'global' and once as the team's."""
+    from notifications.services import Event, notify
+
+    search = Team.objects.get(name="search")
+    settings.NOTIFY_EMAILS, settings.NOTIFY_WEBHOOK_URL = [], URL
+    hook = TeamWebhook.objects.create(team=search, url=URL)
+    for n, url in enumerate((URL, URL.replace("https://hooks.example.com", "https://HOOKS.example.com:443"))):
+        hook.url = url
+        hook.save()
+        notify(Event(kind="model.promoted", key=f"k{n}", subject="s", lines=[], link="/", team=search))
+        assert Notification.objects.filter(event_key=f"k{n}", channel="webhook").count() == 1, url
+    hook.url = URL + "-other"
+    hook.save()
+    notify(Event(kind="model.promoted", key="k-other", subject="s", lines=[], link="/", team=search))
+    assert Notification.objects.filter(event_key="k-other", channel="webhook").count() == 2
