@@ -162,6 +162,15 @@ def mlflow_webhook(request: HttpRequest) -> JsonResponse:
     except webhooks.BadSignature as exc:
         logger.warning("MLflow webhook refused: %s", exc)
         return JsonResponse({"detail": f"Refused: {exc}"}, status=403)
+    delivery_id = request.headers.get(webhooks.DELIVERY_HEADER, "")
+    if webhooks.already_handled(delivery_id):
+        return JsonResponse({"detail": "Already received: this delivery was handled; nothing done."}, status=200)
+    response = _webhook_handle(payload)
+    webhooks.remember_handled(delivery_id)
+    return response
+
+
+def _webhook_handle(payload: dict[str, object]) -> JsonResponse:
     model_name = webhooks.model_name_of(payload)
     if model_name is None:
         return JsonResponse({"detail": "No model in the payload; nothing to reconcile."}, status=202)

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
@@ -50,6 +51,24 @@ def verify(
     if not isinstance(payload, dict):
         raise BadSignature("The body is not a JSON object.")
     return payload
+
+
+def _seen_key(delivery_id: str) -> str:
+    return "mlflow-webhook-delivery:" + hashlib.sha256(delivery_id.encode()).hexdigest()
+
+
+def already_handled(delivery_id: str) -> bool:
+    """Whether this delivery id was handled before: a replay of a captured delivery (its signature and
+    timestamp still good) or MLflow retrying one whose answer it missed. Ids are kept twice the accepted age
+    (PROMOTION_WEBHOOK_MAX_AGE_SECONDS: an older delivery is refused anyway), in the cache shared by the web
+    workers; the cache failing open forgets them (a replay is then reconciled again: harmless, it reads MLflow)."""
+    return cache.get(_seen_key(delivery_id)) is not None
+
+
+def remember_handled(delivery_id: str) -> None:
+    """Record a delivery id once it was handled (not before: a delivery that failed half-way is handled
+    again when MLflow retries it)."""
+    cache.set(_seen_key(delivery_id), 1, timeout=2 * settings.PROMOTION_WEBHOOK_MAX_AGE_SECONDS + 60)
 
 
 def model_name_of(payload: dict[str, Any]) -> str | None:

@@ -65,14 +65,23 @@ def fast_timeouts(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")  # the SDK's reads
 
 
-def deliver(client, secret: str, payload: dict, *, timestamp: int | None = None, signature: str | None = None):  # type: ignore[no-untyped-def]
-    """POST `payload` to the MLflow webhook receiver signed as MLflow signs it (HMAC of id.timestamp.body)."""
+def deliver(  # type: ignore[no-untyped-def]
+    client,
+    secret: str,
+    payload: dict,
+    *,
+    timestamp: int | None = None,
+    signature: str | None = None,
+    delivery: str | None = None,
+):
+    """POST `payload` to the MLflow webhook receiver signed as MLflow signs it (HMAC of id.timestamp.body);
+    a new delivery id unless `delivery` is given (a replay)."""
     from django.urls import reverse
 
     from registry_ui.promotion import webhooks
 
     body = json.dumps(payload)
-    delivery, stamp = str(uuid.uuid4()), str(timestamp or int(time.time()))
+    delivery, stamp = delivery or str(uuid.uuid4()), str(timestamp or int(time.time()))
     return client.post(
         reverse("promotion:webhook"),
         data=body,

@@ -199,3 +199,27 @@ def test_home_tile_counts_alias_moves_and_flags_external_changes(make_model, log
     services.alias_reconcile(model_name=name)
     html = login("operator").get("/").content.decode()
     assert "Alias moves (7 days)" in html and f"{name} @champion: – → 2 (external)" in html
+
+
+def test_a_replayed_delivery_is_answered_but_not_handled_again(make_model, client, settings) -> None:
+    """A genuine delivery captured on the way and sent again within the 5 minutes its timestamp is accepted
+    passed every check: each replay made mlopsadmin read MLflow again (reconcile and index refresh) and
+    could stand for a delivery MLflow never sent. A delivery id already handled is answered 200 (MLflow's own
+    retry of it is satisfied) and nothing is read or recorded; a new delivery is handled as before."""
+    import uuid
+
+    settings.MLFLOW_WEBHOOK_SECRET = "s3cret-for-tests"
+    name = make_model([0.85, 0.86], aliases={"champion": 1})
+    payload = {
+        "entity": "model_version_alias",
+        "action": "created",
+        "data": {"name": name, "alias": "champion", "version": "2"},
+    }
+    delivery, stamp = str(uuid.uuid4()), int(time.time())
+    assert deliver(client, "s3cret-for-tests", payload, delivery=delivery, timestamp=stamp).status_code == 202
+    mlf.set_model_alias(name, "champion", "2")
+    replay = deliver(client, "s3cret-for-tests", payload, delivery=delivery, timestamp=stamp)
+    assert replay.status_code == 200 and "already" in replay.json()["detail"].lower()
+    assert not AliasEvent.objects.filter(model_name=name, source="external").exists()  # the replay did nothing
+    fresh = deliver(client, "s3cret-for-tests", payload)
+    assert fresh.status_code == 202 and fresh.json()["external_changes"] == 1
