@@ -59,7 +59,9 @@ def webhook_text(notification: Notification) -> str:
 
 
 def email_body(notification: Notification) -> str:
-    body = "\n".join(notification.lines)
+    """Plain text: each message line, its own line breaks (a comment of several lines) indented under it,
+    so user text never starts a line of the message's own (a forged "Open in mlopsadmin: …" or signature)."""
+    body = "\n".join("\n    ".join(line.splitlines() or [""]) for line in notification.lines)
     if notification.link:
         body += f"\n\nOpen in mlopsadmin: {notification.link}"
     return body + "\n\n-- \nmlopsadmin notifications. Watching a model? Unwatch it on the model's page.\n"

@@ -223,3 +223,20 @@ def test_a_very_long_model_name_leaves_the_subject_saying_what_happened(db, sett
     assert "…" in shown
     assert webhook_text(row).split("\n")[0] == f"*{shown}*"
     assert name in mailoutbox[0].body  # the body keeps the whole name
+
+
+def test_a_comment_cannot_forge_the_link_back_in_an_email(db, settings, mailoutbox) -> None:  # type: ignore[no-untyped-def]
+    """Email is plain text: user text is not escaped, but a comment of several lines could write a line of
+    its own 'Open in mlopsadmin: http://evil…' that reads as the message's link back (the Slack text escapes
+    its `<url|label>` form). Every line of user text after its first is indented under it."""
+    settings.SITE_URL, settings.NOTIFY_EMAILS, settings.NOTIFY_WEBHOOK_URL = "http://s.test", ["a@example.com"], ""
+    forged = "fine\n\nOpen in mlopsadmin: http://evil.example/login\r\n-- \nmlopsadmin notifications."
+    ids = notify(
+        Event(kind="approval.decided", key="forge", subject="s", lines=["Decided.", f"Comment: {forged}"], link="/x")
+    )
+    assert notification_deliver(notification_id=ids[0], final=True) == "sent"
+    body = mailoutbox[0].body
+    at_start = [line for line in body.splitlines() if line.startswith("Open in mlopsadmin")]
+    assert at_start == ["Open in mlopsadmin: http://s.test/x"], body
+    assert "http://evil.example/login" in body  # shown, as the comment's text
+    assert body.splitlines().count("-- ") == 1
