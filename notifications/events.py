@@ -37,6 +37,11 @@ def _describe(aliases: dict[str, str]) -> str:
 
 
 def _approval(req: Any, *, kind: str, subject: str, line: str, actor: Any, people: list[str] | None = None) -> None:
+    """An approval event, told to the team that decides it: for an approval to copy into an environment
+    (model '<env>:<model there>', issue 22) the team of the base model, linked to the inbox."""
+    from registry_ui.approvals.selectors import approval_page, approval_subject_model
+    from registry_ui.approvals.services import approval_team
+
     comment = req.decision_comment if kind != "approval.requested" else req.comment
     notify(
         Event(
@@ -44,9 +49,9 @@ def _approval(req: Any, *, kind: str, subject: str, line: str, actor: Any, peopl
             key=f"{kind}:{req.pk}",
             subject=subject,
             lines=[line] + ([f"Comment: {comment}"] if comment else []),
-            link=reverse("registry:version", args=[req.model_name, req.version]),
-            team=team_for_model(req.model_name),
-            model_name=req.model_name,
+            link=approval_page(req),
+            team=approval_team(req.model_name),
+            model_name=approval_subject_model(req),
             people=people or [],
             actor=actor,
         )
@@ -154,6 +159,45 @@ def alias_external(model_name: str, *, before: dict[str, str], after: dict[str, 
     lines = [f"Aliases of {model_name} changed outside mlopsadmin (directly in MLflow): {'; '.join(moves)}."]
     lines.append("No gate, lock or approval applied to this change.")
     _model_event("model.alias_external", model_name, f"{model_name}: aliases changed outside mlopsadmin", lines)
+
+
+def environment_copied(
+    *,
+    actor: Any,
+    team: Any,
+    target_id: str,
+    source: str,
+    target_env: str,
+    target_model: str,
+    target_version: str = "",
+    error: str = "",
+    left_in_target: list[str] | None = None,
+) -> None:
+    """A version was copied into the next environment (registry_ui.environments.services.promote_to_next,
+    issue 22), or the copy failed part-way (`error`; `left_in_target`: what it could not remove). Told like a
+    promotion: the owning team's leads and the target model's watchers, never the actor; linked to the
+    copy's audit history. `source`: "dev:dev.ranker v3"."""
+    label = actor_label(actor)
+    if error:
+        kind, subject = "model.environment_copy_failed", f"{target_model}: the copy into {target_env} failed"
+        lines = [f"The copy of {source} into {target_env} by {label} failed part-way: {error}."]
+        left = "; ".join(left_in_target or [])
+        lines.append(f"Left in {target_env}: {left}. Clean up on the version's page." if left else "Nothing was left.")
+    else:
+        kind, subject = "model.environment_promoted", f"{target_model}: v{target_version} copied into {target_env}"
+        lines = [f"{label} copied {source} into {target_env} as {target_model} v{target_version}."]
+    notify(
+        Event(
+            kind=kind,
+            key=f"{kind}:{target_id}:{uuid.uuid4().hex}",
+            subject=subject,
+            lines=lines,
+            link=reverse("audit:history", kwargs={"kind": "model", "target_id": target_id}),
+            team=team,
+            model_name=target_model,
+            actor=actor,
+        )
+    )
 
 
 def _model_event(

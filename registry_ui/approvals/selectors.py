@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 
 from mlopsadmin import policy
 from mlopsadmin.core.models import Team
+from registry_ui.environments.config import approval_key_parts
 from registry_ui.models import ApprovalRequest, ApprovalState, ImportedApproval
 
 APPROVAL_TAGS = ("approved_by", "approval_date")  # version tags written only by an approval
@@ -184,3 +186,17 @@ def pending_counts_by_model() -> dict[str, int]:
 
 def pending_total() -> int:
     return ApprovalRequest.objects.filter(state=ApprovalState.PENDING).count()
+
+
+def approval_page(req: ApprovalRequest) -> str:
+    """The page of a request (a path): its version's page; the inbox for an environment approval (its
+    model name is the key '<env>:<model there>', no page of its own; the version is in the source)."""
+    if approval_key_parts(req.model_name) is not None:
+        return reverse("registry:inbox")
+    return reverse("registry:version", args=[req.model_name, req.version])
+
+
+def approval_subject_model(req: ApprovalRequest) -> str:
+    """The registered model a request is about: the model in the target environment for an environment
+    approval ('prod:prod.ranker' → 'prod.ranker'), else its own model name. Its watchers are told."""
+    return req.model_name.partition(":")[2] if approval_key_parts(req.model_name) is not None else req.model_name

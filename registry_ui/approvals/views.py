@@ -35,11 +35,7 @@ def approval_withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
 
 
 def _page_of(req: ApprovalRequest) -> str:
-    """The page of a request's version; the inbox for an environment approval (its version is in the
-    source environment)."""
-    if services.approval_key_parts(req.model_name) is not None:
-        return reverse("registry:inbox")
-    return reverse("registry:version", args=[req.model_name, req.version])
+    return selectors.approval_page(req)
 
 
 @require_POST

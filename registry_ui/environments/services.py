@@ -12,6 +12,7 @@ from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, DomainError, RuleViolation
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 from mlopsadmin.policy import Action, require_actor
+from notifications import events as notification_events
 from registry_ui.approvals.selectors import version_is_approved
 from registry_ui.environments.approvals import approval_key, approval_tags_for_copy
 from registry_ui.environments.cleanup import failed_copy_ids
@@ -132,6 +133,14 @@ def promote_to_next(
         raise RuleViolation(f"{source.model_name(model)} v{version} does not exist in {source.name}.") from exc
     before = {"environment": source.name, "model": source.model_name(model), "version": version}
     copy_id = ""
+    told: dict[str, Any] = {  # the notification of the outcome (notifications.events.environment_copied)
+        "actor": actor,
+        "team": team,
+        "target_id": target_id,
+        "source": f"{source.name}:{source.model_name(model)} v{version}",
+        "target_env": target.name,
+        "target_model": target.model_name(model),
+    }
 
     def record(outcome: str, reason: str, after: dict[str, Any] | None = None, action: str = AUDIT_ACTION) -> None:
         audit_record(
@@ -178,6 +187,8 @@ def promote_to_next(
             "model_created": failure.created_model,
         }
         record("failed", str(failure)[:500], after)
+        told["error"], told["left_in_target"] = str(failure)[:500], list(failure.left_in_target)
+        notification_events.environment_copied(**told)
         raise PromotionCopyFailed(failure) from failure
     except MlflowError:
         read_failed = {"environment": target.name, "copy_id": copy_id} if copy_id else None
@@ -194,4 +205,5 @@ def promote_to_next(
         "source": f"{source.name}:{source.model_name(model)} v{version}",
     }
     record("ok", f"copied from {source.name} v{version} → {target.name} v{result.target_version}", after)
+    notification_events.environment_copied(**told, target_version=result.target_version)
     return result
