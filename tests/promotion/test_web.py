@@ -138,14 +138,19 @@ def test_api_refuses_members_and_bad_input(make_model, client, personas) -> None
 
 
 # --- Webhook --------------------------------------------------------------------------------------
+def champion_set(name: str, version: str) -> dict[str, object]:
+    """The body MLflow posts when @champion of `name` is set to `version` (model_version_alias.created)."""
+    return {
+        "entity": "model_version_alias",
+        "action": "created",
+        "data": {"name": name, "alias": "champion", "version": version},
+    }
+
+
 def test_signed_webhook_triggers_reconciliation_without_login(make_model, client, settings) -> None:
     settings.MLFLOW_WEBHOOK_SECRET = "s3cret-for-tests"
     name = make_model([0.85, 0.86], aliases={"champion": 1})
-    payload = {
-        "entity": "model_version_alias",
-        "action": "created",
-        "data": {"name": name, "alias": "champion", "version": "2"},
-    }
+    payload = champion_set(name, "2")
     assert deliver(client, "s3cret-for-tests", payload).status_code == 202  # first sight: the baseline
     mlf.set_model_alias(name, "champion", "2")
     response = deliver(client, "s3cret-for-tests", payload)
@@ -159,11 +164,7 @@ def test_first_external_change_of_a_model_never_seen_is_recorded(make_model, cli
     settings.MLFLOW_WEBHOOK_SECRET = "s3cret-for-tests"
     name = make_model([0.85, 0.86])
     mlf.set_model_alias(name, "champion", "2")
-    payload = {
-        "entity": "model_version_alias",
-        "action": "created",
-        "data": {"name": name, "alias": "champion", "version": "2"},
-    }
+    payload = champion_set(name, "2")
     response = deliver(client, "s3cret-for-tests", payload)
     assert response.status_code == 202 and response.json()["external_changes"] == 1
     event = AliasEvent.objects.get(model_name=name, source="external")
@@ -210,11 +211,7 @@ def test_a_replayed_delivery_is_answered_but_not_handled_again(make_model, clien
 
     settings.MLFLOW_WEBHOOK_SECRET = "s3cret-for-tests"
     name = make_model([0.85, 0.86], aliases={"champion": 1})
-    payload = {
-        "entity": "model_version_alias",
-        "action": "created",
-        "data": {"name": name, "alias": "champion", "version": "2"},
-    }
+    payload = champion_set(name, "2")
     delivery, stamp = str(uuid.uuid4()), int(time.time())
     assert deliver(client, "s3cret-for-tests", payload, delivery=delivery, timestamp=stamp).status_code == 202
     mlf.set_model_alias(name, "champion", "2")
