@@ -1,9 +1,10 @@
-"""Start-up checks of the notification settings (ids mlopsadmin.E020…E029): a wrong SMTP or webhook
+"""Start-up checks of the notification settings (ids mlopsadmin.E020…E030): a wrong SMTP or webhook
 setting is reported when the process starts, not when the first notification is lost."""
 
 from __future__ import annotations
 
 import os
+from email.utils import parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,9 +22,29 @@ def _http_url(value: str) -> bool:
     return parts.scheme in {"http", "https"} and bool(parts.hostname)
 
 
+def _sender_address(value: str) -> bool:
+    """'ops@corp.example' or 'Name <ops@corp.example>': one address an SMTP server takes as MAIL FROM."""
+    if not value or "\n" in value or "\r" in value:
+        return False
+    name, address = parseaddr(value)
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return value.strip() in (address, f"{name} <{address}>") or value.strip().endswith(f"<{address}>")
+
+
 @register()
 def check_email(app_configs: Any, **kwargs: Any) -> list[Error]:
     problems = []
+    if not _sender_address(str(settings.DEFAULT_FROM_EMAIL or "")):
+        problems.append(
+            Error(
+                "DEFAULT_FROM_EMAIL is not an email address: every notification email would be refused.",
+                hint="ops@example.com or 'MLOps <ops@example.com>'",
+                id="mlopsadmin.E030",
+            )
+        )
     if settings.EMAIL_BACKEND == SMTP_BACKEND:
         if settings.EMAIL_USE_TLS and settings.EMAIL_USE_SSL:
             problems.append(

@@ -240,3 +240,18 @@ def test_a_comment_cannot_forge_the_link_back_in_an_email(db, settings, mailoutb
     assert at_start == ["Open in mlopsadmin: http://s.test/x"], body
     assert "http://evil.example/login" in body  # shown, as the comment's text
     assert body.splitlines().count("-- ") == 1
+
+
+def test_a_sender_address_that_cannot_send_is_reported_at_start_up(settings) -> None:  # type: ignore[no-untyped-def]
+    """DEFAULT_FROM_EMAIL was not checked: empty or 'ops@@corp' made every email fail (ValueError 'Invalid
+    address' on each attempt, all lost after the retries), 'MLOps Admin' was sent as MAIL FROM:<"MLOps
+    Admin">, which SMTP servers refuse. Found at start-up now, like the other mail settings."""
+    settings.EMAIL_BACKEND = checks.SMTP_BACKEND
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    for wrong in ("", "MLOps Admin", "ops@@corp.example", "ops@corp.example\nBcc: x@evil.example"):
+        settings.DEFAULT_FROM_EMAIL = wrong
+        assert [e.id for e in checks.check_email(None)] == ["mlopsadmin.E030"], wrong
+    for right in ("mlopsadmin@localhost", "ops@corp.example", "MLOps Admin <ops@corp.example>"):
+        settings.DEFAULT_FROM_EMAIL = right
+        assert checks.check_email(None) == [], right
