@@ -134,7 +134,8 @@ def lint_name(
     team: str | None = None
     prefix_segment = ""
     known_first = _known_prefix_segment(stripped.lstrip("/").split("/", 1)[0], convention)
-    if known_first and not stripped.startswith("/"):  # 'forecasting-team/capacity-forecast/sweep'
+    hierarchy = len([s for s in stripped.split("/") if s]) >= 2  # 'forecasting/capacity-forecast/sweep' too
+    if (known_first or hierarchy) and not stripped.startswith("/"):  # judged as with the slash, plus this
         violations.append(
             Violation(LEADING_SLASH, f"No leading slash: the convention's names start with '/' ('/{stripped}').")
         )

@@ -82,3 +82,23 @@ def test_api_filters_by_every_violation_kind(mlflow, personas, login) -> None:
         assert client.get("/api/v1/experiments", {"kind": kind}).status_code == 200, kind
     found = client.get("/api/v1/experiments", {"kind": "leading_slash", "limit": 500}).json()["items"]
     assert name in [e["name"] for e in found]
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("Forecasting-Team/capacity-forecast/sweep", None),  # the team's prefix in another spelling
+        ("forecasting/capacity-forecast/sweep", None),  # a segment that names the team
+        ("risk/default-prediction/xgboost", None),
+        ("johns/ranking/sweep", "vision"),  # an unknown first segment, the team from the runs' tags
+    ],
+)
+def test_a_hierarchy_without_the_leading_slash_is_not_flat(name: str, hint: str | None) -> None:
+    """Break-test of case 9's kind: only a name whose first segment was exactly a known prefix got "no
+    leading slash"; any other hierarchy without it was "flat" with no suggestion, while the same name with
+    the slash got a useful one. Without the slash a name is judged as with it, plus "no leading slash"."""
+    with_slash = naming.lint_name("/" + name, CONVENTION, team_hint=hint)
+    report = naming.lint_name(name, CONVENTION, team_hint=hint)
+    assert report.kinds == sorted({"leading_slash", *with_slash.kinds}), report.violations
+    assert report.suggested_name == with_slash.suggested_name
+    assert report.suggested_name and naming.lint_name(report.suggested_name, CONVENTION).compliant
