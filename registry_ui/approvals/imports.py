@@ -19,10 +19,12 @@ from django.utils import timezone
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_client as mlf
+from mlopsadmin.lib.mlflow_bounded import Deadline
 from registry_ui.approvals.unconfirmed import approvals_unconfirmed_resolve
 from registry_ui.models import ApprovalRequest, ApprovalState, ImportedApproval
 from registry_ui.selectors import existing_model_name
 from registry_ui.tag_watch import tag_writes_resolve
+from registry_ui.tag_writes import version_tags_write
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +117,28 @@ def _import_one(version: mlf.ModelVersion, report: ImportReport) -> None:
             after={"approved_by": approved_by, "approval_date": approval_date, "source": "MLflow version tags"},
             reason=reason,
         )
+
+
+def approval_tags_take_off(
+    model_name: str, version: str, tags: Mapping[str, str], deadline: Deadline
+) -> tuple[dict[str, str], str]:
+    """A rejection decided here: the approval tags among the version's MLflow `tags` (keys in any spelling,
+    see approval_tags; written by hand, or an imported approval) leave it, so MLflow no longer says
+    "approved" for a rejected version, and its imported approval ends. Returns (the tags taken off with their
+    old values, a note naming what MLflow still shows when a delete failed: the rejection stands, it is
+    mlopsadmin's decision). Within `deadline`."""
+    found = {k: v for k, v in tags.items() if _tag_key(k) in (APPROVED_BY, APPROVAL_DATE)}
+    if not found:
+        return {}, ""
+    result = version_tags_write(model_name, version, dict.fromkeys(found), deadline)
+    left = [] if result.error is None else [k for k in found if result.observed is None or k in result.observed]
+    removed = {k: v for k, v in found.items() if k not in left}
+    if removed:
+        ImportedApproval.objects.filter(model_name=model_name, version=version).delete()
+    if not left:
+        return removed, ""
+    shown = "may still show" if result.observed is None else "still shows"
+    return removed, f"MLflow {shown} the approval tags {', '.join(left)} ({str(result.error)[:200]}): remove them."
 
 
 def approvals_import(*, model_name: str | None = None) -> ImportReport:

@@ -29,6 +29,7 @@ from mlopsadmin.lib.mlflow_bounded import Deadline
 from notifications import events as notification_events
 from registry_ui import validation
 from registry_ui.approvals import selectors
+from registry_ui.approvals.imports import approval_tags_take_off
 from registry_ui.approvals.unconfirmed import LATE_WATCH_SECONDS, approve_outcome_event
 from registry_ui.environments.config import approval_key_parts
 from registry_ui.models import ApprovalRequest, ApprovalState
@@ -247,13 +248,20 @@ def _write_failed(
     return error
 
 
+def _without(tags: dict[str, str], keys: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k not in keys}
+
+
 def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comment: str = "") -> ApprovalRequest:
-    """Approve or reject a pending request. Refuses: unknown request (404), not pending (409), the
-    requester deciding (422, four-eyes, even for admins), a version that no longer exists (404)."""
+    """Approve or reject a pending request. Approving writes approved_by / approval_date into MLflow;
+    rejecting takes such tags off (written by hand or imported: imports.approval_tags_take_off), both with the
+    old values in the audit event. Refuses: unknown request (404), not pending (409), the requester deciding
+    (422, four-eyes, even for admins), a version that no longer exists (404)."""
     comment = validation.text_field(comment, field="Comment", limit=MAX_COMMENT, required=not approve)
     deadline = action_deadline()  # the MLflow writes and read-backs of this decision end within it
     verb = "approved" if approve else "rejected"
     written: list[str] = []
+    removed: dict[str, str] = {}  # a rejection: approval tags taken off MLflow (old values)
     pending_write: dict[str, Any] = {"tags": {}, "before": {}}
     target = team_key = ""
     try:
@@ -283,6 +291,9 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
                 pending_write = {"tags": tags, "before": before_tags}
                 note = _write_approval_tags(req.model_name, req.version, tags, version_tags, deadline)
                 written = list(tags)
+            elif not approve:  # MLflow must not keep saying "approved" (tags written by hand, imported)
+                removed, note = approval_tags_take_off(req.model_name, req.version, version_tags, deadline)
+                written = list(removed)
             updated = ApprovalRequest.objects.filter(pk=req.pk, state=ApprovalState.PENDING).update(
                 state=ApprovalState.APPROVED if approve else ApprovalState.REJECTED,
                 decided_by=actor,
@@ -303,7 +314,8 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
                 before={**before, "tags": before_tags},
                 after={
                     **_snapshot(req),
-                    "tags": tags if approve and not for_environment else before_tags,
+                    "tags": tags if approve and not for_environment else _without(before_tags, removed),
+                    "removed": removed,  # a rejection: approval tags taken off MLflow, with their old values
                     # tags recorded before (by hand, or an imported approval) that this approval replaced
                     "overwritten": {k: v for k, v in before_tags.items() if approve and tags.get(k) != v},
                 },
@@ -326,8 +338,9 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
     except BaseException:
         if written:  # MLflow has the tags but the local record failed: put MLflow back, read back what is left
             target_model, target_version = target.rsplit("/", 1)
-            observed = _restore_tags(target_model, target_version, before_tags, written)
-            left = written if observed is None else [k for k in written if observed.get(k) != before_tags.get(k)]
+            old = {**before_tags, **removed}
+            observed = _restore_tags(target_model, target_version, old, written)
+            left = written if observed is None else [k for k in written if observed.get(k) != old.get(k)]
             if left:
                 after = {"mlflow_tags_left": left}
                 reason = "local record failed after MLflow write"

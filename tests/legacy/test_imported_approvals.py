@@ -113,3 +113,24 @@ def test_a_placeholder_approver_is_not_an_approval(make_model, api, placeholder)
     call_command("import_approvals", model=made.name)
     assert not AuditEvent.objects.filter(action="approval.import", target_id=f"{made.name}/2").exists()
     assert _promote(api, made.name, "2").status_code == 422
+
+
+@pytest.mark.parametrize("by_hand", [BY_HAND, {"Approved By": "jane.doe", "approval-date": "2026-03-05"}])
+def test_rejecting_a_version_approved_by_hand_takes_the_approval_off_mlflow(make_model, personas, api, by_hand) -> None:
+    """Break-test of case 6: a rejection decided here left the hand-written approved_by / approval_date in
+    MLflow, so MLflow (what the operations guide and deploy scripts read) still said 'approved by jane.doe'
+    for a version mlopsadmin had rejected. The rejection takes them off (old values in its audit event),
+    ends the imported approval, and the next import does not bring it back. Keys in any spelling."""
+    made = make_model([{"val_ndcg_at_10": 0.85}, {"val_ndcg_at_10": 0.90}], aliases={"champion": 1}, tags=by_hand)
+    GatePolicy.objects.filter(model_name=made.name).update(require_approval=True)
+    call_command("import_approvals", model=made.name)
+    request = approvals.approval_request_create(actor=personas["member_search"], model_name=made.name, version="2")
+    approvals.approval_request_reject(actor=personas["lead_search"], request_id=request.pk, comment="leaky features")
+
+    tags = mlf.get_model_version(made.name, "2").tags
+    assert not set(by_hand) & set(tags), tags
+    event = AuditEvent.objects.get(action="approval.reject", target_id=f"{made.name}/2")
+    assert event.after["removed"] == by_hand and event.after["tags"] == {}
+    call_command("import_approvals", model=made.name)
+    refused = _promote(api, made.name, "2")
+    assert refused.status_code == 422 and any("not approved" in r for r in refused.json()["reasons"])
