@@ -7,7 +7,8 @@ which write to each user's synthetic `__user_<id>__` role. Calls run as the serv
 (MLFLOW_TRACKING_USERNAME, which must be an MLflow admin), with the gateway's timeout; failures leave as the
 gateway's domain errors, classified as the other gateway calls are (mlflow_errors): a connection failure is
 MlflowUnavailable (retryable), 401 MlflowAuthFailed (credentials refused), 403 MlflowPermissionDenied (the
-service account is not an MLflow admin), MLflow's own 5xx MlflowServerError; none of them is an outage.
+service account is not an MLflow admin), 429 MlflowRateLimited (retryable), MLflow's own 5xx
+MlflowServerError; none of them is an outage.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mlopsadmin.lib.mlflow_client import (
     MlflowNotFound,
     MlflowPermissionDenied,
     MlflowUnavailable,
+    rate_limited,
     refusal_error,
     server_error,
     tracking_uri,
@@ -82,6 +84,8 @@ def _error(response: requests.Response, operation: str) -> MlflowError:
             "it must be an MLflow admin. Retrying will not help.",
             operation=operation,
         )
+    if response.status_code == 429 or code == "REQUEST_LIMIT_EXCEEDED":
+        return rate_limited(operation, message)
     if response.status_code == 404 or code == "RESOURCE_DOES_NOT_EXIST":
         return MlflowNotFound(text, operation=operation)
     if code == "RESOURCE_ALREADY_EXISTS":

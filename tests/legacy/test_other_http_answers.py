@@ -86,3 +86,17 @@ def test_health_says_what_answered_when_health_itself_is_refused(mlflow_server, 
         health = client.get("/healthz")
         detail = health.json()["checks"]["mlflow"]["detail"]
         assert health.status_code == 503 and str(status) in detail and "ConnectionError" not in detail, detail
+
+
+@pytest.mark.parametrize("body", [NGINX_429, MLFLOW_429], ids=["proxy", "mlflow"])
+def test_the_permission_api_says_a_rate_limit_too(mlflow_server, settings, body) -> None:
+    """The gateway to MLflow's permission API classifies its own answers: a 429 there was 'MlflowInvalid'
+    (not retried by the permission sync task, read as bad input)."""
+    from mlopsadmin.lib import mlflow_auth
+
+    with FaultProxy(mlflow_server) as proxy:
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        proxy.fail_with, proxy.fail_body = 429, body
+        with pytest.raises(mlf.MlflowRateLimited) as limited:
+            mlflow_auth.list_users()
+        assert limited.value.retryable and "429" in str(limited.value)
