@@ -38,10 +38,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+CPU_MS: list[float] = []  # this process's CPU time (all its threads) of each timed call, ms
+
+
 def timed(fn: Callable[[], object]) -> float:
     gc.collect()  # neither side pays for the other's garbage
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fn()
+    CPU_MS.append((time.process_time() - cpu) * 1000)
     return (time.perf_counter() - start) * 1000
 
 
@@ -56,6 +60,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the promotions")
+    parser.add_argument("--port", type=int, default=0, help="the MLflow server's port (default: a free one)")
+    parser.add_argument("--label", default="", help="a heading for this run's results, appended to the file")
     args = parser.parse_args()
 
     import django
@@ -69,7 +75,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
 
     settings.DEBUG = False  # no query log
     call_command("migrate", verbosity=0)
-    port = server.free_port()
+    port = args.port or server.free_port()
     process = server.start_server(
         port=port,
         backend_store_uri=f"sqlite:///{WORKDIR / 'mlflow.db'}",
@@ -119,6 +125,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         bare_ms: list[float] = []
         loads: list[float] = []
         rollback_ms: list[float] = []
+        cpu_ms: list[tuple[float, float]] = []  # (promotion, bare calls): CPU of this process, ms
         audit_before = AuditEvent.objects.filter(action="model.promote").count()
         profiler = None
         if args.profile:
@@ -131,16 +138,19 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             if profiler:
                 profiler.enable()
             elapsed = timed(ours)
+            ours_cpu = CPU_MS[-1]
             if profiler:
                 profiler.disable()
             before = mlf.get_registered_model(name).aliases
             assert before["champion"] != before.get("previous-champion") and "challenger" not in before
             mlf.set_model_alias(name, "challenger", next_version())  # the same starting state, set outside
             bare_elapsed = timed(bare)
+            bare_cpu = CPU_MS[-1]
             services.alias_reconcile(model_name=name)  # record the bare moves, so the next promotion starts clean
             if round_number >= 2:  # warm-up rounds excluded
                 ours_ms.append(elapsed)
                 bare_ms.append(bare_elapsed)
+                cpu_ms.append((ours_cpu, bare_cpu))
             if round_number % 4 == 3:
                 rollback_ms.append(timed(lambda: services.alias_rollback(model_name=name, actor=lead, reason="bench")))
         audited = AuditEvent.objects.filter(action="model.promote").count() - audit_before
@@ -149,15 +159,19 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             import pstats
 
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
-        lines = report(args, settings, ours_ms, bare_ms, rollback_ms, loads, audited)
+        lines = report(args, settings, ours_ms, bare_ms, rollback_ms, loads, audited, cpu_ms)
         out = ROOT / "bench" / "results" / "promotion.md"
-        out.write_text("\n".join(lines) + "\n")
+        if args.label:  # appended under its own heading, the earlier runs kept
+            with out.open("a") as handle:
+                handle.write(f"\n## {args.label}\n\n" + "\n".join(lines[2:]) + "\n")
+        else:
+            out.write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
     finally:
         server.stop_server(process)
 
 
-def report(args, settings, ours_ms, bare_ms, rollback_ms, loads, audited) -> list[str]:  # type: ignore[no-untyped-def]
+def report(args, settings, ours_ms, bare_ms, rollback_ms, loads, audited, cpu_ms) -> list[str]:  # type: ignore[no-untyped-def]
     lock = "Redis" if settings.REDIS_URL else "database lease"
     database = "PostgreSQL" if "postgres" in os.environ.get("DATABASE_URL", "") else "SQLite"
     paired = [o - b for o, b in zip(ours_ms, bare_ms, strict=True)]
@@ -185,6 +199,8 @@ def report(args, settings, ours_ms, bare_ms, rollback_ms, loads, audited) -> lis
         row("the bare MLflow calls (1 read + 3 alias writes)", bare_ms),
         row("overhead per round (mlopsadmin − bare, paired)", paired),
         row("rollback through mlopsadmin", rollback_ms),
+        row("CPU of this process per promotion (all its threads)", [o for o, _ in cpu_ms]),
+        row("CPU of this process per round of bare calls", [b for _, b in cpu_ms]),
         "",
         f"Overhead at P95: {percentile(ours_ms, 95):.1f} − {percentile(bare_ms, 95):.1f} = **{overhead_p95:.1f} ms**"
         f"; paired per round: P50 {statistics.median(paired):.1f} ms, P95 {percentile(paired, 95):.1f} ms "

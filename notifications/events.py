@@ -18,6 +18,7 @@ from django.urls import reverse
 from mlopsadmin.audit.services import actor_label
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib.redaction import scrub
+from notifications.deferred import notify_later
 from notifications.selectors import person_email
 from notifications.services import Event, notify
 
@@ -95,7 +96,8 @@ def approval_withdrawn(req: Any, *, actor: Any) -> None:
 
 
 def alias_changed(result: Any, *, actor: Any, reason: str, team: Any = None) -> None:
-    """Make challenger / promote / roll back / repair finished (registry_ui.promotion.changes.change_run);
+    """Make challenger / promote / roll back / repair finished (registry_ui.promotion.changes.change_run),
+    recorded by a worker after the change's outcome is committed (notifications.deferred.notify_later);
     a partial change is a "repair needed" event instead; nothing for a change that failed or whose
     outcome is unknown (reconciliation records what MLflow shows). `team`: the owning team when the caller
     has it (else it is looked up)."""
@@ -117,7 +119,7 @@ def alias_changed(result: Any, *, actor: Any, reason: str, team: Any = None) -> 
         lines.append("The validation gate was OVERRIDDEN by an admin.")
     if reason:
         lines.append(f"Reason: {reason}")
-    _model_event(kind, result.model_name, subject, lines, actor=actor, team=team)
+    _model_event(kind, result.model_name, subject, lines, actor=actor, team=team, later=True)
 
 
 def alias_outcome_resolved(
@@ -210,8 +212,11 @@ def _model_event(
     key: str = "",
     people: list[str] | None = None,
     team: Any = None,
+    later: bool = False,
 ) -> None:
-    notify(
+    """Record a model event's notifications now, or (`later`) in a worker after the transaction commits
+    (notifications.deferred: off the request path of an alias change, issue 20)."""
+    (notify_later if later else notify)(
         Event(
             kind=kind,
             key=key or f"{kind}:{model_name}:{uuid.uuid4().hex}",

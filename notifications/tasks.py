@@ -29,3 +29,12 @@ def deliver_notification(self, *, notification_id: int) -> str:  # type: ignore[
 def notifications_requeue_scheduled() -> int:
     """Beat: every 10 minutes (SCHEDULE_NOTIFICATIONS_REQUEUE). Sends what a broker outage left pending."""
     return len(services.notifications_requeue())
+
+
+@shared_task(name="notifications.tasks.record_event", acks_late=True, ignore_result=True)
+def record_event(*, event: dict[str, object]) -> int:
+    """Record the notifications of an event sent by notifications.deferred.notify_later (a redelivered
+    message records nothing twice: every row is keyed by the event's key)."""
+    from notifications import deferred
+
+    return deferred.event_record(event=event)

@@ -251,11 +251,15 @@ def _gate(
     deadline: Any,
     prefetched: prefetch.GateRuns | None,
     created: int | None,
+    local: selectors.LocalInputs | None,
 ) -> tuple[GateResult | None, bool]:
     if plan.action != "promote":
         return None, False
     assert plan.source_version is not None
+    mine = local is not None and local.candidate == plan.source_version
     gate = selectors.gate_check(
+        config=local.config if local is not None else None,
+        approval=local.approval if local is not None and mine else None,
         model_name=model_name,
         aliases=live,
         version=plan.source_version,
@@ -321,6 +325,7 @@ def change_run(
         reading = pool.submit(bounded.get_model_state, model_name, timeout=deadline.call_timeout())
         version_hint = None if gate_version is None or gate_version is False else str(gate_version)
         runs = None if gate_version is False else prefetch.start(model_name, version_hint, deadline, pool)
+        local = selectors.gate_local_inputs(model_name, team, runs.candidate) if runs is not None else None
         live, created = reading.result()
         # Re-created in MLflow: a new history. Its state read is passed on unless an open intent moved it.
         _, state, read = identity.model_identity(model_name, created)
@@ -333,7 +338,7 @@ def change_run(
         if gate_runs is None:
             plan = build(live)
         else:  # a promotion: its plan needs the candidate's tags, read beside the aliases when the guess holds
-            plan = build(live, gate_runs.tags_of(plans.promote_source(live, version_hint), created))
+            plan = build(live, gate_runs.tags_of(plans.promote_source(live, version_hint), live, created))
         gate, overridden = _gate(
             model_name=model_name,
             actor=actor,
@@ -344,6 +349,7 @@ def change_run(
             deadline=deadline,
             prefetched=gate_runs if plan.action == "promote" else None,
             created=created,
+            local=local,
         )
         if deadline.remaining() < float(settings.MLFLOW_REQUEST_TIMEOUT) + readback.readback_reserve():
             raise mlf.MlflowUnavailable(

@@ -1,14 +1,22 @@
 """The gate's MLflow reads, started beside a promotion's alias read under the lock.
 
-A promotion must read the live aliases, then the candidate version's tags (its plan and the imported-approval
-rule need them) and the gate's inputs: both source runs (candidate and @champion) and the candidate run's
-experiment (gc removes a deleted experiment with its runs). Read one after the other that is four round
-trips. The
-version → source run mapping never changes in MLflow, so the registry index names the runs and the
-experiment before the aliases are known (its @challenger, or the version asked for, and its @champion), and
-those reads go out while the aliases are read. When the live aliases confirm the guess (same versions, same
-model — not deleted and re-created since), the gate uses these fresh reads; otherwise (aliases moved since
-the index saw them, a version the index does not know yet, a run not found) it reads MLflow as before.
+A promotion must read the live aliases (the bare MLflow calls read them too), then the gate's inputs: both
+source runs (candidate and @champion: state and metrics), the candidate run's experiment (gc removes a
+deleted experiment with its runs) and the candidate version's tags (its plan and the imported-approval rule).
+The version → source run mapping never changes in MLflow, so the registry index names the runs before the
+aliases are known (its @challenger, or the version asked for, and its @champion), and ONE live re-check goes
+out while the aliases are read: both runs in one `search_runs` (a run deleted, restored or purged, a metric
+logged since the index read it: the gate sees MLflow's answer). The experiment's state and the version's
+tags come from the index (issue 20: one MLflow read beside the aliases, not four), and are read live only
+where the index cannot stand in: an experiment the index saw deleted (or never saw), a version the live
+aliases do not name (it may have been deleted), tags that change the plan (rollback tags) or an approval
+imported from tags (see selectors.gate_check). Deleting an experiment deletes its runs in MLflow, so the run
+re-check refuses them; what escapes until the next index sync is an experiment deleted and then one of its
+runs restored on its own, both since the sync.
+
+When the live aliases confirm the guess (same versions, same model — not deleted and re-created since), the
+gate uses these reads; otherwise (aliases moved since the index saw them, a version the index does not know
+yet, a run not found) it reads MLflow as before.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from django.db.models import OuterRef, Subquery
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui.models import IndexedModel, IndexedRun, IndexedVersion
+from registry_ui.promotion.plans import ROLLBACK_TAGS
 
 GONE = "gone"  # an experiment MLflow no longer has
 
@@ -30,7 +39,8 @@ GONE = "gone"  # an experiment MLflow no longer has
 class GateRuns:
     """The guess and what MLflow answered for it: `run_of` version → source run id (from the index),
     `states` run id → (lifecycle stage, latest metrics, experiment id), `experiments` experiment id → its
-    lifecycle stage (or GONE), `tags` the candidate version's tags (None: not read)."""
+    lifecycle stage (or GONE), `tags` the candidate version's tags (None: not known), `tags_live` whether
+    they were read in MLflow now (else they are the index's)."""
 
     candidate: str | None
     champion: str | None
@@ -39,17 +49,23 @@ class GateRuns:
     states: dict[str, tuple[str, dict[str, float], str]] = field(default_factory=dict)
     experiments: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] | None = None
+    tags_live: bool = False
 
-    def tags_of(self, version: str | None, created: int | None) -> dict[str, str] | None:
-        """The live tags of `version` of the model created at `created`, when they were read (else None)."""
+    def tags_of(self, version: str | None, live: dict[str, str], created: int | None) -> dict[str, str] | None:
+        """The tags of `version` of the model created at `created` (live) with the `live` aliases, when they
+        were read now, or come from the index and the live aliases name the version (so it still exists);
+        else None (the caller reads them)."""
         same = version is not None and version == self.candidate and created == self.created
-        return dict(self.tags) if same and self.tags is not None else None
+        known = self.tags_live or version in live.values()
+        return dict(self.tags) if same and known and self.tags is not None else None
 
-    def covers(self, candidate: str, champion: str | None, created: int | None) -> bool:
-        """True when these reads are the gate's inputs for promoting `candidate` over `champion` (live) of
-        the model created at `created` (live)."""
+    def covers(self, candidate: str, champion: str | None, created: int | None, live: dict[str, str]) -> bool:
+        """True when these reads are the gate's inputs for promoting `candidate` over `champion` (`live`
+        aliases) of the model created at `created` (live)."""
         wanted = [candidate] + ([champion] if champion else [])
         if candidate != self.candidate or champion != self.champion or created != self.created:
+            return False
+        if not self.tags_live and candidate not in live.values():  # the index's tags, of a version maybe gone
             return False
         if not all(self.run_of.get(v, "") in self.states for v in wanted):
             return False
@@ -57,23 +73,42 @@ class GateRuns:
         return experiment in self.experiments and self.tags is not None
 
 
-def _indexed(model_name: str, versions: list[int]) -> tuple[dict[str, str], dict[str, str]]:
-    """({version: source run id}, {version: its run's experiment id}) from the index, in one query."""
-    experiment = IndexedRun.objects.filter(run_id=OuterRef("run_id")).values("experiment_id")[:1]
-    found = list(
+@dataclass(frozen=True)
+class Indexed:
+    """One version as the index knows it: its source run, that run's experiment and the experiment's state
+    (both "" when the index has no row for the run), and the version's tags."""
+
+    run_id: str
+    experiment_id: str
+    experiment_stage: str
+    tags: dict[str, str]
+
+
+def _indexed(model_name: str, versions: list[int]) -> dict[str, Indexed]:
+    """{version: what the index knows of it} for these versions, in one query."""
+    runs = IndexedRun.objects.filter(run_id=OuterRef("run_id"))
+    found = (
         IndexedVersion.objects.filter(model__name=model_name, number__in=versions)
-        .annotate(experiment_id=Subquery(experiment))
-        .values_list("number", "run_id", "experiment_id")
+        .annotate(
+            experiment_id=Subquery(runs.values("experiment_id")[:1]),
+            experiment_stage=Subquery(runs.values("experiment_stage")[:1]),
+        )
+        .values_list("number", "run_id", "experiment_id", "experiment_stage", "tags")
     )
-    run_of = {str(number): run_id for number, run_id, _ in found if run_id}
-    return run_of, {str(number): experiment_id for number, run_id, experiment_id in found if run_id and experiment_id}
+    return {
+        str(number): Indexed(run_id, experiment_id or "", experiment_stage or "", dict(tags or {}))
+        for number, run_id, experiment_id, experiment_stage, tags in found
+        if run_id
+    }
 
 
 class Pending:
-    """The gate's reads under way: `result()` waits for them (in the caller's thread)."""
+    """The gate's reads under way: `result()` waits for them (in the caller's thread); `candidate` the
+    version guessed (None: no guess)."""
 
-    def __init__(self, gather: Callable[[], GateRuns]) -> None:
+    def __init__(self, gather: Callable[[], GateRuns], candidate: str | None) -> None:
         self.gather = gather
+        self.candidate = candidate
 
     def result(self) -> GateRuns:
         return self.gather()
@@ -81,36 +116,47 @@ class Pending:
 
 def start(model_name: str, version: str | None, deadline: bounded.Deadline, pool: ThreadPoolExecutor) -> Pending:
     """Guess the candidate (`version`, else the indexed @challenger) and the @champion from the index (this
-    thread: a few queries), then send the reads on `pool` at once (three), each within `deadline`."""
+    thread: two queries), then send the live re-check of both source runs on `pool` (one `search_runs`),
+    plus the experiment's state and the version's tags only where the index cannot stand in for them (see
+    the module docstring), each within `deadline`."""
     row = IndexedModel.objects.filter(name=model_name).values_list("aliases", "creation_timestamp").first()
     aliases, created = (row[0] or {}, row[1]) if row else ({}, None)
     candidate = str(version) if version else aliases.get("challenger")
     champion = aliases.get("champion")
     numbers = [int(v) for v in (candidate, champion) if v and str(v).isdigit()]
-    run_of, experiment_of = _indexed(model_name, numbers)
+    indexed = _indexed(model_name, numbers)
+    run_of = {number: known.run_id for number, known in indexed.items()}
     guess = GateRuns(str(candidate) if candidate else None, str(champion) if champion else None, created, run_of)
-    if not candidate or str(candidate) not in experiment_of:
-        return Pending(lambda: guess)
+    mine = indexed.get(str(candidate)) if candidate else None
+    if mine is None or not mine.experiment_id:
+        return Pending(lambda: guess, guess.candidate)
     runs: Future[dict[str, tuple[str, dict[str, float], str]]] = pool.submit(
         bounded.get_runs_state,
         sorted(set(run_of.values())),
-        sorted(set(experiment_of.values())),
+        sorted({known.experiment_id for known in indexed.values() if known.experiment_id}),
         timeout=deadline.call_timeout(),
     )
-    experiment_id = experiment_of[str(candidate)]
-    stage = pool.submit(_experiment_stage, experiment_id, deadline)
-    tags = pool.submit(_version_tags, model_name, str(candidate), deadline)
+    experiment_id = mine.experiment_id
+    stage = None if mine.experiment_stage == "active" else pool.submit(_experiment_stage, experiment_id, deadline)
+    named = str(candidate) in {str(v) for v in aliases.values()}
+    tags = (
+        pool.submit(_version_tags, model_name, str(candidate), deadline)
+        if not named or any(key in mine.tags for key in ROLLBACK_TAGS)
+        else None
+    )
 
     def gather() -> GateRuns:
         try:
             states = runs.result()
-            experiments = {experiment_id: stage.result()}
-            read_tags = tags.result()
+            experiments = {experiment_id: stage.result() if stage is not None else mine.experiment_stage}
+            read_tags = tags.result() if tags is not None else mine.tags
         except mlf.MlflowError:  # the gate reads MLflow itself then, and reports any failure
             return guess
-        return GateRuns(guess.candidate, guess.champion, created, run_of, states, experiments, read_tags)
+        return GateRuns(
+            guess.candidate, guess.champion, created, run_of, states, experiments, read_tags, tags is not None
+        )
 
-    return Pending(gather)
+    return Pending(gather, guess.candidate)
 
 
 def _experiment_stage(experiment_id: str, deadline: bounded.Deadline) -> str:

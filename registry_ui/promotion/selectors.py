@@ -234,6 +234,25 @@ def rollback_target_refusal(model_name: str, version: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class LocalInputs:
+    """The gate's database inputs of a promotion: the model's gate and the approval of `candidate` (the
+    version the registry index guessed; None: no guess, no approval read)."""
+
+    candidate: str | None
+    config: GateConfig
+    approval: approval_selectors.VersionApproval | None
+
+
+def gate_local_inputs(model_name: str, team: Any, candidate: str | None) -> LocalInputs:
+    """Read the gate's database inputs (`gate_config_for`, approvals.selectors.version_approval of
+    `candidate`): a promotion reads them while MLflow answers its alias and run reads (issue 20), and hands
+    them to `gate_check`."""
+    config = gate_config_for(model_name, team=team)
+    approval = approval_selectors.version_approval(model_name=model_name, version=candidate) if candidate else None
+    return LocalInputs(candidate, config, approval)
+
+
 def gate_check(
     *,
     model_name: str,
@@ -243,16 +262,22 @@ def gate_check(
     team: Any = None,
     prefetched: GateRuns | None = None,
     created: int | None = None,
+    config: GateConfig | None = None,
+    approval: approval_selectors.VersionApproval | None = None,
 ) -> GateResult:
     """Evaluate the gate for promoting `version` given the live aliases (reads MLflow, writes nothing).
     `prefetched`: the gate's reads sent beside the alias read (registry_ui.promotion.prefetch), used when
     they are the ones these aliases name for the model created at `created`; otherwise the candidate's and
     the champion's reads run side by side, each bounded by `deadline` (default: a fresh
-    PROMOTION_DEADLINE_SECONDS). `team`: the owning team when the caller has it."""
+    PROMOTION_DEADLINE_SECONDS). `team`, `config`, `approval`: the owning team, the model's gate
+    (`gate_config_for`) and the approval of `version` (approvals.selectors.version_approval) when the caller
+    has read them (a promotion reads them while MLflow answers); read here otherwise."""
     deadline = deadline or bounded.Deadline(float(settings.PROMOTION_DEADLINE_SECONDS))
-    config = gate_config_for(model_name, team=team)
+    config = config if config is not None else gate_config_for(model_name, team=team)
     champion_version = aliases.get(CHAMPION)
-    if prefetched is not None and prefetched.covers(version, champion_version, created):
+    indexed_tags = False  # the candidate's tags are the index's, not read in MLflow now
+    if prefetched is not None and prefetched.covers(version, champion_version, created, aliases):
+        indexed_tags = not prefetched.tags_live
         candidate: VersionFacts | None = _prefetched_facts(prefetched, version, config.metric)
         champion = _prefetched_facts(prefetched, champion_version, config.metric) if champion_version else None
     else:
@@ -266,9 +291,15 @@ def gate_check(
             champion = champion_future.result() if champion_future else None
     if candidate is None:
         raise mlf.MlflowNotFound(f"Model {model_name} has no version {version}.", operation="get_model_version")
-    approval = approval_selectors.version_approval(model_name=model_name, version=candidate.version)
+    if approval is None:
+        approval = approval_selectors.version_approval(model_name=model_name, version=candidate.version)
+    tags = candidate.tags
+    if approval.imported_counts is not None and indexed_tags:
+        # An approval imported from MLflow tags stands only while MLflow still carries them: read them now
+        # (the index's copy of the tags may be older than a removal).
+        tags = bounded.get_model_version_info(model_name, candidate.version, timeout=deadline.call_timeout())[2]
     outside, withdrawn = approved_outside(
-        model_name=model_name, version=candidate.version, live_tags=candidate.tags, approval=approval
+        model_name=model_name, version=candidate.version, live_tags=tags, approval=approval
     )
     return gate_evaluate(
         config=config,

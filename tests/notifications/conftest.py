@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
@@ -43,10 +43,23 @@ def last_notification_id() -> int:
     return Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
-def notification_ids_since(first_id: int) -> list[int]:
+def notification_ids_since(
+    first_id: int, *, events: Mapping[str, int] | None = None, timeout: float = 60.0
+) -> list[int]:
+    """Ids of the notifications recorded after `first_id`. `events` {kind: how many events of that kind}: the
+    events a worker records (an alias change's, notifications.deferred), waited for until that many of each
+    are recorded (each event's rows are recorded together)."""
     from notifications.models import Notification
 
-    return list(Notification.objects.filter(pk__gt=first_id).values_list("pk", flat=True))
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = list(Notification.objects.filter(pk__gt=first_id).values_list("pk", "event", "event_key"))
+        keys: dict[str, set[str]] = {}
+        for _, kind, key in rows:
+            keys.setdefault(kind, set()).add(key)
+        if all(len(keys.get(kind, ())) >= n for kind, n in (events or {}).items()) or time.monotonic() > deadline:
+            return [pk for pk, _, _ in rows]
+        time.sleep(0.2)
 
 
 def subject(message: Message) -> str:

@@ -31,7 +31,7 @@ def test_the_actor_is_never_told_of_their_own_action_but_a_requester_of_a_decisi
     theirs = approvals.approval_request_create(actor=member, model_name=name, version=3)
     approvals.approval_request_withdraw(actor=admin, request_id=theirs.pk, comment="superseded")
 
-    rows = wait_delivered(notification_ids_since(first))
+    rows = wait_delivered(notification_ids_since(first, events={"model.challenger_set": 1}))
     assert {n.state for n in rows.values()} == {DeliveryState.SENT}
     got = set(mails_about(smtp_server.messages(), name))
 

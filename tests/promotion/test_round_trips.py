@@ -1,20 +1,26 @@
-"""Issue 20: a promotion makes the MLflow calls a user makes (read the aliases, three alias writes) plus the
-reads its plan and gate need (the candidate's tags, both source runs in one request, the candidate run's
-experiment), sent beside the alias read; its gate still judges what MLflow shows now (counted requests, not
-timings)."""
+"""Issue 20: a promotion makes the MLflow calls a user makes (read the aliases, three alias writes) plus ONE
+live re-check of the gate's inputs (both source runs in one request) sent beside the alias read; the
+experiment's state and the candidate's tags come from the registry index unless it cannot stand in for them;
+its gate still judges what MLflow shows now (counted requests, not timings)."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
 import requests
 
+from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from registry_ui import index_store
+from registry_ui.approvals.imports import approvals_import
 from registry_ui.promotion import services
+from tests.promotion.conftest import METRIC
 
 pytestmark = pytest.mark.django_db
+
+BY_HAND = {"approved_by": "jane.doe", "approval_date": "2026-03-05"}
 
 
 @pytest.fixture
@@ -31,7 +37,8 @@ def mlflow_requests(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return sent
 
 
-def test_a_promotion_sends_the_bare_calls_and_the_gate_reads_beside_them(make_model, personas, mlflow_requests) -> None:
+def test_a_promotion_sends_the_bare_calls_and_one_re_check_beside_them(make_model, personas, mlflow_requests) -> None:
+    """Before: four reads beside each other (runs, experiment, version tags, aliases) on a 2-worker server."""
     lead = personas["lead_search"]
     name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
     index_store.model_refresh(name)  # the index names both source runs
@@ -42,9 +49,7 @@ def test_a_promotion_sends_the_bare_calls_and_the_gate_reads_beside_them(make_mo
     assert mlflow_requests == Counter(
         {
             "GET /registered-models/get": 1,  # the live aliases, under the lock
-            "POST /runs/search": 1,  # both source runs, beside it
-            "GET /experiments/get": 1,  # the candidate run's experiment (gc removes a deleted one), beside it
-            "GET /model-versions/get": 1,  # the candidate's tags (its plan, the imported-approval rule), beside it
+            "POST /runs/search": 1,  # both source runs, beside it: the one re-check
             "POST /registered-models/alias": 2,
             "DELETE /registered-models/alias": 1,
         }
@@ -77,3 +82,50 @@ def test_aliases_moved_since_the_index_saw_them_are_the_ones_promoted(make_model
     mlf.set_model_alias(name, "challenger", 2)
     result = services.alias_promote(model_name=name, actor=lead)
     assert result.gate is not None and result.gate["candidate_version"] == "2" and result.gate["passed"]
+
+
+def test_a_metric_logged_after_the_index_read_it_is_the_one_gated(make_model, personas) -> None:
+    """The index says the candidate's metric is 0.86; MLflow now has 0.70 (logged since): refused on 0.70."""
+    lead = personas["lead_search"]
+    name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
+    index_store.model_refresh(name)
+    run_id = mlf.get_model_version(name, "2").run_id
+    mlf.log_batch(run_id, metrics=[(METRIC, 0.70, int(time.time() * 1000) + 1000, 1)])
+    with pytest.raises(services.GateFailed) as refused:
+        services.alias_promote(model_name=name, actor=lead)
+    assert "0.7000" in str(refused.value)
+    assert mlf.get_registered_model(name).aliases == {"champion": "1", "challenger": "2"}
+
+
+def test_an_imported_approval_whose_tags_went_after_the_index_read_them_no_longer_counts(
+    make_model, personas, mlflow_requests
+) -> None:
+    """@challenger's tags come from the index, but an approval imported from tags is judged on MLflow's tags
+    now: removed since the index and the import read them, the approval no longer stands."""
+    lead = personas["lead_search"]
+    name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2}, approval_required=True)
+    for key, value in BY_HAND.items():
+        mlf.set_model_version_tag(name, "2", key, value)
+    approvals_import(model_name=name)
+    index_store.model_refresh(name)
+    for key in BY_HAND:
+        mlf.delete_model_version_tag(name, "2", key)
+    mlflow_requests.clear()
+    with pytest.raises(services.GateFailed) as refused:
+        services.alias_promote(model_name=name, actor=lead)
+    rule = next(r for r in refused.value.gate.rules if r.rule == "approval")
+    assert rule.failed and "no longer stands" in rule.message, rule
+    assert mlflow_requests["GET /model-versions/get"] == 1  # read because the approval rests on them
+    assert mlf.get_registered_model(name).aliases == {"champion": "1", "challenger": "2"}
+
+
+def test_a_version_deleted_after_the_index_read_it_is_not_promoted(make_model, personas) -> None:
+    """v3 is named by no alias: the index knows it, MLflow no longer has it. Nothing is written."""
+    lead = personas["lead_search"]
+    name = make_model([0.85, 0.86, 0.87], aliases={"champion": 1})
+    index_store.model_refresh(name)
+    mlf.delete_model_version(name, "3")
+    with pytest.raises(mlf.MlflowNotFound):
+        services.alias_promote(model_name=name, actor=lead, version="3")
+    assert mlf.get_registered_model(name).aliases == {"champion": "1"}
+    assert not AuditEvent.objects.filter(action="model.promote", target_id=name).exists()
