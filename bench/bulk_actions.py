@@ -70,6 +70,8 @@ def child(kind: str) -> None:
         profile = cProfile.Profile()
         profile.enable()
     started = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage.ru_utime + usage.ru_stime  # the child's CPU (all threads) from here: client-side cost
     result: dict[str, Any] = {"kind": kind}
     if kind == "plan":
         run = TaskRun.objects.create(kind=TaskKind.CLEANUP_PLAN, started_by="bench")
@@ -93,6 +95,8 @@ def child(kind: str) -> None:
         run.parameters = {"plan_id": plan.pk, "purge": False}
         run.save()
         started = time.perf_counter()  # the handler alone (the plan rows are the bench's set-up)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0 = usage.ru_utime + usage.ru_stime
         result["outcome"] = task_run_execute(task_run_id=run.pk)
         result["events"] = AuditEvent.objects.filter(action="run.delete", target_id__in=[r for r, _, _ in rows]).count()
     elif kind == "reaper":
@@ -115,7 +119,8 @@ def child(kind: str) -> None:
     if kind != "purge":
         run.refresh_from_db()
         result.update(state=run.state, counts=run.counts, errors=run.errors[:3])
-    result.update(seconds=time.perf_counter() - started, rss_mb=_rss_mb())
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    result.update(seconds=time.perf_counter() - started, rss_mb=_rss_mb(), cpu=used.ru_utime + used.ru_stime - cpu0)
     if profile is not None:
         import pstats
 
@@ -248,7 +253,7 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
         api_only = {**with_store, "MLFLOW_BACKEND_STORE_URI": ""}
         # 1. plan through the tracking API vs the guide's dry run, interleaved
         found["plan"] = []
-        for _ in range(2):
+        for _ in range(2 if "plan" in args.only else 0):
             guide = guide_cleanup(complete=False)
             guide_row = {"seconds": guide["seconds"], "would_delete": len(guide["would_delete"]), "load": _uptime()}
             ours = run_child("plan", api_only)  # a server whose store mlopsadmin cannot read
@@ -260,12 +265,14 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
         sets = {"A": candidates[:n], "B": candidates[n : 2 * n], "C": candidates[2 * n : 3 * n]}
         found["execute"] = []
         half = n // 2
-        for part in (slice(0, half), slice(half, n)):
+        for part in (slice(0, half), slice(half, n)) if "execute" in args.only else ():
             guide_row = _guide_delete([r for r, _, _ in sets["A"][part]])
             api = run_child("execute", {**api_only, "BENCH_ITEMS": json.dumps(sets["B"][part])})
             store = run_child("execute", {**with_store, "BENCH_ITEMS": json.dumps(sets["C"][part])})
             found["execute"].append({"guide": guide_row, "api": api, "store": store})
             print("execute", found["execute"][-1], flush=True)
+        if "reaper" not in args.only:
+            return found
         # 3. reaper on thirds of the experiments
         experiments = [str(i) for i in range(1, args.experiments + 1)]
         thirds = [experiments[i::3] for i in range(3)]
@@ -273,6 +280,8 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
         found["reaper"]["api"] = run_child("reaper", {**api_only, "BENCH_EXPERIMENTS": ",".join(thirds[1])})
         found["reaper"]["store"] = run_child("reaper", {**with_store, "BENCH_EXPERIMENTS": ",".join(thirds[2])})
         print("reaper", found["reaper"], flush=True)
+        if "purge" not in args.only:
+            return found
         # 4. purge of what was deleted
         found["purge"] = {"gc": _gc(backend, [r for r, _, _ in sets["A"]])}
         ids = [r for r, _, _ in sets["B"] + sets["C"]]
@@ -295,6 +304,7 @@ def main() -> None:
     parser.add_argument("--execute-runs", type=int, default=800)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-bulk"))
     parser.add_argument("--reuse-store", action="store_true")
+    parser.add_argument("--only", default="plan,execute,reaper,purge", help="steps to run (profiling)")
     parser.add_argument("--pg-database", default="", help="copy the store to this PostgreSQL database and serve it")
     parser.add_argument("--port", type=int, default=0, help="the MLflow server's port (default: any free one)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="markdown file the report is appended to")
@@ -313,6 +323,8 @@ def main() -> None:
     (args.workdir / "found.json").write_text(json.dumps(found, indent=1, default=str))
     from bench.bulk_report import report
 
+    if args.only != parser.get_default("only"):  # a partial (profiling) run: found.json only
+        return
     text = report(found, " ".join(sys.argv[1:]))
     with args.results.open("a") as out:
         out.write("\n" + text)

@@ -26,6 +26,7 @@ def report(found: dict[str, Any], command: str) -> str:  # noqa: PLR0915 - one l
         f"Load (`uptime`, 1/5/15 min): {found['load_start']} at the start, {found['load_end']} at the end; the load "
         f"after each measurement is in its row. Each comparison ran in this one run, interleaved, on equal and "
         f"disjoint sets of the same store.",
+        "CPU: the mlopsadmin child's own CPU time (all its threads) during the measured part.",
         "",
         "## Cleanup plan through the tracking API vs the guide's dry run (target ≥ 2×)",
         "",
@@ -40,7 +41,8 @@ def report(found: dict[str, Any], command: str) -> str:  # noqa: PLR0915 - one l
         ratios.append(ratio)
         lines.append(
             f"| {index} | {guide['seconds']:.1f} s, would delete {guide['would_delete']:,} | {ours['seconds']:.1f} s, "
-            f"{ours.get('candidates', 0):,} candidates, state {ours['state']}, RSS {ours['rss_mb']:.0f} MB "
+            f"{ours.get('candidates', 0):,} candidates, state {ours['state']}, RSS {ours['rss_mb']:.0f} MB, "
+            f"CPU {ours.get('cpu', 0):.1f} s "
             f"| {ratio:.2f}× | {guide['load']}; {ours['load']} |"
         )
     lines += [
@@ -70,7 +72,8 @@ def report(found: dict[str, Any], command: str) -> str:  # noqa: PLR0915 - one l
             rss.append(child["rss_mb"])
             cells.append(
                 f"{child['seconds']:.1f} s, {deleted} deleted ({child['counts']}), {child['events']} run.delete "
-                f"events, {_ms(child['seconds'], deleted):.1f} ms/run, RSS {child['rss_mb']:.0f} MB"
+                f"events, {_ms(child['seconds'], deleted):.1f} ms/run, RSS {child['rss_mb']:.0f} MB, "
+                f"CPU {child.get('cpu', 0):.1f} s"
             )
         lines.append(f"| {index} | " + " | ".join(cells) + f" | {guide['load']}; {api['load']}; {store['load']} |")
     rate = {key: runs / seconds if seconds else 0.0 for key, (seconds, runs) in totals.items()}
@@ -103,7 +106,8 @@ def report(found: dict[str, Any], command: str) -> str:  # noqa: PLR0915 - one l
         per_run[key] = _ms(child["seconds"], reaped)
         lines.append(
             f"| {label} (listing, confirmation, re-check, terminate + 4 tags, one run.reap event each; "
-            f"counts {child['counts']}, RSS {child['rss_mb']:.0f} MB) | {child['seconds']:.1f} s | {reaped} "
+            f"counts {child['counts']}, RSS {child['rss_mb']:.0f} MB, CPU {child.get('cpu', 0):.1f} s) "
+            f"| {child['seconds']:.1f} s | {reaped} "
             f"| {per_run[key]:.1f} | {child['load']} |"
         )
     api_ratio, store_ratio = per_run["guide"] / per_run["api"], per_run["guide"] / per_run["store"]

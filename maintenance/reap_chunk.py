@@ -40,7 +40,7 @@ def read_chunk(run_ids: list[str], experiment_ids: list[str], sources: Sources) 
             return mlf.get_runs(run_ids, experiment_ids, store_uri=sources.store_uri, tag_keys=TAG_KEYS)
         except mlf.BackendStoreError:
             pass  # the tracking API answers the same, slower
-    return mlf.get_runs(run_ids, experiment_ids)
+    return mlf.get_runs(run_ids, experiment_ids, workers=sources.workers)
 
 
 def planned_reap(fresh: mlf.Run, activity: mlf.RunActivity | None, reason: str) -> dict[str, Any]:

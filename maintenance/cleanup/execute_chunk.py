@@ -57,7 +57,7 @@ def _read(items: list[PlanItem], run_ids: list[str], sources: Sources) -> dict[s
             return mlf.get_runs(run_ids, experiments, store_uri=sources.store_uri, tag_keys=(REGISTERED_MODEL_TAG,))
         except mlf.BackendStoreError:
             pass  # the tracking API gives the same answer, slower
-    return mlf.get_runs(run_ids, experiments)
+    return mlf.get_runs(run_ids, experiments, workers=sources.workers)
 
 
 @dataclass

@@ -7,7 +7,8 @@ chunk; otherwise one `search_runs` (`attributes.run_id IN (…)`, all lifecycle 
 
 Writes: with `store_uri`, through MLflow's own store layer in-process — the tracking store MLflow builds for
 that URI (`mlflow.tracking._get_store`, as `mlflow gc` does): for a chunk, what its `delete_run` /
-`update_run_info` + `_set_tags` do, in one session and one commit (each run on its own when that fails) —
+`update_run_info` + `_set_tags` do, in one session and one commit on SQLite, in `workers` sessions committed in
+parallel on a server database (each run on its own when a session fails) —
 MLflow's models and methods, never SQL written here; otherwise one REST request per write, `workers` at a
 time. A write's failure is returned per run (never raised), so the caller reads MLflow back before recording anything.
 """
@@ -32,12 +33,18 @@ def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
 
 
 def get_runs(
-    run_ids: list[str], experiment_ids: Iterable[str], *, store_uri: str = "", tag_keys: Iterable[str] = ()
+    run_ids: list[str],
+    experiment_ids: Iterable[str],
+    *,
+    store_uri: str = "",
+    tag_keys: Iterable[str] = (),
+    workers: int = 1,
 ) -> dict[str, Run]:
     """run id → Run for these runs in any lifecycle stage (a run missing from the answer does not exist).
-    `experiment_ids`: the experiments they belong to (REST searches need them). With `store_uri` the runs
-    carry only the `tag_keys` tags (and `keep` in any spelling) and no params/metrics but their newest
-    latest-metric time. Raises MlflowError (BackendStoreError for a store failure: see mlflow_client)."""
+    `experiment_ids`: the experiments they belong to (REST searches need them; one per BULK_READ runs, up to
+    `workers` at once). With `store_uri` the runs carry only the `tag_keys` tags (and `keep` in any spelling)
+    and no params/metrics but their newest latest-metric time. Raises MlflowError (BackendStoreError for a
+    store failure: see mlflow_client)."""
     ids = sorted(set(run_ids))
     if not ids:
         return {}
@@ -61,16 +68,24 @@ def get_runs(
             )
         return found
     experiments = sorted({str(e) for e in experiment_ids})
-    result: dict[str, Run] = {}
-    for chunk in _chunks(ids, BULK_READ):
+
+    def search(chunk: list[str]) -> list[Run]:
         listed = ", ".join(f"'{run_id}'" for run_id in chunk if run_id.isalnum())
         if not listed:
-            continue
-        runs = mlflow_tracking.iter_runs(
-            experiments, filter_string=f"attributes.run_id IN ({listed})", include_deleted=True, page_size=BULK_READ
+            return []
+        return list(
+            mlflow_tracking.iter_runs(
+                experiments, filter_string=f"attributes.run_id IN ({listed})", include_deleted=True, page_size=BULK_READ
+            )
         )
-        result.update((run.run_id, run) for run in runs)
-    return result
+
+    chunks = list(_chunks(ids, BULK_READ))
+    if workers <= 1 or len(chunks) <= 1:
+        answers = [search(chunk) for chunk in chunks]
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="mlflow-get-runs") as pool:
+            answers = list(pool.map(search, chunks))
+    return {run.run_id: run for runs in answers for run in runs}
 
 
 def _store(store_uri: str, artifacts_destination: str) -> Any:
@@ -110,13 +125,46 @@ def _in_one_session(store: Any, run_ids: list[str], apply: Callable[[Any, str], 
     return dict.fromkeys(run_ids)
 
 
+def _in_sessions(
+    store: Any,
+    run_ids: list[str],
+    apply: Callable[[Any, str], None],
+    one: Callable[[str], None],
+    operation: str,
+    *,
+    workers: int,
+    store_uri: str,
+) -> dict[str, Outcome]:
+    """`apply` for every run through MLflow's store: one session (one commit) for the whole chunk on SQLite (one
+    writer), else the chunk split over `workers` sessions committed in parallel (a server database such as
+    PostgreSQL: one session sent the chunk's statements one round trip after the other). A part whose session
+    failed is written run by run with `one` (each run's own outcome)."""
+    if not run_ids:
+        return {}
+    parts = 1 if store_uri.startswith("sqlite") else max(1, min(workers, len(run_ids)))
+    slices = [run_ids[i::parts] for i in range(parts)]
+
+    def part(ids: list[str]) -> dict[str, Outcome]:
+        together = _in_one_session(store, ids, apply)
+        return together if together is not None else _each(ids, one, operation, workers=1, store_uri=store_uri)
+
+    if parts == 1:
+        return part(run_ids)
+    outcomes: dict[str, Outcome] = {}
+    with ThreadPoolExecutor(max_workers=parts, thread_name_prefix=f"mlflow-store-{operation}") as pool:
+        for found in pool.map(part, slices):
+            outcomes.update(found)
+    return {run_id: outcomes[run_id] for run_id in run_ids}
+
+
 def delete_runs(
     run_ids: list[str], *, workers: int, store_uri: str = "", artifacts_destination: str = ""
 ) -> dict[str, Outcome]:
     """Soft-delete these runs: run id → None (deleted) or the MlflowError of its write (then read it back:
     a timed-out write may have been applied). `workers` REST requests at a time, or with `store_uri`
     through MLflow's store layer in-process: what its `delete_run` does (`_get_run`, `_mark_run_deleted`)
-    for the whole chunk in one session and one commit, each run on its own session when that fails. Never
+    for the chunk in one session and one commit (SQLite; `workers` sessions in parallel on a server database:
+    _in_sessions), each run on its own session when that fails. Never
     raises for one run."""
     if store_uri:
         store = _store(store_uri, artifacts_destination)
@@ -124,10 +172,7 @@ def delete_runs(
         def mark(session: Any, run_id: str) -> None:
             store._mark_run_deleted(session, store._get_run(run_uuid=run_id, session=session))
 
-        together = _in_one_session(store, run_ids, mark) if run_ids else {}
-        if together is not None:
-            return together
-        return _each(run_ids, store.delete_run, "delete_run", workers=workers, store_uri=store_uri)
+        return _in_sessions(store, run_ids, mark, store.delete_run, "delete_run", workers=workers, store_uri=store_uri)
     return _each(run_ids, mlflow_tracking.delete_run, "delete_run", workers=workers, store_uri="")
 
 
@@ -167,20 +212,16 @@ def terminate_runs(
                     else:
                         session.add(SqlTag(run_uuid=run_id, key=tag.key, value=tag.value))
 
-        together = _in_one_session(store, list(ends), end) if ends else {}
-        if together is not None:
-            return together
-
-        def write(run_id: str) -> None:
+        def write_one(run_id: str) -> None:
             status, end_time, tags = ends[run_id]
             store.update_run_info(run_id, RunStatus.from_string(status), end_time, None)
             store.log_batch(run_id, metrics=[], params=[], tags=[RunTag(k, v) for k, v in tags.items()])
 
-    else:
+        return _in_sessions(store, list(ends), end, write_one, "set_terminated", workers=workers, store_uri=store_uri)
 
-        def write(run_id: str) -> None:
-            status, end_time, tags = ends[run_id]
-            mlflow_tracking.set_terminated(run_id, status=status, end_time=end_time)
-            mlflow_tracking.log_batch(run_id, tags=tags)
+    def write(run_id: str) -> None:
+        status, end_time, tags = ends[run_id]
+        mlflow_tracking.set_terminated(run_id, status=status, end_time=end_time)
+        mlflow_tracking.log_batch(run_id, tags=tags)
 
-    return _each(list(ends), write, "set_terminated", workers=workers, store_uri=store_uri)
+    return _each(list(ends), write, "set_terminated", workers=workers, store_uri="")

@@ -346,17 +346,23 @@ def runs_activity(runs: list[Run], *, store_uri: str = "", not_after_ms: int | N
 
 
 def get_runs(
-    run_ids: list[str], experiment_ids: list[str], *, store_uri: str = "", tag_keys: tuple[str, ...] = ()
+    run_ids: list[str],
+    experiment_ids: list[str],
+    *,
+    store_uri: str = "",
+    tag_keys: tuple[str, ...] = (),
+    workers: int = 1,
 ) -> dict[str, Run]:
-    """run id → Run of these runs in any lifecycle stage, in one read per chunk (mlflow_bulk.get_runs);
-    from the backend store with `store_uri` (BackendStoreError when that read fails)."""
+    """run id → Run of these runs in any lifecycle stage, in one read per chunk (mlflow_bulk.get_runs: over
+    REST one search per 100 runs, `workers` at once); from the backend store with `store_uri`
+    (BackendStoreError when that read fails)."""
     from mlopsadmin.lib import mlflow_bulk
 
     if store_uri:
         return _store_call(
             lambda: mlflow_bulk.get_runs(run_ids, experiment_ids, store_uri=store_uri, tag_keys=tag_keys)
         )
-    return mlflow_bulk.get_runs(run_ids, experiment_ids)
+    return mlflow_bulk.get_runs(run_ids, experiment_ids, workers=workers)
 
 
 def delete_runs(
