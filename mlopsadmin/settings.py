@@ -146,30 +146,8 @@ AUTHENTICATION_BACKENDS = [
     "mlopsadmin.accounts.backends.CompanySignInBackend",
 ]
 
-# --- Company sign-in (OpenID Connect, mozilla-django-oidc; see README "Sign-in") ------------------
-# On when OIDC_RP_CLIENT_ID is set; the endpoints are those of the provider's
-# /.well-known/openid-configuration (`manage.py oidc_discover ISSUER` prints them as env lines).
-OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
-OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
-OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
-OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
-OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
-OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
-OIDC_OP_END_SESSION_ENDPOINT = os.environ.get("OIDC_OP_END_SESSION_ENDPOINT", "")
-OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
-OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
-OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "company account")
-OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
-OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
-# IdP group → role[:team]: JSON {"ml-search": ["ML lead:search"]} or "ml-search=ML lead:search; ops=Operator".
-OIDC_GROUP_MAP = os.environ.get("OIDC_GROUP_MAP", "")
-OIDC_USE_PKCE = True
-OIDC_USE_NONCE = True
-OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the provider's end-session request
-OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0)
-OIDC_VERIFY_SSL = env_bool("OIDC_VERIFY_SSL", True)
-OIDC_OP_LOGOUT_URL_METHOD = "mlopsadmin.accounts.views.provider_logout_url"
-OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+# --- Company sign-in (OpenID Connect): mlopsadmin/settings_oidc.py --------------------------------
+from mlopsadmin.settings_oidc import *  # noqa: E402, F403
 
 LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 10)  # failed attempts per username+IP per window
 LOGIN_RATE_WINDOW_SECONDS = env_int("LOGIN_RATE_WINDOW_SECONDS", 300)
@@ -353,68 +331,8 @@ PROMOTION_GATE_COUNT_IMPORTED_APPROVALS = env_bool("PROMOTION_GATE_COUNT_IMPORTE
 PROMOTION_WEBHOOK_MAX_AGE_SECONDS = env_int("PROMOTION_WEBHOOK_MAX_AGE_SECONDS", 300)
 
 
-# --- Maintenance (cleanup, reaper, capacity) --------------------------------------------------
-MAINTENANCE_CLEANUP_DEFAULT_DAYS = env_int("MAINTENANCE_CLEANUP_DEFAULT_DAYS", 90)
-# A reviewed plan older than this must be re-planned before it can be executed.
-MAINTENANCE_PLAN_MAX_AGE_HOURS = env_float("MAINTENANCE_PLAN_MAX_AGE_HOURS", 24.0)
-# Page size for streaming runs out of MLflow (tests use a small one to prove there is no cap).
-MAINTENANCE_RUNS_PAGE_SIZE = env_int("MAINTENANCE_RUNS_PAGE_SIZE", 1000)
-# Parallel page streams while planning (experiments are split into this many groups).
-MAINTENANCE_PLAN_PARALLELISM = env_int("MAINTENANCE_PLAN_PARALLELISM", 4)
-# Plan from MLflow's backend store (read-only, only when MLFLOW_BACKEND_STORE_URI is set, reachable and on
-# the installed MLflow's schema revision); false: always list runs through the tracking API.
-MAINTENANCE_PLAN_READ_STORE = env_bool("MAINTENANCE_PLAN_READ_STORE", True)
-# Cleanup execute and the reaper work in chunks of this many runs: one re-check read, one claim update and
-# one transaction of outcomes + audit events per chunk.
-MAINTENANCE_BULK_CHUNK = env_int("MAINTENANCE_BULK_CHUNK", 200)
-# Concurrent REST writes (delete, terminate) of a chunk; size it to the tracking server's workers (2x them).
-MAINTENANCE_WRITE_WORKERS = env_int("MAINTENANCE_WRITE_WORKERS", 4)
-# With MLFLOW_BACKEND_STORE_URI usable (as for planning): re-checks read the store and the deletes/terminates
-# go through MLflow's own store layer in-process (as `mlflow gc`); false: always through the tracking API.
-MAINTENANCE_WRITE_STORE = env_bool("MAINTENANCE_WRITE_STORE", True)
-# Stuck-run reaper: RUNNING, started and silent for longer than this.
-MAINTENANCE_REAPER_THRESHOLD_HOURS = env_float("MAINTENANCE_REAPER_THRESHOLD_HOURS", 24.0)
-# A running task whose heartbeat is older than this was lost with its worker: marked "interrupted".
-MAINTENANCE_HEARTBEAT_STALE_SECONDS = env_int("MAINTENANCE_HEARTBEAT_STALE_SECONDS", 300)
-# How often a running task's heartbeat is written (a thread of the task, so one long MLflow call or purge is
-# not taken for a lost worker). Must stay well under the staleness above (check mlopsadmin.E011).
-MAINTENANCE_HEARTBEAT_SECONDS = env_float("MAINTENANCE_HEARTBEAT_SECONDS", 30.0)
-# A queued task never picked up within this long (lost message) is marked "interrupted" too.
-MAINTENANCE_QUEUED_STALE_SECONDS = env_int("MAINTENANCE_QUEUED_STALE_SECONDS", 2 * 3600)
-# A capacity measurement older than this is out of date (the daily check failed or stopped): shown as unknown,
-# never as the current state (tile, page banner, checklist probe).
-MAINTENANCE_CAPACITY_STALE_HOURS = env_float("MAINTENANCE_CAPACITY_STALE_HOURS", 48.0)
-# Capacity thresholds (bytes; 0 disables): artifact store total and tracking database size.
-# (CHECKLIST_ARTIFACT_BYTES_MAX / CHECKLIST_DB_BYTES_MAX: deprecated names of the two warning thresholds; the
-# weekly checklist judges capacity against the warning thresholds.)
-MAINTENANCE_ARTIFACT_WARNING_BYTES = env_int(
-    "MAINTENANCE_ARTIFACT_WARNING_BYTES", env_int("CHECKLIST_ARTIFACT_BYTES_MAX", 500 * 1024**3)
-)
-MAINTENANCE_ARTIFACT_CRITICAL_BYTES = env_int("MAINTENANCE_ARTIFACT_CRITICAL_BYTES", 1024**4)
-MAINTENANCE_DATABASE_WARNING_BYTES = env_int(
-    "MAINTENANCE_DATABASE_WARNING_BYTES", env_int("CHECKLIST_DB_BYTES_MAX", 20 * 1024**3)
-)
-MAINTENANCE_DATABASE_CRITICAL_BYTES = env_int("MAINTENANCE_DATABASE_CRITICAL_BYTES", 50 * 1024**3)
-# Where a server started with `--artifacts-destination` stores `mlflow-artifacts:` URIs (a local path
-# or s3://bucket/prefix); empty: those artifact locations are reported as "unknown".
-# (CHECKLIST_ARTIFACTS_DESTINATION: deprecated name of the same setting.)
-MLFLOW_ARTIFACTS_DESTINATION = os.environ.get("MLFLOW_ARTIFACTS_DESTINATION") or os.environ.get(
-    "CHECKLIST_ARTIFACTS_DESTINATION", ""
-)
-
-
-# --- Checklists -------------------------------------------------------------------------------
-CHECKLIST_LATENCY_P95_MS = env_float("CHECKLIST_LATENCY_P95_MS", 500.0)
-# Latency samples older than this window do not count towards the P95.
-CHECKLIST_LATENCY_WINDOW_HOURS = env_int("CHECKLIST_LATENCY_WINDOW_HOURS", 24)
-CHECKLIST_LATENCY_MIN_SAMPLES = env_int("CHECKLIST_LATENCY_MIN_SAMPLES", 3)
-# A registered model with no alias and no new version for this many days is listed for review.
-CHECKLIST_UNUSED_MODEL_DAYS = env_int("CHECKLIST_UNUSED_MODEL_DAYS", 90)
-# The last successful cleanup must be younger than this.
-CHECKLIST_CLEANUP_MAX_AGE_DAYS = env_int("CHECKLIST_CLEANUP_MAX_AGE_DAYS", 7)
-# Stuck runs, capacity thresholds and the artifacts destination are the maintenance settings above
-# (MAINTENANCE_REAPER_THRESHOLD_HOURS, MAINTENANCE_*_WARNING_BYTES, MLFLOW_ARTIFACTS_DESTINATION).
-
+# --- Maintenance (cleanup, reaper, capacity) and checklists: mlopsadmin/settings_maintenance.py ------
+from mlopsadmin.settings_maintenance import *  # noqa: E402, F403
 
 # --- Metrics (GET /metrics, Prometheus) -----------------------------------------------------------
 # A scraper sends `Authorization: Bearer <METRICS_TOKEN>`, or calls from one of METRICS_ALLOWED_NETWORKS
