@@ -31,6 +31,7 @@ from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib.mlflow_errors import MlflowError
 from mlopsadmin.policy import Action, require_actor
+from registry_ui import validation
 from registry_ui.environments.config import Environment, environment, next_environment
 from registry_ui.environments.copy import COPY_ID_TAG, PROMOTION_EXPERIMENT, TO_TAG_PREFIX, clean_target, copy_lock
 from registry_ui.promotion.changes import model_team
@@ -142,6 +143,7 @@ def clean_failed_copies(*, actor: Any, source_env: str, model: str, version: str
     ENVIRONMENT_PROMOTE; Conflict while a copy into the model runs; MlflowError when the target cannot be
     read. Returns {removed, left_in_target}; one audit event `environment.cleanup` (outcome partial when
     something is still there)."""
+    version = validation.model_version(version)
     source = environment(source_env)
     target = next_environment(source)
     team, team_key = model_team(model)

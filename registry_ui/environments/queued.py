@@ -20,6 +20,7 @@ from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import DomainError, RuleViolation
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 from mlopsadmin.policy import Action, require_actor
+from registry_ui import validation
 from registry_ui.environments import services
 from registry_ui.environments.config import environment, next_environment
 from registry_ui.promotion.changes import model_team
@@ -39,7 +40,7 @@ def promote_queue(*, actor: Any, source_env: str, model: str, version: str, expe
     team, team_key = model_team(model)
     require_actor(actor, Action.ENVIRONMENT_PROMOTE, team=team)
     services.confirm_target(source, target, expected_target)
-    version = str(version).strip()
+    version = validation.model_version(version)  # as services.promote_to_next reads it
     try:
         gate = services.target_gate(source, target, model, version)
     except MlflowNotFound as exc:

@@ -13,6 +13,7 @@ from mlopsadmin.core.errors import Conflict, DomainError, RuleViolation
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 from mlopsadmin.policy import Action, require_actor
 from notifications import events as notification_events
+from registry_ui import validation
 from registry_ui.approvals.selectors import version_is_approved
 from registry_ui.environments.approvals import approval_key, approval_tags_for_copy
 from registry_ui.environments.cleanup import failed_copy_ids
@@ -111,9 +112,9 @@ def promote_to_next(
 ) -> CopyResult:
     """Copy version `version` of model `model` (its name without any environment prefix) from
     `source_env` to the next environment of its promotion path (`expected_target`: see confirm_target).
-    Raises PermissionDenied, InvalidInput
-    (unknown environment / end of path), GateFailed, Conflict (already copied there, or a copy of it under
-    way), PromotionCopyFailed; MlflowError when the source
+    `version`: digits, "v" allowed ("007" is v7). Raises PermissionDenied, InvalidInput (unknown
+    environment / end of path / not a version number), GateFailed, Conflict (already copied there, or a
+    copy of it under way), PromotionCopyFailed; MlflowError when the source
     cannot be read (nothing created). One audit event either way (a failure records what was read back),
     preceded, before any write to the target, by `environment.copy` (pending, with the copy id): a copy
     killed mid-way leaves only that one, and cleanup.py offers to remove what it left. `task_run_id`: the
@@ -125,7 +126,7 @@ def promote_to_next(
     team, team_key = model_team(model)
     require_actor(actor, Action.ENVIRONMENT_PROMOTE, team=team)
     confirm_target(source, target, expected_target)
-    version = str(version).strip()
+    version = validation.model_version(version)  # "01", "v1": v1 (compared with lineage tags and approvals)
     target_id = f"{model}/{source.name}→{target.name}"
     try:
         gate = target_gate(source, target, model, version)

@@ -39,6 +39,37 @@ def test_second_promotion_of_the_same_version_is_refused(dev_mlflow, mlflow, log
     assert [v["version"] for v in versions_on(mlflow, name)] == ["1"]
 
 
+def test_a_version_number_written_with_leading_zeros_is_the_same_version(  # type: ignore[no-untyped-def]
+    dev_mlflow, mlflow, login, personas
+) -> None:
+    """A CI job that sends "01" (or "v1" to the service) names v1: it is refused as already copied, and an
+    approval of v1 for the target counts for it (the version was compared as written, and copied twice)."""
+    from registry_ui.environments import services
+    from registry_ui.models import ApprovalRequest, ApprovalState
+
+    configure(_envs(dev_mlflow.url, mlflow))
+    name = f"search-zeros-{uuid.uuid4().hex[:8]}"
+    version = make_version(dev_mlflow.url, name, score=0.2)
+    url = f"/api/v1/environments/dev/models/{name}/promote"
+    admin = login("admin")
+    assert admin.post(url, data={"version": version}, content_type="application/json").status_code == 200
+    for written in ("01", "001"):
+        again = admin.post(url, data={"version": written}, content_type="application/json")
+        assert again.status_code == 409, again.content
+        assert f"{name} v1 is already in prod" in again.json()["detail"]
+    assert [v["version"] for v in versions_on(mlflow, name)] == ["1"]
+
+    approving = {"kind": "server", "tracking_uri": mlflow, "require_approval": True}
+    configure(_envs(dev_mlflow.url, mlflow) | {"prod": approving})
+    second = make_version(dev_mlflow.url, name, score=0.3)
+    ApprovalRequest.objects.create(
+        model_name=f"prod:{name}", version=second, requester=personas["admin"], state=ApprovalState.APPROVED
+    )
+    result = services.promote_to_next(actor=personas["admin"], source_env="dev", model=name, version=f"v0{second}")
+    assert result.target_version == "2"
+    assert sorted(v["version"] for v in versions_on(mlflow, name)) == ["1", "2"]
+
+
 def test_two_promotions_at_once_make_one_copy(dev_mlflow, mlflow, personas) -> None:  # type: ignore[no-untyped-def]
     name = f"search-race-{uuid.uuid4().hex[:8]}"
     version = make_version(dev_mlflow.url, name, score=0.4)
