@@ -195,6 +195,26 @@ def _check_rest(config: ConfigFile, teams: set[str] | None, broken: Broken, refu
             refuse(("notifications", "emails"), f"{email!r} is not an email address")
 
 
+def _check_environment_identity(envs: dict[str, Any], refuse: Refuse) -> None:
+    """Each environment names its own registered models (not one server or one prefix twice: a copy would
+    land in its own model) and has at most one environment promoting into it: an approval for a copy into
+    it names the version by its number in the environment before it, and "how far behind" counts that
+    one environment's versions (registry_ui.environments.approvals, selectors)."""
+    into: dict[str, str] = {}  # target -> the environment promoting into it
+    names: dict[str, str] = {}  # "server <uri>" / "prefix <p>" -> the environment naming models so
+    for name, spec in sorted(envs.items()):
+        if spec.next in into:
+            refuse(("environments", name, "next"), f"{into[spec.next]} and {name} both promote into {spec.next}")
+        elif spec.next:
+            into[spec.next] = name
+        server = spec.kind == "server"
+        key = f"server {spec.tracking_uri.rstrip('/').lower()}" if server else f"prefix {spec.prefix}"
+        if key in names:
+            same = "are the same tracking server" if server else "use the same prefix"
+            refuse(("environments", name), f"{names[key]} and {name} {same}")
+        names.setdefault(key, name)
+
+
 def _check_environments(config: ConfigFile, refuse: Refuse) -> None:
     """Environments (issue 22): a server has an http(s) URI without credentials in it (they come from the
     variables named by username_env / password_env); a prefix environment has a prefix; `next` names
@@ -215,6 +235,7 @@ def _check_environments(config: ConfigFile, refuse: Refuse) -> None:
             refuse((*where, "next"), f"unknown environment {spec.next!r}")
         if spec.threshold is not None and not spec.metric:
             refuse((*where, "metric"), "a threshold needs the metric it applies to")
+    _check_environment_identity(envs, refuse)
     for name in envs:
         seen, current = {name}, envs[name].next
         while current in envs:
