@@ -5,6 +5,7 @@ another), the copy (registry_ui.environments.copy) and one audit event, whatever
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from registry_ui.metric_direction import metric_direction
 from registry_ui.promotion.changes import model_team
 
 AUDIT_ACTION = "environment.promote"
+Recorder = Callable[[str, str, dict[str, Any]], None]  # (outcome, reason, after): writes one audit event
 STARTED_ACTION = "environment.copy"  # outcome pending, before any write to the target (cleanup.py)
 
 
@@ -107,6 +109,17 @@ def given_base(source: Environment, model: str) -> str:
     return model[len(source.prefix) :]
 
 
+def refuse_second_copy(source: Environment, target: Environment, base: str, version: str, record: Recorder) -> None:
+    """Raise Conflict (409) naming the copy when `version` of `base` in `source` is already in `target`
+    (a copy that failed and left something there does not count: cleanup.py), after `record(outcome,
+    reason, after)` wrote the refusal's audit event. Raises MlflowError when the target cannot be read."""
+    done = copies_in_target(source, target, base, version, failed=failed_copy_ids(source, target, base, version))
+    if done:
+        where = f"{target.model_name(base)} v{', v'.join(done)}"
+        record("failed", f"already copied to {target.name}: {where}", {"environment": target.name})
+        raise Conflict(f"{source.model_name(base)} v{version} is already in {target.name} as {where}.")
+
+
 def promote_to_next(
     *, actor: Any, source_env: str, model: str, version: str, expected_target: str = "", task_run_id: int = 0
 ) -> CopyResult:
@@ -161,13 +174,7 @@ def promote_to_next(
         raise GateFailed(gate)
     try:
         with copy_lock(target, target.model_name(model)):
-            done = copies_in_target(
-                source, target, model, version, failed=failed_copy_ids(source, target, model, version)
-            )
-            if done:
-                where = f"{target.model_name(model)} v{', v'.join(done)}"
-                record("failed", f"already copied to {target.name}: {where}", {"environment": target.name})
-                raise Conflict(f"{source.model_name(model)} v{version} is already in {target.name} as {where}.")
+            refuse_second_copy(source, target, model, version, record)
             tags = approval_tags_for_copy(target, model, version)
             # A worker (web or Celery) killed mid-way records no outcome, so this committed `pending` event
             # says what to look for in the target (cleanup.py).

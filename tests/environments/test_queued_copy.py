@@ -18,6 +18,7 @@ import pytest
 
 from maintenance.models import TaskKind, TaskRun, TaskState
 from mlopsadmin.core.models import AuditEvent
+from registry_ui.environments import services
 from tests.faults import FaultProxy, private_broker
 
 from .helpers import configure, make_version, models_named, versions_on
@@ -185,3 +186,40 @@ def test_a_queued_copy_refused_by_the_gate_is_answered_at_once(mlflow, login, se
     assert not TaskRun.objects.filter(kind=TaskKind.ENVIRONMENT_COPY, parameters__model=base).exists()
     event = AuditEvent.objects.get(action="environment.promote", target_id=f"{base}/dev→prod")
     assert event.outcome == "failed" and event.reason == "refused by the gate of prod"
+
+
+def test_a_queued_copy_of_a_version_already_there_or_on_its_way_is_refused_at_once(  # type: ignore[no-untyped-def]
+    mlflow, login, personas, settings, monkeypatch
+) -> None:
+    """A CI job retried (or a double click) is answered 409 at once, naming the copy in the target or the
+    task already copying it, and queues nothing: it got 202 and a task that failed later, so a pipeline
+    that only polls its own task failed although the version was (being) copied."""
+    settings.ENVIRONMENT_COPY_QUEUED = True
+    configure(
+        {
+            "dev": {"kind": "prefix", "prefix": "dev.", "next": "prod"},
+            "prod": {"kind": "prefix", "prefix": "prod."},
+        }
+    )
+    base = f"search-qtwice-{uuid.uuid4().hex[:8]}"
+    make_version(mlflow, f"dev.{base}", score=0.2)
+    make_version(mlflow, f"dev.{base}", score=0.3)
+    lead = login("lead_search")
+    url = f"/api/v1/environments/dev/models/{base}/promote"
+    with private_broker(monkeypatch):  # no worker takes from it: the first copy stays queued
+        first = lead.post(url, data={"version": "2"}, content_type="application/json")
+        assert first.status_code == 202, first.content
+        again = lead.post(url, data={"version": "02"}, content_type="application/json")
+        other = lead.post(url, data={"version": "1"}, content_type="application/json")
+    assert again.status_code == 409, again.content
+    task = first.json()["task_run_id"]
+    assert f"task #{task}" in again.json()["detail"] and first.json()["status_url"] in again.json()["detail"]
+    assert other.status_code == 202, other.content  # another version of the model is not held up
+    assert TaskRun.objects.filter(kind=TaskKind.ENVIRONMENT_COPY, parameters__model=base).count() == 2
+
+    third = make_version(mlflow, f"dev.{base}", score=0.4)
+    copied = services.promote_to_next(actor=personas["lead_search"], source_env="dev", model=base, version=third)
+    there = lead.post(url, data={"version": third}, content_type="application/json")
+    assert there.status_code == 409, there.content
+    assert f"already in prod as prod.{base} v{copied.target_version}" in there.json()["detail"]
+    assert TaskRun.objects.filter(kind=TaskKind.ENVIRONMENT_COPY, parameters__model=base).count() == 2
