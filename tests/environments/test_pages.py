@@ -190,7 +190,7 @@ def test_a_confirm_page_shown_before_the_path_changed_copies_nowhere_else(mlflow
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
     assert "Promote to staging" in shown
 
-    configure({**chain, "dev": {**chain["dev"], "next": "prod"}})
+    configure({"dev": {**chain["dev"], "next": "prod"}, "prod": chain["prod"]})  # staging is taken out
     stale = lead.post(confirm_url, fields)
     assert stale.status_code == 409, _text(stale)
     assert "was shown for staging" in _text(stale) and "now goes to prod" in _text(stale)
