@@ -95,6 +95,11 @@ def next_environment(env: Environment) -> Environment:
     return environment(env.next)
 
 
+def previous_environment(env: Environment) -> Environment | None:
+    """The environment that promotes into `env` (at most one: configuration.rules), or None at a start."""
+    return next((e for e in environments() if e.next == env.name), None)
+
+
 def environment_of(model_name: str) -> tuple[Environment, str] | None:
     """(environment, base model name) of registered model `model_name` of the DEFAULT registry: the prefix
     environment whose prefix it starts with (the longest wins), else the server environment that is the

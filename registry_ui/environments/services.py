@@ -18,8 +18,11 @@ from registry_ui import validation
 from registry_ui.approvals.selectors import version_is_approved
 from registry_ui.environments.approvals import approval_key, approval_tags_for_copy
 from registry_ui.environments.cleanup import failed_copy_ids
-from registry_ui.environments.config import Environment, environment, next_environment
+from registry_ui.environments.config import Environment, environment, next_environment, previous_environment
 from registry_ui.environments.copy import (
+    COPY_ID_TAG,
+    FROM_TAGS,
+    FROM_VERSION_TAG,
     CopyFailed,
     CopyResult,
     copies_in_target,
@@ -45,11 +48,13 @@ class GateResult:
 def target_gate(source: Environment, target: Environment, base: str, version: str) -> GateResult:
     """The gate of `target` for version `version` of `base` as it is in `source`: the metric threshold of
     the target environment (source run's metric; direction from registry_ui.metric_direction) and its
-    approval rule. Raises MlflowNotFound when the version does not exist in `source`, MlflowError when the
+    approval rule, and that the version came into `source` from the environment before it (arrival_reasons).
+    Raises MlflowNotFound when the version does not exist in `source`, MlflowError when the
     source cannot be read."""
-    reasons: list[str] = []
     src = source.handle()
-    run_id = src.model_version(source.model_name(base), version)["run_id"]  # MlflowNotFound: no such version
+    found = src.model_version(source.model_name(base), version)  # MlflowNotFound: no such version
+    run_id = found["run_id"]
+    reasons = arrival_reasons(source, base, found)
     if target.metric and target.threshold is not None:
         metrics = src.run_metrics(run_id) if run_id else {}
         value = metrics.get(target.metric)
@@ -64,6 +69,26 @@ def target_gate(source: Environment, target: Environment, base: str, version: st
     if target.require_approval and not version_is_approved(model_name=approval_key(target, base), version=version):
         reasons.append(f"{target.name} requires an approval of v{version} for {target.name} (none approved)")
     return GateResult(target=target.name, passed=not reasons, reasons=reasons)
+
+
+def arrival_reasons(source: Environment, base: str, found: dict[str, Any]) -> list[str]:
+    """Why version `found` (a model_version() answer) of `base` in `source` may not go further: in an
+    environment that another promotes into, a version arrives only as a copy from that one (its lineage
+    tags), not registered there directly nor left by a copy that failed (cleanup.py), or the gate of
+    `source` would be skipped. [] when it may."""
+    previous = previous_environment(source)
+    if previous is None:
+        return []
+    tags, name = found["tags"], f"{found['name']} v{found['version']}"
+    came_from = (tags.get(FROM_TAGS[0]), tags.get(FROM_TAGS[2]))
+    if came_from != (previous.name, previous.model_name(base)) or not tags.get(FROM_VERSION_TAG):
+        return [
+            f"{name} was not promoted from {previous.name}: a version enters {source.name} only from "
+            f"{previous.name}, under {source.name}'s gate"
+        ]
+    if tags.get(COPY_ID_TAG) in failed_copy_ids(previous, source, base, tags[FROM_VERSION_TAG]):
+        return [f"{name} is what a failed copy from {previous.name} left; clean it up and promote again"]
+    return []
 
 
 class GateFailed(RuleViolation):

@@ -48,3 +48,27 @@ def test_a_version_travels_dev_staging_prod_under_each_gate(dev_mlflow, mlflow, 
     rows = {row["environment"]: row for row in model_environments(base)}
     assert (rows["staging"]["received"], rows["staging"]["behind"]) == (weak, 0)
     assert (rows["prod"]["received"], rows["prod"]["behind"]) == ("1", 1)
+
+
+def test_a_version_that_did_not_come_from_the_previous_environment_goes_no_further(  # type: ignore[no-untyped-def]
+    dev_mlflow, mlflow, personas
+) -> None:
+    """A version registered straight into staging (or left there by a failed copy) never passed staging's
+    gate: promoting it on to prod would skip dev and staging's approval. The gate of the next step says so
+    (422 with the reason) and nothing is created in prod."""
+    configure(
+        {
+            "dev": {"kind": "server", "tracking_uri": dev_mlflow.url, "next": "staging"},
+            "staging": {"kind": "prefix", "prefix": "staging.", "next": "prod", "require_approval": True},
+            "prod": {"kind": "prefix", "prefix": "prod."},
+        }
+    )
+    base = f"search-skip-{uuid.uuid4().hex[:8]}"
+    direct = make_version(mlflow, f"staging.{base}", score=0.5)  # never promoted from dev
+    with pytest.raises(services.GateFailed) as refused:
+        services.promote_to_next(actor=personas["admin"], source_env="staging", model=base, version=direct)
+    assert refused.value.extra["reasons"] == [
+        f"staging.{base} v{direct} was not promoted from dev: a version enters staging only from dev, "
+        "under staging's gate"
+    ]
+    assert versions_on(mlflow, f"prod.{base}") == []
