@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -58,6 +59,22 @@ def delivery_log(*, state: str = "", channel: str = "", event: str = "") -> Quer
     if event:
         queryset = queryset.filter(event=event)
     return queryset
+
+
+def with_recipients_shown(rows: Iterable[Notification]) -> list[tuple[Notification, str]]:
+    """(row, recipient as it may be shown) for the delivery log: a webhook as its host only. Each distinct
+    recipient is described once (a webhook's description reads it), not once per row."""
+    from notifications.channels import CHANNELS  # channels imports this app's models and the configuration
+
+    shown: dict[tuple[str, str], str] = {}
+    result = []
+    for row in rows:
+        key = (row.channel, row.recipient)
+        if key not in shown:
+            channel = CHANNELS.get(row.channel)
+            shown[key] = channel.describe(row.recipient) if channel else row.recipient
+        result.append((row, shown[key]))
+    return result
 
 
 def failed_count() -> int:

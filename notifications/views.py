@@ -27,7 +27,7 @@ def delivery_log(request: HttpRequest) -> HttpResponse:
     channel = request.GET.get("channel", "")
     channel = channel if channel in CHANNELS else ""
     page = Paginator(selectors.delivery_log(state=state, channel=channel), PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(n, CHANNELS[n.channel].describe(n.recipient) if n.channel in CHANNELS else n.recipient) for n in page]
+    rows = selectors.with_recipients_shown(page)
     context = {
         "title": "Notification deliveries",
         "nav_key": "home",

@@ -110,3 +110,33 @@ def test_a_team_webhook_that_is_the_global_one_posts_once(db, personas, settings
     hook.save()
     notify(Event(kind="model.promoted", key="k-other", subject="s", lines=[], link="/", team=search))
     assert Notification.objects.filter(event_key="k-other", channel="webhook").count() == 2
+
+
+def test_the_delivery_log_reads_each_webhook_once_not_once_per_row(login, personas, settings) -> None:  # type: ignore[no-untyped-def]
+    """Each webhook row of the delivery log showed its recipient by reading its webhook (the team's row, or
+    the stored notification targets for the global one): 50 rows, 50 more queries. Each webhook is read
+    once per page now; what is shown is the same (host only)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.services import Event, notify
+
+    search = Team.objects.get(name="search")
+    settings.NOTIFY_EMAILS, settings.NOTIFY_WEBHOOK_URL = (
+        [],
+        "https://global.example.com/services/T0G/B0G/globalsecret99",
+    )
+    TeamWebhook.objects.create(team=search, url=URL)
+    client = login("operator")
+    counts = []
+    for rows in (2, 25):
+        for n in range(rows - Notification.objects.count() // 2):
+            notify(Event(kind="model.promoted", key=f"log-{rows}-{n}", subject="s", lines=[], link="/", team=search))
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get("/notifications/")
+        assert page.status_code == 200
+        counts.append(len(queries))
+    text = page.content.decode()
+    assert "https://hooks.example.com/…" in text and "https://global.example.com/…" in text
+    assert SECRET not in text and "globalsecret99" not in text
+    assert counts[1] <= counts[0], counts  # 50 rows need no more queries than 4
