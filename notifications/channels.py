@@ -25,7 +25,12 @@ WEBHOOK_URL_REDACTED = "[webhook URL redacted]"
 
 
 class DeliveryFailed(Exception):
-    """Sending failed; the message is safe to log, store and show (no URL path, no password)."""
+    """Sending failed; the message is safe to log, store and show (no URL path, no password). `permanent`:
+    no retry can help (the webhook was removed or disabled): the row fails at once."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 # --- Formats ------------------------------------------------------------------------------------------
@@ -173,7 +178,7 @@ class WebhookChannel(Channel):
     def send(self, notification: Notification) -> None:
         url = self.url_for(notification.recipient)
         if not url:
-            raise DeliveryFailed("The webhook was removed or disabled.")
+            raise DeliveryFailed("The webhook was removed or disabled.", permanent=True)
         for value in webhook_url_secrets(url):
             register_secret(value)  # library log lines (urllib3 at DEBUG) never show it either
         try:

@@ -171,6 +171,7 @@ def notification_deliver(*, notification_id: int, final: bool) -> str:
     try:
         _send(row)
     except DeliveryFailed as exc:
+        final = final or exc.permanent
         logger.warning(
             "notification %s (%s, %s) attempt %d failed: %s", row.pk, row.event, row.channel, row.attempts, exc
         )

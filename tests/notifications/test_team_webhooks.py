@@ -140,3 +140,25 @@ def test_the_delivery_log_reads_each_webhook_once_not_once_per_row(login, person
     assert "https://hooks.example.com/…" in text and "https://global.example.com/…" in text
     assert SECRET not in text and "globalsecret99" not in text
     assert counts[1] <= counts[0], counts  # 50 rows need no more queries than 4
+
+
+def test_a_webhook_removed_meanwhile_fails_at_once_not_after_every_retry(db, personas, settings) -> None:  # type: ignore[no-untyped-def]
+    """A team webhook an admin disabled (or deleted) after the event was recorded can never be posted to:
+    each of its rows was tried NOTIFY_MAX_RETRIES more times over ~16 minutes before failing. It fails at
+    the first attempt now, audited, with the reason; the email rows are not touched."""
+    from mlopsadmin.core.models import AuditEvent
+    from notifications.services import Event, notification_deliver, notify
+
+    search = Team.objects.get(name="search")
+    settings.NOTIFY_EMAILS, settings.NOTIFY_WEBHOOK_URL = ["ops@example.com"], ""
+    hook = TeamWebhook.objects.create(team=search, url=URL)
+    notify(Event(kind="model.promoted", key="removed", subject="s", lines=[], link="/", team=search))
+    row = Notification.objects.get(event_key="removed", channel="webhook")
+    hook.enabled = False
+    hook.save()
+    assert notification_deliver(notification_id=row.pk, final=False) == "failed"  # not raised: no retry
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == ("failed", 1) and "removed or disabled" in row.last_error
+    assert AuditEvent.objects.filter(action="notification.failed", target_id=str(row.pk)).count() == 1
+    emails = Notification.objects.filter(event_key="removed", channel="email")
+    assert emails.exists() and set(emails.values_list("state", flat=True)) == {"pending"}
