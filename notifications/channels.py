@@ -21,6 +21,9 @@ from mlopsadmin.lib.redaction import register_secret, scrub, webhook_url_secrets
 from notifications.models import DeliveryState, Notification, TeamWebhook
 
 GLOBAL_WEBHOOK = "global"
+# How long a timed-out attempt still waits for the receiver's answer (its thread lives that long): until the
+# first retry is due, at most this.
+LATE_ANSWER_MAX_SECONDS = 120.0
 WEBHOOK_URL_REDACTED = "[webhook URL redacted]"
 
 
@@ -189,7 +192,7 @@ class WebhookChannel(Channel):
                 timeout=settings.NOTIFY_WEBHOOK_TIMEOUT,
                 # an answer until the first retry is due still counts (the retry then has nothing to do)
                 late=partial(late_answer, notification.pk, notification.attempts),
-                late_within=settings.NOTIFY_RETRY_DELAY,
+                late_within=min(settings.NOTIFY_RETRY_DELAY, LATE_ANSWER_MAX_SECONDS),
             )
         except http.HttpError as exc:
             raise DeliveryFailed(redact_error(str(exc), url)) from None
