@@ -62,7 +62,7 @@ def required_metadata_keys() -> list[str]:
 
 def gate_metric_for(model: mlf.RegisteredModel | None, default: str | None = None) -> str:
     """The metric the registry pages show for a model: its gate-metric tag, else the default gate's metric
-    (`default` when the caller has read it, e.g. promotion.selectors.gate_config_and_default; else read)."""
+    (`default` when the caller has read it, e.g. promotion.gate_reads.gate_config_and_default; else read)."""
     if model is not None and model.tags.get(GATE_METRIC_MODEL_TAG):
         return model.tags[GATE_METRIC_MODEL_TAG]
     if default is not None:

@@ -24,6 +24,7 @@ from registry_ui.compare.selectors import MAX_COLUMNS as MAX_COMPARED
 from registry_ui.environments import selectors as env_selectors
 from registry_ui.index_sync import registry_sync_start
 from registry_ui.models import NamingWord, NamingWordKind, RequiredMetadataKey
+from registry_ui.promotion import gate_reads
 from registry_ui.promotion import selectors as promotion_selectors
 
 VERSIONS_PER_PAGE = 25
@@ -118,11 +119,11 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
     model, found = view.model, view.version
     team = team_for_model(name)
     # Each thing read once and passed down: the gate settings, the version's approval (issue 20).
-    config, default_metric = promotion_selectors.gate_config_and_default(name, team=team)
+    config, default_metric = gate_reads.gate_config_and_default(name, team=team)
     gate_metric = selectors.gate_metric_for(model, default=default_metric)
     required = selectors.required_metadata_keys()
     approval = approval_selectors.version_approval(model_name=name, version=found.version)
-    gate = promotion_selectors.version_gate(view, team=team, config=config, approval=approval)
+    gate = gate_reads.version_gate(view, team=team, config=config, approval=approval)
     tag_rows = [(k, found.tags.get(k), True) for k in required]
     tag_rows += [(k, v, False) for k, v in sorted(found.tags.items()) if k not in required]
     user = request.user
@@ -161,7 +162,7 @@ def _version_context(request: HttpRequest, name: str, version: str) -> dict[str,
 def _chart_context(name: str, version: str) -> dict[str, Any]:
     """The champion-vs-version step chart (metric histories read from MLflow: loaded after the page)."""
     view = selectors.version_for_page(name, _version_number(version))
-    config, default_metric = promotion_selectors.gate_config_and_default(name)
+    config, default_metric = gate_reads.gate_config_and_default(name)
     gate_metric = selectors.gate_metric_for(view.model, default=default_metric)
     chart = selectors.comparison_chart(view, gate_metric, {config.metric: config.direction})
     return {

@@ -143,7 +143,7 @@ def compare_versions(
     show; None shows every metric and param and every tag that is not MLflow's own (`mlflow.*`). The
     gate metric (the model's gate policy) comes first with the policy's direction. Unknown or
     malformed versions are named in `problems`; MlflowError when MLflow cannot be read."""
-    from registry_ui.promotion.selectors import gate_config_for
+    from registry_ui.promotion.gate_reads import gate_config_for
 
     problems: list[str] = []
     wanted = _chosen_versions(versions, problems)

@@ -26,7 +26,7 @@ from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
 from notifications import events as notification_events
 from registry_ui import validation
-from registry_ui.promotion import identity, plans, prefetch, recording, seams, selectors
+from registry_ui.promotion import gate_reads, identity, plans, prefetch, recording, seams
 from registry_ui.promotion import observed as readback
 from registry_ui.promotion.gate import GateResult
 from registry_ui.promotion.locking import model_lock
@@ -251,13 +251,13 @@ def _gate(
     deadline: Any,
     prefetched: prefetch.GateRuns | None,
     created: int | None,
-    local: selectors.LocalInputs | None,
+    local: gate_reads.LocalInputs | None,
 ) -> tuple[GateResult | None, bool]:
     if plan.action != "promote":
         return None, False
     assert plan.source_version is not None
     mine = local is not None and local.candidate == plan.source_version
-    gate = selectors.gate_check(
+    gate = gate_reads.gate_check(
         config=local.config if local is not None else None,
         approval=local.approval if local is not None and mine else None,
         model_name=model_name,
@@ -325,7 +325,7 @@ def change_run(
         reading = pool.submit(bounded.get_model_state, model_name, timeout=deadline.call_timeout())
         version_hint = None if gate_version is None or gate_version is False else str(gate_version)
         runs = None if gate_version is False else prefetch.start(model_name, version_hint, deadline, pool)
-        local = selectors.gate_local_inputs(model_name, team, runs.candidate) if runs is not None else None
+        local = gate_reads.gate_local_inputs(model_name, team, runs.candidate) if runs is not None else None
         live, created = reading.result()
         # Re-created in MLflow: a new history. Its state read is passed on unless an open intent moved it.
         _, state, read = identity.model_identity(model_name, created)

@@ -10,7 +10,7 @@ logged since the index read it: the gate sees MLflow's answer). The experiment's
 tags come from the index (issue 20: one MLflow read beside the aliases, not four), and are read live only
 where the index cannot stand in: an experiment the index saw deleted (or never saw), a version the live
 aliases do not name (it may have been deleted), tags that change the plan (rollback tags) or an approval
-imported from tags (see selectors.gate_check). Deleting an experiment deletes its runs in MLflow, so the run
+imported from tags (see gate_reads.gate_check). Deleting an experiment deletes its runs in MLflow, so the run
 re-check refuses them; what escapes until the next index sync is an experiment deleted and then one of its
 runs restored on its own, both since the sync.
 

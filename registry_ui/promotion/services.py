@@ -20,7 +20,7 @@ from mlopsadmin.audit.services import actor_label, audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, RuleViolation
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
-from registry_ui.promotion import identity, plans, recording, selectors
+from registry_ui.promotion import gate_reads, identity, plans, recording
 from registry_ui.promotion.changes import (  # noqa: F401 - the errors and hooks callers know from here
     ChangeFailed,
     ChangeResult,
@@ -101,13 +101,13 @@ def _source_tags(model_name: str, version: str | None) -> dict[str, str]:
 
 def alias_rollback(*, model_name: str, actor: Any, reason: str, expected: dict[str, str] | None = None) -> ChangeResult:
     """@champion back to @previous-champion (plans.plan_rollback), refused (RuleViolation, nothing moved) when
-    that version's source run is deleted, purged or in a deleted experiment (selectors.rollback_target_refusal)."""
+    that version's source run is deleted, purged or in a deleted experiment (gate_reads.rollback_target_refusal)."""
     reason = clean_reason(reason, required=True, what="rollback reason")
     now_iso = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def build(live: dict[str, str]) -> plans.Plan:
         plan = plans.plan_rollback(live, reason=reason, now_iso=now_iso, actor_name=actor_label(actor))
-        refusal = selectors.rollback_target_refusal(model_name, str(plan.source_version))
+        refusal = gate_reads.rollback_target_refusal(model_name, str(plan.source_version))
         if refusal:
             raise RuleViolation(refusal)
         return plan
@@ -261,7 +261,7 @@ def gate_policy_update(
         raise InvalidInput("The threshold and the allowed drop must be finite numbers (not NaN or infinity).")
     if not (0 <= max_drop_pct <= 100):
         raise InvalidInput("The allowed drop must be between 0 and 100 %.")
-    before = selectors.gate_config_for(model_name)
+    before = gate_reads.gate_config_for(model_name)
     with transaction.atomic():
         gate_policy, _ = GatePolicy.objects.update_or_create(
             model_name=model_name,
@@ -276,7 +276,7 @@ def gate_policy_update(
                 "updated_by": actor_label(actor)[:150],
             },
         )
-        after = selectors.gate_config_for(model_name)
+        after = gate_reads.gate_config_for(model_name)
         audit_record(
             actor=actor,
             action="model.gate_policy_edit",

@@ -22,7 +22,7 @@ from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.policy import Action
 from registry_ui import validation
 from registry_ui.index_store import index_refresh_after_webhook
-from registry_ui.promotion import plans, selectors, services, webhooks
+from registry_ui.promotion import gate_reads, plans, selectors, services, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ def _page_context(request: HttpRequest, name: str) -> dict[str, object]:
         "model": overview.model,
         "versions": overview.versions,
         "history": selectors.alias_history(name),
-        "gate_config": selectors.gate_config_for(name),
-        "gate_policy": selectors.gate_policy_row(name),
+        "gate_config": gate_reads.gate_config_for(name),
+        "gate_policy": gate_reads.gate_policy_row(name),
         "state_token": plans.state_token(overview.aliases),
         "as_of": timezone.now(),
         "team": team_for_model(name),

@@ -97,7 +97,7 @@ def test_applied_values_drive_ownership_gate_cleanup_and_schedules(personas) -> 
     from configuration.selectors import cleanup_defaults, keep_values
     from maintenance.selectors import schedules_overview
     from mlopsadmin.core.selectors import team_for_model
-    from registry_ui.promotion.selectors import gate_config_for
+    from registry_ui.promotion.gate_reads import gate_config_for
 
     text = config_export()
     text = text.replace('model_patterns = ["churn-*"]', 'model_patterns = ["churn-*", "search-ranker-*"]')

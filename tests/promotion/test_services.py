@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import mlflow_support
-from registry_ui.promotion import seams, selectors, services
+from registry_ui.promotion import gate_reads, seams, selectors, services
 from registry_ui.promotion.models import AliasEvent, GatePolicy
 
 
@@ -83,7 +83,7 @@ def test_each_metric_rule_blocks_promotion_on_its_own(make_model, personas, scor
 
 def test_missing_approval_blocks_when_the_policy_requires_it(make_model, personas) -> None:
     name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2}, approval_required=None)
-    assert selectors.gate_config_for(name).require_approval  # the default policy
+    assert gate_reads.gate_config_for(name).require_approval  # the default policy
     with pytest.raises(services.GateFailed) as caught:
         services.alias_promote(model_name=name, actor=personas["lead_search"])
     assert [r.rule for r in caught.value.gate.failures] == ["approval"]
