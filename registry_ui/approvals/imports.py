@@ -120,20 +120,21 @@ def _import_one(version: mlf.ModelVersion, report: ImportReport) -> None:
 
 
 def approval_tags_take_off(
-    model_name: str, version: str, tags: Mapping[str, str], deadline: Deadline
+    model_name: str, version: str, tags: Mapping[str, str], deadline: Deadline, *, end_import: bool = True
 ) -> tuple[dict[str, str], str]:
     """A rejection decided here: the approval tags among the version's MLflow `tags` (keys in any spelling,
     see approval_tags; written by hand, or an imported approval) leave it, so MLflow no longer says
     "approved" for a rejected version, and its imported approval ends. Returns (the tags taken off with their
     old values, a note naming what MLflow still shows when a delete failed: the rejection stands, it is
-    mlopsadmin's decision). Within `deadline`."""
+    mlopsadmin's decision). Within `deadline`. An approval decided here uses it with `end_import` False for
+    the keys in other spellings ('Approved By'), so MLflow shows one approver."""
     found = {k: v for k, v in tags.items() if _tag_key(k) in (APPROVED_BY, APPROVAL_DATE)}
     if not found:
         return {}, ""
     result = version_tags_write(model_name, version, dict.fromkeys(found), deadline)
     left = [] if result.error is None else [k for k in found if result.observed is None or k in result.observed]
     removed = {k: v for k, v in found.items() if k not in left}
-    if removed:
+    if removed and end_import:
         ImportedApproval.objects.filter(model_name=model_name, version=version).delete()
     if not left:
         return removed, ""

@@ -291,6 +291,10 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
                 pending_write = {"tags": tags, "before": before_tags}
                 note = _write_approval_tags(req.model_name, req.version, tags, version_tags, deadline)
                 written = list(tags)
+                others = {k: v for k, v in version_tags.items() if k not in tags}  # 'Approved By' …: one approver
+                removed, more = approval_tags_take_off(req.model_name, req.version, others, deadline, end_import=False)
+                written += list(removed)
+                note = "; ".join(n for n in (note, more) if n)
             elif not approve:  # MLflow must not keep saying "approved" (tags written by hand, imported)
                 removed, note = approval_tags_take_off(req.model_name, req.version, version_tags, deadline)
                 written = list(removed)
@@ -317,7 +321,8 @@ def approval_request_decide(*, actor: Any, request_id: int, approve: bool, comme
                     "tags": tags if approve and not for_environment else _without(before_tags, removed),
                     "removed": removed,  # a rejection: approval tags taken off MLflow, with their old values
                     # tags recorded before (by hand, or an imported approval) that this approval replaced
-                    "overwritten": {k: v for k, v in before_tags.items() if approve and tags.get(k) != v},
+                    "overwritten": {k: v for k, v in before_tags.items() if approve and tags.get(k) != v}
+                    | (removed if approve else {}),
                 },
                 reason=comment + (f" | {note}" if comment and note else note),
             )

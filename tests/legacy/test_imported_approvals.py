@@ -134,3 +134,17 @@ def test_rejecting_a_version_approved_by_hand_takes_the_approval_off_mlflow(make
     call_command("import_approvals", model=made.name)
     refused = _promote(api, made.name, "2")
     assert refused.status_code == 422 and any("not approved" in r for r in refused.json()["reasons"])
+
+
+def test_approving_here_leaves_no_second_approver_in_another_spelling(make_model, personas) -> None:
+    """Break-test of case 6: approving a version whose hand-written tags used another spelling ('Approved
+    By') wrote approved_by beside it, so MLflow showed two approvers and the audit event's `overwritten`
+    missed the old one. The old spellings leave MLflow and are kept in `overwritten`."""
+    by_hand = {"Approved By": "jane.doe", "approval-date": "2026-03-05"}
+    made = make_model([{"val_ndcg_at_10": 0.85}], tags=by_hand)
+    request = approvals.approval_request_create(actor=personas["member_search"], model_name=made.name, version="1")
+    approvals.approval_request_approve(actor=personas["lead_search"], request_id=request.pk)
+    tags = mlf.get_model_version(made.name, "1").tags
+    assert not set(by_hand) & set(tags) and tags["approved_by"] == "lead_search", tags
+    event = AuditEvent.objects.get(action="approval.approve", target_id=f"{made.name}/1")
+    assert event.after["overwritten"] == by_hand
