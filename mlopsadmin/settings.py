@@ -318,6 +318,10 @@ WEB_TIMEOUT_SECONDS = env_int("WEB_TIMEOUT_SECONDS", 60)
 # page polls its task, the API answers 202 with the task), not in the web request a long copy would
 # outlive. False runs it in the request (no worker: a small setup, or the tests of the copy itself).
 ENVIRONMENT_COPY_QUEUED = env_bool("ENVIRONMENT_COPY_QUEUED", True)
+# In a worker, a copy waits this long for another copy into the same target model (CI promoting v1 then
+# v2, taken by two workers) before it fails with 409; well under CELERY_TASK_SOFT_TIME_LIMIT. A copy run in
+# the request never waits: a second click is refused at once.
+ENVIRONMENT_COPY_LOCK_WAIT_SECONDS = env_float("ENVIRONMENT_COPY_LOCK_WAIT_SECONDS", 1800.0)
 # How long a promotion waits for another change of the same model to finish before answering 409.
 PROMOTION_LOCK_WAIT_SECONDS = env_float("PROMOTION_LOCK_WAIT_SECONDS", 5.0)
 # Gate defaults for models without their own policy (the operations guide's values).

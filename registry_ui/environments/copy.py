@@ -77,13 +77,15 @@ def lineage_tags(source: Environment, source_version: dict[str, Any], copy_id: s
 
 
 @contextmanager
-def copy_lock(target: Environment, name: str) -> Iterator[None]:
+def copy_lock(target: Environment, name: str, *, wait: float = 0) -> Iterator[None]:
     """One copy at a time into model `name` of `target` (a double click, two CI jobs): the model lock of
-    the promotion feature (Redis, or a lease row) under a key of its own, not waited for, and renewed for
-    as long as the copy runs: a copy longer than PROMOTION_LOCK_TTL_SECONDS still keeps a second one out."""
+    the promotion feature (Redis, or a lease row) under a key of its own, waited for `wait` seconds (0: a
+    copy in the request is refused at once; a worker's copy queues behind the one running), and renewed
+    for as long as the copy runs: a copy longer than PROMOTION_LOCK_TTL_SECONDS still keeps a second one
+    out. Raises Conflict when another copy holds it past `wait`."""
     key = "environment-copy:" + hashlib.sha256(f"{target.name}\0{name}".encode()).hexdigest()[:40]
     try:
-        with model_lock(key, wait=0, renew=True):
+        with model_lock(key, wait=wait, renew=True):
             yield
     except LockBusy as exc:
         raise Conflict(f"Another copy into {target.name}'s {name} is under way; nothing was changed.") from exc

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, DomainError, RuleViolation
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
@@ -198,7 +200,8 @@ def promote_to_next(
         record("failed", f"refused by the gate of {target.name}", {"environment": target.name, "gate": gate.reasons})
         raise GateFailed(gate)
     try:
-        with copy_lock(target, target.model_name(model)):
+        wait = settings.ENVIRONMENT_COPY_LOCK_WAIT_SECONDS if task_run_id else 0  # a worker queues behind
+        with copy_lock(target, target.model_name(model), wait=wait):
             refuse_second_copy(source, target, model, version, record)
             tags = approval_tags_for_copy(target, model, version)
             # A worker (web or Celery) killed mid-way records no outcome, so this committed `pending` event

@@ -20,6 +20,7 @@ from maintenance.models import TaskKind, TaskRun, TaskState
 from mlopsadmin.core.models import AuditEvent
 from registry_ui.environments import services
 from tests.faults import FaultProxy, private_broker
+from tests.servers import spawn_worker
 
 from .helpers import configure, make_version, models_named, versions_on
 
@@ -223,3 +224,30 @@ def test_a_queued_copy_of_a_version_already_there_or_on_its_way_is_refused_at_on
     assert there.status_code == 409, there.content
     assert f"already in prod as prod.{base} v{copied.target_version}" in there.json()["detail"]
     assert TaskRun.objects.filter(kind=TaskKind.ENVIRONMENT_COPY, parameters__model=base).count() == 2
+
+
+def test_two_versions_of_one_model_copied_by_two_workers_at_once_both_arrive(  # type: ignore[no-untyped-def]
+    extra_worker, dev_mlflow, mlflow, login, settings
+) -> None:
+    """A CI pipeline promotes v1 and v2 one after the other and two workers take them at once: the second
+    waits for the first copy's lock on the target model instead of failing with "another copy is under
+    way" (its task failed although nothing was wrong: the refusal is for a double click, not a queue)."""
+    settings.ENVIRONMENT_COPY_QUEUED = True
+    base = f"search-twoworkers-{uuid.uuid4().hex[:8]}"
+    make_version(mlflow, base, score=0.5)
+    make_version(mlflow, base, score=0.6)
+    lead = login("lead_search")
+    with FaultProxy(dev_mlflow.url) as prod:
+        prod.write_path, prod.write_delay = "/model-versions/create", 4.0  # each registration takes 4 s
+        _servers(mlflow, prod.url)
+        first = extra_worker.start()
+        log = first.log_path.with_name(first.queue_name + "-second.log")
+        env = {**extra_worker.session.env, "CELERY_TASK_DEFAULT_QUEUE": first.queue_name}
+        extra_worker.started.append(type(first)(spawn_worker(env, first.queue_name, log), first.queue_name, log))
+        url = f"/api/v1/environments/dev/models/{base}/promote"
+        runs = [lead.post(url, data={"version": v}, content_type="application/json") for v in ("1", "2")]
+        assert [r.status_code for r in runs] == [202, 202], [r.content for r in runs]
+        final = [_final(r.json()["task_run_id"]) for r in runs]
+        assert prod.max_in_flight == 1  # the registrations did not overlap: one copy at a time into the model
+    assert [r.state for r in final] == [TaskState.SUCCEEDED] * 2, [r.errors for r in final]
+    assert sorted(v["version"] for v in versions_on(dev_mlflow.url, base)) == ["1", "2"]
