@@ -12,20 +12,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 from mlopsadmin import policy, task_queue
-from mlopsadmin.core.errors import Conflict, DomainError, InvalidInput, RuleViolation
+from mlopsadmin.core.errors import InvalidInput
 from mlopsadmin.core.selectors import team_for_model
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
 from notifications import events as notification_events
 from registry_ui import validation
+from registry_ui.promotion import change_outcomes as outcomes
 from registry_ui.promotion import gate_reads, identity, plans, prefetch, recording, seams
 from registry_ui.promotion import observed as readback
 from registry_ui.promotion.gate import GateResult
@@ -34,130 +34,6 @@ from registry_ui.promotion.locking import model_lock
 logger = logging.getLogger(__name__)
 
 MAX_REASON_LENGTH = 2000
-
-
-# --- Errors that carry the state the caller needs ---------------------------------------------
-class StaleAliases(Conflict):
-    def __init__(self, model_name: str, expected: dict[str, str], live: dict[str, str]) -> None:
-        super().__init__(
-            f"The aliases changed since you looked: {model_name} now has {plans.describe_state(live)} "
-            f"(you saw {plans.describe_state(expected)}). Nothing was changed; review and try again."
-        )
-        self.extra = {"reason": "stale", "aliases": live, "expected": expected}
-
-
-class GateFailed(RuleViolation):
-    def __init__(self, gate: GateResult) -> None:
-        reasons = gate.reasons()
-        super().__init__("The validation gate blocked the promotion: " + " ".join(reasons))
-        self.gate = gate
-        self.extra = {"reasons": reasons, "gate": gate.as_json()}
-
-
-class PartialChange(DomainError):
-    status = 502
-    title = "MLflow failed part-way: only some alias changes were applied"
-
-    def __init__(self, result: ChangeResult) -> None:
-        applied = "; ".join(result.applied) or "nothing"
-        missing = "; ".join(result.not_applied)
-        super().__init__(
-            f"MLflow failed during the {result.action} of {result.model_name}: {result.error}. Read back "
-            f"from MLflow: "
-            f"Applied: {applied}. NOT applied{' (yet)' if result.watched else ''}: {missing}. "
-            + (_late_note(result) if result.watched else "")
-            + "The aliases may be inconsistent; use Repair on the aliases page."
-        )
-        self.result = result
-        self.extra = {
-            "applied": result.applied,
-            "not_applied": result.not_applied,
-            "outcome": "partial",
-            "aliases": result.after,
-            "may_still_apply": result.watched,
-        }
-
-
-def _late_note(result: ChangeResult) -> str:
-    """What a caller must know when a write's answer was lost and the read-back did not show it (yet)."""
-    return (
-        f"MLflow's answer to a write was lost, so MLflow may still apply it late (from its backlog): "
-        f"mlopsadmin watches this model for {recording.WATCH_SECONDS // 60} minutes and records a late move, "
-        f"attributed to this {result.action}. Check the aliases page before trying again. "
-    )
-
-
-class OutcomeUnknown(DomainError):
-    status = 503
-    title = "MLflow did not confirm the change: its outcome is unknown"
-
-    def __init__(self, result: ChangeResult) -> None:
-        super().__init__(
-            f"MLflow did not answer during the {result.action} of {result.model_name} ({result.error}), and "
-            f"its aliases could not be read back, so the outcome is unknown: some of "
-            f"{'; '.join(result.not_applied)} may have been applied. It is recorded as 'unknown'; mlopsadmin "
-            f"reads MLflow again as soon as it answers and records what happened, attributed to this "
-            f"{result.action}. Check the aliases page before trying again."
-        )
-        self.result = result
-        self.extra = {"applied": [], "not_applied": result.not_applied, "outcome": "unknown"}
-
-
-class ChangeFailed(DomainError):
-    status = 503
-    title = "MLflow did not apply the change"
-
-    def __init__(self, result: ChangeResult, *, refused: bool = False) -> None:
-        """`refused`: MLflow refused the write (credentials, permission, invalid): 502, and trying again
-        will not help until that is fixed."""
-        if result.watched:
-            tail = _late_note(result)
-        else:
-            tail = "Retrying will not help until this is fixed in MLflow." if refused else "Try again."
-        super().__init__(
-            f"The {result.action} of {result.model_name} was not applied: {result.error}. MLflow, read back, "
-            f"shows the aliases unchanged; recorded as 'failed'. " + tail
-        )
-        if refused:
-            self.status = 502
-        self.result = result
-        self.extra = {
-            "applied": [],
-            "not_applied": result.not_applied,
-            "outcome": "failed",
-            "aliases": result.after,
-            "may_still_apply": result.watched,
-        }
-
-
-@dataclass
-class ChangeResult:
-    action: str
-    model_name: str
-    before: dict[str, str]
-    after: dict[str, str]
-    applied: list[str] = field(default_factory=list)
-    not_applied: list[str] = field(default_factory=list)
-    gate: dict[str, Any] | None = None
-    overridden: bool = False
-    outcome: str = "ok"
-    error: str = ""
-    version: str | None = None
-    watched: bool = False  # a write's answer was lost and MLflow did not show it yet: it may still land
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "model": self.model_name,
-            "outcome": self.outcome,
-            "before": self.before,
-            "aliases": self.after,
-            "applied": self.applied,
-            "not_applied": self.not_applied,
-            "gate": self.gate,
-            "gate_overridden": self.overridden,
-            "version": self.version,
-        }
 
 
 # --- Input checks ------------------------------------------------------------------------------
@@ -271,7 +147,7 @@ def _gate(
     if gate.passed:
         return gate, False
     if not override:
-        raise GateFailed(gate)
+        raise outcomes.GateFailed(gate)
     policy.require(actor, Action.GATE_OVERRIDE, team=team)
     return gate, True
 
@@ -309,7 +185,7 @@ def change_run(
     reason: str = "",
     override_reason: str = "",
     gate_version: str | None | bool = False,
-) -> ChangeResult:
+) -> outcomes.ChangeResult:
     """Run one alias change end to end (see the module docstring). `build` turns the live aliases into
     the plan (raising RuleViolation/InvalidInput when the action makes no sense now; a promotion's `build` also
     takes the candidate's tags when they were read beside the aliases, else None). `gate_version`: for a
@@ -333,7 +209,7 @@ def change_run(
         known = (state,) if read and not resolved else None
         recording.record_external(model_name, live, model_created=created, known_state=known)
         if expected is not None and plans.normalise(expected) != live:
-            raise StaleAliases(model_name, plans.normalise(expected), live)
+            raise outcomes.StaleAliases(model_name, plans.normalise(expected), live)
         gate_runs = runs.result() if runs is not None else None
         if gate_runs is None:
             plan = build(live)
@@ -383,7 +259,7 @@ def change_run(
         )
         if outcome == "unknown" or (lost and not_applied):
             schedule_reconcile(model_name)
-    result = ChangeResult(
+    result = outcomes.ChangeResult(
         action=plan.action,
         model_name=model_name,
         before=live,
@@ -399,9 +275,9 @@ def change_run(
     )
     notification_events.alias_changed(result, actor=actor, reason=reason, team=team)
     if outcome == "unknown":
-        raise OutcomeUnknown(result)
+        raise outcomes.OutcomeUnknown(result)
     if outcome == "failed":
-        raise ChangeFailed(result, refused=refused)
+        raise outcomes.ChangeFailed(result, refused=refused)
     if outcome == "partial":
-        raise PartialChange(result)
+        raise outcomes.PartialChange(result)
     return result

@@ -21,13 +21,15 @@ from mlopsadmin.core.errors import Conflict, InvalidInput, RuleViolation
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.policy import Action
 from registry_ui.promotion import gate_reads, identity, plans, recording
-from registry_ui.promotion.changes import (  # noqa: F401 - the errors and hooks callers know from here
+from registry_ui.promotion.change_outcomes import (  # noqa: F401 - the errors callers know from here
     ChangeFailed,
     ChangeResult,
     GateFailed,
     OutcomeUnknown,
     PartialChange,
     StaleAliases,
+)
+from registry_ui.promotion.changes import (  # noqa: F401 - the hooks callers know from here
     change_run,
     clean_model_name,
     clean_reason,
