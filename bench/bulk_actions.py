@@ -35,15 +35,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.maintenance_bench import _copy_store, _django, _uptime  # noqa: E402 - after the path is set
+from bench.maintenance_env import copy_store, django_setup, rss_mb, uptime_load  # noqa: E402 - after the path is set
 from bench.maintenance_guide import guide_cleanup  # noqa: E402
 
 DAY_MS = 86_400_000
 RESULTS = ROOT / "bench" / "results" / "bulk_actions.md"
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _plan(**fields: Any) -> Any:
@@ -120,7 +116,7 @@ def child(kind: str) -> None:
         run.refresh_from_db()
         result.update(state=run.state, counts=run.counts, errors=run.errors[:3])
     used = resource.getrusage(resource.RUSAGE_SELF)
-    result.update(seconds=time.perf_counter() - started, rss_mb=_rss_mb(), cpu=used.ru_utime + used.ru_stime - cpu0)
+    result.update(seconds=time.perf_counter() - started, rss_mb=rss_mb(), cpu=used.ru_utime + used.ru_stime - cpu0)
     if profile is not None:
         import pstats
 
@@ -161,7 +157,7 @@ def run_child(kind: str, env: dict[str, str]) -> dict[str, Any]:
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             found: dict[str, Any] = json.loads(line[len("RESULT ") :])
-            found["load"] = _uptime()
+            found["load"] = uptime_load()
             return found
     raise RuntimeError(f"child {kind} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
 
@@ -188,7 +184,7 @@ def _guide_delete(run_ids: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
     for run_id in run_ids:
         mlf.delete_run(run_id)
-    return {"seconds": time.perf_counter() - started, "runs": len(run_ids), "load": _uptime()}
+    return {"seconds": time.perf_counter() - started, "runs": len(run_ids), "load": uptime_load()}
 
 
 def _guide_reaper(experiment_ids: list[str]) -> dict[str, Any]:
@@ -203,7 +199,7 @@ def _guide_reaper(experiment_ids: list[str]) -> dict[str, Any]:
             if not run.end_time and now - (run.start_time or now) > DAY_MS:
                 mlf.set_terminated(run.run_id, status="FAILED")
                 ended += 1
-    return {"seconds": time.perf_counter() - started, "runs": ended, "load": _uptime()}
+    return {"seconds": time.perf_counter() - started, "runs": ended, "load": uptime_load()}
 
 
 def _gc(backend: str, run_ids: list[str]) -> dict[str, Any]:
@@ -216,7 +212,7 @@ def _gc(backend: str, run_ids: list[str]) -> dict[str, Any]:
             check=True,
             capture_output=True,
         )
-    return {"seconds": time.perf_counter() - started, "runs": len(run_ids), "load": _uptime()}
+    return {"seconds": time.perf_counter() - started, "runs": len(run_ids), "load": uptime_load()}
 
 
 def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa: PLR0915 - one linear script
@@ -225,10 +221,10 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
 
     pristine = workdir / "pristine"
     if args.reuse_store and (pristine / "mlflow.db").exists():
-        _copy_store(pristine, workdir)
+        copy_store(pristine, workdir)
     else:
         generate(workdir, runs=args.runs, experiments=args.experiments)
-        _copy_store(workdir, pristine)
+        copy_store(workdir, pristine)
     db = workdir / "mlflow.db"
     backend = f"sqlite:///{db}"
     if args.pg_database:  # the same rows on PostgreSQL (the production-like store; SQLite serializes writes)
@@ -241,10 +237,10 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
         port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts", log_path=workdir / "mlflow.log"
     )
     url = f"http://127.0.0.1:{port}"
-    found: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_start": _uptime()}
+    found: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_start": uptime_load()}
     try:
         server.wait_healthy(url, process=process, timeout=300)
-        _django(workdir / "mlopsadmin.sqlite3", url, backend, workdir / "artifacts")
+        django_setup(workdir / "mlopsadmin.sqlite3", url, backend, workdir / "artifacts")
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
@@ -255,7 +251,7 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
         found["plan"] = []
         for _ in range(2 if "plan" in args.only else 0):
             guide = guide_cleanup(complete=False)
-            guide_row = {"seconds": guide["seconds"], "would_delete": len(guide["would_delete"]), "load": _uptime()}
+            guide_row = {"seconds": guide["seconds"], "would_delete": len(guide["would_delete"]), "load": uptime_load()}
             ours = run_child("plan", api_only)  # a server whose store mlopsadmin cannot read
             found["plan"].append({"guide": guide_row, "ours": ours})
             print("plan", found["plan"][-1], flush=True)
@@ -290,7 +286,7 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
     finally:
         server.stop_server(process)
     found["finished"] = time.strftime("%H:%M UTC", time.gmtime())
-    found["load_end"] = _uptime()
+    found["load_end"] = uptime_load()
     found["sizes"] = {"runs": args.runs, "experiments": args.experiments, "execute_set": n}
     found["backend"] = "PostgreSQL" if args.pg_database else "SQLite"
     return found
@@ -310,7 +306,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS, help="markdown file the report is appended to")
     args = parser.parse_args()
     if args.child:
-        _django(
+        django_setup(
             Path(os.environ["SQLITE_PATH"]),
             os.environ["MLFLOW_TRACKING_URI"],
             os.environ.get("MLFLOW_BACKEND_STORE_URI", ""),

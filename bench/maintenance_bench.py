@@ -34,13 +34,9 @@ import argparse
 import hashlib
 import json
 import os
-import resource
-import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,7 +44,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.maintenance_guide import guide_cleanup  # noqa: E402 - after the path is set
+from bench.maintenance_env import (  # noqa: E402 - after the path is set
+    CLEANUP_DAYS,
+    DAY_MS,
+    LoadSampler,
+    django_setup,
+    register_backed,
+    rss_mb,
+    store_prepare,
+    uptime_load,
+)
+from bench.maintenance_guide import guide_cleanup  # noqa: E402
 from bench.maintenance_report import report  # noqa: E402
 from bench.maintenance_truth import (  # noqa: E402
     artifact_bytes,
@@ -57,26 +63,6 @@ from bench.maintenance_truth import (  # noqa: E402
     store_runs,
     stuck_truth,
 )
-
-DAY_MS = 86_400_000
-CLEANUP_DAYS = 90
-
-
-def _django(db_path: Path, tracking_uri: str, backend: str, destination: Path) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlopsadmin.settings")
-    os.environ["SQLITE_PATH"] = str(db_path)
-    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    os.environ["MLFLOW_BACKEND_STORE_URI"] = backend
-    os.environ["MLFLOW_ARTIFACTS_DESTINATION"] = str(destination)
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
-    import django
-
-    django.setup()
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --- child: one maintenance task, exactly as the worker runs it --------------------------------
@@ -88,7 +74,7 @@ def child(kind: str) -> None:
     if kind == "idle":  # the worker process before any task: Django set up, the MLflow gateway imported
         from mlopsadmin.lib import mlflow_client  # noqa: F401
 
-        print("RESULT " + json.dumps({"kind": kind, "rss_mb": _rss_mb()}))
+        print("RESULT " + json.dumps({"kind": kind, "rss_mb": rss_mb()}))
         return
     if kind == "plan":
         run = TaskRun.objects.create(kind=TaskKind.CLEANUP_PLAN, started_by="bench")
@@ -117,7 +103,7 @@ def child(kind: str) -> None:
         "outcome": outcome,
         "state": run.state,
         "seconds": time.perf_counter() - started,
-        "rss_mb": _rss_mb(),
+        "rss_mb": rss_mb(),
         "counts": run.counts,
         "errors": run.errors[:3],
     }
@@ -174,7 +160,7 @@ def _child_execute(started: float) -> None:
         "state": run.state,
         "seconds": time.perf_counter() - started,
         "purge_seconds": sum(purge_seconds),
-        "rss_mb": _rss_mb(),
+        "rss_mb": rss_mb(),
         "counts": run.counts,
         "purge": purge,
         "errors": run.errors[:3],
@@ -199,78 +185,6 @@ def run_child(kind: str, env: dict[str, str], *, root: Path = ROOT) -> dict[str,
     raise RuntimeError(f"child {kind} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
 
 
-class LoadSampler(threading.Thread):
-    """The 1-minute load average every 5 s while the cleanup approaches are measured."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.samples: list[float] = []
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            self.samples.append(os.getloadavg()[0])
-            self.halt.wait(5)
-
-    def summary(self) -> str:
-        values = self.samples or [os.getloadavg()[0]]
-        return f"min {min(values):.2f}, mean {sum(values) / len(values):.2f}, max {max(values):.2f}"
-
-
-def _uptime() -> str:
-    out = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
-    return out.split("load average:")[-1].strip() if "load average:" in out else out
-
-
-def _store(workdir: Path, args: argparse.Namespace) -> tuple[dict[str, int], float]:
-    """The store in --workdir: generated (and copied to workdir/pristine), or with --reuse-store restored
-    from that copy (a run reaps, deletes and purges, so each run starts from the same store)."""
-    from bench.maintenance_store import generate
-
-    saved, pristine = workdir / "store.json", workdir / "pristine"
-    if args.reuse_store and saved.exists() and (pristine / "mlflow.db").exists():
-        _copy_store(pristine, workdir)
-        stats = json.loads(saved.read_text())
-        return stats, float(stats.get("generate_seconds", 0))
-    started = time.perf_counter()
-    stats = generate(workdir, runs=args.runs, experiments=args.experiments)
-    seconds = time.perf_counter() - started
-    saved.write_text(json.dumps({**stats, "generate_seconds": round(seconds)}))
-    _copy_store(workdir, pristine)
-    return stats, seconds
-
-
-def _copy_store(source: Path, target: Path) -> None:
-    target.mkdir(exist_ok=True)
-    shutil.rmtree(target / "artifacts", ignore_errors=True)
-    for old in target.glob("mlflow.db*"):
-        old.unlink()
-    for path in [*source.glob("mlflow.db*"), source / "artifacts"]:
-        subprocess.run(["cp", "-a", str(path), str(target / path.name)], check=True)
-
-
-def _register_backed(workdir: Path) -> list[str]:
-    """Model versions backed by old FAILED runs, with no tag on the run (the guide would delete them)."""
-    from mlopsadmin.lib import mlflow_client as mlf
-
-    try:
-        mlf.create_registered_model("bench-model")
-    except mlf.MlflowConflict:  # a reused store: registered by the earlier run
-        return sorted({v.run_id for v in mlf.iter_model_versions(name="bench-model")})
-    conn = sqlite3.connect(workdir / "mlflow.db")
-    backed = [
-        r[0]
-        for r in conn.execute(
-            "SELECT run_uuid FROM runs WHERE status = 'FAILED' AND end_time < ? ORDER BY run_uuid LIMIT 20",
-            [int(time.time() * 1000) - 200 * DAY_MS],
-        )
-    ]
-    conn.close()
-    for run_id in backed:
-        mlf.create_model_version("bench-model", source=f"runs:/{run_id}/model", run_id=run_id)
-    return backed
-
-
 def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Everything that needs the server, in one run on one store."""
     backend = f"sqlite:///{workdir / 'mlflow.db'}"
@@ -281,16 +195,16 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
         port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts", log_path=workdir / "mlflow.log"
     )
     url = f"http://127.0.0.1:{port}"
-    found: dict[str, Any] = {"load_start": _uptime(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    found: dict[str, Any] = {"load_start": uptime_load(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     try:
         server.wait_healthy(url, process=process, timeout=300)
-        _django(workdir / "mlopsadmin.sqlite3", url, backend, workdir / "artifacts")
+        django_setup(workdir / "mlopsadmin.sqlite3", url, backend, workdir / "artifacts")
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
         from mlopsadmin.lib import mlflow_client as mlf
 
-        backed = _register_backed(workdir)
+        backed = register_backed(workdir)
         cutoff = int(time.time() * 1000) - CLEANUP_DAYS * DAY_MS
         stuck = stuck_truth(workdir / "mlflow.db")
         found.update(backed=backed, truth=sorted(ground_truth(workdir / "mlflow.db", set(backed), cutoff)), stuck=stuck)
@@ -312,7 +226,7 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
         print(f"guide (complete): {found['guide_full']['seconds']:.1f} s", flush=True)
         sampler.halt.set()
         found.update(
-            load_during=sampler.summary(), load_end=_uptime(), finished=time.strftime("%H:%M UTC", time.gmtime())
+            load_during=sampler.summary(), load_end=uptime_load(), finished=time.strftime("%H:%M UTC", time.gmtime())
         )
         if not args.skip_reaper_capacity:
             found["reaper"] = run_child("reaper", env)
@@ -359,7 +273,7 @@ def _execute(workdir: Path, found: dict[str, Any], env: dict[str, str]) -> dict[
     on_disk = artifact_bytes(workdir, planned)
     sampler = LoadSampler()
     sampler.start()
-    load_start, started = _uptime(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load_start, started = uptime_load(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     result = run_child("execute", {**env, "BENCH_PLAN_ID": str(found["plan_store"]["plan_id"])})
     sampler.halt.set()
     after = store_runs(workdir / "mlflow.db")
@@ -367,7 +281,7 @@ def _execute(workdir: Path, found: dict[str, Any], env: dict[str, str]) -> dict[
         started=started,
         finished=time.strftime("%H:%M UTC", time.gmtime()),
         load_start=load_start,
-        load_end=_uptime(),
+        load_end=uptime_load(),
         load_during=sampler.summary(),
         gone_planned=len((before - after) & planned),
         gone_unplanned=len((before - after) - planned),
@@ -402,7 +316,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results" / "maintenance.md")
     args = parser.parse_args()
     if args.child:
-        _django(
+        django_setup(
             Path(os.environ["SQLITE_PATH"]),
             os.environ["MLFLOW_TRACKING_URI"],
             os.environ["MLFLOW_BACKEND_STORE_URI"],
@@ -411,7 +325,7 @@ def main() -> None:
         child(args.child)
         return
     args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-maintenance-"))
-    stats, generate_s = _store(args.workdir, args)
+    stats, generate_s = store_prepare(args.workdir, args)
     print(f"store: {stats} in {generate_s:.0f} s", flush=True)
     found = measure(args.workdir, args)
     (args.workdir / "found.json").write_text(json.dumps(found, default=str))  # the raw figures, for re-reading

@@ -31,15 +31,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.maintenance_bench import (  # noqa: E402 - after the path is set
+from bench.maintenance_bench import run_child  # noqa: E402 - after the path is set
+from bench.maintenance_env import (  # noqa: E402
     CLEANUP_DAYS,
     DAY_MS,
     LoadSampler,
-    _copy_store,
-    _django,
-    _register_backed,
-    _uptime,
-    run_child,
+    copy_store,
+    django_setup,
+    register_backed,
+    uptime_load,
 )
 from bench.maintenance_store import generate  # noqa: E402
 from bench.maintenance_truth import artifact_bytes, ground_truth, reaped_check, store_runs, stuck_truth  # noqa: E402
@@ -121,16 +121,16 @@ def _reaped_by_guide(db: Path, ended: list[str], ends: dict[str, int]) -> dict[s
 def side(name: str, workdir: Path, pristine: Path, port: int, env: dict[str, str]) -> dict[str, Any]:
     from mlopsadmin.lib import mlflow_server as server
 
-    _copy_store(pristine, workdir)
+    copy_store(pristine, workdir)
     db, backend = workdir / "mlflow.db", f"sqlite:///{workdir / 'mlflow.db'}"
     process = server.start_server(
         port=port, backend_store_uri=backend, artifact_root=workdir / "artifacts", log_path=workdir / f"{name}.log"
     )
-    found: dict[str, Any] = {"side": name, "load_start": _uptime()}
+    found: dict[str, Any] = {"side": name, "load_start": uptime_load()}
     sampler = LoadSampler()
     try:
         server.wait_healthy(f"http://127.0.0.1:{port}", process=process, timeout=300)
-        backed = set(_register_backed(workdir))
+        backed = set(register_backed(workdir))
         _soft_deleted_experiment()
         cutoff = int(time.time() * 1000) - CLEANUP_DAYS * DAY_MS
         stuck = stuck_truth(db)["ends"]
@@ -162,7 +162,7 @@ def side(name: str, workdir: Path, pristine: Path, port: int, env: dict[str, str
             bytes_on_disk=bytes_before,
             left_on_disk=artifact_bytes(workdir, planned),
             load_during=sampler.summary(),
-            load_end=_uptime(),
+            load_end=uptime_load(),
         )
     finally:
         sampler.halt.set()
@@ -182,14 +182,14 @@ def main() -> None:
     pristine = args.workdir / "pristine"
     started = time.perf_counter()
     stats = generate(args.workdir, runs=args.runs, experiments=args.experiments)
-    _copy_store(args.workdir, pristine)
+    copy_store(args.workdir, pristine)
     print(f"store {stats} in {time.perf_counter() - started:.0f} s", flush=True)
     from mlopsadmin.lib import mlflow_server as server
 
     port = server.free_port()
     url = f"http://127.0.0.1:{port}"
     backend = f"sqlite:///{args.workdir / 'mlflow.db'}"
-    _django(args.workdir / "mlopsadmin.sqlite3", url, backend, args.workdir / "artifacts")
+    django_setup(args.workdir / "mlopsadmin.sqlite3", url, backend, args.workdir / "artifacts")
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
