@@ -135,7 +135,11 @@ def literal_count(pattern: str) -> int:
 
 def pattern_rules() -> list[tuple[str, int]]:
     """(pattern, team id), most specific first; the order team_for_model tries them in."""
-    rows = list(ModelPattern.objects.values_list("pattern", "team_id"))
+    return rules_sorted(list(ModelPattern.objects.values_list("pattern", "team_id")))
+
+
+def rules_sorted(rows: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """(pattern, team id) rows, most specific first (most literal characters, then longest, then by name)."""
     return sorted(rows, key=lambda r: (-literal_count(r[0]), -len(r[0]), r[0]))
 
 

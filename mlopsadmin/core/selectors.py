@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from django.db.models import Exists, F, OuterRef
+
 from mlopsadmin.core.models import ModelOwnership, Team
 
 
@@ -56,9 +58,17 @@ def team_for_model(
     (core.ModelOwnership) first; then the most specific matching glob pattern (configuration.ModelPattern:
     most literal characters wins; ties are refused when the configuration is applied); last, a team's
     legacy regular expression (Team.model_name_pattern, teams in name order). Pass `teams`, `ownership`
-    and `patterns` (configuration.selectors.pattern_rules()) when resolving many names."""
-    from configuration.selectors import pattern_owner, pattern_rules
+    and `patterns` (configuration.selectors.pattern_rules()) when resolving many names; without them, one
+    query reads all three (issue 20)."""
+    from configuration.selectors import pattern_owner, pattern_rules, rules_sorted
 
+    if teams is None and ownership is None and patterns is None:
+        rows = _owner_rows(model_name)
+        owner = next((team for team, owns, _ in rows if owns), None)
+        if owner is not None:
+            return owner
+        patterns = rules_sorted([(glob, team.pk) for team, _, glob in rows if glob])
+        return team_for_model(model_name, list({team.pk: team for team, _, _ in rows}.values()), {}, patterns)
     if ownership is None:
         explicit = ModelOwnership.objects.select_related("team").filter(model_name=model_name).first()
         if explicit:
@@ -77,6 +87,14 @@ def team_for_model(
             except re.error:
                 continue
     return None
+
+
+def _owner_rows(model_name: str) -> list[tuple[Team, bool, str | None]]:
+    """(team, whether `model_name` is assigned to it explicitly, one glob pattern it owns or None when it has
+    none) for every team in name order, once per pattern. One query."""
+    explicit = ModelOwnership.objects.filter(team=OuterRef("pk"), model_name=model_name)
+    rows = Team.objects.annotate(owns_model=Exists(explicit), glob=F("model_patterns__pattern"))
+    return [(team, bool(team.owns_model), team.glob) for team in rows]
 
 
 def model_ownership_map() -> dict[str, Team]:

@@ -255,7 +255,7 @@ def change_run(
         # Every write answered 200: MLflow confirmed each one. After any failure, MLflow is read back.
         observed = readback.read_back(model_name, plan, deadline) if error else readback.confirmed(plan)
         outcome, applied, not_applied = recording.outcome_record(
-            intent=intent, plan=plan, observed=observed, error=error, lost=lost, extra=extra
+            intent=intent, plan=plan, observed=observed, error=error, lost=lost, extra=extra, known=live
         )
         if outcome == "unknown" or (lost and not_applied):
             schedule_reconcile(model_name)

@@ -90,11 +90,21 @@ def moves_json(moves: list[plans.AliasMove]) -> list[dict[str, str | None]]:
     return [{"alias": m.alias, "from_version": m.from_version, "to_version": m.to_version} for m in moves]
 
 
-def _record_moves(intent: AliasChangeIntent, plan: plans.Plan, labels: list[str], outcome: str, gate: Any) -> None:
-    """Alias-history rows for the moves in `labels`, and the last known state moved accordingly."""
+def _record_moves(
+    intent: AliasChangeIntent,
+    plan: plans.Plan,
+    labels: list[str],
+    outcome: str,
+    gate: Any,
+    known: dict[str, str] | None = None,
+) -> None:
+    """Alias-history rows for the moves in `labels`, and the last known state moved accordingly. `known`: that
+    state as the caller left it under the model's lock (not read again); None: read here."""
     now = timezone.now()
-    state, _ = AliasState.objects.get_or_create(model_name=intent.model_name, defaults={"aliases": plan.before})
-    known = plans.normalise(state.aliases or {})
+    if known is None:
+        state = AliasState.objects.filter(model_name=intent.model_name).first()
+        known = plans.normalise(state.aliases or {}) if state else dict(plan.before)
+    known = dict(known)
     moved = [move for move in plan.moves if move.describe() in labels]
     AliasEvent.objects.bulk_create(
         AliasEvent(
@@ -117,8 +127,8 @@ def _record_moves(intent: AliasChangeIntent, plan: plans.Plan, labels: list[str]
             known.pop(move.alias, None)
         else:
             known[move.alias] = move.to_version
-    state.aliases, state.updated_at = known, now
-    state.save(update_fields=["aliases", "updated_at"])
+    if not AliasState.objects.filter(model_name=intent.model_name).update(aliases=known, updated_at=now):
+        AliasState.objects.create(model_name=intent.model_name, aliases=known, updated_at=now)
 
 
 def _audit_outcome(
@@ -162,8 +172,11 @@ def outcome_record(
     error: str,
     lost: bool,
     extra: dict[str, Any],
+    known: dict[str, str],
 ) -> tuple[str, list[str], list[str]]:
-    """Record the outcome read back from MLflow; returns (outcome, applied, not applied)."""
+    """Record the outcome read back from MLflow; returns (outcome, applied, not applied). `known`: the known
+    alias state (AliasState) as the caller recorded it under the model's lock (recording.record_external
+    made it the live aliases the plan starts from); the applied moves are recorded on top of it."""
     applied: list[str]
     if observed is None:
         outcome, applied, missing = "unknown", [], step_labels(plan)
@@ -173,7 +186,7 @@ def outcome_record(
     with transaction.atomic():
         if observed is not None:
             _index_observed(intent.model_name, plan, observed)
-            _record_moves(intent, plan, applied, outcome, extra.get("gate"))
+            _record_moves(intent, plan, applied, outcome, extra.get("gate"), known)
             intent.recorded_applied = applied
             intent.status = AliasChangeIntent.WATCH if lost and missing else AliasChangeIntent.CLOSED
             intent.watch_until = timezone.now() + timedelta(seconds=WATCH_SECONDS) if lost else None

@@ -18,13 +18,14 @@ from registry_ui.promotion.models import AliasEvent
 
 pytestmark = pytest.mark.django_db
 
-# owning team (3), roles, memberships, the index's aliases, gate settings, gate policy, metric names, the known
+# owning team (1), roles, memberships, the index's aliases, gate settings, gate policy, metric names, the known
 # state (under a row lock), open intents, approval requests, imported approval; the pending audit event (chain
-# lock, head, insert) and the intent; the index, the known state, the history rows (one insert), the state, the
-# intent and the outcome audit event; plus the transactions' savepoints under the test's transaction. The
-# notification is recorded by a worker after commit (notifications.deferred), none of its queries here.
-# Before issue 20: 49; then 41 (the notification's settings, leads, watchers, team webhook, known keys, insert).
-SERVICE_QUERIES = 31
+# lock, head, insert) and the intent; the index, the history rows (one insert), the state (updated, not read
+# again), the intent and the outcome audit event; plus the transactions' savepoints under the test's
+# transaction. The notification is recorded by a worker after commit (notifications.deferred), none of its
+# queries here. Before issue 20: 49; then 41 (the notification's settings, leads, watchers, team webhook, known
+# keys, insert); then 31 (owning team in 3 queries, the known state read again for the outcome).
+SERVICE_QUERIES = 28
 API_QUERIES = SERVICE_QUERIES + 4  # the session and its user read, the session saved (test client login)
 AUDIT_CHAIN = ("SELECT pg_advisory_xact_lock", 'SELECT "core_auditevent"."event_hash"')  # once per event
 
@@ -53,6 +54,8 @@ def test_a_promotion_makes_a_fixed_number_of_queries_each_read_once(make_model, 
     assert not _repeated(sql), _repeated(sql)
     assert len(sql) == SERVICE_QUERIES, "\n".join(s[:160] for s in sql)
     assert sum(s.startswith("SELECT pg_advisory_xact_lock") for s in sql) == 2  # the intent and the outcome
+    assert sum('FROM "promotion_aliasstate"' in s for s in sql) == 1  # read once, under the row lock
+    assert sum(s.startswith('UPDATE "promotion_aliasstate"') for s in sql) == 1
     audited = AuditEvent.objects.filter(action="model.promote", target_id=name).order_by("id")
     assert [e.outcome for e in audited[audit_before:]] == ["pending", "ok"]
     assert AliasEvent.objects.filter(model_name=name, action="promote").count() == 3
