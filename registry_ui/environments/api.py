@@ -66,7 +66,8 @@ class EnvErrorOut(Schema):
 
 @router.get("/environments/models/{name}", response=list[EnvironmentRowOut], summary="A model in every environment")
 def model_environments(request: Any, name: str) -> list[dict[str, Any]]:
-    return selectors.model_environments(name)
+    """`name`: the base name, or the model's name in a prefix environment ('dev.churn'), as promote takes it."""
+    return selectors.model_environments(selectors.given_model_base(name))
 
 
 @router.post(

@@ -10,11 +10,26 @@ from mlopsadmin import policy
 from mlopsadmin.core.errors import NotFound
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 from mlopsadmin.policy import Action
+from registry_ui.environments import services
 from registry_ui.environments.config import environment_of, environments, next_environment
 from registry_ui.environments.copy import FROM_TAGS, FROM_VERSION_TAG, PROMOTION_EXPERIMENT, copies_in_target
 from registry_ui.promotion.changes import model_team
 
 CHAMPION = "champion"
+
+
+def given_model_base(name: str) -> str:
+    """The base name of a model a caller names as it is registered in any prefix environment ('dev.churn'
+    for prefix 'dev.'; the longest matching prefix wins), as services.given_base reads it for a promotion:
+    a base name that really starts with the prefix is kept when the doubled name exists. When MLflow cannot
+    be read, `name` as given (the rows then say what cannot be read)."""
+    matching = [e for e in environments() if e.kind == "prefix" and e.prefix and name.startswith(e.prefix)]
+    if not matching:
+        return name
+    try:
+        return services.given_base(max(matching, key=lambda e: len(e.prefix)), name)
+    except MlflowError:
+        return name
 
 
 def model_environments(base: str) -> list[dict[str, Any]]:

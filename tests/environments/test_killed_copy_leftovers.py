@@ -138,3 +138,20 @@ def test_the_api_takes_a_name_given_with_its_environment_prefix(mlflow, login) -
     done = admin.post(url, data={"version": "1"}, content_type="application/json")
     assert done.status_code in (200, 202), done.content
     assert "dev.dev." not in done.content.decode()
+
+
+def test_side_by_side_takes_a_name_given_with_its_environment_prefix(mlflow, login) -> None:  # type: ignore[no-untyped-def]
+    """The CI job that promoted `dev.<m>` (accepted by the promote API) asks where it is: the side-by-side
+    API read `dev.dev.<m>` and `prod.dev.<m>` and said the model was nowhere."""
+    configure(PREFIXES)
+    base = f"search-where-{uuid.uuid4().hex[:8]}"
+    make_version(mlflow, f"dev.{base}", score=0.3)
+    admin = login("admin")
+    copied = admin.post(
+        f"/api/v1/environments/dev/models/dev.{base}/promote", data={"version": "1"}, content_type="application/json"
+    )
+    assert copied.status_code == 200, copied.content
+    for given in (f"dev.{base}", f"prod.{base}", base):
+        rows = {r["environment"]: r for r in admin.get(f"/api/v1/environments/models/{given}").json()}
+        assert (rows["dev"]["model"], rows["dev"]["latest"]) == (f"dev.{base}", "1"), (given, rows)
+        assert (rows["prod"]["model"], rows["prod"]["latest"], rows["prod"]["received"]) == (f"prod.{base}", "1", "1")
