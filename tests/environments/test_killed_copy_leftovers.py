@@ -155,3 +155,25 @@ def test_side_by_side_takes_a_name_given_with_its_environment_prefix(mlflow, log
         rows = {r["environment"]: r for r in admin.get(f"/api/v1/environments/models/{given}").json()}
         assert (rows["dev"]["model"], rows["dev"]["latest"]) == (f"dev.{base}", "1"), (given, rows)
         assert (rows["prod"]["model"], rows["prod"]["latest"], rows["prod"]["received"]) == (f"prod.{base}", "1", "1")
+
+
+def test_the_story_of_a_model_named_as_it_is_in_an_environment_is_the_same_story(  # type: ignore[no-untyped-def]
+    mlflow, login
+) -> None:
+    """An auditor looking at prod.<m> asks the audit log for its story: `?story=prod.<m>` left out the
+    copies (kept under the base name) and told only prod's own alias moves."""
+    configure(PREFIXES)
+    base = f"search-named-{uuid.uuid4().hex[:8]}"
+    make_version(mlflow, f"dev.{base}", score=0.3)
+    admin = login("admin")
+    url = f"/api/v1/environments/dev/models/{base}/promote"
+    assert admin.post(url, data={"version": "1"}, content_type="application/json").status_code == 200
+
+    def story(name: str) -> list[tuple[str, str]]:
+        export = login("auditor").get(f"/audit/export.jsonl?story={name}")
+        rows = [json.loads(line) for line in b"".join(export.streaming_content).decode().splitlines()]
+        return [(r["action"], r["outcome"]) for r in rows]
+
+    whole = story(base)
+    assert ("environment.promote", "ok") in whole
+    assert story(f"prod.{base}") == story(f"dev.{base}") == whole
