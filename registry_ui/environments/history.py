@@ -19,7 +19,7 @@ from django.db.models import Q
 
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib.mlflow_connection import display_uri, tracking_uri
-from registry_ui.environments.config import Environment, environment_of, environments
+from registry_ui.environments.config import Environment, environments
 from registry_ui.promotion.models import AliasEvent
 
 PROMOTE_ACTION = "environment.promote"
@@ -34,18 +34,22 @@ def managed_environments(envs: list[Environment]) -> dict[str, Environment]:
     return {e.name: e for e in envs if e.kind == "prefix" or display_uri(e.tracking_uri).rstrip("/") == default}
 
 
-def story_base(name: str) -> str:
+def story_base(name: str, envs: list[Environment]) -> str:
     """The base name of the model `name` names: a prefix environment's registered name ('prod.churn') is
-    the story of 'churn' (copies are recorded under the base name); any other name is a base name."""
-    found = environment_of(name)
-    return found[1] if found is not None and found[0].kind == "prefix" else name
+    the story of 'churn' (copies are recorded under the base name; the longest prefix wins); any other
+    name is a base name."""
+    prefixed = [e for e in envs if e.kind == "prefix" and e.prefix and name.startswith(e.prefix)]
+    return name[len(max(prefixed, key=lambda e: len(e.prefix)).prefix) :] if prefixed else name
 
 
-def story_condition(base: str) -> Q:
-    """The audit events of `base`'s story (see the module docstring), as one filter condition; `base` may
-    be given as the model's name in a prefix environment (story_base)."""
-    base = story_base(base)
+def story_condition(name: str) -> Q:
+    """The audit events of the story of model `name` (its base name, or its name in a prefix environment:
+    story_base; see the module docstring), as one filter condition."""
     envs = environments()
+    return _condition(story_base(name, envs), envs)
+
+
+def _condition(base: str, envs: list[Environment]) -> Q:
     names = sorted({e.model_name(base) for e in managed_environments(envs).values()} | {base})
     q = Q(action__in=COPY_ACTIONS, target_id__startswith=f"{base}/")
     q |= Q(target_kind="model", target_id__in=names)
@@ -82,13 +86,11 @@ def _started_item(event: AuditEvent) -> StoryItem:
 
 
 def model_story(base: str, *, limit: int = LIMIT) -> list[StoryItem]:
-    """The story of base model `base` (or its name in a prefix environment) across environments, oldest
-    first (at most `limit` items, the newest)."""
-    base = story_base(base)
+    """The story of base model `base` across environments, oldest first (at most `limit` items, the newest)."""
     envs = environments()
     managed = managed_environments(envs)
     events = list(
-        AuditEvent.objects.filter(story_condition(base))
+        AuditEvent.objects.filter(_condition(base, envs))
         .filter(Q(action__in=COPY_ACTIONS) | Q(action__startswith="approval."))
         .order_by("-id")[:limit]
     )
