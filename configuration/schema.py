@@ -16,7 +16,8 @@ Status = Literal["FAILED", "KILLED", "FINISHED"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # TOML has nan and inf: a threshold of nan passes every comparison, and the stored JSON refuses it
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TeamSpec(Strict):

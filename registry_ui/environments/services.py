@@ -13,6 +13,7 @@ from django.conf import settings
 
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, DomainError, RuleViolation
+from mlopsadmin.core.formatting import is_finite_number, json_number
 from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 from mlopsadmin.policy import Action, require_actor
 from notifications import events as notification_events
@@ -63,6 +64,11 @@ def target_gate(source: Environment, target: Environment, base: str, version: st
         lower = metric_direction(target.metric) == "lower"
         if value is None:
             reasons.append(f"metric {target.metric} is not logged on the version's run")
+        elif not is_finite_number(value):  # NaN fails no comparison: refused as the promotion gate does
+            reasons.append(
+                f"{target.metric} = {json_number(value)} is not a finite number ({target.name}'s threshold "
+                f"{'≤' if lower else '≥'} {target.threshold:g})"
+            )
         elif (value > target.threshold) if lower else (value < target.threshold):
             reasons.append(
                 f"{target.metric} = {value:g} does not meet {target.name}'s threshold "
