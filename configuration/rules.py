@@ -231,6 +231,8 @@ def _check_environments(config: ConfigFile, refuse: Refuse) -> None:
                 refuse((*where, "tracking_uri"), "no credentials in the URI: name them in username_env/password_env")
         elif not spec.prefix.strip():
             refuse((*where, "prefix"), "a prefix environment needs a prefix such as 'prod.'")
+        elif (problem := model_name_problem(spec.prefix + "model")) is not None:  # it starts every name there
+            refuse((*where, "prefix"), problem)
         if spec.next and spec.next not in envs:
             refuse((*where, "next"), f"unknown environment {spec.next!r}")
         if spec.threshold is not None and not spec.metric:

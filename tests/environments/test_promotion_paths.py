@@ -53,3 +53,11 @@ def test_a_chain_is_accepted() -> None:
         '[environments.staging]\nkind = "prefix"\nprefix = "staging."\nnext = "prod"\n'
         '[environments.prod]\nkind = "prefix"\nprefix = "prod."\n',
     )
+
+
+@pytest.mark.parametrize("prefix", ["prod/", "prod:", "../prod.", "./"])
+def test_a_prefix_that_makes_no_valid_model_name_is_refused(prefix: str) -> None:
+    """A prefix is the start of every model name of its environment: one MLflow refuses ('/', ':', a path
+    that normalises away) was accepted and every copy into it failed at registration."""
+    refused = _refusal(f'[environments.prod]\nkind = "prefix"\nprefix = "{prefix}"\n')
+    assert "environments.prod.prefix: " in refused and "Not a valid registered model name" in refused, refused
