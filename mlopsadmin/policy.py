@@ -105,13 +105,10 @@ ADMIN_ONLY_ACTIONS = {
 def role_names(user: Any) -> set[str]:
     if not getattr(user, "is_authenticated", False):
         return set()
-    cached = getattr(user, "_policy_roles", None)
-    if cached is None:
-        cached = set(user.groups.values_list("name", flat=True))
-        if user.is_superuser:
-            cached.add(ROLE_ADMIN)
-        user._policy_roles = cached
-    return cached
+    if getattr(user, "_policy_roles", None) is None:
+        _load_user_scope(user)
+    roles: set[str] = user._policy_roles
+    return roles
 
 
 def has_role(user: Any, role: str) -> bool:
@@ -126,24 +123,39 @@ def is_auditor(user: Any) -> bool:
     return has_role(user, ROLE_AUDITOR)
 
 
-def _load_memberships(user: Any) -> None:
-    """Both membership caches from one query (a page asks for both: issue 20)."""
-    rows = list(user.memberships.values_list("team_id", "can_edit"))
-    user._policy_member_teams = {team_id for team_id, _ in rows}
-    user._policy_edit_teams = {team_id for team_id, can_edit in rows if can_edit}
+def _load_user_scope(user: Any) -> None:
+    """The user's roles (its groups; admin for a superuser) and both membership caches, kept on the user
+    object, from one query (a permission check needs both: issue 20)."""
+    from django.contrib.auth.models import Group
+    from django.db.models import BooleanField, CharField, IntegerField, Value
+
+    from mlopsadmin.core.models import Membership
+
+    roles = Group.objects.filter(user=user).values_list(
+        "name", Value(None, output_field=IntegerField()), Value(False, output_field=BooleanField())
+    )
+    teams = Membership.objects.filter(user=user).values_list(
+        Value(None, output_field=CharField()), "team_id", "can_edit"
+    )
+    rows = list(roles.order_by().union(teams.order_by(), all=True))
+    user._policy_roles = {name for name, team_id, _ in rows if team_id is None and name is not None}
+    if user.is_superuser:
+        user._policy_roles.add(ROLE_ADMIN)
+    user._policy_member_teams = {team_id for _, team_id, _ in rows if team_id is not None}
+    user._policy_edit_teams = {team_id for _, team_id, can_edit in rows if team_id is not None and can_edit}
 
 
 def editable_team_ids(user: Any) -> set[int]:
     """Teams where the user is a member with edit rights."""
     if getattr(user, "_policy_edit_teams", None) is None:
-        _load_memberships(user)
+        _load_user_scope(user)
     teams: set[int] = user._policy_edit_teams
     return teams
 
 
 def member_team_ids(user: Any) -> set[int]:
     if getattr(user, "_policy_member_teams", None) is None:
-        _load_memberships(user)
+        _load_user_scope(user)
     teams: set[int] = user._policy_member_teams
     return teams
 

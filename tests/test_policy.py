@@ -58,3 +58,24 @@ def test_anonymous_may_do_nothing() -> None:
     from django.contrib.auth.models import AnonymousUser
 
     assert not policy.can(AnonymousUser(), A.VIEW)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", ["lead_search", "member_fraud", "auditor", "outsider", "admin"])
+def test_roles_and_team_memberships_are_read_in_one_query(personas: dict, username: str) -> None:
+    """A permission check needs the user's roles and teams: one query for both (issue 20: a promotion and every
+    page read them in two), the same answers as reading each alone."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from mlopsadmin.core.models import Membership
+
+    user = User.objects.get(username=username)
+    with CaptureQueriesContext(connection) as queries:
+        roles, members, edits = policy.role_names(user), policy.member_team_ids(user), policy.editable_team_ids(user)
+    assert len(queries.captured_queries) == 1, [q["sql"][:100] for q in queries.captured_queries]
+    admin = {policy.ROLE_ADMIN} if user.is_superuser else set()
+    assert roles == set(user.groups.values_list("name", flat=True)) | admin
+    assert members == set(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+    assert edits == set(Membership.objects.filter(user=user, can_edit=True).values_list("team_id", flat=True))

@@ -18,14 +18,15 @@ from registry_ui.promotion.models import AliasEvent
 
 pytestmark = pytest.mark.django_db
 
-# owning team (1), roles, memberships, the index's aliases, gate settings, gate policy, metric names, the known
+# owning team (1), roles and memberships (1), the index's aliases, gate settings, gate policy, metric names, the known
 # state (under a row lock), open intents, approval requests, imported approval; the pending audit event (chain
 # lock, head, insert) and the intent; the index, the history rows (one insert), the state (updated, not read
 # again), the intent and the outcome audit event; plus the transactions' savepoints under the test's
 # transaction. The notification is recorded by a worker after commit (notifications.deferred), none of its
 # queries here. Before issue 20: 49; then 41 (the notification's settings, leads, watchers, team webhook, known
-# keys, insert); then 31 (owning team in 3 queries, the known state read again for the outcome).
-SERVICE_QUERIES = 28
+# keys, insert); then 31 (owning team in 3 queries, the known state read again for the outcome, roles and
+# memberships apart).
+SERVICE_QUERIES = 27
 API_QUERIES = SERVICE_QUERIES + 4  # the session and its user read, the session saved (test client login)
 AUDIT_CHAIN = ("SELECT pg_advisory_xact_lock", 'SELECT "core_auditevent"."event_hash"')  # once per event
 

@@ -17,10 +17,10 @@ from tests.registry.conftest import make_model
 pytestmark = pytest.mark.django_db
 
 # session, user, model, version + champion, both runs, index state, owning team (1), gate settings, gate
-# policy, required keys, approval requests, imported approval, roles, memberships, environments, and the
+# policy, required keys, approval requests, imported approval, roles and memberships (1), environments, and the
 # page frame's nav (team names, inbox badge, capacity, checklists). Before issue 20: 29; then 21 (the
-# owning team in 3 queries).
-VERSION_PAGE_QUERIES = 19
+# owning team in 3 queries, roles and memberships apart).
+VERSION_PAGE_QUERIES = 18
 
 
 def _page_queries(client, name: str, version: str) -> list[str]:  # type: ignore[no-untyped-def]
