@@ -204,7 +204,9 @@ def change_run(
         local = gate_reads.gate_local_inputs(model_name, team, runs.candidate) if runs is not None else None
         live, created = reading.result()
         # Re-created in MLflow: a new history. Its state read is passed on unless an open intent moved it.
-        _, state, read = identity.model_identity(model_name, created)
+        recreated, state, read = identity.model_identity(model_name, created)
+        if recreated and runs is not None:  # its approvals were just voided: the early read is of the old model
+            local = gate_reads.gate_local_inputs(model_name, team, runs.candidate)
         resolved = recording.intents_resolve(model_name, live)
         known = (state,) if read and not resolved else None
         recording.record_external(model_name, live, model_created=created, known_state=known)
