@@ -33,6 +33,13 @@ class ApprovalRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     decision_comment = models.TextField(blank=True)
+    run_id = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="MLflow run of the version when requested, where the version lives elsewhere (a copy into "
+        "another environment): a model deleted and registered again reuses version numbers, not runs.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)

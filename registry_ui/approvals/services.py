@@ -82,15 +82,16 @@ def approval_request_record(
     comment: str,
     extra: dict[str, Any] | None = None,
     reason: str = "",
+    run_id: str = "",
 ) -> ApprovalRequest:
     """Record a new pending request (checked by the caller) with its audit event `approval.request`
-    (`extra` added to its after, `reason` used when there is no comment), then notify the leads.
+    (`extra` added to its after, `reason` used when there is no comment; `run_id`: the version's MLflow run,
+    kept where the version number alone cannot tell versions apart), then notify the leads.
     Conflict when one is already pending for the version (the one-pending constraint)."""
     try:
         with transaction.atomic():
-            req = ApprovalRequest.objects.create(
-                model_name=model_name, version=version, team=team_key, requester=actor, comment=comment
-            )
+            fields = {"model_name": model_name, "version": version, "team": team_key, "run_id": run_id}
+            req = ApprovalRequest.objects.create(**fields, requester=actor, comment=comment)
             audit_record(
                 actor=actor,
                 action="approval.request",

@@ -33,6 +33,23 @@ def target_approval(target: Environment, base: str, version: str) -> ApprovalReq
     return approval_selectors.approval_latest(model_name=approval_key(target, base), version=version)
 
 
+def approval_refusal(target: Environment, base: str, version: str, run_id: str) -> str | None:
+    """Why `version` of `base` (whose MLflow run in the source is `run_id`) is not approved into `target`,
+    or None when it is. An approval names the run the version had when it was asked for: a source model
+    deleted and registered again numbers its versions from 1 again, and its new v1 (another run) is not the
+    v1 that was approved (issue 22; the same rule as identity.model_identity for one registry)."""
+    key = approval_key(target, base)
+    if not approval_selectors.version_is_approved(model_name=key, version=version):
+        return f"{target.name} requires an approval of v{version} for {target.name} (none approved)"
+    req = approval_selectors.approval_latest(model_name=key, version=version)
+    if req is not None and req.run_id and run_id and req.run_id != run_id:
+        return (
+            f"{target.name}'s approval of v{version} was given for run {req.run_id}, not this version's run "
+            f"{run_id}: the model was registered again since; ask for a new approval"
+        )
+    return None
+
+
 def approval_tags_for_copy(target: Environment, base: str, version: str) -> dict[str, str]:
     """`approved_by` / `approval_date` of the approval that lets `version` into `target`, for the new
     version's tags there ({} when `target` has no approval rule or nothing is approved)."""
@@ -64,11 +81,12 @@ def environment_approval_request(
     if not target.require_approval:
         raise RuleViolation(f"{target.name} asks for no approval: nothing to request.")
     try:
-        source.handle().model_version(source.model_name(model), version)
+        found = source.handle().model_version(source.model_name(model), version)
     except MlflowNotFound as exc:
         raise RuleViolation(f"{source.model_name(model)} v{version} does not exist in {source.name}.") from exc
     key = approval_key(target, model)
-    if approval_selectors.version_is_approved(model_name=key, version=version):
+    run_id = str(found.get("run_id") or "")
+    if approval_refusal(target, model, version, run_id) is None:
         raise Conflict(f"v{version} is already approved for {target.name}; no new request is needed.")
     return approval_request_record(
         actor=actor,
@@ -78,4 +96,5 @@ def environment_approval_request(
         comment=comment,
         extra={"environment": target.name, "source": f"{source.name}:{source.model_name(model)} v{version}"},
         reason=f"approval to copy {source.name} v{version} into {target.name}",
+        run_id=run_id,
     )

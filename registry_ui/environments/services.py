@@ -18,8 +18,7 @@ from mlopsadmin.lib.mlflow_errors import MlflowError, MlflowNotFound
 from mlopsadmin.policy import Action, require_actor
 from notifications import events as notification_events
 from registry_ui import validation
-from registry_ui.approvals.selectors import version_is_approved
-from registry_ui.environments.approvals import approval_key, approval_tags_for_copy
+from registry_ui.environments.approvals import approval_refusal, approval_tags_for_copy
 from registry_ui.environments.cleanup import failed_copy_ids
 from registry_ui.environments.config import Environment, environment, next_environment, previous_environment
 from registry_ui.environments.copy import (
@@ -74,8 +73,9 @@ def target_gate(source: Environment, target: Environment, base: str, version: st
                 f"{target.metric} = {value:g} does not meet {target.name}'s threshold "
                 f"({'≤' if lower else '≥'} {target.threshold:g})"
             )
-    if target.require_approval and not version_is_approved(model_name=approval_key(target, base), version=version):
-        reasons.append(f"{target.name} requires an approval of v{version} for {target.name} (none approved)")
+    refusal = approval_refusal(target, base, version, run_id or "") if target.require_approval else None
+    if refusal:
+        reasons.append(refusal)
     return GateResult(target=target.name, passed=not reasons, reasons=reasons)
 
 
