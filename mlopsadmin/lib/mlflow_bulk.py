@@ -54,17 +54,17 @@ def get_runs(
         found: dict[str, Run] = {}
         for run_id, (row, tags) in mlflow_store.run_states(store_uri, ids, tag_keys).items():
             _, experiment_id, name, status, start_time, end_time, stage, artifact_uri, newest = row
-            found[run_id] = Run(
-                run_id=run_id,
-                experiment_id=str(experiment_id),
-                run_name=name or "",
-                status=status,
-                start_time=start_time,
-                end_time=end_time,
-                lifecycle_stage=stage,
-                artifact_uri=artifact_uri or "",
+            found[run_id] = Run.from_store(
+                run_id,
+                experiment_id,
+                name,
+                status,
+                start_time,
+                end_time,
                 tags=tags,
                 latest_metric_time=newest,
+                lifecycle_stage=stage,
+                artifact_uri=artifact_uri,
             )
         return found
     experiments = sorted({str(e) for e in experiment_ids})

@@ -135,17 +135,8 @@ def iter_store_cleanup_runs(
         tags = {key: value or "" for key, value in zip(tag_keys, values, strict=True) if value is not None}
         if others:
             tags.update(_store_call(functools.partial(mlflow_store.tags_folded, uri, run_id, folded_key)))
-        yield Run(
-            run_id=run_id,
-            experiment_id=str(experiment_id),
-            run_name=name or "",
-            status=status,
-            start_time=start_time,
-            end_time=end_time,
-            lifecycle_stage="active",
-            artifact_uri="",
-            tags=tags,
-            latest_metric_time=latest_metric_time,
+        yield Run.from_store(
+            run_id, experiment_id, name, status, start_time, end_time, tags=tags, latest_metric_time=latest_metric_time
         )
 
 

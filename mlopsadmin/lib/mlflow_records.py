@@ -43,6 +43,36 @@ class Run:
     # backend-store listings read only the newest of the latest-metric timestamps, not each key's
     latest_metric_time: int | None = None
 
+    @classmethod
+    def from_store(
+        cls,
+        run_id: str,
+        experiment_id: object,
+        name: str | None,
+        status: str,
+        start_time: int | None,
+        end_time: int | None,
+        *,
+        tags: dict[str, str],
+        latest_metric_time: int | None,
+        lifecycle_stage: str = "active",
+        artifact_uri: str | None = "",
+    ) -> Run:
+        """A run read from MLflow's backend store tables (mlflow_store): the experiment id as text, a
+        missing name or artifact location as "", the newest latest-metric timestamp only."""
+        return cls(
+            run_id=run_id,
+            experiment_id=str(experiment_id),
+            run_name=name or "",
+            status=status,
+            start_time=start_time,
+            end_time=end_time,
+            lifecycle_stage=lifecycle_stage,
+            artifact_uri=artifact_uri or "",
+            tags=tags,
+            latest_metric_time=latest_metric_time,
+        )
+
     @property
     def last_metric_time(self) -> int | None:
         """The newest timestamp among the metric values MLflow returns with the run (each key's latest,
