@@ -4,6 +4,7 @@ cleanup plan / execute / reaper / purge against what a user would run instead, o
 of the same store, interleaved, with the load average (`uptime`) at each measurement.
 
     python bench/bulk_actions.py --runs 10000 --experiments 50 --workdir /tmp/bench-bulk [--reuse-store]
+        [--only reaper]  (stages to run: plan,execute,reaper,purge; a partial run writes found.json only)
 
   1. plan through the tracking API (MAINTENANCE_PLAN_READ_STORE=false, worker handler in a child) vs the guide's
      `cleanup_old_runs` dry run over every experiment, as written (bench/maintenance_guide.py), twice each;
@@ -11,9 +12,10 @@ of the same store, interleaved, with the load average (`uptime`) at each measure
      through the tracking API alone (no MLFLOW_BACKEND_STORE_URI) and of set C with the backend store
      configured (re-checks read the store, deletes through MLflow's store layer), in two interleaved rounds;
      every run of B and C re-checked and audited (verified after: one run.delete event per deleted run);
-  3. the reaper: the guide's loop (search RUNNING, `set_terminated` the ones with no end time started > 24 h ago)
-     on one third of the experiments vs the real reaper handler on another third through the API and on the
-     last third with the store (the handler is the worker's; the bench only narrows its experiment list);
+  3. the reaper, on six equal sets of `--reaper-runs` stuck RUNNING runs added to the store for this stage
+     (4 experiments each), in two interleaved rounds: the guide's loop (search RUNNING, `set_terminated` the ones
+     with no end time started > 24 h ago) on one set vs the real reaper handler through the API on the next and
+     with the store on the third (the handler is the worker's; the bench only narrows its experiment list);
   4. purge: `mlflow gc --run-ids` in chunks of 200 (what the guide's users run) on set A vs mlopsadmin's purge
      (mlf.purge_runs) of sets B and C — per run.
 Children report wall time and peak RSS. Results: bench/results/bulk_actions.md.
@@ -102,8 +104,9 @@ def child(kind: str) -> None:
         run = TaskRun.objects.create(
             kind=TaskKind.REAPER, started_by="bench", parameters={"dry_run": False, "threshold_hours": 24.0}
         )
+        before = AuditEvent.objects.filter(action="run.reap").count()
         result["outcome"] = task_run_execute(task_run_id=run.pk)
-        result["events"] = AuditEvent.objects.filter(action="run.reap").count()
+        result["events"] = AuditEvent.objects.filter(action="run.reap").count() - before  # this task's only
     elif kind == "purge":
         from django.conf import settings
 
@@ -202,6 +205,31 @@ def _guide_reaper(experiment_ids: list[str]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "runs": ended, "load": uptime_load()}
 
 
+def _reaper_rounds(
+    workdir: Path, pg_database: str, runs: int, api_only: dict[str, str], with_store: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Six new sets of `runs` stuck runs each (bench/maintenance_store.add_stuck_sets, added to the live store
+    now so the earlier stages see the store as generated): per round, the guide's loop on one set, the reaper
+    handler through the API on the next and with the store on the third (the handler's experiment list narrowed
+    to its set)."""
+    from bench.maintenance_store import add_stuck_sets
+
+    sets = add_stuck_sets(workdir / "mlflow.db", sets=6, runs_per_set=runs)
+    if pg_database:
+        from bench.pg_store import copy_experiments_to_postgres
+
+        copy_experiments_to_postgres(workdir / "mlflow.db", pg_database, [e for ids in sets for e in ids])
+    rounds = []
+    for number in range(2):
+        guide, api, store = sets[3 * number : 3 * number + 3]
+        row = {"guide": _guide_reaper(guide)}
+        row["api"] = run_child("reaper", {**api_only, "BENCH_EXPERIMENTS": ",".join(api)})
+        row["store"] = run_child("reaper", {**with_store, "BENCH_EXPERIMENTS": ",".join(store)})
+        rounds.append(row)
+        print("reaper", row, flush=True)
+    return rounds
+
+
 def _gc(backend: str, run_ids: list[str]) -> dict[str, Any]:
     """`mlflow gc --backend-store-uri … --run-ids …` in chunks of 200 (a subprocess each, as a user runs it)."""
     started = time.perf_counter()
@@ -267,15 +295,10 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
             store = run_child("execute", {**with_store, "BENCH_ITEMS": json.dumps(sets["C"][part])})
             found["execute"].append({"guide": guide_row, "api": api, "store": store})
             print("execute", found["execute"][-1], flush=True)
-        if "reaper" not in args.only:
-            return found
-        # 3. reaper on thirds of the experiments
-        experiments = [str(i) for i in range(1, args.experiments + 1)]
-        thirds = [experiments[i::3] for i in range(3)]
-        found["reaper"] = {"guide": _guide_reaper(thirds[0])}
-        found["reaper"]["api"] = run_child("reaper", {**api_only, "BENCH_EXPERIMENTS": ",".join(thirds[1])})
-        found["reaper"]["store"] = run_child("reaper", {**with_store, "BENCH_EXPERIMENTS": ",".join(thirds[2])})
-        print("reaper", found["reaper"], flush=True)
+        # 3. the reaper on its own equal sets of stuck runs, interleaved (guide / API / store) in two rounds
+        found["reaper"] = []
+        if "reaper" in args.only:
+            found["reaper"] = _reaper_rounds(workdir, args.pg_database, args.reaper_runs, api_only, with_store)
         if "purge" not in args.only:
             return found
         # 4. purge of what was deleted
@@ -287,7 +310,12 @@ def measure(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:  # noqa:
         server.stop_server(process)
     found["finished"] = time.strftime("%H:%M UTC", time.gmtime())
     found["load_end"] = uptime_load()
-    found["sizes"] = {"runs": args.runs, "experiments": args.experiments, "execute_set": n}
+    found["sizes"] = {
+        "runs": args.runs,
+        "experiments": args.experiments,
+        "execute_set": n,
+        "reaper_set": args.reaper_runs,
+    }
     found["backend"] = "PostgreSQL" if args.pg_database else "SQLite"
     return found
 
@@ -298,6 +326,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--experiments", type=int, default=51)
     parser.add_argument("--execute-runs", type=int, default=800)
+    parser.add_argument("--reaper-runs", type=int, default=1000, help="stuck runs per reaper set (6 sets)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench-bulk"))
     parser.add_argument("--reuse-store", action="store_true")
     parser.add_argument("--only", default="plan,execute,reaper,purge", help="steps to run (profiling)")

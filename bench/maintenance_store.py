@@ -158,6 +158,50 @@ def generate(out: Path, *, runs: int, experiments: int, seed: int = 2026) -> dic
     return stats
 
 
+def add_stuck_sets(
+    db_path: Path, *, sets: int, runs_per_set: int, experiments_per_set: int = 4, seed: int = 2027
+) -> list[list[str]]:
+    """The reaper stage's own stuck runs (bench/bulk_actions.py): `sets` equal sets of `experiments_per_set` new
+    experiments ("/reaper-bench/set-NN-eK") holding `runs_per_set` RUNNING runs between them, none with an end
+    time, started 2-300 days ago, their two metrics logged a minute after the start (stuck by the reaper's rule and
+    by the guide's loop alike), into the store `db_path` (a live one: the server reads them at once). Returns
+    each set's experiment ids."""
+    rng = random.Random(seed)
+    now = int(time.time() * 1000)
+    artifacts = db_path.parent / "artifacts"
+    conn = sqlite3.connect(db_path)
+    first = int(conn.execute("SELECT max(experiment_id) FROM experiments").fetchone()[0]) + 1
+    found: list[list[str]] = []
+    for number in range(sets):
+        ids = list(range(first + number * experiments_per_set, first + (number + 1) * experiments_per_set))
+        conn.executemany(
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
+            "creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (e, f"/reaper-bench/set-{number:02d}-e{e}", (artifacts / str(e)).as_uri(), "active", now, now)
+                for e in ids
+            ],
+        )
+        run_rows, tag_rows, metric_rows, latest_rows = [], [], [], []
+        for index in range(runs_per_set):
+            exp_id = ids[index % len(ids)]
+            run_id = uuid.UUID(int=rng.getrandbits(128)).hex
+            start = now - int(rng.uniform(2, 300) * DAY_MS)
+            uri = f"{(artifacts / str(exp_id)).as_uri()}/{run_id}/artifacts"
+            name = f"stuck-{index:05d}"
+            row = (run_id, name, "LOCAL", "train.py", "", "bench", "RUNNING", start, None, "", "active", uri, exp_id)
+            run_rows.append(row)
+            tag_rows += [(k, v, run_id) for k, v in {"team": "reaper-bench", "mlflow.runName": name}.items()]
+            for key, value in (("loss", rng.random()), ("val_ndcg_at_10", rng.random())):
+                metric_rows.append((key, value, start + 60_000, run_id, 0, 0))
+                latest_rows.append((key, value, start + 60_000, 0, 0, run_id))
+        insert_runs(conn, run_rows, tag_rows, [], metric_rows, latest_rows)
+        found.append([str(e) for e in ids])
+    conn.commit()
+    conn.close()
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100_000)

@@ -55,5 +55,25 @@ def copy_to_postgres(sqlite_db: Path, database: str) -> str:
     return uri
 
 
+def copy_experiments_to_postgres(sqlite_db: Path, database: str, experiment_ids: list[str]) -> None:
+    """Copy the rows of these experiments (added to `sqlite_db` after copy_to_postgres: the reaper stage's sets)
+    and of their runs into `database`."""
+    listed = ", ".join(str(int(e)) for e in experiment_ids)
+    runs = f"run_uuid IN (SELECT run_uuid FROM runs WHERE experiment_id IN ({listed}))"
+    source = sqlite3.connect(sqlite_db)
+    with tempfile.TemporaryDirectory() as tmp:
+        for table in TABLES:
+            columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
+            where = f"experiment_id IN ({listed})" if table in ("experiments", "runs") else runs
+            path = Path(tmp) / f"{table}.tsv"
+            with path.open("w") as out:
+                for row in source.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"):
+                    out.write("\t".join(_text(v) for v in row) + "\n")
+            _psql(database, f"\\copy {table} ({', '.join(columns)}) FROM '{path}'")
+    source.close()
+    _psql(database, "SELECT setval('experiments_experiment_id_seq', (SELECT max(experiment_id) FROM experiments))")
+    _psql(database, "ANALYZE")
+
+
 if __name__ == "__main__":
     print(copy_to_postgres(Path(sys.argv[1]), sys.argv[2]))

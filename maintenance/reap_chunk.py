@@ -8,6 +8,7 @@ run (reap_event) in one transaction per chunk."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from maintenance.task_runs import fmt_ms
 from maintenance.work_items import Sources
 from mlopsadmin.lib import mlflow_client as mlf
 
+logger = logging.getLogger(__name__)
 TAG_KEYS = (reaper.REAPED_TAG, reaper.END_TIME_SOURCE_TAG, reaper.REAPED_AT_TAG, reaper.REAP_REASON_TAG)
 
 
@@ -108,18 +110,24 @@ def send(
     return sent
 
 
-def reap_chunk(
+@dataclass
+class _Prepared:
+    """A chunk re-read and re-checked: run id → "changed" (no longer stuck or gone), the planned reaps, the
+    fresh runs and the chunk's experiments."""
+
+    changed: dict[str, str]
+    planned: dict[str, dict[str, Any]]
+    fresh: dict[str, mlf.Run]
+    experiments: list[str]
+
+
+def _prepare(
     entries: list[dict[str, Any]],
     activities: dict[str, mlf.RunActivity | None],
     cutoff_ms: int,
     reason: str,
     sources: Sources,
-    on_send: Callable[[dict[str, dict[str, Any]]], None] | None = None,
-) -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, mlf.Run], Sent]:
-    """Re-check and reap listed runs (`entries`: the reaper's entry dicts, updated in place with the last
-    sign of life and, for a refused write, "error"). Returns (run id → "changed" for those no longer stuck
-    or gone, the planned reaps, the fresh runs, what the writes did). `on_send(planned)` runs right before
-    the writes (a claim records them; it may raise TaskLost: nothing is sent)."""
+) -> _Prepared:
     run_ids = [entry["run_id"] for entry in entries]
     experiments = sorted({str(entry["experiment_id"]) for entry in entries})
     fresh = read_chunk(run_ids, experiments, sources)
@@ -134,13 +142,33 @@ def reap_chunk(
         plan = planned_reap(found, activity, reason)
         entry.update(last_sign_of_life=fmt_ms(plan["end_time"]), end_time_source=plan["source"])
         planned[found.run_id] = plan
-    if on_send is not None and planned:
-        on_send(planned)
-    sent = send(planned, experiments, sources) if planned else Sent()
+    return _Prepared(changed, planned, fresh, experiments)
+
+
+def _send(prepared: _Prepared, sources: Sources) -> Sent:
+    return send(prepared.planned, prepared.experiments, sources) if prepared.planned else Sent()
+
+
+def reap_chunk(
+    entries: list[dict[str, Any]],
+    activities: dict[str, mlf.RunActivity | None],
+    cutoff_ms: int,
+    reason: str,
+    sources: Sources,
+    on_send: Callable[[dict[str, dict[str, Any]]], None] | None = None,
+) -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, mlf.Run], Sent]:
+    """Re-check and reap listed runs (`entries`: the reaper's entry dicts, updated in place with the last
+    sign of life and, for a refused write, "error"). Returns (run id → "changed" for those no longer stuck
+    or gone, the planned reaps, the fresh runs, what the writes did). `on_send(planned)` runs right before
+    the writes (a claim records them; it may raise TaskLost: nothing is sent)."""
+    prepared = _prepare(entries, activities, cutoff_ms, reason, sources)
+    if on_send is not None and prepared.planned:
+        on_send(prepared.planned)
+    sent = _send(prepared, sources)
     for entry in entries:
         if entry["run_id"] in sent.failed:
             entry["error"] = sent.failed[entry["run_id"]]
-    return changed, planned, fresh, sent
+    return prepared.changed, prepared.planned, prepared.fresh, sent
 
 
 def reap_event(
@@ -173,6 +201,78 @@ def reap_event(
     }
 
 
+def _fence(run: Any) -> None:
+    from django.db import transaction
+
+    from maintenance.task_runs import task_run_hold
+
+    with transaction.atomic():
+        task_run_hold(run)
+
+
+@dataclass
+class _Finished:
+    """A written chunk's outcome: its `run.reap` events (listing order) and the runs whose write's outcome
+    stays unknown."""
+
+    events: list[dict[str, Any]]
+    unknown: list[str]
+
+
+def _finish(
+    entries: list[dict[str, Any]],
+    done: tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, mlf.Run], Sent],
+    names: dict[str, str],
+    teams: list[Any],
+    run: Any,
+    reason: str,
+    counts: dict[str, int],
+) -> _Finished:
+    """Each entry's "outcome" (and "error"), `counts`, and one `run.reap` event per reaped run, in listing order."""
+    from maintenance.task_runs import actor_for
+
+    changed, planned, fresh, sent = done
+    reaped = set(sent.reaped)
+    events: list[dict[str, Any]] = []
+    team_of: dict[str, str] = {}
+    for entry in entries:
+        run_id = entry["run_id"]
+        if run_id in changed:
+            entry["outcome"] = "changed"
+        elif run_id in reaped:
+            entry["outcome"] = "reaped"
+            event = reap_event(
+                fresh[run_id], planned[run_id], names, teams, actor=actor_for(run), reason=reason, team_of=team_of
+            )
+            events.append(event)
+        elif run_id in sent.failed:
+            entry["outcome"] = "failed"
+            entry["error"] = sent.failed[run_id]
+        else:
+            continue  # unknown: not counted
+        counts[entry["outcome"]] += 1
+    return _Finished(events, list(sent.unknown))
+
+
+def _record(finished: _Finished, run: Any, counts: dict[str, int]) -> None:
+    """The chunk's events and the task's progress in one transaction; then MlflowUnavailable when some write's
+    outcome stays unknown."""
+    from django.db import transaction
+
+    from maintenance.task_runs import task_run_progress
+    from mlopsadmin.audit.services import audit_record_many
+
+    with transaction.atomic():
+        audit_record_many(finished.events)
+        done = counts["reaped"] + counts["changed"] + counts["failed"]
+        task_run_progress(run, done=done, total=counts["stuck"], counts=counts)
+    if finished.unknown:
+        raise mlf.MlflowUnavailable(
+            f"MLflow unreachable while reaping {len(finished.unknown)} runs (e.g. {finished.unknown[0]})",
+            operation="reaper",
+        )
+
+
 def reap_chunk_recorded(
     entries: list[dict[str, Any]],
     activities: dict[str, mlf.RunActivity | None],
@@ -190,39 +290,76 @@ def reap_chunk_recorded(
     MlflowUnavailable after recording the rest when some write's outcome stays unknown. Raises TaskLost, sending
     nothing, when the task's claim was taken over before the writes (a worker paused after its re-read and swept
     meanwhile must not terminate runs on that stale read: one may have come alive)."""
-    from django.db import transaction
+    done = reap_chunk(entries, activities, cutoff_ms, reason, sources, on_send=lambda planned: _fence(run))
+    _record(_finish(entries, done, names, teams, run, reason, counts), run, counts)
 
-    from maintenance.task_runs import actor_for, task_run_hold, task_run_progress
-    from mlopsadmin.audit.services import audit_record_many
 
-    def fence(planned: dict[str, dict[str, Any]]) -> None:
-        with transaction.atomic():
-            task_run_hold(run)
-
-    changed, planned, fresh, sent = reap_chunk(entries, activities, cutoff_ms, reason, sources, on_send=fence)
-    reaped = set(sent.reaped)
-    events: list[dict[str, Any]] = []
-    team_of: dict[str, str] = {}
-    for entry in entries:
-        run_id = entry["run_id"]
-        if run_id in changed:
-            entry["outcome"] = "changed"
-        elif run_id in reaped:
-            entry["outcome"] = "reaped"
-            event = reap_event(
-                fresh[run_id], planned[run_id], names, teams, actor=actor_for(run), reason=reason, team_of=team_of
+def reap_chunks_recorded(
+    chunks: list[list[dict[str, Any]]],
+    activities: dict[str, mlf.RunActivity | None],
+    cutoff_ms: int,
+    reason: str,
+    names: dict[str, str],
+    teams: list[Any],
+    run: Any,
+    *,
+    counts: dict[str, int],
+    sources: Sources,
+) -> None:
+    """reap_chunk_recorded for each chunk in order. Over REST the loop is pipelined (as the cleanup execute's):
+    the next chunk is re-read and re-checked while this chunk's writes are in flight, and a chunk is recorded
+    while the next one's writes are — never more than one chunk's writes in flight (`sources.workers` requests),
+    each chunk fenced by the task's claim right before its writes, so a run is re-checked at most one chunk's
+    writes before its own are sent. Through MLflow's store layer (one writer) chunk after chunk. Raises what
+    reap_chunk_recorded raises, after recording what is known."""
+    if sources.store_uri:
+        for entries in chunks:
+            reap_chunk_recorded(
+                entries, activities, cutoff_ms, reason, names, teams, run, counts=counts, sources=sources
             )
-            events.append(event)
-        elif run_id in sent.failed:
-            entry["outcome"] = "failed"
-        else:
-            continue  # unknown: not counted
-        counts[entry["outcome"]] += 1
-    with transaction.atomic():
-        audit_record_many(events)
-        done = counts["reaped"] + counts["changed"] + counts["failed"]
-        task_run_progress(run, done=done, total=counts["stuck"], counts=counts)
-    if sent.unknown:
-        raise mlf.MlflowUnavailable(
-            f"MLflow unreachable while reaping {len(sent.unknown)} runs (e.g. {sent.unknown[0]})", operation="reaper"
-        )
+        return
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    in_flight: tuple[list[dict[str, Any]], _Prepared, Future[Sent]] | None = None
+
+    def finish(flying: tuple[list[dict[str, Any]], _Prepared, Future[Sent]]) -> _Finished:
+        entries, prepared, sending = flying
+        done = (prepared.changed, prepared.planned, prepared.fresh, sending.result())
+        found = _finish(entries, done, names, teams, run, reason, counts)
+        if found.unknown:
+            _record(found, run, counts)  # raises MlflowUnavailable: nothing more is sent
+        return found
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reaper-send") as sender:
+        try:
+            for entries in chunks:
+                prepared = _prepare(entries, activities, cutoff_ms, reason, sources)
+                finished: _Finished | None = None
+                if in_flight is not None:
+                    flying, in_flight = in_flight, None
+                    finished = finish(flying)
+                try:
+                    if prepared.planned:
+                        _fence(run)
+                except BaseException:
+                    if finished is not None:
+                        _record(finished, run, counts)
+                    raise
+                in_flight = (entries, prepared, sender.submit(_send, prepared, sources))
+                if finished is not None:
+                    _record(finished, run, counts)
+            if in_flight is not None:
+                flying, in_flight = in_flight, None
+                _record(finish(flying), run, counts)
+        except BaseException:
+            if in_flight is not None:  # its writes were sent: wait for them and record what is known
+                _drain(in_flight, finish, run, counts)
+            raise
+
+
+def _drain(flying: Any, finish: Callable[[Any], _Finished], run: Any, counts: dict[str, int]) -> None:
+    """Best effort while another error is on its way up: record the in-flight chunk once its writes returned."""
+    try:
+        _record(finish(flying), run, counts)
+    except Exception as exc:  # the original error is the one raised; this one is logged
+        logger.warning("reaper task %s: in-flight chunk not recorded: %s", getattr(run, "pk", run), exc)

@@ -252,15 +252,14 @@ def reaper_run(run: TaskRun) -> None:
         reaped = suspects[:REPORT_LIST_LIMIT]
         task_run_progress(run, done=len(suspects), total=len(suspects), counts=counts)
     else:
-        from maintenance.reap_chunk import reap_chunk_recorded  # it imports this module
+        from maintenance.reap_chunk import reap_chunks_recorded  # it imports this module
         from maintenance.work_items import write_sources
 
-        sources = write_sources()
         size = max(1, int(settings.MAINTENANCE_BULK_CHUNK))
-        for start in range(0, len(suspects), size):
-            part = suspects[start : start + size]
-            reap_chunk_recorded(part, activities, cutoff_ms, reason, names, teams, run, counts=counts, sources=sources)
-            reaped.extend(part[: max(0, REPORT_LIST_LIMIT - len(reaped))])
+        chunks = [suspects[start : start + size] for start in range(0, len(suspects), size)]
+        reaped = suspects[:REPORT_LIST_LIMIT]  # the entries get their outcome as their chunk is recorded
+        sources = write_sources()
+        reap_chunks_recorded(chunks, activities, cutoff_ms, reason, names, teams, run, counts=counts, sources=sources)
     task_run_finish(
         run,
         state=TaskState.SUCCEEDED,

@@ -112,14 +112,15 @@ def _each(
         return dict(zip(run_ids, pool.map(one, run_ids), strict=True))
 
 
-def _in_one_session(store: Any, run_ids: list[str], apply: Callable[[Any, str], None]) -> dict[str, Outcome] | None:
-    """Apply `apply(session, run_id)` to every run in ONE session of MLflow's store (one commit for the chunk).
+def _in_one_session(
+    store: Any, run_ids: list[str], apply: Callable[[Any, list[str]], None]
+) -> dict[str, Outcome] | None:
+    """Apply `apply(session, run_ids)` to the runs in ONE session of MLflow's store (one commit for the chunk).
     None when anything failed: the session rolled back, nothing of the chunk was written (the caller then
     writes each run on its own, to know which one failed)."""
     try:
         with store.ManagedSessionMaker(read_only=False) as session:
-            for run_id in run_ids:
-                apply(session, run_id)
+            apply(session, run_ids)
     except Exception:
         return None
     return dict.fromkeys(run_ids)
@@ -128,14 +129,14 @@ def _in_one_session(store: Any, run_ids: list[str], apply: Callable[[Any, str], 
 def _in_sessions(
     store: Any,
     run_ids: list[str],
-    apply: Callable[[Any, str], None],
+    apply: Callable[[Any, list[str]], None],
     one: Callable[[str], None],
     operation: str,
     *,
     workers: int,
     store_uri: str,
 ) -> dict[str, Outcome]:
-    """`apply` for every run through MLflow's store: one session (one commit) for the whole chunk on SQLite (one
+    """`apply` for the runs through MLflow's store: one session (one commit) for the whole chunk on SQLite (one
     writer), else the chunk split over `workers` sessions committed in parallel (a server database such as
     PostgreSQL: one session sent the chunk's statements one round trip after the other). A part whose session
     failed is written run by run with `one` (each run's own outcome)."""
@@ -169,8 +170,9 @@ def delete_runs(
     if store_uri:
         store = _store(store_uri, artifacts_destination)
 
-        def mark(session: Any, run_id: str) -> None:
-            store._mark_run_deleted(session, store._get_run(run_uuid=run_id, session=session))
+        def mark(session: Any, ids: list[str]) -> None:
+            for run_id in ids:
+                store._mark_run_deleted(session, store._get_run(run_uuid=run_id, session=session))
 
         return _in_sessions(store, run_ids, mark, store.delete_run, "delete_run", workers=workers, store_uri=store_uri)
     return _each(run_ids, mlflow_tracking.delete_run, "delete_run", workers=workers, store_uri="")
@@ -188,29 +190,41 @@ def terminate_runs(
     store layer as `delete_runs`. Never raises for one run."""
     if store_uri:
         from mlflow.entities import RunStatus, RunTag
-        from mlflow.store.tracking.dbmodels.models import SqlTag
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+        from mlflow.store.tracking.dbmodels.models import SqlRun, SqlTag
         from mlflow.utils.validation import _validate_tag
 
         store = _store(store_uri, artifacts_destination)
 
-        def end(session: Any, run_id: str) -> None:  # what update_run_info and _set_tags do, in the chunk's session
-            status, end_time, tags = ends[run_id]
-            run = store._get_run(run_uuid=run_id, session=session)
-            store._check_run_is_active(run)
-            run.status, run.end_time = RunStatus.to_string(RunStatus.from_string(status)), end_time
-            session.add(run)
+        def end(session: Any, ids: list[str]) -> None:
+            """What update_run_info and _set_tags do for each run, the chunk's runs and their current tags of
+            these keys read in one query each (MLflow's models; `_get_run` read one run per query, each after
+            an autoflush of the previous run's changes)."""
+            run_model: Any = SqlRun
             tag_model: Any = SqlTag
+            query = store._get_query(session, SqlRun) if hasattr(store, "_get_query") else session.query(SqlRun)
+            runs = {run.run_uuid: run for run in query.filter(run_model.run_uuid.in_(ids))}
+            missing = [run_id for run_id in ids if run_id not in runs]
+            if missing:  # as _get_run says it
+                raise MlflowException(f"Run with id={missing[0]} not found", RESOURCE_DOES_NOT_EXIST)
+            keys = sorted({key for run_id in ids for key in ends[run_id][2]})
             with session.no_autoflush:
                 current = {
-                    t.key: t
-                    for t in session.query(SqlTag).filter(tag_model.run_uuid == run_id, tag_model.key.in_(list(tags)))
+                    (t.run_uuid, t.key): t
+                    for t in session.query(SqlTag).filter(tag_model.run_uuid.in_(ids), tag_model.key.in_(keys))
                 }
-                for key, value in tags.items():
-                    tag = _validate_tag(key, value)
-                    if tag.key in current:
-                        current[tag.key].value = tag.value
-                    else:
-                        session.add(SqlTag(run_uuid=run_id, key=tag.key, value=tag.value))
+                for run_id in ids:
+                    status, end_time, tags = ends[run_id]
+                    run = runs[run_id]
+                    store._check_run_is_active(run)
+                    run.status, run.end_time = RunStatus.to_string(RunStatus.from_string(status)), end_time
+                    for key, value in tags.items():
+                        tag = _validate_tag(key, value)
+                        if (run_id, tag.key) in current:
+                            current[(run_id, tag.key)].value = tag.value
+                        else:
+                            session.add(SqlTag(run_uuid=run_id, key=tag.key, value=tag.value))
 
         def write_one(run_id: str) -> None:
             status, end_time, tags = ends[run_id]

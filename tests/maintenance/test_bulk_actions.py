@@ -174,3 +174,38 @@ def test_reaper_rereads_each_chunk_once_and_records_one_event_per_reaped_run(  #
     events = list(AuditEvent.objects.filter(action="run.reap").values_list("target_id", flat=True))
     assert sorted(events) == sorted(stuck)
     assert audit_verify_chain().ok
+
+
+def test_reaper_through_the_api_rechecks_the_next_chunk_while_this_ones_writes_are_in_flight(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow
+) -> None:
+    """The reaper's loop is pipelined over REST like the cleanup execute's: the next chunk is re-read (its one
+    search) while the terminates of this one are still being sent, instead of after; still at most WORKERS
+    terminates at once, every stuck run reaped with its tags and exactly one run.reap event each."""
+    settings.MAINTENANCE_WRITE_STORE = False
+    settings.MAINTENANCE_BULK_CHUNK, settings.MAINTENANCE_WRITE_WORKERS = CHUNK, WORKERS
+    experiment_id, _ = make_experiment("pipelined-reap")
+    stuck = [make_run(experiment_id, status="RUNNING", age_days=3, name=f"stuck-{i:02d}") for i in range(23)]
+    started = reaper_start(actor=personas["operator"], dry_run=False, threshold_hours=24, experiment=experiment_id)
+    with FaultProxy(mlflow) as proxy:
+        proxy.write_path, proxy.write_delay = "/runs/update", 0.3
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        try:
+            assert task_run_execute(task_run_id=started.pk) == "done"
+        finally:
+            settings.MLFLOW_TRACKING_URI = mlflow
+    task = TaskRun.objects.get(pk=started.pk)
+    assert task.state == TaskState.SUCCEEDED and task.counts["reaped"] == len(stuck), task.counts
+    order = [seen.split(" ", 1)[1].split("?", 1)[0].removeprefix(API) for seen in proxy.seen]
+    searches = [i for i, path in enumerate(order) if path == "/runs/search"]
+    updates = [i for i, path in enumerate(order) if path == "/runs/update"]
+    assert len(searches) == 1 + math.ceil(23 / CHUNK), order  # the listing, then one re-read per chunk
+    # the first chunk holds 10 terminates: the 5th waits for a free writer, the second chunk's re-read does not
+    assert searches[2] < updates[4], order
+    assert proxy.max_in_flight <= WORKERS
+    for run_id in stuck:
+        fresh = mlf.get_run(run_id)
+        assert (fresh.status, fresh.tags.get(REAPED_TAG)) == ("FAILED", "true")
+    events = list(AuditEvent.objects.filter(action="run.reap").values_list("target_id", flat=True))
+    assert sorted(events) == sorted(stuck) and len(events) == len(stuck)
+    assert audit_verify_chain().ok
