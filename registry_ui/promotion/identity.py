@@ -61,6 +61,12 @@ def model_identity(model_name: str, created: int | None) -> tuple[bool, AliasSta
     reading it again (recording.record_external, issue 20)."""
     if created is None:
         return False, None, False
+    # The model's lock serialises every writer of its state, so the common case (same model) is a plain read:
+    # no row lock, no transaction, nothing to commit (a row lock's commit waits on the disk, issue 20). The row
+    # is locked and read again only to change it.
+    state = AliasState.objects.filter(model_name=model_name).first()
+    if state is None or state.model_created == created:
+        return False, state, True
     with transaction.atomic():
         state = AliasState.objects.select_for_update().filter(model_name=model_name).first()
         if state is None or state.model_created == created:
