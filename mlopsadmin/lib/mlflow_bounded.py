@@ -11,13 +11,35 @@ the state back before saying what happened.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
 
 from mlopsadmin.lib import mlflow_rest
 from mlopsadmin.lib.mlflow_errors import MlflowUnavailable
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+POOL_WORKERS = 8  # reads in flight at once from this process (mlflow_rest keeps 10 connections per host)
+
+
+def pool() -> ThreadPoolExecutor:
+    """The process's long-lived pool for MLflow reads sent beside each other (a promotion's alias read and
+    its gate's re-check): built on first use, once per process (a forked child builds its own). Its threads
+    only wait on MLflow; work handed to it must not wait on other work handed to it. A pool built per call
+    costs a thread start and a join per read, each waiting on the scheduler (issue 20: the overhead's tail)."""
+    pid = os.getpid()
+    found = _pools.get(pid)
+    if found is None:
+        with _pools_lock:
+            found = _pools.get(pid)
+            if found is None:
+                found = _pools[pid] = ThreadPoolExecutor(max_workers=POOL_WORKERS, thread_name_prefix="mlflow-read")
+    return found
 
 
 class Deadline:

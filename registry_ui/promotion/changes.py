@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -197,7 +196,8 @@ def change_run(
     team, team_key = model_team(model_name)
     policy.require(actor, action, team=team)
     deadline = bounded.Deadline(float(settings.PROMOTION_DEADLINE_SECONDS))
-    with model_lock(model_name), ThreadPoolExecutor(max_workers=4) as pool:
+    pool = bounded.pool()
+    with model_lock(model_name):
         reading = pool.submit(bounded.get_model_state, model_name, timeout=deadline.call_timeout())
         version_hint = None if gate_version is None or gate_version is False else str(gate_version)
         runs = None if gate_version is False else prefetch.start(model_name, version_hint, deadline, pool)

@@ -129,3 +129,27 @@ def test_a_version_deleted_after_the_index_read_it_is_not_promoted(make_model, p
         services.alias_promote(model_name=name, actor=lead, version="3")
     assert mlf.get_registered_model(name).aliases == {"champion": "1"}
     assert not AuditEvent.objects.filter(action="model.promote", target_id=name).exists()
+
+
+def test_a_promotion_starts_no_thread_of_its_own(make_model, personas, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its MLflow reads go out on the gateway's long-lived pool: no thread is started and joined per promotion
+    (issue 20: each start and join waits on the scheduler, which a busy machine turns into the overhead's tail)."""
+    import threading
+
+    lead = personas["lead_search"]
+    name = make_model([0.85, 0.86, 0.87], aliases={"champion": 1, "challenger": 2})
+    index_store.model_refresh(name)
+    services.alias_promote(model_name=name, actor=lead)  # the pool's threads exist from now on
+    mlf.set_model_alias(name, "challenger", 3)
+    index_store.model_refresh(name)
+    started: list[str] = []
+    original = threading.Thread.start
+
+    def counting(self: threading.Thread) -> None:
+        started.append(self.name)
+        original(self)
+
+    monkeypatch.setattr(threading.Thread, "start", counting)
+    result = services.alias_promote(model_name=name, actor=lead)
+    assert result.outcome == "ok" and result.after == {"champion": "3", "previous-champion": "2"}
+    assert started == [], started
