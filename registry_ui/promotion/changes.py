@@ -207,7 +207,8 @@ def change_run(
         recreated, state, read = identity.model_identity(model_name, created)
         if recreated and runs is not None:  # its approvals were just voided: the early read is of the old model
             local = gate_reads.gate_local_inputs(model_name, team, runs.candidate)
-        resolved = recording.intents_resolve(model_name, live)
+        # The state's read said whether the model has open intents: none (the usual case), no query for them.
+        resolved = recording.intents_resolve(model_name, live) if not read or identity.has_open_intents(state) else 0
         known = (state,) if read and not resolved else None
         recording.record_external(model_name, live, model_created=created, known_state=known)
         if expected is not None and plans.normalise(expected) != live:

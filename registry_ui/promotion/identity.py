@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from mlopsadmin.audit.services import audit_record
 from registry_ui.promotion.models import AliasChangeIntent, AliasEvent, AliasState
@@ -45,6 +46,21 @@ def _void_approvals(model_name: str) -> dict[str, list[int] | int]:
     return {"approvals_voided": ids, "imported_approvals_dropped": imported}
 
 
+def known_state(model_name: str) -> AliasState | None:
+    """The model's known alias state (None: none), with `open_intents`: whether it has intents not closed
+    yet (recording.intents_resolve has work), in one query."""
+    open_intents = AliasChangeIntent.objects.filter(model_name=OuterRef("model_name")).exclude(
+        status=AliasChangeIntent.CLOSED
+    )
+    return AliasState.objects.filter(model_name=model_name).annotate(open_intents=Exists(open_intents)).first()
+
+
+def has_open_intents(state: AliasState | None) -> bool:
+    """False only when `state` was read by `known_state` and the model had no open intent then (under the
+    model's lock nothing opens one since); True otherwise (look)."""
+    return state is None or bool(getattr(state, "open_intents", True))
+
+
 def model_recreated(model_name: str, created: int | None) -> bool:
     """True when the model was deleted and re-created in MLflow (see `model_identity`)."""
     return model_identity(model_name, created)[0]
@@ -58,13 +74,14 @@ def model_identity(model_name: str, created: int | None) -> tuple[bool, AliasSta
     the new baseline). A state recorded before creation times were kept just learns it. Call under the
     model's lock. Returns (re-created, the known alias state as it stands now (None: none known, or
     dropped), whether it was read: False when `created` is None): a caller passes the state on instead of
-    reading it again (recording.record_external, issue 20)."""
+    reading it again (recording.record_external, issue 20); read by `known_state` when the model is the same
+    (`has_open_intents` tells whether it has open intents)."""
     if created is None:
         return False, None, False
     # The model's lock serialises every writer of its state, so the common case (same model) is a plain read:
     # no row lock, no transaction, nothing to commit (a row lock's commit waits on the disk, issue 20). The row
     # is locked and read again only to change it.
-    state = AliasState.objects.filter(model_name=model_name).first()
+    state = known_state(model_name)
     if state is None or state.model_created == created:
         return False, state, True
     with transaction.atomic():

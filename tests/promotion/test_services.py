@@ -196,3 +196,26 @@ def test_db_lock_refuses_a_second_holder_until_released(db, settings) -> None:
         pass
     with model_lock("search-lock-test", wait=0):
         pass  # released: free again
+
+
+def test_an_unknown_outcome_is_resolved_by_the_next_alias_change_of_the_model(make_model, personas, settings) -> None:
+    """The next change reads the known state and, with it, whether the model has open intents (issue 20): an
+    intent left open is resolved (read back and attributed) before the new change is planned."""
+    name = make_model([0.85, 0.86], aliases={"champion": 1, "challenger": 2})
+    live_uri = settings.MLFLOW_TRACKING_URI
+
+    def mlflow_goes_down(step: int) -> None:
+        if step == 1:
+            settings.MLFLOW_TRACKING_URI = "http://127.0.0.1:9"
+
+    seams.before_write.append(mlflow_goes_down)
+    try:
+        with pytest.raises(services.OutcomeUnknown):
+            services.alias_promote(model_name=name, actor=personas["lead_search"])
+    finally:
+        seams.before_write.remove(mlflow_goes_down)
+        settings.MLFLOW_TRACKING_URI = live_uri
+    services.alias_repair(model_name=name, actor=personas["lead_search"])  # no reconciliation in between
+    assert aliases(name) == {"champion": "1", "challenger": "2"}
+    promote = AuditEvent.objects.filter(target_id=name, action="model.promote").order_by("id").last()
+    assert (promote.outcome, promote.after["applied"]) == ("partial", ["@previous-champion: (none) → v1"])
