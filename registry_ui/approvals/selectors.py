@@ -56,6 +56,40 @@ def version_approval(*, model_name: str, version: str) -> VersionApproval:
     )
 
 
+def gate_approval(*, model_name: str, version: str) -> VersionApproval:
+    """The version's approval as the promotion gate judges it (`state`, `approved`, `imported_counts`), in ONE
+    query (issue 20): its requests and its imported approval side by side (UNION ALL). Each request in
+    `history` carries its state and order only (no comment, requester or decider: use `version_approval` to
+    show them)."""
+    from django.db.models import CharField, DateTimeField, IntegerField, Value
+
+    version = str(version)
+    requests = ApprovalRequest.objects.filter(model_name=model_name, version=version).values_list(
+        "id", "state", "created_at", Value("", output_field=CharField()), Value("", output_field=CharField())
+    )
+    imported = ImportedApproval.objects.filter(model_name=model_name, version=version).values_list(
+        Value(None, output_field=IntegerField()),
+        Value(None, output_field=CharField()),
+        Value(None, output_field=DateTimeField()),
+        "approved_by",
+        "approval_date",
+    )
+    rows = list(requests.order_by().union(imported.order_by(), all=True))
+    history = [
+        ApprovalRequest(id=pk, model_name=model_name, version=version, state=state, created_at=created)
+        for pk, state, created, _, _ in rows
+        if pk is not None
+    ]
+    history.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+    found = next((row for row in rows if row[0] is None), None)
+    outside = (
+        ImportedApproval(model_name=model_name, version=version, approved_by=found[3], approval_date=found[4])
+        if found is not None
+        else None
+    )
+    return VersionApproval(history, outside)
+
+
 def approval_state(*, model_name: str, version: str) -> str | None:
     """State of the newest request for this version that was not withdrawn, or None when there is none.
 

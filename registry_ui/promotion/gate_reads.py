@@ -164,11 +164,11 @@ class LocalInputs:
 
 
 def gate_local_inputs(model_name: str, team: Any, candidate: str | None) -> LocalInputs:
-    """Read the gate's database inputs (`gate_config_for`, approvals.selectors.version_approval of
-    `candidate`): a promotion reads them while MLflow answers its alias and run reads (issue 20), and hands
+    """Read the gate's database inputs (`gate_config_for`, approvals.selectors.gate_approval of `candidate`:
+    one query): a promotion reads them while MLflow answers its alias and run reads (issue 20), and hands
     them to `gate_check`."""
     config = gate_config_for(model_name, team=team)
-    approval = approval_selectors.version_approval(model_name=model_name, version=candidate) if candidate else None
+    approval = approval_selectors.gate_approval(model_name=model_name, version=candidate) if candidate else None
     return LocalInputs(candidate, config, approval)
 
 
@@ -211,7 +211,7 @@ def gate_check(
     if candidate is None:
         raise mlf.MlflowNotFound(f"Model {model_name} has no version {version}.", operation="get_model_version")
     if approval is None:
-        approval = approval_selectors.version_approval(model_name=model_name, version=candidate.version)
+        approval = approval_selectors.gate_approval(model_name=model_name, version=candidate.version)
     tags = candidate.tags
     if approval.imported_counts is not None and indexed_tags:
         # An approval imported from MLflow tags stands only while MLflow still carries them: read them now

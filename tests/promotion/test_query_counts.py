@@ -19,14 +19,14 @@ from registry_ui.promotion.models import AliasEvent
 pytestmark = pytest.mark.django_db
 
 # owning team (1), roles and memberships (1), the index's aliases, gate settings, gate policy, metric names, the known
-# state (with whether it has open intents), approval requests, imported approval; the pending audit event (chain
-# lock, head, insert) and the intent; the index, the history rows (one insert), the state (updated, not read
-# again), the intent and the outcome audit event; plus the transactions' savepoints under the test's
+# state (with whether it has open intents), the approval requests and imported approval (one query); the pending
+# audit event (chain lock, head, insert) and the intent; the index, the history rows (one insert), the state
+# (updated, not read again), the intent and the outcome audit event; plus the transactions' savepoints under the test's
 # transaction. The notification is recorded by a worker after commit (notifications.deferred), none of its
 # queries here. Before issue 20: 49; then 41 (the notification's settings, leads, watchers, team webhook, known
 # keys, insert); then 31 (owning team in 3 queries, the known state read again for the outcome, roles and
 # memberships apart).
-SERVICE_QUERIES = 24
+SERVICE_QUERIES = 23
 API_QUERIES = SERVICE_QUERIES + 4  # the session and its user read, the session saved (test client login)
 AUDIT_CHAIN = ("SELECT pg_advisory_xact_lock", 'SELECT "core_auditevent"."event_hash"')  # once per event
 
@@ -61,6 +61,10 @@ def test_a_promotion_makes_a_fixed_number_of_queries_each_read_once(make_model, 
     # read commits nothing (issue 20: a third commit, a row lock's, was part of the overhead's tail).
     assert sum(s.startswith("SAVEPOINT") for s in sql) == 2, [s[:80] for s in sql if "SAVEPOINT" in s]
     assert not any("FOR UPDATE" in s for s in sql)
+    # The candidate's approval requests and its imported approval: one query (UNION ALL).
+    tables = ('FROM "registry_ui_approvalrequest"', 'FROM "registry_ui_importedapproval"')
+    approval = [s for s in sql if any(table in s for table in tables)]
+    assert len(approval) == 1 and "UNION ALL" in approval[0], approval
     # Whether the model has open intents comes with the known state (none here: they are not read).
     assert not any(s.startswith('SELECT "promotion_aliaschangeintent"') for s in sql), sql
     assert sum(s.startswith('UPDATE "promotion_aliasstate"') for s in sql) == 1
