@@ -189,6 +189,9 @@ def terminate_runs(
     (both written) or the MlflowError of the first write that failed (read it back). Concurrency and
     store layer as `delete_runs`. Never raises for one run."""
     if store_uri:
+        from mlopsadmin.lib import mlflow_lean  # noqa: F401 - before mlflow: no pandas' pyarrow backend
+
+        # isort: split
         from mlflow.entities import RunStatus, RunTag
         from mlflow.exceptions import MlflowException
         from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST

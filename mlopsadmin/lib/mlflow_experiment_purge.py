@@ -22,6 +22,9 @@ def purge_deleted_experiment(backend_store_uri: str, experiment_id: str) -> list
     """Hard-delete the experiment `experiment_id` (must be in the deleted stage) and all its runs.
     Returns the purged run ids. Raises MlflowNotFound (no such experiment), MlflowInvalid (not deleted,
     or not a SQL store) or MlflowError (the store failed)."""
+    from mlopsadmin.lib import mlflow_lean  # noqa: F401 - before mlflow: no pandas' pyarrow backend
+
+    # isort: split
     from mlflow.entities import ViewType
     from mlflow.exceptions import MlflowException
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository

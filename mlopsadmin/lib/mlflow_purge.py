@@ -23,6 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
+
+from mlopsadmin.lib import mlflow_lean  # noqa: F401 - imports mlflow without pandas' pyarrow backend
+
+# isort: split
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from mlflow.store.tracking.dbmodels.models import SqlExperiment, SqlLoggedModel, SqlRun
 from mlflow.tracking._tracking_service.utils import _get_store

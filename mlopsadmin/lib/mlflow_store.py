@@ -22,8 +22,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import sqlalchemy as sa
+
+from mlopsadmin.lib import mlflow_lean  # noqa: F401 - imports mlflow without pandas' pyarrow backend
+
+# isort: split
+import mlflow
 from mlflow.store.model_registry.dbmodels.models import SqlModelVersion
 from mlflow.store.tracking.dbmodels.models import (
     SqlLatestMetric,
