@@ -6,25 +6,21 @@ receiver and the pages (a model not indexed yet is read on first view) call thes
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from mlopsadmin.core.formatting import json_number
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import mlflow_filters
+from registry_ui.index_runs import MISSING, runs_prune, runs_refresh  # noqa: F401  (index_read, index_sync use them here)
 from registry_ui.models import IndexedModel, IndexedRun, IndexedVersion
 
 logger = logging.getLogger(__name__)
 
-LINEAGE_RUN_TAGS = ("git.commit", "data.version")  # the run tags the version page shows
 NAMES_PER_CALL = 50  # models whose versions one search_model_versions call lists (name IN (...))
-RUNS_PER_CALL = 100  # run ids one search_runs call fetches (run_id IN (...))
-RUN_FETCH_THREADS = 2  # calls at a time: the tracking server serialises runs on its own workers (2 advised)
-MISSING = "missing"  # an IndexedRun MLflow no longer has (purged)
 
 
 def version_number(version: str) -> int:
@@ -45,30 +41,40 @@ def _model_fields(model: mlf.RegisteredModel, now: datetime) -> dict[str, object
 
 
 def models_store(listing: dict[str, mlf.RegisteredModel], now: datetime) -> tuple[list[str], list[str], set[str]]:
-    """Bring IndexedModel rows in step with a complete model listing. Returns (new names, deleted names,
-    names whose versions must be read: new, `last_updated_timestamp` moved — MLflow moves it when a
-    version is created or deleted —, or never read)."""
-    index = {row.name: row for row in IndexedModel.objects.all()}
+    """Bring IndexedModel rows in step with a complete model listing read from `now` on (taken before the
+    listing was asked for). Returns (new names, deleted names, names whose versions must be read: new,
+    `last_updated_timestamp` moved — MLflow moves it when a version is created or deleted —, or never read).
+    A row written after `now` (mlopsadmin's own change, a webhook, a first view) holds a fresher read than
+    this listing: it is neither overwritten nor removed (`fresher`)."""
     creates, updates, stale = [], [], set()
-    for name, model in listing.items():
-        row = index.get(name)
-        fields = _model_fields(model, now)
-        if row is None:
-            creates.append(IndexedModel(name=name, **fields))
-            stale.add(name)
-            continue
-        if row.last_updated_timestamp != model.last_updated_timestamp or row.versions_synced_at is None:
-            stale.add(name)
-        if any(getattr(row, key) != value for key, value in fields.items() if key != "synced_at"):
-            for key, value in fields.items():
-                setattr(row, key, value)
-            updates.append(row)  # unchanged rows keep their synced_at: the sync's own time covers them
-    gone = sorted(set(index) - set(listing))
     with transaction.atomic():
+        index = {row.name: row for row in IndexedModel.objects.select_for_update()}
+        for name, model in listing.items():
+            row = index.get(name)
+            fields = _model_fields(model, now)
+            if row is None:
+                creates.append(IndexedModel(name=name, **fields))
+                stale.add(name)
+                continue
+            if row.last_updated_timestamp != model.last_updated_timestamp or row.versions_synced_at is None:
+                stale.add(name)
+            if fresher(row.synced_at, now):
+                continue
+            if any(getattr(row, key) != value for key, value in fields.items() if key != "synced_at"):
+                for key, value in fields.items():
+                    setattr(row, key, value)
+                updates.append(row)  # unchanged rows keep their synced_at: the sync's own time covers them
+        gone = sorted(n for n, row in index.items() if n not in listing and not fresher(row.synced_at, now))
         IndexedModel.objects.bulk_create(creates, batch_size=500, ignore_conflicts=True)
         IndexedModel.objects.bulk_update(updates, list(MODEL_FIELDS), batch_size=500)
         IndexedModel.objects.filter(name__in=gone).delete()
     return [m.name for m in creates], gone, stale
+
+
+def fresher(written_at: datetime | None, read_at: datetime) -> bool:
+    """True when a row was written after `read_at` (the moment a read of MLflow began): what it holds was
+    read later than that read's answer, which must not overwrite or remove it."""
+    return written_at is not None and written_at > read_at
 
 
 MODEL_FIELDS = (
@@ -83,9 +89,18 @@ MODEL_FIELDS = (
 
 
 def model_store(model: mlf.RegisteredModel, now: datetime | None = None) -> IndexedModel:
-    """Insert or update one model's row from MLflow's answer."""
-    fields = _model_fields(model, now or timezone.now())
-    row, _ = IndexedModel.objects.update_or_create(name=model.name, defaults=fields)
+    """Insert or update one model's row from MLflow's answer, read from `now` on (default: now); a row
+    written after `now` (a fresher read) is left as it is."""
+    now = now or timezone.now()
+    fields = _model_fields(model, now)
+    with transaction.atomic():
+        row = IndexedModel.objects.select_for_update().filter(name=model.name).first()
+        if row is None:
+            return IndexedModel.objects.create(name=model.name, **fields)
+        if not fresher(row.synced_at, now):
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.save(update_fields=list(MODEL_FIELDS))
     return row
 
 
@@ -148,14 +163,39 @@ VERSION_FIELDS = (
 )
 
 
-def versions_store(listed: dict[str, list[mlf.ModelVersion]], *, complete: bool) -> dict[str, int]:
-    """Apply version records read from MLflow, {model name: versions}. `complete`: they are all the versions
-    of these models (the ones the index holds beyond them are deleted, the models marked as read); else only
-    these versions are added or updated (the "updated since" scan). Only rows that changed are written.
-    Returns counts {versions, changed, deleted} and the source run ids named (`run_ids`, in `self`)."""
-    now = timezone.now()
-    rows = {m.name: m for m in IndexedModel.objects.filter(name__in=list(listed))}
-    known = {(v.model_id, v.number): v for v in IndexedVersion.objects.filter(model__in=list(rows.values()))}
+def versions_store(listed: dict[str, list[mlf.ModelVersion]], *, complete: bool, read_at: datetime) -> dict[str, int]:
+    """Apply version records read from MLflow from `read_at` on (taken before they were asked for), {model
+    name: versions}. `complete`: they are all the versions of these models (the ones the index holds beyond
+    them are deleted, the models marked as read at `read_at`); else only these versions are added or updated
+    (the "updated since" scan). Only rows that changed are written; a row written after `read_at` (a tag
+    mlopsadmin wrote, a fresher read) is neither overwritten nor removed. Returns counts {versions, changed,
+    deleted} and the source run ids named (`run_ids`, in `self`)."""
+    # Source runs resolved before the rows are locked (a logged model's source run is an MLflow call).
+    prior = {
+        (name, number): (source, run_id)
+        for name, number, source, run_id in IndexedVersion.objects.filter(model__name__in=list(listed)).values_list(
+            "model__name", "number", "source", "run_id"
+        )
+    }
+    resolved: dict[tuple[str, int], str] = {}
+    for name, versions in listed.items():
+        for version in versions:
+            key = (name, version_number(version.version))
+            known_source = prior.get(key)
+            same = known_source is not None and known_source[0] == version.source
+            resolved[key] = known_source[1] if same else source_run_id(version)  # type: ignore[index]
+    with transaction.atomic():
+        return _versions_write(listed, resolved, complete=complete, now=read_at)
+
+
+def _versions_write(
+    listed: dict[str, list[mlf.ModelVersion]], resolved: dict[tuple[str, int], str], *, complete: bool, now: datetime
+) -> dict[str, int]:
+    rows = {m.name: m for m in IndexedModel.objects.select_for_update().filter(name__in=list(listed))}
+    known = {
+        (v.model_id, v.number): v
+        for v in IndexedVersion.objects.select_for_update().filter(model__in=list(rows.values()))
+    }
     creates, updates, keep, run_ids = [], [], set(), set()
     for name, versions in listed.items():
         model = rows.get(name)
@@ -164,25 +204,29 @@ def versions_store(listed: dict[str, list[mlf.ModelVersion]], *, complete: bool)
         for version in versions:
             number = version_number(version.version)
             row = known.get((model.pk, number))
-            run_id = row.run_id if row is not None and row.source == version.source else source_run_id(version)
+            run_id = resolved[(name, number)]
             run_ids.add(run_id)
             fields = _version_fields(version, run_id, now)
             keep.add((model.pk, number))
             if row is None:
                 creates.append(IndexedVersion(model=model, number=number, **fields))
+            elif fresher(row.synced_at, now):
+                continue
             elif any(getattr(row, k) != v for k, v in fields.items() if k != "synced_at"):
                 for key, value in fields.items():
                     setattr(row, key, value)
                 updates.append(row)
-    gone = [row.pk for key, row in known.items() if key not in keep] if complete else []
-    with transaction.atomic():
-        IndexedVersion.objects.bulk_create(creates, batch_size=500, ignore_conflicts=True)
-        IndexedVersion.objects.bulk_update(updates, list(VERSION_FIELDS), batch_size=500)
-        IndexedVersion.objects.filter(pk__in=gone).delete()
-        if complete:
-            for name, model in rows.items():
-                model.versions_synced_at, model.version_count = now, len(listed.get(name, []))
-            IndexedModel.objects.bulk_update(list(rows.values()), ["versions_synced_at", "version_count"], 500)
+    left = [row for key, row in known.items() if key not in keep] if complete else []
+    gone = [row.pk for row in left if not fresher(row.synced_at, now)]
+    extra = Counter(row.model_id for row in left if fresher(row.synced_at, now))  # added after the read
+    IndexedVersion.objects.bulk_create(creates, batch_size=500, ignore_conflicts=True)
+    IndexedVersion.objects.bulk_update(updates, list(VERSION_FIELDS), batch_size=500)
+    IndexedVersion.objects.filter(pk__in=gone).delete()
+    if complete:
+        for name, model in rows.items():
+            model.versions_synced_at = max(now, model.versions_synced_at or now)
+            model.version_count = len(listed.get(name, [])) + extra[model.pk]
+        IndexedModel.objects.bulk_update(list(rows.values()), ["versions_synced_at", "version_count"], 500)
     run_ids.discard("")
     return {
         "versions": sum(len(v) for v in listed.values()),
@@ -200,7 +244,8 @@ def versions_refresh(names: Iterable[str], *, full: bool = False) -> dict[str, i
     names = sorted(set(names))
     if not names:
         return {"versions": 0, "changed": 0, "deleted": 0, "runs": 0}
-    counts = versions_store(_versions_of(names, everything=full), complete=True)
+    read_at = timezone.now()
+    counts = versions_store(_versions_of(names, everything=full), complete=True, read_at=read_at)
     counts["runs"] = runs_read(counts.pop("run_ids"), again=full)  # type: ignore[arg-type]
     return counts
 
@@ -212,104 +257,17 @@ def runs_read(run_ids: set[str], *, again: bool = False) -> int:
     return runs_refresh(sorted(run_ids))
 
 
-# --- Runs -----------------------------------------------------------------------------------------------
-def _run_fields(run: mlf.Run, experiment: mlf.Experiment | None, now: datetime) -> dict[str, object]:
-    return {
-        "experiment_id": run.experiment_id[:64],
-        "experiment_name": (experiment.name if experiment else "")[:500],
-        "experiment_stage": experiment.lifecycle_stage[:16] if experiment else MISSING,
-        "run_name": run.run_name[:250],
-        "status": run.status[:16],
-        "lifecycle_stage": run.lifecycle_stage[:16],
-        "artifact_uri": run.artifact_uri,
-        "params": dict(run.params),
-        "metrics": {k: json_number(v) for k, v in run.metrics.items()},
-        "tags": {k: run.tags[k] for k in LINEAGE_RUN_TAGS if k in run.tags},
-        "start_time": run.start_time,
-        "end_time": run.end_time,
-        "synced_at": now,
-    }
-
-
-RUN_FIELDS = (
-    "experiment_id",
-    "experiment_name",
-    "experiment_stage",
-    "run_name",
-    "status",
-    "lifecycle_stage",
-    "artifact_uri",
-    "params",
-    "metrics",
-    "tags",
-    "start_time",
-    "end_time",
-    "synced_at",
-)
-
-
-def _fetch_runs(chunk: list[str], experiment_ids: list[str]) -> list[mlf.Run]:
-    return list(
-        mlf.iter_runs(
-            experiment_ids,
-            filter_string=mlflow_filters.in_list("attributes.run_id", chunk),
-            include_deleted=True,
-            page_size=len(chunk) + 1,
-        )
-    )
-
-
-def runs_refresh(run_ids: list[str]) -> int:
-    """Read these runs (deleted ones too) — `run_id IN (...)` over every experiment, RUNS_PER_CALL a call,
-    RUN_FETCH_THREADS calls at a time — and store the ones that changed; a run MLflow no longer has is
-    stored as 'missing'. Returns how many were read."""
-    wanted = [r for r in run_ids if r and mlflow_filters.quote(r) is not None]
-    if not wanted:
-        return 0
-    experiments = {e.experiment_id: e for e in mlf.iter_experiments(include_deleted=True)}
-    chunks = [wanted[i : i + RUNS_PER_CALL] for i in range(0, len(wanted), RUNS_PER_CALL)]
-    found: dict[str, mlf.Run] = {}
-    with ThreadPoolExecutor(
-        max_workers=min(RUN_FETCH_THREADS, len(chunks)), thread_name_prefix="registry-runs"
-    ) as pool:
-        for batch in pool.map(lambda chunk: _fetch_runs(chunk, list(experiments)), chunks):
-            found.update((run.run_id, run) for run in batch)
-    now = timezone.now()
-    compared = RUN_FIELDS[:-1]  # all but synced_at
-    known = {row[0]: row[1:] for row in IndexedRun.objects.filter(run_id__in=wanted).values_list("run_id", *compared)}
-    rows = []
-    for run_id in wanted:
-        fetched = found.get(run_id)
-        if fetched is None:
-            fields: dict[str, object] = {"lifecycle_stage": MISSING, "synced_at": now}
-        else:
-            fields = _run_fields(fetched, experiments.get(fetched.experiment_id), now)
-        row = IndexedRun(run_id=run_id, **fields)
-        if known.get(run_id) != tuple(getattr(row, f) for f in compared):
-            rows.append(row)
-    IndexedRun.objects.bulk_create(
-        rows, batch_size=500, update_conflicts=True, unique_fields=["run_id"], update_fields=list(RUN_FIELDS)
-    )
-    return len(found)
-
-
-def runs_prune() -> int:
-    """Forget runs no indexed version names any more."""
-    used = IndexedVersion.objects.values("run_id")
-    deleted, _ = IndexedRun.objects.exclude(run_id__in=used).delete()
-    return deleted
-
-
 # --- One model, read now (first view, webhook) -----------------------------------------------------------
 def model_refresh(name: str) -> IndexedModel:
     """Read one model, its versions and their new source runs from MLflow into the index now. Raises
     MlflowNotFound (after removing it from the index) when MLflow has no such model."""
+    read_at = timezone.now()
     try:
         model = mlf.get_registered_model(name)
     except mlf.MlflowNotFound:
         IndexedModel.objects.filter(name=name).delete()
         raise
-    row = model_store(model)
+    row = model_store(model, read_at)
     versions_refresh([name])
     row.refresh_from_db()
     return row

@@ -158,13 +158,14 @@ def _sync(result: SyncResult, *, full: bool, since_ms: int | None, run: TaskRun)
     if full:
         stale = set(listing)
     elif since_ms is not None:  # versions edited since the last sync, in models whose timestamp did not move
+        read_at = timezone.now()
         updated, newest = _updated_since(since_ms - WATERMARK_MARGIN_MS)
         watermark = max(watermark, newest)
         edited: dict[str, list[mlf.ModelVersion]] = {}
         for version in updated:
             if version.name in listing and version.name not in stale:
                 edited.setdefault(version.name, []).append(version)
-        counts = index_store.versions_store(edited, complete=False)
+        counts = index_store.versions_store(edited, complete=False, read_at=read_at)
         result.versions_changed += counts["changed"]
         result.runs += index_store.runs_read(counts["run_ids"])  # type: ignore[arg-type]
     task_run_progress(run, total=len(stale), report={"mode": result.mode, "message": f"Reading {len(stale)} models…"})
