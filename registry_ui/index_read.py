@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, overload
 
+from django.db.models import Min
 from django.utils import timezone
 
 from mlopsadmin.core.errors import NotFound
@@ -171,14 +172,30 @@ def models() -> list[mlf.RegisteredModel]:
     return [model_record(row) for row in IndexedModel.objects.all()]
 
 
-def as_of(model: IndexedModel | None = None) -> datetime | None:
-    """When the indexed data a page shows was read from MLflow: the last complete listing or sync, or later
-    when this model was read again since (webhook, mlopsadmin's own change, a first view)."""
+def as_of(model: IndexedModel | None = None, run_rows: Iterable[IndexedRun] | None = None) -> datetime | None:
+    """The moment from which everything a page shows was read from MLflow: never later than its oldest
+    part, so a page does not claim fresher data than it has. Without `model` (the overview): the last
+    complete listing or sync. With it, the oldest of: the model and its aliases (that listing, or later when
+    the model was read again: webhook, mlopsadmin's own change, a first view); its versions with their tags
+    (the last complete read of them: `versions_synced_at`); their source runs (`run_rows`, else all the
+    model's: the last full sync re-read every run, else when each was read). An incremental sync reads
+    neither version tags nor run metrics (MLflow moves no timestamp for them), so it does not advance those."""
     state = RegistryIndexState.objects.filter(pk=1).first()
-    moments = [state.last_sync_started_at, state.models_listed_at] if state else []
+    listed = [state.last_sync_started_at, state.models_listed_at] if state else []
     if model is not None:
-        moments.append(model.synced_at)
-    return max((m for m in moments if m is not None), default=None)
+        listed.append(model.synced_at)
+    models_at = max((m for m in listed if m is not None), default=None)
+    if model is None:
+        return models_at
+    if run_rows is None:
+        used = IndexedVersion.objects.filter(model=model).values("run_id")
+        oldest_run = IndexedRun.objects.filter(run_id__in=used).aggregate(oldest=Min("synced_at"))["oldest"]
+    else:
+        oldest_run = min((r.synced_at for r in run_rows if r.synced_at is not None), default=None)
+    full_at = state.last_full_sync_at if state else None
+    runs_at = max(full_at, oldest_run) if full_at and oldest_run else oldest_run
+    parts = (models_at, model.versions_synced_at, runs_at)
+    return min((p for p in parts if p is not None), default=None)
 
 
 def _experiment(row: IndexedRun | None) -> mlf.Experiment | None:
@@ -250,4 +267,4 @@ def version_view(name: str, number: int) -> VersionView:
     champion = version_record(found, name, by_version) if found is not None else None
     run_ids = {v.run_id for v in (version, champion) if v is not None and v.run_id}
     rows = {r.run_id: r for r in IndexedRun.objects.filter(run_id__in=run_ids)} if run_ids else {}
-    return VersionView(model_record(model), version, champion, as_of(model), rows)
+    return VersionView(model_record(model), version, champion, as_of(model, rows.values()), rows)

@@ -72,6 +72,7 @@ def runs_refresh(run_ids: list[str]) -> int:
     wanted = [r for r in run_ids if r and mlflow_filters.quote(r) is not None]
     if not wanted:
         return 0
+    now = timezone.now()  # the read's start: what is stored was read from then on (index_read.as_of)
     experiments = {e.experiment_id: e for e in mlf.iter_experiments(include_deleted=True)}
     chunks = [wanted[i : i + RUNS_PER_CALL] for i in range(0, len(wanted), RUNS_PER_CALL)]
     found: dict[str, mlf.Run] = {}
@@ -80,7 +81,6 @@ def runs_refresh(run_ids: list[str]) -> int:
     ) as pool:
         for batch in pool.map(lambda chunk: _fetch_runs(chunk, list(experiments)), chunks):
             found.update((run.run_id, run) for run in batch)
-    now = timezone.now()
     compared = RUN_FIELDS[:-1]  # all but synced_at
     known = {row[0]: row[1:] for row in IndexedRun.objects.filter(run_id__in=wanted).values_list("run_id", *compared)}
     rows = []

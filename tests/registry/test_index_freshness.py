@@ -5,6 +5,10 @@ the page would show the old champion or the old tag, saying it was read after th
 
 from __future__ import annotations
 
+import re
+import time
+from datetime import UTC, datetime
+
 import pytest
 
 from mlopsadmin.lib import mlflow_client as mlf
@@ -61,3 +65,41 @@ def test_a_tag_written_during_a_full_sync_is_not_undone_by_the_versions_it_read_
     assert "written-meanwhile" in index_sync.index_store.IndexedVersion.objects.get(
         model__name=own.name, number=1
     ).tags.get("training_commit", "")
+
+
+def _read_at(page: str) -> datetime:
+    """The moment the page says its data was read from MLflow (to the second, from the "as of" title)."""
+    found = re.search(r'class="muted small as-of" title="read from MLflow ([0-9-]+ [0-9:]+) UTC', page)
+    assert found, "the page says no 'as of'"
+    return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def test_as_of_is_never_later_than_the_oldest_data_the_page_shows(mlflow, login) -> None:
+    """A gate metric logged later and a version tag set outside mlopsadmin move no timestamp in MLflow: an
+    incremental sync does not read them (a full sync or a webhook does). The page may show them late, but
+    it must not say it read MLflow after they happened while showing the values from before."""
+    own = make_model(scores=(0.80,))
+    registry_sync(full=True)
+    time.sleep(1.1)
+    changed = datetime.now(tz=UTC).replace(microsecond=0)
+    mlf.log_batch(own.run_ids[0], metrics=[("val_ndcg_at_10", 0.97, int(time.time() * 1000), 99)])
+    mlf.set_model_version_tag(own.name, 1, "training_commit", "set-outside")
+    time.sleep(1.1)
+    registry_sync(full=False)
+    client = login("outsider")
+    model_url, version_url = f"/registry/models/{own.name}/", f"/registry/models/{own.name}/versions/1/"
+
+    def up_to_date(url: str, page: str) -> bool:
+        if url == model_url:  # the gate metric column, and the tag no longer listed as missing
+            return "0.9700" in _row(page, "1") and "training_commit" not in _row(page, "1")
+        return "0.9700" in page and "set-outside" in page
+
+    for url in (model_url, version_url):
+        page = _text(client.get(url))
+        assert up_to_date(url, page) or _read_at(page) <= changed, (url, _read_at(page), changed)
+    index_store.aliases_record(own.name, mlf.get_registered_model(own.name).aliases)  # own change: aliases
+    page = _text(client.get(model_url))
+    assert up_to_date(model_url, page) or _read_at(page) <= changed, (_read_at(page), changed)
+    registry_sync(full=True)  # reads every version and run again: both shown, as of now
+    page = _text(client.get(version_url))
+    assert up_to_date(version_url, page) and _read_at(page) > changed
