@@ -47,6 +47,7 @@ def models_store(listing: dict[str, mlf.RegisteredModel], now: datetime) -> tupl
     A row written after `now` (mlopsadmin's own change, a webhook, a first view) holds a fresher read than
     this listing: it is neither overwritten nor removed (`fresher`)."""
     creates, updates, stale = [], [], set()
+    held = identity_checked(listing)
     with transaction.atomic():
         index = {row.name: row for row in IndexedModel.objects.select_for_update()}
         for name, model in listing.items():
@@ -58,7 +59,7 @@ def models_store(listing: dict[str, mlf.RegisteredModel], now: datetime) -> tupl
                 continue
             if row.last_updated_timestamp != model.last_updated_timestamp or row.versions_synced_at is None:
                 stale.add(name)
-            if fresher(row.synced_at, now):
+            if fresher(row.synced_at, now) or name in held:
                 continue
             if any(getattr(row, key) != value for key, value in fields.items() if key != "synced_at"):
                 for key, value in fields.items():
@@ -69,6 +70,30 @@ def models_store(listing: dict[str, mlf.RegisteredModel], now: datetime) -> tupl
         IndexedModel.objects.bulk_update(updates, list(MODEL_FIELDS), batch_size=500)
         IndexedModel.objects.filter(name__in=gone).delete()
     return [m.name for m in creates], gone, stale
+
+
+def identity_checked(listing: dict[str, mlf.RegisteredModel]) -> set[str]:
+    """Models whose creation time in MLflow differs from the indexed one were deleted and created again:
+    each goes through promotion.identity under its lock (the deleted model's approvals voided, recorded
+    once) before its row takes the new time. Returns the names whose lock was held (a change of that model
+    is under way and checks it itself): their rows are left for the next read."""
+    from registry_ui.promotion import identity, locking
+
+    indexed = dict(IndexedModel.objects.filter(name__in=list(listing)).values_list("name", "creation_timestamp"))
+    held = set()
+    for name, model in listing.items():
+        before, after = indexed.get(name), model.creation_timestamp
+        if before is None or after is None or before == after:
+            continue
+        try:
+            with locking.model_lock(name, wait=IDENTITY_LOCK_WAIT):
+                identity.model_identity(name, after)
+        except (locking.LockBusy, locking.LockUnavailable):
+            held.add(name)
+    return held
+
+
+IDENTITY_LOCK_WAIT = 2.0  # seconds a sync waits for a re-created model's lock before leaving it for later
 
 
 def fresher(written_at: datetime | None, read_at: datetime) -> bool:
@@ -93,6 +118,8 @@ def model_store(model: mlf.RegisteredModel, now: datetime | None = None) -> Inde
     written after `now` (a fresher read) is left as it is."""
     now = now or timezone.now()
     fields = _model_fields(model, now)
+    if identity_checked({model.name: model}):
+        return IndexedModel.objects.get(name=model.name)  # a change of the model is under way: left as it is
     with transaction.atomic():
         row = IndexedModel.objects.select_for_update().filter(name=model.name).first()
         if row is None:

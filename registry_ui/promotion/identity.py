@@ -4,7 +4,9 @@ were recorded for, told apart by MLflow's `creation_timestamp` of the registered
 `AliasState.model_created`). A different creation time means a new model: the re-creation is recorded once
 (alias history and audit), the old state and unresolved intents are closed, and the next observation takes
 a new baseline. Every path that reads a model's live aliases checks this first: the reconcile task and the
-install baseline, the webhook receiver (through reconcile), and every alias change."""
+install baseline, the webhook receiver (through reconcile), and every alias change; and the registry index
+(sync, webhook, first view), whose rows keep the creation time MLflow last showed: with no alias state
+known, that one tells (a model never promoted nor reconciled here)."""
 
 from __future__ import annotations
 
@@ -82,11 +84,15 @@ def model_identity(model_name: str, created: int | None) -> tuple[bool, AliasSta
     # no row lock, no transaction, nothing to commit (a row lock's commit waits on the disk, issue 20). The row
     # is locked and read again only to change it.
     state = known_state(model_name)
-    if state is None or state.model_created == created:
+    if state is not None and state.model_created == created:
         return False, state, True
+    if state is None and not _index_knows_another(model_name, created):
+        return False, None, True
     with transaction.atomic():
         state = AliasState.objects.select_for_update().filter(model_name=model_name).first()
-        if state is None or state.model_created == created:
+        if state is None:  # no alias state known: the registry index may know the deleted model
+            return _recreated_in_index(model_name, created), None, True
+        if state.model_created == created:
             return False, state, True
         if state.model_created is None:
             state.model_created = created
@@ -101,6 +107,38 @@ def _drop_recreated(model_name: str, state: AliasState, created: int) -> None:
     intents = AliasChangeIntent.objects.filter(model_name=model_name).exclude(status=AliasChangeIntent.CLOSED)
     unresolved = list(intents.values_list("audit_event_id", flat=True))
     intents.update(status=AliasChangeIntent.CLOSED)
+    before: dict[str, object] = {"aliases": state.aliases, "created": _iso(state.model_created)}
+    _record_recreated(model_name, before, {"created": _iso(created), "unresolved_intents_closed": unresolved})
+    state.delete()
+
+
+def _index_knows_another(model_name: str, created: int) -> bool:
+    """Whether the registry index holds the model with another creation time (one query, no lock)."""
+    from registry_ui.models import IndexedModel
+
+    rows = IndexedModel.objects.filter(name=model_name, creation_timestamp__isnull=False)
+    return rows.exclude(creation_timestamp=created).exists()
+
+
+def _recreated_in_index(model_name: str, created: int) -> bool:
+    """With no alias state known, the registry index's creation time of the model tells: a different one
+    means the model was re-created (recorded as in `_drop_recreated`, approvals voided) and the index row
+    takes the new time, so it is recorded once whichever path sees it first (sync, webhook, first view,
+    promotion). Inside the caller's transaction; False when the index does not know the model."""
+    from registry_ui.models import IndexedModel
+
+    row = IndexedModel.objects.select_for_update().filter(name=model_name).first()
+    if row is None or row.creation_timestamp is None or row.creation_timestamp == created:
+        return False
+    before: dict[str, object] = {"aliases": dict(row.aliases or {}), "created": _iso(row.creation_timestamp)}
+    _record_recreated(model_name, before, {"created": _iso(created)})
+    IndexedModel.objects.filter(pk=row.pk).update(creation_timestamp=created)
+    return True
+
+
+def _record_recreated(model_name: str, before: dict[str, object], after: dict[str, object]) -> None:
+    """One `recreated` row in the alias history and one `model.recreated` audit event; the deleted model's
+    approvals voided (their ids in the event)."""
     voided = _void_approvals(model_name)
     AliasEvent.objects.create(
         model_name=model_name,
@@ -119,8 +157,7 @@ def _drop_recreated(model_name: str, state: AliasState, created: int) -> None:
         target_kind="model",
         target_id=model_name,
         team=team.name if team else "",
-        before={"aliases": state.aliases, "created": _iso(state.model_created)},
-        after={"created": _iso(created), "unresolved_intents_closed": unresolved, **voided},
+        before=before,
+        after={**after, **voided},
         reason=RECREATED_REASON,
     )
-    state.delete()
