@@ -25,7 +25,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, IntegerField, OuterRef, Q, Subquery
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
@@ -84,22 +86,37 @@ class Indexed:
     tags: dict[str, str]
 
 
-def _indexed(model_name: str, versions: list[int]) -> dict[str, Indexed]:
-    """{version: what the index knows of it} for these versions, in one query."""
+def _index_read(model_name: str, version: str | None) -> tuple[dict[str, str], int | None, dict[str, Indexed]]:
+    """(the model's aliases and creation time as the index knows them, {version: what the index knows of it}
+    for `version` — else the indexed @challenger — and the indexed @champion), in one query (issue 20: the
+    model's row joined to those versions and their runs). A second query reads the model's row only when the
+    index knows neither version."""
     runs = IndexedRun.objects.filter(run_id=OuterRef("run_id"))
-    found = (
-        IndexedVersion.objects.filter(model__name=model_name, number__in=versions)
+    wanted = Q(number=Cast(KeyTextTransform("champion", "model__aliases"), IntegerField()))
+    if version:
+        wanted |= Q(number=int(version)) if str(version).isdigit() else Q(pk__in=[])
+    else:
+        wanted |= Q(number=Cast(KeyTextTransform("challenger", "model__aliases"), IntegerField()))
+    found = list(
+        IndexedVersion.objects.filter(wanted, model__name=model_name)
         .annotate(
             experiment_id=Subquery(runs.values("experiment_id")[:1]),
             experiment_stage=Subquery(runs.values("experiment_stage")[:1]),
         )
         .values_list("number", "run_id", "experiment_id", "experiment_stage", "tags")
+        .annotate(model_aliases=F("model__aliases"), model_created=F("model__creation_timestamp"))
     )
-    return {
+    if found:
+        aliases, created = found[0][5] or {}, found[0][6]
+    else:
+        row = IndexedModel.objects.filter(name=model_name).values_list("aliases", "creation_timestamp").first()
+        aliases, created = (row[0] or {}, row[1]) if row else ({}, None)
+    indexed = {
         str(number): Indexed(run_id, experiment_id or "", experiment_stage or "", dict(tags or {}))
-        for number, run_id, experiment_id, experiment_stage, tags in found
+        for number, run_id, experiment_id, experiment_stage, tags, _, _ in found
         if run_id
     }
+    return dict(aliases), created, indexed
 
 
 class Pending:
@@ -116,15 +133,13 @@ class Pending:
 
 def start(model_name: str, version: str | None, deadline: bounded.Deadline, pool: ThreadPoolExecutor) -> Pending:
     """Guess the candidate (`version`, else the indexed @challenger) and the @champion from the index (this
-    thread: two queries), then send the live re-check of both source runs on `pool` (one `search_runs`),
-    plus the experiment's state and the version's tags only where the index cannot stand in for them (see
-    the module docstring), each within `deadline`."""
-    row = IndexedModel.objects.filter(name=model_name).values_list("aliases", "creation_timestamp").first()
-    aliases, created = (row[0] or {}, row[1]) if row else ({}, None)
+    thread: one query, see `_index_read`), then send the live re-check of both source runs on `pool` (one
+    `search_runs`), plus the experiment's state and the version's tags only where the index cannot stand in
+    for them (see the module docstring), each within `deadline`."""
+    aliases, created, read = _index_read(model_name, version)
     candidate = str(version) if version else aliases.get("challenger")
     champion = aliases.get("champion")
-    numbers = [int(v) for v in (candidate, champion) if v and str(v).isdigit()]
-    indexed = _indexed(model_name, numbers)
+    indexed = {number: known for number, known in read.items() if number in (candidate, champion)}
     run_of = {number: known.run_id for number, known in indexed.items()}
     guess = GateRuns(str(candidate) if candidate else None, str(champion) if champion else None, created, run_of)
     mine = indexed.get(str(candidate)) if candidate else None

@@ -13,19 +13,21 @@ from django.test.utils import CaptureQueriesContext
 
 from mlopsadmin.core.models import AuditEvent
 from mlopsadmin.lib import mlflow_client as mlf
+from registry_ui import index_store
 from registry_ui.promotion import services
 from registry_ui.promotion.models import AliasEvent
 
 pytestmark = pytest.mark.django_db
 
-# owning team (1), roles and memberships (1), the index's aliases, gate settings, gate policy, metric names, the known
-# state (with whether it has open intents), the approval requests and imported approval (one query); the pending
-# audit event (chain lock, head, insert) and the intent; the index, the history rows (one insert), the state
-# (updated, not read again), the intent and the outcome audit event; plus the transactions' savepoints under the test's
-# transaction. The notification is recorded by a worker after commit (notifications.deferred), none of its
-# queries here. Before issue 20: 49; then 41 (the notification's settings, leads, watchers, team webhook, known
-# keys, insert); then 31 (owning team in 3 queries, the known state read again for the outcome, roles and
-# memberships apart).
+# owning team (1), roles and memberships (1), the index (aliases, both versions, their runs: one query), gate
+# settings, gate policy, metric names, the known state (with whether it has open intents), the approval requests
+# and imported approval (one query); the pending audit event (chain lock, head, insert) and the intent; the index,
+# the history rows (one insert), the state (updated, not read again), the intent and the outcome audit event; plus
+# the transactions' savepoints under the test's transaction (two commits). The notification is recorded by a
+# worker after commit (notifications.deferred), none of its queries here. Before issue 20: 49; then 41 (the
+# notification's settings, leads, watchers, team webhook, known keys, insert); then 31 (owning team in 3 queries,
+# the known state read again for the outcome, roles and memberships apart); then 28 for an indexed model (27 not
+# indexed: the row lock's transaction, the open intents, the approvals in two queries, the index in two).
 SERVICE_QUERIES = 23
 API_QUERIES = SERVICE_QUERIES + 4  # the session and its user read, the session saved (test client login)
 AUDIT_CHAIN = ("SELECT pg_advisory_xact_lock", 'SELECT "core_auditevent"."event_hash"')  # once per event
@@ -37,6 +39,7 @@ def _repeated(sql: list[str]) -> list[tuple[str, int]]:
 
 def _ready(make_model) -> str:  # type: ignore[no-untyped-def]
     name = make_model([0.85, 0.9], aliases={"champion": 1, "challenger": 2})
+    index_store.model_refresh(name)  # in the registry index, as every model is once synced
     services.alias_reconcile(model_name=name)  # known to mlopsadmin: its baseline is recorded
     return name
 
@@ -80,3 +83,21 @@ def test_a_promotion_makes_a_fixed_number_of_queries_each_read_once(make_model, 
     sql = [q["sql"] for q in queries.captured_queries]
     assert not _repeated(sql), _repeated(sql)
     assert len(sql) == API_QUERIES, "\n".join(s[:160] for s in sql)
+
+
+def test_a_promotion_of_an_indexed_model_reads_the_index_once(make_model, personas) -> None:
+    """The registry index names the candidate's and the champion's source runs before MLflow answers: the
+    model's aliases, both versions and their runs come in one query (before: the model's row, then its versions)."""
+    name = make_model([0.85, 0.9], aliases={"champion": 1, "challenger": 2})
+    index_store.model_refresh(name)
+    services.alias_reconcile(model_name=name)
+    with CaptureQueriesContext(connection) as queries:
+        result = services.alias_promote(model_name=name, actor=personas["lead_search"])
+    assert result.outcome == "ok" and result.after == {"champion": "2", "previous-champion": "1"}
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and '"registry_ui_indexed' in q["sql"]
+    ]
+    assert len(reads) == 1, reads
+    assert result.gate is not None and result.gate["passed"]
