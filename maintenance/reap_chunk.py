@@ -123,7 +123,6 @@ class _Prepared:
 
 def _prepare(
     entries: list[dict[str, Any]],
-    activities: dict[str, mlf.RunActivity | None],
     cutoff_ms: int,
     reason: str,
     sources: Sources,
@@ -131,15 +130,19 @@ def _prepare(
     run_ids = [entry["run_id"] for entry in entries]
     experiments = sorted({str(entry["experiment_id"]) for entry in entries})
     fresh = read_chunk(run_ids, experiments, sources)
+    # judged again on what MLflow shows now, its activity confirmed again (never the listing's: a resumed
+    # script that logged a lower step, a logged model or a trace since the listing is alive)
+    present = [found for found in fresh.values() if found.lifecycle_stage != "deleted"]
+    store = sources.store_uri or reaper.readable_backend_store()
+    verdicts = {v.run.run_id: v for v in reaper.judge(present, cutoff_ms, store_uri=store)}
     changed: dict[str, str] = {}
     planned: dict[str, dict[str, Any]] = {}
     for entry in entries:
-        found = fresh.get(entry["run_id"])
-        activity = activities.get(entry["run_id"])
-        if found is None or found.lifecycle_stage == "deleted" or not reaper.is_stuck(found, cutoff_ms, activity):
+        found, verdict = fresh.get(entry["run_id"]), verdicts.get(entry["run_id"])
+        if found is None or verdict is None or not verdict.stuck:
             changed[entry["run_id"]] = "changed"  # it finished, logged something or was deleted since the listing
             continue
-        plan = planned_reap(found, activity, reason)
+        plan = planned_reap(found, verdict.activity, reason)
         entry.update(last_sign_of_life=fmt_ms(plan["end_time"]), end_time_source=plan["source"])
         planned[found.run_id] = plan
     return _Prepared(changed, planned, fresh, experiments)
@@ -151,7 +154,6 @@ def _send(prepared: _Prepared, sources: Sources) -> Sent:
 
 def reap_chunk(
     entries: list[dict[str, Any]],
-    activities: dict[str, mlf.RunActivity | None],
     cutoff_ms: int,
     reason: str,
     sources: Sources,
@@ -161,7 +163,7 @@ def reap_chunk(
     sign of life and, for a refused write, "error"). Returns (run id → "changed" for those no longer stuck
     or gone, the planned reaps, the fresh runs, what the writes did). `on_send(planned)` runs right before
     the writes (a claim records them; it may raise TaskLost: nothing is sent)."""
-    prepared = _prepare(entries, activities, cutoff_ms, reason, sources)
+    prepared = _prepare(entries, cutoff_ms, reason, sources)
     if on_send is not None and prepared.planned:
         on_send(prepared.planned)
     sent = _send(prepared, sources)
@@ -275,7 +277,6 @@ def _record(finished: _Finished, run: Any, counts: dict[str, int]) -> None:
 
 def reap_chunk_recorded(
     entries: list[dict[str, Any]],
-    activities: dict[str, mlf.RunActivity | None],
     cutoff_ms: int,
     reason: str,
     names: dict[str, str],
@@ -290,13 +291,12 @@ def reap_chunk_recorded(
     MlflowUnavailable after recording the rest when some write's outcome stays unknown. Raises TaskLost, sending
     nothing, when the task's claim was taken over before the writes (a worker paused after its re-read and swept
     meanwhile must not terminate runs on that stale read: one may have come alive)."""
-    done = reap_chunk(entries, activities, cutoff_ms, reason, sources, on_send=lambda planned: _fence(run))
+    done = reap_chunk(entries, cutoff_ms, reason, sources, on_send=lambda planned: _fence(run))
     _record(_finish(entries, done, names, teams, run, reason, counts), run, counts)
 
 
 def reap_chunks_recorded(
     chunks: list[list[dict[str, Any]]],
-    activities: dict[str, mlf.RunActivity | None],
     cutoff_ms: int,
     reason: str,
     names: dict[str, str],
@@ -314,9 +314,7 @@ def reap_chunks_recorded(
     reap_chunk_recorded raises, after recording what is known."""
     if sources.store_uri:
         for entries in chunks:
-            reap_chunk_recorded(
-                entries, activities, cutoff_ms, reason, names, teams, run, counts=counts, sources=sources
-            )
+            reap_chunk_recorded(entries, cutoff_ms, reason, names, teams, run, counts=counts, sources=sources)
         return
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -333,7 +331,7 @@ def reap_chunks_recorded(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reaper-send") as sender:
         try:
             for entries in chunks:
-                prepared = _prepare(entries, activities, cutoff_ms, reason, sources)
+                prepared = _prepare(entries, cutoff_ms, reason, sources)
                 finished: _Finished | None = None
                 if in_flight is not None:
                     flying, in_flight = in_flight, None

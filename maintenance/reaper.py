@@ -220,7 +220,6 @@ def reaper_run(run: TaskRun) -> None:
     store_uri = readable_backend_store()
     # Collect first, change later: terminating runs while paging would shift the server's offsets.
     suspects: list[dict[str, Any]] = []
-    activities: dict[str, mlf.RunActivity | None] = {}
     alive: list[dict[str, Any]] = []
     ids = [e.experiment_id for e in experiments]
     query = stuck_query(cutoff_ms)
@@ -236,7 +235,6 @@ def reaper_run(run: TaskRun) -> None:
                     alive.append(entry)
             else:
                 suspects.append(entry)
-                activities[verdict.run.run_id] = verdict.activity
             seen += 1
             if seen % 500 == 0:
                 task_run_progress(run)  # heartbeat while listing
@@ -259,7 +257,7 @@ def reaper_run(run: TaskRun) -> None:
         chunks = [suspects[start : start + size] for start in range(0, len(suspects), size)]
         reaped = suspects[:REPORT_LIST_LIMIT]  # the entries get their outcome as their chunk is recorded
         sources = write_sources()
-        reap_chunks_recorded(chunks, activities, cutoff_ms, reason, names, teams, run, counts=counts, sources=sources)
+        reap_chunks_recorded(chunks, cutoff_ms, reason, names, teams, run, counts=counts, sources=sources)
     task_run_finish(
         run,
         state=TaskState.SUCCEEDED,

@@ -1,0 +1,60 @@
+"""Issue 20, attacked as a user would: what changes between a bulk action's listing (or plan) and its writes
+must be seen by the chunk's re-check. Real MLflow server (session fixture); the change is made by another
+client right before the chunk is read again."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from maintenance import reap_chunk
+from maintenance.models import TaskRun, TaskState
+from maintenance.reaper import REAPED_TAG, reaper_start
+from maintenance.tasks import task_run_execute
+from mlopsadmin.audit.services import audit_verify_chain
+from mlopsadmin.core.models import AuditEvent
+from mlopsadmin.lib import mlflow_client as mlf
+from tests.maintenance.conftest import DAY_MS, make_run
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+
+@pytest.mark.parametrize("through", ["api", "store"])
+def test_reaper_leaves_running_a_run_that_logged_a_lower_step_after_the_listing(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow, monkeypatch, through
+) -> None:
+    """A resumed script logs `loss` at step 1 again (below the step-10 value MLflow keeps as "latest") after
+    the reaper listed and confirmed its run as stuck, before the run's chunk is written: the chunk's re-check
+    must see that sign of life (the newest value of any metric, not the latest-step one), so the run stays
+    RUNNING with no run.reap event; the truly stuck run next to it is reaped."""
+    settings.MAINTENANCE_WRITE_STORE = through == "store"
+    experiment_id, _ = make_experiment(f"reap-lower-step-{through}")
+    old = int(time.time() * 1000) - 3 * DAY_MS
+    resumed = make_run(experiment_id, status="RUNNING", age_days=3, name="resumed")
+    mlf.log_batch(resumed, metrics=[("loss", 0.1, old, 10)])
+    stuck = make_run(experiment_id, status="RUNNING", age_days=3, name="stuck")
+    reads = reap_chunk.read_chunk
+    logged: list[str] = []
+
+    def log_then_read(*args: Any, **kwargs: Any) -> dict[str, mlf.Run]:
+        if not logged:  # the script comes back to life after the listing, before the chunk's writes
+            mlf.log_batch(resumed, metrics=[("loss", 0.9, int(time.time() * 1000), 1)])
+            logged.append(resumed)
+        return reads(*args, **kwargs)
+
+    monkeypatch.setattr(reap_chunk, "read_chunk", log_then_read)
+    started = reaper_start(actor=personas["operator"], dry_run=False, threshold_hours=24, experiment=experiment_id)
+    assert task_run_execute(task_run_id=started.pk) == "done"
+    task = TaskRun.objects.get(pk=started.pk)
+    assert logged and task.state == TaskState.SUCCEEDED, task.errors
+    assert mlf.get_run(resumed).status == "RUNNING"
+    assert REAPED_TAG not in mlf.get_run(resumed).tags
+    assert (mlf.get_run(stuck).status, task.counts["reaped"], task.counts["changed"]) == ("FAILED", 1, 1)
+    events = list(
+        AuditEvent.objects.filter(action="run.reap", target_id__in=[resumed, stuck]).values_list("target_id", flat=True)
+    )
+    assert events == [stuck]
+    assert audit_verify_chain().ok
+
