@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from maintenance.cleanup.claims import OPEN, Settlement, items_settle
 from maintenance.cleanup.execute_chunk import execute_chunks
-from maintenance.cleanup.protection import LiveProtection
+from maintenance.cleanup.protection import LiveProtection, protected_run_ids
 from maintenance.models import CleanupPlan, ItemOutcome, PlanState, TaskKind, TaskRun, TaskState
+from maintenance.reaper import readable_backend_store
 from maintenance.task_runs import (
     REPORT_LIST_LIMIT,
     actor_for,
@@ -141,12 +142,19 @@ def _purge(plan: CleanupPlan, errors: list[str], actor: Any) -> dict[str, Any]:
         "artifact_bytes_estimated": deleted.aggregate(total=Sum("estimated_bytes"))["total"] or 0,
     }
     try:
+        backing = _backing_versions(planned)
         result = mlf.purge_runs(
-            settings.MLFLOW_BACKEND_STORE_URI, planned, artifacts_destination=settings.MLFLOW_ARTIFACTS_DESTINATION
+            settings.MLFLOW_BACKEND_STORE_URI,
+            [run_id for run_id in planned if run_id not in backing],
+            artifacts_destination=settings.MLFLOW_ARTIFACTS_DESTINATION,
         )
     except mlf.MlflowError as exc:
         errors.append(f"purge failed: {exc}")
         return report
+    kept = [
+        f"run {run_id} not purged: it now backs a registered model version; kept soft-deleted" for run_id in backing
+    ]
+    errors.extend(capped_lines(kept, REPORT_LIST_LIMIT, "runs not purged"))
     _audit_purged(plan, result.hard_deleted, actor)
     already = [run_id for run_id, why in result.skipped.items() if why == "not found"]  # purged by an earlier try
     report["runs_purged"] = len(result.hard_deleted) + len(already)
@@ -166,6 +174,17 @@ def _purge(plan: CleanupPlan, errors: list[str], actor: Any) -> dict[str, Any]:
         report["surprise"] = result.surprise
         errors.append(f"purge stopped: {result.surprise}")
     return report
+
+
+def _backing_versions(run_ids: list[str]) -> list[str]:
+    """Those of `run_ids` that back a registered model version now (protection.protected_run_ids, read just
+    before the purge: a version may have been registered from a deleted run's artifacts since the execute
+    deleted it); the purge never destroys what a version points to. Raises mlf.MlflowError."""
+    try:
+        protected = protected_run_ids(store_uri=readable_backend_store())
+    except mlf.BackendStoreError:
+        protected = protected_run_ids()
+    return [run_id for run_id in run_ids if run_id in protected]
 
 
 def _audit_purged(plan: CleanupPlan, run_ids: list[str], actor: Any) -> None:

@@ -58,3 +58,47 @@ def test_reaper_leaves_running_a_run_that_logged_a_lower_step_after_the_listing(
     assert events == [stuck]
     assert audit_verify_chain().ok
 
+
+def test_purge_keeps_a_deleted_run_that_came_to_back_a_model_version_after_the_execute(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow, monkeypatch, tmp_path
+) -> None:
+    """Between the execute's deletes and the purge (an hour on a large plan), someone registers a model version
+    from a deleted run's artifacts by path. The purge must not destroy what a registered version
+    now points to: that run and its files are kept and the report says why; the other planned run is purged,
+    with its one run.purge event."""
+    from maintenance.cleanup import execute as execute_module
+    from maintenance.cleanup.execute import cleanup_plan_execute
+    from maintenance.cleanup.plan import cleanup_plan_create
+
+    assert settings.MLFLOW_BACKEND_STORE_URI
+    artifacts = tmp_path / "artifacts"
+    experiment_id, name = make_experiment("purge-backs", artifact_location=artifacts.as_uri())
+    backing, plain = (make_run(experiment_id, status="FAILED", name=n) for n in ("backing", "plain"))
+    for run_id in (backing, plain):
+        folder = artifacts / run_id / "artifacts" / "model"
+        folder.mkdir(parents=True)
+        (folder / "weights.bin").write_bytes(b"x" * 500)
+    plan = cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=name)
+    assert task_run_execute(task_run_id=plan.plan_task_id) == "done"
+    chunks = execute_module.execute_chunks
+
+    def execute_then_register(*args: Any, **kwargs: Any) -> None:
+        chunks(*args, **kwargs)
+        model = f"purge-backs-{backing[:8]}"
+        mlf.create_registered_model(model)
+        mlf.create_model_version(model, source=(artifacts / backing / "artifacts" / "model").as_uri(), run_id=backing)
+
+    monkeypatch.setattr(execute_module, "execute_chunks", execute_then_register)
+    started = cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True, purge=True)
+    assert task_run_execute(task_run_id=started.pk) == "done"
+    task = TaskRun.objects.get(pk=started.pk)
+    assert mlf.get_run(backing).lifecycle_stage == "deleted"  # soft-deleted by the plan, still restorable
+    assert (artifacts / backing / "artifacts" / "model" / "weights.bin").exists()
+    with pytest.raises(mlf.MlflowNotFound):
+        mlf.get_run(plain)
+    assert task.report["purge"]["hard_deleted"] == [plain]
+    assert any(backing in error and "registered model version" in error for error in task.errors), task.errors
+    purged = list(AuditEvent.objects.filter(action="run.purge").values_list("target_id", flat=True))
+    assert purged == [plain]
+    assert audit_verify_chain().ok
+
