@@ -27,12 +27,14 @@ TAG_KEYS = (reaper.REAPED_TAG, reaper.END_TIME_SOURCE_TAG, reaper.REAPED_AT_TAG,
 
 @dataclass
 class Sent:
-    """What a chunk's writes did: run ids reaped (written, or read back as written), failed (run id → the
-    error MLflow gave), unknown (MLflow unreachable, also when read back: the outcome is not known)."""
+    """What a chunk's writes did: run ids reaped (written, or read back as ended: then a tag write that failed
+    is in `untagged`), failed (run id → the error MLflow gave), unknown (MLflow unreachable, also when read
+    back: the outcome is not known)."""
 
     reaped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
+    untagged: dict[str, str] = field(default_factory=dict)  # reaped, but its tags could not be written
 
 
 def read_chunk(run_ids: list[str], experiment_ids: list[str], sources: Sources) -> dict[str, mlf.Run]:
@@ -63,6 +65,25 @@ def shows_reaped(found: mlf.Run | None, planned: dict[str, Any]) -> bool:
     if found is None or (found.status, found.end_time) != ("FAILED", planned["end_time"]):
         return False
     return all(found.tags.get(key) == value for key, value in planned["tags"].items())
+
+
+def shows_ended(found: mlf.Run, planned: dict[str, Any]) -> bool:
+    """MLflow shows the planned terminate applied (FAILED at the planned end time), tags written or not."""
+    return (found.status, found.end_time) == ("FAILED", planned["end_time"])
+
+
+def _tags_again(run_id: str, found: mlf.Run, planned: dict[str, Any], sent: Sent) -> None:
+    """A run ended by its terminate whose tag write failed (REST sends them apart): it was reaped all the same
+    (the next pass no longer lists it, so its run.reap event is due now). The missing tags are written once
+    more; if that fails too, `planned["tags"]` keeps only those MLflow shows (what its event records) and the
+    error is kept in `sent.untagged`."""
+    sent.reaped.append(run_id)
+    missing = {key: value for key, value in planned["tags"].items() if found.tags.get(key) != value}
+    try:
+        mlf.log_batch(run_id, tags=missing)
+    except mlf.MlflowError as exc:
+        planned["tags"] = {key: value for key, value in planned["tags"].items() if key not in missing}
+        sent.untagged[run_id] = f"ended, but its tags were not written: {str(exc)[:160]}"
 
 
 def send(
@@ -101,8 +122,11 @@ def send(
             shown = None
     for run_id in planned:
         error = results.get(run_id)
-        if error is None or (shown is not None and shows_reaped(shown.get(run_id), planned[run_id])):
+        found = shown.get(run_id) if shown is not None else None
+        if error is None or shows_reaped(found, planned[run_id]):
             sent.reaped.append(run_id)
+        elif found is not None and shows_ended(found, planned[run_id]):
+            _tags_again(run_id, found, planned[run_id], sent)  # the terminate landed: reaped, its event is due
         elif shown is None or isinstance(error, mlf.MlflowUnavailable):
             sent.unknown.append(run_id)
         else:
@@ -168,8 +192,8 @@ def reap_chunk(
         on_send(prepared.planned)
     sent = _send(prepared, sources)
     for entry in entries:
-        if entry["run_id"] in sent.failed:
-            entry["error"] = sent.failed[entry["run_id"]]
+        if entry["run_id"] in sent.failed or entry["run_id"] in sent.untagged:
+            entry["error"] = sent.failed.get(entry["run_id"]) or sent.untagged[entry["run_id"]]
     return prepared.changed, prepared.planned, prepared.fresh, sent
 
 
@@ -243,6 +267,8 @@ def _finish(
             entry["outcome"] = "changed"
         elif run_id in reaped:
             entry["outcome"] = "reaped"
+            if run_id in sent.untagged:
+                entry["error"] = sent.untagged[run_id]
             event = reap_event(
                 fresh[run_id], planned[run_id], names, teams, actor=actor_for(run), reason=reason, team_of=team_of
             )

@@ -5,6 +5,7 @@ client right before the chunk is read again."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -102,3 +103,39 @@ def test_purge_keeps_a_deleted_run_that_came_to_back_a_model_version_after_the_e
     assert purged == [plain]
     assert audit_verify_chain().ok
 
+
+@pytest.mark.parametrize("failure", ["timeout", "refused"])
+def test_a_reaped_run_whose_tag_write_failed_still_has_its_one_run_reap_event(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow, monkeypatch, failure
+) -> None:
+    """Over REST a reap is two writes: `set_terminated`, then the reaper's tags. When the first lands and the
+    second times out (or is refused) for one run, that run is ended all the same: MLflow shows it FAILED at its
+    last sign of life, so the audit log must have its one run.reap event (the next pass no longer lists it:
+    it would never get one). MLflow and the log agree for every run of the chunk."""
+    from mlopsadmin.lib import mlflow_tracking
+
+    settings.MAINTENANCE_WRITE_STORE = False
+    experiment_id, _ = make_experiment(f"reap-tags-{failure}")
+    runs = [make_run(experiment_id, status="RUNNING", age_days=3, name=f"stuck-{i}") for i in range(3)]
+    log_batch = mlflow_tracking.log_batch
+    refused: list[str] = []
+
+    def flaky(run_id: str, **kwargs: Any) -> None:
+        if REAPED_TAG in (kwargs.get("tags") or {}) and run_id == runs[1] and not refused:
+            refused.append(run_id)
+            if failure == "timeout":
+                raise mlf.MlflowUnavailable("log_batch: read timed out", operation="log_batch")
+            raise mlf.MlflowError("log_batch: INTERNAL_ERROR: database is locked", operation="log_batch")
+        log_batch(run_id, **kwargs)
+
+    monkeypatch.setattr(mlflow_tracking, "log_batch", flaky)
+    started = reaper_start(actor=personas["operator"], dry_run=False, threshold_hours=24, experiment=experiment_id)
+    task_run_execute(task_run_id=started.pk)
+    assert refused == [runs[1]]
+    events = Counter(
+        AuditEvent.objects.filter(action="run.reap", target_id__in=runs).values_list("target_id", flat=True)
+    )
+    for run_id in runs:
+        ended = mlf.get_run(run_id).status == "FAILED"
+        assert (ended, events[run_id]) in ((True, 1), (False, 0)), (run_id, ended, events[run_id])
+    assert audit_verify_chain().ok
