@@ -26,6 +26,7 @@ from maintenance.task_runs import (
     task_run_progress,
 )
 from maintenance.work_items import write_sources
+from mlopsadmin.audit.selectors import audit_targets
 from mlopsadmin.audit.services import audit_record
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.core.formatting import capped_lines
@@ -157,6 +158,7 @@ def _purge(plan: CleanupPlan, errors: list[str], actor: Any) -> dict[str, Any]:
     errors.extend(capped_lines(kept, REPORT_LIST_LIMIT, "runs not purged"))
     _audit_purged(plan, result.hard_deleted, actor)
     already = [run_id for run_id, why in result.skipped.items() if why == "not found"]  # purged by an earlier try
+    _audit_purged(plan, _without_purge_event(already), actor, note=FOUND_PURGED_NOTE)
     report["runs_purged"] = len(result.hard_deleted) + len(already)
     report["hard_deleted"] = result.hard_deleted[:REPORT_LIST_LIMIT]
     report["hard_deleted_total"] = len(result.hard_deleted)
@@ -187,8 +189,27 @@ def _backing_versions(run_ids: list[str]) -> list[str]:
     return [run_id for run_id in run_ids if run_id in protected]
 
 
-def _audit_purged(plan: CleanupPlan, run_ids: list[str], actor: Any) -> None:
-    """One `run.purge` event per run the purge removed (what the store reported after each chunk)."""
+FOUND_PURGED_NOTE = (
+    "found hard-deleted when the purge was taken up again (an earlier try of this purge was stopped before "
+    "recording it); recorded now"
+)
+
+
+def _without_purge_event(run_ids: list[str]) -> list[str]:
+    """Those of `run_ids` (runs of a plan the store no longer holds) that have no `run.purge` event yet: an
+    earlier try hard-deleted them and was stopped (worker lost) before recording. Usually empty: no query."""
+    found: set[str] = set()
+    for start in range(0, len(run_ids), 1000):
+        part = run_ids[start : start + 1000]
+        found.update(audit_targets("run.purge", "run", part))
+    return [run_id for run_id in run_ids if run_id not in found]
+
+
+def _audit_purged(plan: CleanupPlan, run_ids: list[str], actor: Any, *, note: str = "") -> None:
+    """One `run.purge` event per run the purge removed (what the store reported after each chunk); `note` is
+    added to the reason (a run found purged by an earlier, stopped try)."""
+    if not run_ids:
+        return
     items = plan.items.filter(run_id__in=run_ids).values_list("run_id", "team", "experiment_id")
     for run_id, team, experiment_id in items.iterator(chunk_size=1000):
         audit_record(
@@ -199,7 +220,8 @@ def _audit_purged(plan: CleanupPlan, run_ids: list[str], actor: Any) -> None:
             team=team,
             before={"lifecycle_stage": "deleted", "experiment_id": experiment_id},
             after={"lifecycle_stage": "purged"},
-            reason=f"cleanup plan #{plan.pk}: hard-deleted from the tracking store, artifacts removed",
+            reason=f"cleanup plan #{plan.pk}: hard-deleted from the tracking store, artifacts removed"
+            + (f"; {note}" if note else ""),
         )
 
 

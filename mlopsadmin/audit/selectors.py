@@ -360,3 +360,12 @@ def object_history_counted(kind: str, target_id: str) -> tuple[list[AuditEvent],
         total += len(latest) if len(latest) < HISTORY_LIMIT else related.count()
     unique = {e.id: e for e in events}
     return sorted(unique.values(), key=lambda e: e.id)[-HISTORY_LIMIT:], total
+
+
+def audit_targets(action: str, kind: str, target_ids: list[str]) -> set[str]:
+    """Which of `target_ids` (of `kind`) have at least one `action` event: e.g. the runs that already have
+    their `run.purge` event (a purge taken up again records only the missing ones)."""
+    if not target_ids:
+        return set()
+    events = AuditEvent.objects.filter(action=action, target_kind=kind, target_id__in=target_ids)
+    return set(events.values_list("target_id", flat=True))

@@ -139,3 +139,47 @@ def test_a_reaped_run_whose_tag_write_failed_still_has_its_one_run_reap_event(  
         ended = mlf.get_run(run_id).status == "FAILED"
         assert (ended, events[run_id]) in ((True, 1), (False, 0)), (run_id, ended, events[run_id])
     assert audit_verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purge_interrupted_before_its_audit_write_gets_one_run_purge_event_per_run_on_resume(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow, monkeypatch, tmp_path
+) -> None:
+    """The worker dies after the purge hard-deleted the plan's runs and before their run.purge events were
+    written. After the sweep marks the task interrupted and an operator resumes it, every run the store no
+    longer holds has exactly one run.purge event (the resumed purge finds them gone: it must not count them
+    purged with no event), and the chain verifies."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from maintenance import task_runs
+    from maintenance.cleanup import execute as execute_module
+    from maintenance.cleanup.execute import cleanup_plan_execute
+    from maintenance.cleanup.plan import cleanup_plan_create
+    from maintenance.cleanup.resume import cleanup_plan_resume
+
+    assert settings.MLFLOW_BACKEND_STORE_URI
+    experiment_id, name = make_experiment("purge-killed", artifact_location=(tmp_path / "a").as_uri())
+    runs = [make_run(experiment_id, status="FAILED", name=f"old-{i}") for i in range(3)]
+    plan = cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=name)
+    assert task_run_execute(task_run_id=plan.plan_task_id) == "done"
+
+    def killed(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit("worker killed between the hard deletes and their audit events")
+
+    monkeypatch.setattr(execute_module, "_audit_purged", killed)
+    started = cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True, purge=True)
+    with pytest.raises(SystemExit):
+        task_run_execute(task_run_id=started.pk)
+    monkeypatch.undo()
+    for run_id in runs:
+        with pytest.raises(mlf.MlflowNotFound):
+            mlf.get_run(run_id)
+    TaskRun.objects.filter(pk=started.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert task_runs.task_runs_sweep_stale() == 1
+    cleanup_plan_resume(actor=personas["operator"], plan_id=plan.pk, confirm=True)
+    assert task_run_execute(task_run_id=started.pk) == "done"
+    events = Counter(AuditEvent.objects.filter(action="run.purge").values_list("target_id", flat=True))
+    assert events == Counter(runs)
+    assert audit_verify_chain().ok
