@@ -183,3 +183,53 @@ def test_a_purge_interrupted_before_its_audit_write_gets_one_run_purge_event_per
     events = Counter(AuditEvent.objects.filter(action="run.purge").values_list("target_id", flat=True))
     assert events == Counter(runs)
     assert audit_verify_chain().ok
+
+
+@pytest.mark.parametrize("through", ["api", "store"])
+@pytest.mark.parametrize("n", [0, 4, 5, 6, 11])
+def test_through_the_api_a_plan_at_chunk_boundaries_deletes_exactly_its_runs_one_event_each(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow, n, through
+) -> None:
+    """A user plans and executes through the JSON API with MAINTENANCE_BULK_CHUNK=5 (as 199/200/201 with the
+    default 200), in an experiment with a long unicode name: exactly the planned runs are deleted, each with
+    one run.delete event, in item order; a plan of 0 runs executes to nothing; the chain verifies."""
+    from django.test import Client
+
+    from maintenance.models import PlanItem
+    from mlopsadmin.core.services import api_token_create
+
+    settings.MAINTENANCE_WRITE_STORE = through == "store"
+    settings.MAINTENANCE_BULK_CHUNK, settings.MAINTENANCE_WRITE_WORKERS = 5, 3
+    experiment_id, name = make_experiment(f"{through}-{n}-Ünïcødé-実験-" + "é" * 120)
+    runs = [make_run(experiment_id, status="FAILED", name=f"r-{i}-ß") for i in range(n)]
+    make_run(experiment_id, status="FAILED", age_days=1, name="recent")  # not old enough: not planned
+    _, raw = api_token_create(actor=personas["operator"], user=personas["operator"], name="ci")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    made = api.post(
+        "/api/v1/maintenance/cleanup-plans",
+        {"scope": "experiment", "scope_value": name},
+        content_type="application/json",
+    )
+    assert made.status_code == 202, made.content
+    plan_id = made.json()["id"]
+    assert task_run_execute(task_run_id=made.json()["plan_task_id"]) == "done"
+    executed = api.post(
+        f"/api/v1/maintenance/cleanup-plans/{plan_id}/execute", {"confirm": True}, content_type="application/json"
+    )
+    assert executed.status_code == 202, executed.content
+    assert task_run_execute(task_run_id=executed.json()["id"]) == "done"
+    task = TaskRun.objects.get(pk=executed.json()["id"])
+    assert task.state == TaskState.SUCCEEDED and task.counts == {"deleted": n, "skipped": 0, "failed": 0}
+    deleted = {r.run_id for r in mlf.iter_runs([experiment_id], include_deleted=True) if r.lifecycle_stage == "deleted"}
+    assert deleted == set(runs)
+    order = list(
+        PlanItem.objects.filter(plan_id=plan_id, excluded=False).order_by("pk").values_list("run_id", flat=True)
+    )
+    events = list(
+        AuditEvent.objects.filter(action="run.delete", target_id__in=[*runs, "x"])
+        .order_by("id")
+        .values_list("target_id", flat=True)
+    )
+    assert events == order and sorted(order) == sorted(runs)
+    assert api.get(f"/api/v1/maintenance/cleanup-plans/{plan_id}").json()["state"] in ("executed", "Executed")
+    assert audit_verify_chain().ok
