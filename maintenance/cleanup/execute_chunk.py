@@ -27,6 +27,7 @@ from maintenance.cleanup.claims import (
     item_delete_was_sent,
     items_sending,
     items_take,
+    items_unsend,
 )
 from maintenance.cleanup.protection import REGISTERED_MODEL_TAG, LiveProtection, exclusion_reason
 from maintenance.models import CleanupPlan, ItemOutcome, PlanItem, TaskRun
@@ -148,7 +149,8 @@ def execute_chunks(
     than one chunk's deletes in flight (`sources.workers` requests), so a run is re-checked at most one chunk's
     deletes before its own is sent. Through MLflow's store layer (fast, one writer) chunk after chunk. Raises
     what execute_chunk raises, after recording what is known; an item marked DELETING whose delete was never
-    sent (the previous chunk's outcome was unknown) is re-checked and sent by the resume (claims.py)."""
+    sent (the previous chunk's outcome was unknown) is put back to claimed, so whoever takes the plan up again
+    re-checks it like any other and never records it as a deletion it did not send (claims.py)."""
     if sources.store_uri:
         for ids in chunks:
             try:
@@ -166,7 +168,11 @@ def execute_chunks(
                 finished: list[Settlement] | None = None
                 if in_flight is not None:
                     previous, in_flight = in_flight, None
-                    finished = _finish_or_record(previous[0], previous[1].result(), plan, run, sources, record)
+                    try:
+                        finished = _finish_or_record(previous[0], previous[1].result(), plan, run, sources, record)
+                    except BaseException:
+                        _unmark(prepared, run)  # marked "delete sent", never sent: back to claimed
+                        raise
                 in_flight = (prepared, sender.submit(chunk_send, prepared, sources))
                 if finished is not None:
                     record(finished)
@@ -177,6 +183,15 @@ def execute_chunks(
             if in_flight is not None:  # its deletes were sent: wait for them and record what is known
                 _drain(in_flight[0], in_flight[1], plan, run, sources, record)
             raise
+
+
+def _unmark(prepared: Prepared, run: TaskRun) -> None:
+    """Best effort while an error is on its way up: the chunk's items marked DELETING whose deletes were never
+    sent go back to CLAIMED (items_unsend). What cannot be written stays DELETING (read back by the resume)."""
+    try:
+        items_unsend(prepared.marked, run)
+    except Exception as exc:  # the original error is the one raised; this one is logged
+        logger.warning("cleanup: %d items left marked 'delete sent' for the resume: %s", len(prepared.marked), exc)
 
 
 def _finish_or_record(

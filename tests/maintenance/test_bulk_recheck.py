@@ -233,3 +233,49 @@ def test_through_the_api_a_plan_at_chunk_boundaries_deletes_exactly_its_runs_one
     assert events == order and sorted(order) == sorted(runs)
     assert api.get(f"/api/v1/maintenance/cleanup-plans/{plan_id}").json()["state"] in ("executed", "Executed")
     assert audit_verify_chain().ok
+
+
+def test_a_chunk_marked_but_never_sent_is_not_recorded_as_deleted_by_the_plan_when_its_owner_deletes_a_run(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow, monkeypatch
+) -> None:
+    """Over REST the next chunk is marked "delete sent" while this chunk's deletes are in flight. One of this
+    chunk's deletes times out (its outcome unknown), so the task stops before the next chunk's deletes are
+    sent. Its owner then deletes one of that next chunk's runs in the MLflow UI. When the plan is executed
+    again, that run is "already deleted" (skipped, no run.delete event): the plan never sent its delete, so it
+    must not be recorded as "deleted by plan … (recovered on resume)" with an event in the plan's name."""
+    from maintenance.cleanup.execute import cleanup_plan_execute
+    from maintenance.cleanup.plan import cleanup_plan_create
+    from maintenance.models import ItemOutcome, PlanItem
+    from mlopsadmin.lib import mlflow_tracking
+
+    settings.MAINTENANCE_WRITE_STORE = False
+    settings.MAINTENANCE_BULK_CHUNK, settings.MAINTENANCE_WRITE_WORKERS = 5, 2
+    experiment_id, name = make_experiment("never-sent")
+    runs = [make_run(experiment_id, status="FAILED", name=f"old-{i}") for i in range(10)]
+    plan = cleanup_plan_create(actor=personas["operator"], scope="experiment", scope_value=name)
+    assert task_run_execute(task_run_id=plan.plan_task_id) == "done"
+    items = list(PlanItem.objects.filter(plan=plan, excluded=False).order_by("pk").values_list("run_id", flat=True))
+    first, second = items[:5], items[5:]
+    delete_run = mlflow_tracking.delete_run
+
+    def times_out(run_id: str) -> None:
+        if run_id == first[0]:
+            raise mlf.MlflowUnavailable("delete_run: read timed out", operation="delete_run")
+        delete_run(run_id)
+
+    monkeypatch.setattr(mlflow_tracking, "delete_run", times_out)
+    started = cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True)
+    task_run_execute(task_run_id=started.pk)
+    monkeypatch.undo()
+    owner_deleted = second[0]
+    assert mlf.get_run(owner_deleted).lifecycle_stage == "active"  # the plan never sent it
+    mlf.delete_run(owner_deleted)  # its owner, in the MLflow UI
+    again = cleanup_plan_execute(actor=personas["operator"], plan_id=plan.pk, confirm=True)
+    assert task_run_execute(task_run_id=again.pk) == "done"
+    item = PlanItem.objects.get(plan=plan, run_id=owner_deleted)
+    assert (item.outcome, item.outcome_reason) == (ItemOutcome.SKIPPED, "already deleted")
+    events = Counter(
+        AuditEvent.objects.filter(action="run.delete", target_id__in=runs).values_list("target_id", flat=True)
+    )
+    assert events == Counter([r for r in items if r != owner_deleted])
+    assert audit_verify_chain().ok
