@@ -158,6 +158,23 @@ def _in_sessions(
     return {run_id: outcomes[run_id] for run_id in run_ids}
 
 
+def _runs_in_session(store: Any, session: Any, ids: list[str]) -> dict[str, Any]:
+    """The runs `ids` as MLflow's SqlRun rows of `session`, in one query (what `_get_run` reads, one run per
+    query there). Raises MlflowException RESOURCE_DOES_NOT_EXIST for a missing run, as `_get_run` does (the
+    caller's session then rolls back and each run is written on its own)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+    from mlflow.store.tracking.dbmodels.models import SqlRun
+
+    run_model: Any = SqlRun
+    query = store._get_query(session, SqlRun) if hasattr(store, "_get_query") else session.query(SqlRun)
+    runs = {run.run_uuid: run for run in query.filter(run_model.run_uuid.in_(ids))}
+    missing = [run_id for run_id in ids if run_id not in runs]
+    if missing:
+        raise MlflowException(f"Run with id={missing[0]} not found", RESOURCE_DOES_NOT_EXIST)
+    return runs
+
+
 def delete_runs(
     run_ids: list[str], *, workers: int, store_uri: str = "", artifacts_destination: str = ""
 ) -> dict[str, Outcome]:
@@ -171,8 +188,11 @@ def delete_runs(
         store = _store(store_uri, artifacts_destination)
 
         def mark(session: Any, ids: list[str]) -> None:
+            """What MLflow's delete_run does for each run (`_mark_run_deleted`), the runs read in one query
+            (`_get_run` read one run per query)."""
+            runs = _runs_in_session(store, session, ids)
             for run_id in ids:
-                store._mark_run_deleted(session, store._get_run(run_uuid=run_id, session=session))
+                store._mark_run_deleted(session, runs[run_id])
 
         return _in_sessions(store, run_ids, mark, store.delete_run, "delete_run", workers=workers, store_uri=store_uri)
     return _each(run_ids, mlflow_tracking.delete_run, "delete_run", workers=workers, store_uri="")
@@ -193,9 +213,7 @@ def terminate_runs(
 
         # isort: split
         from mlflow.entities import RunStatus, RunTag
-        from mlflow.exceptions import MlflowException
-        from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
-        from mlflow.store.tracking.dbmodels.models import SqlRun, SqlTag
+        from mlflow.store.tracking.dbmodels.models import SqlTag
         from mlflow.utils.validation import _validate_tag
 
         store = _store(store_uri, artifacts_destination)
@@ -204,13 +222,8 @@ def terminate_runs(
             """What update_run_info and _set_tags do for each run, the chunk's runs and their current tags of
             these keys read in one query each (MLflow's models; `_get_run` read one run per query, each after
             an autoflush of the previous run's changes)."""
-            run_model: Any = SqlRun
             tag_model: Any = SqlTag
-            query = store._get_query(session, SqlRun) if hasattr(store, "_get_query") else session.query(SqlRun)
-            runs = {run.run_uuid: run for run in query.filter(run_model.run_uuid.in_(ids))}
-            missing = [run_id for run_id in ids if run_id not in runs]
-            if missing:  # as _get_run says it
-                raise MlflowException(f"Run with id={missing[0]} not found", RESOURCE_DOES_NOT_EXIST)
+            runs = _runs_in_session(store, session, ids)
             keys = sorted({key for run_id in ids for key in ends[run_id][2]})
             with session.no_autoflush:
                 current = {
