@@ -119,7 +119,10 @@ def model_store(model: mlf.RegisteredModel, now: datetime | None = None) -> Inde
     now = now or timezone.now()
     fields = _model_fields(model, now)
     if identity_checked({model.name: model}):
-        return IndexedModel.objects.get(name=model.name)  # a change of the model is under way: left as it is
+        held = IndexedModel.objects.filter(name=model.name).first()
+        if held is not None:
+            return held  # a change of the model is under way: left as it is
+        # removed meanwhile (a sync found the model gone): written below like any first read
     with transaction.atomic():
         row = IndexedModel.objects.select_for_update().filter(name=model.name).first()
         if row is None:
