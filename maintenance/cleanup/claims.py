@@ -107,18 +107,6 @@ def items_sending(items: list[PlanItem], run: TaskRun) -> list[PlanItem]:
     return marked
 
 
-def items_unsend(items: list[PlanItem], run: TaskRun) -> None:
-    """Undo items_sending for items whose deletes were never sent (the loop stopped first): DELETING → CLAIMED,
-    only while `run` still holds them. A DELETING item is read back as "sent" by whoever takes it up (a run
-    its owner deleted meanwhile would be recorded as this plan's deletion); a CLAIMED one is re-checked."""
-    if items:
-        PlanItem.objects.filter(
-            pk__in=[item.pk for item in items], outcome=ItemOutcome.DELETING, claimed_by=run
-        ).update(outcome=ItemOutcome.CLAIMED)
-    for item in items:
-        item.outcome = ItemOutcome.CLAIMED
-
-
 Settlement = tuple[PlanItem, str, str, "dict[str, Any] | None"]  # item, outcome, reason, its audit event
 
 

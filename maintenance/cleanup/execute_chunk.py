@@ -27,7 +27,6 @@ from maintenance.cleanup.claims import (
     item_delete_was_sent,
     items_sending,
     items_take,
-    items_unsend,
 )
 from maintenance.cleanup.protection import REGISTERED_MODEL_TAG, LiveProtection, exclusion_reason
 from maintenance.models import CleanupPlan, ItemOutcome, PlanItem, TaskRun
@@ -63,19 +62,21 @@ def _read(items: list[PlanItem], run_ids: list[str], sources: Sources) -> dict[s
 
 @dataclass
 class Prepared:
-    """A chunk claimed and re-checked: `settle` the outcomes known without a write, `marked` the items marked
-    DELETING whose deletes may be sent, `fresh` what MLflow showed for the chunk's runs."""
+    """A chunk claimed and re-checked: `settle` the outcomes known without a write, `deletable` the items whose
+    runs may be deleted, `marked` those of them marked DELETING (chunk_mark, right before their deletes are
+    sent), `fresh` what MLflow showed for the chunk's runs."""
 
     settle: list[Settlement] = field(default_factory=list)
-    marked: list[PlanItem] = field(default_factory=list)
+    deletable: list[PlanItem] = field(default_factory=list)
     fresh: dict[str, mlf.Run] = field(default_factory=dict)
+    marked: list[PlanItem] = field(default_factory=list)
 
 
 def chunk_prepare(
     item_ids: list[int], plan: CleanupPlan, protection: LiveProtection, run: TaskRun, sources: Sources
 ) -> Prepared:
-    """Claim and re-check one chunk, and mark its deletable items DELETING (nothing sent yet). Raises TaskLost
-    (claim taken over: nothing marked) or MlflowUnavailable from the re-check (nothing marked)."""
+    """Claim and re-check one chunk (nothing marked, nothing sent). Raises TaskLost (claim taken over) or
+    MlflowUnavailable from the re-check."""
     items = items_take(item_ids, run)
     if not items:
         return Prepared()
@@ -95,8 +96,14 @@ def chunk_prepare(
             settle.append((item, ItemOutcome.SKIPPED, reason, None))
         else:
             send.append(item)
-    marked = items_sending(send, run)  # TaskLost: swept while paused, what was read is stale: send nothing
-    return Prepared(settle, marked, fresh)
+    return Prepared(settle, send, fresh)
+
+
+def chunk_mark(prepared: Prepared, run: TaskRun) -> None:
+    """Mark the chunk's deletable items DELETING under `run`'s claim, right before their deletes are sent (a
+    DELETING item is read back as sent by whoever takes it up). Raises TaskLost (swept while paused: what was
+    read is stale, send nothing)."""
+    prepared.marked = items_sending(prepared.deletable, run)
 
 
 def chunk_send(prepared: Prepared, sources: Sources) -> dict[str, mlf.MlflowError | None]:
@@ -132,6 +139,7 @@ def execute_chunk(
     progress, in one transaction). Raises TaskLost (claim taken over: nothing sent), MlflowUnavailable from the
     re-check (nothing sent), or ChunkUnknown carrying the settlements when some delete's outcome is unknown."""
     prepared = chunk_prepare(item_ids, plan, protection, run, sources)
+    chunk_mark(prepared, run)
     return chunk_finish(prepared, chunk_send(prepared, sources), plan, run, sources)
 
 
@@ -147,10 +155,10 @@ def execute_chunks(
     before the next chunk's. Over REST the loop is pipelined: the next chunk is claimed and re-checked while
     this chunk's deletes are in flight, and a chunk is recorded while the next one's deletes are — never more
     than one chunk's deletes in flight (`sources.workers` requests), so a run is re-checked at most one chunk's
-    deletes before its own is sent. Through MLflow's store layer (fast, one writer) chunk after chunk. Raises
-    what execute_chunk raises, after recording what is known; an item marked DELETING whose delete was never
-    sent (the previous chunk's outcome was unknown) is put back to claimed, so whoever takes the plan up again
-    re-checks it like any other and never records it as a deletion it did not send (claims.py)."""
+    deletes before its own is sent. A chunk is marked "delete sent" only once the previous chunk's deletes
+    returned, right before its own go out: a worker lost meanwhile leaves it claimed, re-checked by whoever takes
+    the plan up again, never read back as a deletion it did not send (claims.py). Through MLflow's store layer
+    (fast, one writer) chunk after chunk. Raises what execute_chunk raises, after recording what is known."""
     if sources.store_uri:
         for ids in chunks:
             try:
@@ -168,11 +176,13 @@ def execute_chunks(
                 finished: list[Settlement] | None = None
                 if in_flight is not None:
                     previous, in_flight = in_flight, None
-                    try:
-                        finished = _finish_or_record(previous[0], previous[1].result(), plan, run, sources, record)
-                    except BaseException:
-                        _unmark(prepared, run)  # marked "delete sent", never sent: back to claimed
-                        raise
+                    finished = _finish_or_record(previous[0], previous[1].result(), plan, run, sources, record)
+                try:
+                    chunk_mark(prepared, run)
+                except BaseException:
+                    if finished is not None:  # the previous chunk's outcomes are known: record them first
+                        record(finished)
+                    raise
                 in_flight = (prepared, sender.submit(chunk_send, prepared, sources))
                 if finished is not None:
                     record(finished)
@@ -183,15 +193,6 @@ def execute_chunks(
             if in_flight is not None:  # its deletes were sent: wait for them and record what is known
                 _drain(in_flight[0], in_flight[1], plan, run, sources, record)
             raise
-
-
-def _unmark(prepared: Prepared, run: TaskRun) -> None:
-    """Best effort while an error is on its way up: the chunk's items marked DELETING whose deletes were never
-    sent go back to CLAIMED (items_unsend). What cannot be written stays DELETING (read back by the resume)."""
-    try:
-        items_unsend(prepared.marked, run)
-    except Exception as exc:  # the original error is the one raised; this one is logged
-        logger.warning("cleanup: %d items left marked 'delete sent' for the resume: %s", len(prepared.marked), exc)
 
 
 def _finish_or_record(

@@ -209,3 +209,42 @@ def test_reaper_through_the_api_rechecks_the_next_chunk_while_this_ones_writes_a
     events = list(AuditEvent.objects.filter(action="run.reap").values_list("target_id", flat=True))
     assert sorted(events) == sorted(stuck) and len(events) == len(stuck)
     assert audit_verify_chain().ok
+
+
+def test_execute_through_the_api_marks_a_chunk_delete_sent_only_once_the_previous_chunks_deletes_returned(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow, monkeypatch
+) -> None:
+    """A chunk is re-checked while the previous chunk's deletes are in flight, but its items are marked
+    "delete sent" only right before its own deletes go out: a worker killed while the previous deletes were
+    still in flight leaves them claimed (re-checked on resume), never marked as sent when they were not (a run
+    its owner deleted meanwhile would be recorded as this plan's deletion)."""
+    from maintenance.cleanup import execute_chunk
+
+    settings.MAINTENANCE_WRITE_STORE = False
+    settings.MAINTENANCE_BULK_CHUNK, settings.MAINTENANCE_WRITE_WORKERS = CHUNK, WORKERS
+    plan, deletable, changed = _planned(personas, make_experiment, 33)
+    sends = {"started": 0, "returned": 0}
+    marked_while_in_flight: list[int] = []
+    real_delete, real_sending = mlf.delete_runs, execute_chunk.items_sending
+
+    def delete_runs(*args: Any, **kwargs: Any) -> Any:
+        sends["started"] += 1
+        try:
+            return real_delete(*args, **kwargs)
+        finally:
+            sends["returned"] += 1
+
+    def items_sending(items: Any, run: Any) -> Any:
+        if items and sends["started"] != sends["returned"]:
+            marked_while_in_flight.append(len(items))
+        return real_sending(items, run)
+
+    monkeypatch.setattr(mlf, "delete_runs", delete_runs)
+    monkeypatch.setattr(execute_chunk, "items_sending", items_sending)
+    with FaultProxy(mlflow) as proxy:
+        proxy.write_path, proxy.write_delay = "/runs/delete", 0.3
+        task = _execute_through(proxy, personas, plan, settings, mlflow)
+    assert task.state == TaskState.SUCCEEDED, task.errors
+    assert sends["started"] == math.ceil(33 / CHUNK)
+    assert marked_while_in_flight == []
+    _exactly_recorded(plan, deletable, changed)
