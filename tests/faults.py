@@ -165,13 +165,27 @@ def frozen(process: subprocess.Popen[bytes]) -> Iterator[None]:
 def private_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A private redis-server as this process's Celery broker: (url, process); kill or freeze it freely.
     The app's connection pools are dropped before and after, so the senders use it, then the old one."""
+    from django.conf import settings
+
     from mlopsadmin.celery import app  # the app the senders use (mlopsadmin.task_queue)
 
+    # the socket timeouts settings.py gives a Redis broker: the suite's own broker may be the embedded SQLite
+    # one (no REDIS_URL), whose options have none, and a frozen broker would then hold the publish for good
+    timeout = settings.CELERY_BROKER_SOCKET_TIMEOUT
+    options_before = app.conf.get("broker_transport_options") or {}
     with private_redis() as (url, process):
         monkeypatch.setattr(app.conf, "broker_url", url)
         monkeypatch.setattr(app.conf, "broker_write_url", url)  # what publishing uses
+        app.conf.broker_transport_options = {
+            **options_before,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        }
         monkeypatch.setattr(app, "_pool", None)
         monkeypatch.setattr(app.amqp, "_producer_pool", None)
-        yield url, process
+        try:
+            yield url, process
+        finally:
+            app.conf.broker_transport_options = options_before
     monkeypatch.setattr(app, "_pool", None)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)
