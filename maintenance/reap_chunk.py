@@ -176,27 +176,6 @@ def _send(prepared: _Prepared, sources: Sources) -> Sent:
     return send(prepared.planned, prepared.experiments, sources) if prepared.planned else Sent()
 
 
-def reap_chunk(
-    entries: list[dict[str, Any]],
-    cutoff_ms: int,
-    reason: str,
-    sources: Sources,
-    on_send: Callable[[dict[str, dict[str, Any]]], None] | None = None,
-) -> tuple[dict[str, str], dict[str, dict[str, Any]], dict[str, mlf.Run], Sent]:
-    """Re-check and reap listed runs (`entries`: the reaper's entry dicts, updated in place with the last
-    sign of life and, for a refused write, "error"). Returns (run id → "changed" for those no longer stuck
-    or gone, the planned reaps, the fresh runs, what the writes did). `on_send(planned)` runs right before
-    the writes (a claim records them; it may raise TaskLost: nothing is sent)."""
-    prepared = _prepare(entries, cutoff_ms, reason, sources)
-    if on_send is not None and prepared.planned:
-        on_send(prepared.planned)
-    sent = _send(prepared, sources)
-    for entry in entries:
-        if entry["run_id"] in sent.failed or entry["run_id"] in sent.untagged:
-            entry["error"] = sent.failed.get(entry["run_id"]) or sent.untagged[entry["run_id"]]
-    return prepared.changed, prepared.planned, prepared.fresh, sent
-
-
 def reap_event(
     fresh: mlf.Run,
     planned: dict[str, Any],
@@ -301,26 +280,6 @@ def _record(finished: _Finished, run: Any, counts: dict[str, int]) -> None:
         )
 
 
-def reap_chunk_recorded(
-    entries: list[dict[str, Any]],
-    cutoff_ms: int,
-    reason: str,
-    names: dict[str, str],
-    teams: list[Any],
-    run: Any,
-    *,
-    counts: dict[str, int],
-    sources: Sources,
-) -> None:
-    """The scheduled reaper's chunk: reap_chunk, then the outcomes (each entry's "outcome", `counts`), one
-    `run.reap` event per reaped run in listing order and the task's progress, in one transaction. Raises
-    MlflowUnavailable after recording the rest when some write's outcome stays unknown. Raises TaskLost, sending
-    nothing, when the task's claim was taken over before the writes (a worker paused after its re-read and swept
-    meanwhile must not terminate runs on that stale read: one may have come alive)."""
-    done = reap_chunk(entries, cutoff_ms, reason, sources, on_send=lambda planned: _fence(run))
-    _record(_finish(entries, done, names, teams, run, reason, counts), run, counts)
-
-
 def reap_chunks_recorded(
     chunks: list[list[dict[str, Any]]],
     cutoff_ms: int,
@@ -332,15 +291,23 @@ def reap_chunks_recorded(
     counts: dict[str, int],
     sources: Sources,
 ) -> None:
-    """reap_chunk_recorded for each chunk in order. Over REST the loop is pipelined (as the cleanup execute's):
+    """Re-check and reap each chunk of listed runs (the reaper's entry dicts, updated in place with the last
+    sign of life, the outcome and, for a refused write, "error"), then record the outcomes, one `run.reap` event
+    per reaped run in listing order and the task's progress in one transaction per chunk. Each chunk is fenced
+    by the task's claim right before its writes (TaskLost: a worker paused after its re-read and swept meanwhile
+    sends nothing on that stale read). Over REST the loop is pipelined (as the cleanup execute's):
     the next chunk is re-read and re-checked while this chunk's writes are in flight, and a chunk is recorded
     while the next one's writes are — never more than one chunk's writes in flight (`sources.workers` requests),
     each chunk fenced by the task's claim right before its writes, so a run is re-checked at most one chunk's
-    writes before its own are sent. Through MLflow's store layer (one writer) chunk after chunk. Raises what
-    reap_chunk_recorded raises, after recording what is known."""
+    writes before its own are sent. Through MLflow's store layer (one writer) chunk after chunk. Raises TaskLost,
+    or MlflowUnavailable after recording the rest when some write's outcome stays unknown."""
     if sources.store_uri:
         for entries in chunks:
-            reap_chunk_recorded(entries, cutoff_ms, reason, names, teams, run, counts=counts, sources=sources)
+            prepared = _prepare(entries, cutoff_ms, reason, sources)
+            if prepared.planned:
+                _fence(run)
+            done = (prepared.changed, prepared.planned, prepared.fresh, _send(prepared, sources))
+            _record(_finish(entries, done, names, teams, run, reason, counts), run, counts)
         return
     from concurrent.futures import Future, ThreadPoolExecutor
 
