@@ -81,6 +81,22 @@ def _exactly_recorded(plan: Any, deletable: list[str], changed: dict[str, str]) 
     assert audit_verify_chain().ok
 
 
+def _reap_through(  # type: ignore[no-untyped-def]
+    personas, settings, mlflow, experiment_id: str, *, terminate_delay: float
+) -> tuple[TaskRun, FaultProxy]:
+    """The reaper over one experiment, run as the worker runs it, through a proxy in front of the real MLflow
+    server that takes `terminate_delay` seconds per terminate. Returns the finished task and the proxy."""
+    started = reaper_start(actor=personas["operator"], dry_run=False, threshold_hours=24, experiment=experiment_id)
+    with FaultProxy(mlflow) as proxy:
+        proxy.write_path, proxy.write_delay = "/runs/update", terminate_delay
+        settings.MLFLOW_TRACKING_URI = proxy.url
+        try:
+            assert task_run_execute(task_run_id=started.pk) == "done"
+        finally:
+            settings.MLFLOW_TRACKING_URI = mlflow
+    return TaskRun.objects.get(pk=started.pk), proxy
+
+
 def test_execute_through_the_api_rechecks_each_chunk_in_one_read_and_deletes_concurrently(  # type: ignore[no-untyped-def]
     personas, make_experiment, settings, mlflow
 ) -> None:
@@ -150,15 +166,7 @@ def test_reaper_rereads_each_chunk_once_and_records_one_event_per_reaped_run(  #
     experiment_id, _ = make_experiment("bulk-reap")
     stuck = [make_run(experiment_id, status="RUNNING", age_days=3, name=f"stuck-{i:02d}") for i in range(23)]
     alive = make_run(experiment_id, status="RUNNING", age_days=3, metric_age_days=0.01, name="alive")
-    started = reaper_start(actor=personas["operator"], dry_run=False, threshold_hours=24, experiment=experiment_id)
-    with FaultProxy(mlflow) as proxy:
-        proxy.write_path, proxy.write_delay = "/runs/update", 0.1
-        settings.MLFLOW_TRACKING_URI = proxy.url
-        try:
-            assert task_run_execute(task_run_id=started.pk) == "done"
-        finally:
-            settings.MLFLOW_TRACKING_URI = mlflow
-    task = TaskRun.objects.get(pk=started.pk)
+    task, proxy = _reap_through(personas, settings, mlflow, experiment_id, terminate_delay=0.1)
     assert task.state == TaskState.SUCCEEDED and task.counts["reaped"] == len(stuck), task.counts
     paths = _paths(proxy)
     assert _single_reads(proxy, [*stuck, alive]) == 0
@@ -186,15 +194,7 @@ def test_reaper_through_the_api_rechecks_the_next_chunk_while_this_ones_writes_a
     settings.MAINTENANCE_BULK_CHUNK, settings.MAINTENANCE_WRITE_WORKERS = CHUNK, WORKERS
     experiment_id, _ = make_experiment("pipelined-reap")
     stuck = [make_run(experiment_id, status="RUNNING", age_days=3, name=f"stuck-{i:02d}") for i in range(23)]
-    started = reaper_start(actor=personas["operator"], dry_run=False, threshold_hours=24, experiment=experiment_id)
-    with FaultProxy(mlflow) as proxy:
-        proxy.write_path, proxy.write_delay = "/runs/update", 0.3
-        settings.MLFLOW_TRACKING_URI = proxy.url
-        try:
-            assert task_run_execute(task_run_id=started.pk) == "done"
-        finally:
-            settings.MLFLOW_TRACKING_URI = mlflow
-    task = TaskRun.objects.get(pk=started.pk)
+    task, proxy = _reap_through(personas, settings, mlflow, experiment_id, terminate_delay=0.3)
     assert task.state == TaskState.SUCCEEDED and task.counts["reaped"] == len(stuck), task.counts
     order = [seen.split(" ", 1)[1].split("?", 1)[0].removeprefix(API) for seen in proxy.seen]
     searches = [i for i, path in enumerate(order) if path == "/runs/search"]
