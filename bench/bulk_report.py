@@ -58,24 +58,10 @@ def report(found: dict[str, Any], command: str) -> str:  # noqa: PLR0915 - one l
         "(set C) | load after (A; B; C) |",
         "|---|---|---|---|---|",
     ]
-    totals = {"guide": [0.0, 0], "api": [0.0, 0], "store": [0.0, 0]}
-    rss = []
+    totals: dict[str, list[float]] = {"guide": [0.0, 0], "api": [0.0, 0], "store": [0.0, 0]}
+    rss: list[float] = []
     for index, row in enumerate(found["execute"], start=1):
-        guide, api, store = row["guide"], row["api"], row["store"]
-        totals["guide"][0] += guide["seconds"]
-        totals["guide"][1] += guide["runs"]
-        cells = [f"{guide['seconds']:.1f} s, {guide['runs']} runs, {_ms(guide['seconds'], guide['runs']):.1f} ms/run"]
-        for key, child in (("api", api), ("store", store)):
-            deleted = int((child.get("counts") or {}).get("deleted", 0))
-            totals[key][0] += child["seconds"]
-            totals[key][1] += deleted
-            rss.append(child["rss_mb"])
-            cells.append(
-                f"{child['seconds']:.1f} s, {deleted} deleted ({child['counts']}), {child['events']} run.delete "
-                f"events, {_ms(child['seconds'], deleted):.1f} ms/run, RSS {child['rss_mb']:.0f} MB, "
-                f"CPU {child.get('cpu', 0):.1f} s"
-            )
-        lines.append(f"| {index} | " + " | ".join(cells) + f" | {guide['load']}; {api['load']}; {store['load']} |")
+        lines.append(_round_row(index, row, "deleted", "run.delete", totals, rss))
     rate = {key: runs / seconds if seconds else 0.0 for key, (seconds, runs) in totals.items()}
     api_ratio, store_ratio = rate["api"] / rate["guide"], rate["store"] / rate["guide"]
     lines += [
@@ -111,6 +97,30 @@ def report(found: dict[str, Any], command: str) -> str:  # noqa: PLR0915 - one l
     return "\n".join(lines)
 
 
+def _round_row(
+    index: int, row: dict[str, Any], outcome: str, action: str, totals: dict[str, list[float]], rss: list[float]
+) -> str:
+    """One interleaved round's table row (guide; ours through the API; ours with the store): `outcome` the count
+    the children report ("deleted", "reaped"), `action` their audit events; adds to `totals` (seconds, runs per
+    approach) and `rss`."""
+    guide = row["guide"]
+    totals["guide"][0] += guide["seconds"]
+    totals["guide"][1] += guide["runs"]
+    cells = [f"{guide['seconds']:.1f} s, {guide['runs']} runs, {_ms(guide['seconds'], guide['runs']):.1f} ms/run"]
+    for key in ("api", "store"):
+        child = row[key]
+        done = int((child.get("counts") or {}).get(outcome, 0))
+        totals[key][0] += child["seconds"]
+        totals[key][1] += done
+        rss.append(child["rss_mb"])
+        cells.append(
+            f"{child['seconds']:.1f} s, {done} {outcome} ({child['counts']}), {child['events']} {action} events, "
+            f"{_ms(child['seconds'], done):.1f} ms/run, RSS {child['rss_mb']:.0f} MB, CPU {child.get('cpu', 0):.1f} s"
+        )
+    loads = f"{guide['load']}; {row['api']['load']}; {row['store']['load']}"
+    return f"| {index} | " + " | ".join(cells) + f" | {loads} |"
+
+
 def _reaper_lines(rounds: list[dict[str, Any]], size: int) -> list[str]:
     """The reaper section: per round the guide's loop and the reaper handler through the API and with the store,
     each on its own set of `size` stuck runs; the ratios over both rounds."""
@@ -123,26 +133,10 @@ def _reaper_lines(rounds: list[dict[str, Any]], size: int) -> list[str]:
         "| mlopsadmin reaper, tracking API only | mlopsadmin reaper, backend store | load after (guide; API; store) |",
         "|---|---|---|---|---|",
     ]
-    totals = {"guide": [0.0, 0], "api": [0.0, 0], "store": [0.0, 0]}
+    totals: dict[str, list[float]] = {"guide": [0.0, 0], "api": [0.0, 0], "store": [0.0, 0]}
     rss: list[float] = []
     for index, row in enumerate(rounds, start=1):
-        guide = row["guide"]
-        totals["guide"][0] += guide["seconds"]
-        totals["guide"][1] += guide["runs"]
-        cells = [f"{guide['seconds']:.1f} s, {guide['runs']} runs, {_ms(guide['seconds'], guide['runs']):.1f} ms/run"]
-        for key in ("api", "store"):
-            child = row[key]
-            reaped = int((child.get("counts") or {}).get("reaped", 0))
-            totals[key][0] += child["seconds"]
-            totals[key][1] += reaped
-            rss.append(child["rss_mb"])
-            cells.append(
-                f"{child['seconds']:.1f} s, {reaped} reaped ({child['counts']}), {child['events']} run.reap events, "
-                f"{_ms(child['seconds'], reaped):.1f} ms/run, RSS {child['rss_mb']:.0f} MB, "
-                f"CPU {child.get('cpu', 0):.1f} s"
-            )
-        loads = f"{guide['load']}; {row['api']['load']}; {row['store']['load']}"
-        lines.append(f"| {index} | " + " | ".join(cells) + f" | {loads} |")
+        lines.append(_round_row(index, row, "reaped", "run.reap", totals, rss))
     per_run = {key: _ms(seconds, runs) for key, (seconds, runs) in totals.items()}
     api_ratio = per_run["guide"] / per_run["api"] if per_run["api"] else 0.0
     store_ratio = per_run["guide"] / per_run["store"] if per_run["store"] else 0.0
