@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 TABLES = ("experiments", "runs", "tags", "params", "metrics", "latest_metrics")  # what the generator writes
@@ -39,19 +40,8 @@ def copy_to_postgres(sqlite_db: Path, database: str) -> str:
     _psql("postgres", f'CREATE DATABASE "{database}"')
     uri = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}"
     subprocess.run([sys.executable, "-m", "mlflow", "db", "upgrade", uri], check=True, capture_output=True, text=True)
-    source = sqlite3.connect(sqlite_db)
-    with tempfile.TemporaryDirectory() as tmp:
-        for table in TABLES:
-            columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
-            where = " WHERE experiment_id != 0" if table == "experiments" else ""  # the upgrade made Default
-            path = Path(tmp) / f"{table}.tsv"
-            with path.open("w") as out:
-                for row in source.execute(f"SELECT {', '.join(columns)} FROM {table}{where}"):
-                    out.write("\t".join(_text(v) for v in row) + "\n")
-            _psql(database, f"\\copy {table} ({', '.join(columns)}) FROM '{path}'")
-    source.close()
-    _psql(database, "SELECT setval('experiments_experiment_id_seq', (SELECT max(experiment_id) FROM experiments))")
-    _psql(database, "ANALYZE")
+    # experiment 0 is the Default the upgrade made
+    _copy_rows(sqlite_db, database, lambda table: "experiment_id != 0" if table == "experiments" else "TRUE")
     return uri
 
 
@@ -60,14 +50,20 @@ def copy_experiments_to_postgres(sqlite_db: Path, database: str, experiment_ids:
     and of their runs into `database`."""
     listed = ", ".join(str(int(e)) for e in experiment_ids)
     runs = f"run_uuid IN (SELECT run_uuid FROM runs WHERE experiment_id IN ({listed}))"
+    own = f"experiment_id IN ({listed})"
+    _copy_rows(sqlite_db, database, lambda table: own if table in ("experiments", "runs") else runs)
+
+
+def _copy_rows(sqlite_db: Path, database: str, where: Callable[[str], str]) -> None:
+    """Copy each table's rows matching `where(table)` (an SQL condition) from `sqlite_db` into `database`
+    (\\copy from a TSV file), then move the experiment id sequence past the copied ids and ANALYZE."""
     source = sqlite3.connect(sqlite_db)
     with tempfile.TemporaryDirectory() as tmp:
         for table in TABLES:
             columns = [row[1] for row in source.execute(f"PRAGMA table_info({table})")]
-            where = f"experiment_id IN ({listed})" if table in ("experiments", "runs") else runs
             path = Path(tmp) / f"{table}.tsv"
             with path.open("w") as out:
-                for row in source.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"):
+                for row in source.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {where(table)}"):
                     out.write("\t".join(_text(v) for v in row) + "\n")
             _psql(database, f"\\copy {table} ({', '.join(columns)}) FROM '{path}'")
     source.close()
