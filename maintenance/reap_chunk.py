@@ -150,6 +150,7 @@ def _prepare(
     cutoff_ms: int,
     reason: str,
     sources: Sources,
+    judge_store: str,
 ) -> _Prepared:
     run_ids = [entry["run_id"] for entry in entries]
     experiments = sorted({str(entry["experiment_id"]) for entry in entries})
@@ -157,8 +158,7 @@ def _prepare(
     # judged again on what MLflow shows now, its activity confirmed again (never the listing's: a resumed
     # script that logged a lower step, a logged model or a trace since the listing is alive)
     present = [found for found in fresh.values() if found.lifecycle_stage != "deleted"]
-    store = sources.store_uri or reaper.readable_backend_store()
-    verdicts = {v.run.run_id: v for v in reaper.judge(present, cutoff_ms, store_uri=store)}
+    verdicts = {v.run.run_id: v for v in reaper.judge(present, cutoff_ms, store_uri=judge_store)}
     changed: dict[str, str] = {}
     planned: dict[str, dict[str, Any]] = {}
     for entry in entries:
@@ -301,9 +301,11 @@ def reap_chunks_recorded(
     each chunk fenced by the task's claim right before its writes, so a run is re-checked at most one chunk's
     writes before its own are sent. Through MLflow's store layer (one writer) chunk after chunk. Raises TaskLost,
     or MlflowUnavailable after recording the rest when some write's outcome stays unknown."""
+    # where activity is confirmed: the store written through, else one still readable (checked once per task)
+    judge_store = sources.store_uri or reaper.readable_backend_store()
     if sources.store_uri:
         for entries in chunks:
-            prepared = _prepare(entries, cutoff_ms, reason, sources)
+            prepared = _prepare(entries, cutoff_ms, reason, sources, judge_store)
             if prepared.planned:
                 _fence(run)
             done = (prepared.changed, prepared.planned, prepared.fresh, _send(prepared, sources))
@@ -324,7 +326,7 @@ def reap_chunks_recorded(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reaper-send") as sender:
         try:
             for entries in chunks:
-                prepared = _prepare(entries, cutoff_ms, reason, sources)
+                prepared = _prepare(entries, cutoff_ms, reason, sources, judge_store)
                 finished: _Finished | None = None
                 if in_flight is not None:
                     flying, in_flight = in_flight, None

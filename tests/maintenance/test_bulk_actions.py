@@ -248,3 +248,27 @@ def test_execute_through_the_api_marks_a_chunk_delete_sent_only_once_the_previou
     assert sends["started"] == math.ceil(33 / CHUNK)
     assert marked_while_in_flight == []
     _exactly_recorded(plan, deletable, changed)
+
+
+def test_reaper_through_the_api_checks_the_backend_store_once_per_task_not_per_chunk(  # type: ignore[no-untyped-def]
+    personas, make_experiment, settings, mlflow, monkeypatch
+) -> None:
+    """Writes through the tracking API with a backend store configured: whether the store can be read (a
+    connection and a schema-revision query) is learned once for the task, not again for every chunk."""
+    from maintenance import reaper
+
+    settings.MAINTENANCE_WRITE_STORE = False
+    settings.MAINTENANCE_BULK_CHUNK, settings.MAINTENANCE_WRITE_WORKERS = CHUNK, WORKERS
+    checks: list[str] = []
+    real = reaper.readable_backend_store
+
+    def counted() -> str:
+        checks.append("check")
+        return real()
+
+    monkeypatch.setattr(reaper, "readable_backend_store", counted)
+    experiment_id, _ = make_experiment("store-checked-once")
+    stuck = [make_run(experiment_id, status="RUNNING", age_days=3, name=f"stuck-{i:02d}") for i in range(23)]
+    task, _proxy = _reap_through(personas, settings, mlflow, experiment_id, terminate_delay=0.0)
+    assert task.state == TaskState.SUCCEEDED and task.counts["reaped"] == len(stuck), task.counts
+    assert len(checks) <= 2, checks  # the listing's, the task's: not one per chunk of CHUNK runs
