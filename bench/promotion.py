@@ -5,7 +5,10 @@ and write them (`@previous-champion`, `@champion`, remove `@challenger`) — int
 the same `mlflow server` (gunicorn, 2 workers), from the same state. Targets: promote P95 < 1 s; overhead
 over the bare calls ≤ 30 ms at P95.
 
-    REDIS_URL=redis://127.0.0.1:6379/14 python bench/promotion.py [--rounds 40] [--profile]
+    REDIS_URL=redis://127.0.0.1:6379/14 python bench/promotion.py [--rounds 40] [--profile] [--timeline]
+
+`--timeline` prints, for the promotion of median duration, each SQL statement and MLflow request with its
+start and end (ms from the call) and thread: where the critical path goes.
 
 Django on SQLite in a temporary folder unless DATABASE_URL is set; the Redis lock when REDIS_URL is set,
 else the database lease. Writes bench/results/promotion.md (with the machine's load).
@@ -14,15 +17,18 @@ else the database lease. Writes bench/results/promotion.md (with the machine's l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,6 +66,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the promotions")
+    parser.add_argument("--timeline", action="store_true", help="print the median promotion's statements and requests")
     parser.add_argument("--port", type=int, default=0, help="the MLflow server's port (default: a free one)")
     parser.add_argument("--label", default="", help="a heading for this run's results, appended to the file")
     args = parser.parse_args()
@@ -112,8 +119,14 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             taken = {aliases.get("champion"), aliases.get("previous-champion")}
             return next(v for v in ("1", "2", "3") if v not in taken)
 
+        recorder = Timeline() if args.timeline else None
+
         def ours() -> None:
-            services.alias_promote(model_name=name, actor=lead)
+            if recorder is None:
+                services.alias_promote(model_name=name, actor=lead)
+                return
+            with recorder.recording():
+                services.alias_promote(model_name=name, actor=lead)
 
         def bare() -> None:  # what a user runs: read the aliases, then the guide's three alias writes
             aliases = mlf.get_registered_model(name).aliases
@@ -161,10 +174,14 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             rollback_ms.append(timed(lambda: services.alias_rollback(model_name=name, actor=lead, reason="bench")))
         audited = AuditEvent.objects.filter(action="model.promote").count() - audit_before
         assert audited >= args.rounds + 2, audited  # every promotion has its outcome event (and its intent)
+        if recorder is not None:
+            print(recorder.median_text(skip=2))
         if profiler:
             import pstats
 
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+            profiler.dump_stats(WORKDIR / "promotion.prof")
+            print(f"profile: {WORKDIR / 'promotion.prof'}")
         lines = report(args, settings, ours_ms, bare_ms, rollback_ms, loads, audited, cpu_ms)
         out = ROOT / "bench" / "results" / "promotion.md"
         if args.label:  # appended under its own heading, the earlier runs kept
@@ -175,6 +192,62 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         print("\n".join(lines))
     finally:
         server.stop_server(process)
+
+
+class Timeline:
+    """Each recorded call's SQL statements and MLflow requests: (start ms, end ms, thread, what)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, list[tuple[float, float, str, str]]]] = []
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        from django.db import connection
+
+        from mlopsadmin.lib import mlflow_rest
+
+        events: list[tuple[float, float, str, str]] = []
+        started = time.perf_counter()
+
+        def note(what: str, since: float) -> None:
+            now = time.perf_counter()
+            thread = threading.current_thread().name[:12]
+            events.append(((since - started) * 1000, (now - started) * 1000, thread, what))
+
+        def sql(execute, statement, params, many, context):  # type: ignore[no-untyped-def]
+            since = time.perf_counter()
+            try:
+                return execute(statement, params, many, context)
+            finally:
+                note(" ".join(statement.split())[:100], since)
+
+        sent = mlflow_rest.request
+
+        def request(operation: str, method: str, endpoint: str, *a: Any, **k: Any) -> Any:
+            since = time.perf_counter()
+            try:
+                return sent(operation, method, endpoint, *a, **k)
+            finally:
+                note(f"MLflow {method} {endpoint}", since)
+
+        mlflow_rest.request = request  # type: ignore[assignment]
+        try:
+            with connection.execute_wrapper(sql):
+                yield
+        finally:
+            mlflow_rest.request = sent  # type: ignore[assignment]
+            self.calls.append(((time.perf_counter() - started) * 1000, events))
+
+    def median_text(self, *, skip: int) -> str:
+        """The timeline of the call of median duration (the first `skip` calls are warm-up)."""
+        timed = sorted(self.calls[skip:], key=lambda call: call[0])
+        total, events = timed[len(timed) // 2]
+        lines = [
+            f"median promotion: {total:.1f} ms, {len(events)} statements and requests",
+            "start    end   took thread",
+        ]
+        lines += [f"{s:6.1f} {e:6.1f} {e - s:6.1f} {t:12} {what}" for s, e, t, what in sorted(events)]
+        return "\n".join(lines)
 
 
 def report(args, settings, ours_ms, bare_ms, rollback_ms, loads, audited, cpu_ms) -> list[str]:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,11 +34,12 @@ from mlopsadmin.core.request_context import current_request_id
 GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = 7_231_004  # pg advisory lock id for appending to the chain
 SECRET_KEY_PARTS = ("password", "secret", "token", "access_key", "api_key", "credential")
+_SECRET_KEY = re.compile("|".join(SECRET_KEY_PARTS))  # one scan of the key, not one per part (issue 20)
 
 
 def _secret_key(key: Any, value: Any) -> bool:
     # A flag such as {"password_changed": true} says nothing secret; only values that could hold one go.
-    return not isinstance(value, bool | None) and any(p in str(key).lower() for p in SECRET_KEY_PARTS)
+    return not isinstance(value, bool | None) and _SECRET_KEY.search(str(key).lower()) is not None
 
 
 def redact(value: Any) -> Any:

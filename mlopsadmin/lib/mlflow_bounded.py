@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from django.conf import settings
 
@@ -24,6 +25,7 @@ from mlopsadmin.lib.mlflow_errors import MlflowUnavailable
 
 _pools: dict[int, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
+T = TypeVar("T")
 POOL_WORKERS = 8  # reads in flight at once from this process (mlflow_rest keeps 10 connections per host)
 
 
@@ -40,6 +42,18 @@ def pool() -> ThreadPoolExecutor:
             if found is None:
                 found = _pools[pid] = ThreadPoolExecutor(max_workers=POOL_WORKERS, thread_name_prefix="mlflow-read")
     return found
+
+
+def send_now(executor: Executor, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+    """`executor.submit(fn, *args, **kwargs)`, then give the executor's thread the interpreter at once, so a
+    request handed to it goes out now rather than after this thread's next stretch of Python work: CPython
+    lets a waiting thread take the GIL only when the running one blocks or after the switch interval (5 ms,
+    `sys.getswitchinterval()`). Measured (issue 20): a read submitted before 6 ms of ORM work started 5.1 ms
+    late (P50) without this, 0.06 ms with it — on a promotion's path, where the alias read and the gate's
+    re-check go out while the gate's database reads run."""
+    future = executor.submit(fn, *args, **kwargs)
+    time.sleep(0)  # releases the GIL: the woken thread takes it and sends its request
+    return future
 
 
 class Deadline:

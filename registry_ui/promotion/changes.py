@@ -198,19 +198,21 @@ def change_run(
     deadline = bounded.Deadline(float(settings.PROMOTION_DEADLINE_SECONDS))
     pool = bounded.pool()
     with model_lock(model_name):
-        reading = pool.submit(bounded.get_model_state, model_name, timeout=deadline.call_timeout())
+        reading = bounded.send_now(pool, bounded.get_model_state, model_name, timeout=deadline.call_timeout())
         version_hint = None if gate_version is None or gate_version is False else str(gate_version)
         runs = None if gate_version is False else prefetch.start(model_name, version_hint, deadline, pool)
         local = gate_reads.gate_local_inputs(model_name, team, runs.candidate) if runs is not None else None
+        known = identity.known_state(model_name)  # under the lock: still true when MLflow has answered
         live, created = reading.result()
         # Re-created in MLflow: a new history. Its state read is passed on unless an open intent moved it.
-        recreated, state, read = identity.model_identity(model_name, created)
+        recreated, state, read = identity.model_identity(model_name, created, known=(known,))
         if recreated and runs is not None:  # its approvals were just voided: the early read is of the old model
             local = gate_reads.gate_local_inputs(model_name, team, runs.candidate)
         # The state's read said whether the model has open intents: none (the usual case), no query for them.
         resolved = recording.intents_resolve(model_name, live) if not read or identity.has_open_intents(state) else 0
-        known = (state,) if read and not resolved else None
-        recording.record_external(model_name, live, model_created=created, known_state=known)
+        recording.record_external(
+            model_name, live, model_created=created, known_state=(state,) if read and not resolved else None
+        )
         if expected is not None and plans.normalise(expected) != live:
             raise outcomes.StaleAliases(model_name, plans.normalise(expected), live)
         gate_runs = runs.result() if runs is not None else None

@@ -68,7 +68,9 @@ def model_recreated(model_name: str, created: int | None) -> bool:
     return model_identity(model_name, created)[0]
 
 
-def model_identity(model_name: str, created: int | None) -> tuple[bool, AliasState | None, bool]:
+def model_identity(
+    model_name: str, created: int | None, *, known: tuple[AliasState | None] | None = None
+) -> tuple[bool, AliasState | None, bool]:
     """Compare MLflow's creation time (`created`, ms; None when MLflow did not say) with the one the known
     alias state was recorded for. When the model was re-created: one `recreated` row is added to the alias
     history and one `model.recreated` audit event written, open intents of the deleted model are closed,
@@ -77,13 +79,14 @@ def model_identity(model_name: str, created: int | None) -> tuple[bool, AliasSta
     model's lock. Returns (re-created, the known alias state as it stands now (None: none known, or
     dropped), whether it was read: False when `created` is None): a caller passes the state on instead of
     reading it again (recording.record_external, issue 20); read by `known_state` when the model is the same
-    (`has_open_intents` tells whether it has open intents)."""
+    (`has_open_intents` tells whether it has open intents) — or given as `known` (the caller's `known_state`
+    read under the same hold of the lock, e.g. while MLflow answered: nothing changed it since)."""
     if created is None:
         return False, None, False
     # The model's lock serialises every writer of its state, so the common case (same model) is a plain read:
     # no row lock, no transaction, nothing to commit (a row lock's commit waits on the disk, issue 20). The row
     # is locked and read again only to change it.
-    state = known_state(model_name)
+    state = known_state(model_name) if known is None else known[0]
     if state is not None and state.model_created == created:
         return False, state, True
     if state is None and not _index_knows_another(model_name, created):

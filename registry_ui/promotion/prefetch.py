@@ -21,13 +21,13 @@ yet, a run not found) it reads MLflow as before.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db.models import F, IntegerField, OuterRef, Q, Subquery
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db import connection
 
 from mlopsadmin.lib import mlflow_bounded as bounded
 from mlopsadmin.lib import mlflow_client as mlf
@@ -86,37 +86,60 @@ class Indexed:
     tags: dict[str, str]
 
 
+def _alias_number(alias: str) -> str:
+    """SQL for the version number the indexed model `m` gives `alias` (a string, NULL when none)."""
+    if connection.vendor == "postgresql":
+        return f"(m.aliases ->> '{alias}')"
+    return f"json_extract(m.aliases, '$.{alias}')"
+
+
+def _index_sql(named: bool) -> str:
+    """The one query of `_index_read`: the model's row, left-joined to the versions the index says are its
+    @champion and its candidate (the version asked for when `named`, else its @challenger), each with its
+    source run's experiment. Written out (our own index tables, both database vendors) because the ORM's
+    compilation of the same query cost more than running it (issue 20: ~2 ms of a promotion's path)."""
+    table = {
+        model: connection.ops.quote_name(model._meta.db_table) for model in (IndexedModel, IndexedVersion, IndexedRun)
+    }
+    number = "CAST(v.number AS TEXT)"
+    candidate = "%s" if named else _alias_number("challenger")
+    return (
+        "SELECT v.number, v.run_id, r.experiment_id, r.experiment_stage, v.tags, m.aliases, m.creation_timestamp "
+        f"FROM {table[IndexedModel]} m "
+        f"LEFT JOIN {table[IndexedVersion]} v ON v.model_id = m.id "
+        f"AND ({number} = {_alias_number('champion')} OR {number} = {candidate}) "
+        f"LEFT JOIN {table[IndexedRun]} r ON r.run_id = v.run_id AND v.run_id <> '' "
+        "WHERE m.name = %s"
+    )
+
+
+def _json(value: Any) -> dict[str, str]:
+    """A JSON column's value read by a raw cursor: text (SQLite; PostgreSQL's jsonb, as Django sets psycopg2
+    up) or already a dict."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return dict(value or {})
+
+
 def _index_read(model_name: str, version: str | None) -> tuple[dict[str, str], int | None, dict[str, Indexed]]:
     """(the model's aliases and creation time as the index knows them, {version: what the index knows of it}
     for `version` — else the indexed @challenger — and the indexed @champion), in one query (issue 20: the
-    model's row joined to those versions and their runs). A second query reads the model's row only when the
-    index knows neither version."""
-    runs = IndexedRun.objects.filter(run_id=OuterRef("run_id"))
-    wanted = Q(number=Cast(KeyTextTransform("champion", "model__aliases"), IntegerField()))
-    if version:
-        wanted |= Q(number=int(version)) if str(version).isdigit() else Q(pk__in=[])
-    else:
-        wanted |= Q(number=Cast(KeyTextTransform("challenger", "model__aliases"), IntegerField()))
-    found = list(
-        IndexedVersion.objects.filter(wanted, model__name=model_name)
-        .annotate(
-            experiment_id=Subquery(runs.values("experiment_id")[:1]),
-            experiment_stage=Subquery(runs.values("experiment_stage")[:1]),
-        )
-        .values_list("number", "run_id", "experiment_id", "experiment_stage", "tags")
-        .annotate(model_aliases=F("model__aliases"), model_created=F("model__creation_timestamp"))
-    )
-    if found:
-        aliases, created = found[0][5] or {}, found[0][6]
-    else:
-        row = IndexedModel.objects.filter(name=model_name).values_list("aliases", "creation_timestamp").first()
-        aliases, created = (row[0] or {}, row[1]) if row else ({}, None)
+    model's row joined to those versions and their runs: `_index_sql`). ({}, None, {}) when the index does
+    not know the model."""
+    named = bool(version)
+    params = ([str(version)] if named else []) + [model_name]
+    with connection.cursor() as cursor:
+        cursor.execute(_index_sql(named), params)
+        rows = cursor.fetchall()
+    if not rows:
+        return {}, None, {}
+    aliases, created = _json(rows[0][5]), rows[0][6]
     indexed = {
-        str(number): Indexed(run_id, experiment_id or "", experiment_stage or "", dict(tags or {}))
-        for number, run_id, experiment_id, experiment_stage, tags, _, _ in found
-        if run_id
+        str(number): Indexed(run_id, experiment_id or "", experiment_stage or "", _json(tags))
+        for number, run_id, experiment_id, experiment_stage, tags, _, _ in rows
+        if number is not None and run_id
     }
-    return dict(aliases), created, indexed
+    return aliases, created, indexed
 
 
 class Pending:
@@ -145,17 +168,22 @@ def start(model_name: str, version: str | None, deadline: bounded.Deadline, pool
     mine = indexed.get(str(candidate)) if candidate else None
     if mine is None or not mine.experiment_id:
         return Pending(lambda: guess, guess.candidate)
-    runs: Future[dict[str, tuple[str, dict[str, float], str]]] = pool.submit(
+    runs: Future[dict[str, tuple[str, dict[str, float], str]]] = bounded.send_now(
+        pool,
         bounded.get_runs_state,
         sorted(set(run_of.values())),
         sorted({known.experiment_id for known in indexed.values() if known.experiment_id}),
         timeout=deadline.call_timeout(),
     )
     experiment_id = mine.experiment_id
-    stage = None if mine.experiment_stage == "active" else pool.submit(_experiment_stage, experiment_id, deadline)
+    stage = (
+        None
+        if mine.experiment_stage == "active"
+        else bounded.send_now(pool, _experiment_stage, experiment_id, deadline)
+    )
     named = str(candidate) in {str(v) for v in aliases.values()}
     tags = (
-        pool.submit(_version_tags, model_name, str(candidate), deadline)
+        bounded.send_now(pool, _version_tags, model_name, str(candidate), deadline)
         if not named or any(key in mine.tags for key in ROLLBACK_TAGS)
         else None
     )
