@@ -12,4 +12,4 @@ class ChecklistsConfig(AppConfig):
 
         register_tiles("checklists.dashboard.checklist_tiles")
         register_my_sections("checklists.dashboard.checklist_my_section")
-        register_badge("checklists", "checklists.dashboard.checklist_badge")
+        register_badge("checklists", "checklists.dashboard.checklist_badge", shared=True)

@@ -29,6 +29,7 @@ from checklists.models import (
 )
 from mlopsadmin.audit.operations import audit_operation
 from mlopsadmin.audit.services import actor_label, audit_record
+from mlopsadmin.core.dashboard import badge_changed
 from mlopsadmin.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib.uris import without_credentials
@@ -208,6 +209,7 @@ def instance_create(
                 target_id=instance.pk,
                 after={"kind": kind, "period": period_key, "definition_version": definition.version},
             )
+            badge_changed("checklists")  # an instance of a past period is overdue at once
     except IntegrityError:  # created concurrently by another worker
         return ChecklistInstance.objects.get(kind=kind, period_key=period_key), False
     return instance, True
@@ -359,6 +361,7 @@ def instance_sign_off(*, instance_id: int, actor: Any, note: str = "") -> Checkl
             reason=note,
             after={"period": instance.period_key, "kind": instance.kind, "items": {i.key: i.status for i in items}},
         )
+        badge_changed("checklists")
     return instance
 
 

@@ -248,6 +248,10 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 
+# Nav badges that are the same for every user (overdue checklists, a capacity warning) are computed once per
+# this many seconds for all users and processes (the cache); what changes them shows on the next page at once.
+NAV_SHARED_BADGE_SECONDS = env_float("NAV_SHARED_BADGE_SECONDS", 30.0)
+
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "mlopsadmin.cache"
 if REDIS_URL:

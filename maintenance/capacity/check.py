@@ -16,6 +16,7 @@ from maintenance.capacity import thresholds
 from maintenance.models import CapacitySample, TaskKind, TaskRun, TaskState
 from maintenance.task_runs import actor_for, task_run_create, task_run_enqueue, task_run_finish, task_run_progress
 from mlopsadmin.audit.services import audit_record
+from mlopsadmin.core.dashboard import badge_changed
 from mlopsadmin.core.formatting import capped_lines
 from mlopsadmin.lib import mlflow_client as mlf
 from mlopsadmin.lib import tracking_db
@@ -154,6 +155,7 @@ def capacity_run(run: TaskRun) -> None:
     )
     with transaction.atomic():
         CapacitySample.objects.bulk_create(samples, batch_size=1000)
+        badge_changed("maintenance")  # the nav badge says whether the latest total warns
         if levels["warning"]:
             _capacity_alert(run, levels, total.size, database.get("bytes"))
         counts.update({"artifact_bytes": total.size, "database_bytes": database.get("bytes")})

@@ -16,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
@@ -74,6 +77,8 @@ _tile_providers: list[TileProvider | str] = []
 _my_providers: list[MySectionProvider | str] = []
 _badge_providers: dict[str, BadgeProvider | str] = {}
 _badge_targets: dict[str, tuple[str, str]] = {}
+_shared_badges: set[str] = set()
+_SHARED_KEY = "nav-badge:{}"
 
 
 def register_tiles(provider: TileProvider | str) -> TileProvider | str:
@@ -90,14 +95,30 @@ def register_my_sections(provider: MySectionProvider | str) -> MySectionProvider
     return provider
 
 
-def register_badge(nav_key: str, provider: BadgeProvider | str, *, url_name: str = "", label: str = "") -> None:
+def register_badge(
+    nav_key: str, provider: BadgeProvider | str, *, url_name: str = "", label: str = "", shared: bool = False
+) -> None:
     """Show provider(user) next to the nav item `nav_key` when it is not 0; `provider` is a callable or
     its dotted path (imported on first use). The badge links to the URL named `url_name` (default: the
     nav item's own page); `label` says what it counts ("approvals waiting for your decision") for screen
-    readers and the tooltip."""
+    readers and the tooltip. `shared`: the count is the same for every user (overdue checklists, a capacity
+    warning): computed once per settings.NAV_SHARED_BADGE_SECONDS for every user, page and process (the
+    cache), and again on the next page after `badge_changed(nav_key)` — what changes it calls that (issue 20:
+    the page frame's queries)."""
     _badge_providers[nav_key] = provider
     if url_name:
         _badge_targets[nav_key] = (url_name, label)
+    if shared:
+        _shared_badges.add(nav_key)
+
+
+def badge_changed(nav_key: str) -> None:
+    """A shared badge's count may have changed: the next page computes it again. Called by the change (inside
+    its transaction or not): forgotten now and again once the transaction commits, so a page that read the
+    count before the commit cannot keep the old one for the window."""
+    key = _SHARED_KEY.format(nav_key)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
 
 
 def badge_targets() -> dict[str, tuple[str, str]]:
@@ -145,10 +166,25 @@ def my_sections_for(user: Any) -> list[MySection]:
 
 
 def badges_for(user: Any) -> dict[str, int]:
+    """{nav_key: count} of every registered badge for `user` (a provider that fails is left out and logged);
+    the shared ones from the cache when computed within settings.NAV_SHARED_BADGE_SECONDS."""
+    window = float(settings.NAV_SHARED_BADGE_SECONDS)
+    shared = [key for key in _badge_providers if key in _shared_badges] if window > 0 else []
+    known = cache.get_many([_SHARED_KEY.format(key) for key in shared]) if shared else {}
     counts: dict[str, int] = {}
+    fresh: dict[str, int] = {}
     for key, provider in _badge_providers.items():
+        cached = known.get(_SHARED_KEY.format(key))
+        if cached is not None:
+            counts[key] = int(cached)
+            continue
         try:
             counts[key] = _resolved(provider)(user)
         except Exception as exc:
             logger.warning("badge provider %s failed: %s", key, exc)
+            continue
+        if key in shared:
+            fresh[_SHARED_KEY.format(key)] = counts[key]
+    if fresh:
+        cache.set_many(fresh, timeout=window)
     return counts
