@@ -239,11 +239,14 @@ class Timeline:
             self.calls.append(((time.perf_counter() - started) * 1000, events))
 
     def median_text(self, *, skip: int) -> str:
-        """The timeline of the call of median duration (the first `skip` calls are warm-up)."""
+        """The timelines of the call of median duration and of the slowest (the first `skip` are warm-up)."""
         timed = sorted(self.calls[skip:], key=lambda call: call[0])
-        total, events = timed[len(timed) // 2]
+        return self._text("median", *timed[len(timed) // 2]) + "\n\n" + self._text("slowest", *timed[-1])
+
+    @staticmethod
+    def _text(which: str, total: float, events: list[tuple[float, float, str, str]]) -> str:
         lines = [
-            f"median promotion: {total:.1f} ms, {len(events)} statements and requests",
+            f"{which} promotion: {total:.1f} ms, {len(events)} statements and requests",
             "start    end   took thread",
         ]
         lines += [f"{s:6.1f} {e:6.1f} {e - s:6.1f} {t:12} {what}" for s, e, t, what in sorted(events)]
