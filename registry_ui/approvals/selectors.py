@@ -165,8 +165,10 @@ def _lead_scope(user: Any) -> Q | None:
     """Requests a user may decide: all for admins, their led teams for ML leads, else none."""
     if policy.is_admin(user):
         return Q()
-    team_keys = list(Team.objects.filter(pk__in=policy.led_team_ids(user)).values_list("name", flat=True))
-    return Q(team__in=team_keys) if team_keys else None
+    led = policy.led_team_ids(user)
+    # The led teams' names as a subquery of the caller's query, not a query of their own (issue 20: the nav
+    # badge counts this on every page).
+    return Q(team__in=Team.objects.filter(pk__in=led).values("name")) if led else None
 
 
 def inbox_for(user: Any) -> list[ApprovalRequest]:
