@@ -12,6 +12,7 @@ and a `manage.py` command should not import each app's selectors (and the gatewa
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +79,8 @@ _my_providers: list[MySectionProvider | str] = []
 _badge_providers: dict[str, BadgeProvider | str] = {}
 _badge_targets: dict[str, tuple[str, str]] = {}
 _shared_badges: set[str] = set()
-_SHARED_KEY = "nav-badge:{}"
+_SHARED_KEY = "nav-badge:v2:{}"  # (generation it was computed under, count); v2: a bare count before
+_GENERATION_KEY = "nav-badge-generation:{}"  # renewed by badge_changed
 
 
 def register_tiles(provider: TileProvider | str) -> TileProvider | str:
@@ -114,11 +116,13 @@ def register_badge(
 
 def badge_changed(nav_key: str) -> None:
     """A shared badge's count may have changed: the next page computes it again. Called by the change (inside
-    its transaction or not): forgotten now and again once the transaction commits, so a page that read the
-    count before the commit cannot keep the old one for the window."""
-    key = _SHARED_KEY.format(nav_key)
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key))
+    its transaction or not): the badge's generation is renewed now and again once the transaction commits. A
+    count is kept with the generation read before it was computed and used only while that generation stands,
+    so a page that read the count before the commit, and stores it after, cannot show it for the window (a
+    plain delete did not stop that page's later write)."""
+    key = _GENERATION_KEY.format(nav_key)
+    cache.set(key, uuid.uuid4().hex, timeout=None)
+    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
 
 
 def badge_targets() -> dict[str, tuple[str, str]]:
@@ -170,13 +174,15 @@ def badges_for(user: Any) -> dict[str, int]:
     the shared ones from the cache when computed within settings.NAV_SHARED_BADGE_SECONDS."""
     window = float(settings.NAV_SHARED_BADGE_SECONDS)
     shared = [key for key in _badge_providers if key in _shared_badges] if window > 0 else []
-    known = cache.get_many([_SHARED_KEY.format(key) for key in shared]) if shared else {}
+    names = [name for key in shared for name in (_SHARED_KEY.format(key), _GENERATION_KEY.format(key))]
+    known = cache.get_many(names) if names else {}
     counts: dict[str, int] = {}
-    fresh: dict[str, int] = {}
+    fresh: dict[str, tuple[str | None, int]] = {}
     for key, provider in _badge_providers.items():
+        generation = known.get(_GENERATION_KEY.format(key))  # read before the count: a change since renews it
         cached = known.get(_SHARED_KEY.format(key))
-        if cached is not None:
-            counts[key] = int(cached)
+        if isinstance(cached, tuple | list) and len(cached) == 2 and cached[0] == generation:
+            counts[key] = int(cached[1])
             continue
         try:
             counts[key] = _resolved(provider)(user)
@@ -184,7 +190,7 @@ def badges_for(user: Any) -> dict[str, int]:
             logger.warning("badge provider %s failed: %s", key, exc)
             continue
         if key in shared:
-            fresh[_SHARED_KEY.format(key)] = counts[key]
+            fresh[_SHARED_KEY.format(key)] = (generation, counts[key])
     if fresh:
         cache.set_many(fresh, timeout=window)
     return counts

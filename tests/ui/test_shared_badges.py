@@ -68,3 +68,28 @@ def test_shared_badges_are_read_again_after_their_window(mlflow, login, personas
     assert _reads_shared(sql)
     _, sql = _badges(login("operator"))
     assert _reads_shared(sql)
+
+
+def test_a_change_committed_while_a_page_computes_the_badge_shows_on_the_next_page(
+    mlflow, login, personas, monkeypatch, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    """Two requests interleaved: a page reads the overdue count (0), then another request creates an overdue
+    checklist and commits (badge_changed, at once and on commit), then the first page stores its count. The
+    count it stores was read before the change: the next page must not be shown it for the window (before:
+    the old 0 was cached after the change had forgotten it, and every user saw no overdue checklist for
+    NAV_SHARED_BADGE_SECONDS)."""
+    from checklists.dashboard import checklist_badge
+    from mlopsadmin.core import dashboard
+
+    def provider_racing_a_change(user):  # type: ignore[no-untyped-def]
+        count = checklist_badge(user)  # the page's read: before the other request's commit
+        monkeypatch.setitem(dashboard._badge_providers, "checklists", checklist_badge)
+        with django_capture_on_commit_callbacks(execute=True):  # the other request, committed
+            checklists.instance_create(kind="weekly", today=dt.date.today() - dt.timedelta(days=21))
+        return count
+
+    monkeypatch.setitem(dashboard._badge_providers, "checklists", provider_racing_a_change)
+    racing, _ = _badges(login("operator"))
+    assert racing.get("checklists", 0) == 0  # what it read
+    after, sql = _badges(login("lead_search"))
+    assert after.get("checklists", 0) == 1 and _reads_shared(sql)
