@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -49,12 +50,16 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_float(name: str, default: float) -> float:
-    """`name` as a number; `default` when unset or blank. Raises SettingError on anything else."""
+    """`name` as a finite number; `default` when unset or blank. Raises SettingError on anything else,
+    `inf` and `nan` included (a timeout or window of infinity breaks later, page by page)."""
     value = os.environ.get(name, "").strip()
     try:
-        return float(value) if value else default
+        number = float(value) if value else default
     except ValueError:
         raise SettingError(f"{name} must be a number.") from None
+    if not math.isfinite(number):
+        raise SettingError(f"{name} must be a finite number, not {value!r}.")
+    return number
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
