@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +31,18 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 def fuzz_mlflow(django_db_blocker: object) -> Iterator[str]:
     with seeded_mlflow_server() as (url, _, _):
         yield url
+
+
+def _wait_for_the_live_server_to_finish_its_requests(seconds: float = 120.0) -> None:
+    """A request the fuzzer gave up on (its --request-timeout) may still run in the live server's thread, in a
+    database transaction; the test's teardown then flushes the database (TRUNCATE of every table) and the two
+    can deadlock, failing the flush ("Database test_… couldn't be flushed", seen once in CI). Wait for the
+    server's request threads (Django's ThreadedWSGIServer: one per request) to end first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not [t for t in threading.enumerate() if "process_request_thread" in t.name and t.is_alive()]:
+            return
+        time.sleep(0.2)
 
 
 def test_schemathesis_finds_no_server_errors(live_server, personas, fuzz_mlflow, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -67,6 +81,7 @@ def test_schemathesis_finds_no_server_errors(live_server, personas, fuzz_mlflow,
         str(tmp_path / "fuzz.xml"),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    _wait_for_the_live_server_to_finish_its_requests()
     output = result.stdout + result.stderr
     (tmp_path / "fuzz.log").write_text(output)
     summary = "\n".join(line for line in output.splitlines() if line.strip())[-6000:]
