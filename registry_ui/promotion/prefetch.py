@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from django.db import connection
 
@@ -86,8 +86,9 @@ class Indexed:
     tags: dict[str, str]
 
 
-def _alias_number(alias: str) -> str:
-    """SQL for the version number the indexed model `m` gives `alias` (a string, NULL when none)."""
+def _alias_number(alias: Literal["champion", "challenger"]) -> str:
+    """SQL for the version number the indexed model `m` gives `alias` (a string, NULL when none). `alias` is
+    one of the two constants, written into the SQL: never a name that came from outside."""
     if connection.vendor == "postgresql":
         return f"(m.aliases ->> '{alias}')"
     return f"json_extract(m.aliases, '$.{alias}')"
